@@ -1,0 +1,26 @@
+import { startFirestore } from '../../src/firestore/index.ts';
+import { startStorage } from '../../src/storage/index.ts';
+
+/**
+ * Starts the embedded Firestore and Storage emulators on free ports unless the environment
+ * already points at running ones (for example Google's Firestore emulator on a machine with
+ * Java 21). `TOLLGATE_RAW_FIRESTORE=1` starts the unpatched npm package instead, to show
+ * which fidelity tests fail without our wrapper.
+ */
+export default async function setup() {
+  process.env.GCLOUD_PROJECT ??= 'demo-tollgate';
+  const stops: Array<() => Promise<void>> = [];
+  if (!process.env.FIRESTORE_EMULATOR_HOST) {
+    const firestore = await startFirestore({ raw: process.env.TOLLGATE_RAW_FIRESTORE === '1' });
+    process.env.FIRESTORE_EMULATOR_HOST = firestore.hostPort;
+    stops.push(firestore.stop);
+  }
+  if (!process.env.STORAGE_EMULATOR_HOST) {
+    const storage = await startStorage({});
+    process.env.STORAGE_EMULATOR_HOST = storage.url;
+    stops.push(storage.stop);
+  }
+  return async () => {
+    for (const stop of stops.reverse()) await stop();
+  };
+}
