@@ -1,0 +1,69 @@
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { Scheduler } from './scheduler.ts';
+import { relayRequestSchema, type TaskRelay } from './task-relay.ts';
+
+/**
+ * The local stack's control plane over HTTP: the task relay (for scheduled tasks) and
+ * on-demand firing of scheduled functions (`npm run fire -- <name>`).
+ */
+export function startControlServer(
+  relay: TaskRelay,
+  scheduler: () => Scheduler | undefined,
+  host: string,
+  port: number,
+): Promise<Server> {
+  const server = createServer((req, res) => {
+    route(req, res, relay, scheduler()).catch((error: Error) => {
+      send(res, 500, { error: error.message });
+    });
+  });
+  return new Promise((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(port, host, () => resolve(server));
+  });
+}
+
+async function route(
+  req: IncomingMessage,
+  res: ServerResponse,
+  relay: TaskRelay,
+  scheduler: Scheduler | undefined,
+): Promise<void> {
+  const url = new URL(req.url ?? '/', 'http://localhost');
+  if (req.method === 'POST' && url.pathname === '/enqueue') {
+    const parsed = relayRequestSchema.safeParse(await readJson(req));
+    if (!parsed.success) return send(res, 400, { error: parsed.error.message });
+    return relay.hold(parsed.data)
+      ? send(res, 202, { held: true })
+      : send(res, 409, { error: 'task id already taken' });
+  }
+  if (req.method === 'GET' && url.pathname === '/tasks') return send(res, 200, relay.list());
+  if (req.method === 'GET' && url.pathname === '/schedules') {
+    return send(res, 200, { schedules: scheduler?.nextRuns() ?? [], history: scheduler?.history });
+  }
+  const fire = /^\/schedules\/([A-Za-z0-9_-]+)\/fire$/.exec(url.pathname);
+  if (req.method === 'POST' && fire) {
+    if (!scheduler) return send(res, 503, { error: 'scheduler not started yet' });
+    try {
+      return send(res, 200, await scheduler.fireNow(fire[1]!));
+    } catch (error) {
+      return send(res, 404, { error: (error as Error).message });
+    }
+  }
+  send(res, 404, { error: `no route ${req.method} ${url.pathname}` });
+}
+
+async function readJson(req: IncomingMessage): Promise<unknown> {
+  const chunks: Buffer[] = [];
+  for await (const chunk of req) chunks.push(chunk as Buffer);
+  try {
+    return JSON.parse(Buffer.concat(chunks).toString('utf8'));
+  } catch {
+    return undefined;
+  }
+}
+
+function send(res: ServerResponse, status: number, body: unknown): void {
+  res.writeHead(status, { 'content-type': 'application/json' });
+  res.end(JSON.stringify(body));
+}

@@ -1,0 +1,98 @@
+import { type ChildProcess, spawn } from 'node:child_process';
+import { once } from 'node:events';
+import { readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { createInterface } from 'node:readline';
+
+export const EMULATED = 'functions,tasks,auth,hosting';
+
+export interface EmulatorPorts {
+  functions: number;
+  auth: number;
+  hosting: number;
+  tasks: number;
+  hub: number;
+  logging: number;
+}
+
+/** The ports firebase.json assigns, which `npm start` uses. */
+export function configuredPorts(projectDir: string): EmulatorPorts {
+  const emulators = JSON.parse(readFileSync(join(projectDir, 'firebase.json'), 'utf8')).emulators;
+  return {
+    functions: emulators.functions.port,
+    auth: emulators.auth.port,
+    hosting: emulators.hosting.port,
+    tasks: emulators.tasks.port,
+    hub: emulators.hub.port,
+    logging: emulators.logging.port,
+  };
+}
+
+/**
+ * firebase-tools reads ports from its config file, so tests on free ports get a copy of
+ * firebase.json beside the original (paths in it are relative to the project directory).
+ */
+export function writeConfigWithPorts(projectDir: string, ports: EmulatorPorts): string {
+  const config = JSON.parse(readFileSync(join(projectDir, 'firebase.json'), 'utf8'));
+  for (const [name, port] of Object.entries(ports)) {
+    config.emulators[name] = { ...config.emulators[name], port };
+  }
+  const path = join(projectDir, `.firebase.${process.pid}.json`);
+  writeFileSync(path, JSON.stringify(config, null, 2));
+  return path;
+}
+
+/**
+ * Runs `firebase emulators:start` from the devDependency in its own process group, so
+ * stopping it also stops every function worker it spawned.
+ */
+export function spawnEmulators(options: {
+  projectDir: string;
+  projectId: string;
+  configPath: string;
+  env: Record<string, string>;
+  onLine: (line: string) => void;
+}): ChildProcess {
+  const bin = join(options.projectDir, 'node_modules', '.bin', 'firebase');
+  const child = spawn(
+    bin,
+    [
+      'emulators:start',
+      '--only',
+      EMULATED,
+      '--project',
+      options.projectId,
+      '--config',
+      options.configPath,
+    ],
+    {
+      cwd: options.projectDir,
+      env: { ...process.env, ...options.env },
+      detached: true,
+      stdio: ['ignore', 'pipe', 'pipe'],
+    },
+  );
+  for (const stream of [child.stdout, child.stderr]) {
+    if (stream) createInterface({ input: stream }).on('line', options.onLine);
+  }
+  return child;
+}
+
+/** SIGINT lets firebase-tools shut its emulators down; SIGKILL the group if it lingers. */
+export async function stopProcessGroup(child: ChildProcess, graceMs = 15_000): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null || !child.pid) return;
+  const exited = once(child, 'exit');
+  signalGroup(child.pid, 'SIGINT');
+  const timer = setTimeout(() => signalGroup(child.pid!, 'SIGKILL'), graceMs);
+  await exited;
+  clearTimeout(timer);
+  signalGroup(child.pid, 'SIGKILL'); // stragglers: function workers that ignored SIGINT
+}
+
+function signalGroup(pid: number, signal: NodeJS.Signals): void {
+  try {
+    process.kill(-pid, signal);
+  } catch {
+    // already gone
+  }
+}

@@ -1,0 +1,171 @@
+import { existsSync, readFileSync, rmSync } from 'node:fs';
+import type { Server } from 'node:http';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { Scheduler, discoverSchedules, fireScheduled } from './control/scheduler.ts';
+import { startControlServer } from './control/server.ts';
+import { TaskRelay, adminEnqueue } from './control/task-relay.ts';
+import {
+  type EmulatorPorts,
+  configuredPorts,
+  spawnEmulators,
+  stopProcessGroup,
+  writeConfigWithPorts,
+} from './firebase-emulators.ts';
+import { type FirestoreEmulator, startFirestore } from './firestore/index.ts';
+import { freePort, waitFor } from './ports.ts';
+import { type StorageEmulator, startStorage } from './storage/index.ts';
+
+export const PROJECT_DIR = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
+export const DEFAULT_PROJECT_ID = 'demo-tollgate';
+const HOST = '127.0.0.1';
+const FIXED = { firestore: 8080, storage: 9199, control: 4600 };
+
+export interface StackOptions {
+  /** `fixed`: the ports in firebase.json (npm start); `free`: OS-assigned (tests). */
+  ports: 'fixed' | 'free';
+  projectId?: string;
+  /** A Firestore export to load; defaults to emulator-data/firestore.json. `false`: empty. */
+  seed?: string | false;
+  log?: (line: string) => void;
+}
+
+export interface Stack {
+  projectId: string;
+  region: string;
+  urls: {
+    functions: string;
+    hosting: string;
+    health: string;
+    control: string;
+    auth: string;
+    tasks: string;
+    firestore: string;
+    storage: string;
+  };
+  env: Record<string, string>;
+  firestore: FirestoreEmulator;
+  storage: StorageEmulator;
+  scheduler: Scheduler;
+  stop(): Promise<void>;
+}
+
+/** The whole local stack: embedded Firestore and Storage, the control server, firebase-tools. */
+export async function startStack(options: StackOptions): Promise<Stack> {
+  const log = options.log ?? ((line: string) => console.log(line));
+  const projectId = options.projectId ?? DEFAULT_PROJECT_ID;
+  const region = 'us-central1';
+  const cleanups: Array<() => Promise<void> | void> = [];
+  const stop = async () => {
+    for (const cleanup of cleanups.splice(0).reverse()) {
+      try {
+        await cleanup();
+      } catch (error) {
+        log(`stop: ${(error as Error).message}`);
+      }
+    }
+  };
+  try {
+    const free = options.ports === 'free';
+    const port = async (fixed: number) => (free ? freePort() : fixed);
+    const seedPath = options.seed ?? join(PROJECT_DIR, 'emulator-data', 'firestore.json');
+    const seed =
+      seedPath && existsSync(seedPath) ? JSON.parse(readFileSync(seedPath, 'utf8')) : undefined;
+
+    const firestore = await startFirestore({ host: HOST, port: await port(FIXED.firestore), seed });
+    cleanups.push(() => firestore.stop());
+    const storage = await startStorage({ host: HOST, port: await port(FIXED.storage) });
+    cleanups.push(() => storage.stop());
+
+    const emulatorPorts: EmulatorPorts = free
+      ? {
+          functions: await freePort(),
+          auth: await freePort(),
+          hosting: await freePort(),
+          tasks: await freePort(),
+          hub: await freePort(),
+          logging: await freePort(),
+        }
+      : configuredPorts(PROJECT_DIR);
+    const functionsUrl = `http://${HOST}:${emulatorPorts.functions}`;
+
+    // The relay and the scheduler's own firebase-admin calls go to the same emulators.
+    process.env.CLOUD_TASKS_EMULATOR_HOST = `${HOST}:${emulatorPorts.tasks}`;
+    process.env.GCLOUD_PROJECT ??= projectId;
+    const relay = new TaskRelay(adminEnqueue(projectId), (error, request) =>
+      log(`task relay: enqueue ${request.functionName} failed: ${(error as Error).message}`),
+    );
+    cleanups.push(() => relay.stop());
+    let scheduler: Scheduler | undefined;
+    const controlPort = await port(FIXED.control);
+    const control: Server = await startControlServer(relay, () => scheduler, HOST, controlPort);
+    cleanups.push(() => new Promise<void>((r) => control.close(() => r())));
+    const controlUrl = `http://${HOST}:${controlPort}`;
+
+    const env: Record<string, string> = {
+      GCLOUD_PROJECT: projectId,
+      FIRESTORE_EMULATOR_HOST: firestore.hostPort,
+      STORAGE_EMULATOR_HOST: storage.url,
+      FIREBASE_STORAGE_EMULATOR_HOST: `${storage.host}:${storage.port}`,
+      FIREBASE_AUTH_EMULATOR_HOST: `${HOST}:${emulatorPorts.auth}`,
+      CLOUD_TASKS_EMULATOR_HOST: `${HOST}:${emulatorPorts.tasks}`,
+      TOLLGATE_TASK_RELAY_URL: controlUrl,
+    };
+    const configPath = free
+      ? writeConfigWithPorts(PROJECT_DIR, emulatorPorts)
+      : join(PROJECT_DIR, 'firebase.json');
+    if (free) cleanups.push(() => rmSync(configPath, { force: true }));
+    const child = spawnEmulators({
+      projectDir: PROJECT_DIR,
+      projectId,
+      configPath,
+      env,
+      onLine: (line) => log(`[firebase] ${line}`),
+    });
+    cleanups.push(() => stopProcessGroup(child));
+    const exited = new Promise<never>((_, reject) =>
+      child.once('exit', (code) => reject(new Error(`firebase emulators exited (${code})`))),
+    );
+    exited.catch(() => undefined);
+
+    const health = `${functionsUrl}/${projectId}/${region}/health`;
+    await Promise.race([
+      waitFor('the Functions emulator', async () => (await fetch(health)).status === 200, {
+        timeoutMs: 180_000,
+        intervalMs: 500,
+      }),
+      exited,
+    ]);
+
+    scheduler = new Scheduler(
+      discoverSchedules(join(PROJECT_DIR, 'functions')),
+      (fn) => fireScheduled(functionsUrl, projectId, fn),
+      log,
+    );
+    scheduler.start();
+    cleanups.push(() => scheduler?.stop());
+
+    return {
+      projectId,
+      region,
+      urls: {
+        functions: functionsUrl,
+        hosting: `http://${HOST}:${emulatorPorts.hosting}`,
+        health,
+        control: controlUrl,
+        auth: `http://${HOST}:${emulatorPorts.auth}`,
+        tasks: `http://${HOST}:${emulatorPorts.tasks}`,
+        firestore: firestore.hostPort,
+        storage: storage.url,
+      },
+      env,
+      firestore,
+      storage,
+      scheduler,
+      stop,
+    };
+  } catch (error) {
+    await stop();
+    throw error;
+  }
+}

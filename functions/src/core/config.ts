@@ -1,0 +1,147 @@
+import { z } from 'zod';
+
+/**
+ * The runtime configuration, stored in Firestore (`providers/*`, `categories/*`,
+ * `config/flags`) so operators change it without a redeploy. Every read is validated here;
+ * an invalid document yields a ConfigError naming the document and the field path.
+ */
+
+const positive = z.number().positive();
+const nonNegative = z.number().nonnegative();
+
+export const tokenBucketLimit = z.object({
+  kind: z.literal('tokenBucket'),
+  capacity: positive,
+  refillPerSecond: positive,
+  /** Keepa lets a call run while the balance is positive and drives it below zero. */
+  allowNegative: z.boolean().default(false),
+  /** Stop granting once the balance would drop below capacity - burstThreshold. */
+  burstThreshold: positive.optional(),
+});
+
+export const windowUnits = ['second', 'minute', 'hour', 'day', 'month'] as const;
+export const windowLimit = z.object({
+  kind: z.literal('window'),
+  unit: z.enum(windowUnits),
+  limit: positive,
+  /** What the window counts: call cost (default), requests, or bytes (proxy traffic). */
+  measure: z.enum(['cost', 'requests', 'bytes']).default('cost'),
+});
+
+export const operationLimit = z.object({
+  kind: z.literal('operation'),
+  operation: z.string().min(1),
+  ratePerSecond: positive,
+  burst: positive,
+});
+
+export const concurrencyLimit = z.object({
+  kind: z.literal('concurrency'),
+  max: z.number().int().positive(),
+});
+
+export const limitSchema = z.discriminatedUnion('kind', [
+  tokenBucketLimit,
+  windowLimit,
+  operationLimit,
+  concurrencyLimit,
+]);
+export type Limit = z.infer<typeof limitSchema>;
+
+export const providerSchema = z.object({
+  id: z.string().regex(/^[a-z][a-z0-9_-]{0,62}$/, 'lowercase id: letters, digits, - and _'),
+  displayName: z.string().optional(),
+  limits: z.array(limitSchema).min(1),
+  /** Cooldown after a quota error when the upstream sends no Retry-After. */
+  cooldownSeconds: positive.default(1800),
+  /** Upstream base URL; configuration so a sandbox or a test server can stand in. */
+  baseUrl: z.url().optional(),
+});
+export type Provider = z.infer<typeof providerSchema>;
+
+export const categorySchema = z.object({
+  id: z.string().regex(/^[a-z][a-z0-9_-]{0,62}$/, 'lowercase id: letters, digits, - and _'),
+  provider: z.string().min(1),
+  sharePercent: z.number().min(0).max(100),
+  priority: z.number().int().default(0),
+  /** At or below 1% a category is paused. */
+  minSharePercent: z.number().min(0).max(100).default(1),
+  /** Pins the share until cleared (null). */
+  overridePercent: z.number().min(0).max(100).nullable().default(null),
+  paused: z.boolean().default(false),
+});
+export type Category = z.infer<typeof categorySchema>;
+
+export const flagsSchema = z.object({
+  maintenance: z.boolean().default(false),
+  /** Waits shorter than this may be awaited; longer ones re-enqueue the task. */
+  maxAwaitSeconds: nonNegative.default(60),
+  dailyAuditEnabled: z.boolean().default(true),
+  weeklyAuditEnabled: z.boolean().default(false),
+});
+export type Flags = z.infer<typeof flagsSchema>;
+
+export interface RuntimeConfig {
+  providers: Provider[];
+  categories: Category[];
+  flags: Flags;
+}
+
+export class ConfigError extends Error {
+  constructor(
+    readonly document: string,
+    readonly issues: Array<{ path: string; message: string }>,
+  ) {
+    super(
+      `invalid configuration in ${document}: ${issues.map((i) => `${i.path || '(root)'}: ${i.message}`).join('; ')}`,
+    );
+    this.name = 'ConfigError';
+  }
+}
+
+/** Formats a zod issue path as `limits[0].capacity`. */
+export function formatPath(path: ReadonlyArray<PropertyKey>): string {
+  return path
+    .map((part, i) =>
+      typeof part === 'number' ? `[${part}]` : `${i === 0 ? '' : '.'}${String(part)}`,
+    )
+    .join('');
+}
+
+export function parseDocument<T extends z.ZodType>(
+  schema: T,
+  document: string,
+  data: unknown,
+): z.infer<T> {
+  const result = schema.safeParse(data);
+  if (result.success) return result.data;
+  throw new ConfigError(
+    document,
+    result.error.issues.map((issue) => ({ path: formatPath(issue.path), message: issue.message })),
+  );
+}
+
+/** Checks what no single document can: references between documents and share sums. */
+export function validateRuntimeConfig(config: RuntimeConfig): RuntimeConfig {
+  const providerIds = new Set(config.providers.map((p) => p.id));
+  const shareByProvider = new Map<string, number>();
+  for (const category of config.categories) {
+    const document = `categories/${category.id}`;
+    if (!providerIds.has(category.provider)) {
+      throw new ConfigError(document, [
+        { path: 'provider', message: `unknown provider "${category.provider}"` },
+      ]);
+    }
+    const share = (shareByProvider.get(category.provider) ?? 0) + category.sharePercent;
+    shareByProvider.set(category.provider, share);
+    if (share > 100 + 1e-9) {
+      throw new ConfigError(document, [
+        {
+          path: 'sharePercent',
+          message: `shares of provider "${category.provider}" sum to ${share}%, above 100%`,
+        },
+      ]);
+    }
+  }
+  return config;
+}

@@ -1,0 +1,8 @@
+/**
+ * The deploy surface: every exported name is a Cloud Function. Logic lives in entry/,
+ * adapters/ and core/.
+ */
+export { diagnostics } from './entry/diagnostics';
+export { health } from './entry/health';
+export { heartbeat } from './entry/heartbeat';
+export { getStatus } from './entry/status';

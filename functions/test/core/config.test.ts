@@ -1,0 +1,80 @@
+import { describe, expect, it } from 'vitest';
+import {
+  ConfigError,
+  categorySchema,
+  flagsSchema,
+  parseDocument,
+  providerSchema,
+  validateRuntimeConfig,
+} from '../../src/core/config';
+
+const keepa = {
+  id: 'keepa',
+  limits: [{ kind: 'tokenBucket', capacity: 300, refillPerSecond: 5, burstThreshold: 280 }],
+};
+
+function issuesOf(fn: () => unknown): ConfigError {
+  try {
+    fn();
+  } catch (error) {
+    if (error instanceof ConfigError) return error;
+    throw error;
+  }
+  throw new Error('expected a ConfigError');
+}
+
+describe('runtime configuration', () => {
+  it('applies defaults', () => {
+    const provider = parseDocument(providerSchema, 'providers/keepa', keepa);
+    expect(provider.cooldownSeconds).toBe(1800);
+    expect(provider.limits[0]).toMatchObject({ allowNegative: false });
+    expect(parseDocument(flagsSchema, 'config/flags', {})).toEqual({
+      maintenance: false,
+      maxAwaitSeconds: 60,
+      dailyAuditEnabled: true,
+      weeklyAuditEnabled: false,
+    });
+  });
+
+  it.each([
+    [{ ...keepa, limits: [] }, 'limits'],
+    [{ ...keepa, limits: [{ kind: 'tokenBucket', capacity: -5, refillPerSecond: 1 }] }, 'limits[0].capacity'],
+    [{ ...keepa, limits: [{ kind: 'window', unit: 'week', limit: 5 }] }, 'limits[0].unit'],
+    [{ ...keepa, limits: [{ kind: 'teapot' }] }, 'limits[0].kind'],
+    [{ ...keepa, id: 'Keepa!' }, 'id'],
+    [{ ...keepa, baseUrl: 'not a url' }, 'baseUrl'],
+  ])('rejects a bad provider naming the field (%#)', (data, path) => {
+    const error = issuesOf(() => parseDocument(providerSchema, 'providers/keepa', data));
+    expect(error.document).toBe('providers/keepa');
+    expect(error.issues.map((i) => i.path)).toContain(path);
+    expect(error.message).toContain(`providers/keepa: ${path}:`.replace('providers/keepa: ', ''));
+  });
+
+  it('rejects categories whose shares exceed 100% or whose provider is unknown', () => {
+    const provider = parseDocument(providerSchema, 'providers/keepa', keepa);
+    const category = (id: string, sharePercent: number, p = 'keepa') =>
+      parseDocument(categorySchema, `categories/${id}`, { id, provider: p, sharePercent });
+    const flags = parseDocument(flagsSchema, 'config/flags', {});
+    expect(
+      issuesOf(() =>
+        validateRuntimeConfig({
+          providers: [provider],
+          categories: [category('a', 60), category('b', 50)],
+          flags,
+        }),
+      ).issues[0]?.path,
+    ).toBe('sharePercent');
+    expect(
+      issuesOf(() =>
+        validateRuntimeConfig({ providers: [provider], categories: [category('a', 10, 'nope')], flags }),
+      ).message,
+    ).toContain('unknown provider "nope"');
+    expect(
+      validateRuntimeConfig({
+        providers: [provider],
+        categories: [category('a', 60), category('b', 40)],
+        flags,
+      }).categories,
+    ).toHaveLength(2);
+  });
+});

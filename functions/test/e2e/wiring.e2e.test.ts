@@ -1,0 +1,119 @@
+import { randomUUID } from 'node:crypto';
+import { type App, deleteApp, initializeApp } from 'firebase-admin/app';
+import { type Firestore, getFirestore } from 'firebase-admin/firestore';
+import { getFunctions } from 'firebase-admin/functions';
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+
+const stack = inject('stack');
+const base = `${stack.urls.functions}/${stack.projectId}/${stack.region}`;
+let app: App;
+let db: Firestore;
+
+beforeAll(() => {
+  Object.assign(process.env, stack.env);
+  app = initializeApp({ projectId: stack.projectId }, `e2e-${randomUUID()}`);
+  db = getFirestore(app);
+});
+afterAll(() => deleteApp(app));
+
+async function eventually<T>(read: () => Promise<T | undefined>, what: string): Promise<T> {
+  for (let i = 0; i < 240; i++) {
+    const value = await read();
+    if (value !== undefined) return value;
+    await new Promise((r) => setTimeout(r, 250));
+  }
+  throw new Error(`never saw ${what}`);
+}
+
+async function callable(name: string, data: unknown) {
+  const response = await fetch(`${base}/${name}`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ data }),
+  });
+  return { status: response.status, body: (await response.json()) as Record<string, any> };
+}
+
+describe('the local stack, end to end', () => {
+  it('serves health with Firestore reachable and the version', async () => {
+    const response = await fetch(`${base}/health`);
+    expect(response.status).toBe(200);
+    const body = await response.json();
+    expect(body).toMatchObject({ status: 'ok', firestore: { ok: true } });
+    expect(body.version).toMatch(/^\d+\.\d+\.\d+/);
+  });
+
+  it('serves the hosting page and rewrites /api/health to the function', async () => {
+    expect((await fetch(`${stack.urls.hosting}/`)).status).toBe(200);
+    const health = await fetch(`${stack.urls.hosting}/api/health`);
+    expect(health.status).toBe(200);
+  });
+
+  it('answers getStatus over HTTP as a client would, from the seeded configuration', async () => {
+    const { status, body } = await callable('getStatus', {});
+    expect(status).toBe(200);
+    expect(body.result.projectId).toBe(stack.projectId);
+    expect(body.result.providers.map((p: { id: string }) => p.id)).toEqual(
+      expect.arrayContaining(['keepa', 'spapi', 'smartproxy']),
+    );
+  });
+
+  it('maps an invalid configuration document to failed-precondition naming the field', async () => {
+    const ref = db.doc('providers/broken');
+    await ref.set({ limits: [{ kind: 'tokenBucket', capacity: -1, refillPerSecond: 1 }] });
+    try {
+      const { status, body } = await callable('getStatus', {});
+      expect(status).toBe(400);
+      expect(body.error.status).toBe('FAILED_PRECONDITION');
+      expect(body.error.message).toContain('providers/broken');
+      expect(body.error.message).toContain('limits[0].capacity');
+    } finally {
+      await ref.delete();
+    }
+    expect((await callable('getStatus', {})).status).toBe(200);
+  });
+
+  it('runs a task enqueued through firebase-admin', async () => {
+    const probeId = `probe-${randomUUID()}`;
+    await getFunctions(app)
+      .taskQueue(`locations/${stack.region}/functions/diagnostics`)
+      .enqueue({ payload: { probeId } }, { id: probeId });
+    const ran = await eventually(
+      async () => (await db.doc(`diagnostics/${probeId}`).get()).data(),
+      'the diagnostics task run',
+    );
+    expect(ran.runs).toBe(1);
+  });
+
+  it('never runs a scheduled task before its schedule time', async () => {
+    const { enqueueTask } = await import('../../src/adapters/task-queue');
+    const probeId = `scheduled-${randomUUID()}`;
+    const scheduleTime = new Date(Date.now() + 4_000);
+    expect(await enqueueTask('diagnostics', { probeId }, { id: probeId, scheduleTime })).toBe(
+      'enqueued',
+    );
+    expect(await enqueueTask('diagnostics', { probeId }, { id: probeId, scheduleTime })).toBe(
+      'duplicate',
+    );
+    const ran = await eventually(
+      async () => (await db.doc(`diagnostics/${probeId}`).get()).data(),
+      'the scheduled diagnostics task run',
+    );
+    expect(ran.ranAt.toMillis()).toBeGreaterThanOrEqual(scheduleTime.getTime());
+  });
+
+  it('fires a scheduled function on demand through the local scheduler', async () => {
+    const before = (await db.doc('system/heartbeat').get()).get('beats') ?? 0;
+    const response = await fetch(`${stack.urls.control}/schedules/heartbeat/fire`, {
+      method: 'POST',
+    });
+    expect(response.status).toBe(200);
+    expect((await response.json()).status).toBe(200);
+    const after = (await db.doc('system/heartbeat').get()).get('beats');
+    expect(after).toBe(before + 1);
+    const schedules = await (await fetch(`${stack.urls.control}/schedules`)).json();
+    expect(schedules.schedules).toEqual(
+      expect.arrayContaining([expect.objectContaining({ name: 'heartbeat', cron: '*/5 * * * *' })]),
+    );
+  });
+});
