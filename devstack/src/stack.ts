@@ -2,12 +2,12 @@ import { existsSync, readFileSync, rmSync } from 'node:fs';
 import type { Server } from 'node:http';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { Scheduler, discoverSchedules, fireScheduled } from './control/scheduler.ts';
+import { discoverSchedules, fireScheduled, Scheduler } from './control/scheduler.ts';
 import { startControlServer } from './control/server.ts';
-import { TaskRelay, adminEnqueue } from './control/task-relay.ts';
+import { adminEnqueue, TaskRelay } from './control/task-relay.ts';
 import {
-  type EmulatorPorts,
   configuredPorts,
+  type EmulatorPorts,
   spawnEmulators,
   stopProcessGroup,
   writeConfigWithPorts,
@@ -92,6 +92,8 @@ export async function startStack(options: StackOptions): Promise<Stack> {
     // The relay and the scheduler's own firebase-admin calls go to the same emulators.
     process.env.CLOUD_TASKS_EMULATOR_HOST = `${HOST}:${emulatorPorts.tasks}`;
     process.env.GCLOUD_PROJECT ??= projectId;
+    // Nothing here runs on Google Cloud: skip the metadata server probe and its warning.
+    process.env.METADATA_SERVER_DETECTION = 'none';
     const relay = new TaskRelay(adminEnqueue(projectId), (error, request) =>
       log(`task relay: enqueue ${request.functionName} failed: ${(error as Error).message}`),
     );
@@ -104,6 +106,7 @@ export async function startStack(options: StackOptions): Promise<Stack> {
 
     const env: Record<string, string> = {
       GCLOUD_PROJECT: projectId,
+      METADATA_SERVER_DETECTION: 'none',
       FIRESTORE_EMULATOR_HOST: firestore.hostPort,
       STORAGE_EMULATOR_HOST: storage.url,
       FIREBASE_STORAGE_EMULATOR_HOST: `${storage.host}:${storage.port}`,

@@ -65,7 +65,6 @@ export class TaskRelay {
     );
     this.pending.set(key, { ...request, timer });
   }
-
 }
 
 /** Enqueues on the Tasks emulator that CLOUD_TASKS_EMULATOR_HOST names, as production would. */

@@ -2,7 +2,7 @@ import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { toCron } from '../../src/control/schedule.ts';
-import { Scheduler, fireScheduled } from '../../src/control/scheduler.ts';
+import { fireScheduled, Scheduler } from '../../src/control/scheduler.ts';
 
 describe('schedule expressions', () => {
   it.each([
@@ -26,9 +26,11 @@ describe('firing scheduled functions', () => {
     hits.push(req.url ?? '');
     // Mimics the Functions emulator: event-style triggers carry a generation suffix.
     if (req.url === '/demo/us-central1/nightly-3') return res.writeHead(204).end();
-    res.writeHead(404).end(
-      'Function us-central1-nightly does not exist, valid functions are: us-central1-health, us-central1-nightly-2, us-central1-nightly-3',
-    );
+    res
+      .writeHead(404)
+      .end(
+        'Function us-central1-nightly does not exist, valid functions are: us-central1-health, us-central1-nightly-2, us-central1-nightly-3',
+      );
   });
   beforeAll(async () => {
     await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
@@ -45,7 +47,15 @@ describe('firing scheduled functions', () => {
   it('fires on its cron expression and on demand, recording each run', async () => {
     const fired: string[] = [];
     const scheduler = new Scheduler(
-      [{ name: 'tick', region: 'us-central1', schedule: '* * * * * *', timeZone: 'UTC', cron: '* * * * * *' }],
+      [
+        {
+          name: 'tick',
+          region: 'us-central1',
+          schedule: '* * * * * *',
+          timeZone: 'UTC',
+          cron: '* * * * * *',
+        },
+      ],
       async (fn) => {
         fired.push(fn.name);
         return { status: 200, body: '' };

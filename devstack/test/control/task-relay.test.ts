@@ -37,7 +37,10 @@ describe('task relay', () => {
   });
 
   it('deduplicates by id, like the emulator', () => {
-    const relay = new TaskRelay(async () => undefined, () => undefined);
+    const relay = new TaskRelay(
+      async () => undefined,
+      () => undefined,
+    );
     expect(relay.hold(request('same', '2026-01-01T00:01:00Z'))).toBe(true);
     expect(relay.hold(request('same', '2026-01-01T00:02:00Z'))).toBe(false);
     relay.stop();

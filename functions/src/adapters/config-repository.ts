@@ -1,12 +1,12 @@
 import type { Firestore } from 'firebase-admin/firestore';
 import {
   type Category,
-  type Provider,
-  type RuntimeConfig,
   categorySchema,
   flagsSchema,
+  type Provider,
   parseDocument,
   providerSchema,
+  type RuntimeConfig,
   validateRuntimeConfig,
 } from '../core/config';
 

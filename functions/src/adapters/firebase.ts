@@ -5,7 +5,7 @@ import { type Firestore, getFirestore } from 'firebase-admin/firestore';
 
 /** One firebase-admin app per instance, created on first use (cold starts stay cheap). */
 export function db(): Firestore {
-  if (getApps().length === 0) {
+  if (!getApps().some((app) => app.name === '[DEFAULT]')) {
     initializeApp();
     getFirestore().settings({ ignoreUndefinedProperties: true });
   }

@@ -62,7 +62,9 @@ async function relayEnqueue(
   });
   if (response.status === 409) return 'duplicate';
   if (!response.ok) {
-    throw new Error(`task relay refused ${functionName}: ${response.status} ${await response.text()}`);
+    throw new Error(
+      `task relay refused ${functionName}: ${response.status} ${await response.text()}`,
+    );
   }
   return 'enqueued';
 }

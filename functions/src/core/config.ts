@@ -9,14 +9,20 @@ import { z } from 'zod';
 const positive = z.number().positive();
 const nonNegative = z.number().nonnegative();
 
+/** Below 2 a bucket cannot be shared exactly (see quota/token-line.ts). */
+const bucketSize = z.number().min(2, 'must be at least 2');
+/** Tokens one claim document buys; derived from the rate when absent. */
+const blockTokens = z.number().int().positive().optional();
+
 export const tokenBucketLimit = z.object({
   kind: z.literal('tokenBucket'),
-  capacity: positive,
+  capacity: bucketSize,
   refillPerSecond: positive,
   /** Keepa lets a call run while the balance is positive and drives it below zero. */
   allowNegative: z.boolean().default(false),
   /** Stop granting once the balance would drop below capacity - burstThreshold. */
-  burstThreshold: positive.optional(),
+  burstThreshold: bucketSize.optional(),
+  blockTokens,
 });
 
 export const windowUnits = ['second', 'minute', 'hour', 'day', 'month'] as const;
@@ -26,13 +32,15 @@ export const windowLimit = z.object({
   limit: positive,
   /** What the window counts: call cost (default), requests, or bytes (proxy traffic). */
   measure: z.enum(['cost', 'requests', 'bytes']).default('cost'),
+  blockTokens,
 });
 
 export const operationLimit = z.object({
   kind: z.literal('operation'),
   operation: z.string().min(1),
   ratePerSecond: positive,
-  burst: positive,
+  burst: bucketSize,
+  blockTokens,
 });
 
 export const concurrencyLimit = z.object({
@@ -54,6 +62,12 @@ export const providerSchema = z.object({
   limits: z.array(limitSchema).min(1),
   /** Cooldown after a quota error when the upstream sends no Retry-After. */
   cooldownSeconds: positive.default(1800),
+  /**
+   * Calls reach the upstream a little later than the instant their tokens were reserved, and
+   * not all equally late. The token line keeps this much refill in reserve so that jitter
+   * (event loop, network) cannot bunch calls into a 429.
+   */
+  safetyMarginMs: nonNegative.default(100),
   /** Upstream base URL; configuration so a sandbox or a test server can stand in. */
   baseUrl: z.url().optional(),
 });

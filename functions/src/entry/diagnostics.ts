@@ -16,7 +16,10 @@ export const diagnosticPayload = z.object({
  * and the end-to-end tests enqueue one and watch `diagnostics/{probeId}` appear.
  */
 export const diagnostics = onTaskDispatched(
-  { retryConfig: { maxAttempts: 3, minBackoffSeconds: 1 }, rateLimits: { maxConcurrentDispatches: 2 } },
+  {
+    retryConfig: { maxAttempts: 3, minBackoffSeconds: 1 },
+    rateLimits: { maxConcurrentDispatches: 2 },
+  },
   taskHandler('diagnostics', diagnosticPayload, async (payload, context) => {
     await db()
       .doc(`diagnostics/${payload.probeId}`)

@@ -38,7 +38,10 @@ describe('runtime configuration', () => {
 
   it.each([
     [{ ...keepa, limits: [] }, 'limits'],
-    [{ ...keepa, limits: [{ kind: 'tokenBucket', capacity: -5, refillPerSecond: 1 }] }, 'limits[0].capacity'],
+    [
+      { ...keepa, limits: [{ kind: 'tokenBucket', capacity: -5, refillPerSecond: 1 }] },
+      'limits[0].capacity',
+    ],
     [{ ...keepa, limits: [{ kind: 'window', unit: 'week', limit: 5 }] }, 'limits[0].unit'],
     [{ ...keepa, limits: [{ kind: 'teapot' }] }, 'limits[0].kind'],
     [{ ...keepa, id: 'Keepa!' }, 'id'],
@@ -66,7 +69,11 @@ describe('runtime configuration', () => {
     ).toBe('sharePercent');
     expect(
       issuesOf(() =>
-        validateRuntimeConfig({ providers: [provider], categories: [category('a', 10, 'nope')], flags }),
+        validateRuntimeConfig({
+          providers: [provider],
+          categories: [category('a', 10, 'nope')],
+          flags,
+        }),
       ).message,
     ).toContain('unknown provider "nope"');
     expect(

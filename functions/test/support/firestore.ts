@@ -8,7 +8,10 @@ import { type Firestore, getFirestore } from 'firebase-admin/firestore';
  */
 export function testFirestore(): { db: Firestore; close: () => Promise<void> } {
   if (!process.env.FIRESTORE_EMULATOR_HOST) throw new Error('FIRESTORE_EMULATOR_HOST is not set');
-  const app: App = initializeApp({ projectId: `demo-test-${randomUUID().slice(0, 8)}` }, randomUUID());
+  const app: App = initializeApp(
+    { projectId: `demo-test-${randomUUID().slice(0, 8)}` },
+    randomUUID(),
+  );
   const db = getFirestore(app);
   return { db, close: () => deleteApp(app) };
 }

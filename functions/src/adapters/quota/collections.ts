@@ -1,0 +1,19 @@
+/** Where the quota engine keeps its documents. */
+export const QUOTA_COLLECTIONS = {
+  blocks: 'quotaBlocks',
+  allocations: 'quotaAllocations',
+  cooldowns: 'cooldowns',
+  cooldownHistory: 'cooldownHistory',
+  slots: 'quotaSlots',
+  meters: 'quotaMeters',
+} as const;
+
+/** Document ids may not contain '/'. */
+export function docId(...parts: string[]): string {
+  return parts.join('~').replace(/\//g, '_');
+}
+
+/** gRPC ALREADY_EXISTS, as firebase-admin reports a failed create(). */
+export function isAlreadyExists(error: unknown): boolean {
+  return (error as { code?: number }).code === 6;
+}

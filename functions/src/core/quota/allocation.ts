@@ -1,0 +1,63 @@
+import type { Category } from '../config';
+
+export interface EffectiveShare {
+  category: string;
+  /** Percent of the provider's capacity this category may use now. */
+  percent: number;
+  paused: boolean;
+  pinned: boolean;
+}
+
+/** Configured share, or the manual override that pins it. */
+export function configuredPercent(category: Category): number {
+  return category.overridePercent ?? category.sharePercent;
+}
+
+export function isPaused(category: Category): boolean {
+  return category.paused || configuredPercent(category) <= category.minSharePercent;
+}
+
+/**
+ * Effective shares of one provider's categories. Paused categories (flag, or share at or below
+ * their minimum) free their share, which goes to the other unpinned categories in proportion
+ * to their shares; pinned (overridden) categories keep exactly their override. Rounding is to
+ * 0.01%, and what rounding leaves goes to the highest priority first. The total never exceeds
+ * 100%.
+ */
+export function effectiveShares(categories: Category[]): EffectiveShare[] {
+  const active = categories.filter((c) => !isPaused(c));
+  const pinned = active.filter((c) => c.overridePercent !== null);
+  const floating = active.filter((c) => c.overridePercent === null);
+  const freed = categories.filter(isPaused).reduce((sum, c) => sum + c.sharePercent, 0);
+  const pinnedTotal = pinned.reduce((sum, c) => sum + configuredPercent(c), 0);
+  const floatingBase = floating.reduce((sum, c) => sum + c.sharePercent, 0);
+  const budget = Math.max(0, Math.min(100 - pinnedTotal, floatingBase + freed));
+
+  const hundredths = new Map<string, number>();
+  for (const c of pinned) hundredths.set(c.id, Math.round(configuredPercent(c) * 100));
+  if (floatingBase > 0) {
+    let left = Math.floor(budget * 100 + 1e-6);
+    const raw = floating.map((c) => ({ c, exact: (budget * 100 * c.sharePercent) / floatingBase }));
+    for (const { c, exact } of raw) {
+      const floor = Math.floor(exact + 1e-6);
+      hundredths.set(c.id, floor);
+      left -= floor;
+    }
+    const byRemainder = [...raw].sort(
+      (a, b) =>
+        b.exact - Math.floor(b.exact) - (a.exact - Math.floor(a.exact)) ||
+        b.c.priority - a.c.priority ||
+        a.c.id.localeCompare(b.c.id),
+    );
+    for (let i = 0; left > 0 && byRemainder.length > 0; i++, left--) {
+      const { c } = byRemainder[i % byRemainder.length]!;
+      hundredths.set(c.id, (hundredths.get(c.id) ?? 0) + 1);
+    }
+  }
+  return categories.map((c) => ({
+    category: c.id,
+    percent: (hundredths.get(c.id) ?? 0) / 100,
+    paused: isPaused(c),
+    pinned: !isPaused(c) && c.overridePercent !== null,
+  }));
+}

@@ -1,0 +1,133 @@
+import type { Limit, Provider } from '../config';
+import { type TokenLine, validSpan } from './token-line';
+import { lineSource, type TokenSource, windowSource } from './token-source';
+
+/** A category's share of its provider, in force from `startMs` (0: always). */
+export interface ShareEpoch {
+  percent: number;
+  startMs: number;
+}
+
+/**
+ * The share in force and the one it replaced. A change is published ahead of its start, so
+ * every instance knows of it before it takes effect.
+ */
+export interface CategoryShares {
+  current: ShareEpoch;
+  previous?: ShareEpoch;
+}
+
+/** The epoch to draw new tokens from at `atMs`. */
+export function epochAt(shares: CategoryShares, atMs: number): ShareEpoch & { endMs?: number } {
+  if (atMs >= shares.current.startMs || !shares.previous) return shares.current;
+  return { ...shares.previous, endMs: shares.current.startMs };
+}
+
+export interface AcquireAmounts {
+  operation?: string;
+  /** Weight of the call: e.g. Keepa tokens. Default 1. */
+  cost: number;
+  /** Expected bytes, for windows that measure traffic. */
+  bytes: number;
+}
+
+export interface PlannedLimit {
+  /** Stable per provider, category and limit: names the ledger and the claim documents. */
+  key: string;
+  label: string;
+  reason: 'tokens' | 'window';
+  /** Where new blocks are claimed from now. */
+  source: TokenSource;
+  amount: number;
+}
+
+/** Seconds of refill one claim buys by default: few writes, little stranded when idle. */
+const DEFAULT_BLOCK_SECONDS = 2;
+
+function defaultLineBlock(line: TokenLine): number {
+  const bySpeed = Math.round(line.ratePerSecond * DEFAULT_BLOCK_SECONDS);
+  return Math.max(1, Math.min(bySpeed, Math.floor(validSpan(line) / 4)));
+}
+
+function lineFor(
+  capacity: number,
+  ratePerSecond: number,
+  share: ShareEpoch & { endMs?: number },
+  safetyMarginMs: number,
+): TokenLine {
+  const fraction = share.percent / 100;
+  const rate = ratePerSecond * fraction;
+  const reserve = Math.floor((rate * safetyMarginMs) / 1000);
+  return {
+    capacity: Math.max(0, Math.floor(capacity * fraction) - reserve),
+    ratePerSecond: rate,
+    originMs: share.startMs,
+    endMs: share.endMs,
+  };
+}
+
+/** What a window measures, for this call. */
+function windowAmount(limit: Extract<Limit, { kind: 'window' }>, amounts: AcquireAmounts): number {
+  if (limit.measure === 'requests') return 1;
+  if (limit.measure === 'bytes') return amounts.bytes;
+  return amounts.cost;
+}
+
+/**
+ * The token-drawing limits a call must satisfy, for one share epoch of its category. Window
+ * limits keep the share in force when the window began (see README: a share change reaches
+ * window limits from the next window), so only lines take the epoch's start and end.
+ */
+export function planLimits(
+  provider: Provider,
+  category: string,
+  shares: CategoryShares,
+  amounts: AcquireAmounts,
+  atMs: number,
+): PlannedLimit[] {
+  const share = epochAt(shares, atMs);
+  const percentForWindow = (windowStartMs: number) => epochAt(shares, windowStartMs).percent;
+  const planned: PlannedLimit[] = [];
+  provider.limits.forEach((limit, i) => {
+    const key = `${provider.id}~${category}~${i}`;
+    if (limit.kind === 'tokenBucket') {
+      const capacity = Math.min(limit.capacity, limit.burstThreshold ?? limit.capacity);
+      const line = lineFor(capacity, limit.refillPerSecond, share, provider.safetyMarginMs);
+      planned.push({
+        key,
+        label: `token bucket ${limit.capacity}@${limit.refillPerSecond}/s`,
+        reason: 'tokens',
+        source: lineSource(line, limit.blockTokens ?? defaultLineBlock(line)),
+        amount: amounts.cost,
+      });
+    } else if (limit.kind === 'operation') {
+      if (amounts.operation !== limit.operation) return;
+      const line = lineFor(limit.burst, limit.ratePerSecond, share, provider.safetyMarginMs);
+      planned.push({
+        key,
+        label: `${limit.operation} ${limit.ratePerSecond}/s burst ${limit.burst}`,
+        reason: 'tokens',
+        source: lineSource(line, limit.blockTokens ?? defaultLineBlock(line)),
+        amount: 1,
+      });
+    } else if (limit.kind === 'window') {
+      planned.push({
+        key,
+        label: `${limit.limit} ${limit.measure} per ${limit.unit}`,
+        reason: 'window',
+        source: windowSource(
+          limit.unit,
+          (windowStartMs) => Math.floor((limit.limit * percentForWindow(windowStartMs)) / 100),
+          limit.blockTokens,
+        ),
+        amount: windowAmount(limit, amounts),
+      });
+    }
+  });
+  return planned;
+}
+
+export function concurrencyCap(provider: Provider): number | undefined {
+  const caps = provider.limits.flatMap((l) => (l.kind === 'concurrency' ? [l.max] : []));
+  return caps.length > 0 ? Math.min(...caps) : undefined;
+}
