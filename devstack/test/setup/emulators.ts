@@ -9,6 +9,7 @@ import { startStorage } from '../../src/storage/index.ts';
  */
 export default async function setup() {
   process.env.GCLOUD_PROJECT ??= 'demo-tollgate';
+  process.env.METADATA_SERVER_DETECTION = 'none'; // nothing here runs on Google Cloud
   const stops: Array<() => Promise<void>> = [];
   if (!process.env.FIRESTORE_EMULATOR_HOST) {
     const firestore = await startFirestore({ raw: process.env.TOLLGATE_RAW_FIRESTORE === '1' });

@@ -146,7 +146,9 @@ export function validateRuntimeConfig(config: RuntimeConfig): RuntimeConfig {
         { path: 'provider', message: `unknown provider "${category.provider}"` },
       ]);
     }
-    const share = (shareByProvider.get(category.provider) ?? 0) + category.sharePercent;
+    const share =
+      (shareByProvider.get(category.provider) ?? 0) +
+      (category.paused ? 0 : Math.max(category.sharePercent, category.overridePercent ?? 0));
     shareByProvider.set(category.provider, share);
     if (share > 100 + 1e-9) {
       throw new ConfigError(document, [

@@ -28,13 +28,19 @@ export function effectiveShares(categories: Category[]): EffectiveShare[] {
   const active = categories.filter((c) => !isPaused(c));
   const pinned = active.filter((c) => c.overridePercent !== null);
   const floating = active.filter((c) => c.overridePercent === null);
-  const freed = categories.filter(isPaused).reduce((sum, c) => sum + c.sharePercent, 0);
+  // Freed: the shares of paused categories, and what an override pins below the share.
+  const freed =
+    categories.filter(isPaused).reduce((sum, c) => sum + c.sharePercent, 0) +
+    pinned.reduce((sum, c) => sum + Math.max(0, c.sharePercent - configuredPercent(c)), 0);
   const pinnedTotal = pinned.reduce((sum, c) => sum + configuredPercent(c), 0);
+  // Configuration validation keeps pins within 100%; scale down defensively if not.
+  const pinScale = pinnedTotal > 100 ? 100 / pinnedTotal : 1;
   const floatingBase = floating.reduce((sum, c) => sum + c.sharePercent, 0);
-  const budget = Math.max(0, Math.min(100 - pinnedTotal, floatingBase + freed));
+  const budget = Math.max(0, Math.min(100 - pinnedTotal * pinScale, floatingBase + freed));
 
   const hundredths = new Map<string, number>();
-  for (const c of pinned) hundredths.set(c.id, Math.round(configuredPercent(c) * 100));
+  for (const c of pinned)
+    hundredths.set(c.id, Math.floor(configuredPercent(c) * pinScale * 100 + 1e-6));
   if (floatingBase > 0) {
     let left = Math.floor(budget * 100 + 1e-6);
     const raw = floating.map((c) => ({ c, exact: (budget * 100 * c.sharePercent) / floatingBase }));

@@ -114,6 +114,14 @@ export class Gate {
         }
       }
       const plan = this.plan(limits, now);
+      if (plan.missing.length === 0 && plan.readyAtMs > now && round < MAX_ROUNDS - 1) {
+        // Owned tokens come later, but unclaimed blocks may have tokens now: claim before waiting.
+        const waiting = limits.filter(
+          (l) => (this.ledger(l.key).readyAt(l.amount, now) ?? now) > now,
+        );
+        const progress = await Promise.all(waiting.map((l) => this.claimFor(l, now, 0)));
+        if (progress.some(Boolean)) continue;
+      }
       if (plan.missing.length === 0) {
         if (plan.readyAtMs - now > horizonMs) {
           return {
@@ -308,7 +316,10 @@ export class Gate {
     let claimedAny = false;
     while (candidates.length > 0) {
       const ready = ledger.readyAt(limit.amount, now);
-      if (ready !== undefined && ready - now <= horizonMs) break;
+      if (ready === now) break;
+      // Blocks with tokens now come first; only once those are gone is waiting acceptable.
+      const spendableNow = this.firstMintMs(limit, candidates[0]!) <= now;
+      if (!spendableNow && ready !== undefined && ready - now <= horizonMs) break;
       const batch = candidates.splice(0, PARALLEL_CLAIMS);
       const results = await Promise.all(batch.map((ref) => this.ports.claim(limit.key, ref)));
       batch.forEach((ref, i) => {

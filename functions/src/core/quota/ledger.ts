@@ -104,9 +104,13 @@ export class Ledger {
   /** Drops blocks that are spent or whose tokens can no longer be spent. */
   prune(atMs: number): void {
     this.holdings = this.holdings.filter(({ block, source }) => {
-      if (block.cursor >= block.end) return false;
-      if (block.validUntilMs !== undefined && atMs >= block.validUntilMs) return false;
-      return source.spendable(block, atMs).start < block.end;
+      const live =
+        block.cursor < block.end &&
+        (block.validUntilMs === undefined || atMs < block.validUntilMs) &&
+        source.spendable(block, atMs).start < block.end;
+      // Ours, spent: never worth claiming again.
+      if (!live) this.taken.set(block.id, block.expiresAtMs);
+      return live;
     });
   }
 

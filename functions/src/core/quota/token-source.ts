@@ -18,6 +18,7 @@ export interface OwnedBlock {
   /** Window blocks: the window the tokens belong to. */
   validFromMs?: number;
   validUntilMs?: number;
+  expiresAtMs: number;
 }
 
 export interface BlockRef {
