@@ -49,8 +49,13 @@ export class QuotaEngine {
     });
   }
 
-  acquire(request: AcquireRequest): Promise<Decision> {
-    return this.gate.acquire(request);
+  async acquire(request: AcquireRequest): Promise<Decision> {
+    const decision = await this.gate.acquire(request);
+    // Reserve the estimate in the projection; the upstream's next report corrects it.
+    if (decision.kind === 'granted') {
+      this.meters.spend(request.provider, request.cost ?? 1, decision.atMs);
+    }
+    return decision;
   }
 
   /** Reconciles with what the upstream reported (Keepa tokensLeft/refillRate, ...). */
