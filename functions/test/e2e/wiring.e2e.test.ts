@@ -3,6 +3,7 @@ import { type App, deleteApp, initializeApp } from 'firebase-admin/app';
 import { type Firestore, getFirestore } from 'firebase-admin/firestore';
 import { getFunctions } from 'firebase-admin/functions';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { enqueueTask } from '../../src/adapters/task-queue';
 
 const stack = inject('stack');
 const base = `${stack.urls.functions}/${stack.projectId}/${stack.region}`;
@@ -87,7 +88,6 @@ describe('the local stack, end to end', () => {
   });
 
   it('never runs a scheduled task before its schedule time', async () => {
-    const { enqueueTask } = await import('../../src/adapters/task-queue');
     const probeId = `scheduled-${randomUUID()}`;
     const scheduleTime = new Date(Date.now() + 4_000);
     expect(await enqueueTask('diagnostics', { probeId }, { id: probeId, scheduleTime })).toBe(

@@ -1,9 +1,14 @@
 import { describe, expect, it } from 'vitest';
-import { MeterProjection } from '../../../src/core/quota/meters';
 import { parseRetryAfter } from '../../../src/core/quota/errors';
+import { MeterProjection } from '../../../src/core/quota/meters';
 
 describe('upstream meters', () => {
-  const keepa = (balance: number, atMs: number) => ({ balance, atMs, ratePerSecond: 5, capacity: 300 });
+  const keepa = (balance: number, atMs: number) => ({
+    balance,
+    atMs,
+    ratePerSecond: 5,
+    capacity: 300,
+  });
 
   it('projects the reported balance forward and blocks calls while in deficit', () => {
     const meters = new MeterProjection();
