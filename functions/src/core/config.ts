@@ -7,6 +7,8 @@ import { z } from 'zod';
  */
 
 const positive = z.number().positive();
+/** Token numbers must stay exact doubles (see quota/limits.ts LINE_EPOCH_MS). */
+const rate = positive.max(1_000_000, 'at most 1,000,000 per second');
 const nonNegative = z.number().nonnegative();
 
 /** Below 2 a bucket cannot be shared exactly (see quota/token-line.ts). */
@@ -17,7 +19,7 @@ const blockTokens = z.number().int().positive().optional();
 export const tokenBucketLimit = z.object({
   kind: z.literal('tokenBucket'),
   capacity: bucketSize,
-  refillPerSecond: positive,
+  refillPerSecond: rate,
   /** Keepa lets a call run while the balance is positive and drives it below zero. */
   allowNegative: z.boolean().default(false),
   /** Stop granting once the balance would drop below capacity - burstThreshold. */
@@ -38,7 +40,7 @@ export const windowLimit = z.object({
 export const operationLimit = z.object({
   kind: z.literal('operation'),
   operation: z.string().min(1),
-  ratePerSecond: positive,
+  ratePerSecond: rate,
   burst: bucketSize,
   blockTokens,
 });

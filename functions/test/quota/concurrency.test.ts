@@ -91,8 +91,13 @@ describe('distributed token accounting on the local stack', () => {
       engineFor: (i) => {
         const engine = new QuotaEngine(db, { instanceId: `broken-${i}` });
         // A broken claim: every instance believes it owns every block.
-        (engine.gate as unknown as { ports: { claim: () => Promise<boolean> } }).ports.claim =
-          async () => true;
+        const ports = (
+          engine.gate as unknown as {
+            ports: { claim: () => Promise<boolean>; claimPage: () => Promise<string> };
+          }
+        ).ports;
+        ports.claim = async () => true;
+        ports.claimPage = async () => 'won';
         return engine;
       },
     });

@@ -1,32 +1,49 @@
 import { FieldValue, type Firestore, Timestamp } from 'firebase-admin/firestore';
+import type { PageOutcome } from '../../core/quota/gate';
 import type { BlockRef } from '../../core/quota/token-source';
 import { docId, isAlreadyExists, QUOTA_COLLECTIONS } from './collections';
 
 /**
- * Claims a block of tokens with create-if-absent: the instance whose create succeeds owns the
- * block's tokens; no claim document is ever written twice. `expiresAt` drives a TTL policy
- * (firestore.indexes.json), so spent claims disappear on their own.
+ * Claims tokens with create-if-absent documents in `quotaBlocks`: the instance whose create
+ * succeeds owns the tokens; no claim document is ever written twice. A page document decides
+ * once whether its tokens go to one instance whole or block by block. `expiresAt` drives a
+ * TTL policy (firestore.indexes.json), so spent claims disappear on their own.
  */
 export function firestoreClaims(db: Firestore, owner: string, onWrite?: () => void) {
-  return async (limitKey: string, ref: BlockRef): Promise<boolean> => {
+  const ref = (limitKey: string, id: string) =>
+    db.collection(QUOTA_COLLECTIONS.blocks).doc(docId(limitKey, id));
+  const fields = (limitKey: string, block: BlockRef) => ({
+    owner,
+    limit: limitKey,
+    block: block.id,
+    start: block.start,
+    end: block.end,
+    claimedAt: FieldValue.serverTimestamp(),
+    expiresAt: Timestamp.fromMillis(block.expiresAtMs),
+  });
+
+  async function create(limitKey: string, block: BlockRef, extra: object = {}): Promise<boolean> {
     try {
-      await db
-        .collection(QUOTA_COLLECTIONS.blocks)
-        .doc(docId(limitKey, ref.id))
-        .create({
-          owner,
-          limit: limitKey,
-          block: ref.id,
-          start: ref.start,
-          end: ref.end,
-          claimedAt: FieldValue.serverTimestamp(),
-          expiresAt: Timestamp.fromMillis(ref.expiresAtMs),
-        });
+      await ref(limitKey, block.id).create({ ...fields(limitKey, block), ...extra });
       onWrite?.();
       return true;
     } catch (error) {
       if (isAlreadyExists(error)) return false;
       throw error;
     }
+  }
+
+  return {
+    claim: (limitKey: string, block: BlockRef): Promise<boolean> => create(limitKey, block),
+    claimPage: async (
+      limitKey: string,
+      page: BlockRef,
+      mode: 'whole' | 'split',
+    ): Promise<PageOutcome> => {
+      if (await create(limitKey, page, { mode })) return mode === 'whole' ? 'won' : 'split';
+      // Page documents never change once created: one read tells its mode for good.
+      const existing = await ref(limitKey, page.id).get();
+      return existing.get('mode') === 'split' ? 'split' : 'taken';
+    },
   };
 }

@@ -3,6 +3,11 @@ import type { Firestore } from 'firebase-admin/firestore';
 import type { QuotaExceededError } from '../../core/quota/errors';
 import { type AcquireRequest, type Decision, Gate } from '../../core/quota/gate';
 import { MeterProjection, type MeterReading } from '../../core/quota/meters';
+import type { SelfQuotaMonitor } from '../../core/self-quota';
+import { logger } from '../../log';
+import { db as instanceDb } from '../firebase';
+import { instanceSelfQuota } from '../self-quota-store';
+import { instanceWriteBuffer, recordUsage, type WriteBuffer } from '../write-buffer';
 import { firestoreClaims } from './claims';
 import { ContextProvider } from './context';
 import { CooldownStore } from './cooldowns';
@@ -10,6 +15,10 @@ import { SlotPool } from './slots';
 
 export interface QuotaEngineOptions {
   instanceId?: string;
+  /** Per-minute usage statistics go through this group-commit buffer, when given. */
+  buffer?: WriteBuffer;
+  /** Counts the engine's own Firestore writes against the self-quota, when given. */
+  selfQuota?: SelfQuotaMonitor;
   now?: () => number;
   sleep?: (ms: number) => Promise<void>;
   random?: () => number;
@@ -28,23 +37,31 @@ export class QuotaEngine {
   readonly slots: SlotPool;
   /** Claim documents this instance created. */
   claimWrites = 0;
+  private readonly buffer: WriteBuffer | undefined;
+  private readonly now: () => number;
 
   constructor(
     readonly db: Firestore,
     options: QuotaEngineOptions = {},
   ) {
     const now = options.now ?? Date.now;
+    this.now = now;
     this.instanceId = options.instanceId ?? randomUUID();
     this.cooldowns = new CooldownStore(db, { now });
     this.contexts = new ContextProvider(db, this.cooldowns, this.meters, now);
     this.slots = new SlotPool(db, this.instanceId, { now, random: options.random });
-    const claim = firestoreClaims(db, this.instanceId, () => this.claimWrites++);
+    this.buffer = options.buffer;
+    const claims = firestoreClaims(db, this.instanceId, () => {
+      this.claimWrites++;
+      options.selfQuota?.record('write', 1);
+    });
     this.gate = new Gate({
       now,
       sleep: options.sleep ?? ((ms) => new Promise((r) => setTimeout(r, ms))),
       random: options.random ?? Math.random,
       context: (provider, category) => this.contexts.context(provider, category),
-      claim,
+      claim: claims.claim,
+      claimPage: claims.claimPage,
       acquireSlot: (provider, cap) => this.slots.acquire(provider, cap),
     });
   }
@@ -55,6 +72,7 @@ export class QuotaEngine {
     if (decision.kind === 'granted') {
       this.meters.spend(request.provider, request.cost ?? 1, decision.atMs);
     }
+    this.record(request, decision.kind === 'granted' ? { granted: 1 } : { deferred: 1 });
     return decision;
   }
 
@@ -64,14 +82,40 @@ export class QuotaEngine {
   }
 
   /** A quota error from any step of any flow: start or extend the provider's cooldown. */
-  async reportQuotaError(error: QuotaExceededError) {
+  async reportQuotaError(error: QuotaExceededError, category?: string) {
+    if (category) this.record({ provider: error.provider, category }, { quota429: 1 });
     const config = await this.contexts.runtimeConfig();
     const provider = config.providers.find((p) => p.id === error.provider);
     return this.cooldowns.recordHit(error, provider?.cooldownSeconds ?? 1800);
+  }
+
+  /** Counts a call outcome in the per-minute statistics; never holds the caller up. */
+  private record(
+    request: { provider: string; category: string },
+    counts: { granted?: number; deferred?: number; quota429?: number },
+  ): void {
+    if (!this.buffer) return;
+    recordUsage(this.buffer, {
+      provider: request.provider,
+      category: request.category,
+      at: this.now(),
+      ...counts,
+    }).catch((error: unknown) => logger.warn({ err: error }, 'usage statistics not recorded'));
   }
 
   /** Document writes this instance made for quota accounting. */
   firestoreWrites(): number {
     return this.claimWrites + this.cooldowns.writes + this.slots.writes;
   }
+}
+
+let shared: QuotaEngine | undefined;
+
+/** The instance's engine: default app, usage statistics and self-quota through its buffer. */
+export function instanceQuotaEngine(): QuotaEngine {
+  shared ??= new QuotaEngine(instanceDb(), {
+    buffer: instanceWriteBuffer(),
+    selfQuota: instanceSelfQuota(),
+  });
+  return shared;
 }

@@ -57,6 +57,8 @@ export interface GateContext {
   meterBlockedUntilMs?: number;
 }
 
+export type PageOutcome = 'won' | 'split' | 'taken';
+
 export interface SlotLease {
   release(): void;
 }
@@ -68,6 +70,11 @@ export interface GatePorts {
   context(provider: string, category: string): Promise<GateContext>;
   /** Create-if-absent of the block's claim document: true when this instance now owns it. */
   claim(limitKey: string, ref: BlockRef): Promise<boolean>;
+  /**
+   * Create-if-absent of a page's document in the given mode: 'won' (this instance owns the whole
+   * page), 'split' (the page is, or now is, claimed block by block) or 'taken' (someone owns it).
+   */
+  claimPage(limitKey: string, page: BlockRef, mode: 'whole' | 'split'): Promise<PageOutcome>;
   /** A concurrency slot for the provider, or undefined when all `cap` are in use. */
   acquireSlot?(provider: string, cap: number): Promise<SlotLease | undefined>;
 }
@@ -76,7 +83,12 @@ export const MAINTENANCE_RETRY_MS = 5 * 60_000;
 export const PAUSED_RETRY_MS = 5 * 60_000;
 export const CONCURRENCY_RETRY_MS = 1_000;
 const MAX_ROUNDS = 8;
-const PARALLEL_CLAIMS = 3;
+/** An instance takes a whole page when its demand would spend it within this time. */
+const WHOLE_PAGE_WITHIN_MS = 1_000;
+/** Instances racing for the oldest blocks spread over this many of them. */
+const CLAIM_SPREAD = 4;
+/** Spend rate is measured over windows of this length. */
+const RATE_WINDOW_MS = 1_000;
 
 /**
  * The gate: answers "granted" or "retry at T" for a call to a provider on behalf of a
@@ -89,10 +101,33 @@ export class Gate {
   private readonly claiming = new Map<string, Promise<boolean>>();
   /** Cost charged after the fact that no owned token could cover yet. */
   private readonly debt = new Map<string, number>();
+  /** Pages known to be split (their blocks are claimable) or taken, until they expire. */
+  private readonly pages = new Map<string, { mode: 'split' | 'taken'; expiresAtMs: number }>();
+  /** Tokens asked for per limit key in the current and the previous rate window. */
+  private readonly spending = new Map<
+    string,
+    { windowStartMs: number; current: number; previous: number }
+  >();
+  /** Counters for metrics: claims won and lost, tokens claimed, grants and deferrals. */
+  readonly stats = {
+    claimsWon: 0,
+    claimsLost: 0,
+    tokensClaimed: 0,
+    wholePages: 0,
+    grants: 0,
+    deferrals: 0,
+  };
 
   constructor(private readonly ports: GatePorts) {}
 
   async acquire(request: AcquireRequest): Promise<Decision> {
+    const decision = await this.decide(request);
+    if (decision.kind === 'granted') this.stats.grants++;
+    else this.stats.deferrals++;
+    return decision;
+  }
+
+  private async decide(request: AcquireRequest): Promise<Decision> {
     const cost = request.cost ?? 1;
     const bytes = request.bytes ?? 0;
     const context = await this.ports.context(request.provider, request.category);
@@ -113,6 +148,7 @@ export class Gate {
           throw new CostExceedsLimitError(request.provider, limit.label, limit.amount, max);
         }
       }
+      if (round === 0) for (const limit of limits) this.recordDemand(limit.key, limit.amount, now);
       const plan = this.plan(limits, now);
       if (plan.missing.length === 0 && plan.readyAtMs > now && round < MAX_ROUNDS - 1) {
         // Owned tokens come later, but unclaimed blocks may have tokens now: claim before waiting.
@@ -251,7 +287,7 @@ export class Gate {
     const at = Math.max(readyAtMs, this.ports.now());
     if (!limits.every((l) => this.ledger(l.key).available(at) >= l.amount)) {
       slot?.release();
-      return this.acquire(request);
+      return this.decide(request);
     }
     for (const limit of limits) {
       this.ledger(limit.key).take(limit.amount, at);
@@ -312,39 +348,156 @@ export class Gate {
 
   private async claimBlocks(limit: PlannedLimit, now: number, horizonMs: number): Promise<boolean> {
     const ledger = this.ledger(limit.key);
-    const candidates = this.rotate(ledger.claimable(limit.source, now, horizonMs), now, limit);
+    const all = ledger.claimable(limit.source, now, horizonMs, this.pageTaken(limit, now));
+    // Skip blocks this instance would let expire, but never all of those spendable now: the
+    // newest one always stays a candidate, so a starved instance cannot talk itself out of work.
+    const newestNow = all.filter((ref) => this.firstMintMs(limit, ref) <= now).at(-1);
+    const candidates = all.filter(
+      (ref) => ref === newestNow || this.canSpendInTime(limit, ref, now),
+    );
     let claimedAny = false;
     while (candidates.length > 0) {
       const ready = ledger.readyAt(limit.amount, now);
       if (ready === now) break;
       // Blocks with tokens now come first; only once those are gone is waiting acceptable.
-      const spendableNow = this.firstMintMs(limit, candidates[0]!) <= now;
-      if (!spendableNow && ready !== undefined && ready - now <= horizonMs) break;
-      const batch = candidates.splice(0, PARALLEL_CLAIMS);
-      const results = await Promise.all(batch.map((ref) => this.ports.claim(limit.key, ref)));
-      batch.forEach((ref, i) => {
-        if (results[i]) {
-          ledger.add(ref, limit.source);
-          claimedAny = true;
-        } else ledger.markTaken(ref.id, ref.expiresAtMs);
-      });
+      const spendableNow = candidates.filter((ref) => this.firstMintMs(limit, ref) <= now).length;
+      if (spendableNow === 0 && ready !== undefined && ready - now <= horizonMs) break;
+      // Oldest first (they expire first), at random among the oldest few so that instances
+      // running out together spread over different blocks instead of racing for one.
+      const pick = Math.floor(
+        this.ports.random() * Math.min(CLAIM_SPREAD, Math.max(1, spendableNow)),
+      );
+      const [ref] = candidates.splice(pick, 1);
+      if (!ref) break;
+      const won = await this.claimBlockOrPage(limit, ref, now);
+      if (won) {
+        ledger.add(won, limit.source);
+        claimedAny = true;
+        this.stats.claimsWon++;
+        this.stats.tokensClaimed += won.end - won.start;
+        if (won !== ref) this.dropPageBlocks(candidates, won);
+      } else {
+        this.stats.claimsLost++;
+        if (this.pages.get(this.pageKey(limit, ref))?.mode === 'taken') {
+          this.dropPageBlocks(candidates, ref.page!);
+        }
+      }
     }
     return claimedAny;
   }
 
   /**
-   * Soonest blocks first, but starting at a random one among those already spendable, so
-   * instances that run out together do not all race for the same block.
+   * Claims a block, through its page: an instance whose demand would spend the whole page soon
+   * takes it with one write; otherwise the page is split and only the block is taken. A page is
+   * claimed once, in one mode, so whole and split claims can never overlap.
    */
-  private rotate(refs: BlockRef[], now: number, limit: PlannedLimit): BlockRef[] {
-    const spendableNow = refs.filter((ref) => this.firstMintMs(limit, ref) <= now).length;
-    if (spendableNow <= 1) return refs;
-    const offset = Math.floor(this.ports.random() * spendableNow);
-    return [
-      ...refs.slice(offset, spendableNow),
-      ...refs.slice(0, offset),
-      ...refs.slice(spendableNow),
-    ];
+  private async claimBlockOrPage(
+    limit: PlannedLimit,
+    ref: BlockRef,
+    now: number,
+  ): Promise<BlockRef | undefined> {
+    const ledger = this.ledger(limit.key);
+    const page = ref.page;
+    if (page) {
+      const key = this.pageKey(limit, ref);
+      for (const [k, v] of this.pages) if (v.expiresAtMs <= now) this.pages.delete(k);
+      let mode = this.pages.get(key)?.mode;
+      if (mode === undefined) {
+        const whole = this.wantsWholePage(limit, page, now);
+        const outcome = await this.ports.claimPage(limit.key, page, whole ? 'whole' : 'split');
+        if (outcome === 'won') {
+          this.stats.wholePages++;
+          this.pages.set(key, { mode: 'taken', expiresAtMs: page.expiresAtMs });
+          return page;
+        }
+        mode = outcome === 'split' ? 'split' : 'taken';
+        this.pages.set(key, { mode, expiresAtMs: page.expiresAtMs });
+      }
+      if (mode === 'taken') {
+        ledger.markTaken(ref.id, ref.expiresAtMs);
+        return undefined;
+      }
+    }
+    if (await this.ports.claim(limit.key, ref)) return ref;
+    ledger.markTaken(ref.id, ref.expiresAtMs);
+    return undefined;
+  }
+
+  /** Blocks of pages owned whole (by anyone, this instance included) are not claimable. */
+  private pageTaken(limit: PlannedLimit, now: number): (ref: BlockRef) => boolean {
+    return (ref) => {
+      const page = this.pages.get(this.pageKey(limit, ref));
+      return page !== undefined && page.mode === 'taken' && page.expiresAtMs > now;
+    };
+  }
+
+  private pageKey(limit: PlannedLimit, ref: BlockRef): string {
+    return `${limit.key}/${ref.page?.id ?? ref.id}`;
+  }
+
+  /** A whole page is worth one write when this instance would spend it soon, before it expires. */
+  private wantsWholePage(limit: PlannedLimit, page: BlockRef, now: number): boolean {
+    const rate = this.spendRate(limit.key, now);
+    const tokens = page.end - page.start;
+    if ((rate * WHOLE_PAGE_WITHIN_MS) / 1000 < tokens) return false;
+    // Spent in order at that rate, the page's last token must still be valid when reached.
+    const lastExpiry = limit.source.expiryMs({ ...page, cursor: page.start }, page.end - 1);
+    return lastExpiry - now >= (tokens / rate) * 1000;
+  }
+
+  /** Forgets candidate blocks inside a page that is now owned whole or known taken. */
+  private dropPageBlocks(candidates: BlockRef[], page: BlockRef): void {
+    for (let i = candidates.length - 1; i >= 0; i--) {
+      const ref = candidates[i]!;
+      if (ref.page?.id === page.id) candidates.splice(i, 1);
+    }
+  }
+
+  /**
+   * Whether this instance, at the rate it has been asking, can use a block's tokens before
+   * they expire. Claiming one it cannot would strand tokens another instance could have used.
+   */
+  private canSpendInTime(limit: PlannedLimit, ref: BlockRef, now: number): boolean {
+    const rate = this.spendRate(limit.key, now);
+    if (rate <= 0) return true;
+    const lifeMs = this.expiryOfFirstMs(limit, ref) - Math.max(now, this.firstMintMs(limit, ref));
+    return lifeMs >= ((ref.end - ref.start) / rate) * 1000;
+  }
+
+  private expiryOfFirstMs(limit: PlannedLimit, ref: BlockRef): number {
+    if (ref.validUntilMs !== undefined) return ref.validUntilMs;
+    return limit.source.expiryMs({ ...ref, cursor: ref.start }, ref.start);
+  }
+
+  /** Demand, not grants: a starved instance must still see that it needs tokens. */
+  private recordDemand(key: string, amount: number, atMs: number): void {
+    const window = this.rollWindow(key, atMs);
+    window.current += amount;
+  }
+
+  /** Tokens per second over the last full window (or the current one, if busier). */
+  private spendRate(key: string, atMs: number): number {
+    const window = this.rollWindow(key, atMs);
+    const elapsed = Math.max(1, atMs - window.windowStartMs);
+    return (
+      Math.max(window.previous, (window.current * RATE_WINDOW_MS) / elapsed) *
+      (1000 / RATE_WINDOW_MS)
+    );
+  }
+
+  private rollWindow(key: string, atMs: number) {
+    let window = this.spending.get(key);
+    if (!window) {
+      window = { windowStartMs: atMs, current: 0, previous: 0 };
+      this.spending.set(key, window);
+    }
+    while (atMs - window.windowStartMs >= RATE_WINDOW_MS) {
+      window.previous = atMs - window.windowStartMs >= 2 * RATE_WINDOW_MS ? 0 : window.current;
+      window.current = 0;
+      window.windowStartMs +=
+        RATE_WINDOW_MS * Math.floor((atMs - window.windowStartMs) / RATE_WINDOW_MS);
+    }
+    return window;
   }
 
   private firstMintMs(limit: PlannedLimit, ref: BlockRef): number {
@@ -360,7 +513,7 @@ export class Gate {
       3_600_000,
       32 * 86_400_000,
     ]) {
-      const refs = ledger.claimable(limit.source, now, reach);
+      const refs = ledger.claimable(limit.source, now, reach, this.pageTaken(limit, now));
       if (refs.length > 0) {
         return Math.max(now + 1, Math.min(...refs.map((ref) => this.firstMintMs(limit, ref))));
       }

@@ -1,6 +1,9 @@
 import type { BlockRef, OwnedBlock, TokenSource } from './token-source';
 
 const MAX_CANDIDATE_TIMES = 4096;
+/** Claim candidates looked at per call, and known-taken blocks stepped over at most. */
+const MAX_CLAIMABLE = 64;
+const MAX_SKIPPED = 100_000;
 
 interface Holding {
   block: OwnedBlock;
@@ -88,13 +91,28 @@ export class Ledger {
     this.taken.set(id, expiresAtMs);
   }
 
-  /** Blocks of `source` worth claiming at `atMs`: not owned, not known to be taken. */
-  claimable(source: TokenSource, atMs: number, horizonMs: number): BlockRef[] {
+  /**
+   * Up to `max` blocks of `source` worth claiming at `atMs`, oldest first: not owned, not known
+   * to be taken. Candidates are generated lazily, so a huge bucket costs no more than a small one.
+   */
+  claimable(
+    source: TokenSource,
+    atMs: number,
+    horizonMs: number,
+    skip: (ref: BlockRef) => boolean = () => false,
+    max = MAX_CLAIMABLE,
+  ): BlockRef[] {
     const owned = new Set(this.holdings.map((h) => h.block.id));
     for (const [id, expiresAtMs] of this.taken) if (expiresAtMs <= atMs) this.taken.delete(id);
-    return source
-      .candidates(atMs, horizonMs)
-      .filter((ref) => !owned.has(ref.id) && !this.taken.has(ref.id) && ref.expiresAtMs > atMs);
+    const refs: BlockRef[] = [];
+    let skipped = 0;
+    for (const ref of source.candidates(atMs, horizonMs)) {
+      if (refs.length >= max || skipped > MAX_SKIPPED) break;
+      if (owned.has(ref.id) || this.taken.has(ref.id) || ref.expiresAtMs <= atMs || skip(ref)) {
+        skipped++;
+      } else refs.push(ref);
+    }
+    return refs;
   }
 
   ownedBlocks(): readonly OwnedBlock[] {

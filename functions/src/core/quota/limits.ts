@@ -41,12 +41,19 @@ export interface PlannedLimit {
   amount: number;
 }
 
-/** Seconds of refill one claim buys by default: few writes, little stranded when idle. */
-const DEFAULT_BLOCK_SECONDS = 2;
+/**
+ * Where lines in force "always" (startMs 0) count their tokens from. A recent origin keeps
+ * token numbers far below 2^53 even at the highest rate configuration allows.
+ */
+export const LINE_EPOCH_MS = Date.UTC(2025, 0, 1);
 
+/**
+ * Default block: a quarter second of refill, and at most 1/32 of the valid span, so a whole
+ * page (8 blocks) is at most 2 s of refill and a quarter of the bucket.
+ */
 function defaultLineBlock(line: TokenLine): number {
-  const bySpeed = Math.round(line.ratePerSecond * DEFAULT_BLOCK_SECONDS);
-  return Math.max(1, Math.min(bySpeed, Math.floor(validSpan(line) / 4)));
+  const bySpeed = Math.round(line.ratePerSecond * 0.25);
+  return Math.max(1, Math.min(bySpeed, Math.floor(validSpan(line) / 32)));
 }
 
 function lineFor(
@@ -61,7 +68,7 @@ function lineFor(
   return {
     capacity: Math.max(0, Math.floor(capacity * fraction) - reserve),
     ratePerSecond: rate,
-    originMs: share.startMs,
+    originMs: share.startMs || LINE_EPOCH_MS,
     endMs: share.endMs,
   };
 }

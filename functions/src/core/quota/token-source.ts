@@ -29,7 +29,15 @@ export interface BlockRef {
   validUntilMs?: number;
   /** When the block's last token stops being valid: claim documents may expire then. */
   expiresAtMs: number;
+  /**
+   * The page the block belongs to. A page (PAGE_BLOCKS blocks) is claimed either whole by one
+   * instance, or split, after which its blocks are claimed one by one: busy instances buy
+   * many tokens with one write, idle ones take small blocks and strand little.
+   */
+  page?: BlockRef;
 }
+
+export const PAGE_BLOCKS = 8;
 
 /**
  * Where a limit's tokens come from and when each can be spent. Token-bucket and per-operation
@@ -43,8 +51,10 @@ export interface TokenSource {
   spendable(block: OwnedBlock, atMs: number): { start: number; end: number };
   /** When token n of the block becomes spendable. */
   mintMs(block: OwnedBlock, n: number): number;
-  /** Blocks with tokens spendable now or within the horizon, soonest first. */
-  candidates(atMs: number, horizonMs: number): BlockRef[];
+  /** When token n of the block stops being spendable. */
+  expiryMs(block: OwnedBlock, n: number): number;
+  /** Blocks with tokens spendable now or within the horizon, soonest first; lazily. */
+  candidates(atMs: number, horizonMs: number): Iterable<BlockRef>;
 }
 
 export function lineSource(line: TokenLine, blockSize: number): TokenSource {
@@ -56,25 +66,33 @@ export function lineSource(line: TokenLine, blockSize: number): TokenSource {
       end: Math.min(block.end, frontier(line, atMs) + 1),
     }),
     mintMs: (_block, n) => mintTimeMs(line, n),
-    candidates: (atMs, horizonMs) => {
+    expiryMs: (_block, n) => expiryTimeMs(line, n),
+    candidates: function* (atMs, horizonMs) {
       const first = blockOf(oldestValid(line, atMs), size);
       const last = blockOf(frontier(line, atMs + horizonMs), size);
-      const refs: BlockRef[] = [];
+      const origin = line.originMs ?? 0;
+      const pageSize = size * PAGE_BLOCKS;
       for (let k = first; k <= last; k++) {
-        refs.push({
-          id: `${line.originMs ?? 0}-${k}`,
+        const j = Math.floor(k / PAGE_BLOCKS);
+        yield {
+          id: `${origin}-${k}`,
           start: k * size,
           end: (k + 1) * size,
           expiresAtMs: expiryTimeMs(line, (k + 1) * size - 1),
-        });
+          page: {
+            id: `${origin}-p${j}`,
+            start: j * pageSize,
+            end: (j + 1) * pageSize,
+            expiresAtMs: expiryTimeMs(line, (j + 1) * pageSize - 1),
+          },
+        };
       }
-      return refs;
     },
   };
 }
 
-/** Blocks per window when the limit does not say: 50 claims spend a whole window. */
-const DEFAULT_BLOCKS_PER_WINDOW = 50;
+/** Blocks per window when the limit does not say: 25 whole pages spend a window. */
+const DEFAULT_BLOCKS_PER_WINDOW = 200;
 
 /**
  * A window's allowance depends on the share in force when the window began, so every instance
@@ -97,8 +115,8 @@ export function windowSource(
     spendable: (block, atMs) =>
       inWindow(block, atMs) ? { start: block.cursor, end: block.end } : { start: 0, end: 0 },
     mintMs: (block, _n) => block.validFromMs ?? 0,
-    candidates: (atMs, horizonMs) => {
-      const refs: BlockRef[] = [];
+    expiryMs: (block, _n) => block.validUntilMs ?? Number.POSITIVE_INFINITY,
+    candidates: function* (atMs, horizonMs) {
       for (
         let window = windowAt(unit, atMs);
         window.startMs <= atMs + horizonMs;
@@ -106,18 +124,29 @@ export function windowSource(
       ) {
         const total = Math.floor(allowanceFor(window.startMs));
         const size = sizeFor(total);
+        const pageSize = size * PAGE_BLOCKS;
+        const prefix = `${window.id}-${total}x${size}`;
+        const validity = {
+          validFromMs: window.startMs,
+          validUntilMs: window.endMs,
+          expiresAtMs: window.endMs,
+        };
         for (let start = 0; start < total; start += size) {
-          refs.push({
-            id: `${window.id}-${total}x${size}-${start / size}`,
+          const j = Math.floor(start / pageSize);
+          yield {
+            id: `${prefix}-${start / size}`,
             start,
             end: Math.min(start + size, total),
-            validFromMs: window.startMs,
-            validUntilMs: window.endMs,
-            expiresAtMs: window.endMs,
-          });
+            ...validity,
+            page: {
+              id: `${prefix}-p${j}`,
+              start: j * pageSize,
+              end: Math.min((j + 1) * pageSize, total),
+              ...validity,
+            },
+          };
         }
       }
-      return refs;
     },
   };
 }

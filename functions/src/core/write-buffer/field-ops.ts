@@ -5,7 +5,8 @@
  * effect as applying both in order, which is what lets the buffer coalesce them.
  */
 
-const BRAND: unique symbol = Symbol('tollgate.fieldOp');
+// Registered, so a second copy of this module (CommonJS and ESM loaders) recognises ops too.
+const BRAND: unique symbol = Symbol.for('tollgate.fieldOp');
 
 export type FieldOp =
   | { readonly [BRAND]: true; readonly kind: 'set'; readonly value: unknown }

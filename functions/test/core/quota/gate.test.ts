@@ -25,6 +25,7 @@ function setup(
     ...categoryInput,
   });
   const claimed = new Set<string>();
+  const pageModes = new Map<string, 'whole' | 'split'>();
   let slotsInUse = 0;
   const context: GateContext = {
     provider,
@@ -46,6 +47,13 @@ function setup(
       if (claimed.has(id)) return false;
       claimed.add(id);
       return true;
+    },
+    claimPage: async (key, page, mode) => {
+      const id = `${key}/${page.id}`;
+      if (claimed.has(id)) return pageModes.get(id) === 'split' ? 'split' : 'taken';
+      claimed.add(id);
+      pageModes.set(id, mode);
+      return mode === 'whole' ? 'won' : 'split';
     },
     acquireSlot: async (_provider, cap): Promise<SlotLease | undefined> => {
       if (slotsInUse >= cap) return undefined;

@@ -1,0 +1,14 @@
+import type { BenchUpstream } from './harness.ts';
+import type { UpstreamStats } from './token-bucket-upstream.ts';
+
+/** The upstream running in another process, driven over its own HTTP endpoints. */
+export function remoteUpstream(url: string): BenchUpstream {
+  return {
+    url,
+    reset: async () => {
+      const response = await fetch(`${url}/reset`, { method: 'POST' });
+      if (!response.ok) throw new Error(`upstream reset: ${response.status}`);
+    },
+    stats: async () => (await (await fetch(`${url}/stats`)).json()) as UpstreamStats,
+  };
+}

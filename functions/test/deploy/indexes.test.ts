@@ -1,0 +1,42 @@
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { QUOTA_COLLECTIONS } from '../../src/adapters/quota/collections';
+import { BATCH_MARKER_COLLECTION } from '../../src/adapters/write-buffer';
+
+interface FieldOverride {
+  collectionGroup: string;
+  fieldPath: string;
+  ttl?: boolean;
+  indexes: unknown[];
+}
+
+const config = JSON.parse(
+  readFileSync(join(__dirname, '..', '..', '..', 'firestore.indexes.json'), 'utf8'),
+) as { fieldOverrides: FieldOverride[] };
+
+describe('firestore.indexes.json', () => {
+  // Every collection whose documents carry `expiresAt` for clean-up must have a TTL policy,
+  // or its documents pile up forever in production.
+  it.each([
+    QUOTA_COLLECTIONS.blocks,
+    QUOTA_COLLECTIONS.slots,
+    BATCH_MARKER_COLLECTION,
+    'usageStats',
+    'selfQuotaWarnings',
+  ])('has a TTL policy on %s.expiresAt', (collection) => {
+    const override = config.fieldOverrides.find(
+      (o) => o.collectionGroup === collection && o.fieldPath === 'expiresAt',
+    );
+    expect(override?.ttl).toBe(true);
+  });
+
+  it('exempts the claim counters that only grow from indexing', () => {
+    for (const field of ['start', 'end', 'claimedAt']) {
+      const override = config.fieldOverrides.find(
+        (o) => o.collectionGroup === QUOTA_COLLECTIONS.blocks && o.fieldPath === field,
+      );
+      expect(override?.indexes).toEqual([]);
+    }
+  });
+});
