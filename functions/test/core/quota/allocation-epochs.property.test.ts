@@ -4,6 +4,7 @@ import { providerSchema } from '../../../src/core/config';
 import { Ledger } from '../../../src/core/quota/ledger';
 import { type CategoryShares, planLimits } from '../../../src/core/quota/limits';
 import { lowestBalance } from '../../quota/grant-log';
+import { claimUntil } from './claim-registry';
 
 /**
  * Shares change while instances hold blocks of the old token lines: the old line stops minting
@@ -63,17 +64,7 @@ describe('share changes', () => {
             const key = `${step.instance}/${limit.key}`;
             const ledger = ledgers.get(key) ?? new Ledger();
             ledgers.set(key, ledger);
-            if (ledger.available(now) < step.cost) {
-              for (const ref of ledger.claimable(limit.source, now, 0)) {
-                const id = `${limit.key}/${ref.id}`;
-                if (claimed.has(id)) ledger.markTaken(ref.id, ref.expiresAtMs);
-                else {
-                  claimed.add(id);
-                  ledger.add(ref, limit.source);
-                }
-                if (ledger.available(now) >= step.cost) break;
-              }
-            }
+            claimUntil(claimed, ledger, limit.source, limit.key, step.cost, now);
             if (ledger.take(step.cost, now)) grants.push({ atMs: now, cost: step.cost });
           }
           expect(

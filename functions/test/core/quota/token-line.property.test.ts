@@ -4,6 +4,7 @@ import { Ledger } from '../../../src/core/quota/ledger';
 import { type BucketShape, refill } from '../../../src/core/quota/token-bucket';
 import { frontier, mintTimeMs, type TokenLine } from '../../../src/core/quota/token-line';
 import { lineSource } from '../../../src/core/quota/token-source';
+import { claimUntil } from './claim-registry';
 
 /**
  * Simulates several instances sharing one bucket through block claims (a Set stands in for
@@ -25,16 +26,7 @@ function simulate(
   for (const step of steps) {
     now += step.advanceMs;
     const ledger = ledgers[step.instance % instances]!;
-    if (ledger.available(now) < step.cost) {
-      for (const ref of ledger.claimable(source, now, 0)) {
-        if (claimed.has(ref.id)) ledger.markTaken(ref.id, ref.expiresAtMs);
-        else {
-          claimed.add(ref.id);
-          ledger.add(ref, source);
-        }
-        if (ledger.available(now) >= step.cost) break;
-      }
-    }
+    claimUntil(claimed, ledger, source, 'line', step.cost, now);
     if (ledger.take(step.cost, now)) grants.push({ atMs: now, cost: step.cost });
   }
   return grants;
