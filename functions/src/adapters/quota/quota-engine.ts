@@ -81,6 +81,27 @@ export class QuotaEngine {
     this.meters.observe(provider, reading);
   }
 
+  /**
+   * Records a rate the upstream announced (SP-API x-amzn-RateLimit-Limit). When it is below the
+   * configured rate the configuration overstates the quota: warn, so an operator lowers it.
+   */
+  async observeRateLimit(provider: string, operation: string, header: string | null | undefined) {
+    const rate = Number(header);
+    if (!header || !Number.isFinite(rate) || rate <= 0) return;
+    const previous = this.meters.observeRate(provider, operation, rate, this.now());
+    if (previous?.ratePerSecond === rate) return;
+    const config = await this.contexts.runtimeConfig();
+    const limit = config.providers
+      .find((p) => p.id === provider)
+      ?.limits.find((l) => l.kind === 'operation' && l.operation === operation);
+    if (limit?.kind === 'operation' && limit.ratePerSecond > rate) {
+      logger.warn(
+        { provider, operation, configured: limit.ratePerSecond, reported: rate },
+        'upstream reports a lower rate limit than configured',
+      );
+    }
+  }
+
   /** A quota error from any step of any flow: start or extend the provider's cooldown. */
   async reportQuotaError(error: QuotaExceededError, category?: string) {
     if (category) this.record({ provider: error.provider, category }, { quota429: 1 });

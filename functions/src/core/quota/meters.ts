@@ -17,6 +17,23 @@ export interface MeterReading {
  */
 export class MeterProjection {
   private readonly readings = new Map<string, { shape: BucketShape; state: BucketState }>();
+  private readonly rates = new Map<string, { ratePerSecond: number; atMs: number }>();
+
+  /**
+   * Records a rate an upstream announces for an operation (SP-API's x-amzn-RateLimit-Limit,
+   * requests per second). Returns the previous value, so a caller can tell when it changed.
+   */
+  observeRate(provider: string, operation: string, ratePerSecond: number, atMs: number) {
+    const key = `${provider}/${operation}`;
+    const previous = this.rates.get(key);
+    if (Number.isFinite(ratePerSecond) && ratePerSecond > 0)
+      this.rates.set(key, { ratePerSecond, atMs });
+    return previous;
+  }
+
+  reportedRate(provider: string, operation: string) {
+    return this.rates.get(`${provider}/${operation}`);
+  }
 
   observe(provider: string, reading: MeterReading): void {
     const current = this.readings.get(provider);

@@ -44,3 +44,14 @@ describe('upstream meters', () => {
     expect(parseRetryAfter(undefined, now)).toBeUndefined();
   });
 });
+
+describe('announced rate limits', () => {
+  it('records the latest valid rate per operation and returns the previous one', () => {
+    const meters = new MeterProjection();
+    expect(meters.observeRate('spapi', 'getReport', 2, 1)).toBeUndefined();
+    expect(meters.observeRate('spapi', 'getReport', 0.5, 2)).toEqual({ ratePerSecond: 2, atMs: 1 });
+    meters.observeRate('spapi', 'getReport', Number.NaN, 3);
+    expect(meters.reportedRate('spapi', 'getReport')).toEqual({ ratePerSecond: 0.5, atMs: 2 });
+    expect(meters.reportedRate('spapi', 'createReport')).toBeUndefined();
+  });
+});
