@@ -1,0 +1,70 @@
+import { deferred, deferredTaskId, type WorkItem } from '../core/pipeline/work-items';
+import { QuotaExceededError } from '../core/quota/errors';
+import type { Decision } from '../core/quota/gate';
+import { logger } from '../log';
+import type { EnqueueOptions, EnqueueResult } from './task-queue';
+
+/** What a handler may report after its upstream call: the actual cost, if it differs. */
+export interface WorkResult {
+  actualCost?: number;
+  bytes?: number;
+}
+
+export type WorkHandler = (item: WorkItem) => Promise<WorkResult | undefined>;
+
+export type WorkOutcome = { kind: 'done' } | { kind: 'deferred'; atMs: number; reason: string };
+
+export interface WorkRunnerPorts {
+  acquire(item: WorkItem): Promise<Decision>;
+  reportQuotaError(error: QuotaExceededError, category: string): Promise<{ untilMs: number }>;
+  enqueue(queue: string, item: WorkItem, options: EnqueueOptions): Promise<EnqueueResult>;
+  now(): number;
+}
+
+/**
+ * Runs one work item through the gate. Granted: the handler makes its upstream call. Told to
+ * retry later (beyond the wait bound, a cooldown, maintenance, a paused category): the item is
+ * re-enqueued for that time and the task ends, holding nothing. A quota error from the
+ * upstream starts the provider's cooldown; this item, and every other item of the provider
+ * that reaches the gate meanwhile, is deferred until it ends. No handler sleeps on quota.
+ */
+export class WorkRunner {
+  constructor(
+    private readonly ports: WorkRunnerPorts,
+    private readonly handlers: Record<string, WorkHandler>,
+    private readonly queueFor: (provider: string) => string,
+  ) {}
+
+  async run(item: WorkItem): Promise<WorkOutcome> {
+    const handler = this.handlers[item.kind];
+    if (!handler) throw new Error(`no handler for work of kind "${item.kind}"`);
+    const decision = await this.ports.acquire(item);
+    if (decision.kind === 'retryAt') return this.defer(item, decision.atMs, decision.reason);
+    try {
+      const result = await handler(item);
+      if (result?.actualCost !== undefined || result?.bytes !== undefined) {
+        decision.settle({ cost: result.actualCost, bytes: result.bytes });
+      }
+      return { kind: 'done' };
+    } catch (error) {
+      if (!(error instanceof QuotaExceededError)) throw error;
+      const cooldown = await this.ports.reportQuotaError(error, item.category);
+      return this.defer(item, cooldown.untilMs, 'cooldown');
+    } finally {
+      decision.release();
+    }
+  }
+
+  private async defer(item: WorkItem, atMs: number, reason: string): Promise<WorkOutcome> {
+    const next = deferred(item);
+    const result = await this.ports.enqueue(this.queueFor(item.provider), next, {
+      id: deferredTaskId(item, atMs),
+      scheduleTime: new Date(Math.max(atMs, this.ports.now())),
+    });
+    logger.info(
+      { collection: item.collection, kind: item.kind, key: item.key, reason, atMs, result },
+      'work deferred',
+    );
+    return { kind: 'deferred', atMs, reason };
+  }
+}

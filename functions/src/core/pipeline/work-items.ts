@@ -1,0 +1,41 @@
+import { z } from 'zod';
+import { taskId } from '../task-envelope';
+
+/**
+ * One unit of collection work carried by a task: which collection it serves, what kind of work
+ * it is, and the key that makes it unique, so a redelivered or re-enqueued item has the same
+ * identity and its handler can be idempotent.
+ */
+export const workItemSchema = z.object({
+  collection: z.string().min(1),
+  kind: z.string().min(1),
+  /** Unique within (collection, kind): an ASIN batch, a report window, a product id. */
+  key: z.string().min(1),
+  provider: z.string().min(1),
+  category: z.string().min(1),
+  operation: z.string().optional(),
+  /** Estimated quota cost; the handler settles the actual cost. */
+  cost: z.number().positive().default(1),
+  payload: z.unknown().optional(),
+  /** How many times the item was deferred so far. */
+  deferrals: z.number().int().nonnegative().default(0),
+});
+export type WorkItem = z.infer<typeof workItemSchema>;
+
+/** The task id of an item: deterministic, so enqueueing it twice enqueues it once. */
+export function workItemTaskId(item: WorkItem): string {
+  return taskId(item.collection, item.kind, item.key);
+}
+
+/**
+ * The task id of a deferral to `atMs`: distinct from the original (whose id Cloud Tasks keeps
+ * taken for a while) and from other deferrals, yet the same if the same deferral is enqueued
+ * twice (a handler retried after it enqueued but before it acknowledged).
+ */
+export function deferredTaskId(item: WorkItem, atMs: number): string {
+  return taskId(item.collection, item.kind, item.key, `d${item.deferrals + 1}`, String(atMs));
+}
+
+export function deferred(item: WorkItem): WorkItem {
+  return { ...item, deferrals: item.deferrals + 1 };
+}
