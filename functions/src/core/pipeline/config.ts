@@ -1,0 +1,22 @@
+import { z } from 'zod';
+import { validationConfigSchema } from '../validation';
+import { aggregationConfigSchema } from './aggregation';
+import { auditConfigSchema } from './audits';
+import { backfillConfigSchema } from './backfill';
+import { batchingConfigSchema } from './batching';
+import { collectionConfigSchema } from './collections';
+
+/**
+ * The pipeline's runtime configuration (one document, e.g. `config/pipeline`); every field has
+ * a default, so an empty or missing document means the defaults. The audit on/off switches are
+ * flags (config/flags).
+ */
+export const pipelineConfigSchema = z.object({
+  collections: collectionConfigSchema.prefault({}),
+  backfill: backfillConfigSchema.prefault({}),
+  audits: auditConfigSchema.prefault({}),
+  batching: batchingConfigSchema.prefault({}),
+  aggregation: aggregationConfigSchema.prefault({}),
+  validation: validationConfigSchema.prefault({}),
+});
+export type PipelineConfig = z.infer<typeof pipelineConfigSchema>;

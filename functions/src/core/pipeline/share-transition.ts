@@ -1,0 +1,86 @@
+import type { Category } from '../config';
+import { isPaused } from '../quota/allocation';
+
+/**
+ * Applies a phase transition's new share to a category and hands the freed share to the
+ * provider's other categories, so capacity a collection no longer needs is not left idle.
+ * Shares are counted as validateRuntimeConfig counts them (paused: 0; pinned: the larger of
+ * share and override), so a valid configuration stays valid.
+ */
+
+export interface ShareChange {
+  category: string;
+  fromPercent: number;
+  toPercent: number;
+}
+
+/**
+ * New shares for the category and the provider's other categories. Freed share goes to the
+ * active, unpinned other categories in proportion to their shares (in 0.01% steps; what
+ * rounding leaves goes to the largest remainder, then the highest priority); with none it stays
+ * unassigned. A raise only takes unassigned share and is capped by it: it never shrinks another
+ * category. Only changed categories are returned.
+ */
+export function redistributeShare(
+  categories: readonly Category[],
+  categoryId: string,
+  newPercent: number,
+): ShareChange[] {
+  const target = categories.find((c) => c.id === categoryId);
+  if (!target) throw new RangeError(`unknown category ${categoryId}`);
+  const siblings = categories.filter((c) => c.provider === target.provider && c.id !== target.id);
+  const oldH = hundredths(target.sharePercent);
+  const effective = (shareH: number) =>
+    target.overridePercent === null ? shareH : Math.max(shareH, hundredths(target.overridePercent));
+
+  let newH = hundredths(newPercent);
+  if (newH > oldH) {
+    // The category counts even while paused: it must fit once it resumes.
+    const used = siblings.reduce((sum, c) => sum + counted(c), effective(oldH));
+    newH = Math.min(newH, effective(oldH) + Math.max(0, 10_000 - used));
+  }
+  const shares = new Map<string, number>([[target.id, newH]]);
+  const freed = effective(oldH) - effective(newH);
+
+  const recipients = siblings.filter((c) => !isPaused(c) && c.overridePercent === null);
+  if (freed > 0 && recipients.length > 0) {
+    const base = recipients.reduce((sum, c) => sum + hundredths(c.sharePercent), 0);
+    const weight = (c: Category) => (base > 0 ? hundredths(c.sharePercent) : 1);
+    const totalWeight = base > 0 ? base : recipients.length;
+    let left = freed;
+    const raw = recipients.map((c) => ({ c, exact: (freed * weight(c)) / totalWeight }));
+    for (const { c, exact } of raw) {
+      const floor = Math.floor(exact + 1e-9);
+      shares.set(c.id, hundredths(c.sharePercent) + floor);
+      left -= floor;
+    }
+    const byRemainder = [...raw].sort(
+      (a, b) =>
+        b.exact - Math.floor(b.exact) - (a.exact - Math.floor(a.exact)) ||
+        b.c.priority - a.c.priority ||
+        a.c.id.localeCompare(b.c.id),
+    );
+    for (let i = 0; left > 0; i++, left--) {
+      const { c } = byRemainder[i % byRemainder.length]!;
+      shares.set(c.id, shares.get(c.id)! + 1);
+    }
+  }
+
+  const changes: ShareChange[] = [];
+  for (const c of [target, ...siblings]) {
+    const toH = shares.get(c.id);
+    if (toH !== undefined && toH !== hundredths(c.sharePercent)) {
+      changes.push({ category: c.id, fromPercent: c.sharePercent, toPercent: toH / 100 });
+    }
+  }
+  return changes;
+}
+
+function hundredths(percent: number): number {
+  return Math.round(percent * 100);
+}
+
+function counted(c: Category): number {
+  if (c.paused) return 0;
+  return Math.max(hundredths(c.sharePercent), hundredths(c.overridePercent ?? 0));
+}
