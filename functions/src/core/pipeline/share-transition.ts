@@ -1,5 +1,6 @@
 import type { Category } from '../config';
 import { isPaused } from '../quota/allocation';
+import { apportion } from '../quota/apportion';
 
 /**
  * Applies a phase transition's new share to a category and hands the freed share to the
@@ -45,25 +46,16 @@ export function redistributeShare(
   const recipients = siblings.filter((c) => !isPaused(c) && c.overridePercent === null);
   if (freed > 0 && recipients.length > 0) {
     const base = recipients.reduce((sum, c) => sum + hundredths(c.sharePercent), 0);
-    const weight = (c: Category) => (base > 0 ? hundredths(c.sharePercent) : 1);
-    const totalWeight = base > 0 ? base : recipients.length;
-    let left = freed;
-    const raw = recipients.map((c) => ({ c, exact: (freed * weight(c)) / totalWeight }));
-    for (const { c, exact } of raw) {
-      const floor = Math.floor(exact + 1e-9);
-      shares.set(c.id, hundredths(c.sharePercent) + floor);
-      left -= floor;
-    }
-    const byRemainder = [...raw].sort(
-      (a, b) =>
-        b.exact - Math.floor(b.exact) - (a.exact - Math.floor(a.exact)) ||
-        b.c.priority - a.c.priority ||
-        a.c.id.localeCompare(b.c.id),
+    const split = apportion(
+      freed,
+      recipients.map((c) => ({
+        id: c.id,
+        weight: base > 0 ? hundredths(c.sharePercent) : 1,
+        priority: c.priority,
+      })),
     );
-    for (let i = 0; left > 0; i++, left--) {
-      const { c } = byRemainder[i % byRemainder.length]!;
-      shares.set(c.id, shares.get(c.id)! + 1);
-    }
+    for (const c of recipients)
+      shares.set(c.id, hundredths(c.sharePercent) + (split.get(c.id) ?? 0));
   }
 
   const changes: ShareChange[] = [];

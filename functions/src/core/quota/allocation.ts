@@ -1,4 +1,5 @@
 import type { Category } from '../config';
+import { apportion } from './apportion';
 
 export interface EffectiveShare {
   category: string;
@@ -42,23 +43,11 @@ export function effectiveShares(categories: Category[]): EffectiveShare[] {
   for (const c of pinned)
     hundredths.set(c.id, Math.floor(configuredPercent(c) * pinScale * 100 + 1e-6));
   if (floatingBase > 0) {
-    let left = Math.floor(budget * 100 + 1e-6);
-    const raw = floating.map((c) => ({ c, exact: (budget * 100 * c.sharePercent) / floatingBase }));
-    for (const { c, exact } of raw) {
-      const floor = Math.floor(exact + 1e-6);
-      hundredths.set(c.id, floor);
-      left -= floor;
-    }
-    const byRemainder = [...raw].sort(
-      (a, b) =>
-        b.exact - Math.floor(b.exact) - (a.exact - Math.floor(a.exact)) ||
-        b.c.priority - a.c.priority ||
-        a.c.id.localeCompare(b.c.id),
+    const split = apportion(
+      Math.floor(budget * 100 + 1e-6),
+      floating.map((c) => ({ id: c.id, weight: c.sharePercent, priority: c.priority })),
     );
-    for (let i = 0; left > 0 && byRemainder.length > 0; i++, left--) {
-      const { c } = byRemainder[i % byRemainder.length]!;
-      hundredths.set(c.id, (hundredths.get(c.id) ?? 0) + 1);
-    }
+    for (const [id, units] of split) hundredths.set(id, units);
   }
   return categories.map((c) => ({
     category: c.id,
