@@ -5,4 +5,5 @@
 export { diagnostics } from './entry/diagnostics';
 export { health } from './entry/health';
 export { heartbeat } from './entry/heartbeat';
+export { allocationUpdate, payloadCleanup } from './entry/schedules';
 export { getStatus } from './entry/status';

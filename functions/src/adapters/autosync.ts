@@ -1,0 +1,296 @@
+import { randomUUID } from 'node:crypto';
+import { type Firestore, Timestamp, type WriteResult } from 'firebase-admin/firestore';
+import { parseDocument } from '../core/config';
+import {
+  type AuditKind,
+  type AuditRuns,
+  auditRunsSchema,
+  dueAudits,
+  recordAuditRun,
+} from '../core/pipeline/audits';
+import {
+  applyChunkResults,
+  type BackfillState,
+  backfillStateSchema,
+  type Chunk,
+  type ChunkResult,
+  chunkWindow,
+  planBackfill,
+} from '../core/pipeline/backfill';
+import { QuotaExceededError } from '../core/quota/errors';
+import { logger } from '../log';
+import { loadPipelineConfig } from './pipeline-config';
+import { isAlreadyExists } from './quota/collections';
+import type { QuotaEngine } from './quota/quota-engine';
+
+/**
+ * One auto-sync cycle (the SP-API vendor real-time sales pattern), upstream-agnostic: the
+ * upstream is an injected `fetchAndStore`. Cooldown first, then a lease so cycles never
+ * overlap, then the backfill chunks through the gate, then the due audits.
+ */
+
+export const AUTOSYNC_COLLECTION = 'autosync';
+/** Longer than the scheduled function's timeout: a crashed cycle frees the lease by then. */
+export const DEFAULT_LEASE_MS = 10 * 60_000;
+
+export type SyncPurpose = 'backfill' | AuditKind;
+
+/** One chunk to fetch and store, and why it is fetched. */
+export interface SyncWindow extends Chunk {
+  purpose: SyncPurpose;
+}
+
+/** Fetches one window from the upstream and stores it; resolves only once it is durable. */
+export type AutoSyncFetcher = (window: SyncWindow) => Promise<void>;
+
+export interface AutoSyncCycleInput {
+  db: Firestore;
+  engine: QuotaEngine;
+  /** Names the state document `autosync/{source}`. */
+  source: string;
+  provider: string;
+  category: string;
+  operation?: string;
+  fetchAndStore: AutoSyncFetcher;
+  now: () => number;
+  /** No chunk starts after this instant, so a cycle ends before its function times out. */
+  deadlineMs?: number;
+  leaseMs?: number;
+}
+
+/** Why the chunks of a run stopped early; those not attempted stay unmarked. */
+export type StopReason =
+  /** untilMs is missing only when the cooldown could not be written. */
+  | { kind: 'quota'; untilMs?: number }
+  | { kind: 'deferred'; atMs: number; reason: string }
+  | { kind: 'deadline' };
+
+export interface ChunkCounts {
+  stored: number;
+  /** The fetcher was called and threw (a quota error or another error). */
+  failed: number;
+  /** Never called: left for a later cycle. */
+  aborted: number;
+}
+
+export interface AuditSummary extends ChunkCounts {
+  kind: AuditKind;
+  recorded: boolean;
+}
+
+export type AutoSyncSummary =
+  | { skipped: 'cooldown'; until: number }
+  | { skipped: 'lease'; heldUntil: number }
+  | (ChunkCounts & {
+      skipped?: undefined;
+      watermarkMs: number | null;
+      stopped?: StopReason;
+      auditsSkipped: boolean;
+      audits: AuditSummary[];
+    });
+
+interface StoredState {
+  backfill: BackfillState;
+  audits: AuditRuns;
+}
+
+function readState(source: string, data: FirebaseFirestore.DocumentData | undefined): StoredState {
+  const path = `${AUTOSYNC_COLLECTION}/${source}`;
+  return {
+    backfill: parseDocument(backfillStateSchema, path, data ?? {}),
+    audits: parseDocument(auditRunsSchema, `${path}.audits`, data?.audits ?? {}),
+  };
+}
+
+export async function runAutoSyncCycle(input: AutoSyncCycleInput): Promise<AutoSyncSummary> {
+  const { db, engine, source, provider, now } = input;
+  // Cheapest check first: while the provider cools down nothing here may call it.
+  const cooldown = await engine.cooldowns.current(provider);
+  if (cooldown && cooldown.untilMs > now()) return { skipped: 'cooldown', until: cooldown.untilMs };
+
+  const lease = await acquireLease(db, source, now(), input.leaseMs ?? DEFAULT_LEASE_MS);
+  if (lease.kind === 'held') return { skipped: 'lease', heldUntil: lease.untilMs };
+  try {
+    return await runLeased(input);
+  } finally {
+    await lease.release();
+  }
+}
+
+async function runLeased(input: AutoSyncCycleInput): Promise<AutoSyncSummary> {
+  const { db, engine, source, now } = input;
+  const stateRef = db.collection(AUTOSYNC_COLLECTION).doc(source);
+  const [stateSnap, config, runtime] = await Promise.all([
+    stateRef.get(),
+    loadPipelineConfig(db),
+    engine.contexts.runtimeConfig(),
+  ]);
+  const state = readState(source, stateSnap.data());
+
+  const plan = planBackfill(state.backfill, now(), config.backfill);
+  const backfill = await runWindows(
+    input,
+    plan.chunks.map((c) => ({ ...c, purpose: 'backfill' as const })),
+  );
+  // Re-read in the transaction: stored windows only add up, so a concurrent writer loses nothing.
+  const outcome = await db.runTransaction(async (tx) => {
+    const fresh = readState(source, (await tx.get(stateRef)).data());
+    const applied = applyChunkResults(fresh.backfill, backfill.results);
+    tx.set(stateRef, { ...applied.state, updatedAt: Timestamp.fromMillis(now()) }, { merge: true });
+    return applied;
+  });
+  for (const finding of outcome.findings) {
+    logger.warn({ source, chunk: finding.chunk }, 'auto-sync chunk left for the next cycle');
+  }
+
+  // An upstream that said "quota exceeded", or a gate that said "later", gets no audit calls.
+  const auditsSkipped = outcome.skipAudits || backfill.stopped !== undefined;
+  const audits: AuditSummary[] = [];
+  let stopped = backfill.stopped;
+  if (!auditsSkipped) {
+    const chunkMs = Math.round(config.backfill.chunkHours * 3_600_000);
+    for (const audit of dueAudits(runtime.flags, state.audits, now(), config.audits)) {
+      const windows = chunkWindow(audit.startMs, audit.endMs, chunkMs).map((c) => ({
+        ...c,
+        purpose: audit.kind,
+      }));
+      const run = await runWindows(input, windows);
+      const recorded = await db.runTransaction(async (tx) => {
+        const fresh = readState(source, (await tx.get(stateRef)).data());
+        const result = recordAuditRun(fresh.audits, audit.kind, run.results, now());
+        if (result.recorded) tx.set(stateRef, { audits: result.lastRuns }, { merge: true });
+        return result.recorded;
+      });
+      audits.push({ kind: audit.kind, ...count(run.results), recorded });
+      if (run.stopped) {
+        stopped = run.stopped;
+        break;
+      }
+    }
+  }
+
+  return {
+    ...count(backfill.results),
+    watermarkMs: outcome.state.watermarkMs,
+    ...(stopped ? { stopped } : {}),
+    auditsSkipped,
+    audits,
+  };
+}
+
+/**
+ * Runs windows in order, each through the gate and then the fetcher. A quota error reports the
+ * cooldown and stops the run; so does a gate answer beyond its wait bound, and the deadline.
+ * Any other error is logged and the next window proceeds.
+ */
+async function runWindows(
+  input: AutoSyncCycleInput,
+  windows: readonly SyncWindow[],
+): Promise<{ results: ChunkResult[]; stopped?: StopReason }> {
+  const { engine, source, provider, category, operation, now } = input;
+  const results: ChunkResult[] = [];
+  let stopped: StopReason | undefined;
+  for (const window of windows) {
+    const chunk = { startMs: window.startMs, endMs: window.endMs };
+    if (!stopped && input.deadlineMs !== undefined && now() >= input.deadlineMs) {
+      stopped = { kind: 'deadline' };
+    }
+    if (stopped) {
+      results.push({ chunk, outcome: 'not-attempted' });
+      continue;
+    }
+    const decision = await engine.acquire({ provider, category, operation });
+    if (decision.kind === 'retryAt') {
+      stopped = { kind: 'deferred', atMs: decision.atMs, reason: decision.reason };
+      results.push({ chunk, outcome: 'not-attempted' });
+      continue;
+    }
+    try {
+      await input.fetchAndStore(window);
+      results.push({ chunk, outcome: 'stored' });
+    } catch (error) {
+      const message = error instanceof Error ? error.message : String(error);
+      if (error instanceof QuotaExceededError) {
+        stopped = { kind: 'quota', untilMs: await startCooldown(engine, error, category) };
+        results.push({ chunk, outcome: 'quota-error', message });
+      } else {
+        logger.error({ err: error, source, window }, 'auto-sync chunk failed');
+        results.push({ chunk, outcome: 'other-error', message });
+      }
+    } finally {
+      decision.release();
+    }
+  }
+  return stopped ? { results, stopped } : { results };
+}
+
+/** A failure to write the cooldown must not turn the quota error into an ordinary one. */
+async function startCooldown(
+  engine: QuotaEngine,
+  error: QuotaExceededError,
+  category: string,
+): Promise<number | undefined> {
+  try {
+    return (await engine.reportQuotaError(error, category)).untilMs;
+  } catch (writeError) {
+    logger.error({ err: writeError, provider: error.provider }, 'cooldown not recorded');
+    return undefined;
+  }
+}
+
+function count(results: readonly ChunkResult[]): ChunkCounts {
+  const of = (outcome: ChunkResult['outcome']) =>
+    results.filter((r) => r.outcome === outcome).length;
+  return {
+    stored: of('stored'),
+    failed: of('quota-error') + of('other-error'),
+    aborted: of('not-attempted'),
+  };
+}
+
+type Lease = { kind: 'acquired'; release(): Promise<void> } | { kind: 'held'; untilMs: number };
+
+/**
+ * `autosync/{source}/lease/current`: created if absent, or taken over once expired with a
+ * lastUpdateTime precondition (two takers cannot both win). Released by deleting it, guarded
+ * the same way so a cycle that outlived its lease never deletes its successor's.
+ */
+async function acquireLease(
+  db: Firestore,
+  source: string,
+  nowMs: number,
+  leaseMs: number,
+): Promise<Lease> {
+  const ref = db.collection(AUTOSYNC_COLLECTION).doc(source).collection('lease').doc('current');
+  const data = { holder: randomUUID(), source, expiresAt: Timestamp.fromMillis(nowMs + leaseMs) };
+  let written: WriteResult | undefined;
+  try {
+    written = await ref.create(data);
+  } catch (error) {
+    if (!isAlreadyExists(error)) throw error;
+    const snap = await ref.get();
+    const expiresAt = snap.get('expiresAt') as Timestamp | undefined;
+    if (snap.exists && expiresAt && expiresAt.toMillis() > nowMs) {
+      return { kind: 'held', untilMs: expiresAt.toMillis() };
+    }
+    try {
+      written = snap.exists
+        ? await ref.update(data, { lastUpdateTime: snap.updateTime! })
+        : await ref.create(data);
+    } catch {
+      // Another cycle took the expired lease first; its expiry is about ours.
+      return { kind: 'held', untilMs: nowMs + leaseMs };
+    }
+  }
+  const writeTime = written.writeTime;
+  return {
+    kind: 'acquired',
+    release: async () => {
+      try {
+        await ref.delete({ lastUpdateTime: writeTime });
+      } catch (error) {
+        logger.warn({ err: error, source }, 'auto-sync lease was taken over before release');
+      }
+    },
+  };
+}

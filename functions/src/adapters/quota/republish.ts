@@ -1,0 +1,31 @@
+import type { Firestore } from 'firebase-admin/firestore';
+import { loadRuntimeConfig } from '../config-repository';
+import { publishAllocation } from './allocations';
+
+export interface Republished {
+  provider: string;
+  /** Categories whose share changed with this publication. */
+  changed: string[];
+}
+
+/**
+ * Publishes the allocation of every provider (or only of `providers`) from a fresh, validated
+ * read of the configuration. Publishing unchanged shares writes nothing, so this is safe to run
+ * at any time; a share change takes effect after the allocation's lead time.
+ */
+export async function republishAllocations(
+  db: Firestore,
+  nowMs: number,
+  providers?: readonly string[],
+): Promise<Republished[]> {
+  const config = await loadRuntimeConfig(db);
+  const ids = config.providers
+    .map((p) => p.id)
+    .filter((id) => !providers || providers.includes(id));
+  return Promise.all(
+    ids.map(async (provider) => {
+      const { changed } = await publishAllocation(db, provider, config.categories, nowMs);
+      return { provider, changed };
+    }),
+  );
+}

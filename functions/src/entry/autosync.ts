@@ -1,0 +1,43 @@
+import { onSchedule } from 'firebase-functions/v2/scheduler';
+import { runAutoSyncCycle } from '../adapters/autosync';
+import { autoSyncFetcher } from '../adapters/autosync-fetchers';
+import { db } from '../adapters/firebase';
+import { instanceQuotaEngine } from '../adapters/quota/quota-engine';
+import { logger } from '../log';
+import './options';
+
+/** Amazon SP-API vendor real-time sales: reports created per window, one quota category. */
+export const REALTIME_SALES_SYNC = {
+  source: 'spapi-vendor-sales',
+  provider: 'spapi',
+  category: 'spapi-realtime-sales',
+  operation: 'createReport',
+} as const;
+
+const TIMEOUT_SECONDS = 540;
+/** Chunks stop starting this long before the timeout, so the cycle saves what it stored. */
+const BUDGET_MS = 7 * 60_000;
+
+export const realtimeSalesSync = onSchedule(
+  { schedule: 'every 15 minutes', timeZone: 'UTC', timeoutSeconds: TIMEOUT_SECONDS },
+  async () => {
+    const { source } = REALTIME_SALES_SYNC;
+    const fetchAndStore = autoSyncFetcher(source);
+    if (!fetchAndStore) {
+      logger.warn(
+        { source },
+        'auto-sync skipped: no fetcher registered for this source (its upstream adapter registers one)',
+      );
+      return;
+    }
+    const summary = await runAutoSyncCycle({
+      ...REALTIME_SALES_SYNC,
+      db: db(),
+      engine: instanceQuotaEngine(),
+      fetchAndStore,
+      now: Date.now,
+      deadlineMs: Date.now() + BUDGET_MS,
+    });
+    logger.info({ source, ...summary }, 'auto-sync cycle');
+  },
+);

@@ -1,0 +1,41 @@
+import { onSchedule } from 'firebase-functions/v2/scheduler';
+import { collectionsRepository } from '../adapters/collections-repository';
+import { db } from '../adapters/firebase';
+import { payloadStore } from '../adapters/payload-store';
+import { republishAllocations } from '../adapters/quota/republish';
+import { logger } from '../log';
+import './options';
+
+/**
+ * Twice daily: republishes every provider's allocation (catching up any share change whose
+ * publication failed, and operator edits) and marks collections without progress as stalled.
+ * Both run even when the other fails; the run fails if either did.
+ */
+export const allocationUpdate = onSchedule(
+  { schedule: '0 0,12 * * *', timeZone: 'UTC' },
+  async () => {
+    const now = Date.now();
+    const failures: unknown[] = [];
+    try {
+      const published = await republishAllocations(db(), now);
+      logger.info({ published }, 'allocations republished');
+    } catch (error) {
+      logger.error({ err: error }, 'allocation update failed');
+      failures.push(error);
+    }
+    try {
+      const stalled = await collectionsRepository().markStalled(now);
+      logger.info({ stalled }, 'stalled collections checked');
+    } catch (error) {
+      logger.error({ err: error }, 'stalled check failed');
+      failures.push(error);
+    }
+    if (failures.length > 0) throw failures[0];
+  },
+);
+
+/** Daily: removes temporary payloads older than the configured age. */
+export const payloadCleanup = onSchedule({ schedule: '30 3 * * *', timeZone: 'UTC' }, async () => {
+  const removed = await payloadStore().cleanupTemporary(Date.now());
+  logger.info(removed, 'temporary payloads cleaned up');
+});
