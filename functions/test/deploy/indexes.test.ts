@@ -24,6 +24,7 @@ describe('firestore.indexes.json', () => {
     BATCH_MARKER_COLLECTION,
     'usageStats',
     'selfQuotaWarnings',
+    'aggregationStats',
   ])('has a TTL policy on %s.expiresAt', (collection) => {
     const override = config.fieldOverrides.find(
       (o) => o.collectionGroup === collection && o.fieldPath === 'expiresAt',

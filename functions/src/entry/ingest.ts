@@ -1,0 +1,74 @@
+import { onTaskDispatched } from 'firebase-functions/v2/tasks';
+import { z } from 'zod';
+import { collectionsRepository } from '../adapters/collections-repository';
+import { db } from '../adapters/firebase';
+import { runIngestSlice } from '../adapters/ingest';
+import { ingestFetchers } from '../adapters/ingest-fetchers';
+import { instanceQuotaEngine } from '../adapters/quota/quota-engine';
+import { enqueueTask } from '../adapters/task-queue';
+import { taskId } from '../core/task-envelope';
+import { logger } from '../log';
+import { taskHandler } from './task-handler';
+import './options';
+
+export const INGEST_FUNCTION = 'keepaIngest';
+
+export const ingestPayload = z.object({
+  collection: z.string().regex(/^[a-z][a-z0-9_-]{0,62}$/, 'a collection id'),
+});
+
+const TIMEOUT_SECONDS = 540;
+/** Batches stop starting this long after the slice began, well before the timeout. */
+const BUDGET_MS = 7 * 60_000;
+
+/**
+ * One ingest slice for a collection (its provider and category from `collections/{id}`). A
+ * slice that stops for tokens, the gate, a cooldown or its time budget enqueues the next one
+ * for the time it named; the id is deterministic, so a retried task enqueues it once.
+ */
+export const keepaIngest = onTaskDispatched(
+  {
+    timeoutSeconds: TIMEOUT_SECONDS,
+    retryConfig: { maxAttempts: 5, minBackoffSeconds: 30, maxBackoffSeconds: 600 },
+    // Slices of one collection exclude each other through the lease; this bounds collections.
+    rateLimits: { maxConcurrentDispatches: 4 },
+  },
+  taskHandler(INGEST_FUNCTION, ingestPayload, async ({ collection }) => {
+    const found = await collectionsRepository().get(collection);
+    if (!found) {
+      logger.warn({ collection }, 'ingest skipped: no such collection');
+      return;
+    }
+    const fetchers = ingestFetchers(found.provider);
+    if (!fetchers) {
+      logger.warn(
+        { collection, provider: found.provider },
+        'ingest skipped: no fetchers registered for this provider (its upstream adapter registers them)',
+      );
+      return;
+    }
+    const summary = await runIngestSlice({
+      db: db(),
+      engine: instanceQuotaEngine(),
+      collection,
+      provider: found.provider,
+      category: found.category,
+      fetchers,
+      now: Date.now,
+      deadlineMs: Date.now() + BUDGET_MS,
+    });
+    logger.info({ collection, ...summary }, 'ingest slice');
+    if (summary.skipped === undefined && summary.reschedule !== undefined) {
+      await rescheduleIngest(collection, summary.reschedule);
+    }
+  }),
+);
+
+/** Enqueues the collection's next slice for `atMs`. */
+export function rescheduleIngest(collection: string, atMs: number) {
+  return enqueueTask(
+    INGEST_FUNCTION,
+    { collection },
+    { id: taskId('ingest', collection, String(atMs)), scheduleTime: new Date(atMs) },
+  );
+}

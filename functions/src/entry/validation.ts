@@ -1,0 +1,28 @@
+import { onSchedule } from 'firebase-functions/v2/scheduler';
+import { db } from '../adapters/firebase';
+import { runValidation, validationRunId } from '../adapters/validation-runner';
+import { logger } from '../log';
+import './options';
+
+/**
+ * Twice daily: validates every marketplace's products, stores the findings and pass rates and
+ * enqueues re-collections of failing products. The run is named by its schedule slot, so a
+ * retried or re-fired execution rewrites the same run and its fixes deduplicate. Fixes that
+ * could not be enqueued fail the execution, so it shows as failed and a re-fire retries them.
+ */
+export const dataValidation = onSchedule(
+  { schedule: '0 6,18 * * *', timeZone: 'UTC', timeoutSeconds: 540 },
+  async (event) => {
+    // The emulator's manual trigger may carry no schedule time; then the current slot is used.
+    const scheduled = Date.parse(event.scheduleTime);
+    const summary = await runValidation({
+      db: db(),
+      now: Date.now,
+      runId: Number.isNaN(scheduled) ? undefined : validationRunId(scheduled),
+    });
+    if (summary.fixes.failed > 0) {
+      logger.error({ runId: summary.runId, fixes: summary.fixes }, 'some fixes were not enqueued');
+      throw new Error(`${summary.fixes.failed} fixes of run ${summary.runId} were not enqueued`);
+    }
+  },
+);
