@@ -11,3 +11,4 @@ export { keepaIngest } from './entry/ingest';
 export { allocationUpdate, payloadCleanup } from './entry/schedules';
 export { getStatus } from './entry/status';
 export { dataValidation } from './entry/validation';
+export { keepaWork, smartproxyWork, spapiWork } from './entry/work-queues';

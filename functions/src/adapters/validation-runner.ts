@@ -5,7 +5,12 @@ import {
   type Firestore,
 } from 'firebase-admin/firestore';
 import { collectionSchema } from '../core/pipeline/collections';
-import { type WorkItem, workItemSchema, workItemTaskId } from '../core/pipeline/work-items';
+import {
+  type WorkItem,
+  workItemSchema,
+  workItemTaskId,
+  workQueueName,
+} from '../core/pipeline/work-items';
 import {
   type Finding,
   type FixWorkItem,
@@ -46,7 +51,7 @@ export type Enqueue = (
 ) => Promise<EnqueueResult>;
 
 /** The task-queue function that does a provider's work. */
-export const queueFor = (provider: string) => `${provider}Work`;
+export const queueFor = workQueueName;
 
 /** The schedule slot of a time: its UTC hour, e.g. `2026-01-10T06`. */
 export function validationRunId(atMs: number): string {

@@ -39,3 +39,8 @@ export function deferredTaskId(item: WorkItem, atMs: number): string {
 export function deferred(item: WorkItem): WorkItem {
   return { ...item, deferrals: item.deferrals + 1 };
 }
+
+/** The task-queue function that carries a provider's work items. */
+export function workQueueName(provider: string): string {
+  return `${provider}Work`;
+}

@@ -1,0 +1,65 @@
+import { defineInt } from 'firebase-functions/params';
+import { onTaskDispatched } from 'firebase-functions/v2/tasks';
+import { instanceQuotaEngine } from '../adapters/quota/quota-engine';
+import { enqueueTask } from '../adapters/task-queue';
+import { workHandlers } from '../adapters/work-handlers';
+import { WorkRunner } from '../adapters/work-runner';
+import { workItemSchema, workQueueName } from '../core/pipeline/work-items';
+import { logger } from '../log';
+import { taskHandler } from './task-handler';
+import './options';
+
+let runner: WorkRunner | undefined;
+function workRunner(): WorkRunner {
+  const engine = instanceQuotaEngine();
+  runner ??= new WorkRunner(
+    {
+      acquire: (item) =>
+        engine.acquire({
+          provider: item.provider,
+          category: item.category,
+          operation: item.operation,
+          cost: item.cost,
+        }),
+      reportQuotaError: (error, category) => engine.reportQuotaError(error, category),
+      enqueue: (queue, item, options) => enqueueTask(queue, item, options),
+      now: Date.now,
+    },
+    workHandlers(),
+    workQueueName,
+  );
+  return runner;
+}
+
+/**
+ * One queue per provider. Cloud Tasks' own rate limit is a coarse outer bound (deploy-time
+ * parameters); the gate is the exact one. Handlers never sleep on quota: a deferred item is
+ * re-enqueued for its time and the task ends.
+ */
+function workQueue(provider: string) {
+  const prefix = provider.toUpperCase();
+  return onTaskDispatched(
+    {
+      timeoutSeconds: 300,
+      retryConfig: {
+        maxAttempts: defineInt(`${prefix}_WORK_MAX_ATTEMPTS`, { default: 5 }),
+        minBackoffSeconds: 10,
+      },
+      rateLimits: {
+        maxDispatchesPerSecond: defineInt(`${prefix}_WORK_DISPATCHES_PER_SECOND`, { default: 10 }),
+        maxConcurrentDispatches: defineInt(`${prefix}_WORK_CONCURRENT_DISPATCHES`, { default: 10 }),
+      },
+    },
+    taskHandler(workQueueName(provider), workItemSchema, async (item) => {
+      const outcome = await workRunner().run(item);
+      logger.info(
+        { collection: item.collection, kind: item.kind, key: item.key, outcome },
+        'work item',
+      );
+    }),
+  );
+}
+
+export const keepaWork = workQueue('keepa');
+export const spapiWork = workQueue('spapi');
+export const smartproxyWork = workQueue('smartproxy');
