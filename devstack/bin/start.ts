@@ -14,6 +14,9 @@ Tollgate local stack is up (project ${projectId}).
   firestore     ${urls.firestore} (FIRESTORE_EMULATOR_HOST)
   storage       ${urls.storage} (STORAGE_EMULATOR_HOST)
   control       ${urls.control}/schedules (fire one: npm run fire -- <name>)
+Scheduled functions (${stack.scheduler.functions.map((f) => f.name).join(', ')}) run on this
+stack's scheduler, by their cron; firebase-tools calls them "ignored" only because there is no
+Pub/Sub emulator.
 Press Ctrl-C to stop.
 `);
 
