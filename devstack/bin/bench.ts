@@ -40,7 +40,7 @@ const instances = 5;
 const quotaShape = {
   capacity: flag('capacity', 1000),
   refillPerSecond: flag('rate', 1000),
-  blockTokens: 12,
+  blockTokens: flag('block', 20),
 };
 const throughputShape = { capacity: 20_000, refillPerSecond: 20_000, blockTokens: 100 };
 const log = (line: string) => {
