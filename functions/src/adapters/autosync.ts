@@ -1,5 +1,4 @@
-import { randomUUID } from 'node:crypto';
-import { type Firestore, Timestamp, type WriteResult } from 'firebase-admin/firestore';
+import { type Firestore, Timestamp } from 'firebase-admin/firestore';
 import { parseDocument } from '../core/config';
 import {
   type AuditKind,
@@ -19,8 +18,8 @@ import {
 } from '../core/pipeline/backfill';
 import { QuotaExceededError } from '../core/quota/errors';
 import { logger } from '../log';
+import { acquireLease } from './lease';
 import { loadPipelineConfig } from './pipeline-config';
-import { isAlreadyExists } from './quota/collections';
 import type { QuotaEngine } from './quota/quota-engine';
 
 /**
@@ -108,7 +107,7 @@ export async function runAutoSyncCycle(input: AutoSyncCycleInput): Promise<AutoS
   const cooldown = await engine.cooldowns.current(provider);
   if (cooldown && cooldown.untilMs > now()) return { skipped: 'cooldown', until: cooldown.untilMs };
 
-  const lease = await acquireLease(db, source, now(), input.leaseMs ?? DEFAULT_LEASE_MS);
+  const lease = await acquireSourceLease(db, source, now(), input.leaseMs ?? DEFAULT_LEASE_MS);
   if (lease.kind === 'held') return { skipped: 'lease', heldUntil: lease.untilMs };
   try {
     return await runLeased(input);
@@ -248,49 +247,8 @@ function count(results: readonly ChunkResult[]): ChunkCounts {
   };
 }
 
-type Lease = { kind: 'acquired'; release(): Promise<void> } | { kind: 'held'; untilMs: number };
-
-/**
- * `autosync/{source}/lease/current`: created if absent, or taken over once expired with a
- * lastUpdateTime precondition (two takers cannot both win). Released by deleting it, guarded
- * the same way so a cycle that outlived its lease never deletes its successor's.
- */
-async function acquireLease(
-  db: Firestore,
-  source: string,
-  nowMs: number,
-  leaseMs: number,
-): Promise<Lease> {
+/** `autosync/{source}/lease/current`: one cycle per source at a time (see lease.ts). */
+function acquireSourceLease(db: Firestore, source: string, nowMs: number, leaseMs: number) {
   const ref = db.collection(AUTOSYNC_COLLECTION).doc(source).collection('lease').doc('current');
-  const data = { holder: randomUUID(), source, expiresAt: Timestamp.fromMillis(nowMs + leaseMs) };
-  let written: WriteResult | undefined;
-  try {
-    written = await ref.create(data);
-  } catch (error) {
-    if (!isAlreadyExists(error)) throw error;
-    const snap = await ref.get();
-    const expiresAt = snap.get('expiresAt') as Timestamp | undefined;
-    if (snap.exists && expiresAt && expiresAt.toMillis() > nowMs) {
-      return { kind: 'held', untilMs: expiresAt.toMillis() };
-    }
-    try {
-      written = snap.exists
-        ? await ref.update(data, { lastUpdateTime: snap.updateTime! })
-        : await ref.create(data);
-    } catch {
-      // Another cycle took the expired lease first; its expiry is about ours.
-      return { kind: 'held', untilMs: nowMs + leaseMs };
-    }
-  }
-  const writeTime = written.writeTime;
-  return {
-    kind: 'acquired',
-    release: async () => {
-      try {
-        await ref.delete({ lastUpdateTime: writeTime });
-      } catch (error) {
-        logger.warn({ err: error, source }, 'auto-sync lease was taken over before release');
-      }
-    },
-  };
+  return acquireLease(ref, nowMs, leaseMs, { source });
 }

@@ -1,10 +1,8 @@
-import { randomUUID } from 'node:crypto';
 import {
   FieldValue,
   type Firestore,
   type QueryDocumentSnapshot,
   Timestamp,
-  type WriteResult,
 } from 'firebase-admin/firestore';
 import {
   type BatchingConfig,
@@ -17,8 +15,8 @@ import { QuotaExceededError } from '../core/quota/errors';
 import type { RetryReason } from '../core/quota/gate';
 import type { MeterReading } from '../core/quota/meters';
 import { logger } from '../log';
+import { acquireLease } from './lease';
 import { loadPipelineConfig } from './pipeline-config';
-import { isAlreadyExists } from './quota/collections';
 import type { QuotaEngine } from './quota/quota-engine';
 
 /**
@@ -158,7 +156,12 @@ export async function runIngestSlice(input: IngestSliceInput): Promise<IngestSli
   if (cooldown && cooldown.untilMs > now()) {
     return stop(report, { reason: 'cooldown', atMs: cooldown.untilMs });
   }
-  const lease = await acquireLease(db, collection, now(), input.leaseMs ?? DEFAULT_LEASE_MS);
+  const lease = await acquireCollectionLease(
+    db,
+    collection,
+    now(),
+    input.leaseMs ?? DEFAULT_LEASE_MS,
+  );
   if (lease.kind === 'held') return { skipped: 'lease', heldUntil: lease.untilMs };
   try {
     const result = await runLeased(input, report);
@@ -573,53 +576,9 @@ async function recordSlice(db: Firestore, collection: string, report: SliceRepor
 
 // ---- Lease (the auto-sync pattern) -----------------------------------------------------
 
-type Lease = { kind: 'acquired'; release(): Promise<void> } | { kind: 'held'; untilMs: number };
-
-/**
- * `ingest/{collection}/lease/current`: created if absent, or taken over once expired with a
- * lastUpdateTime precondition (two takers cannot both win). Released by deleting it, guarded
- * the same way so a slice that outlived its lease never deletes its successor's.
- */
-async function acquireLease(
-  db: Firestore,
-  collection: string,
-  nowMs: number,
-  leaseMs: number,
-): Promise<Lease> {
-  const ref = stateRef(db, collection).collection('lease').doc('current');
-  const data = {
-    holder: randomUUID(),
+/** `ingest/{collection}/lease/current`: one slice per collection at a time (see lease.ts). */
+function acquireCollectionLease(db: Firestore, collection: string, nowMs: number, leaseMs: number) {
+  return acquireLease(stateRef(db, collection).collection('lease').doc('current'), nowMs, leaseMs, {
     collection,
-    expiresAt: Timestamp.fromMillis(nowMs + leaseMs),
-  };
-  let written: WriteResult | undefined;
-  try {
-    written = await ref.create(data);
-  } catch (error) {
-    if (!isAlreadyExists(error)) throw error;
-    const snap = await ref.get();
-    const expiresAt = snap.get('expiresAt') as Timestamp | undefined;
-    if (snap.exists && expiresAt && expiresAt.toMillis() > nowMs) {
-      return { kind: 'held', untilMs: expiresAt.toMillis() };
-    }
-    try {
-      written = snap.exists
-        ? await ref.update(data, { lastUpdateTime: snap.updateTime! })
-        : await ref.create(data);
-    } catch {
-      // Another slice took the expired lease first; its expiry is about ours.
-      return { kind: 'held', untilMs: nowMs + leaseMs };
-    }
-  }
-  const writeTime = written.writeTime;
-  return {
-    kind: 'acquired',
-    release: async () => {
-      try {
-        await ref.delete({ lastUpdateTime: writeTime });
-      } catch (error) {
-        logger.warn({ err: error, collection }, 'ingest lease was taken over before release');
-      }
-    },
-  };
+  });
 }

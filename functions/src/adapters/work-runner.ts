@@ -2,6 +2,7 @@ import { deferred, deferredTaskId, type WorkItem } from '../core/pipeline/work-i
 import { QuotaExceededError } from '../core/quota/errors';
 import type { Decision } from '../core/quota/gate';
 import { logger } from '../log';
+import type { QuotaEngine } from './quota/quota-engine';
 import type { EnqueueOptions, EnqueueResult } from './task-queue';
 
 /** What a handler may report after its upstream call: the actual cost, if it differs. */
@@ -19,6 +20,29 @@ export interface WorkRunnerPorts {
   reportQuotaError(error: QuotaExceededError, category: string): Promise<{ untilMs: number }>;
   enqueue(queue: string, item: WorkItem, options: EnqueueOptions): Promise<EnqueueResult>;
   now(): number;
+}
+
+/** The runner's ports over a quota engine and an enqueue function. */
+export function engineWorkPorts(
+  engine: {
+    acquire: QuotaEngine['acquire'];
+    reportQuotaError: QuotaEngine['reportQuotaError'];
+  },
+  enqueue: WorkRunnerPorts['enqueue'],
+  now: () => number = Date.now,
+): WorkRunnerPorts {
+  return {
+    acquire: (item) =>
+      engine.acquire({
+        provider: item.provider,
+        category: item.category,
+        operation: item.operation,
+        cost: item.cost,
+      }),
+    reportQuotaError: (error, category) => engine.reportQuotaError(error, category),
+    enqueue,
+    now,
+  };
 }
 
 /**

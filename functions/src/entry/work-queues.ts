@@ -3,7 +3,7 @@ import { onTaskDispatched } from 'firebase-functions/v2/tasks';
 import { instanceQuotaEngine } from '../adapters/quota/quota-engine';
 import { enqueueTask } from '../adapters/task-queue';
 import { workHandlers } from '../adapters/work-handlers';
-import { WorkRunner } from '../adapters/work-runner';
+import { engineWorkPorts, WorkRunner } from '../adapters/work-runner';
 import { workItemSchema, workQueueName } from '../core/pipeline/work-items';
 import { logger } from '../log';
 import { taskHandler } from './task-handler';
@@ -13,18 +13,7 @@ let runner: WorkRunner | undefined;
 function workRunner(): WorkRunner {
   const engine = instanceQuotaEngine();
   runner ??= new WorkRunner(
-    {
-      acquire: (item) =>
-        engine.acquire({
-          provider: item.provider,
-          category: item.category,
-          operation: item.operation,
-          cost: item.cost,
-        }),
-      reportQuotaError: (error, category) => engine.reportQuotaError(error, category),
-      enqueue: (queue, item, options) => enqueueTask(queue, item, options),
-      now: Date.now,
-    },
+    engineWorkPorts(engine, (queue, item, options) => enqueueTask(queue, item, options)),
     workHandlers(),
     workQueueName,
   );

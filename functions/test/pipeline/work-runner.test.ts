@@ -2,7 +2,7 @@ import type { Firestore } from 'firebase-admin/firestore';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { QuotaEngine } from '../../src/adapters/quota/quota-engine';
 import type { EnqueueOptions } from '../../src/adapters/task-queue';
-import { type WorkHandler, WorkRunner } from '../../src/adapters/work-runner';
+import { engineWorkPorts, type WorkHandler, WorkRunner } from '../../src/adapters/work-runner';
 import { type WorkItem, workItemSchema } from '../../src/core/pipeline/work-items';
 import { QuotaExceededError } from '../../src/core/quota/errors';
 import { testFirestore } from '../support/firestore';
@@ -24,21 +24,10 @@ function setup(handlers: Record<string, WorkHandler>) {
   const engine = new QuotaEngine(db);
   const enqueued: Array<{ queue: string; item: WorkItem; options: EnqueueOptions }> = [];
   const runner = new WorkRunner(
-    {
-      acquire: (item) =>
-        engine.acquire({
-          provider: item.provider,
-          category: item.category,
-          operation: item.operation,
-          cost: item.cost,
-        }),
-      reportQuotaError: (error, category) => engine.reportQuotaError(error, category),
-      enqueue: async (queue, item, options) => {
-        enqueued.push({ queue, item, options });
-        return 'enqueued';
-      },
-      now: Date.now,
-    },
+    engineWorkPorts(engine, async (queue, item, options) => {
+      enqueued.push({ queue, item, options });
+      return 'enqueued';
+    }),
     handlers,
     (provider) => `${provider}Work`,
   );
