@@ -1,0 +1,340 @@
+import { createServer, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+
+/**
+ * A sandbox Keepa product API: the parts Tollgate uses, with Keepa's token-bucket semantics.
+ *
+ * - `GET /product?key&domain&asin=A,B&stats=N&offers=N`: 1 token per ASIN, plus 6 per ASIN
+ *   when `offers` is given (20..100, else 400 invalidParameter). Served while the balance is
+ *   positive, even if the cost drives it negative; at a balance <= 0: 429 with `Retry-After`.
+ * - `GET /token?key`: the token status, free.
+ * - Tokens refill by `refillPerMinute` once per whole minute since start, capped at capacity.
+ * - Missing or unknown key: 401.
+ */
+
+export type KeepaMisbehaviour = 'none' | '429' | '5xx' | 'slow' | 'malformed';
+
+export interface KeepaSandboxOptions {
+  port?: number;
+  capacity?: number;
+  /** Tokens added at each minute boundary (Keepa plans refill per minute). */
+  refillPerMinute?: number;
+  /** Injected clock (ms). */
+  now?: () => number;
+  /** Varies the generated products. */
+  seed?: string | number;
+  /** Accepted API keys; `['sandbox-key']` by default. */
+  keys?: string[];
+  /** Delay used by the 'slow' mode (3000 ms by default). */
+  slowMs?: number;
+  /** Injected sleep for the 'slow' mode (a real timer by default). */
+  sleep?: (ms: number) => Promise<void>;
+}
+
+export interface KeepaSandboxState {
+  capacity: number;
+  refillRate: number;
+  tokensLeft: number;
+  refillIn: number;
+  mode: KeepaMisbehaviour;
+  /** Requests answered 200 by /product. */
+  served: number;
+  /** Requests answered 429. */
+  rejected: number;
+  /** Tokens charged since start. */
+  tokensConsumed: number;
+}
+
+export interface KeepaSandbox {
+  url: string;
+  port: number;
+  stop(): Promise<void>;
+  state(): KeepaSandboxState;
+  misbehave(mode: KeepaMisbehaviour): void;
+}
+
+export const KEEPA_SANDBOX_KEY = 'sandbox-key';
+const MINUTE = 60_000;
+/** Keepa time: minutes since 2011-01-01 UTC. */
+const KEEPA_EPOCH_MINUTES = 21_564_000;
+export const OFFERS_SURCHARGE = 6;
+
+/** FNV-1a, then mulberry32: a deterministic PRNG per (seed, asin). */
+function rng(text: string): () => number {
+  let h = 0x811c9dc5;
+  for (let i = 0; i < text.length; i++) {
+    h ^= text.charCodeAt(i);
+    h = Math.imul(h, 0x01000193);
+  }
+  let a = h >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) | 0;
+    let t = Math.imul(a ^ (a >>> 15), 1 | a);
+    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
+    return ((t ^ (t >>> 14)) >>> 0) / 4_294_967_296;
+  };
+}
+
+const BRANDS = ['Anker', 'Philips', 'Bosch', 'LEGO', 'Logitech', 'Braun', 'Tefal', 'Sony'];
+const THINGS = [
+  'Power Bank',
+  'Kettle',
+  'Drill Set',
+  'Building Kit',
+  'Mouse',
+  'Shaver',
+  'Pan',
+  'Headphones',
+];
+const VARIANTS = ['Black', 'Silver', '2-Pack', 'Pro', 'Compact', 'XL', 'Wireless', 'Classic'];
+
+/** A deterministic, plausible Keepa product for an ASIN. */
+export function sandboxProduct(
+  asin: string,
+  domainId: number,
+  nowMs: number,
+  opts: { seed?: string | number; stats?: boolean; offers?: number } = {},
+): Record<string, unknown> {
+  const r = rng(`${opts.seed ?? ''}:${asin}`);
+  const pick = <T>(xs: T[]) => xs[Math.floor(r() * xs.length)] as T;
+  const title = `${pick(BRANDS)} ${pick(THINGS)} ${pick(VARIANTS)}`;
+  const base = 999 + Math.floor(r() * 20_000); // cents
+  const keepaNow = Math.floor(nowMs / MINUTE) - KEEPA_EPOCH_MINUTES;
+  // csv[0] Amazon, csv[1] new: [keepaMinute, price, ...], oldest first, a point a day.
+  const history = (spread: number) => {
+    const out: number[] = [];
+    for (let d = 6; d >= 0; d--) {
+      out.push(keepaNow - d * 1440, Math.round(base * (1 + (r() - 0.5) * spread)));
+    }
+    return out;
+  };
+  const amazon = history(0.2);
+  const fresh = history(0.3);
+  const product: Record<string, unknown> = {
+    asin,
+    domainId,
+    productType: 0,
+    title,
+    brand: title.split(' ')[0],
+    lastUpdate: keepaNow,
+    lastPriceChange: keepaNow - 1440,
+    salesRankReference: -1,
+    csv: [amazon, fresh],
+  };
+  if (opts.stats) {
+    const current = new Array<number>(18).fill(-1);
+    current[0] = amazon[amazon.length - 1] as number;
+    current[1] = fresh[fresh.length - 1] as number;
+    current[3] = 1_000 + Math.floor(r() * 200_000); // sales rank
+    product.stats = { current };
+  }
+  if (opts.offers !== undefined) {
+    const n = Math.min(opts.offers, 1 + Math.floor(r() * 5));
+    product.offers = Array.from({ length: n }, (_, i) => ({
+      offerId: i,
+      sellerId: `A${Math.floor(r() * 1e12)
+        .toString(36)
+        .toUpperCase()}`,
+      isFBA: r() < 0.5,
+      condition: 1,
+      offerCSV: [keepaNow, Math.round(base * (1 + r() * 0.1)), 0],
+    }));
+  }
+  return product;
+}
+
+/** Keepa's bucket: discrete refill at minute boundaries since start; balance may go negative. */
+class KeepaBucket {
+  balance: number;
+  #minute = 0;
+  constructor(
+    readonly capacity: number,
+    readonly refill: number,
+    private readonly now: () => number,
+    private readonly startedAt: number,
+  ) {
+    this.balance = capacity;
+  }
+  advance(): void {
+    const m = Math.floor((this.now() - this.startedAt) / MINUTE);
+    if (m > this.#minute) {
+      this.balance = Math.min(this.capacity, this.balance + (m - this.#minute) * this.refill);
+      this.#minute = m;
+    }
+  }
+  /** ms until the next refill. */
+  refillIn(): number {
+    return this.startedAt + (this.#minute + 1) * MINUTE - this.now();
+  }
+  /** ms until the balance is positive again (0 if it is). */
+  untilPositive(): number {
+    if (this.balance > 0) return 0;
+    if (this.refill <= 0) return 86_400_000;
+    const minutes = Math.floor(-this.balance / this.refill) + 1;
+    return this.refillIn() + (minutes - 1) * MINUTE;
+  }
+}
+
+function reply(res: ServerResponse, status: number, body: unknown, extra?: Record<string, string>) {
+  const text = typeof body === 'string' ? body : JSON.stringify(body);
+  res.writeHead(status, {
+    'content-type': 'application/json',
+    'content-length': Buffer.byteLength(text),
+    ...extra,
+  });
+  res.end(text);
+}
+
+const invalid = (message: string) => ({ error: { type: 'invalidParameter', message } });
+
+export async function startKeepaSandbox(opts: KeepaSandboxOptions = {}): Promise<KeepaSandbox> {
+  const now = opts.now ?? Date.now;
+  const capacity = opts.capacity ?? 300;
+  const refillRate = opts.refillPerMinute ?? 20;
+  const keys = new Set(opts.keys ?? [KEEPA_SANDBOX_KEY]);
+  const slowMs = opts.slowMs ?? 3_000;
+  const sleep =
+    opts.sleep ?? ((ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms)));
+  const bucket = new KeepaBucket(capacity, refillRate, now, now());
+  let mode: KeepaMisbehaviour = 'none';
+  let served = 0;
+  let rejected = 0;
+  let tokensConsumed = 0;
+
+  const status = () => {
+    bucket.advance();
+    return {
+      timestamp: now(),
+      tokensLeft: bucket.balance,
+      refillIn: bucket.refillIn(),
+      refillRate,
+      tokenFlowReduction: 0,
+    };
+  };
+
+  const tooMany = (res: ServerResponse) => {
+    rejected++;
+    bucket.advance();
+    const wait = mode === '429' ? Math.max(bucket.refillIn(), 1) : bucket.untilPositive();
+    reply(
+      res,
+      429,
+      { tokensLeft: bucket.balance, refillIn: bucket.refillIn(), refillRate },
+      { 'retry-after': String(Math.max(1, Math.ceil(wait / 1000))) },
+    );
+  };
+
+  const handle = (url: URL, res: ServerResponse) => {
+    const q = url.searchParams;
+    const key = q.get('key');
+    if (!key || !keys.has(key)) {
+      reply(res, 401, { error: { type: 'invalidKey', message: 'missing or unknown API key' } });
+      return;
+    }
+    if (url.pathname === '/token') {
+      reply(res, 200, { ...status(), tokensConsumed: 0, processingTimeInMs: 0 });
+      return;
+    }
+    if (url.pathname !== '/product') {
+      reply(res, 404, { error: { type: 'notFound', message: `no route ${url.pathname}` } });
+      return;
+    }
+    const domain = Number(q.get('domain'));
+    if (!Number.isInteger(domain) || domain < 1 || domain > 13) {
+      reply(res, 400, invalid('domain must be an integer between 1 and 13'));
+      return;
+    }
+    const asins = (q.get('asin') ?? '')
+      .split(',')
+      .map((a) => a.trim())
+      .filter(Boolean);
+    if (asins.length === 0 || asins.length > 100) {
+      reply(res, 400, invalid('asin must list 1 to 100 ASINs'));
+      return;
+    }
+    let offers: number | undefined;
+    if (q.has('offers')) {
+      offers = Number(q.get('offers'));
+      if (!Number.isInteger(offers) || offers < 20 || offers > 100) {
+        reply(res, 400, invalid('offers must be an integer between 20 and 100'));
+        return;
+      }
+    }
+    bucket.advance();
+    if (bucket.balance <= 0) {
+      tooMany(res);
+      return;
+    }
+    const cost = asins.length * (1 + (offers === undefined ? 0 : OFFERS_SURCHARGE));
+    bucket.balance -= cost;
+    tokensConsumed += cost;
+    served++;
+    const t = now();
+    const products = asins.map((asin) =>
+      sandboxProduct(asin, domain, t, { seed: opts.seed, stats: q.has('stats'), offers }),
+    );
+    reply(res, 200, { ...status(), tokensConsumed: cost, processingTimeInMs: 0, products });
+  };
+
+  const server = createServer((req, res) => {
+    const url = new URL(req.url ?? '/', 'http://sandbox');
+    if (req.method !== 'GET') {
+      reply(res, 405, { error: { type: 'methodNotAllowed', message: 'GET only' } });
+      return;
+    }
+    switch (mode) {
+      case '429':
+        tooMany(res);
+        return;
+      case '5xx':
+        reply(res, 500, { error: { type: 'internal', message: 'sandbox told to fail' } });
+        return;
+      case 'malformed':
+        reply(res, 200, '{"timestamp": 1, "tokensLeft": , "products": [');
+        return;
+      case 'slow':
+        sleep(slowMs).then(
+          () => handle(url, res),
+          () => reply(res, 500, { error: { type: 'internal', message: 'sleep failed' } }),
+        );
+        return;
+      default:
+        handle(url, res);
+    }
+  });
+
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(opts.port ?? 0, '127.0.0.1', () => {
+      server.off('error', reject);
+      resolve();
+    });
+  });
+  const port = (server.address() as AddressInfo).port;
+
+  return {
+    url: `http://127.0.0.1:${port}`,
+    port,
+    misbehave: (m) => {
+      mode = m;
+    },
+    state: () => {
+      bucket.advance();
+      return {
+        capacity,
+        refillRate,
+        tokensLeft: bucket.balance,
+        refillIn: bucket.refillIn(),
+        mode,
+        served,
+        rejected,
+        tokensConsumed,
+      };
+    },
+    stop: () =>
+      new Promise<void>((resolve, reject) => {
+        server.close((err) => (err ? reject(err) : resolve()));
+        server.closeAllConnections();
+      }),
+  };
+}
