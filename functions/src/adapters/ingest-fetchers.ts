@@ -1,19 +1,13 @@
 import type { IngestFetchers } from './ingest';
+import { Registry } from './registry';
 
-/**
- * Which fetchers serve each provider's ingest. Upstream adapters (the Keepa client) register
- * theirs when loaded, so the task function stays free of upstream clients.
- */
-const registry = new Map<string, IngestFetchers>();
+/** Which fetchers serve each provider's ingest (the Keepa client registers its own). */
+const fetchers = new Registry<IngestFetchers>();
 
-/** Registers (or replaces) a provider's fetchers; returns a function that unregisters them. */
-export function registerIngestFetchers(provider: string, fetchers: IngestFetchers): () => void {
-  registry.set(provider, fetchers);
-  return () => {
-    if (registry.get(provider) === fetchers) registry.delete(provider);
-  };
+export function registerIngestFetchers(provider: string, value: IngestFetchers): () => void {
+  return fetchers.register(provider, value);
 }
 
 export function ingestFetchers(provider: string): IngestFetchers | undefined {
-  return registry.get(provider);
+  return fetchers.get(provider);
 }

@@ -1,21 +1,13 @@
+import { Registry } from './registry';
 import type { WorkHandler } from './work-runner';
 
-/**
- * Which handler serves each kind of work item. Upstream adapters register theirs (a Keepa
- * product fetch, an SP-API report, a proxied price history) when loaded, so the queues stay
- * free of upstream clients.
- */
-const handlers: Record<string, WorkHandler> = {};
+/** Which handler serves each kind of work item (a Keepa product fetch, an SP-API report...). */
+const handlers = new Registry<WorkHandler>();
 
-/** Registers (or replaces) a kind's handler; returns a function that unregisters it. */
 export function registerWorkHandler(kind: string, handler: WorkHandler): () => void {
-  handlers[kind] = handler;
-  return () => {
-    if (handlers[kind] === handler) delete handlers[kind];
-  };
+  return handlers.register(kind, handler);
 }
 
-/** The live registry (the runner looks kinds up at run time). */
-export function workHandlers(): Record<string, WorkHandler> {
-  return handlers;
+export function workHandler(kind: string): WorkHandler | undefined {
+  return handlers.get(kind);
 }

@@ -55,12 +55,12 @@ export function engineWorkPorts(
 export class WorkRunner {
   constructor(
     private readonly ports: WorkRunnerPorts,
-    private readonly handlers: Record<string, WorkHandler>,
+    private readonly handlerFor: (kind: string) => WorkHandler | undefined,
     private readonly queueFor: (provider: string) => string,
   ) {}
 
   async run(item: WorkItem): Promise<WorkOutcome> {
-    const handler = this.handlers[item.kind];
+    const handler = this.handlerFor(item.kind);
     if (!handler) throw new Error(`no handler for work of kind "${item.kind}"`);
     const decision = await this.ports.acquire(item);
     if (decision.kind === 'retryAt') return this.defer(item, decision.atMs, decision.reason);

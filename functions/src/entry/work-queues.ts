@@ -2,7 +2,7 @@ import { defineInt } from 'firebase-functions/params';
 import { onTaskDispatched } from 'firebase-functions/v2/tasks';
 import { instanceQuotaEngine } from '../adapters/quota/quota-engine';
 import { enqueueTask } from '../adapters/task-queue';
-import { workHandlers } from '../adapters/work-handlers';
+import { workHandler } from '../adapters/work-handlers';
 import { engineWorkPorts, WorkRunner } from '../adapters/work-runner';
 import { workItemSchema, workQueueName } from '../core/pipeline/work-items';
 import { logger } from '../log';
@@ -14,7 +14,7 @@ function workRunner(): WorkRunner {
   const engine = instanceQuotaEngine();
   runner ??= new WorkRunner(
     engineWorkPorts(engine, (queue, item, options) => enqueueTask(queue, item, options)),
-    workHandlers(),
+    workHandler,
     workQueueName,
   );
   return runner;

@@ -28,7 +28,7 @@ function setup(handlers: Record<string, WorkHandler>) {
       enqueued.push({ queue, item, options });
       return 'enqueued';
     }),
-    handlers,
+    (kind) => handlers[kind],
     (provider) => `${provider}Work`,
   );
   return { runner, enqueued, engine };

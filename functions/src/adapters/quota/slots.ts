@@ -1,6 +1,7 @@
-import { type Firestore, Timestamp } from 'firebase-admin/firestore';
+import type { Firestore } from 'firebase-admin/firestore';
 import type { SlotLease } from '../../core/quota/gate';
-import { docId, isAlreadyExists, QUOTA_COLLECTIONS } from './collections';
+import { acquireLease } from '../lease';
+import { docId, QUOTA_COLLECTIONS } from './collections';
 
 export interface SlotPoolOptions {
   now?: () => number;
@@ -16,12 +17,13 @@ interface HeldSlot {
   busy: boolean;
   expiresAtMs: number;
   idleTimer?: NodeJS.Timeout;
+  /** Deletes the lease document, unless another instance took it over since. */
+  giveBack(): Promise<void>;
 }
 
 /**
  * Concurrency caps without a write per call: an instance leases slot documents
- * (`quotaSlots/{provider}~{i}`, i < cap; create-if-absent, or take-over of an expired lease
- * with a lastUpdateTime precondition) and reuses a leased slot for call after call, giving it
+ * (`quotaSlots/{provider}~{i}`, i < cap; see lease.ts) and reuses a leased slot for call after call, giving it
  * back when idle. Calls in flight across instances never exceed the cap while leases are live.
  */
 export class SlotPool {
@@ -69,8 +71,8 @@ export class SlotPool {
   /** Gives every held slot back (shutdown). */
   async releaseAll(): Promise<void> {
     await Promise.all(
-      [...this.held.entries()].flatMap(([provider, slots]) =>
-        slots.splice(0).map((slot) => this.giveBack(provider, slot)),
+      [...this.held.values()].flatMap((slots) =>
+        slots.splice(0).map((slot) => this.giveBack(slot)),
       ),
     );
   }
@@ -86,31 +88,13 @@ export class SlotPool {
   }
 
   private async lease(provider: string, index: number, now: number): Promise<HeldSlot | undefined> {
-    const ref = this.ref(provider, index);
-    const data = {
+    const lease = await acquireLease(this.ref(provider, index), now, this.leaseMs, {
       owner: this.owner,
       provider,
-      expiresAt: Timestamp.fromMillis(now + this.leaseMs),
-    };
-    try {
-      await ref.create(data);
-      this.writes++;
-      return { index, busy: false, expiresAtMs: now + this.leaseMs };
-    } catch (error) {
-      if (!isAlreadyExists(error)) throw error;
-    }
-    const snap = await ref.get();
-    const expiresAt = snap.get('expiresAt') as Timestamp | undefined;
-    if (snap.exists && expiresAt && expiresAt.toMillis() > now) return undefined;
-    try {
-      // Take over only the expired lease we read: a concurrent taker makes this fail.
-      if (snap.exists) await ref.update(data, { lastUpdateTime: snap.updateTime! });
-      else await ref.create(data);
-      this.writes++;
-      return { index, busy: false, expiresAtMs: now + this.leaseMs };
-    } catch {
-      return undefined;
-    }
+    });
+    if (lease.kind === 'held') return undefined;
+    this.writes++;
+    return { index, busy: false, expiresAtMs: now + this.leaseMs, giveBack: lease.release };
   }
 
   private use(provider: string, slot: HeldSlot): SlotLease {
@@ -127,7 +111,7 @@ export class SlotPool {
           const i = slots.indexOf(slot);
           if (i >= 0 && !slot.busy) {
             slots.splice(i, 1);
-            void this.giveBack(provider, slot);
+            void this.giveBack(slot);
           }
         }, this.idleMs);
         slot.idleTimer.unref?.();
@@ -135,13 +119,9 @@ export class SlotPool {
     };
   }
 
-  private async giveBack(provider: string, slot: HeldSlot): Promise<void> {
+  private async giveBack(slot: HeldSlot): Promise<void> {
     clearTimeout(slot.idleTimer);
-    const ref = this.ref(provider, slot.index);
-    await this.db.runTransaction(async (tx) => {
-      const snap = await tx.get(ref);
-      if (snap.get('owner') === this.owner) tx.delete(ref);
-    });
+    await slot.giveBack();
     this.writes++;
   }
 }
