@@ -41,7 +41,13 @@ export function redistributeShare(
     newH = Math.min(newH, effective(oldH) + Math.max(0, 10_000 - used));
   }
   const shares = new Map<string, number>([[target.id, newH]]);
-  const freed = effective(oldH) - effective(newH);
+  // A paused category's share already counts as free, so what is handed out is capped by the
+  // room the provider has left: the active shares never pass 100%.
+  const room =
+    10_000 -
+    siblings.reduce((sum, c) => sum + counted(c), 0) -
+    (target.paused ? 0 : effective(newH));
+  const freed = Math.min(effective(oldH) - effective(newH), Math.max(0, room));
 
   const recipients = siblings.filter((c) => !isPaused(c) && c.overridePercent === null);
   if (freed > 0 && recipients.length > 0) {

@@ -79,6 +79,20 @@ describe('share redistribution on a phase transition', () => {
     ]);
   });
 
+  it("hands a paused category's share out only as far as the provider has room", () => {
+    // Found by the property below: the paused share was already free, so handing all of it
+    // out pushed the active shares to 100.01%.
+    const categories = [
+      category('c0', 0.97, { paused: true }),
+      category('c1', 35.75),
+      category('c2', 29.69),
+      category('c3', 33.6),
+    ];
+    const next = apply(categories, 'c0', 0);
+    const active = next.filter((c) => !c.paused).reduce((sum, c) => sum + c.sharePercent, 0);
+    expect(active).toBeCloseTo(100, 9);
+  });
+
   it('keeps every valid configuration valid', () => {
     fc.assert(
       fc.property(
