@@ -71,8 +71,19 @@ const documentsOf = (c: FirestoreStateCollection) => (c as unknown as Collection
 function insert<T>(owner: object, key: 'collections' | 'documents', id: string, child: T): T {
   const view = owner as Record<typeof key, Record<string, T>>;
   if (Object.isFrozen(view[key])) view[key] = { ...view[key] };
-  view[key][id] = child;
+  // defineProperty: an id like `__proto__` is a key like any other, not the record's prototype.
+  Object.defineProperty(view[key], id, {
+    value: child,
+    writable: true,
+    enumerable: true,
+    configurable: true,
+  });
   return child;
+}
+
+/** A child by id: own keys only, so ids like `constructor` or `toString` find no built-in. */
+function own<T>(record: Record<string, T>, id: string): T | undefined {
+  return Object.hasOwn(record, id) ? record[id] : undefined;
 }
 
 function stateOf(doc: FirestoreStateDocument, name: string): DocState {
@@ -128,7 +139,7 @@ export class Store {
    */
   list(parent: string, collectionId: string, withMissing = false): DocState[] {
     const node = this.#findParent(parent);
-    const collection = node ? collectionsOf(node)[collectionId] : undefined;
+    const collection = node ? own(collectionsOf(node), collectionId) : undefined;
     if (!collection) return [];
     const out: DocState[] = [];
     for (const [id, doc] of Object.entries(documentsOf(collection))) {
@@ -190,8 +201,11 @@ export class Store {
     if (!db) return undefined;
     let node: CollectionParent | undefined = db;
     for (let i = 0; node && i < segments.length; i += 2) {
-      const collection: FirestoreStateCollection | undefined = collectionsOf(node)[segments[i]!];
-      node = collection ? documentsOf(collection)[segments[i + 1]!] : undefined;
+      const collection: FirestoreStateCollection | undefined = own(
+        collectionsOf(node),
+        segments[i]!,
+      );
+      node = collection ? own(documentsOf(collection), segments[i + 1]!) : undefined;
     }
     return node;
   }
@@ -211,7 +225,7 @@ export class Store {
     for (let i = 0; i < segments.length; i += 2) {
       const [cid, id] = [segments[i]!, segments[i + 1]!];
       const collection: FirestoreStateCollection =
-        collectionsOf(parent)[cid] ??
+        own(collectionsOf(parent), cid) ??
         insert(
           parent,
           'collections',
@@ -219,7 +233,7 @@ export class Store {
           new emulatorPackage.FirestoreStateCollection(emitter, db, parent, cid, {}),
         );
       doc =
-        documentsOf(collection)[id] ??
+        own(documentsOf(collection), id) ??
         insert(
           collection,
           'documents',
@@ -235,7 +249,9 @@ export class Store {
     const { root, segments } = parseDocumentName(name);
     const parentPath = [root, ...segments.slice(0, -2)].join('/');
     const parent = this.#findParent(parentPath);
-    const collection = parent ? collectionsOf(parent)[segments[segments.length - 2]!] : undefined;
-    return collection ? documentsOf(collection)[segments[segments.length - 1]!] : undefined;
+    const collection = parent
+      ? own(collectionsOf(parent), segments[segments.length - 2]!)
+      : undefined;
+    return collection ? own(documentsOf(collection), segments[segments.length - 1]!) : undefined;
   }
 }

@@ -104,3 +104,17 @@ describe('BatchWrite (BulkWriter)', () => {
     expect((await col.count().get()).data().count).toBe(300);
   });
 });
+
+describe('document ids that are names of built-ins', () => {
+  it('stores, reads, queries and lists ids like constructor, toString and __proto__', async () => {
+    const col = db().collection(freshCollection('builtin-ids'));
+    const ids = ['constructor', 'toString', '__proto__', 'hasOwnProperty'];
+    expect((await col.doc('constructor').get()).exists).toBe(false);
+    await Promise.all(ids.map((id) => col.doc(id).set({ id })));
+    for (const id of ids) expect((await col.doc(id).get()).get('id')).toBe(id);
+    expect((await col.get()).docs.map((d) => d.id).sort()).toEqual([...ids].sort());
+    expect((await col.listDocuments()).map((r) => r.id).sort()).toEqual([...ids].sort());
+    await col.doc('toString').collection('sub').doc('valueOf').set({ ok: true });
+    expect((await col.doc('toString').collection('sub').doc('valueOf').get()).get('ok')).toBe(true);
+  });
+});
