@@ -69,9 +69,11 @@ export class TaskRelay {
 
 /** Enqueues on the Tasks emulator that CLOUD_TASKS_EMULATOR_HOST names, as production would. */
 export function adminEnqueue(projectId: string) {
+  // Its own named app: the default one may not exist, or belong to another project.
+  const name = `task-relay-${projectId}`;
   return async (request: RelayRequest): Promise<void> => {
-    if (getApps().length === 0) initializeApp({ projectId });
-    await getFunctions()
+    const app = getApps().find((a) => a.name === name) ?? initializeApp({ projectId }, name);
+    await getFunctions(app)
       .taskQueue(`locations/${request.location}/functions/${request.functionName}`)
       .enqueue(request.data as Record<string, unknown>, { id: request.id });
   };

@@ -1,5 +1,8 @@
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { deleteApp, initializeApp } from 'firebase-admin/app';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
-import { type RelayRequest, TaskRelay } from '../../src/control/task-relay.ts';
+import { adminEnqueue, type RelayRequest, TaskRelay } from '../../src/control/task-relay.ts';
 
 describe('task relay', () => {
   beforeEach(() => vi.useFakeTimers({ now: new Date('2026-01-01T00:00:00Z') }));
@@ -73,5 +76,40 @@ describe('task relay', () => {
     relay.hold(request('x', '2026-01-01T00:00:01Z'));
     await vi.advanceTimersByTimeAsync(1_000);
     expect(errors).toHaveLength(1);
+  });
+});
+
+describe('adminEnqueue', () => {
+  it('enqueues on the Tasks emulator even when the process has only other, named apps', async () => {
+    const received: Array<{ url: string; body: string }> = [];
+    const server = createServer((req, res) => {
+      let body = '';
+      req.on('data', (c) => (body += c));
+      req.on('end', () => {
+        received.push({ url: req.url ?? '', body });
+        res.writeHead(200, { 'content-type': 'application/json' }).end('{}');
+      });
+    });
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    const previous = process.env.CLOUD_TASKS_EMULATOR_HOST;
+    process.env.CLOUD_TASKS_EMULATOR_HOST = `127.0.0.1:${(server.address() as AddressInfo).port}`;
+    const other = initializeApp({ projectId: 'someone-else' }, 'someone-else');
+    try {
+      await adminEnqueue('demo-relay')({
+        functionName: 'smartproxyWork',
+        location: 'us-central1',
+        data: { item: 1 },
+        id: 'item-1',
+        scheduleTime: new Date().toISOString(),
+      });
+      expect(received).toHaveLength(1);
+      expect(received[0]?.url).toContain(
+        '/projects/demo-relay/locations/us-central1/queues/smartproxyWork/tasks',
+      );
+    } finally {
+      await deleteApp(other);
+      process.env.CLOUD_TASKS_EMULATOR_HOST = previous;
+      server.close();
+    }
   });
 });
