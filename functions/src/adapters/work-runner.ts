@@ -1,5 +1,5 @@
 import { deferred, deferredTaskId, type WorkItem } from '../core/pipeline/work-items';
-import { QuotaExceededError } from '../core/quota/errors';
+import { CostExceedsLimitError, QuotaExceededError } from '../core/quota/errors';
 import type { Decision } from '../core/quota/gate';
 import { logger } from '../log';
 import type { QuotaEngine } from './quota/quota-engine';
@@ -9,11 +9,17 @@ import type { EnqueueOptions, EnqueueResult } from './task-queue';
 export interface WorkResult {
   actualCost?: number;
   bytes?: number;
+  /** HTTP requests actually made, when they differ from the item's estimate. */
+  requests?: number;
 }
 
 export type WorkHandler = (item: WorkItem) => Promise<WorkResult | undefined>;
 
-export type WorkOutcome = { kind: 'done' } | { kind: 'deferred'; atMs: number; reason: string };
+export type WorkOutcome =
+  | { kind: 'done' }
+  | { kind: 'deferred'; atMs: number; reason: string }
+  /** No limit can ever grant the item (its cost exceeds the limit): dropped, not retried. */
+  | { kind: 'refused'; reason: string };
 
 export interface WorkRunnerPorts {
   acquire(item: WorkItem): Promise<Decision>;
@@ -38,6 +44,7 @@ export function engineWorkPorts(
         category: item.category,
         operation: item.operation,
         cost: item.cost,
+        requests: item.requests,
       }),
     reportQuotaError: (error, category) => engine.reportQuotaError(error, category),
     enqueue,
@@ -62,12 +69,26 @@ export class WorkRunner {
   async run(item: WorkItem): Promise<WorkOutcome> {
     const handler = this.handlerFor(item.kind);
     if (!handler) throw new Error(`no handler for work of kind "${item.kind}"`);
-    const decision = await this.ports.acquire(item);
+    let decision: Decision;
+    try {
+      decision = await this.ports.acquire(item);
+    } catch (error) {
+      if (!(error instanceof CostExceedsLimitError)) throw error;
+      logger.error(
+        { collection: item.collection, kind: item.kind, key: item.key, err: error },
+        'work item refused: no limit will ever grant it',
+      );
+      return { kind: 'refused', reason: error.message };
+    }
     if (decision.kind === 'retryAt') return this.defer(item, decision.atMs, decision.reason);
     try {
       const result = await handler(item);
-      if (result?.actualCost !== undefined || result?.bytes !== undefined) {
-        decision.settle({ cost: result.actualCost, bytes: result.bytes });
+      if (result) {
+        decision.settle({
+          cost: result.actualCost,
+          bytes: result.bytes,
+          requests: result.requests,
+        });
       }
       return { kind: 'done' };
     } catch (error) {

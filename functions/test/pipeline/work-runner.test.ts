@@ -95,6 +95,58 @@ describe('running work items through the gate', () => {
     await expect(runner.run(item('e'))).rejects.toThrow('upstream 503');
   });
 
+  it('drops an item no limit can ever grant, without calling the upstream or retrying', async () => {
+    const calls: string[] = [];
+    const { runner, enqueued } = setup({ product: async (i) => void calls.push(i.key) });
+    // 90% of a 300-token bucket never holds 500 tokens.
+    const outcome = await runner.run({ ...item('big'), cost: 500 });
+    expect(outcome).toMatchObject({ kind: 'refused' });
+    expect(calls).toEqual([]);
+    expect(enqueued).toEqual([]);
+  });
+
+  it('settles the requests a handler reports against windows that count requests', async () => {
+    await db.doc('providers/proxy').set({
+      limits: [{ kind: 'window', unit: 'minute', limit: 10, measure: 'requests' }],
+    });
+    await db.doc('categories/pages').set({ provider: 'proxy', sharePercent: 100 });
+    const { runner, enqueued } = setup({ page: async () => ({ requests: 3 }) });
+    const page = (key: string) =>
+      workItemSchema.parse({
+        collection: 'c',
+        kind: 'page',
+        key,
+        provider: 'proxy',
+        category: 'pages',
+      });
+    // Each item is estimated at one request but makes three: 10 per minute allow 4 items, not 10.
+    const outcomes = [];
+    for (let i = 0; i < 6; i++) outcomes.push((await runner.run(page(`p${i}`))).kind);
+    expect(outcomes.filter((k) => k === 'done').length).toBeLessThanOrEqual(4);
+    expect(enqueued.length).toBeGreaterThanOrEqual(2);
+  });
+
+  it('a settled overrun owed to a window too small to carry it at once is paid later, not refused', async () => {
+    await db.doc('providers/tiny').set({
+      limits: [{ kind: 'window', unit: 'minute', limit: 1, measure: 'requests' }],
+    });
+    await db.doc('categories/tiny-pages').set({ provider: 'tiny', sharePercent: 100 });
+    await db.doc('config/flags').set({ maxAwaitSeconds: 0 });
+    const { runner } = setup({ page: async () => ({ requests: 2 }) });
+    const page = (key: string) =>
+      workItemSchema.parse({
+        collection: 'c',
+        kind: 'page',
+        key,
+        provider: 'tiny',
+        category: 'tiny-pages',
+      });
+    expect((await runner.run(page('first'))).kind).toBe('done');
+    // The owed request must not make the next item look as if no window could ever grant it.
+    expect((await runner.run(page('second'))).kind).toBe('deferred');
+    await db.doc('config/flags').delete();
+  });
+
   it('refuses an item of an unknown kind', async () => {
     const { runner } = setup({});
     await expect(runner.run(item('x'))).rejects.toThrow(/no handler/);

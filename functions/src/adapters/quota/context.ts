@@ -1,5 +1,5 @@
 import type { Firestore } from 'firebase-admin/firestore';
-import type { RuntimeConfig } from '../../core/config';
+import { ConfigError, type RuntimeConfig } from '../../core/config';
 import type { GateContext } from '../../core/quota/gate';
 import type { MeterProjection } from '../../core/quota/meters';
 import { loadRuntimeConfig } from '../config-repository';
@@ -36,13 +36,24 @@ export class ContextProvider {
     return this.config.value;
   }
 
-  private allocation(provider: string, config: RuntimeConfig): Promise<AllocationDoc> {
+  /**
+   * The published allocation; published here when there is none yet, or when it predates a
+   * configured category (one added straight to Firestore would otherwise have no share until
+   * the next allocation update).
+   */
+  private allocation(
+    provider: string,
+    category: string,
+    config: RuntimeConfig,
+  ): Promise<AllocationDoc> {
     const now = this.now();
     const cached = this.allocations.get(provider);
     if (cached && now - cached.atMs < CONTEXT_CACHE_MS) return cached.value;
-    const value = readAllocation(this.db, provider).then(
-      async (doc) =>
-        doc ?? (await publishAllocation(this.db, provider, config.categories, this.now())).doc,
+    const configured = config.categories.some((c) => c.id === category && c.provider === provider);
+    const value = readAllocation(this.db, provider).then(async (doc) =>
+      doc && (!configured || doc.categories[category])
+        ? doc
+        : (await publishAllocation(this.db, provider, config.categories, this.now())).doc,
     );
     value.catch(() => this.allocations.delete(provider));
     this.allocations.set(provider, { value, atMs: now });
@@ -58,10 +69,12 @@ export class ContextProvider {
   async context(providerId: string, categoryId: string, cost = 1): Promise<GateContext> {
     const config = await this.runtimeConfig();
     const provider = config.providers.find((p) => p.id === providerId);
-    if (!provider) throw new Error(`unknown provider "${providerId}"`);
+    if (!provider) {
+      throw new ConfigError(`providers/${providerId}`, [{ path: '', message: 'not configured' }]);
+    }
     const category = config.categories.find((c) => c.id === categoryId);
     const [allocation, cooldownUntilMs] = await Promise.all([
-      this.allocation(providerId, config),
+      this.allocation(providerId, categoryId, config),
       this.cooldowns.untilMs(providerId),
     ]);
     const bucket = provider.limits.find((l) => l.kind === 'tokenBucket');

@@ -6,6 +6,7 @@ import { MeterProjection, type MeterReading } from '../../core/quota/meters';
 import type { SelfQuotaMonitor } from '../../core/self-quota';
 import { logger } from '../../log';
 import { db as instanceDb } from '../firebase';
+import { firestoreOps, gateDecisions } from '../metrics';
 import { instanceSelfQuota } from '../self-quota-store';
 import { instanceWriteBuffer, recordUsage, type WriteBuffer } from '../write-buffer';
 import { firestoreClaims } from './claims';
@@ -54,6 +55,7 @@ export class QuotaEngine {
     const claims = firestoreClaims(db, this.instanceId, () => {
       this.claimWrites++;
       options.selfQuota?.record('write', 1);
+      firestoreOps.inc({ op: 'write' });
     });
     this.gate = new Gate({
       now,
@@ -68,6 +70,11 @@ export class QuotaEngine {
 
   async acquire(request: AcquireRequest): Promise<Decision> {
     const decision = await this.gate.acquire(request);
+    gateDecisions.inc({
+      provider: request.provider,
+      category: request.category,
+      decision: decision.kind === 'granted' ? 'granted' : 'deferred',
+    });
     // Reserve the estimate in the projection; the upstream's next report corrects it.
     if (decision.kind === 'granted') {
       this.meters.spend(request.provider, request.cost ?? 1, decision.atMs);

@@ -16,6 +16,8 @@ export const workItemSchema = z.object({
   operation: z.string().optional(),
   /** Estimated quota cost; the handler settles the actual cost. */
   cost: z.number().positive().default(1),
+  /** HTTP requests the item is expected to make (windows that count requests); default 1. */
+  requests: z.number().int().positive().optional(),
   payload: z.unknown().optional(),
   /** How many times the item was deferred so far. */
   deferrals: z.number().int().nonnegative().default(0),

@@ -1,4 +1,4 @@
-import type { Category, Flags, Provider } from '../config';
+import { type Category, ConfigError, type Flags, type Provider } from '../config';
 import { isPaused } from './allocation';
 import { Claimer } from './claimer';
 import { DemandMeter } from './demand';
@@ -24,7 +24,7 @@ export interface Granted {
   /** Frees the concurrency slot; call once the upstream call is over. */
   release(): void;
   /** Charges the difference when the actual cost was higher than the estimate. */
-  settle(actual: { cost?: number; bytes?: number }): void;
+  settle(actual: { cost?: number; bytes?: number; requests?: number }): void;
 }
 
 export interface RetryAt {
@@ -44,6 +44,8 @@ export interface AcquireRequest {
   cost?: number;
   /** Expected bytes, for traffic windows. Default 0. */
   bytes?: number;
+  /** HTTP requests the call makes, for windows that count requests. Default 1. */
+  requests?: number;
   /** Overrides flags.maxAwaitSeconds: the longest this caller will wait in process. */
   maxWaitMs?: number;
 }
@@ -122,24 +124,28 @@ export class Gate {
   private async decide(request: AcquireRequest): Promise<Decision> {
     const cost = request.cost ?? 1;
     const bytes = request.bytes ?? 0;
+    const requests = request.requests ?? 1;
     const context = await this.ports.context(request.provider, request.category);
     let now = this.ports.now();
     const early = this.precheck(context, request, now);
     if (early) return early;
 
     const horizonMs = request.maxWaitMs ?? context.flags.maxAwaitSeconds * 1000;
-    const amounts = { operation: request.operation, cost, bytes };
+    const amounts = { operation: request.operation, cost, bytes, requests };
     for (let round = 0; round < MAX_ROUNDS; round++) {
       now = this.ports.now();
       const limits = planLimits(context.provider, request.category, context.shares, amounts, now)
-        .map((limit) => ({ ...limit, amount: limit.amount + (this.debt.get(limit.key) ?? 0) }))
+        .map((limit) => {
+          const max = limit.source.maxCost(now);
+          if (limit.amount > max) {
+            throw new CostExceedsLimitError(request.provider, limit.label, limit.amount, max);
+          }
+          // Unpaid settlement debt rides along as far as one grant can carry it; the rest
+          // stays owed and is paid by the grants after it.
+          const debt = Math.min(this.debt.get(limit.key) ?? 0, max - limit.amount);
+          return { ...limit, amount: limit.amount + debt, debt };
+        })
         .filter((limit) => limit.amount > 0);
-      for (const limit of limits) {
-        const max = limit.source.maxCost(now);
-        if (limit.amount > max) {
-          throw new CostExceedsLimitError(request.provider, limit.label, limit.amount, max);
-        }
-      }
       if (round === 0) for (const limit of limits) this.demand.record(limit.key, limit.amount, now);
       const plan = this.plan(limits, now);
       if (plan.missing.length === 0 && plan.readyAtMs > now && round < MAX_ROUNDS - 1) {
@@ -196,7 +202,12 @@ export class Gate {
       return { kind: 'retryAt', atMs: now + MAINTENANCE_RETRY_MS, reason: 'maintenance' };
     }
     if (!context.category || context.category.provider !== request.provider) {
-      throw new Error(`unknown category "${request.category}" for provider "${request.provider}"`);
+      throw new ConfigError(`categories/${request.category}`, [
+        {
+          path: 'provider',
+          message: `no category "${request.category}" of provider "${request.provider}"`,
+        },
+      ]);
     }
     if (
       isPaused(context.category) ||
@@ -259,7 +270,7 @@ export class Gate {
 
   private async grant(
     context: GateContext,
-    limits: PlannedLimit[],
+    limits: Array<PlannedLimit & { debt: number }>,
     readyAtMs: number,
     request: AcquireRequest,
   ): Promise<Decision> {
@@ -283,7 +294,9 @@ export class Gate {
     }
     for (const limit of limits) {
       this.ledger(limit.key).take(limit.amount, at);
-      this.debt.delete(limit.key);
+      const owed = (this.debt.get(limit.key) ?? 0) - limit.debt;
+      if (owed > 0) this.debt.set(limit.key, owed);
+      else this.debt.delete(limit.key);
     }
     const waitMs = at - this.ports.now();
     if (waitMs > 0) await this.ports.sleep(waitMs);
@@ -304,18 +317,20 @@ export class Gate {
   private settle(
     context: GateContext,
     request: AcquireRequest,
-    actual: { cost?: number; bytes?: number },
+    actual: { cost?: number; bytes?: number; requests?: number },
   ) {
     const now = this.ports.now();
     const estimated = {
       operation: request.operation,
       cost: request.cost ?? 1,
       bytes: request.bytes ?? 0,
+      requests: request.requests ?? 1,
     };
     const real = {
       operation: request.operation,
       cost: actual.cost ?? estimated.cost,
       bytes: actual.bytes ?? estimated.bytes,
+      requests: actual.requests ?? estimated.requests,
     };
     const before = planLimits(context.provider, request.category, context.shares, estimated, now);
     const after = planLimits(context.provider, request.category, context.shares, real, now);

@@ -29,6 +29,8 @@ export interface AcquireAmounts {
   cost: number;
   /** Expected bytes, for windows that measure traffic. */
   bytes: number;
+  /** HTTP requests the call makes (a page and its CSV), for windows that count requests. */
+  requests: number;
 }
 
 export interface PlannedLimit {
@@ -75,7 +77,7 @@ function lineFor(
 
 /** What a window measures, for this call. */
 function windowAmount(limit: Extract<Limit, { kind: 'window' }>, amounts: AcquireAmounts): number {
-  if (limit.measure === 'requests') return 1;
+  if (limit.measure === 'requests') return amounts.requests;
   if (limit.measure === 'bytes') return amounts.bytes;
   return amounts.cost;
 }

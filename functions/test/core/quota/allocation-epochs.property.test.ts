@@ -57,7 +57,7 @@ describe('share changes', () => {
               provider,
               step.category,
               shares[step.category]!,
-              { cost: step.cost, bytes: 0 },
+              { cost: step.cost, bytes: 0, requests: 1 },
               now,
             );
             if (!limit || step.cost > limit.source.maxCost(now)) continue;
