@@ -2,6 +2,7 @@ import { existsSync, readFileSync, rmSync } from 'node:fs';
 import type { Server } from 'node:http';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { deleteApp } from 'firebase-admin/app';
 import { discoverSchedules, fireScheduled, Scheduler } from './control/scheduler.ts';
 import { startControlServer } from './control/server.ts';
 import { adminEnqueue, TaskRelay } from './control/task-relay.ts';
@@ -12,8 +13,10 @@ import {
   stopProcessGroup,
   writeConfigWithPorts,
 } from './firebase-emulators.ts';
+import { adminFirestoreAt } from './firestore/admin.ts';
 import { type FirestoreEmulator, startFirestore } from './firestore/index.ts';
 import { freePort, waitFor } from './ports.ts';
+import { type Sandboxes, startSandboxes, writeSecretsFile } from './sandboxes.ts';
 import { type StorageEmulator, startStorage } from './storage/index.ts';
 
 export const PROJECT_DIR = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
@@ -28,6 +31,8 @@ export interface StackOptions {
   /** A Firestore export to load; defaults to emulator-data/firestore.json. `false`: empty. */
   seed?: string | false;
   log?: (line: string) => void;
+  /** SP-API sandbox report processing time (its default of 30 s otherwise). */
+  spapiProcessingMs?: number;
 }
 
 export interface Stack {
@@ -42,10 +47,15 @@ export interface Stack {
     tasks: string;
     firestore: string;
     storage: string;
+    keepa: string;
+    spapi: string;
+    proxy: string;
+    site: string;
   };
   env: Record<string, string>;
   firestore: FirestoreEmulator;
   storage: StorageEmulator;
+  sandboxes: Sandboxes;
   scheduler: Scheduler;
   stop(): Promise<void>;
 }
@@ -76,6 +86,13 @@ export async function startStack(options: StackOptions): Promise<Stack> {
     cleanups.push(() => firestore.stop());
     const storage = await startStorage({ host: HOST, port: await port(FIXED.storage) });
     cleanups.push(() => storage.stop());
+    const sandboxes = await startSandboxes({
+      ports: options.ports,
+      spapiProcessingMs: options.spapiProcessingMs,
+    });
+    cleanups.push(() => sandboxes.stop());
+    await pointProvidersAt(projectId, firestore.hostPort, sandboxes.providerPatches);
+    writeSecretsFile(join(PROJECT_DIR, 'functions'), sandboxes.secrets);
 
     const emulatorPorts: EmulatorPorts = free
       ? {
@@ -100,7 +117,13 @@ export async function startStack(options: StackOptions): Promise<Stack> {
     cleanups.push(() => relay.stop());
     let scheduler: Scheduler | undefined;
     const controlPort = await port(FIXED.control);
-    const control: Server = await startControlServer(relay, () => scheduler, HOST, controlPort);
+    const control: Server = await startControlServer(
+      relay,
+      () => scheduler,
+      HOST,
+      controlPort,
+      () => sandboxes.controlled,
+    );
     cleanups.push(() => new Promise<void>((r) => control.close(() => r())));
     const controlUrl = `http://${HOST}:${controlPort}`;
 
@@ -133,10 +156,14 @@ export async function startStack(options: StackOptions): Promise<Stack> {
 
     const health = `${functionsUrl}/${projectId}/${region}/health`;
     await Promise.race([
-      waitFor('the Functions emulator', async () => (await fetch(health)).status === 200, {
-        timeoutMs: 180_000,
-        intervalMs: 500,
-      }),
+      waitFor(
+        'the Functions emulator',
+        async () => [200, 503].includes((await fetch(health)).status),
+        {
+          timeoutMs: 180_000,
+          intervalMs: 500,
+        },
+      ),
       exited,
     ]);
 
@@ -160,15 +187,42 @@ export async function startStack(options: StackOptions): Promise<Stack> {
         tasks: `http://${HOST}:${emulatorPorts.tasks}`,
         firestore: firestore.hostPort,
         storage: storage.url,
+        keepa: sandboxes.keepa.url,
+        spapi: sandboxes.spapi.url,
+        proxy: sandboxes.proxy.url,
+        site: sandboxes.site.url,
       },
       env,
       firestore,
       storage,
+      sandboxes,
       scheduler,
       stop,
     };
   } catch (error) {
     await stop();
     throw error;
+  }
+}
+
+/** Merges the sandboxes' URLs and settings into the provider documents. */
+async function pointProvidersAt(
+  projectId: string,
+  firestoreHostPort: string,
+  patches: Record<string, Record<string, unknown>>,
+): Promise<void> {
+  const { app, db } = adminFirestoreAt(
+    projectId,
+    firestoreHostPort,
+    `devstack-providers-${Date.now()}`,
+  );
+  try {
+    for (const [id, patch] of Object.entries(patches)) {
+      // Only providers the seed configures: a patch alone is no valid provider document.
+      const ref = db.doc(`providers/${id}`);
+      if ((await ref.get()).exists) await ref.update(patch);
+    }
+  } finally {
+    await deleteApp(app);
   }
 }

@@ -1,19 +1,28 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { z } from 'zod';
 import type { Scheduler } from './scheduler.ts';
 import { relayRequestSchema, type TaskRelay } from './task-relay.ts';
 
+/** A sandbox upstream as the control plane sees it: its counters, and misbehaviour on demand. */
+export interface ControlledSandbox {
+  state(): unknown;
+  misbehave(mode: string, operation?: string): void;
+}
+
 /**
- * The local stack's control plane over HTTP: the task relay (for scheduled tasks) and
- * on-demand firing of scheduled functions (`npm run fire -- <name>`).
+ * The local stack's control plane over HTTP: the task relay (for scheduled tasks), on-demand
+ * firing of scheduled functions (`npm run fire -- <name>`) and the sandbox upstreams' state
+ * and misbehaviour (`POST /sandboxes/<name>/misbehave {"mode":"429"}`).
  */
 export function startControlServer(
   relay: TaskRelay,
   scheduler: () => Scheduler | undefined,
   host: string,
   port: number,
+  sandboxes: () => Record<string, ControlledSandbox> = () => ({}),
 ): Promise<Server> {
   const server = createServer((req, res) => {
-    route(req, res, relay, scheduler()).catch((error: Error) => {
+    route(req, res, relay, scheduler(), sandboxes()).catch((error: Error) => {
       send(res, 500, { error: error.message });
     });
   });
@@ -28,6 +37,7 @@ async function route(
   res: ServerResponse,
   relay: TaskRelay,
   scheduler: Scheduler | undefined,
+  sandboxes: Record<string, ControlledSandbox>,
 ): Promise<void> {
   const url = new URL(req.url ?? '/', 'http://localhost');
   if (req.method === 'POST' && url.pathname === '/enqueue') {
@@ -50,8 +60,26 @@ async function route(
       return send(res, 404, { error: (error as Error).message });
     }
   }
+  if (req.method === 'GET' && url.pathname === '/sandboxes') {
+    return send(
+      res,
+      200,
+      Object.fromEntries(Object.entries(sandboxes).map(([name, s]) => [name, s.state()])),
+    );
+  }
+  const misbehave = /^\/sandboxes\/([a-z-]+)\/misbehave$/.exec(url.pathname);
+  if (req.method === 'POST' && misbehave) {
+    const sandbox = sandboxes[misbehave[1]!];
+    if (!sandbox) return send(res, 404, { error: `no sandbox ${misbehave[1]}` });
+    const body = misbehaveSchema.safeParse(await readJson(req));
+    if (!body.success) return send(res, 400, { error: body.error.message });
+    sandbox.misbehave(body.data.mode, body.data.operation);
+    return send(res, 200, sandbox.state());
+  }
   send(res, 404, { error: `no route ${req.method} ${url.pathname}` });
 }
+
+const misbehaveSchema = z.object({ mode: z.string().min(1), operation: z.string().optional() });
 
 async function readJson(req: IncomingMessage): Promise<unknown> {
   const chunks: Buffer[] = [];

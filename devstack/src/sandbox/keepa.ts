@@ -4,10 +4,16 @@ import type { AddressInfo } from 'node:net';
 /**
  * A sandbox Keepa product API: the parts Tollgate uses, with Keepa's token-bucket semantics.
  *
- * - `GET /product?key&domain&asin=A,B&stats=N&offers=N`: 1 token per ASIN, plus 6 per ASIN
- *   when `offers` is given (20..100, else 400 invalidParameter). Served while the balance is
- *   positive, even if the cost drives it negative; at a balance <= 0: 429 with `Retry-After`.
+ * - `GET /product?key&domain&asin=A,B&stats=N&offers=N&history=0|1`: 1 token per ASIN, plus 6
+ *   per ASIN when `offers` is given (20..100, else 400 invalidParameter). Served while the
+ *   balance is positive, even if the cost drives it negative; at a balance <= 0: 429 with
+ *   `Retry-After`. `history=0` leaves out the `csv` price histories (same cost).
+ * - `GET /deal?key&selection=<url-encoded JSON {domainId, page}>`: 5 tokens per call (same
+ *   rule), a deterministic page of up to 150 deals of the domain's finite deal list
+ *   (`deals` in the options); pages past the end are empty (and still charged).
  * - `GET /token?key`: the token status, free.
+ * - Every /product and /deal answer but a 401 carries Keepa's meter fields: `timestamp`,
+ *   `tokensLeft`, `refillIn`, `refillRate`, `tokensConsumed` (0 when nothing was charged).
  * - Tokens refill by `refillPerMinute` once per whole minute since start, capped at capacity.
  * - Missing or unknown key: 401.
  */
@@ -29,6 +35,8 @@ export interface KeepaSandboxOptions {
   slowMs?: number;
   /** Injected sleep for the 'slow' mode (a real timer by default). */
   sleep?: (ms: number) => Promise<void>;
+  /** Deals each domain's /deal list holds (400 by default: pages of 150, 150 and 100). */
+  deals?: number;
 }
 
 export interface KeepaSandboxState {
@@ -39,10 +47,14 @@ export interface KeepaSandboxState {
   mode: KeepaMisbehaviour;
   /** Requests answered 200 by /product. */
   served: number;
+  /** Requests answered 200 by /deal. */
+  dealsServed: number;
   /** Requests answered 429. */
   rejected: number;
   /** Tokens charged since start. */
   tokensConsumed: number;
+  /** The last 1,000 served /product requests: ASINs asked for, and whether with offers. */
+  productRequests: Array<{ asins: number; offers: boolean }>;
 }
 
 export interface KeepaSandbox {
@@ -58,6 +70,10 @@ const MINUTE = 60_000;
 /** Keepa time: minutes since 2011-01-01 UTC. */
 const KEEPA_EPOCH_MINUTES = 21_564_000;
 export const OFFERS_SURCHARGE = 6;
+/** Tokens one /deal request costs, whatever it returns. */
+export const DEAL_COST = 5;
+/** Deals per /deal page (Keepa's page size). */
+export const DEALS_PER_PAGE = 150;
 
 /** FNV-1a, then mulberry32: a deterministic PRNG per (seed, asin). */
 function rng(text: string): () => number {
@@ -143,6 +159,68 @@ export function sandboxProduct(
   return product;
 }
 
+/** The deal list's ASIN at `index` for a domain: unique per index, deterministic per seed. */
+export function sandboxDealAsin(
+  index: number,
+  domainId: number,
+  seed: string | number = '',
+): string {
+  const r = rng(`${seed}:deal:${domainId}:${index}`);
+  const tail = Math.floor(r() * 36 ** 4)
+    .toString(36)
+    .toUpperCase()
+    .padStart(4, '0');
+  return `B0${index.toString(36).toUpperCase().padStart(4, '0')}${tail}`;
+}
+
+/**
+ * One page of a domain's deals, in Keepa's deal shape. `current` is the product's current
+ * values (the same as /product's `stats.current`); `deltaPercent` and `delta` hold, per range
+ * (day, week, month, 90 days), how far each price type fell (negative) against its average.
+ */
+export function sandboxDeals(
+  domainId: number,
+  page: number,
+  nowMs: number,
+  opts: { seed?: string | number; total?: number } = {},
+): Record<string, unknown>[] {
+  const total = opts.total ?? 400;
+  const from = page * DEALS_PER_PAGE;
+  const to = Math.min(total, from + DEALS_PER_PAGE);
+  const keepaNow = Math.floor(nowMs / MINUTE) - KEEPA_EPOCH_MINUTES;
+  const deals: Record<string, unknown>[] = [];
+  for (let i = from; i < to; i++) {
+    const asin = sandboxDealAsin(i, domainId, opts.seed);
+    const product = sandboxProduct(asin, domainId, nowMs, { seed: opts.seed, stats: true });
+    const current = (product.stats as { current: number[] }).current;
+    const r = rng(`${opts.seed ?? ''}:dealDelta:${asin}`);
+    const ranges = [0, 1, 2, 3].map(() =>
+      current.map((value, type) => (value > 0 && type !== 3 ? -(5 + Math.floor(r() * 45)) : -1)),
+    );
+    deals.push({
+      asin,
+      title: product.title,
+      rootCat: 1000 + (i % 7),
+      categories: [1000 + (i % 7)],
+      creationDate: keepaNow - 60 - (i % 600),
+      lastUpdate: keepaNow - (i % 60),
+      current,
+      deltaPercent: ranges,
+      delta: ranges.map((range) =>
+        range.map((pct, type) =>
+          pct === -1 ? -1 : Math.round(((current[type] as number) * pct) / (100 + pct)),
+        ),
+      ),
+      avg: ranges.map((range) =>
+        range.map((pct, type) =>
+          pct === -1 ? -1 : Math.round(((current[type] as number) * 100) / (100 + pct)),
+        ),
+      ),
+    });
+  }
+  return deals;
+}
+
 /** Keepa's bucket: discrete refill at minute boundaries since start; balance may go negative. */
 class KeepaBucket {
   balance: number;
@@ -197,7 +275,10 @@ export async function startKeepaSandbox(opts: KeepaSandboxOptions = {}): Promise
     opts.sleep ?? ((ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms)));
   const bucket = new KeepaBucket(capacity, refillRate, now, now());
   let mode: KeepaMisbehaviour = 'none';
+  const totalDeals = opts.deals ?? 400;
   let served = 0;
+  const productRequests: KeepaSandboxState['productRequests'] = [];
+  let dealsServed = 0;
   let rejected = 0;
   let tokensConsumed = 0;
 
@@ -212,16 +293,73 @@ export async function startKeepaSandbox(opts: KeepaSandboxOptions = {}): Promise
     };
   };
 
+  /** Keepa answers errors with the meter fields too; nothing was charged. */
+  const uncharged = () => ({ ...status(), tokensConsumed: 0, processingTimeInMs: 0 });
+
   const tooMany = (res: ServerResponse) => {
     rejected++;
     bucket.advance();
     const wait = mode === '429' ? Math.max(bucket.refillIn(), 1) : bucket.untilPositive();
-    reply(
-      res,
-      429,
-      { tokensLeft: bucket.balance, refillIn: bucket.refillIn(), refillRate },
-      { 'retry-after': String(Math.max(1, Math.ceil(wait / 1000))) },
-    );
+    reply(res, 429, uncharged(), {
+      'retry-after': String(Math.max(1, Math.ceil(wait / 1000))),
+    });
+  };
+
+  const badRequest = (res: ServerResponse, message: string) =>
+    reply(res, 400, { ...invalid(message), ...uncharged() });
+
+  /** Keepa's rule: runs while the balance is positive, charged in full. False: answered 429. */
+  const charge = (res: ServerResponse, cost: number): boolean => {
+    bucket.advance();
+    if (bucket.balance <= 0) {
+      tooMany(res);
+      return false;
+    }
+    bucket.balance -= cost;
+    tokensConsumed += cost;
+    return true;
+  };
+
+  const deal = (q: URLSearchParams, res: ServerResponse) => {
+    let selection: unknown;
+    try {
+      selection = JSON.parse(q.get('selection') ?? '');
+    } catch {
+      badRequest(res, 'selection must be URL-encoded JSON');
+      return;
+    }
+    if (!selection || typeof selection !== 'object' || Array.isArray(selection)) {
+      badRequest(res, 'selection must be a JSON object');
+      return;
+    }
+    const { domainId, page = 0 } = selection as { domainId?: unknown; page?: unknown };
+    if (!Number.isInteger(domainId) || (domainId as number) < 1 || (domainId as number) > 13) {
+      badRequest(res, 'selection.domainId must be an integer between 1 and 13');
+      return;
+    }
+    if (!Number.isInteger(page) || (page as number) < 0) {
+      badRequest(res, 'selection.page must be a non-negative integer');
+      return;
+    }
+    if (!charge(res, DEAL_COST)) return;
+    dealsServed++;
+    const dr = sandboxDeals(domainId as number, page as number, now(), {
+      seed: opts.seed,
+      total: totalDeals,
+    });
+    reply(res, 200, {
+      ...status(),
+      tokensConsumed: DEAL_COST,
+      processingTimeInMs: 0,
+      deals: {
+        dr,
+        drDateIndex: ['day', 'week', 'month', '90'],
+        sortType: 1,
+        categoryIds: [],
+        categoryNames: [],
+        categoryCount: [],
+      },
+    });
   };
 
   const handle = (url: URL, res: ServerResponse) => {
@@ -235,13 +373,17 @@ export async function startKeepaSandbox(opts: KeepaSandboxOptions = {}): Promise
       reply(res, 200, { ...status(), tokensConsumed: 0, processingTimeInMs: 0 });
       return;
     }
+    if (url.pathname === '/deal') {
+      deal(q, res);
+      return;
+    }
     if (url.pathname !== '/product') {
       reply(res, 404, { error: { type: 'notFound', message: `no route ${url.pathname}` } });
       return;
     }
     const domain = Number(q.get('domain'));
     if (!Number.isInteger(domain) || domain < 1 || domain > 13) {
-      reply(res, 400, invalid('domain must be an integer between 1 and 13'));
+      badRequest(res, 'domain must be an integer between 1 and 13');
       return;
     }
     const asins = (q.get('asin') ?? '')
@@ -249,30 +391,33 @@ export async function startKeepaSandbox(opts: KeepaSandboxOptions = {}): Promise
       .map((a) => a.trim())
       .filter(Boolean);
     if (asins.length === 0 || asins.length > 100) {
-      reply(res, 400, invalid('asin must list 1 to 100 ASINs'));
+      badRequest(res, 'asin must list 1 to 100 ASINs');
       return;
     }
     let offers: number | undefined;
     if (q.has('offers')) {
       offers = Number(q.get('offers'));
       if (!Number.isInteger(offers) || offers < 20 || offers > 100) {
-        reply(res, 400, invalid('offers must be an integer between 20 and 100'));
+        badRequest(res, 'offers must be an integer between 20 and 100');
         return;
       }
     }
-    bucket.advance();
-    if (bucket.balance <= 0) {
-      tooMany(res);
-      return;
-    }
     const cost = asins.length * (1 + (offers === undefined ? 0 : OFFERS_SURCHARGE));
-    bucket.balance -= cost;
-    tokensConsumed += cost;
+    if (!charge(res, cost)) return;
     served++;
+    productRequests.push({ asins: asins.length, offers: offers !== undefined });
+    if (productRequests.length > 1_000) productRequests.shift();
     const t = now();
-    const products = asins.map((asin) =>
-      sandboxProduct(asin, domain, t, { seed: opts.seed, stats: q.has('stats'), offers }),
-    );
+    const withHistory = q.get('history') !== '0';
+    const products = asins.map((asin) => {
+      const product = sandboxProduct(asin, domain, t, {
+        seed: opts.seed,
+        stats: q.has('stats'),
+        offers,
+      });
+      if (!withHistory) product.csv = null;
+      return product;
+    });
     reply(res, 200, { ...status(), tokensConsumed: cost, processingTimeInMs: 0, products });
   };
 
@@ -327,8 +472,10 @@ export async function startKeepaSandbox(opts: KeepaSandboxOptions = {}): Promise
         refillIn: bucket.refillIn(),
         mode,
         served,
+        dealsServed,
         rejected,
         tokensConsumed,
+        productRequests: [...productRequests],
       };
     },
     stop: () =>

@@ -1,8 +1,11 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import {
+  DEAL_COST,
+  DEALS_PER_PAGE,
   KEEPA_SANDBOX_KEY,
   type KeepaSandbox,
   type KeepaSandboxOptions,
+  sandboxDealAsin,
   startKeepaSandbox,
 } from '../../src/sandbox/keepa.ts';
 
@@ -36,6 +39,11 @@ async function get(path: string) {
 
 const product = (asins: string, extra = '') =>
   get(`/product?key=${KEY}&domain=1&asin=${asins}${extra}`);
+
+const deal = (selection: unknown) =>
+  get(`/deal?key=${KEY}&selection=${encodeURIComponent(JSON.stringify(selection))}`);
+
+const METER_FIELDS = ['timestamp', 'tokensLeft', 'refillIn', 'refillRate', 'tokensConsumed'];
 
 describe('Keepa sandbox', () => {
   it('charges 1 per ASIN, 7 with offers, and serves deterministic products', async () => {
@@ -75,7 +83,15 @@ describe('Keepa sandbox', () => {
     t += 15_000;
     const r = await product('X4');
     expect(r.status).toBe(429);
-    expect(r.json).toEqual({ tokensLeft: -20, refillIn: 45_000, refillRate: 5 });
+    expect(r.json).toEqual({
+      timestamp: t,
+      tokensLeft: -20,
+      refillIn: 45_000,
+      refillRate: 5,
+      tokensConsumed: 0,
+      tokenFlowReduction: 0,
+      processingTimeInMs: 0,
+    });
     // -20 needs 5 refills to be positive: 45 s + 4 min.
     expect(r.headers.get('retry-after')).toBe(String(45 + 240));
     expect(sb?.state().rejected).toBe(1);
@@ -161,5 +177,106 @@ describe('Keepa sandbox', () => {
     sb?.misbehave('none');
     expect((await product('B1')).status).toBe(200);
     expect(sb?.state()).toMatchObject({ mode: 'none', tokensLeft: 298 });
+  });
+
+  it('/deal serves deterministic pages of up to 150 deals for 5 tokens each, then empty pages', async () => {
+    await start({ capacity: 300, refillPerMinute: 20, deals: 320 });
+    const first = await deal({ domainId: 3, page: 0 });
+    expect(first.status).toBe(200);
+    expect(first.json).toMatchObject({
+      timestamp: t,
+      tokensLeft: 300 - DEAL_COST,
+      tokensConsumed: DEAL_COST,
+      refillRate: 20,
+      refillIn: 60_000,
+    });
+    const dr = first.json.deals.dr;
+    expect(dr).toHaveLength(DEALS_PER_PAGE);
+    expect(dr[0]).toMatchObject({ asin: sandboxDealAsin(0, 3) });
+    expect(typeof dr[0].title).toBe('string');
+    expect(dr[0].current[1]).toBeGreaterThan(0);
+    expect(dr[0].deltaPercent).toHaveLength(4);
+    expect(dr[0].deltaPercent[0][1]).toBeLessThan(0);
+
+    // The deal's current prices are the product's.
+    const p = await get(`/product?key=${KEY}&domain=3&asin=${dr[0].asin}&stats=1`);
+    expect(p.json.products[0].stats.current).toEqual(dr[0].current);
+
+    const second = await deal({ domainId: 3, page: 1 });
+    const third = await deal({ domainId: 3, page: 2, deltaPercentRange: [20, 100] });
+    const past = await deal({ domainId: 3, page: 3 });
+    expect(second.json.deals.dr).toHaveLength(150);
+    expect(third.json.deals.dr).toHaveLength(20);
+    expect(past.status).toBe(200);
+    expect(past.json.deals.dr).toEqual([]);
+    // 320 distinct ASINs over the pages; the same page again is the same page.
+    const all = [first, second, third].flatMap((r) =>
+      (r.json.deals.dr as Array<{ asin: string }>).map((d) => d.asin),
+    );
+    expect(new Set(all).size).toBe(320);
+    expect((await deal({ domainId: 3, page: 0 })).json.deals.dr).toEqual(dr);
+    // Another domain has other deals.
+    expect((await deal({ domainId: 1 })).json.deals.dr[0].asin).not.toBe(dr[0].asin);
+    expect(sb?.state()).toMatchObject({
+      dealsServed: 6,
+      served: 1,
+      tokensConsumed: 6 * DEAL_COST + 1,
+      tokensLeft: 300 - 6 * DEAL_COST - 1,
+    });
+  });
+
+  it('/deal follows the bucket rule: runs on a positive balance, 429 at zero', async () => {
+    await start({ capacity: 6, refillPerMinute: 5 });
+    expect((await deal({ domainId: 1 })).json.tokensLeft).toBe(1);
+    const last = await deal({ domainId: 1, page: 1 });
+    expect(last.status).toBe(200);
+    expect(last.json.tokensLeft).toBe(-4);
+    const refused = await deal({ domainId: 1, page: 2 });
+    expect(refused.status).toBe(429);
+    expect(refused.headers.get('retry-after')).toBe('60');
+    expect(refused.json).toMatchObject({ tokensLeft: -4, tokensConsumed: 0 });
+    expect(sb?.state()).toMatchObject({ dealsServed: 2, rejected: 1, tokensConsumed: 10 });
+  });
+
+  it('/deal rejects a missing or malformed selection with 400, without charging', async () => {
+    await start();
+    const noSelection = await get(`/deal?key=${KEY}`);
+    expect(noSelection.status).toBe(400);
+    expect(noSelection.json.error.type).toBe('invalidParameter');
+    for (const selection of [[1], 'x', { page: 0 }, { domainId: 99 }, { domainId: 1, page: -1 }]) {
+      const r = await deal(selection);
+      expect(r.status).toBe(400);
+      expect(r.json.error.type).toBe('invalidParameter');
+    }
+    expect(
+      (await get(`/deal?key=nope&selection=${encodeURIComponent('{"domainId":1}')}`)).status,
+    ).toBe(401);
+    expect(sb?.state()).toMatchObject({ tokensLeft: 300, tokensConsumed: 0, dealsServed: 0 });
+  });
+
+  it('every /product and /deal answer carries the meter fields', async () => {
+    await start({ capacity: 3, refillPerMinute: 1 });
+    const answers = [
+      await product('B1', '&stats=30'),
+      await product('B1', '&offers=0'),
+      await deal({ domainId: 1 }),
+      await deal({ domainId: 1 }), // balance <= 0 now: 429
+      await product('B1'),
+      await get(`/deal?key=${KEY}&selection=%7B`),
+      await get(`/token?key=${KEY}`),
+    ];
+    expect(answers.map((a) => a.status)).toEqual([200, 400, 200, 429, 429, 400, 200]);
+    for (const answer of answers) {
+      for (const field of METER_FIELDS) expect(typeof answer.json[field]).toBe('number');
+    }
+    expect(answers.map((a) => a.json.tokensConsumed)).toEqual([1, 0, 5, 0, 0, 0, 0]);
+  });
+
+  it('history=0 leaves out the price histories at the same cost', async () => {
+    await start();
+    const r = await product('B1,B2', '&stats=30&history=0');
+    expect(r.json.tokensConsumed).toBe(2);
+    expect(r.json.products[0].csv).toBeNull();
+    expect(r.json.products[0].stats.current[1]).toBeGreaterThan(0);
   });
 });

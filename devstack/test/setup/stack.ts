@@ -19,12 +19,15 @@ export default async function setup(project: TestProject) {
   const logDir = join(PROJECT_DIR, '.tollgate');
   mkdirSync(logDir, { recursive: true });
   const lines: string[] = [];
-  const stack = await startStack({ ports: 'free', log: (line) => lines.push(line) }).catch(
-    (error) => {
-      console.error(lines.slice(-60).join('\n'));
-      throw error;
-    },
-  );
+  const stack = await startStack({
+    ports: 'free',
+    log: (line) => lines.push(line),
+    // Reports finish fast, so a backfill of several chunks fits a test.
+    spapiProcessingMs: 1_500,
+  }).catch((error) => {
+    console.error(lines.slice(-60).join('\n'));
+    throw error;
+  });
   project.provide('stack', {
     projectId: stack.projectId,
     region: stack.region,

@@ -82,6 +82,8 @@ export type AutoSyncSummary =
   | { skipped: 'lease'; heldUntil: number }
   | (ChunkCounts & {
       skipped?: undefined;
+      /** The data window this cycle's backfill covered. */
+      window: { startMs: number; endMs: number };
       watermarkMs: number | null;
       stopped?: StopReason;
       auditsSkipped: boolean;
@@ -170,6 +172,7 @@ async function runLeased(input: AutoSyncCycleInput): Promise<AutoSyncSummary> {
 
   return {
     ...count(backfill.results),
+    window: { startMs: plan.startMs, endMs: plan.endMs },
     watermarkMs: outcome.state.watermarkMs,
     ...(stopped ? { stopped } : {}),
     auditsSkipped,

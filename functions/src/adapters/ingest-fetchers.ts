@@ -1,13 +1,22 @@
+import type { Collection } from '../core/pipeline/collections';
 import type { IngestFetchers } from './ingest';
 import { Registry } from './registry';
 
-/** Which fetchers serve each provider's ingest (the Keepa client registers its own). */
-const fetchers = new Registry<IngestFetchers>();
+/**
+ * Builds the fetchers of one collection's ingest (they store into that collection), from the
+ * provider's configuration and credentials. Each provider's upstream wiring registers one.
+ */
+export type IngestFetchersFactory = (collection: Collection) => Promise<IngestFetchers>;
 
-export function registerIngestFetchers(provider: string, value: IngestFetchers): () => void {
-  return fetchers.register(provider, value);
+const factories = new Registry<IngestFetchersFactory>();
+
+export function registerIngestFetchers(
+  provider: string,
+  factory: IngestFetchersFactory,
+): () => void {
+  return factories.register(provider, factory);
 }
 
-export function ingestFetchers(provider: string): IngestFetchers | undefined {
-  return fetchers.get(provider);
+export function ingestFetchers(provider: string): IngestFetchersFactory | undefined {
+  return factories.get(provider);
 }

@@ -11,8 +11,8 @@ import {
   batchKinds,
   planNextBatch,
 } from '../core/pipeline/batching';
-import { QuotaExceededError } from '../core/quota/errors';
-import type { RetryReason } from '../core/quota/gate';
+import { CostExceedsLimitError, QuotaExceededError } from '../core/quota/errors';
+import type { Decision, RetryReason } from '../core/quota/gate';
 import type { MeterReading } from '../core/quota/meters';
 import { logger } from '../log';
 import { acquireLease } from './lease';
@@ -124,7 +124,9 @@ export type IngestStop =
   | { reason: 'gate'; gateReason: RetryReason; atMs: number }
   /** The provider cools down until `atMs` (already running, or started by this slice). */
   | { reason: 'cooldown' | 'quota'; atMs: number }
-  | { reason: 'deadline'; atMs: number };
+  | { reason: 'deadline'; atMs: number }
+  /** No limit will ever grant the next batch: nothing is rescheduled until the config changes. */
+  | { reason: 'refused'; batch: BatchKind; message: string };
 
 export type IngestSliceSummary =
   | { skipped: 'lease'; heldUntil: number }
@@ -175,7 +177,13 @@ export async function runIngestSlice(input: IngestSliceInput): Promise<IngestSli
 async function runLeased(input: IngestSliceInput, report: SliceReport): Promise<SliceReport> {
   const { db, engine, collection, provider, category, fetchers, now } = input;
   const config = (await loadPipelineConfig(db)).batching;
-  report.meter = await ensureMeter(input);
+  try {
+    report.meter = await ensureMeter(input);
+  } catch (error) {
+    // Even the free status call can say "quota exceeded": the provider cools down all the same.
+    if (!(error instanceof QuotaExceededError)) throw error;
+    return stop(report, { reason: 'quota', atMs: await startCooldown(input, error) });
+  }
   for (;;) {
     if (input.deadlineMs !== undefined && now() >= input.deadlineMs) {
       return stop(report, { reason: 'deadline', atMs: now() });
@@ -190,13 +198,22 @@ async function runLeased(input: IngestSliceInput, report: SliceReport): Promise<
     if (plan.kind === 'wait') {
       return stop(report, { reason: 'tokens', batch: plan.batch, atMs: plan.untilMs });
     }
-    const decision = await engine.acquire({
-      provider,
-      category,
-      operation: plan.batch,
-      cost: plan.estimatedCost,
-      maxWaitMs: 0,
-    });
+    let decision: Decision;
+    try {
+      decision = await engine.acquire({
+        provider,
+        category,
+        operation: plan.batch,
+        cost: plan.estimatedCost,
+        maxWaitMs: 0,
+      });
+    } catch (error) {
+      if (!(error instanceof CostExceedsLimitError)) throw error;
+      // The category's share can never pay for this batch: retrying cannot help. An operator
+      // must raise the share or shrink the batch (config/pipeline batching).
+      logger.error({ collection, err: error }, 'ingest batch can never be granted');
+      return stop(report, { reason: 'refused', batch: plan.batch, message: error.message });
+    }
     if (decision.kind === 'retryAt') {
       return stop(report, { reason: 'gate', gateReason: decision.reason, atMs: decision.atMs });
     }

@@ -72,6 +72,12 @@ export const providerSchema = z.object({
   safetyMarginMs: nonNegative.default(100),
   /** Upstream base URL; configuration so a sandbox or a test server can stand in. */
   baseUrl: z.url().optional(),
+  /** Further upstream URLs by name (SP-API's `lwa` token endpoint, a proxied `site`). */
+  endpoints: z.record(z.string(), z.url()).default({}),
+  /** Upstream settings that are not secrets (Keepa's `domainId`, SP-API `marketplaceIds`). */
+  settings: z
+    .record(z.string(), z.union([z.string(), z.number(), z.boolean(), z.array(z.string())]))
+    .default({}),
 });
 export type Provider = z.infer<typeof providerSchema>;
 

@@ -3,6 +3,8 @@ import { runAutoSyncCycle } from '../adapters/autosync';
 import { autoSyncFetcher } from '../adapters/autosync-fetchers';
 import { db } from '../adapters/firebase';
 import { instanceQuotaEngine } from '../adapters/quota/quota-engine';
+import { secretsOf } from '../adapters/upstreams/secrets';
+import '../adapters/upstreams/wiring';
 import { logger } from '../log';
 import './options';
 
@@ -19,7 +21,12 @@ const TIMEOUT_SECONDS = 540;
 const BUDGET_MS = 7 * 60_000;
 
 export const realtimeSalesSync = onSchedule(
-  { schedule: 'every 15 minutes', timeZone: 'UTC', timeoutSeconds: TIMEOUT_SECONDS },
+  {
+    schedule: 'every 15 minutes',
+    timeZone: 'UTC',
+    timeoutSeconds: TIMEOUT_SECONDS,
+    secrets: secretsOf('spapi'),
+  },
   async () => {
     const { source } = REALTIME_SALES_SYNC;
     const fetchAndStore = autoSyncFetcher(source);

@@ -4,14 +4,13 @@ import { collectionsRepository } from '../adapters/collections-repository';
 import { db } from '../adapters/firebase';
 import { runIngestSlice } from '../adapters/ingest';
 import { ingestFetchers } from '../adapters/ingest-fetchers';
+import { INGEST_FUNCTION, rescheduleIngest } from '../adapters/ingest-queue';
 import { instanceQuotaEngine } from '../adapters/quota/quota-engine';
-import { enqueueTask } from '../adapters/task-queue';
-import { taskId } from '../core/task-envelope';
+import { secretsOf } from '../adapters/upstreams/secrets';
+import '../adapters/upstreams/wiring';
 import { logger } from '../log';
 import { taskHandler } from './task-handler';
 import './options';
-
-export const INGEST_FUNCTION = 'keepaIngest';
 
 export const ingestPayload = z.object({
   collection: z.string().regex(/^[a-z][a-z0-9_-]{0,62}$/, 'a collection id'),
@@ -29,6 +28,7 @@ const BUDGET_MS = 7 * 60_000;
 export const keepaIngest = onTaskDispatched(
   {
     timeoutSeconds: TIMEOUT_SECONDS,
+    secrets: secretsOf('keepa'),
     retryConfig: { maxAttempts: 5, minBackoffSeconds: 30, maxBackoffSeconds: 600 },
     // Slices of one collection exclude each other through the lease; this bounds collections.
     rateLimits: { maxConcurrentDispatches: 4 },
@@ -39,8 +39,8 @@ export const keepaIngest = onTaskDispatched(
       logger.warn({ collection }, 'ingest skipped: no such collection');
       return;
     }
-    const fetchers = ingestFetchers(found.provider);
-    if (!fetchers) {
+    const fetchersFor = ingestFetchers(found.provider);
+    if (!fetchersFor) {
       logger.warn(
         { collection, provider: found.provider },
         'ingest skipped: no fetchers registered for this provider (its upstream adapter registers them)',
@@ -53,7 +53,7 @@ export const keepaIngest = onTaskDispatched(
       collection,
       provider: found.provider,
       category: found.category,
-      fetchers,
+      fetchers: await fetchersFor(found),
       now: Date.now,
       deadlineMs: Date.now() + BUDGET_MS,
     });
@@ -63,12 +63,3 @@ export const keepaIngest = onTaskDispatched(
     }
   }),
 );
-
-/** Enqueues the collection's next slice for `atMs`. */
-export function rescheduleIngest(collection: string, atMs: number) {
-  return enqueueTask(
-    INGEST_FUNCTION,
-    { collection },
-    { id: taskId('ingest', collection, String(atMs)), scheduleTime: new Date(atMs) },
-  );
-}

@@ -2,6 +2,8 @@ import { defineInt } from 'firebase-functions/params';
 import { onTaskDispatched } from 'firebase-functions/v2/tasks';
 import { instanceQuotaEngine } from '../adapters/quota/quota-engine';
 import { enqueueTask } from '../adapters/task-queue';
+import { secretsOf, type UpstreamProvider } from '../adapters/upstreams/secrets';
+import '../adapters/upstreams/wiring';
 import { workHandler } from '../adapters/work-handlers';
 import { engineWorkPorts, WorkRunner } from '../adapters/work-runner';
 import { workItemSchema, workQueueName } from '../core/pipeline/work-items';
@@ -25,11 +27,12 @@ function workRunner(): WorkRunner {
  * parameters); the gate is the exact one. Handlers never sleep on quota: a deferred item is
  * re-enqueued for its time and the task ends.
  */
-function workQueue(provider: string) {
+function workQueue(provider: UpstreamProvider) {
   const prefix = provider.toUpperCase();
   return onTaskDispatched(
     {
       timeoutSeconds: 300,
+      secrets: secretsOf(provider),
       retryConfig: {
         maxAttempts: defineInt(`${prefix}_WORK_MAX_ATTEMPTS`, { default: 5 }),
         minBackoffSeconds: 10,

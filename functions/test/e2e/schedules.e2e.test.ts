@@ -40,18 +40,23 @@ describe('scheduled functions on the local stack', () => {
 
   it('allocationUpdate republishes every allocation and marks the idle seed collection stalled', async () => {
     await Promise.all(SEEDED_PROVIDERS.map((p) => db.doc(`quotaAllocations/${p}`).delete()));
+    // As seeded, whatever other end-to-end files did to it: running, no progress since 2026-01-01.
+    await db
+      .doc('collections/buckcheap-historical')
+      .update({ status: 'running', lastProgressAt: Date.parse('2026-01-01T00:00:00Z') });
     expect(await fire('allocationUpdate')).toBe(200);
 
     for (const provider of SEEDED_PROVIDERS) {
       expect((await db.doc(`quotaAllocations/${provider}`).get()).exists).toBe(true);
     }
     const smartproxy = (await db.doc('quotaAllocations/smartproxy').get()).data();
-    expect(smartproxy?.categories).toMatchObject({
-      'buckcheap-historical': { current: { percent: 15 } },
-      'proxy-live-prices': { current: { percent: 60 } },
-    });
+    // The seed's 15% and 60%, or both grown alike by what other files' categories freed.
+    const percent = (c: string) => smartproxy?.categories[c].current.percent as number;
+    expect(percent('buckcheap-historical')).toBeGreaterThanOrEqual(15);
+    expect(percent('proxy-live-prices') / percent('buckcheap-historical')).toBeCloseTo(4, 2);
+    const total = Object.keys(smartproxy?.categories ?? {}).reduce((sum, c) => sum + percent(c), 0);
+    expect(total).toBeLessThanOrEqual(100);
 
-    // The seed's collection has had no progress since 2026-01-01.
     const repo = new CollectionsRepository(db);
     expect(await repo.get('buckcheap-historical')).toMatchObject({ status: 'stalled' });
     // Running again, so whatever runs next finds the seed collection running.

@@ -318,6 +318,34 @@ describe('ingest slices', () => {
     expect(await ingestCounts(db, COLLECTION)).toMatchObject({ peek: 0, done: 120 });
   });
 
+  it('stops without rescheduling when the share can never pay for a batch', async () => {
+    // A 40-token bucket never holds a full peek batch of 50.
+    await seed({ capacity: 40, refillPerSecond: 1 });
+    const keepa = new FakeKeepa(40, 1);
+    const { fetchers } = fakeFetchers(keepa);
+    await addIngestItems(db, COLLECTION, keys('r', 60), { nowMs: t });
+    const summary = await slice(new QuotaEngine(db, { now }), fetchers);
+    expect(summary).toMatchObject({ stopped: { reason: 'refused', batch: 'peek' } });
+    expect(summary).not.toHaveProperty('reschedule');
+    expect(keepa.calls).toEqual([]);
+    expect(await leaseExists()).toBe(false);
+  });
+
+  it('a quota error from the status call starts the cooldown like any other', async () => {
+    await seed({ capacity: 1000, refillPerSecond: 10 });
+    const keepa = new FakeKeepa(1000, 10);
+    const { fetchers } = fakeFetchers(keepa);
+    await addIngestItems(db, COLLECTION, keys('s', 3), { nowMs: t });
+    const status = async (): Promise<MeterReading> => {
+      throw new QuotaExceededError('keepa', 'token', 90);
+    };
+    const summary = await slice(new QuotaEngine(db, { now }), { ...fetchers, status });
+    expect(summary).toMatchObject({ stopped: { reason: 'quota', atMs: T0 + 90_000 } });
+    expect((await db.doc('cooldowns/keepa').get()).get('until').toMillis()).toBe(T0 + 90_000);
+    expect(keepa.calls).toEqual([]);
+    expect(await leaseExists()).toBe(false);
+  });
+
   it('on a quota error starts the cooldown, keeps the batch queued and resumes at its end', async () => {
     await seed({ capacity: 1000, refillPerSecond: 10 });
     const keepa = new FakeKeepa(1000, 10);
@@ -503,8 +531,9 @@ describe('ingest slices', () => {
 
   it('registers fetchers per provider', () => {
     const { fetchers } = fakeFetchers(new FakeKeepa(10, 1));
-    const unregister = registerIngestFetchers('keepa', fetchers);
-    expect(ingestFetchers('keepa')).toBe(fetchers);
+    const factory = async () => fetchers;
+    const unregister = registerIngestFetchers('keepa', factory);
+    expect(ingestFetchers('keepa')).toBe(factory);
     unregister();
     expect(ingestFetchers('keepa')).toBeUndefined();
   });

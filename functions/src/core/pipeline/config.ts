@@ -1,10 +1,12 @@
 import { z } from 'zod';
+import { healthConfigSchema } from '../health';
 import { validationConfigSchema } from '../validation';
 import { aggregationConfigSchema } from './aggregation';
 import { auditConfigSchema } from './audits';
 import { backfillConfigSchema } from './backfill';
 import { batchingConfigSchema } from './batching';
 import { collectionConfigSchema } from './collections';
+import { historicalConfigSchema } from './historical';
 
 /**
  * The pipeline's runtime configuration (one document, e.g. `config/pipeline`); every field has
@@ -18,5 +20,7 @@ export const pipelineConfigSchema = z.object({
   batching: batchingConfigSchema.prefault({}),
   aggregation: aggregationConfigSchema.prefault({}),
   validation: validationConfigSchema.prefault({}),
+  historical: historicalConfigSchema.prefault({}),
+  health: healthConfigSchema.prefault({}),
 });
 export type PipelineConfig = z.infer<typeof pipelineConfigSchema>;

@@ -1,0 +1,40 @@
+import type { Firestore } from 'firebase-admin/firestore';
+import { logger } from '../log';
+import { CollectionsRepository } from './collections-repository';
+import { PRODUCTS_PATH } from './products-repository';
+
+/**
+ * Reports a collection's progress for one marketplace as the number of products it has stored
+ * (a count query, not a counter): a redelivered task, a re-run batch or two handlers racing can
+ * only ever report the true count, and the collection keeps the highest it has seen. Phase
+ * transitions follow from it.
+ */
+export async function recordStoredCount(
+  db: Firestore,
+  collection: string,
+  marketplace: string,
+): Promise<number> {
+  const counted = await db
+    .collection(PRODUCTS_PATH)
+    .where('collection', '==', collection)
+    .where('marketplace', '==', marketplace)
+    .count()
+    .get();
+  const collected = counted.data().count;
+  const outcome = await new CollectionsRepository(db).recordProgress(collection, {
+    marketplace,
+    collected,
+  });
+  if (outcome.transition) {
+    logger.info(
+      {
+        collection,
+        from: outcome.transition.from,
+        to: outcome.transition.to,
+        sharePercent: outcome.transition.sharePercent,
+      },
+      'collection changed phase',
+    );
+  }
+  return collected;
+}

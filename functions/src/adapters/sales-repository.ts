@@ -1,0 +1,225 @@
+import { FieldPath, type Firestore, type Query } from 'firebase-admin/firestore';
+import { z } from 'zod';
+import type { Interval } from '../core/pipeline/backfill';
+import {
+  HOUR_MS,
+  hourKey,
+  mergeSalesRows,
+  type SalesRow,
+  type SalesSummary,
+  type StoredSalesBucket,
+  salesBucketKey,
+  salesBucketRange,
+  salesRowSchema,
+  summarizeSales,
+} from '../core/sales';
+import { logger } from '../log';
+
+/**
+ * Vendor real-time sales, one document per marketplace, hour and ASIN:
+ * `sales/{marketplaceId}~{hourStartIso}~{asin}`. Writes are plain `set`s of values derived from
+ * the row alone, so storing the same report twice writes the same documents: no duplicates,
+ * nothing counted twice. Storing a window replaces that window: a bucket the new report no
+ * longer has (an audit found the hour revised to nothing) is deleted.
+ */
+
+export const SALES_COLLECTION = 'sales';
+/** Firestore's limit of writes in one batch. */
+export const MAX_BATCH_WRITES = 500;
+
+const marketplaceIdSchema = z.string().regex(/^[^~/]+$/, 'non-empty, without "~" or "/"');
+const windowSchema = z
+  .object({ startMs: z.number().int(), endMs: z.number().int() })
+  .refine((w) => w.endMs >= w.startMs, 'endMs must not be before startMs');
+
+/** As stored; read leniently so one bad document is skipped, not fatal. */
+const storedBucketSchema = z.object({
+  marketplaceId: z.string(),
+  asin: z.string(),
+  hourStartMs: z.number(),
+  hourEndMs: z.number(),
+  orderedUnits: z.number(),
+  orderedRevenue: z.number(),
+});
+
+export interface StoreOutcome {
+  /** Buckets set (created or overwritten with the same or newer numbers). */
+  written: number;
+  /** Buckets of the window the new rows no longer have. */
+  deleted: number;
+  batches: number;
+}
+
+/** Where the sales fetcher puts rows; resolves once they are durable. */
+export interface SalesStore {
+  replaceWindow(
+    marketplaceId: string,
+    window: Interval,
+    rows: readonly SalesRow[],
+  ): Promise<StoreOutcome>;
+}
+
+export interface SalesSummaryOptions {
+  /** Hours starting at or after this instant. */
+  sinceMs: number;
+  /** Hours starting before this instant (no bound by default). */
+  untilMs?: number;
+  /** One marketplace only (all by default). */
+  marketplaceId?: string;
+  /** Length of the best-seller list (10 by default). */
+  top?: number;
+}
+
+const summaryOptionsSchema = z.object({
+  sinceMs: z.number().int(),
+  untilMs: z.number().int().optional(),
+  marketplaceId: marketplaceIdSchema.optional(),
+  top: z.number().int().positive().max(1000).optional(),
+});
+
+export const salesDocId = salesBucketKey;
+
+/** What a bucket document holds: the row, its marketplace and the hour's key for reading. */
+type BucketDocument = StoredSalesBucket & { hourStart: string };
+
+function bucketDocument(marketplaceId: string, row: SalesRow): BucketDocument {
+  return {
+    marketplaceId,
+    asin: row.asin,
+    hourStart: hourKey(row.hourStartMs),
+    hourStartMs: row.hourStartMs,
+    hourEndMs: row.hourEndMs,
+    orderedUnits: row.orderedUnits,
+    orderedRevenue: row.orderedRevenue,
+  };
+}
+
+type Op = { kind: 'set'; id: string; data: BucketDocument } | { kind: 'delete'; id: string };
+
+async function commitInBatches(db: Firestore, ops: readonly Op[]): Promise<number> {
+  const collection = db.collection(SALES_COLLECTION);
+  let batches = 0;
+  for (let i = 0; i < ops.length; i += MAX_BATCH_WRITES) {
+    const batch = db.batch();
+    for (const op of ops.slice(i, i + MAX_BATCH_WRITES)) {
+      if (op.kind === 'set') batch.set(collection.doc(op.id), op.data);
+      else batch.delete(collection.doc(op.id));
+    }
+    await batch.commit();
+    batches++;
+  }
+  return batches;
+}
+
+/**
+ * Sets one bucket per (ASIN, hour) of `rows` and, when a window is given, deletes the
+ * marketplace's buckets of hours starting in that window that `rows` does not have. Batches of
+ * at most 500 writes, committed in turn; a failure part-way leaves a mix of old and new buckets
+ * that storing the window again repairs.
+ */
+export async function storeSalesRows(
+  db: Firestore,
+  marketplaceId: string,
+  rows: readonly SalesRow[],
+  options: { window?: Interval } = {},
+): Promise<StoreOutcome> {
+  marketplaceIdSchema.parse(marketplaceId);
+  const valid = z.array(salesRowSchema).parse(rows);
+  const merged = mergeSalesRows(valid);
+  const ops: Op[] = merged.map((row) => ({
+    kind: 'set',
+    id: salesBucketKey(marketplaceId, row.asin, row.hourStartMs),
+    data: bucketDocument(marketplaceId, row),
+  }));
+  let deleted = 0;
+  if (options.window) {
+    const window = windowSchema.parse(options.window);
+    const keep = new Set(ops.map((op) => op.id));
+    for (const id of await bucketIdsIn(db, marketplaceId, window)) {
+      if (keep.has(id)) continue;
+      ops.push({ kind: 'delete', id });
+      deleted++;
+    }
+  }
+  const batches = await commitInBatches(db, ops);
+  return { written: merged.length, deleted, batches };
+}
+
+/** Ids of a marketplace's buckets of hours starting in the window: one key range, no index. */
+async function bucketIdsIn(
+  db: Firestore,
+  marketplaceId: string,
+  window: Interval,
+): Promise<string[]> {
+  if (window.endMs <= window.startMs) return [];
+  const [from, to] = salesBucketRange(marketplaceId, window);
+  const { docs } = await db
+    .collection(SALES_COLLECTION)
+    .where(FieldPath.documentId(), '>=', from)
+    .where(FieldPath.documentId(), '<', to)
+    .select()
+    .get();
+  return docs.map((d) => d.id);
+}
+
+/**
+ * The real-time sales summary from stored buckets: totals, best sellers and the latest hour
+ * with data. With a marketplace it reads that marketplace's key range; without, the hour range
+ * of every marketplace (revenue then adds up across currencies: ask per marketplace for money).
+ */
+export async function summary(db: Firestore, options: SalesSummaryOptions): Promise<SalesSummary> {
+  const { sinceMs, untilMs, marketplaceId, top } = summaryOptionsSchema.parse(options);
+  const collection = db.collection(SALES_COLLECTION);
+  let query: Query;
+  if (marketplaceId) {
+    // Whole hours only in the key; the exact bound is applied below.
+    const [from, to] = salesBucketRange(marketplaceId, {
+      startMs: Math.floor(sinceMs / HOUR_MS) * HOUR_MS,
+      endMs: untilMs ?? Date.UTC(9999, 0, 1),
+    });
+    query = collection
+      .where(FieldPath.documentId(), '>=', from)
+      .where(FieldPath.documentId(), '<', to);
+  } else {
+    query = collection.where('hourStartMs', '>=', sinceMs);
+    if (untilMs !== undefined) query = query.where('hourStartMs', '<', untilMs);
+  }
+  const { docs } = await query.get();
+  const buckets: StoredSalesBucket[] = [];
+  for (const doc of docs) {
+    const parsed = storedBucketSchema.safeParse(doc.data());
+    if (!parsed.success) {
+      logger.warn({ id: doc.id, issues: parsed.error.issues }, 'sales bucket skipped: malformed');
+      continue;
+    }
+    const b = parsed.data;
+    if (b.hourStartMs < sinceMs || (untilMs !== undefined && b.hourStartMs >= untilMs)) continue;
+    buckets.push(b);
+  }
+  return summarizeSales(buckets, {
+    sinceMs,
+    ...(untilMs !== undefined ? { untilMs } : {}),
+    ...(top !== undefined ? { top } : {}),
+  });
+}
+
+/** The store the sales fetcher writes through, and the summary a callable will serve. */
+export class SalesRepository implements SalesStore {
+  constructor(private readonly db: Firestore) {}
+
+  store(marketplaceId: string, rows: readonly SalesRow[]): Promise<StoreOutcome> {
+    return storeSalesRows(this.db, marketplaceId, rows);
+  }
+
+  replaceWindow(
+    marketplaceId: string,
+    window: Interval,
+    rows: readonly SalesRow[],
+  ): Promise<StoreOutcome> {
+    return storeSalesRows(this.db, marketplaceId, rows, { window });
+  }
+
+  summary(options: SalesSummaryOptions): Promise<SalesSummary> {
+    return summary(this.db, options);
+  }
+}

@@ -1,0 +1,229 @@
+import type { Firestore } from 'firebase-admin/firestore';
+import {
+  isoDate,
+  KeepaCsvType,
+  type KeepaPricePoint,
+  keepaCurrentPrice,
+  keepaDomain,
+  keepaPeekFilter,
+  keepaTypeHistory,
+} from '../../core/keepa';
+import type { MeterReading } from '../../core/quota/meters';
+import { logger } from '../../log';
+import {
+  addIngestItems,
+  type IngestBatchResult,
+  type IngestFetchers,
+  type IngestItem,
+  type IngestItemResult,
+} from '../ingest';
+import type { ProductsRepository } from '../products-repository';
+import type { KeepaClient, KeepaDealSelection, KeepaProduct } from './keepa';
+
+/**
+ * Keepa as the ingest runner's upstream (see adapters/ingest.ts):
+ * - peek: `stats` only, no offers, no histories (1 token per ASIN); survivors pass the peek
+ *   filter (default: a current NEW price and a sales rank below 100 000).
+ * - commit: `stats` and `offers=20` with histories (7 tokens per ASIN); the product's price
+ *   history of `priceType` plus today's current price go to the products repository, which
+ *   merges by date (storing the same answer twice writes nothing). Stored items come back for
+ *   light updates after `refreshAfterMs`.
+ * - light: the peek request again; today's current price is merged into the history.
+ * - status: the free /token call.
+ * Every batch returns Keepa's meter (tokensLeft, refillRate, tokensConsumed), so the runner
+ * settles what the batch really cost.
+ */
+
+const DAY_MS = 86_400_000;
+export const DEFAULT_REFRESH_AFTER_MS = DAY_MS;
+export const DEFAULT_STATS_DAYS = 90;
+export const DEFAULT_COMMIT_OFFERS = 20;
+/** Product upserts run this many at a time. */
+const STORE_CONCURRENCY = 10;
+
+/** ASINs are upper case; Keepa answers with them as it stores them. */
+const asinKey = (asin: string) => asin.trim().toUpperCase();
+
+export interface KeepaIngestOptions {
+  client: KeepaClient;
+  products: ProductsRepository;
+  /** The collection products are stored under. */
+  collection: string;
+  /** Tollgate's marketplace id; default from the client's domain (`amazon-de` for 3). */
+  marketplace?: string;
+  /** Which peeked products are worth the full request; default `keepaPeekFilter()`. */
+  peekFilter?: (product: KeepaProduct) => boolean;
+  /** When a stored product is due for its next light update; null: never. One day by default. */
+  refreshAfterMs?: number | null;
+  /** The csv type stored as the price history (`KeepaCsvType.NEW` by default). */
+  priceType?: number;
+  /** `stats=<days>` on every request (90 by default). */
+  statsDays?: number;
+  /** `offers=<n>` on commits (20 by default; Keepa accepts 20..100). */
+  offers?: number;
+  now?: () => number;
+}
+
+export function createKeepaIngestFetchers(options: KeepaIngestOptions): IngestFetchers {
+  const { client, products: repository, collection } = options;
+  const domain = keepaDomain(client.domainId);
+  const marketplace = options.marketplace ?? domain.marketplace;
+  const peekFilter = options.peekFilter ?? keepaPeekFilter();
+  const refreshAfterMs =
+    options.refreshAfterMs === undefined ? DEFAULT_REFRESH_AFTER_MS : options.refreshAfterMs;
+  const priceType = options.priceType ?? KeepaCsvType.NEW;
+  const stats = options.statsDays ?? DEFAULT_STATS_DAYS;
+  const offers = options.offers ?? DEFAULT_COMMIT_OFFERS;
+  const now = options.now ?? Date.now;
+
+  const fetchByKey = async (items: IngestItem[], full: boolean) => {
+    const result = await client.products(
+      items.map((item) => item.key),
+      full ? { stats, offers, history: true } : { stats, history: false },
+    );
+    const byAsin = new Map(result.products.map((p) => [asinKey(p.asin), p]));
+    return { byAsin, meter: result.meter };
+  };
+
+  /** Today's point: the current price on the day Keepa answered. */
+  const currentPoint = (product: KeepaProduct, meter: MeterReading): KeepaPricePoint => ({
+    date: isoDate(meter.atMs),
+    price: keepaCurrentPrice(product.stats?.current, priceType, domain.divisor),
+  });
+
+  const store = async (
+    items: IngestItem[],
+    byAsin: Map<string, KeepaProduct>,
+    pointsOf: (product: KeepaProduct) => KeepaPricePoint[],
+  ): Promise<IngestItemResult[]> => {
+    const refreshAtMs = refreshAfterMs === null ? undefined : now() + refreshAfterMs;
+    const one = async (item: IngestItem): Promise<IngestItemResult | undefined> => {
+      const product = byAsin.get(asinKey(item.key));
+      if (!product) return undefined; // Keepa said nothing about it: failed, retried later
+      const prices = pointsOf(product);
+      if (prices.length === 0) return { key: item.key, outcome: 'rejected' };
+      try {
+        await repository.upsertPriceHistory({
+          marketplace,
+          key: product.asin,
+          collection,
+          identifiers: { asin: product.asin },
+          prices,
+        });
+      } catch (error) {
+        logger.warn({ err: error, asin: product.asin, collection }, 'keepa product not stored');
+        return { key: item.key, outcome: 'failed' };
+      }
+      return {
+        key: item.key,
+        outcome: 'stored',
+        ...(refreshAtMs === undefined ? {} : { refreshAtMs }),
+      };
+    };
+    const results: IngestItemResult[] = [];
+    for (let i = 0; i < items.length; i += STORE_CONCURRENCY) {
+      const done = await Promise.all(items.slice(i, i + STORE_CONCURRENCY).map(one));
+      for (const result of done) if (result) results.push(result);
+    }
+    return results;
+  };
+
+  return {
+    async peek(items): Promise<IngestBatchResult> {
+      const { byAsin, meter } = await fetchByKey(items, false);
+      const results: IngestItemResult[] = [];
+      for (const item of items) {
+        const product = byAsin.get(asinKey(item.key));
+        if (product) {
+          results.push({ key: item.key, outcome: peekFilter(product) ? 'survivor' : 'rejected' });
+        }
+      }
+      return { results, meter };
+    },
+
+    async commit(items): Promise<IngestBatchResult> {
+      const { byAsin, meter } = await fetchByKey(items, true);
+      const results = await store(items, byAsin, (product) => {
+        const history = keepaTypeHistory(product.csv, priceType, domain.divisor);
+        const today = currentPoint(product, meter);
+        // Nothing known at all (an unknown ASIN): nothing to store.
+        if (history.length === 0 && today.price === null) return [];
+        return [...history.filter((point) => point.date !== today.date), today];
+      });
+      return { results, meter };
+    },
+
+    async light(items): Promise<IngestBatchResult> {
+      const { byAsin, meter } = await fetchByKey(items, false);
+      const results = await store(items, byAsin, (product) => [currentPoint(product, meter)]);
+      return { results, meter };
+    },
+
+    status: async () => (await client.tokenStatus()).meter,
+  };
+}
+
+export interface DiscoverDealsInput {
+  client: KeepaClient;
+  db: Firestore;
+  /** The ingest collection the ASINs are queued in (stage peek). */
+  collection: string;
+  /** Pages to read, from `firstPage` on; stops early after a short (last) page. */
+  pages: number;
+  firstPage?: number;
+  /** Further deal filters (Keepa's selection fields); page and domainId are set here. */
+  selection?: Omit<KeepaDealSelection, 'page'>;
+  now?: () => number;
+}
+
+export interface DiscoverDealsResult {
+  /** Pages requested (5 tokens each). */
+  pages: number;
+  /** Distinct ASINs found. */
+  asins: number;
+  added: number;
+  requeued: number;
+  unchanged: number;
+  /** The last answer's meter, `consumed` summed over the pages; absent if no page was read. */
+  meter?: MeterReading;
+}
+
+/** Keepa's deal page size: a shorter page is the last one. */
+const DEALS_PER_PAGE = 150;
+
+/**
+ * Discovery: reads deal pages and queues their ASINs for peeking. Each page's ASINs are
+ * queued before the next page is requested, so a quota error midway keeps what was found.
+ * Idempotent: an ASIN already queued, peeked or stored is left as it is. The tokens (5 a page)
+ * are spent outside the gate: feed the returned meter to the quota engine.
+ */
+export async function discoverDeals(input: DiscoverDealsInput): Promise<DiscoverDealsResult> {
+  const { client, db, collection } = input;
+  const now = input.now ?? Date.now;
+  const first = input.firstPage ?? 0;
+  const seen = new Set<string>();
+  const result: DiscoverDealsResult = { pages: 0, asins: 0, added: 0, requeued: 0, unchanged: 0 };
+  let consumed = 0;
+  for (let page = first; page < first + input.pages; page++) {
+    const answer = await client.deals({ ...input.selection, page });
+    result.pages++;
+    consumed += answer.meter.consumed ?? 0;
+    result.meter = { ...answer.meter, consumed };
+    const fresh = answer.deals.map((deal) => deal.asin).filter((asin) => !seen.has(asin));
+    for (const asin of fresh) seen.add(asin);
+    if (fresh.length > 0) {
+      const added = await addIngestItems(
+        db,
+        collection,
+        fresh.map((key) => ({ key, data: { domainId: client.domainId } })),
+        { nowMs: now() },
+      );
+      result.added += added.added;
+      result.requeued += added.requeued;
+      result.unchanged += added.unchanged;
+    }
+    if (answer.deals.length < DEALS_PER_PAGE) break;
+  }
+  result.asins = seen.size;
+  return result;
+}

@@ -1,0 +1,315 @@
+import { z } from 'zod';
+import {
+  type KeepaTokenFields,
+  keepaMeterReading,
+  keepaSecondsUntilPositive,
+} from '../../core/keepa';
+import type { MeterReading } from '../../core/quota/meters';
+import {
+  readJson,
+  readText,
+  type UpstreamCall,
+  UpstreamError,
+  upstreamFailure,
+  upstreamFetch,
+} from './http';
+
+/**
+ * The Keepa product API client: `/product` (batched by Keepa's 100 ASINs per request),
+ * `/deal` and the free `/token`, over the shared HTTP helper (timeouts, bounded retries of
+ * 5xx/timeouts/network faults, 429 as QuotaExceededError). Every answer's meter fields become
+ * a MeterReading returned with the result, so callers feed the quota engine what Keepa said.
+ *
+ * Errors: 429 -> QuotaExceededError(provider, operation, Retry-After, else derived from the
+ * body's tokensLeft/refillIn/refillRate); 400 -> UpstreamError 'configuration' (a parameter
+ * Keepa does not support: a code or config defect, never retried); 401/402/403 ->
+ * 'credentials'; a body that does not fit the schema -> 'malformed'; any other status 'http'.
+ */
+
+export const KEEPA_PROVIDER = 'keepa';
+/** Keepa's limit of ASINs per /product request. */
+export const KEEPA_MAX_ASINS = 100;
+
+export interface KeepaClientOptions {
+  /** `https://api.keepa.com` in production; a sandbox or test server otherwise. */
+  baseUrl: string;
+  apiKey: string;
+  /** Keepa's domain id (1 amazon.com, 3 amazon.de...). */
+  domainId: number;
+  /** The quota provider id errors and readings are reported under (`keepa`). */
+  provider?: string;
+  /** The token bucket's size; default: 60 refills (Keepa's tokens expire after an hour). */
+  capacity?: number;
+  fetch?: typeof fetch;
+  now?: () => number;
+  sleep?: (ms: number) => Promise<void>;
+  random?: () => number;
+  timeoutMs?: number;
+  retries?: number;
+  baseDelayMs?: number;
+}
+
+export interface KeepaProductOptions {
+  /** `stats=<days>`: adds `stats` (current values, sales rank...) at no extra cost. */
+  stats?: number;
+  /** `offers=<n>` (Keepa accepts 20..100): marketplace offers, 6 more tokens per ASIN. */
+  offers?: number;
+  /** false sends `history=0`: no csv histories (smaller answers, same cost). */
+  history?: boolean;
+}
+
+const tokenFields = {
+  tokensLeft: z.number(),
+  refillIn: z.number(),
+  refillRate: z.number(),
+  tokensConsumed: z.number().optional(),
+  timestamp: z.number().optional(),
+};
+
+const numbers = z.array(z.number());
+
+export const keepaProductSchema = z.looseObject({
+  asin: z.string().min(1),
+  domainId: z.number().optional(),
+  title: z.string().nullish(),
+  /** Histories per csv type; null for types without data. */
+  csv: z.array(numbers.nullable()).nullish(),
+  stats: z.looseObject({ current: numbers.nullish() }).nullish(),
+  offers: z.array(z.unknown()).nullish(),
+});
+export type KeepaProduct = z.infer<typeof keepaProductSchema>;
+
+export const keepaDealSchema = z.looseObject({
+  asin: z.string().min(1),
+  title: z.string().nullish(),
+  current: numbers.nullish(),
+  deltaPercent: z.array(numbers.nullable()).nullish(),
+});
+export type KeepaDeal = z.infer<typeof keepaDealSchema>;
+
+const tokenBodySchema = z.looseObject(tokenFields);
+const productBodySchema = z.looseObject({
+  ...tokenFields,
+  products: z.array(keepaProductSchema),
+});
+const dealBodySchema = z.looseObject({
+  ...tokenFields,
+  deals: z.looseObject({ dr: z.array(keepaDealSchema) }),
+});
+const errorBodySchema = z.object({
+  error: z.object({ type: z.string().optional(), message: z.string().optional() }).optional(),
+});
+
+export interface KeepaAnswer {
+  meter: MeterReading;
+  /** The meter fields as Keepa sent them (refillIn: ms until the next refill). */
+  tokens: KeepaTokenFields;
+}
+
+export interface KeepaProductsResult {
+  products: KeepaProduct[];
+  /** The last request's balance; `consumed` sums every request's tokensConsumed. */
+  meter: MeterReading;
+  /** Requests made (one per 100 ASINs). */
+  requests: number;
+}
+
+/** Keepa's deal query; `domainId` defaults to the client's. */
+export interface KeepaDealSelection {
+  page?: number;
+  domainId?: number;
+  [filter: string]: unknown;
+}
+
+export interface KeepaDealsResult extends KeepaAnswer {
+  deals: KeepaDeal[];
+}
+
+const defaultFetch: typeof fetch = (input, init) => fetch(input, init);
+
+export class KeepaClient {
+  readonly provider: string;
+  readonly domainId: number;
+  private readonly baseUrl: string;
+  private readonly now: () => number;
+  private readonly baseFetch: typeof fetch;
+
+  constructor(private readonly options: KeepaClientOptions) {
+    if (!options.apiKey) throw new Error('KeepaClient needs an API key');
+    if (!Number.isInteger(options.domainId) || options.domainId < 1) {
+      throw new RangeError(`Keepa domain ids are positive integers, not ${options.domainId}`);
+    }
+    this.provider = options.provider ?? KEEPA_PROVIDER;
+    this.domainId = options.domainId;
+    this.baseUrl = options.baseUrl.replace(/\/+$/, '');
+    this.now = options.now ?? Date.now;
+    this.baseFetch = options.fetch ?? defaultFetch;
+  }
+
+  /**
+   * Products for `asins` (deduplicated, in order), in requests of at most 100 ASINs. A failed
+   * request fails the call; the products of requests before it are not returned (their tokens
+   * are spent: keep batches at 100 where that matters).
+   */
+  async products(
+    asins: readonly string[],
+    options: KeepaProductOptions = {},
+  ): Promise<KeepaProductsResult> {
+    const unique = [...new Set(asins.map((asin) => asin.trim()).filter(Boolean))];
+    if (unique.length === 0) throw new RangeError('products() needs at least one ASIN');
+    const products: KeepaProduct[] = [];
+    let meter: MeterReading | undefined;
+    let consumed = 0;
+    let requests = 0;
+    for (let i = 0; i < unique.length; i += KEEPA_MAX_ASINS) {
+      const chunk = unique.slice(i, i + KEEPA_MAX_ASINS);
+      const params: Record<string, string> = {
+        domain: String(this.domainId),
+        asin: chunk.join(','),
+      };
+      if (options.stats !== undefined) params.stats = String(options.stats);
+      if (options.offers !== undefined) params.offers = String(options.offers);
+      if (options.history !== undefined) params.history = options.history ? '1' : '0';
+      const answer = await this.request('product', '/product', params, productBodySchema);
+      products.push(...answer.body.products);
+      meter = answer.meter;
+      consumed += answer.meter.consumed ?? 0;
+      requests++;
+    }
+    return { products, meter: { ...(meter as MeterReading), consumed }, requests };
+  }
+
+  /** One page of deals (`/deal`, 5 tokens; up to 150 deals a page). */
+  async deals(selection: KeepaDealSelection = {}): Promise<KeepaDealsResult> {
+    const query = { ...selection, domainId: selection.domainId ?? this.domainId };
+    const answer = await this.request(
+      'deal',
+      '/deal',
+      { selection: JSON.stringify(query) },
+      dealBodySchema,
+    );
+    return { deals: answer.body.deals.dr, meter: answer.meter, tokens: answer.tokens };
+  }
+
+  /** The free token status (`/token`). */
+  async tokenStatus(): Promise<KeepaAnswer> {
+    const { meter, tokens } = await this.request('token', '/token', {}, tokenBodySchema);
+    return { meter, tokens };
+  }
+
+  private call(operation: string): UpstreamCall {
+    const { options } = this;
+    return {
+      provider: this.provider,
+      operation,
+      fetch: this.fetchWithRetryAfter,
+      now: this.now,
+      ...(options.sleep ? { sleep: options.sleep } : {}),
+      ...(options.random ? { random: options.random } : {}),
+      ...(options.timeoutMs !== undefined ? { timeoutMs: options.timeoutMs } : {}),
+      ...(options.retries !== undefined ? { retries: options.retries } : {}),
+      ...(options.baseDelayMs !== undefined ? { baseDelayMs: options.baseDelayMs } : {}),
+    };
+  }
+
+  private async request<T extends z.ZodType<KeepaTokenFields>>(
+    operation: string,
+    path: string,
+    params: Record<string, string>,
+    schema: T,
+  ): Promise<KeepaAnswer & { body: z.infer<T> }> {
+    const call = this.call(operation);
+    const url = new URL(`${this.baseUrl}${path}`);
+    url.searchParams.set('key', this.options.apiKey);
+    for (const [name, value] of Object.entries(params)) url.searchParams.set(name, value);
+    const response = await upstreamFetch(
+      url,
+      { method: 'GET', headers: { accept: 'application/json' } },
+      call,
+    );
+    if (!response.ok) throw await this.failure(response, call, params);
+    const body = await readJson(response, schema, call);
+    const tokens: KeepaTokenFields = {
+      tokensLeft: body.tokensLeft,
+      refillIn: body.refillIn,
+      refillRate: body.refillRate,
+      ...(body.tokensConsumed === undefined ? {} : { tokensConsumed: body.tokensConsumed }),
+      ...(body.timestamp === undefined ? {} : { timestamp: body.timestamp }),
+    };
+    const meter = keepaMeterReading(tokens, {
+      nowMs: this.now(),
+      ...(this.options.capacity === undefined ? {} : { capacity: this.options.capacity }),
+    });
+    return { body, meter, tokens };
+  }
+
+  /** Maps a non-2xx answer (below 500, not 429: the helper handled those) to a typed error. */
+  private async failure(
+    response: Response,
+    call: UpstreamCall,
+    params: Record<string, string>,
+  ): Promise<UpstreamError> {
+    const text = await readText(response, call).catch(() => '');
+    const detail = keepaErrorMessage(text);
+    const { status } = response;
+    const fail = (kind: UpstreamError['kind'], message: string) =>
+      upstreamFailure(new UpstreamError(call.provider, call.operation, kind, message, status));
+    if (status === 400) {
+      const sent = Object.entries(params)
+        .filter(([name]) => name !== 'asin' && name !== 'selection')
+        .map(([name, value]) => `${name}=${value}`)
+        .join('&');
+      return fail(
+        'configuration',
+        `Keepa rejected the request parameters${sent ? ` (${sent})` : ''}: ${detail ?? 'HTTP 400'}. Fix the configuration or the call; retrying cannot help`,
+      );
+    }
+    if (status === 401 || status === 402 || status === 403) {
+      const what =
+        status === 402
+          ? 'the Keepa account has no active subscription (HTTP 402)'
+          : `Keepa refused the API key (HTTP ${status})`;
+      return fail('credentials', `${what}${detail ? `: ${detail}` : ''}`);
+    }
+    return fail('http', `HTTP ${status}${detail ? `: ${detail}` : ''}`);
+  }
+
+  /**
+   * Keepa's 429 may come without Retry-After; its body still says when tokens return. The
+   * shared helper reads only the header, so add it here from the body.
+   */
+  private readonly fetchWithRetryAfter: typeof fetch = async (input, init) => {
+    const response = await this.baseFetch(input, init);
+    if (response.status !== 429 || response.headers.has('retry-after')) return response;
+    let text = '';
+    try {
+      text = await response.text();
+    } catch {
+      return response;
+    }
+    const headers = new Headers(response.headers);
+    const seconds = retryAfterFromBody(text);
+    if (seconds !== undefined) headers.set('retry-after', String(seconds));
+    return new Response(text, { status: 429, statusText: response.statusText, headers });
+  };
+}
+
+function retryAfterFromBody(text: string): number | undefined {
+  try {
+    const parsed = z.object(tokenFields).safeParse(JSON.parse(text));
+    return parsed.success ? keepaSecondsUntilPositive(parsed.data) : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+function keepaErrorMessage(text: string): string | undefined {
+  try {
+    const parsed = errorBodySchema.safeParse(JSON.parse(text));
+    if (!parsed.success || !parsed.data.error) return undefined;
+    const { type, message } = parsed.data.error;
+    return [type, message].filter(Boolean).join(': ') || undefined;
+  } catch {
+    return text.trim().slice(0, 200) || undefined;
+  }
+}

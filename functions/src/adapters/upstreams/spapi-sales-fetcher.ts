@@ -1,0 +1,62 @@
+import { hourWindow, VENDOR_REAL_TIME_SALES_REPORT } from '../../core/sales';
+import { logger } from '../../log';
+import type { AutoSyncFetcher } from '../autosync';
+import type { SalesStore } from '../sales-repository';
+import type { FetchReportOptions, SpApiReportsClient } from './spapi-reports';
+
+/**
+ * The auto-sync fetcher for vendor real-time sales: for each marketplace, one report over the
+ * window's whole hours, stored as that window's buckets. It resolves once every marketplace's
+ * rows are committed; a QuotaExceededError from any step of any report propagates untouched, so
+ * the cycle cools the provider down and leaves the window unmarked for a later cycle.
+ */
+
+export interface RealtimeSalesFetcherInput {
+  client: Pick<SpApiReportsClient, 'fetchReport' | 'marketplaceIds'>;
+  store: SalesStore;
+  /** GET_VENDOR_REAL_TIME_SALES_REPORT by default. */
+  reportType?: string;
+  /** The client's marketplaces by default; one report each (rows do not name one). */
+  marketplaceIds?: readonly string[];
+  pollIntervalMs?: number;
+  maxPolls?: number;
+}
+
+export function createRealtimeSalesFetcher(input: RealtimeSalesFetcherInput): AutoSyncFetcher {
+  const { client, store, reportType = VENDOR_REAL_TIME_SALES_REPORT } = input;
+  const marketplaceIds = [...(input.marketplaceIds ?? client.marketplaceIds)];
+  if (marketplaceIds.length === 0) throw new RangeError('no marketplace to fetch sales for');
+  const polling: FetchReportOptions = {
+    ...(input.pollIntervalMs !== undefined ? { pollIntervalMs: input.pollIntervalMs } : {}),
+    ...(input.maxPolls !== undefined ? { maxPolls: input.maxPolls } : {}),
+  };
+
+  return async (window) => {
+    // Hours are the unit of this report: each window stands for the whole hours that ended
+    // within it, so consecutive windows fetch every hour once, after it is over.
+    const hours = hourWindow(window);
+    if (hours.endMs <= hours.startMs) {
+      logger.debug({ window }, 'sales window holds no whole hour yet: nothing to fetch');
+      return;
+    }
+    for (const marketplaceId of marketplaceIds) {
+      const result = await client.fetchReport(reportType, hours.startMs, hours.endMs, {
+        ...polling,
+        marketplaceIds: [marketplaceId],
+      });
+      const stored = await store.replaceWindow(marketplaceId, hours, result.rows);
+      logger.info(
+        {
+          window: window.id,
+          purpose: window.purpose,
+          marketplaceId,
+          reportId: result.reportId,
+          processingStatus: result.processingStatus,
+          rows: result.rows.length,
+          ...stored,
+        },
+        'vendor real-time sales stored',
+      );
+    }
+  };
+}

@@ -1,0 +1,284 @@
+import { ConfigError, type Provider } from '../../core/config';
+import type { Collection } from '../../core/pipeline/collections';
+import { type WorkItem, workItemSchema, workQueueName } from '../../core/pipeline/work-items';
+import { taskId } from '../../core/task-envelope';
+import { registerAutoSyncFetcher } from '../autosync-fetchers';
+import {
+  DISCOVER_KIND,
+  type DiscoverPayload,
+  discoveryStarter,
+  markMarketplaceExhausted,
+  registerBatchStarter,
+} from '../collection-batches';
+import { recordStoredCount } from '../collection-progress';
+import { db } from '../firebase';
+import type { IngestFetcher, IngestFetchers } from '../ingest';
+import { addIngestItems } from '../ingest';
+import { registerIngestFetchers } from '../ingest-fetchers';
+import { rescheduleIngest } from '../ingest-queue';
+import { productsRepository } from '../products-repository';
+import { instanceQuotaEngine } from '../quota/quota-engine';
+import { SalesRepository } from '../sales-repository';
+import { enqueueTask } from '../task-queue';
+import { registerWorkHandler } from '../work-handlers';
+import type { WorkHandler } from '../work-runner';
+import { KeepaClient } from './keepa';
+import { createKeepaIngestFetchers, discoverDeals } from './keepa-ingest';
+import {
+  createPriceHistoryHandler,
+  discoverProducts,
+  PRICE_HISTORY_KIND,
+  RECOLLECT_KIND,
+} from './price-history';
+import { ProxiedHttpClient } from './proxied-fetch';
+import {
+  KEEPA_API_KEY,
+  SMARTPROXY_PASSWORD,
+  SMARTPROXY_USERNAME,
+  SPAPI_LWA_CLIENT_ID,
+  SPAPI_LWA_CLIENT_SECRET,
+  SPAPI_REFRESH_TOKEN,
+} from './secrets';
+import { SpApiReportsClient } from './spapi-reports';
+import { createRealtimeSalesFetcher } from './spapi-sales-fetcher';
+
+/**
+ * Connects the upstream clients to the pipeline: each client is built from its provider
+ * document (base URL, endpoints, settings: changeable at runtime) and its secrets, and
+ * registered as the fetchers, work handlers and batch starters the queues and schedules look
+ * up. Entry points that run upstream work import this module for its effect.
+ */
+
+/** The provider document, through the quota engine's short-lived configuration cache. */
+async function providerConfig(id: string): Promise<Provider> {
+  const config = await instanceQuotaEngine().contexts.runtimeConfig();
+  const provider = config.providers.find((p) => p.id === id);
+  if (!provider) {
+    throw new ConfigError(`providers/${id}`, [{ path: '', message: 'not configured' }]);
+  }
+  return provider;
+}
+
+function required(provider: Provider, field: 'baseUrl' | `endpoints.${string}`): string {
+  const value =
+    field === 'baseUrl' ? provider.baseUrl : provider.endpoints[field.slice('endpoints.'.length)];
+  if (!value) {
+    throw new ConfigError(`providers/${provider.id}`, [{ path: field, message: 'required' }]);
+  }
+  return value;
+}
+
+/** One client per configuration: rebuilt when the document or a secret changes, else reused. */
+const clients = new Map<string, { key: string; client: unknown }>();
+function cached<T>(name: string, config: unknown, build: () => T): T {
+  const key = JSON.stringify(config);
+  const entry = clients.get(name);
+  if (entry?.key === key) return entry.client as T;
+  const client = build();
+  clients.set(name, { key, client });
+  return client;
+}
+
+// ---- Keepa: the deals ingestor ------------------------------------------------------------
+
+export async function keepaClient(): Promise<KeepaClient> {
+  const provider = await providerConfig('keepa');
+  const bucket = provider.limits.find((l) => l.kind === 'tokenBucket');
+  const options = {
+    baseUrl: required(provider, 'baseUrl'),
+    apiKey: KEEPA_API_KEY.value(),
+    domainId: Number(provider.settings.domainId ?? 1),
+    capacity: bucket?.kind === 'tokenBucket' ? bucket.capacity : undefined,
+  };
+  return cached('keepa', options, () => new KeepaClient(options));
+}
+
+/** Stored products count as the collection's progress after every commit batch. */
+function withProgress(fetcher: IngestFetcher, collection: Collection): IngestFetcher {
+  return async (items) => {
+    const result = await fetcher(items);
+    if (result.results.some((r) => r.outcome === 'stored')) {
+      for (const marketplace of Object.keys(collection.marketplaces)) {
+        await recordStoredCount(db(), collection.id, marketplace);
+      }
+    }
+    return result;
+  };
+}
+
+async function keepaIngestFetchers(collection: Collection): Promise<IngestFetchers> {
+  const fetchers = createKeepaIngestFetchers({
+    client: await keepaClient(),
+    products: productsRepository(),
+    collection: collection.id,
+    marketplace: Object.keys(collection.marketplaces)[0],
+  });
+  return { ...fetchers, commit: withProgress(fetchers.commit, collection) };
+}
+
+export const KEEPA_DEALS_KIND = 'keepa-deals';
+/** Keepa charges 5 tokens per deal page. */
+const DEAL_PAGE_COST = 5;
+
+/** A deal scan for the collection, then its ingest slices take over. */
+async function handleKeepaDeals(item: WorkItem) {
+  const { pages } = (item.payload ?? {}) as { pages?: number };
+  const client = await keepaClient();
+  const result = await discoverDeals({
+    client,
+    db: db(),
+    collection: item.collection,
+    pages: pages ?? 1,
+  });
+  if (result.meter) instanceQuotaEngine().observe('keepa', result.meter);
+  await rescheduleIngest(item.collection, Date.now());
+  return { actualCost: result.meter?.consumed };
+}
+
+/** Each scheduled batch scans the deal pages once (one item per run slot) and starts ingest. */
+async function startKeepaBatch(collection: Collection, nowMs: number) {
+  const provider = await providerConfig('keepa');
+  const pages = Number(provider.settings.dealPages ?? 2);
+  const slot = new Date(nowMs).toISOString().slice(0, 13); // one scan per hour at most
+  const item = workItemSchema.parse({
+    collection: collection.id,
+    kind: KEEPA_DEALS_KIND,
+    key: slot,
+    provider: 'keepa',
+    category: collection.category,
+    operation: 'deal',
+    cost: pages * DEAL_PAGE_COST,
+    payload: { pages },
+  });
+  const result = await enqueueTask(workQueueName('keepa'), item, {
+    id: taskId(collection.id, KEEPA_DEALS_KIND, slot),
+  });
+  return { dealScan: result, pages };
+}
+
+/** A Keepa product failing validation is refreshed by its collection's ingest. */
+async function recollectKeepa(item: WorkItem) {
+  const { productKey } = (item.payload ?? {}) as { productKey?: string };
+  if (!productKey) throw new TypeError(`recollect item ${item.key}: no productKey`);
+  await addIngestItems(db(), item.collection, [{ key: productKey }], {
+    stage: 'light',
+    nowMs: Date.now(),
+  });
+  await rescheduleIngest(item.collection, Date.now());
+  return undefined;
+}
+
+// ---- SP-API: vendor real-time sales -------------------------------------------------------
+
+export async function spapiClient(): Promise<SpApiReportsClient> {
+  const provider = await providerConfig('spapi');
+  const marketplaceIds = provider.settings.marketplaceIds;
+  const options = {
+    baseUrl: required(provider, 'baseUrl'),
+    lwaUrl: provider.endpoints.lwa ?? 'https://api.amazon.com/auth/o2/token',
+    marketplaceIds: Array.isArray(marketplaceIds) ? marketplaceIds : ['ATVPDKIKX0DER'],
+    credentials: {
+      clientId: SPAPI_LWA_CLIENT_ID.value(),
+      clientSecret: SPAPI_LWA_CLIENT_SECRET.value(),
+      refreshToken: SPAPI_REFRESH_TOKEN.value(),
+    },
+  };
+  return cached(
+    'spapi',
+    options,
+    () =>
+      new SpApiReportsClient({
+        ...options,
+        // SP-API announces each operation's rate; the engine warns when it is below the config.
+        onRateLimit: (operation, rate) =>
+          void instanceQuotaEngine()
+            .observeRateLimit('spapi', operation, String(rate))
+            .catch(() => undefined),
+      }),
+  );
+}
+
+export const REALTIME_SALES_SOURCE = 'spapi-vendor-sales';
+
+registerAutoSyncFetcher(REALTIME_SALES_SOURCE, async (window) => {
+  const provider = await providerConfig('spapi');
+  const fetcher = createRealtimeSalesFetcher({
+    client: await spapiClient(),
+    store: new SalesRepository(db()),
+    pollIntervalMs: Number(provider.settings.reportPollMs ?? 15_000),
+  });
+  return fetcher(window);
+});
+
+// ---- SmartProxy: the Buck.cheap price-history collection ----------------------------------
+
+async function proxyClient(): Promise<{ client: ProxiedHttpClient; siteBaseUrl: string }> {
+  const provider = await providerConfig('smartproxy');
+  const options = {
+    proxyUrl: required(provider, 'baseUrl'),
+    username: SMARTPROXY_USERNAME.value(),
+    password: SMARTPROXY_PASSWORD.value(),
+  };
+  const client = cached('smartproxy', options, () => new ProxiedHttpClient(options));
+  return { client, siteBaseUrl: required(provider, 'endpoints.site') };
+}
+
+async function handlePriceHistory(item: WorkItem) {
+  const { client, siteBaseUrl } = await proxyClient();
+  return createPriceHistoryHandler({
+    client,
+    siteBaseUrl,
+    products: productsRepository(),
+    recordProgress: async (collection, marketplace) => {
+      await recordStoredCount(db(), collection, marketplace);
+    },
+  })(item);
+}
+
+/** A listing page: one price-history item per product, enqueued to the same provider's queue. */
+async function handleDiscover(item: WorkItem) {
+  const { marketplace, page, limit } = item.payload as DiscoverPayload;
+  const { client, siteBaseUrl } = await proxyClient();
+  const found = await discoverProducts({ client, siteBaseUrl, marketplace, page });
+  if (found.productIds.length === 0) {
+    await markMarketplaceExhausted(db(), item.collection, marketplace);
+  }
+  for (const productId of found.productIds.slice(0, limit)) {
+    const product = workItemSchema.parse({
+      collection: item.collection,
+      kind: PRICE_HISTORY_KIND,
+      key: `${marketplace}~${productId}`,
+      provider: item.provider,
+      category: item.category,
+      operation: 'product',
+      // Estimated as one request; the handler settles the page and its CSV it really made.
+      payload: { marketplace, productId },
+    });
+    await enqueueTask(workQueueName(item.provider), product, {
+      id: taskId(item.collection, PRICE_HISTORY_KIND, product.key),
+    });
+  }
+  return { bytes: found.bytes, requests: found.requests };
+}
+
+// ---- Registration ------------------------------------------------------------------------
+
+/** Validation's re-collections go to whichever upstream the product came from. */
+const recollectors: Record<string, WorkHandler> = {
+  keepa: recollectKeepa,
+  smartproxy: handlePriceHistory,
+};
+
+registerIngestFetchers('keepa', keepaIngestFetchers);
+registerWorkHandler(KEEPA_DEALS_KIND, handleKeepaDeals);
+registerBatchStarter('keepa', startKeepaBatch);
+registerWorkHandler(PRICE_HISTORY_KIND, handlePriceHistory);
+registerWorkHandler(DISCOVER_KIND, handleDiscover);
+registerBatchStarter('smartproxy', (collection, nowMs) =>
+  discoveryStarter({ db: db(), enqueue: enqueueTask, queueFor: workQueueName })(collection, nowMs),
+);
+registerWorkHandler(RECOLLECT_KIND, async (item) => {
+  const recollect = recollectors[item.provider];
+  if (!recollect) throw new TypeError(`no re-collection for provider "${item.provider}"`);
+  return recollect(item);
+});

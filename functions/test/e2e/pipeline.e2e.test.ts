@@ -1,0 +1,257 @@
+import { randomUUID } from 'node:crypto';
+import { type App, deleteApp, initializeApp } from 'firebase-admin/app';
+import { type Firestore, getFirestore } from 'firebase-admin/firestore';
+import { getFunctions } from 'firebase-admin/functions';
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { CollectionsRepository } from '../../src/adapters/collections-repository';
+import { wrapTask } from '../../src/core/task-envelope';
+
+/**
+ * The collection pipeline end to end on the local stack: the scheduled functions, the task
+ * queues and the gate in the Functions emulator, calling the sandbox upstreams through the
+ * real clients.
+ */
+
+const stack = inject('stack');
+let app: App;
+let db: Firestore;
+
+beforeAll(() => {
+  Object.assign(process.env, stack.env);
+  app = initializeApp({ projectId: stack.projectId }, `e2e-${randomUUID()}`);
+  db = getFirestore(app);
+});
+afterAll(() => deleteApp(app));
+
+async function fire(name: string): Promise<void> {
+  const response = await fetch(`${stack.urls.control}/schedules/${name}/fire`, { method: 'POST' });
+  expect(response.status).toBe(200);
+  expect(((await response.json()) as { status: number }).status).toBe(200);
+}
+
+async function misbehave(sandbox: string, mode: string, operation?: string) {
+  const response = await fetch(`${stack.urls.control}/sandboxes/${sandbox}/misbehave`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ mode, operation }),
+  });
+  expect(response.status).toBe(200);
+}
+
+// biome-ignore lint/suspicious/noExplicitAny: sandbox state is checked field by field
+async function sandboxes(): Promise<Record<string, any>> {
+  return (await fetch(`${stack.urls.control}/sandboxes`)).json();
+}
+
+async function until<T>(
+  what: string,
+  read: () => Promise<T>,
+  done: (value: T) => boolean,
+  timeoutMs = 150_000,
+): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const value = await read();
+    if (done(value)) return value;
+    if (Date.now() > deadline)
+      throw new Error(`timed out waiting for ${what}: ${JSON.stringify(value)}`);
+    await new Promise((r) => setTimeout(r, 250));
+  }
+}
+
+async function shares(provider: string): Promise<Record<string, number>> {
+  const snapshot = await db.collection('categories').where('provider', '==', provider).get();
+  return Object.fromEntries(snapshot.docs.map((d) => [d.id, d.get('sharePercent') as number]));
+}
+
+const sum = (values: Record<string, number>) => Object.values(values).reduce((a, b) => a + b, 0);
+
+describe('a historical collection through the proxy, end to end', () => {
+  const id = 'e2e-historical';
+
+  it('runs through all four phases with the right allocation at each, and redelivery duplicates nothing', async () => {
+    await db.doc(`categories/${id}`).set({ provider: 'smartproxy', sharePercent: 15, priority: 1 });
+    // Only this collection runs, and fast: 4.2% of the seed's 10 requests/s would take minutes.
+    await new CollectionsRepository(db).pause('buckcheap-historical');
+    const provider = (await db.doc('providers/smartproxy').get()).data();
+    await db.doc('providers/smartproxy').update({
+      limits: [
+        { kind: 'window', unit: 'second', limit: 80, measure: 'requests' },
+        { kind: 'concurrency', max: 20 },
+      ],
+    });
+    const before = await shares('smartproxy');
+    await new CollectionsRepository(db).startCollection({
+      id,
+      provider: 'smartproxy',
+      category: id,
+      targets: { takealot: 14, makro: 6 },
+    });
+    await fire('collectionBatches');
+
+    const done = await until(
+      'the collection to complete',
+      async () => (await db.doc(`collections/${id}`).get()).data(),
+      (c) => c?.status === 'completed',
+    );
+    expect(done?.marketplaces).toEqual({
+      takealot: { target: 14, collected: 14 },
+      makro: { target: 6, collected: 6 },
+    });
+    // 15% -> 10% at 30%, -> 7% at 75%, -> 4.2% at 95%: each phase entered once, in order.
+    expect(
+      done?.phaseHistory.map((p: { phase: number; sharePercent: number }) => [
+        p.phase,
+        p.sharePercent,
+      ]),
+    ).toEqual([
+      [1, 15],
+      [2, 10],
+      [3, 7],
+      [4, 4.2],
+    ]);
+    const after = await shares('smartproxy');
+    expect(after[id]).toBeCloseTo(4.2);
+    // The freed share went to the provider's other categories: the total is unchanged.
+    expect(sum(after)).toBeCloseTo(sum(before));
+    const published = (await db.doc('quotaAllocations/smartproxy').get()).data();
+    expect(published?.categories[id].current.percent).toBeCloseTo(4.2);
+
+    const products = await db.collection('products').where('collection', '==', id).get();
+    expect(products.size).toBe(20);
+    const stamps = new Map(products.docs.map((d) => [d.id, d.get('updatedAt')]));
+
+    // A redelivered item (same work, another task id) re-fetches and writes nothing new.
+    const first = products.docs[0]!;
+    const csvBefore = (await sandboxes()).site.byKind.csv;
+    await getFunctions(app)
+      .taskQueue(`locations/${stack.region}/functions/smartproxyWork`)
+      .enqueue(
+        wrapTask({
+          collection: id,
+          kind: 'price-history',
+          key: `${first.get('marketplace')}~${first.get('key')}`,
+          provider: 'smartproxy',
+          category: id,
+          operation: 'product',
+          payload: { marketplace: first.get('marketplace'), productId: first.get('key') },
+        }),
+        { id: `redelivery-${randomUUID()}` },
+      );
+    await until('the redelivered item to run', sandboxes, (s) => s.site.byKind.csv > csvBefore);
+    await new Promise((r) => setTimeout(r, 1_000));
+    const again = await db.collection('products').where('collection', '==', id).get();
+    expect(again.size).toBe(20);
+    expect(new Map(again.docs.map((d) => [d.id, d.get('updatedAt')]))).toEqual(stamps);
+    expect((await db.doc(`collections/${id}`).get()).get('marketplaces')).toEqual(
+      done?.marketplaces,
+    );
+    await db.doc('providers/smartproxy').set(provider ?? {});
+    await new CollectionsRepository(db).resume('buckcheap-historical');
+  });
+});
+
+describe('the SP-API real-time sales auto-sync, end to end', () => {
+  it('a quota error mid-backfill leaves exactly the unfinished chunks unmarked; they complete after the cooldown', async () => {
+    const state = db.doc('autosync/spapi-vendor-sales');
+    await state.delete();
+    await db
+      .doc('config/pipeline')
+      .set(
+        { backfill: { minLookbackHours: 12, chunkHours: 3, safeLagMinutes: 0 } },
+        { merge: true },
+      );
+    await db.doc('providers/spapi').update({ cooldownSeconds: 4, 'settings.reportPollMs': 300 });
+    await db.doc('cooldowns/spapi').delete();
+
+    // The first chunk's report is created; the next createReport answers 429.
+    const created = (await sandboxes()).spapi.operations.createReport.served;
+    const cycle = fire('realtimeSalesSync');
+    await until(
+      'the first report',
+      sandboxes,
+      (s) => s.spapi.operations.createReport.served > created,
+      60_000,
+    );
+    await misbehave('spapi', '429', 'createReport');
+    await cycle;
+
+    const stopped = (await state.get()).data();
+    const cooldown = (await db.doc('cooldowns/spapi').get()).data();
+    expect(cooldown?.until.toMillis()).toBeGreaterThan(Date.now() - 10_000);
+    // Exactly one chunk stored: the watermark moved over it and nothing after it is marked.
+    expect(stopped?.watermarkMs).toBeTypeOf('number');
+    expect(stopped?.completed ?? []).toEqual([]);
+    const firstEnd = stopped?.watermarkMs as number;
+    const salesAfterFirst = (await db.collection('sales').count().get()).data().count;
+
+    await misbehave('spapi', 'none');
+    await until(
+      'the cooldown to end',
+      async () => Date.now(),
+      (now) => now > cooldown?.until.toMillis() + 100,
+      30_000,
+    );
+    await fire('realtimeSalesSync');
+    const resumed = (await state.get()).data();
+    expect(resumed?.watermarkMs).toBeGreaterThan(firstEnd);
+    expect(Date.now() - (resumed?.watermarkMs as number)).toBeLessThan(10 * 60_000);
+    expect(resumed?.completed ?? []).toEqual([]);
+    expect((await db.collection('sales').count().get()).data().count).toBeGreaterThan(
+      salesAfterFirst,
+    );
+  });
+});
+
+describe('the Keepa deals ingestor, end to end', () => {
+  it('discovers deals, peeks in batches of 50 and commits in batches of 5, within the bucket', async () => {
+    const id = 'e2e-keepa';
+    await new CollectionsRepository(db).pause('buckcheap-historical');
+    await db.doc('providers/keepa').update({ 'settings.dealPages': 1 });
+    await new CollectionsRepository(db).startCollection({
+      id,
+      provider: 'keepa',
+      category: 'keepa-deals',
+      targets: { 'amazon-de': 20 },
+      phases: [{ fromPercent: 0, sharePercent: 70 }],
+    });
+    const before = (await sandboxes()).keepa;
+    await fire('collectionBatches');
+
+    const keepa = await until(
+      'two peek batches and a commit batch',
+      async () => (await sandboxes()).keepa,
+      (k) => {
+        const fresh = k.productRequests.slice(before.productRequests.length);
+        return (
+          fresh.filter((r: { offers: boolean }) => !r.offers).length >= 2 &&
+          fresh.some((r: { offers: boolean }) => r.offers)
+        );
+      },
+    );
+    expect(keepa.dealsServed).toBe(before.dealsServed + 1);
+    const fresh = keepa.productRequests.slice(before.productRequests.length) as Array<{
+      asins: number;
+      offers: boolean;
+    }>;
+    const peeks = fresh.filter((r) => !r.offers).map((r) => r.asins);
+    const commits = fresh.filter((r) => r.offers).map((r) => r.asins);
+    // Light requests of 50 discoveries each; full requests of at most 5 survivors.
+    expect(peeks.slice(0, 2)).toEqual([50, 50]);
+    for (const size of commits) expect(size).toBeGreaterThan(0);
+    for (const size of commits) expect(size).toBeLessThanOrEqual(5);
+    // Tollgate paced itself: Keepa never had to refuse a request.
+    expect(keepa.rejected).toBe(before.rejected);
+    const stored = await until(
+      'committed products',
+      async () =>
+        (await db.collection('products').where('collection', '==', id).count().get()).data().count,
+      (n) => n > 0,
+    );
+    expect(
+      (await db.doc(`collections/${id}`).get()).get('marketplaces')['amazon-de'].collected,
+    ).toBeGreaterThanOrEqual(Math.min(stored, 1));
+    await new CollectionsRepository(db).pause(id);
+    await new CollectionsRepository(db).resume('buckcheap-historical');
+  });
+});

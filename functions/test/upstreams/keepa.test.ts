@@ -1,0 +1,289 @@
+import { afterEach, describe, expect, it } from 'vitest';
+import {
+  DEAL_COST,
+  KEEPA_SANDBOX_KEY,
+  type KeepaSandbox,
+  type KeepaSandboxOptions,
+  OFFERS_SURCHARGE,
+  sandboxDealAsin,
+  startKeepaSandbox,
+} from '../../../devstack/src/sandbox/keepa.ts';
+import { UpstreamError } from '../../src/adapters/upstreams/http';
+import {
+  KEEPA_MAX_ASINS,
+  KeepaClient,
+  type KeepaClientOptions,
+} from '../../src/adapters/upstreams/keepa';
+import { QuotaExceededError } from '../../src/core/quota/errors';
+
+const T0 = Date.UTC(2026, 0, 10, 12, 0, 0);
+let t = T0;
+const now = () => t;
+let sandbox: KeepaSandbox | undefined;
+
+afterEach(async () => {
+  await sandbox?.stop();
+  sandbox = undefined;
+});
+
+/** Every request the client makes, and the sleeps between retries (none really sleeps). */
+interface Recorder {
+  urls: URL[];
+  sleeps: number[];
+}
+
+async function setup(
+  sandboxOptions: KeepaSandboxOptions = {},
+  clientOptions: Partial<KeepaClientOptions> = {},
+  /** Wraps the recording fetch (to change answers or the sandbox between attempts). */
+  wrap?: (inner: typeof fetch) => typeof fetch,
+) {
+  t = T0;
+  sandbox = await startKeepaSandbox({ now, ...sandboxOptions });
+  const recorder: Recorder = { urls: [], sleeps: [] };
+  const recording: typeof fetch = (input, init) => {
+    recorder.urls.push(new URL(String(input)));
+    return fetch(input, init);
+  };
+  const client = new KeepaClient({
+    baseUrl: sandbox.url,
+    apiKey: KEEPA_SANDBOX_KEY,
+    domainId: 3,
+    capacity: sandboxOptions.capacity ?? 300,
+    now,
+    fetch: wrap ? wrap(recording) : recording,
+    sleep: async (ms) => {
+      recorder.sleeps.push(ms);
+    },
+    random: () => 0.5,
+    ...clientOptions,
+  });
+  return { sb: sandbox, client, recorder };
+}
+
+async function failure(promise: Promise<unknown>): Promise<unknown> {
+  try {
+    await promise;
+  } catch (error) {
+    return error;
+  }
+  throw new Error('expected the call to fail');
+}
+
+const asins = (n: number, prefix = 'B0') =>
+  Array.from({ length: n }, (_, i) => `${prefix}${String(i).padStart(8, '0')}`);
+
+describe('KeepaClient against the sandbox', () => {
+  it('fetches products and maps every answer into a meter reading', async () => {
+    const { sb, client, recorder } = await setup({ capacity: 300, refillPerMinute: 20 });
+    const result = await client.products(['B000000001', 'B000000002'], {
+      stats: 90,
+      history: true,
+    });
+    expect(result.requests).toBe(1);
+    expect(result.products.map((p) => p.asin)).toEqual(['B000000001', 'B000000002']);
+    expect(result.products[0]?.stats?.current?.[1]).toBeGreaterThan(0);
+    expect(result.products[0]?.csv?.[1]?.length).toBeGreaterThan(2);
+    expect(result.meter).toEqual({
+      balance: 298,
+      atMs: T0,
+      ratePerSecond: 20 / 60,
+      capacity: 300,
+      consumed: 2,
+    });
+    const url = recorder.urls[0]!;
+    expect(url.pathname).toBe('/product');
+    expect(Object.fromEntries(url.searchParams)).toEqual({
+      key: KEEPA_SANDBOX_KEY,
+      domain: '3',
+      asin: 'B000000001,B000000002',
+      stats: '90',
+      history: '1',
+    });
+
+    t += 15_000;
+    const full = await client.products(['B000000003'], { stats: 90, offers: 20 });
+    expect(Array.isArray(full.products[0]?.offers)).toBe(true);
+    expect(full.meter).toMatchObject({
+      balance: 298 - 1 - OFFERS_SURCHARGE,
+      atMs: T0 + 15_000,
+      consumed: 1 + OFFERS_SURCHARGE,
+    });
+
+    const deals = await client.deals({ page: 0 });
+    expect(deals.deals).toHaveLength(150);
+    expect(deals.deals[0]?.asin).toBe(sandboxDealAsin(0, 3));
+    expect(deals.meter).toMatchObject({ balance: 291 - DEAL_COST, consumed: DEAL_COST });
+    expect(deals.tokens).toMatchObject({
+      refillIn: 45_000,
+      refillRate: 20,
+      timestamp: T0 + 15_000,
+    });
+    expect(JSON.parse(recorder.urls[2]!.searchParams.get('selection')!)).toEqual({
+      page: 0,
+      domainId: 3,
+    });
+
+    const status = await client.tokenStatus();
+    expect(status.meter).toEqual({
+      balance: 286,
+      atMs: T0 + 15_000,
+      ratePerSecond: 20 / 60,
+      capacity: 300,
+      consumed: 0,
+    });
+    expect(sb.state()).toMatchObject({ tokensLeft: 286, tokensConsumed: 14 });
+  });
+
+  it('without a configured capacity assumes Keepa’s hour of refills', async () => {
+    const { client } = await setup({ refillPerMinute: 20 }, { capacity: undefined });
+    expect((await client.tokenStatus()).meter.capacity).toBe(20 * 60);
+  });
+
+  it('splits more than 100 ASINs into requests of at most 100 and sums their cost', async () => {
+    const { sb, client, recorder } = await setup({ capacity: 1_000 });
+    const wanted = asins(250);
+    const result = await client.products([...wanted, wanted[0]!, ` ${wanted[1]} `], {
+      stats: 30,
+      history: false,
+    });
+    const sizes = recorder.urls.map((u) => u.searchParams.get('asin')!.split(',').length);
+    expect(sizes).toEqual([KEEPA_MAX_ASINS, KEEPA_MAX_ASINS, 50]);
+    expect(result.requests).toBe(3);
+    expect(result.products.map((p) => p.asin)).toEqual(wanted);
+    expect(result.products[0]?.csv).toBeNull();
+    expect(result.meter).toMatchObject({ balance: 750, consumed: 250 });
+    expect(sb.state()).toMatchObject({ served: 3, tokensConsumed: 250, tokensLeft: 750 });
+  });
+
+  it('turns a 429 into the quota error with Retry-After, without retrying', async () => {
+    const { sb, client, recorder } = await setup({ capacity: 10, refillPerMinute: 5 });
+    // 9 + 3 * 7 = 30 tokens from 10: the second request runs on a positive balance, to -20.
+    await client.products(asins(9));
+    expect((await client.products(asins(3, 'X'), { offers: 20 })).meter.balance).toBe(-20);
+    t += 15_000;
+    const error = await failure(client.products(['B1']));
+    expect(error).toBeInstanceOf(QuotaExceededError);
+    expect(error).toMatchObject({
+      provider: 'keepa',
+      operation: 'product',
+      // Five refills to be positive again: 45 s to the next, then four minutes.
+      retryAfterSeconds: 45 + 240,
+    });
+    expect(recorder.urls).toHaveLength(3);
+    expect(recorder.sleeps).toEqual([]);
+    expect(sb.state().rejected).toBe(1);
+
+    // Told to refuse: deals and status too.
+    sb.misbehave('429');
+    expect(await failure(client.deals())).toMatchObject({
+      name: 'QuotaExceededError',
+      operation: 'deal',
+      retryAfterSeconds: 45,
+    });
+  });
+
+  it('derives the wait from the body when a 429 comes without Retry-After', async () => {
+    const { client } = await setup(
+      { capacity: 10, refillPerMinute: 5 },
+      {},
+      (inner) => async (input, init) => {
+        const response = await inner(input, init);
+        const headers = new Headers(response.headers);
+        headers.delete('retry-after');
+        return new Response(await response.text(), { status: response.status, headers });
+      },
+    );
+    await client.products(asins(3, 'X'), { offers: 20 }); // 21 tokens: -11
+    t += 50_000;
+    const error = await failure(client.products(['B1']));
+    // -11 at 5 a minute: three refills, the first in 10 s.
+    expect(error).toMatchObject({ name: 'QuotaExceededError', retryAfterSeconds: 10 + 120 });
+  });
+
+  it('reports unsupported parameters (offers=0) as a configuration error, not retried', async () => {
+    const { sb, client, recorder } = await setup();
+    const error = await failure(client.products(['B1'], { stats: 90, offers: 0 }));
+    expect(error).toBeInstanceOf(UpstreamError);
+    expect(error).toMatchObject({ kind: 'configuration', status: 400, operation: 'product' });
+    const message = (error as Error).message;
+    expect(message).toContain('offers=0');
+    expect(message).toContain('offers must be an integer between 20 and 100');
+    expect(message).not.toContain(KEEPA_SANDBOX_KEY);
+    expect(recorder.urls).toHaveLength(1);
+    expect(recorder.sleeps).toEqual([]);
+    expect(sb.state()).toMatchObject({ tokensConsumed: 0, served: 0 });
+  });
+
+  it('reports a bad key (401) and an unpaid account (402) as credentials errors', async () => {
+    const { client, recorder } = await setup({}, { apiKey: 'wrong-key' });
+    expect(await failure(client.products(['B1']))).toMatchObject({
+      name: 'UpstreamError',
+      kind: 'credentials',
+      status: 401,
+    });
+    expect(await failure(client.tokenStatus())).toMatchObject({ kind: 'credentials' });
+    expect(recorder.urls).toHaveLength(2);
+
+    const unpaid = new KeepaClient({
+      baseUrl: 'http://keepa.invalid',
+      apiKey: 'k',
+      domainId: 1,
+      fetch: async () =>
+        new Response(JSON.stringify({ error: { type: 'paymentRequired' } }), { status: 402 }),
+    });
+    const error = await failure(unpaid.tokenStatus());
+    expect(error).toMatchObject({ kind: 'credentials', status: 402 });
+    expect((error as Error).message).toContain('subscription');
+  });
+
+  it('retries a 5xx and succeeds once the sandbox recovers', async () => {
+    let attempts = 0;
+    const { sb, client, recorder } = await setup(
+      {},
+      { retries: 2, baseDelayMs: 100 },
+      (inner) => async (input, init) => {
+        // Fails twice, then the sandbox is healthy again.
+        if (++attempts === 3) sandbox?.misbehave('none');
+        return inner(input, init);
+      },
+    );
+    sb.misbehave('5xx');
+    const result = await client.products(['B1']);
+    expect(result.products).toHaveLength(1);
+    expect(recorder.urls).toHaveLength(3);
+    // Full jitter (random 0.5) on 100 ms doubling: nothing really slept.
+    expect(recorder.sleeps).toEqual([50, 100]);
+    expect(sb.state()).toMatchObject({ served: 1, tokensConsumed: 1 });
+  });
+
+  it('gives up after the retries with a typed error', async () => {
+    const { sb, client, recorder } = await setup({}, { retries: 2 });
+    sb.misbehave('5xx');
+    const error = await failure(client.products(['B1']));
+    expect(error).toBeInstanceOf(UpstreamError);
+    expect(error).toMatchObject({ kind: 'http', status: 500 });
+    expect(recorder.urls).toHaveLength(3);
+    expect(recorder.sleeps).toHaveLength(2);
+  });
+
+  it('reports a malformed body as a typed malformed error', async () => {
+    const { sb, client } = await setup();
+    sb.misbehave('malformed');
+    expect(await failure(client.products(['B1']))).toMatchObject({
+      name: 'UpstreamError',
+      kind: 'malformed',
+    });
+
+    // JSON, but not Keepa's shape (no meter fields).
+    const odd = new KeepaClient({
+      baseUrl: sb.url,
+      apiKey: KEEPA_SANDBOX_KEY,
+      domainId: 3,
+      fetch: async () => Response.json({ products: [{ asin: 'B1' }] }),
+    });
+    const error = await failure(odd.products(['B1']));
+    expect(error).toMatchObject({ kind: 'malformed' });
+    expect((error as Error).message).toContain('tokensLeft');
+  });
+});

@@ -1,0 +1,480 @@
+import type { Firestore } from 'firebase-admin/firestore';
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import {
+  type PriceSiteSandbox,
+  sandboxDefect,
+  startPriceSiteSandbox,
+} from '../../../devstack/src/sandbox/price-site.ts';
+import {
+  type ProxySandbox,
+  type ProxyUser,
+  startProxySandbox,
+} from '../../../devstack/src/sandbox/proxy.ts';
+import { ProductsRepository } from '../../src/adapters/products-repository';
+import { UpstreamError } from '../../src/adapters/upstreams/http';
+import {
+  createPriceHistoryHandler,
+  discoverProducts,
+  OPERATIONS,
+} from '../../src/adapters/upstreams/price-history';
+import {
+  ProxiedHttpClient,
+  type ProxiedHttpClientOptions,
+  proxyRefusalStatus,
+} from '../../src/adapters/upstreams/proxied-fetch';
+import { type WorkHandler, WorkRunner } from '../../src/adapters/work-runner';
+import type { WorkItem } from '../../src/core/pipeline/work-items';
+import { CONFIDENCE_PENALTIES } from '../../src/core/price-history';
+import { QuotaExceededError } from '../../src/core/quota/errors';
+import { defaultValidationConfig, validateProduct } from '../../src/core/validation';
+import { testFirestore } from '../support/firestore';
+
+const SEED = 'adapter-test';
+const NOW = Date.UTC(2026, 2, 15, 9, 30, 0, 200);
+const USER = 'collector';
+const PASSWORD = 's3cret';
+const COLLECTION = 'buckcheap-historical';
+
+let site: PriceSiteSandbox;
+let proxy: ProxySandbox | undefined;
+let db: Firestore;
+let close: () => Promise<void>;
+let products: ProductsRepository;
+let clients: ProxiedHttpClient[] = [];
+let t = NOW;
+let progress: Array<[string, string]> = [];
+let slept: number[] = [];
+
+beforeAll(async () => {
+  site = await startPriceSiteSandbox({ seed: SEED, now: () => t });
+  ({ db, close } = testFirestore());
+  products = new ProductsRepository(db, { now: () => t });
+});
+afterAll(async () => {
+  await site.stop();
+  await close();
+});
+beforeEach(() => {
+  t = NOW;
+  progress = [];
+  slept = [];
+  site.misbehave('none');
+});
+afterEach(async () => {
+  await Promise.all(clients.map((c) => c.close()));
+  clients = [];
+  await proxy?.stop();
+  proxy = undefined;
+});
+
+async function startProxy(user: Partial<ProxyUser> = {}) {
+  proxy = await startProxySandbox({
+    now: () => t,
+    users: [{ username: USER, password: PASSWORD, requestsPerSecond: 50, ...user }],
+  });
+  return proxy;
+}
+
+function client(options: Partial<ProxiedHttpClientOptions> = {}) {
+  const c = new ProxiedHttpClient({
+    proxyUrl: proxy!.url,
+    username: USER,
+    password: PASSWORD,
+    now: () => t,
+    random: () => 0.5,
+    sleep: async (ms) => {
+      slept.push(ms);
+    },
+    timeoutMs: 10_000,
+    ...options,
+  });
+  clients.push(c);
+  return c;
+}
+
+function handler(c = client()): WorkHandler {
+  return createPriceHistoryHandler({
+    client: c,
+    siteBaseUrl: site.url,
+    products,
+    recordProgress: async (collection, marketplace) => {
+      progress.push([collection, marketplace]);
+    },
+  });
+}
+
+function item(productId: string, marketplace = 'takealot'): WorkItem {
+  return {
+    collection: COLLECTION,
+    kind: 'price-history',
+    key: `${marketplace}-${productId}`,
+    provider: 'smartproxy',
+    category: COLLECTION,
+    cost: 2,
+    payload: { marketplace, productId },
+    deferrals: 0,
+  };
+}
+
+const used = new Set<string>();
+/** `n` healthy products (no sandbox defect) no other test has used. */
+function healthy(n: number, marketplace: 'takealot' | 'makro' = 'takealot'): string[] {
+  const ids = site
+    .productIds(marketplace)
+    .filter((id) => sandboxDefect(SEED, marketplace, id) === null && !used.has(id))
+    .slice(0, n);
+  for (const id of ids) used.add(id);
+  return ids;
+}
+
+function withDefect(defect: string, marketplace: 'takealot' | 'makro' = 'takealot'): string {
+  const id = site
+    .productIds(marketplace)
+    .find((i) => sandboxDefect(SEED, marketplace, i) === defect);
+  if (!id) throw new Error(`no ${defect} product in the sandbox catalogue`);
+  return id;
+}
+
+async function rejection(promise: Promise<unknown>): Promise<unknown> {
+  try {
+    await promise;
+  } catch (error) {
+    return error;
+  }
+  throw new Error('expected a rejection');
+}
+
+describe('price history through the proxy', () => {
+  it('stores a product with its points, identifiers, confidence and range, and reports the traffic', async () => {
+    await startProxy();
+    const [id] = healthy(1);
+    const result = await handler()(item(id!));
+
+    const stored = await products.get('takealot', id!);
+    const expected = site.product('takealot', id!)!;
+    expect(stored).toMatchObject({
+      marketplace: 'takealot',
+      key: id,
+      collection: COLLECTION,
+      identifiers: expected.identifiers,
+      confidence: 1,
+      expectedRange: { from: '2025-12-16', to: '2026-03-15' },
+    });
+    expect(stored!.prices).toEqual(
+      expected.points.map((p) => ({ date: p.date, price: p.price, confidence: 1 })),
+    );
+    expect(validateProduct(stored!)).toEqual([]);
+    expect(progress).toEqual([[COLLECTION, 'takealot']]);
+
+    // Two requests through the proxy, and the traffic it relayed.
+    const usage = proxy!.state().users[USER]!;
+    expect(usage.requests).toBe(2);
+    expect(site.state().byKind).toMatchObject({ product: 1, csv: 1 });
+    expect(result).toMatchObject({ requests: 2 });
+    expect(result!.bytes).toBeGreaterThan(expected.points.length * 'YYYY-MM-DD,1234.00\n'.length);
+    // The client's meter and the proxy's agree within the few headers undici adds.
+    expect(Math.abs(result!.bytes! - usage.bytes) / usage.bytes).toBeLessThan(0.05);
+  });
+
+  it('reads makro histories (quoted rand prices) the same way', async () => {
+    await startProxy();
+    const [id] = healthy(1, 'makro');
+    await handler()(item(id!, 'makro'));
+    const stored = await products.get('makro', id!);
+    const expected = site.product('makro', id!)!;
+    expect(stored).toMatchObject({ identifiers: expected.identifiers, confidence: 1 });
+    expect(stored!.prices.map((p) => p.price)).toEqual(expected.points.map((p) => p.price));
+  });
+
+  it('works through CONNECT tunnels as well', async () => {
+    await startProxy();
+    const [id] = healthy(1);
+    const result = await handler(client({ tunnel: true }))(item(id!));
+    const stored = await products.get('takealot', id!);
+    expect(stored).toMatchObject({ confidence: 1 });
+    expect(stored!.prices).toHaveLength(90);
+    const usage = proxy!.state().users[USER]!;
+    expect(usage.tunnels).toBeGreaterThanOrEqual(1);
+    expect(result!.bytes).toBeGreaterThan(0);
+    expect(Math.abs(result!.bytes! - usage.bytes) / usage.bytes).toBeLessThan(0.05);
+  });
+
+  it('does not duplicate points or count progress twice when the item is redelivered', async () => {
+    await startProxy();
+    const [id] = healthy(1);
+    const run = handler();
+    await run(item(id!));
+    const first = await products.get('takealot', id!);
+    t += 60_000;
+    await run(item(id!));
+    await run(item(id!));
+    const again = await products.get('takealot', id!);
+    expect(again!.prices).toHaveLength(90);
+    expect(again).toEqual(first); // nothing rewritten, not even updatedAt
+    expect(progress).toEqual([[COLLECTION, 'takealot']]);
+    const { docs } = await db.collection('products').where('key', '==', id).get();
+    expect(docs).toHaveLength(1);
+  });
+
+  it('re-collects a product from a validation fix payload without counting progress again', async () => {
+    await startProxy();
+    const [id] = healthy(1);
+    const run = handler();
+    await run(item(id!));
+    progress = [];
+    const before = proxy!.state().users[USER]!.requests;
+    const fix: WorkItem = {
+      ...item(id!),
+      kind: 'recollect',
+      payload: {
+        marketplace: 'takealot',
+        productKey: id,
+        identifiers: { plid: id! },
+        rules: ['low-confidence'],
+        runId: '2026-03-15T06',
+      },
+    };
+    const result = await run(fix);
+    expect(result).toMatchObject({ requests: 2 });
+    expect(proxy!.state().users[USER]!.requests).toBe(before + 2);
+    expect(progress).toEqual([]);
+    expect((await products.get('takealot', id!))!.prices).toHaveLength(90);
+    await expect(run({ ...fix, payload: { marketplace: 'takealot' } })).rejects.toThrow(TypeError);
+  });
+
+  it('stores what validation should find in defective products', async () => {
+    await startProxy();
+    const run = handler();
+    const findings = async (defect: string) => {
+      const id = withDefect(defect);
+      await run(item(id));
+      return validateProduct((await products.get('takealot', id))!).map((f) => f.rule);
+    };
+    expect(await findings('date-gap')).toEqual(['incomplete-dates']);
+    expect(await findings('price-jump')).toEqual(['inconsistent-prices']);
+    expect(await findings('non-positive-price')).toEqual(['inconsistent-prices']);
+    // No link on the page: the conventional URL is tried and stored at half confidence.
+    const noLink = withDefect('missing-link');
+    expect(await findings('missing-link')).toEqual(['low-confidence']);
+    const stored = await products.get('takealot', noLink);
+    expect(stored!.confidence).toBe(CONFIDENCE_PENALTIES.missingLink);
+    expect(stored!.prices).toHaveLength(90);
+    const noBarcode = withDefect('missing-barcode');
+    await run(item(noBarcode));
+    const withoutBarcode = await products.get('takealot', noBarcode);
+    expect(withoutBarcode!.identifiers).toEqual({ plid: noBarcode });
+    expect(
+      validateProduct(withoutBarcode!, {
+        ...defaultValidationConfig,
+        requiredIdentifiers: ['plid', 'barcode'],
+      }).map((f) => f.rule),
+    ).toEqual(['missing-identifiers']);
+  });
+
+  it('maps 407 to a typed credentials error, absolute-form and tunnelled, without retrying', async () => {
+    await startProxy();
+    const [id] = healthy(1);
+    for (const tunnel of [false, true]) {
+      const error = await rejection(handler(client({ password: 'wrong', tunnel }))(item(id!)));
+      expect(error).toBeInstanceOf(UpstreamError);
+      expect(error).toMatchObject({
+        provider: 'smartproxy',
+        operation: OPERATIONS.product,
+        kind: 'credentials',
+        status: 407,
+      });
+    }
+    expect(proxy!.state().authFailures).toBe(2);
+    expect(slept).toEqual([]);
+  });
+
+  it('maps a proxy 429 to QuotaExceededError with its Retry-After', async () => {
+    await startProxy({ requestsPerSecond: 1 });
+    const [a, b] = healthy(2);
+    // The product page takes the second's only request; the CSV is refused.
+    const error = await rejection(handler()(item(a!)));
+    expect(error).toBeInstanceOf(QuotaExceededError);
+    expect(error).toMatchObject({
+      provider: 'smartproxy',
+      operation: OPERATIONS.csv,
+      retryAfterSeconds: 1,
+    });
+    expect(await products.get('takealot', a!)).toBeUndefined();
+
+    t += 1_000;
+    proxy!.misbehave('429');
+    const told = await rejection(handler()(item(b!)));
+    expect(told).toMatchObject({
+      provider: 'smartproxy',
+      operation: OPERATIONS.product,
+      retryAfterSeconds: 30,
+    });
+    // Tunnelled, the refusal carries no headers: still a quota error.
+    const tunnelled = await rejection(handler(client({ tunnel: true }))(item(b!)));
+    expect(tunnelled).toBeInstanceOf(QuotaExceededError);
+    expect(tunnelled).toMatchObject({ provider: 'smartproxy', retryAfterSeconds: undefined });
+    expect(progress).toEqual([]);
+    expect(slept).toEqual([]); // a quota error is never retried
+  });
+
+  it('maps 403 blocks from the proxy and from the site, and the site 429, to QuotaExceededError', async () => {
+    await startProxy();
+    const [id] = healthy(1);
+    proxy!.misbehave('block');
+    expect(await rejection(handler()(item(id!)))).toMatchObject({
+      name: 'QuotaExceededError',
+      provider: 'smartproxy',
+      operation: OPERATIONS.product,
+    });
+    proxy!.misbehave('none');
+    site.misbehave('block');
+    expect(await rejection(handler()(item(id!)))).toBeInstanceOf(QuotaExceededError);
+    site.misbehave('429');
+    expect(await rejection(handler()(item(id!)))).toMatchObject({
+      name: 'QuotaExceededError',
+      retryAfterSeconds: 60,
+    });
+    expect(await products.get('takealot', id!)).toBeUndefined();
+  });
+
+  it('a traffic allowance used up at the proxy stops the provider', async () => {
+    await startProxy({ monthlyTrafficBytes: 2_000 });
+    const [a, b] = healthy(2);
+    await handler()(item(a!)); // both requests admitted under the allowance; they take it over
+    expect(proxy!.state().users[USER]!.monthBytes).toBeGreaterThan(2_000);
+    expect(await rejection(handler()(item(b!)))).toBeInstanceOf(QuotaExceededError);
+    expect(proxy!.state().trafficExhausted).toBe(1);
+  });
+
+  it('retries 5xx from the site and from the proxy, then succeeds', async () => {
+    await startProxy();
+    const [id] = healthy(1);
+    site.misbehave('5xx');
+    // The helper sleeps (injected) before its retry: the site recovers meanwhile.
+    const run = handler(
+      client({
+        sleep: async (ms) => {
+          slept.push(ms);
+          site.misbehave('none');
+          proxy!.misbehave('none');
+        },
+      }),
+    );
+    const result = await run(item(id!));
+    expect(site.state().byStatus['503']).toBe(1);
+    expect(slept).toHaveLength(1);
+    expect(result).toMatchObject({ requests: 3 }); // the failed attempt was a proxy request too
+    expect((await products.get('takealot', id!))!.prices).toHaveLength(90);
+
+    proxy!.misbehave('5xx');
+    await run(item(id!));
+    expect(slept).toHaveLength(2);
+  });
+
+  it('gives up after the bounded retries with a typed http error', async () => {
+    await startProxy();
+    const [id] = healthy(1);
+    site.misbehave('5xx');
+    const error = await rejection(handler(client({ retries: 2 }))(item(id!)));
+    expect(error).toBeInstanceOf(UpstreamError);
+    expect(error).toMatchObject({ kind: 'http', status: 503, operation: OPERATIONS.product });
+    expect(slept).toHaveLength(2);
+    expect(site.state().byStatus['503']).toBeGreaterThanOrEqual(3);
+  });
+
+  it('treats a CSV without usable rows as a typed malformed error and writes nothing', async () => {
+    await startProxy();
+    const [id] = healthy(1);
+    site.misbehave('malformed');
+    const error = await rejection(handler()(item(id!)));
+    expect(error).toBeInstanceOf(UpstreamError);
+    expect(error).toMatchObject({ kind: 'malformed', operation: OPERATIONS.csv });
+    expect(await products.get('takealot', id!)).toBeUndefined();
+    expect(progress).toEqual([]);
+  });
+
+  it('discovers product ids from listing pages, through the proxy', async () => {
+    await startProxy();
+    const c = client();
+    const first = await discoverProducts({
+      client: c,
+      siteBaseUrl: site.url,
+      marketplace: 'takealot',
+      page: 1,
+    });
+    expect(first.productIds).toEqual(site.productIds('takealot').slice(0, 50));
+    expect(first).toMatchObject({ hasNext: true, requests: 1 });
+    expect(first.bytes).toBeGreaterThan(1_000);
+    const last = await discoverProducts({
+      client: c,
+      siteBaseUrl: `${site.url}/`,
+      marketplace: 'makro',
+      page: 10,
+    });
+    expect(last.productIds).toEqual(site.productIds('makro').slice(450, 500));
+    expect(last.hasNext).toBe(false);
+    const past = await discoverProducts({
+      client: c,
+      siteBaseUrl: site.url,
+      marketplace: 'makro',
+      page: 11,
+    });
+    expect(past).toMatchObject({ productIds: [], hasNext: false });
+    site.misbehave('malformed');
+    expect(
+      await rejection(
+        discoverProducts({ client: c, siteBaseUrl: site.url, marketplace: 'makro', page: 1 }),
+      ),
+    ).toMatchObject({ kind: 'malformed', operation: OPERATIONS.listing });
+  });
+
+  it('through the work runner: bytes are settled, a block cools the category down', async () => {
+    await startProxy();
+    const [id] = healthy(1);
+    const settled: Array<{ cost?: number; bytes?: number; requests?: number }> = [];
+    const cooled: Array<{ error: QuotaExceededError; category: string }> = [];
+    const runner = new WorkRunner(
+      {
+        acquire: async () => ({
+          kind: 'granted',
+          atMs: t,
+          waitedMs: 0,
+          release: () => {},
+          settle: (actual) => void settled.push(actual),
+        }),
+        reportQuotaError: async (error, category) => {
+          cooled.push({ error, category });
+          return { untilMs: t + 900_000 };
+        },
+        enqueue: async () => 'enqueued',
+        now: () => t,
+      },
+      () => handler(),
+      () => 'smartproxyWork',
+    );
+    expect(await runner.run(item(id!))).toEqual({ kind: 'done' });
+    expect(settled).toHaveLength(1);
+    expect(settled[0]!.requests).toBe(2);
+    expect(settled[0]!.bytes).toBeGreaterThan(1_000);
+
+    site.misbehave('block');
+    expect(await runner.run(item(id!))).toMatchObject({ kind: 'deferred', reason: 'cooldown' });
+    expect(cooled).toHaveLength(1);
+    expect(cooled[0]!.category).toBe(COLLECTION);
+    expect(cooled[0]!.error.provider).toBe('smartproxy');
+  });
+});
+
+describe('proxyRefusalStatus', () => {
+  it('finds the status of a refused tunnel or proxy authentication in the error chain', () => {
+    const tunnel = new TypeError('fetch failed', {
+      cause: new Error('Proxy response (429) !== 200 when HTTP Tunneling'),
+    });
+    expect(proxyRefusalStatus(tunnel)).toBe(429);
+    expect(proxyRefusalStatus(new Error('Proxy Authentication Required (407)'))).toBe(407);
+    expect(
+      proxyRefusalStatus(new TypeError('fetch failed', { cause: new Error('ECONNREFUSED') })),
+    ).toBeUndefined();
+    expect(proxyRefusalStatus('nope')).toBeUndefined();
+  });
+});
