@@ -4,11 +4,33 @@
  */
 
 export { aggregationFlush } from './entry/aggregation';
+export { realtimeSalesSync } from './entry/autosync';
+export { collectionBatches } from './entry/batches';
+export {
+  clearCooldown,
+  exportBackup,
+  forceFlush,
+  getCollectionStatus,
+  getQuotaStats,
+  getRealtimeSalesSummary,
+  getRecentWarnings,
+  getStatus,
+  importBackup,
+  pauseCategory,
+  refreshRealtimeSales,
+  resumeCategory,
+  setCategoryAllocation,
+  setFlags,
+  setMaintenanceMode,
+  setUserRole,
+  startCollection,
+  validateData,
+} from './entry/callables';
 export { diagnostics } from './entry/diagnostics';
 export { health } from './entry/health';
 export { heartbeat } from './entry/heartbeat';
 export { keepaIngest } from './entry/ingest';
+export { metrics } from './entry/metrics';
 export { allocationUpdate, payloadCleanup } from './entry/schedules';
-export { getStatus } from './entry/status';
 export { dataValidation } from './entry/validation';
 export { keepaWork, smartproxyWork, spapiWork } from './entry/work-queues';

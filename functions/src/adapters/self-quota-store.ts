@@ -8,6 +8,7 @@ import {
   type SelfQuotaWarning,
 } from '../core/self-quota';
 import { logger } from '../log';
+import { firestoreOps } from './metrics';
 import { instanceWriteBuffer, type WriteBuffer } from './write-buffer';
 
 export const SELF_QUOTA_WARNINGS = 'selfQuotaWarnings';
@@ -44,7 +45,10 @@ export function connectSelfQuota(
   buffer: WriteBuffer,
   options: { retentionMs?: number; throttleBuffer?: boolean } = {},
 ): () => void {
-  const offCommit = buffer.onCommit((info) => monitor.record('write', info.writes));
+  const offCommit = buffer.onCommit((info) => {
+    monitor.record('write', info.writes);
+    firestoreOps.inc({ op: 'write' }, info.writes);
+  });
   if (options.throttleBuffer ?? true) buffer.setThrottle((ms) => monitor.delayMs(ms));
   const offWarning = monitor.onWarning((warning) => {
     logger.warn(warning, 'Firestore self-quota warning');
@@ -66,7 +70,9 @@ export async function countReads<T extends { size: number } | { exists: boolean 
   read: Promise<T>,
 ): Promise<T> {
   const result = await read;
-  monitor.record('read', 'size' in result ? Math.max(1, result.size) : 1);
+  const reads = 'size' in result ? Math.max(1, result.size) : 1;
+  monitor.record('read', reads);
+  firestoreOps.inc({ op: 'read' }, reads);
   return result;
 }
 

@@ -1,15 +1,54 @@
-import { HttpsError } from 'firebase-functions/v2/https';
+import { type FunctionsErrorCode, HttpsError } from 'firebase-functions/v2/https';
+import { ZodError } from 'zod';
+import { CollectionNotFoundError } from '../adapters/collections-repository';
+import { ApiError, fieldIssues } from '../core/api';
+import { BackupError } from '../core/backup';
 import { ConfigError } from '../core/config';
+import { CollectionConflictError } from '../core/pipeline/collections';
 import { logger } from '../log';
+
+/** gRPC status codes Firestore reports that a caller can act on (retry, back off). */
+const GRPC_CODES: Record<number, FunctionsErrorCode> = {
+  4: 'deadline-exceeded',
+  8: 'resource-exhausted',
+  10: 'aborted',
+  14: 'unavailable',
+};
 
 /** Maps domain errors to callable errors; anything unexpected is logged and kept opaque. */
 export function toHttpsError(error: unknown): HttpsError {
   if (error instanceof HttpsError) return error;
+  if (error instanceof ApiError) return new HttpsError(error.code, error.message, error.details);
+  if (error instanceof BackupError) {
+    // The file was refused before anything was written.
+    return new HttpsError('invalid-argument', error.message, {
+      kind: error.kind,
+      issues: error.issues,
+    });
+  }
   if (error instanceof ConfigError) {
     return new HttpsError('failed-precondition', error.message, {
       document: error.document,
       issues: error.issues,
     });
+  }
+  if (error instanceof CollectionNotFoundError) {
+    return new HttpsError('not-found', error.message, { kind: 'collection', id: error.collection });
+  }
+  if (error instanceof CollectionConflictError) {
+    return new HttpsError('failed-precondition', error.message, { collection: error.collection });
+  }
+  if (error instanceof ZodError) {
+    // Inputs are parsed before any operation runs, so this is a stored document out of shape.
+    logger.warn({ issues: error.issues }, 'stored data failed validation');
+    return new HttpsError('failed-precondition', 'stored data is not in the expected shape', {
+      issues: fieldIssues(error),
+    });
+  }
+  const grpc = (error as { code?: unknown } | null)?.code;
+  if (typeof grpc === 'number' && Object.hasOwn(GRPC_CODES, grpc)) {
+    logger.warn({ err: error }, 'Firestore refused a callable');
+    return new HttpsError(GRPC_CODES[grpc]!, 'try again later');
   }
   logger.error({ err: error }, 'unexpected error in callable');
   return new HttpsError('internal', 'internal error');

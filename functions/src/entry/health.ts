@@ -1,36 +1,31 @@
 import { onRequest } from 'firebase-functions/v2/https';
 import { db, version } from '../adapters/firebase';
-import { logger } from '../log';
+import { checkHealth } from '../adapters/health';
 import { HEARTBEAT_DOC } from './heartbeat';
 import './options';
 
-const FIRESTORE_TIMEOUT_MS = 5_000;
-
-function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`timed out after ${ms} ms`)), ms);
-  });
-  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
-}
-
-/** Liveness and readiness: 200 when Firestore answers, 503 otherwise. */
+/**
+ * Liveness and readiness: 200 when healthy, 503 when degraded (Firestore unreachable, a
+ * provider's recent quota-error rate or a queue's backlog above its threshold, or a check that
+ * could not be read). Active cooldowns are reported, not degraded. Thresholds: `config/pipeline`
+ * field `health` (see core/health.ts).
+ */
 export const health = onRequest(async (_req, res) => {
-  const started = Date.now();
-  try {
-    const heartbeat = await withTimeout(db().doc(HEARTBEAT_DOC).get(), FIRESTORE_TIMEOUT_MS);
-    res.status(200).json({
-      status: 'ok',
-      version: version(),
-      firestore: { ok: true, latencyMs: Date.now() - started },
-      scheduler: { lastHeartbeatAt: heartbeat.get('at')?.toDate?.()?.toISOString() ?? null },
-    });
-  } catch (error) {
-    logger.warn({ err: error }, 'health: Firestore unreachable');
-    res.status(503).json({
-      status: 'degraded',
-      version: version(),
-      firestore: { ok: false, error: (error as Error).message },
-    });
-  }
+  const { httpStatus, report, lastHeartbeatAt } = await checkHealth(db(), {
+    probePath: HEARTBEAT_DOC,
+  });
+  res.set('Cache-Control', 'no-store');
+  res.status(httpStatus).json({
+    status: report.status,
+    version: version(),
+    checkedAt: report.checkedAt,
+    reasons: report.reasons,
+    notes: report.notes,
+    firestore: report.firestore,
+    scheduler: { lastHeartbeatAt },
+    queues: report.queues,
+    upstreams: report.upstreams,
+    cooldowns: report.cooldowns,
+    thresholds: report.thresholds,
+  });
 });

@@ -3,6 +3,7 @@ import { type App, deleteApp, initializeApp } from 'firebase-admin/app';
 import { type Firestore, getFirestore } from 'firebase-admin/firestore';
 import { getFunctions } from 'firebase-admin/functions';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { signInWithRole } from '../../../devstack/src/auth.ts';
 import { enqueueTask } from '../../src/adapters/task-queue';
 
 const stack = inject('stack');
@@ -26,10 +27,23 @@ async function eventually<T>(read: () => Promise<T | undefined>, what: string): 
   throw new Error(`never saw ${what}`);
 }
 
-async function callable(name: string, data: unknown) {
+let viewerToken: string | undefined;
+async function callable(name: string, data: unknown, token?: string | null) {
+  viewerToken ??= (
+    await signInWithRole(
+      stack.urls.auth as string,
+      stack.projectId,
+      'e2e-viewer@tollgate.local',
+      'viewer',
+    )
+  ).idToken;
+  const bearer = token === undefined ? viewerToken : token;
   const response = await fetch(`${base}/${name}`, {
     method: 'POST',
-    headers: { 'content-type': 'application/json' },
+    headers: {
+      'content-type': 'application/json',
+      ...(bearer ? { authorization: `Bearer ${bearer}` } : {}),
+    },
     body: JSON.stringify({ data }),
   });
   // biome-ignore lint/suspicious/noExplicitAny: a JSON body checked field by field below
@@ -58,6 +72,15 @@ describe('the local stack, end to end', () => {
     expect(body.result.providers.map((p: { id: string }) => p.id)).toEqual(
       expect.arrayContaining(['keepa', 'spapi', 'smartproxy']),
     );
+  });
+
+  it('refuses getStatus without a signed-in user, and a change from a viewer', async () => {
+    const anonymous = await callable('getStatus', {}, null);
+    expect(anonymous.status).toBe(401);
+    expect(anonymous.body.error.status).toBe('UNAUTHENTICATED');
+    const denied = await callable('clearCooldown', { provider: 'keepa' });
+    expect(denied.status).toBe(403);
+    expect(denied.body.error.status).toBe('PERMISSION_DENIED');
   });
 
   it('maps an invalid configuration document to failed-precondition naming the field', async () => {

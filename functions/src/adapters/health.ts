@@ -1,0 +1,105 @@
+import type { Firestore } from 'firebase-admin/firestore';
+import {
+  type Check,
+  DEFAULT_HEALTH_CONFIG,
+  evaluateHealth,
+  type HealthConfig,
+  type HealthReport,
+  httpStatusOf,
+} from '../core/health';
+import { logger } from '../log';
+import {
+  readCooldowns,
+  readHealthConfig,
+  readQueueBacklog,
+  readUpstreamUsage,
+} from './observability';
+
+export const DEFAULT_HEALTH_TIMEOUT_MS = 5_000;
+
+export interface HealthCheckOptions {
+  /** The document read to prove Firestore answers (the scheduler heartbeat). */
+  probePath: string;
+  now?: () => number;
+  /** Bound on each read; a read that takes longer counts as failed. */
+  timeoutMs?: number;
+}
+
+export interface HealthCheckResult {
+  httpStatus: 200 | 503;
+  report: HealthReport;
+  /** When the scheduler last ran (the probe document's `at`), if known. */
+  lastHeartbeatAt: string | null;
+}
+
+export function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`timed out after ${ms} ms`)), ms);
+  });
+  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
+}
+
+async function check<T>(read: Promise<T>, timeoutMs: number, what: string): Promise<Check<T>> {
+  try {
+    return { ok: true, value: await withTimeout(read, timeoutMs) };
+  } catch (error) {
+    logger.warn({ err: error }, `health: ${what} not readable`);
+    return { ok: false, error: (error as Error).message };
+  }
+}
+
+/**
+ * Reads everything the health verdict needs and evaluates it (core/health.ts). Firestore is
+ * probed first; when it does not answer nothing else is read. The other reads run in
+ * parallel, each bounded, and a read that fails degrades the verdict with its reason.
+ */
+export async function checkHealth(
+  db: Firestore,
+  options: HealthCheckOptions,
+): Promise<HealthCheckResult> {
+  const now = options.now ?? Date.now;
+  const timeoutMs = options.timeoutMs ?? DEFAULT_HEALTH_TIMEOUT_MS;
+  const started = now();
+  let lastHeartbeatAt: string | null = null;
+  try {
+    const probe = await withTimeout(db.doc(options.probePath).get(), timeoutMs);
+    lastHeartbeatAt = probe.get('at')?.toDate?.()?.toISOString() ?? null;
+  } catch (error) {
+    logger.warn({ err: error }, 'health: Firestore unreachable');
+    const report = evaluateHealth({
+      nowMs: now(),
+      config: DEFAULT_HEALTH_CONFIG,
+      firestore: { ok: false, error: (error as Error).message },
+    });
+    return { httpStatus: httpStatusOf(report), report, lastHeartbeatAt };
+  }
+  const latencyMs = now() - started;
+
+  let config: HealthConfig;
+  let configProblem: string | undefined;
+  const thresholds = await check(readHealthConfig(db), timeoutMs, 'health thresholds');
+  if (thresholds.ok) {
+    ({ config, problem: configProblem } = thresholds.value);
+  } else {
+    config = DEFAULT_HEALTH_CONFIG;
+    configProblem = `health thresholds not readable (defaults used): ${thresholds.error}`;
+  }
+  const nowMs = now();
+  const [backlog, usage, cooldowns] = await Promise.all([
+    check(readQueueBacklog(db, nowMs), timeoutMs, 'queue backlog'),
+    check(readUpstreamUsage(db, nowMs, config.errorWindowMinutes), timeoutMs, 'usage statistics'),
+    check(readCooldowns(db), timeoutMs, 'cooldowns'),
+  ]);
+  const report = evaluateHealth({
+    nowMs,
+    config,
+    configProblem,
+    firestore: { ok: true, latencyMs },
+    backlog,
+    usage,
+    cooldowns,
+  });
+  if (report.status !== 'ok') logger.warn({ reasons: report.reasons }, 'health: degraded');
+  return { httpStatus: httpStatusOf(report), report, lastHeartbeatAt };
+}

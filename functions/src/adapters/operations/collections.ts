@@ -1,0 +1,150 @@
+import { isDeepStrictEqual } from 'node:util';
+import type { z } from 'zod';
+import {
+  type CollectionStatusResult,
+  failedPrecondition,
+  type getCollectionStatusInput,
+  notFound,
+  type StartCollectionResult,
+  type startCollectionInput,
+} from '../../core/api';
+import { parseDocument } from '../../core/config';
+import {
+  type Collection,
+  CollectionConflictError,
+  collectionSchema,
+  startCollection as startInCore,
+} from '../../core/pipeline/collections';
+import { redistributeShare, type ShareChange } from '../../core/pipeline/share-transition';
+import { logger } from '../../log';
+import {
+  COLLECTIONS_PATH,
+  CollectionNotFoundError,
+  CollectionsRepository,
+} from '../collections-repository';
+import { loadPipelineConfig } from '../pipeline-config';
+import { writeAudit } from './audit';
+import type { OperationContext } from './context';
+import {
+  categoryPath,
+  checkProviderShares,
+  providerPath,
+  publishAfterChange,
+  readCategory,
+  readProvider,
+  readProviderCategories,
+} from './documents';
+
+/**
+ * Starts a collection, or adjusts the targets of the one that exists (a running collection
+ * is never restarted: counts, phase and history stay). The same steps as
+ * CollectionsRepository.startCollection — the core's startCollection, the phase transition's
+ * share redistributed to the provider's other categories and checked against 100% — in one
+ * transaction that also writes the audit entry. The provider must exist and own the category.
+ */
+export async function startCollection(
+  ctx: OperationContext,
+  input: z.output<typeof startCollectionInput>,
+): Promise<StartCollectionResult> {
+  const { db } = ctx;
+  const config = (await loadPipelineConfig(db)).collections;
+  const ref = db.collection(COLLECTIONS_PATH).doc(input.id);
+  const result = await db.runTransaction(async (tx) => {
+    const snapshot = await tx.get(ref);
+    const provider = await readProvider(db, tx, input.provider);
+    if (!provider) throw notFound('provider', input.provider, providerPath(input.provider));
+    const { category } = await readCategory(db, tx, input.category);
+    if (category.provider !== input.provider) {
+      throw failedPrecondition(
+        `category "${category.id}" belongs to provider "${category.provider}", not "${input.provider}"`,
+        { category: category.id, provider: category.provider },
+      );
+    }
+    const categories = await readProviderCategories(db, tx, input.provider);
+    const current: Collection | undefined = snapshot.exists
+      ? parseDocument(collectionSchema, ref.path, snapshot.data())
+      : undefined;
+    let outcome: ReturnType<typeof startInCore>;
+    try {
+      outcome = startInCore(current, input, ctx.now(), config);
+    } catch (error) {
+      if (error instanceof CollectionConflictError) {
+        throw failedPrecondition(error.message, { collection: error.collection });
+      }
+      throw error;
+    }
+    if (!outcome.changed) {
+      return { ...outcome, shareChanges: [] as ShareChange[], auditId: null };
+    }
+
+    let shareChanges: ShareChange[] = [];
+    if (outcome.transition) {
+      shareChanges = redistributeShare(
+        categories,
+        outcome.transition.category,
+        outcome.transition.sharePercent,
+      );
+      const updated = categories.map((c) => {
+        const change = shareChanges.find((s) => s.category === c.id);
+        return change ? { ...c, sharePercent: change.toPercent } : c;
+      });
+      checkProviderShares(provider, updated);
+    }
+    if (current && isDeepStrictEqual(current, outcome.collection) && shareChanges.length === 0) {
+      return { ...outcome, changed: false, shareChanges, auditId: null };
+    }
+    tx.set(ref, outcome.collection);
+    for (const change of shareChanges) {
+      tx.update(db.doc(categoryPath(change.category)), { sharePercent: change.toPercent });
+    }
+    const auditId = writeAudit(db, tx, {
+      who: ctx.actor,
+      what: 'startCollection',
+      target: ref.path,
+      before: current ?? null,
+      after: outcome.collection,
+      related: shareChanges.map((c) => ({
+        path: categoryPath(c.category),
+        before: { sharePercent: c.fromPercent },
+        after: { sharePercent: c.toPercent },
+      })),
+      atMs: ctx.now(),
+    });
+    return { ...outcome, shareChanges, auditId };
+  });
+  if (result.transition) {
+    const { from, to, sharePercent } = result.transition;
+    logger.info(
+      { collection: input.id, from, to, sharePercent, shareChanges: result.shareChanges },
+      from === 0 ? 'collection started' : 'collection phase changed',
+    );
+  }
+  const allocationPublished =
+    result.shareChanges.length > 0
+      ? await publishAfterChange(db, ctx.now(), input.provider)
+      : false;
+  return {
+    collection: result.collection,
+    created: result.created,
+    changed: result.changed,
+    transition: result.transition,
+    shareChanges: result.shareChanges,
+    allocationPublished,
+    auditId: result.auditId,
+  };
+}
+
+/** The status report, with the category's effective share. */
+export async function getCollectionStatus(
+  ctx: OperationContext,
+  input: z.output<typeof getCollectionStatusInput>,
+): Promise<CollectionStatusResult> {
+  try {
+    return await new CollectionsRepository(ctx.db, { now: ctx.now }).status(input.id);
+  } catch (error) {
+    if (error instanceof CollectionNotFoundError) {
+      throw notFound('collection', input.id, `${COLLECTIONS_PATH}/${input.id}`);
+    }
+    throw error;
+  }
+}

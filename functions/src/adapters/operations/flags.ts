@@ -1,0 +1,133 @@
+import { isDeepStrictEqual } from 'node:util';
+import type { z } from 'zod';
+import {
+  fieldIssues,
+  invalidArgument,
+  type RelatedChange,
+  type SetFlagsResult,
+  type SetMaintenanceModeResult,
+  type setFlagsInput,
+  type setMaintenanceModeInput,
+} from '../../core/api';
+import { flagsSchema, parseDocument } from '../../core/config';
+import { pipelineConfigSchema } from '../../core/pipeline/config';
+import { CONFIG_PATHS } from '../config-repository';
+import { PIPELINE_CONFIG_PATH } from '../pipeline-config';
+import { writeAudit } from './audit';
+import type { OperationContext } from './context';
+
+type Raw = Record<string, unknown>;
+
+function isRecord(value: unknown): value is Raw {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+/** Only the keys the caller gave, with their parsed values (schemas fill in defaults). */
+function given(raw: unknown, parsed: unknown): Raw {
+  if (!isRecord(raw) || !isRecord(parsed)) return {};
+  return Object.fromEntries(
+    Object.keys(raw)
+      .filter((key) => raw[key] !== undefined)
+      .map((key) => [key, parsed[key]]),
+  );
+}
+
+/**
+ * Maintenance mode: while on, the gate grants nothing (callers retry later). One transaction
+ * writes `config/flags.maintenance` and the audit entry (with the reason). The other flags are
+ * kept as they are, valid or not, so the switch works in an emergency.
+ */
+export async function setMaintenanceMode(
+  ctx: OperationContext,
+  input: z.output<typeof setMaintenanceModeInput>,
+): Promise<SetMaintenanceModeResult> {
+  const { db } = ctx;
+  const ref = db.doc(CONFIG_PATHS.flags);
+  return db.runTransaction(async (tx) => {
+    const snapshot = await tx.get(ref);
+    const before = snapshot.data() ?? {};
+    if ((before.maintenance ?? false) === input.enabled) {
+      return { maintenance: input.enabled, changed: false, auditId: null };
+    }
+    tx.set(ref, { maintenance: input.enabled }, { merge: true });
+    const auditId = writeAudit(db, tx, {
+      who: ctx.actor,
+      what: 'setMaintenanceMode',
+      target: CONFIG_PATHS.flags,
+      before: { maintenance: before.maintenance ?? false },
+      after: { maintenance: input.enabled },
+      ...(input.reason === undefined ? {} : { reason: input.reason }),
+      atMs: ctx.now(),
+    });
+    return { maintenance: input.enabled, changed: true, auditId };
+  });
+}
+
+/**
+ * Changes flags (`config/flags`, except maintenance) and pipeline settings (`config/pipeline`,
+ * per section, the given fields). The stored documents must be valid first (else
+ * failed-precondition); the merged result is validated as a whole (cross-field rules), an
+ * invalid one is invalid-argument naming the field. Only the given fields are stored, so
+ * defaults not set by anyone stay defaults. Both documents and the audit entry are one
+ * transaction.
+ */
+export async function setFlags(
+  ctx: OperationContext,
+  input: z.output<typeof setFlagsInput>,
+  raw: unknown,
+): Promise<SetFlagsResult> {
+  const { db } = ctx;
+  const rawInput = isRecord(raw) ? raw : {};
+  const flagsRef = db.doc(CONFIG_PATHS.flags);
+  const pipelineRef = db.doc(PIPELINE_CONFIG_PATH);
+  return db.runTransaction(async (tx) => {
+    const [flagsSnap, pipelineSnap] = await Promise.all([tx.get(flagsRef), tx.get(pipelineRef)]);
+    const storedFlags: Raw = flagsSnap.data() ?? {};
+    const storedPipeline: Raw = pipelineSnap.data() ?? {};
+    parseDocument(flagsSchema, CONFIG_PATHS.flags, storedFlags);
+    parseDocument(pipelineConfigSchema, PIPELINE_CONFIG_PATH, storedPipeline);
+
+    const nextFlags: Raw = { ...storedFlags, ...given(rawInput.flags, input.flags) };
+    const nextPipeline: Raw = { ...storedPipeline };
+    const rawPipeline = isRecord(rawInput.pipeline) ? rawInput.pipeline : {};
+    const parsedPipeline = (input.pipeline ?? {}) as Raw;
+    for (const section of Object.keys(rawPipeline)) {
+      const stored = isRecord(storedPipeline[section]) ? storedPipeline[section] : {};
+      nextPipeline[section] = {
+        ...stored,
+        ...given(rawPipeline[section], parsedPipeline[section]),
+      };
+    }
+    const flags = flagsSchema.safeParse(nextFlags);
+    if (!flags.success) throw invalidArgument(fieldIssues(flags.error, ['flags']));
+    const pipeline = pipelineConfigSchema.safeParse(nextPipeline);
+    if (!pipeline.success) throw invalidArgument(fieldIssues(pipeline.error, ['pipeline']));
+
+    const flagsChanged = !isDeepStrictEqual(storedFlags, nextFlags);
+    const pipelineChanged = !isDeepStrictEqual(storedPipeline, nextPipeline);
+    if (!flagsChanged && !pipelineChanged) {
+      return { flags: flags.data, pipeline: pipeline.data, changed: false, auditId: null };
+    }
+    if (flagsChanged) tx.set(flagsRef, nextFlags);
+    if (pipelineChanged) tx.set(pipelineRef, nextPipeline);
+    const changes: RelatedChange[] = [
+      ...(flagsChanged
+        ? [{ path: CONFIG_PATHS.flags, before: storedFlags, after: nextFlags }]
+        : []),
+      ...(pipelineChanged
+        ? [{ path: PIPELINE_CONFIG_PATH, before: storedPipeline, after: nextPipeline }]
+        : []),
+    ];
+    const [main, ...related] = changes;
+    const auditId = writeAudit(db, tx, {
+      who: ctx.actor,
+      what: 'setFlags',
+      target: main!.path,
+      before: main!.before,
+      after: main!.after,
+      related,
+      atMs: ctx.now(),
+    });
+    return { flags: flags.data, pipeline: pipeline.data, changed: true, auditId };
+  });
+}

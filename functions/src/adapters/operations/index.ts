@@ -1,0 +1,46 @@
+import type { CallableResult, ImplementedCallable, ParsedInput } from '../../core/api';
+import { pauseCategory, resumeCategory, setCategoryAllocation } from './allocations';
+import { exportBackup, importBackup } from './backups';
+import { getCollectionStatus, startCollection } from './collections';
+import type { OperationContext } from './context';
+import { clearCooldown } from './cooldowns';
+import { setFlags, setMaintenanceMode } from './flags';
+import { forceFlush, validateData } from './runs';
+import { getRealtimeSalesSummary, refreshRealtimeSales } from './sales';
+import { getQuotaStats, getRecentWarnings } from './stats';
+import { getStatus } from './status';
+import { setUserRole } from './users';
+
+export { auditedFirestore, writeAudit } from './audit';
+export type { OperationContext, OperationDeps, UserDirectory } from './context';
+export { manualValidationRunId } from './runs';
+
+/** One operation per callable: the parsed input, and the raw one for "which keys were given". */
+export type Operation<N extends ImplementedCallable> = (
+  ctx: OperationContext,
+  input: ParsedInput<N>,
+  raw: unknown,
+) => Promise<CallableResult<N>>;
+
+export type Operations = { [N in ImplementedCallable]: Operation<N> };
+
+export const operations: Operations = {
+  getStatus,
+  getCollectionStatus,
+  getQuotaStats,
+  getRecentWarnings,
+  startCollection,
+  setCategoryAllocation,
+  pauseCategory,
+  resumeCategory,
+  clearCooldown,
+  setMaintenanceMode,
+  setFlags,
+  validateData,
+  forceFlush,
+  setUserRole,
+  refreshRealtimeSales,
+  getRealtimeSalesSummary,
+  exportBackup,
+  importBackup,
+};

@@ -1,0 +1,119 @@
+import type { z } from 'zod';
+import type {
+  getRealtimeSalesSummaryInput,
+  RealtimeSalesSummaryResult,
+  RefreshRealtimeSalesResult,
+  refreshRealtimeSalesInput,
+} from '../../core/api';
+import { runAutoSyncCycle } from '../autosync';
+import { autoSyncFetcher } from '../autosync-fetchers';
+import { QuotaEngine } from '../quota/quota-engine';
+import { summary } from '../sales-repository';
+import { REALTIME_SALES_SOURCE } from '../upstreams/wiring';
+import { auditedFirestore } from './audit';
+import type { OperationContext } from './context';
+
+const HOUR_MS = 3_600_000;
+/** The callable's own time budget: no chunk starts after this, well inside its timeout. */
+const REFRESH_BUDGET_MS = 60_000;
+/** The auto-sync that the `realtimeSalesSync` schedule runs, on demand. */
+export const REALTIME_SALES = {
+  source: REALTIME_SALES_SOURCE,
+  provider: 'spapi',
+  category: 'spapi-realtime-sales',
+  operation: 'createReport',
+} as const;
+
+async function cached(
+  ctx: OperationContext,
+  input: { sinceHours?: number; marketplaceId?: string; top?: number },
+): Promise<RealtimeSalesSummaryResult> {
+  const now = ctx.now();
+  const [stored, state] = await Promise.all([
+    summary(ctx.db, {
+      sinceMs: Math.floor(now - (input.sinceHours ?? 24) * HOUR_MS),
+      marketplaceId: input.marketplaceId,
+      top: input.top,
+    }),
+    ctx.db.doc(`autosync/${REALTIME_SALES.source}`).get(),
+  ]);
+  const watermark = state.get('watermarkMs');
+  return { summary: stored, syncedUntilMs: typeof watermark === 'number' ? watermark : null };
+}
+
+/** Firestore only: never calls SP-API. */
+export function getRealtimeSalesSummary(
+  ctx: OperationContext,
+  input: z.output<typeof getRealtimeSalesSummaryInput>,
+): Promise<RealtimeSalesSummaryResult> {
+  return cached(ctx, input);
+}
+
+/**
+ * Runs one auto-sync cycle now, through the same gate, cooldown and lease as the schedule. A
+ * quota error (now, or a cooldown still running) is an answer, not a failure: the caller gets
+ * the window and the cached summary.
+ */
+export async function refreshRealtimeSales(
+  ctx: OperationContext,
+  input: z.output<typeof refreshRealtimeSalesInput>,
+): Promise<RefreshRealtimeSalesResult> {
+  const fetchAndStore = autoSyncFetcher(REALTIME_SALES.source);
+  if (!fetchAndStore) throw new Error('no real-time sales fetcher is registered');
+  const startedAt = ctx.now();
+  // Every commit of the cycle's own (its lease, the sync state) carries an audit entry.
+  const db = auditedFirestore(ctx.db, {
+    actor: ctx.actor,
+    what: 'refreshRealtimeSales',
+    now: ctx.now,
+    describe: (writes) => ({
+      target: `autosync/${REALTIME_SALES.source}`,
+      before: null,
+      after: writes.map((w) => `${w.op} ${w.path}`),
+    }),
+  });
+  const run = await runAutoSyncCycle({
+    ...REALTIME_SALES,
+    db,
+    // Quota bookkeeping (claimed blocks, a cooldown an upstream started) is not an operator's
+    // change: it goes to Firestore as it does for the schedule.
+    engine: new QuotaEngine(ctx.db, { now: ctx.now }),
+    fetchAndStore,
+    now: ctx.now,
+    deadlineMs: startedAt + REFRESH_BUDGET_MS,
+  });
+  const current = await cached(ctx, input);
+  if (run.skipped === 'cooldown') {
+    return {
+      ...current,
+      status: 'error',
+      error: 'QuotaExceeded',
+      message: `SP-API is cooling down after a quota error until ${new Date(run.until).toISOString()}`,
+      window: { startMs: current.syncedUntilMs ?? startedAt, endMs: startedAt },
+      retryAtMs: run.until,
+    };
+  }
+  if (run.skipped === 'lease') {
+    return { ...current, status: 'skipped', reason: 'running', retryAtMs: run.heldUntil };
+  }
+  if (run.stopped?.kind === 'quota') {
+    return {
+      ...current,
+      status: 'error',
+      error: 'QuotaExceeded',
+      message:
+        'SP-API answered QuotaExceeded; the unfinished windows are fetched after the cooldown',
+      window: run.window,
+      retryAtMs: run.stopped.untilMs ?? null,
+    };
+  }
+  if (run.stopped) {
+    return {
+      ...current,
+      status: 'skipped',
+      reason: run.stopped.kind,
+      retryAtMs: run.stopped.kind === 'deferred' ? run.stopped.atMs : null,
+    };
+  }
+  return { ...current, status: 'ok', window: run.window, stored: run.stored, failed: run.failed };
+}

@@ -1,0 +1,83 @@
+import type { z } from 'zod';
+import type { CooldownStatus, getStatusInput, StatusResult } from '../../core/api';
+import { effectiveShares } from '../../core/quota/allocation';
+import { loadRuntimeConfig } from '../config-repository';
+import { QUOTA_COLLECTIONS } from '../quota/collections';
+import type { OperationContext } from './context';
+import { cooldownStatus } from './cooldowns';
+import { emptyCounters, sumCounters, usageMinutes } from './stats';
+
+const MINUTE_MS = 60_000;
+
+/**
+ * The validated configuration (an invalid document is failed-precondition naming it), each
+ * provider's active cooldown, each category's configured, effective and published share and
+ * its usage over the last few minutes, and maintenance mode.
+ */
+export async function getStatus(
+  ctx: OperationContext,
+  input: z.output<typeof getStatusInput>,
+): Promise<StatusResult> {
+  const { db } = ctx;
+  const nowMs = ctx.now();
+  const windowMinutes = input.usageWindowMinutes ?? 5;
+  const fromMs = Math.floor(nowMs / MINUTE_MS) * MINUTE_MS - (windowMinutes - 1) * MINUTE_MS;
+  const [config, cooldownDocs, allocationDocs, usage] = await Promise.all([
+    loadRuntimeConfig(db),
+    db.collection(QUOTA_COLLECTIONS.cooldowns).get(),
+    db.collection(QUOTA_COLLECTIONS.allocations).get(),
+    usageMinutes(db, fromMs),
+  ]);
+
+  const cooldowns: CooldownStatus[] = cooldownDocs.docs
+    .map((doc) => cooldownStatus(doc.id, doc.data(), nowMs))
+    .filter((c) => c.untilMs > nowMs)
+    .sort((a, b) => a.untilMs - b.untilMs);
+  const published = new Map<string, number>();
+  for (const doc of allocationDocs.docs) {
+    const categories = doc.get('categories');
+    if (typeof categories !== 'object' || categories === null) continue;
+    for (const [category, epochs] of Object.entries(categories as Record<string, unknown>)) {
+      const percent = (epochs as { current?: { percent?: unknown } } | null)?.current?.percent;
+      if (typeof percent === 'number') published.set(`${doc.id}\u0000${category}`, percent);
+    }
+  }
+  const effective = new Map<string, number>();
+  for (const provider of config.providers) {
+    const categories = config.categories.filter((c) => c.provider === provider.id);
+    for (const share of effectiveShares(categories)) effective.set(share.category, share.percent);
+  }
+
+  return {
+    projectId: ctx.projectId(),
+    version: ctx.version(),
+    nowMs,
+    maintenance: config.flags.maintenance,
+    flags: config.flags,
+    providers: config.providers.map((p) => ({
+      id: p.id,
+      displayName: p.displayName ?? p.id,
+      limits: p.limits,
+      cooldownSeconds: p.cooldownSeconds,
+      cooldown: cooldowns.find((c) => c.provider === p.id) ?? null,
+    })),
+    categories: config.categories.map((c) => {
+      const configured = c.overridePercent ?? c.sharePercent;
+      const rows = usage.minutes.filter((m) => m.provider === c.provider && m.category === c.id);
+      return {
+        id: c.id,
+        provider: c.provider,
+        sharePercent: configured,
+        priority: c.priority,
+        paused: c.paused || configured <= c.minSharePercent,
+        configuredSharePercent: c.sharePercent,
+        overridePercent: c.overridePercent,
+        minSharePercent: c.minSharePercent,
+        effectiveSharePercent: effective.get(c.id) ?? 0,
+        publishedSharePercent: published.get(`${c.provider}\u0000${c.id}`) ?? null,
+        usage: { windowMinutes, ...(rows.length > 0 ? sumCounters(rows) : emptyCounters()) },
+      };
+    }),
+    cooldowns,
+  };
+}

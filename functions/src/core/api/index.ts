@@ -1,0 +1,7 @@
+/** The operator/client API: roles, input schemas, result types, the callable registry. */
+export * from './audit';
+export * from './errors';
+export * from './inputs';
+export * from './registry';
+export * from './results';
+export * from './roles';

@@ -1,0 +1,215 @@
+import { z } from 'zod';
+import { flagsSchema } from '../config';
+import { type PipelineConfig, pipelineConfigSchema } from '../pipeline/config';
+import { phaseScheduleSchema, phaseSchema } from '../pipeline/phases';
+import { roleSchema } from './roles';
+
+/**
+ * The input of every callable: strict objects (an unknown key is an error, never silently
+ * dropped), bounded numbers and strings, so whatever passes can be written as it is.
+ */
+
+/**
+ * Names every plain object inherits (`constructor`, `toString`...): as ids they would read a
+ * prototype member wherever ids key a plain object (targets, marketplaces, emulators' stores).
+ */
+function inherited(s: string): boolean {
+  return s in Object.prototype;
+}
+
+/** Provider, category, collection and marketplace ids (as core/config.ts stores them). */
+export const apiIdSchema = z
+  .string()
+  .regex(/^[a-z][a-z0-9_-]{0,62}$/, 'lowercase id: letters, digits, - and _')
+  .refine((s) => !inherited(s), 'reserved name');
+
+const percent = z.number().min(0).max(100);
+
+/** Latest millisecond a Firestore Timestamp holds (9999-12-31T23:59:59.999Z). */
+export const MAX_EPOCH_MS = 253_402_300_799_999;
+const epochMs = z.number().int().min(0).max(MAX_EPOCH_MS);
+
+const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
+
+/** Text Firestore and JSON can carry: valid UTF-16 (no lone surrogates), bounded. */
+export function textSchema(max: number) {
+  return z
+    .string()
+    .max(max)
+    .refine((s) => !LONE_SURROGATE.test(s), 'must be valid Unicode text');
+}
+
+/** TextEncoder rather than Buffer: browsers (the typed client) have it too. */
+const utf8 = new TextEncoder();
+
+/** A Firestore document id: no '/', not '.' or '..', not `__x__`, at most 1,500 bytes. */
+export const documentIdSchema = textSchema(500)
+  .min(1)
+  .refine(
+    (s) =>
+      !s.includes('/') &&
+      s !== '.' &&
+      s !== '..' &&
+      !/^__.*__$/.test(s) &&
+      !inherited(s) &&
+      utf8.encode(s).length <= 1500,
+    'not usable as a document id',
+  );
+
+/** No input: `{}` (a missing payload counts as `{}`). */
+export const emptyInput = z.strictObject({});
+
+export const getStatusInput = z.strictObject({
+  /** Usage per category is summed over this many recent minutes (default 5). */
+  usageWindowMinutes: z.number().int().min(1).max(60).optional(),
+});
+
+export const getCollectionStatusInput = z.strictObject({ id: apiIdSchema });
+
+/** A phase schedule with strict phases (the core's schema checks the order). */
+const phasesInput = z
+  .array(z.strictObject(phaseSchema.shape))
+  .min(1)
+  .max(20)
+  .pipe(phaseScheduleSchema);
+
+export const startCollectionInput = z.strictObject({
+  id: apiIdSchema,
+  provider: apiIdSchema,
+  category: apiIdSchema,
+  /** Products to collect per marketplace, e.g. `{ takealot: 800 }`. */
+  targets: z
+    .record(apiIdSchema, z.number().int().positive().max(1_000_000_000))
+    .refine((t) => Object.keys(t).length > 0, 'at least one marketplace')
+    .refine((t) => Object.keys(t).length <= 100, 'at most 100 marketplaces'),
+  /** A schedule for this collection only; otherwise the configured one applies. */
+  phases: phasesInput.optional(),
+});
+
+export const setCategoryAllocationInput = z
+  .strictObject({
+    category: apiIdSchema,
+    sharePercent: percent.optional(),
+    /** Pins the share; null clears the pin. */
+    overridePercent: percent.nullable().optional(),
+    priority: z.number().int().min(-1_000_000).max(1_000_000).optional(),
+    minSharePercent: percent.optional(),
+    /**
+     * Lowering the share hands the freed share to the provider's other active categories; a
+     * raise takes only unassigned share (capped by it). Default false: the share is set as
+     * given, and the provider's shares must still fit in 100%.
+     */
+    redistribute: z.boolean().optional(),
+  })
+  .refine(
+    (i) =>
+      i.sharePercent !== undefined ||
+      i.overridePercent !== undefined ||
+      i.priority !== undefined ||
+      i.minSharePercent !== undefined,
+    'nothing to change: give sharePercent, overridePercent, priority or minSharePercent',
+  );
+
+export const categoryInput = z.strictObject({ category: apiIdSchema });
+export const pauseCategoryInput = categoryInput;
+export const resumeCategoryInput = categoryInput;
+
+export const clearCooldownInput = z.strictObject({ provider: apiIdSchema });
+
+export const setMaintenanceModeInput = z.strictObject({
+  enabled: z.boolean(),
+  /** Kept in the audit log. */
+  reason: textSchema(500).optional(),
+});
+
+/** Every flag except maintenance (setMaintenanceMode), each optional. */
+export const flagsPatchSchema = z.strictObject(
+  flagsSchema.omit({ maintenance: true }).partial().shape,
+);
+export type FlagsPatch = z.input<typeof flagsPatchSchema>;
+
+/** Per section of the pipeline configuration, the fields to change. */
+export type PipelinePatch = { [K in keyof PipelineConfig]?: Partial<PipelineConfig[K]> };
+
+function unwrapDefaults(schema: z.ZodType): z.ZodType {
+  let inner = schema;
+  while (inner instanceof z.ZodPrefault || inner instanceof z.ZodDefault) {
+    inner = inner.unwrap() as z.ZodType;
+  }
+  return inner;
+}
+
+/**
+ * Derived from the pipeline schema, so a section added there can be set here too: each
+ * section a strict object of optional fields. A field holding an object (a phase schedule,
+ * per-marketplace overrides) is replaced as a whole.
+ */
+export const pipelinePatchSchema = z.strictObject(
+  Object.fromEntries(
+    Object.entries(pipelineConfigSchema.shape).map(([section, schema]) => {
+      const inner = unwrapDefaults(schema as z.ZodType);
+      const patch = inner instanceof z.ZodObject ? z.strictObject(inner.partial().shape) : inner;
+      return [section, patch.optional()];
+    }),
+  ),
+) as unknown as z.ZodType<PipelinePatch, PipelinePatch>;
+
+export const setFlagsInput = z
+  .strictObject({ flags: flagsPatchSchema.optional(), pipeline: pipelinePatchSchema.optional() })
+  .refine((i) => i.flags !== undefined || i.pipeline !== undefined, 'nothing to change');
+
+export const validateDataInput = emptyInput;
+
+export const forceFlushInput = z.strictObject({
+  /** The work items to write now; all pending ones when absent. */
+  workItemIds: z.array(documentIdSchema).min(1).max(500).optional(),
+});
+
+export const getQuotaStatsInput = z.strictObject({
+  provider: apiIdSchema.optional(),
+  category: apiIdSchema.optional(),
+  /** How many recent minutes (default 60, at most a day). */
+  minutes: z.number().int().min(1).max(1440).optional(),
+});
+
+export const getRecentWarningsInput = z.strictObject({
+  limit: z.number().int().min(1).max(200).optional(),
+  sinceMs: epochMs.optional(),
+});
+
+export const setUserRoleInput = z.strictObject({
+  /** A Firebase Auth uid. */
+  uid: textSchema(128).min(1),
+  /** The user's only role from now on; null removes it. */
+  role: roleSchema.nullable(),
+});
+
+export const getRealtimeSalesSummaryInput = z.strictObject({
+  /** How far back the summary reaches (default 24 hours, at most 90 days). */
+  sinceHours: z.number().positive().max(2_160).optional(),
+  /** One marketplace (its money figures are in one currency); all stored ones otherwise. */
+  marketplaceId: textSchema(32).min(1).optional(),
+  /** Best sellers listed (default 10). */
+  top: z.number().int().min(1).max(100).optional(),
+});
+
+export const refreshRealtimeSalesInput = z.strictObject({
+  /** The summary answered with the refresh reaches this far back (default 24 hours). */
+  sinceHours: z.number().positive().max(2_160).optional(),
+});
+
+export const exportBackupInput = z.strictObject({
+  /** Top-level collections to export (default: configuration and state, see adapters/backup). */
+  collections: z
+    .array(z.string().regex(/^[A-Za-z][A-Za-z0-9_-]{0,99}$/, 'a collection id'))
+    .min(1)
+    .max(50)
+    .optional(),
+});
+
+export const importBackupInput = z.strictObject({
+  /** The backup file's text, exactly as exported (its checksum is verified first). */
+  backup: z.string().min(1).max(9_000_000),
+  /** Verify and count only. */
+  dryRun: z.boolean().optional(),
+});

@@ -1,0 +1,156 @@
+import type { z } from 'zod';
+import {
+  clearCooldownInput,
+  exportBackupInput,
+  forceFlushInput,
+  getCollectionStatusInput,
+  getQuotaStatsInput,
+  getRealtimeSalesSummaryInput,
+  getRecentWarningsInput,
+  getStatusInput,
+  importBackupInput,
+  pauseCategoryInput,
+  refreshRealtimeSalesInput,
+  resumeCategoryInput,
+  setCategoryAllocationInput,
+  setFlagsInput,
+  setMaintenanceModeInput,
+  setUserRoleInput,
+  startCollectionInput,
+  validateDataInput,
+} from './inputs';
+import type {
+  ClearCooldownResult,
+  CollectionStatusResult,
+  ExportBackupResult,
+  ForceFlushResult,
+  ImportBackupResult,
+  PauseCategoryResult,
+  QuotaStatsResult,
+  RealtimeSalesSummaryResult,
+  RecentWarningsResult,
+  RefreshRealtimeSalesResult,
+  SetCategoryAllocationResult,
+  SetFlagsResult,
+  SetMaintenanceModeResult,
+  SetUserRoleResult,
+  StartCollectionResult,
+  StatusResult,
+  ValidateDataResult,
+} from './results';
+import type { Role } from './roles';
+
+/**
+ * Every callable of the API: the role it needs, whether it changes anything (and so writes an
+ * audit entry), and its input schema. The entry layer, the typed client and the CLI all read
+ * this one table.
+ */
+
+export interface CallableSpec<I extends z.ZodType = z.ZodType> {
+  role: Role;
+  /** Changes state (and writes an audit entry for each change). */
+  mutates: boolean;
+  input: I;
+  summary: string;
+}
+
+/** A callable another part of the project builds; `input: null` until then. */
+export interface CallableSlot {
+  role: Role;
+  mutates: boolean;
+  input: null;
+  summary: string;
+}
+
+function callable<I extends z.ZodType>(
+  role: Role,
+  mutates: boolean,
+  input: I,
+  summary: string,
+): CallableSpec<I> {
+  return { role, mutates, input, summary };
+}
+
+export const callableRegistry = {
+  getStatus: callable('viewer', false, getStatusInput, 'configuration, shares, usage, cooldowns'),
+  getCollectionStatus: callable('viewer', false, getCollectionStatusInput, 'one collection'),
+  getQuotaStats: callable('viewer', false, getQuotaStatsInput, 'usage per minute'),
+  getRecentWarnings: callable('viewer', false, getRecentWarningsInput, 'Firestore self-quota'),
+  startCollection: callable('operator', true, startCollectionInput, 'start, or adjust targets'),
+  setCategoryAllocation: callable(
+    'operator',
+    true,
+    setCategoryAllocationInput,
+    'share, override, priority, minimum',
+  ),
+  pauseCategory: callable('operator', true, pauseCategoryInput, 'pause with its collections'),
+  resumeCategory: callable('operator', true, resumeCategoryInput, 'resume with its collections'),
+  clearCooldown: callable('operator', true, clearCooldownInput, "end a provider's cooldown"),
+  setMaintenanceMode: callable('operator', true, setMaintenanceModeInput, 'stop all grants'),
+  setFlags: callable('operator', true, setFlagsInput, 'flags and pipeline configuration'),
+  validateData: callable('operator', true, validateDataInput, 'run data validation now'),
+  forceFlush: callable('operator', true, forceFlushInput, 'write pending aggregates now'),
+  setUserRole: callable('admin', true, setUserRoleInput, "set a user's role claim"),
+  refreshRealtimeSales: callable(
+    'operator',
+    true,
+    refreshRealtimeSalesInput,
+    'sync real-time sales now',
+  ),
+  getRealtimeSalesSummary: callable(
+    'viewer',
+    false,
+    getRealtimeSalesSummaryInput,
+    'real-time sales summary (stored data only)',
+  ),
+  exportBackup: callable('operator', false, exportBackupInput, 'configuration and state as JSON'),
+  importBackup: callable('admin', true, importBackupInput, 'restore a verified backup'),
+} as const satisfies Record<string, CallableSpec | CallableSlot>;
+
+export type Registry = typeof callableRegistry;
+export type CallableName = keyof Registry;
+
+/** The callables with an input schema (the others are slots). */
+export type ImplementedCallable = {
+  [N in CallableName]: Registry[N] extends CallableSpec ? N : never;
+}[CallableName];
+
+export type CallableInput<N extends ImplementedCallable> =
+  Registry[N] extends CallableSpec<infer I> ? z.input<I> : never;
+export type ParsedInput<N extends ImplementedCallable> =
+  Registry[N] extends CallableSpec<infer I> ? z.output<I> : never;
+
+/** What each callable answers (a slot's result is typed where it is built). */
+export interface CallableResults {
+  getStatus: StatusResult;
+  getCollectionStatus: CollectionStatusResult;
+  getQuotaStats: QuotaStatsResult;
+  getRecentWarnings: RecentWarningsResult;
+  startCollection: StartCollectionResult;
+  setCategoryAllocation: SetCategoryAllocationResult;
+  pauseCategory: PauseCategoryResult;
+  resumeCategory: PauseCategoryResult;
+  clearCooldown: ClearCooldownResult;
+  setMaintenanceMode: SetMaintenanceModeResult;
+  setFlags: SetFlagsResult;
+  validateData: ValidateDataResult;
+  forceFlush: ForceFlushResult;
+  setUserRole: SetUserRoleResult;
+  refreshRealtimeSales: RefreshRealtimeSalesResult;
+  getRealtimeSalesSummary: RealtimeSalesSummaryResult;
+  exportBackup: ExportBackupResult;
+  importBackup: ImportBackupResult;
+}
+export type CallableResult<N extends CallableName> = CallableResults[N];
+
+export const callableNames = Object.keys(callableRegistry) as CallableName[];
+
+export function isImplemented(name: CallableName): name is ImplementedCallable {
+  return callableRegistry[name].input !== null;
+}
+
+export const implementedCallables = callableNames.filter(isImplemented);
+
+export function isCallableName(name: string): name is CallableName {
+  return Object.hasOwn(callableRegistry, name);
+}

@@ -1,0 +1,208 @@
+import type { Category, Flags, Limit } from '../config';
+import type { CollectionStatusReport } from '../pipeline/collection-status';
+import type { Collection, PhaseTransition } from '../pipeline/collections';
+import type { PipelineConfig } from '../pipeline/config';
+import type { ShareChange } from '../pipeline/share-transition';
+import type { SalesSummary } from '../sales';
+import type { SelfQuotaWarning } from '../self-quota';
+import type { UsageCounter } from '../write-buffer/usage-stats';
+import type { Role } from './roles';
+
+/** What each callable answers. Times are epoch milliseconds; everything is plain JSON. */
+
+/** Every change answers with the audit entry it wrote (null when nothing changed). */
+export interface Audited {
+  auditId: string | null;
+}
+
+export type UsageCounters = Record<UsageCounter, number>;
+
+export interface CooldownStatus {
+  provider: string;
+  untilMs: number;
+  startedAtMs: number;
+  remainingMs: number;
+  lastOperation: string;
+  hits: number;
+}
+
+export interface ProviderStatus {
+  id: string;
+  displayName: string;
+  limits: Limit[];
+  cooldownSeconds: number;
+  /** The active cooldown, if any. */
+  cooldown: CooldownStatus | null;
+}
+
+export interface CategoryStatus {
+  id: string;
+  provider: string;
+  /** The configured share: the override when pinned, else the share. */
+  sharePercent: number;
+  priority: number;
+  paused: boolean;
+  configuredSharePercent: number;
+  overridePercent: number | null;
+  minSharePercent: number;
+  /** After pauses and redistribution, what the category may use now. */
+  effectiveSharePercent: number;
+  /** What the gate uses: the published allocation's current epoch (null before the first). */
+  publishedSharePercent: number | null;
+  /** Summed over the last `windowMinutes` minutes of usage statistics. */
+  usage: UsageCounters & { windowMinutes: number };
+}
+
+export interface StatusResult {
+  projectId: string;
+  version: string;
+  nowMs: number;
+  maintenance: boolean;
+  flags: Flags;
+  providers: ProviderStatus[];
+  categories: CategoryStatus[];
+  /** The active cooldowns, soonest end first. */
+  cooldowns: CooldownStatus[];
+}
+
+export type CollectionStatusResult = CollectionStatusReport;
+
+export interface StartCollectionResult extends Audited {
+  collection: Collection;
+  created: boolean;
+  /** False when the request repeated what the collection had (nothing written). */
+  changed: boolean;
+  transition: PhaseTransition | null;
+  shareChanges: ShareChange[];
+  allocationPublished: boolean;
+}
+
+export interface CategoryChangeResult extends Audited {
+  category: Category;
+  changed: boolean;
+  shareChanges: ShareChange[];
+  allocationPublished: boolean;
+}
+
+export type SetCategoryAllocationResult = CategoryChangeResult;
+
+export interface PauseCategoryResult extends CategoryChangeResult {
+  /** Collections of the category paused or resumed with it. */
+  collections: string[];
+}
+
+export interface ClearCooldownResult extends Audited {
+  provider: string;
+  cleared: boolean;
+  /** The cooldown that was cleared. */
+  cooldown: CooldownStatus | null;
+}
+
+export interface SetMaintenanceModeResult extends Audited {
+  maintenance: boolean;
+  changed: boolean;
+}
+
+export interface SetFlagsResult extends Audited {
+  flags: Flags;
+  pipeline: PipelineConfig;
+  changed: boolean;
+}
+
+export interface ValidateDataResult {
+  runId: string;
+  status: 'completed';
+  startedAt: number;
+  completedAt: number;
+  products: number;
+  passed: number;
+  failed: number;
+  passRate: number | null;
+  marketplaces: Record<
+    string,
+    { products: number; passed: number; failed: number; passRate: number | null }
+  >;
+  fixes: Record<string, number>;
+  /** One entry per commit the run made (see the audit log). */
+  auditIds: string[];
+}
+
+export interface ForceFlushResult {
+  /** Per work item: written, already-written, not-due or unknown. */
+  results: Record<string, { outcome: string; reason?: string; responseCount?: number }>;
+  written: number;
+  auditIds: string[];
+}
+
+export interface QuotaMinute extends UsageCounters {
+  minuteMs: number;
+  provider: string;
+  category: string;
+}
+
+export interface QuotaStatsResult {
+  fromMs: number;
+  toMs: number;
+  /** Per provider, category and minute, oldest first. */
+  minutes: QuotaMinute[];
+  totals: Array<UsageCounters & { provider: string; category: string }>;
+  /** True when more minutes matched than one answer holds (the newest were left out). */
+  truncated: boolean;
+}
+
+export interface RecentWarningsResult {
+  warnings: SelfQuotaWarning[];
+}
+
+export interface SetUserRoleResult extends Audited {
+  uid: string;
+  role: Role | null;
+  previousRole: Role | null;
+  changed: boolean;
+  /** Custom claims reach the user's ID token at its next refresh (within the hour). */
+  claims: Record<string, unknown>;
+}
+
+/** The stored real-time sales and how far the auto-sync has come. */
+export interface RealtimeSalesSummaryResult {
+  summary: SalesSummary;
+  /** Everything before this is stored (null before the first sync). */
+  syncedUntilMs: number | null;
+}
+
+/**
+ * A refresh never fails for quota: it answers `status: 'error'` with the window it tried and
+ * the cached summary. `skipped`: the sync is running elsewhere (lease) or cooling down.
+ */
+export type RefreshRealtimeSalesResult = RealtimeSalesSummaryResult &
+  (
+    | { status: 'ok'; window: { startMs: number; endMs: number }; stored: number; failed: number }
+    | {
+        status: 'error';
+        error: 'QuotaExceeded';
+        message: string;
+        window: { startMs: number; endMs: number };
+        /** When calls to SP-API may resume. */
+        retryAtMs: number | null;
+      }
+    | { status: 'skipped'; reason: 'running' | 'deferred' | 'deadline'; retryAtMs: number | null }
+  );
+
+export interface ExportBackupResult {
+  /** The backup file's text: import it as it is (any change fails its checksum). */
+  backup: string;
+  checksum: string;
+  createdAt: string;
+  documents: number;
+}
+
+export interface ImportBackupResult extends Audited {
+  dryRun: boolean;
+  /** Where and when the backup was taken. */
+  projectId: string;
+  createdAt: string;
+  checksum: string;
+  documents: number;
+  byCollection: Record<string, number>;
+  written: number;
+}

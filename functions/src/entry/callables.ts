@@ -1,0 +1,27 @@
+import { createCallables } from './callables/define';
+import { instanceDeps } from './callables/deps';
+
+/**
+ * The operator/client API (see core/api for roles, inputs and results). Every callable checks
+ * the caller's role, validates its input and writes an audit entry with each change.
+ */
+export const {
+  getStatus,
+  getCollectionStatus,
+  getQuotaStats,
+  getRecentWarnings,
+  startCollection,
+  setCategoryAllocation,
+  pauseCategory,
+  resumeCategory,
+  clearCooldown,
+  setMaintenanceMode,
+  setFlags,
+  validateData,
+  forceFlush,
+  setUserRole,
+  refreshRealtimeSales,
+  getRealtimeSalesSummary,
+  exportBackup,
+  importBackup,
+} = createCallables(instanceDeps);

@@ -1,0 +1,48 @@
+import { defineBoolean } from 'firebase-functions/params';
+import { type CallableFunction, type CallableOptions, onCall } from 'firebase-functions/v2/https';
+import { operations } from '../../adapters/operations';
+import { secretsOf, type UpstreamProvider } from '../../adapters/upstreams/secrets';
+import type { CallableResult, ImplementedCallable } from '../../core/api';
+import { callableHandler, type DepsSource } from './handler';
+import '../options';
+
+/** Deploy-time parameter (functions/.env): reject calls without a valid App Check token. */
+export const ENFORCE_APP_CHECK = defineBoolean('ENFORCE_APP_CHECK', {
+  default: false,
+  description: 'Reject callable requests without a valid App Check token',
+});
+
+/** Callables that run long jobs get a longer timeout than the default minute. */
+const TIMEOUT_SECONDS: Partial<Record<ImplementedCallable, number>> = {
+  validateData: 540,
+  forceFlush: 300,
+  refreshRealtimeSales: 120,
+};
+
+export type Callables = {
+  [N in ImplementedCallable]: CallableFunction<unknown, Promise<CallableResult<N>>>;
+};
+
+/** Callables that call an upstream need its credentials. */
+const SECRETS: Partial<Record<ImplementedCallable, UpstreamProvider[]>> = {
+  refreshRealtimeSales: ['spapi'],
+};
+
+function define<N extends ImplementedCallable>(name: N, deps: DepsSource) {
+  const options: CallableOptions = { enforceAppCheck: ENFORCE_APP_CHECK };
+  const secrets = SECRETS[name];
+  if (secrets) options.secrets = secretsOf(...secrets);
+  const timeoutSeconds = TIMEOUT_SECONDS[name];
+  if (timeoutSeconds) options.timeoutSeconds = timeoutSeconds;
+  return onCall(options, callableHandler(name, operations[name], deps));
+}
+
+/**
+ * Every implemented callable of the registry, on `deps` (a function is called per request, so
+ * the instance's Firestore is only created on first use). Tests pass their own deps and call
+ * `.run(request)`.
+ */
+export function createCallables(deps: DepsSource): Callables {
+  const names = Object.keys(operations) as ImplementedCallable[];
+  return Object.fromEntries(names.map((name) => [name, define(name, deps)])) as Callables;
+}

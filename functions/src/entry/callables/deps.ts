@@ -1,0 +1,26 @@
+import { getAuth } from 'firebase-admin/auth';
+import { enqueueAggregationFlush } from '../../adapters/aggregation-store';
+import { db, projectId, version } from '../../adapters/firebase';
+import type { OperationDeps } from '../../adapters/operations';
+import { enqueueTask } from '../../adapters/task-queue';
+import { instanceWriteBuffer } from '../../adapters/write-buffer';
+
+let shared: OperationDeps | undefined;
+
+/** The instance's dependencies: the default app's Firestore and Auth, Cloud Tasks, the buffer. */
+export function instanceDeps(): OperationDeps {
+  if (!shared) {
+    const firestore = db(); // initializes the default app, which Auth shares
+    shared = {
+      db: firestore,
+      now: Date.now,
+      users: getAuth(),
+      enqueue: (queue, item, options) => enqueueTask(queue, item, options),
+      aggregationStats: instanceWriteBuffer(),
+      scheduleFlush: (workItemId, atMs) => enqueueAggregationFlush(workItemId, atMs),
+      projectId,
+      version,
+    };
+  }
+  return shared;
+}

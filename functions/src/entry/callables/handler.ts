@@ -1,0 +1,57 @@
+import { type CallableRequest, HttpsError } from 'firebase-functions/v2/https';
+import type { Operation, OperationDeps } from '../../adapters/operations';
+import {
+  type Actor,
+  type CallableResult,
+  callableRegistry,
+  fieldIssues,
+  hasRole,
+  type ImplementedCallable,
+  invalidArgument,
+  type ParsedInput,
+  roleFromClaims,
+} from '../../core/api';
+import { logger } from '../../log';
+import { toHttpsError } from '../errors';
+
+export type DepsSource = OperationDeps | (() => OperationDeps);
+
+/**
+ * The callable's body, in order: signed in (else unauthenticated), the role the registry asks
+ * (else permission-denied), the input parsed by the registry's schema (else invalid-argument
+ * naming the fields; nothing has run yet), then the operation, its errors mapped to callable
+ * codes. A missing payload counts as `{}`.
+ */
+export function callableHandler<N extends ImplementedCallable>(
+  name: N,
+  operation: Operation<N>,
+  deps: DepsSource,
+): (request: CallableRequest<unknown>) => Promise<CallableResult<N>> {
+  const spec = callableRegistry[name];
+  return async (request) => {
+    const auth = request.auth;
+    if (!auth) throw new HttpsError('unauthenticated', `${name} needs a signed-in user`);
+    const role = roleFromClaims(auth.token);
+    if (!role || !hasRole(role, spec.role)) {
+      throw new HttpsError('permission-denied', `${name} needs the ${spec.role} role`, {
+        required: spec.role,
+        role,
+      });
+    }
+    const raw = request.data ?? {};
+    const parsed = spec.input.safeParse(raw);
+    if (!parsed.success) throw toHttpsError(invalidArgument(fieldIssues(parsed.error)));
+    const email = auth.token.email;
+    const actor: Actor = { uid: auth.uid, email: typeof email === 'string' ? email : null, role };
+    try {
+      const context = { ...(typeof deps === 'function' ? deps() : deps), actor };
+      const result = await operation(context, parsed.data as ParsedInput<N>, raw);
+      if (spec.mutates) {
+        logger.info({ callable: name, uid: actor.uid, role }, 'operator call');
+      }
+      return result;
+    } catch (error) {
+      throw toHttpsError(error);
+    }
+  };
+}

@@ -1,0 +1,372 @@
+import fc from 'fast-check';
+import type { ImplementedCallable } from '../../src/core/api';
+import { createBackup, serializeBackup } from '../../src/core/backup';
+import { T0 } from './support';
+
+/**
+ * Payload generators for the callables' fuzz test: anything at all, values that look like
+ * numbers or special words, deep objects, and mutations of valid payloads (a key dropped, added
+ * or replaced at any depth), next to payloads drawn from each callable's own domain so that
+ * many runs get past the schema into the operation.
+ */
+
+const specialNumbers = fc.constantFrom(
+  Number.NaN,
+  Number.POSITIVE_INFINITY,
+  Number.NEGATIVE_INFINITY,
+  -0,
+  Number.MAX_VALUE,
+  -Number.MAX_VALUE,
+  Number.MIN_VALUE,
+  Number.MAX_SAFE_INTEGER + 2,
+  2 ** 63,
+  1e21,
+  -1,
+  0.1 + 0.2,
+  100.0000001,
+  253_402_300_800_000,
+);
+
+const specialStrings = fc.constantFrom(
+  'NaN',
+  'Infinity',
+  '-Infinity',
+  '1e309',
+  '-0',
+  '0x10',
+  '',
+  ' ',
+  '__proto__',
+  'constructor',
+  'toString',
+  '__name__',
+  '.',
+  '..',
+  'a/b',
+  'null',
+  'undefined',
+  'true',
+  '[]',
+  '{}',
+  '\uD800',
+  'x'.repeat(200),
+  'é'.repeat(600),
+);
+
+/** An object nested `depth` levels deep under random keys. */
+const deepObject = fc
+  .tuple(fc.integer({ min: 20, max: 200 }), fc.string({ maxLength: 5 }))
+  .map(([depth, key]) => {
+    let value: unknown = 1;
+    for (let i = 0; i < depth; i++) value = { [key || 'k']: value };
+    return value;
+  });
+
+const deepArray = fc.integer({ min: 20, max: 200 }).map((depth) => {
+  let value: unknown = [];
+  for (let i = 0; i < depth; i++) value = [value];
+  return value;
+});
+
+export const anyValue: fc.Arbitrary<unknown> = fc.oneof(
+  { weight: 3, arbitrary: fc.jsonValue({ maxDepth: 3 }) },
+  {
+    weight: 2,
+    arbitrary: fc.anything({
+      maxDepth: 3,
+      withBigInt: true,
+      withDate: true,
+      withMap: true,
+      withSet: true,
+      withNullPrototype: true,
+      withObjectString: true,
+      withSparseArray: true,
+      withTypedArray: true,
+      withBoxedValues: true,
+    }),
+  },
+  { weight: 2, arbitrary: specialNumbers },
+  { weight: 2, arbitrary: specialStrings },
+  { weight: 1, arbitrary: fc.string({ unit: 'binary', maxLength: 20 }) },
+  { weight: 1, arbitrary: fc.double() },
+  { weight: 1, arbitrary: fc.integer() },
+  { weight: 1, arbitrary: fc.boolean() },
+  { weight: 1, arbitrary: fc.constantFrom(null, undefined, {}, []) },
+  { weight: 1, arbitrary: deepObject },
+  { weight: 1, arbitrary: deepArray },
+);
+
+type Path = Array<string | number>;
+
+function pathsOf(value: unknown, prefix: Path = []): Path[] {
+  if (Array.isArray(value)) {
+    return [prefix, ...value.flatMap((v, i) => pathsOf(v, [...prefix, i]))];
+  }
+  if (value !== null && typeof value === 'object') {
+    return [prefix, ...Object.entries(value).flatMap(([k, v]) => pathsOf(v, [...prefix, k]))];
+  }
+  return [prefix];
+}
+
+function objectPathsOf(value: unknown): Path[] {
+  return pathsOf(value).filter((path) => {
+    const v = getAt(value, path);
+    return v !== null && typeof v === 'object' && !Array.isArray(v);
+  });
+}
+
+function getAt(value: unknown, path: Path): unknown {
+  return path.reduce<unknown>((v, key) => (v as Record<string | number, unknown>)?.[key], value);
+}
+
+/** A copy with `update` applied to the container at `path` (the root for []). */
+function updateAt(value: unknown, path: Path, update: (v: unknown) => unknown): unknown {
+  if (path.length === 0) return update(value);
+  const [head, ...rest] = path;
+  if (Array.isArray(value)) {
+    const copy = [...value];
+    copy[head as number] = updateAt(copy[head as number], rest, update);
+    return copy;
+  }
+  const copy = { ...(value as Record<string, unknown>) };
+  copy[head as string] = updateAt(copy[head as string], rest, update);
+  return copy;
+}
+
+function deleteAt(value: unknown, path: Path): unknown {
+  if (path.length === 0) return undefined;
+  const parent = path.slice(0, -1);
+  const key = path.at(-1)!;
+  return updateAt(value, parent, (container) => {
+    if (Array.isArray(container)) return container.filter((_, i) => i !== key);
+    const { [key as string]: _, ...rest } = container as Record<string, unknown>;
+    return rest;
+  });
+}
+
+/** Mutations of a valid payload: replace, drop or add a value anywhere in it. */
+export function mutationsOf(valid: unknown): fc.Arbitrary<unknown> {
+  const paths = pathsOf(valid);
+  const objects = objectPathsOf(valid);
+  const arbitraries: fc.Arbitrary<unknown>[] = [
+    fc
+      .tuple(fc.constantFrom(...paths), anyValue)
+      .map(([path, v]) => updateAt(valid, path, () => v)),
+    // Deleting the root would be the empty payload, which the domain generators cover.
+    ...(paths.length > 1
+      ? [fc.constantFrom(...paths.filter((p) => p.length > 0)).map((path) => deleteAt(valid, path))]
+      : []),
+  ];
+  if (objects.length > 0) {
+    arbitraries.push(
+      fc
+        .tuple(
+          fc.constantFrom(...objects),
+          fc.oneof(fc.string({ maxLength: 10 }), specialStrings),
+          anyValue,
+        )
+        .map(([path, key, v]) => updateAt(valid, path, (o) => ({ ...(o as object), [key]: v }))),
+    );
+  }
+  return fc.oneof(...arbitraries);
+}
+
+// Domain values: ids that exist in the seed, ids that do not, numbers around the bounds.
+/** A small, valid backup file: the same flags the fixture seeds. */
+const VALID_BACKUP = serializeBackup(
+  createBackup({
+    createdAt: T0,
+    projectId: 'demo-test',
+    documents: { 'config/flags': { maintenance: false } },
+  }),
+);
+
+const ids = fc.constantFrom(
+  'keepa',
+  'spapi',
+  'deals',
+  'historical',
+  'reports',
+  'deals-2026',
+  'nope',
+  'takealot',
+);
+const percent = fc.oneof(
+  fc.integer({ min: 0, max: 100 }),
+  fc.double({ min: -5, max: 105, noNaN: true }),
+  fc.constantFrom(0, 1, 99.99, 100, 100.01),
+);
+const smallInt = fc.integer({ min: -5, max: 2000 });
+const maybe = <T>(arb: fc.Arbitrary<T>) => fc.option(arb, { nil: undefined });
+
+function record(shape: Record<string, fc.Arbitrary<unknown>>): fc.Arbitrary<unknown> {
+  return fc.record(shape, { requiredKeys: [] });
+}
+
+/** Per callable: valid payloads (seeds for mutations) and a generator of its domain. */
+export const domains: Record<
+  ImplementedCallable,
+  { valid: unknown[]; domain: fc.Arbitrary<unknown> }
+> = {
+  getStatus: {
+    valid: [{}, { usageWindowMinutes: 10 }],
+    domain: record({ usageWindowMinutes: smallInt }),
+  },
+  getCollectionStatus: {
+    valid: [{ id: 'deals-2026' }],
+    domain: record({ id: ids }),
+  },
+  getQuotaStats: {
+    valid: [{ provider: 'keepa', category: 'deals', minutes: 30 }],
+    domain: record({ provider: ids, category: ids, minutes: smallInt }),
+  },
+  getRealtimeSalesSummary: {
+    valid: [{}, { sinceHours: 48, marketplaceId: 'ATVPDKIKX0DER', top: 5 }],
+    domain: record({
+      sinceHours: fc.oneof(smallInt, fc.double()),
+      marketplaceId: ids,
+      top: smallInt,
+    }),
+  },
+  refreshRealtimeSales: {
+    valid: [{}, { sinceHours: 6 }],
+    domain: record({ sinceHours: fc.oneof(smallInt, fc.double()) }),
+  },
+  exportBackup: {
+    valid: [{}, { collections: ['providers', 'categories'] }],
+    domain: record({ collections: fc.array(fc.oneof(ids, fc.string()), { maxLength: 3 }) }),
+  },
+  importBackup: {
+    valid: [
+      { backup: VALID_BACKUP, dryRun: true },
+      { backup: VALID_BACKUP },
+      // One character changed: refused by its checksum, nothing written.
+      { backup: VALID_BACKUP.replace('false', 'fals3') },
+      { backup: VALID_BACKUP.slice(0, 40) },
+    ],
+    domain: record({
+      backup: fc.oneof(
+        fc.string(),
+        fc.constant(VALID_BACKUP),
+        fc
+          .tuple(
+            fc.nat({ max: VALID_BACKUP.length - 1 }),
+            fc.string({ minLength: 1, maxLength: 1 }),
+          )
+          .map(([i, c]) => VALID_BACKUP.slice(0, i) + c + VALID_BACKUP.slice(i + 1)),
+      ),
+      dryRun: fc.boolean(),
+    }),
+  },
+  getRecentWarnings: {
+    valid: [{ limit: 10, sinceMs: 0 }],
+    domain: record({ limit: smallInt, sinceMs: fc.oneof(smallInt, fc.double()) }),
+  },
+  startCollection: {
+    valid: [
+      { id: 'deals-2026', provider: 'keepa', category: 'deals', targets: { takealot: 150 } },
+      {
+        id: 'new-one',
+        provider: 'keepa',
+        category: 'historical',
+        targets: { takealot: 10, makro: 5 },
+        phases: [
+          { fromPercent: 0, sharePercent: 20 },
+          { fromPercent: 50, sharePercent: 5 },
+        ],
+      },
+    ],
+    domain: record({
+      id: ids,
+      provider: ids,
+      category: ids,
+      targets: fc.dictionary(ids, smallInt, { maxKeys: 3 }),
+      phases: maybe(
+        fc.array(fc.record({ fromPercent: percent, sharePercent: percent }), { maxLength: 4 }),
+      ),
+    }),
+  },
+  setCategoryAllocation: {
+    valid: [
+      { category: 'historical', sharePercent: 20 },
+      { category: 'deals', sharePercent: 10, redistribute: true },
+      { category: 'reports', overridePercent: 30, priority: 2, minSharePercent: 2 },
+    ],
+    domain: record({
+      category: ids,
+      sharePercent: percent,
+      overridePercent: fc.option(percent, { nil: null }),
+      priority: smallInt,
+      minSharePercent: percent,
+      redistribute: fc.boolean(),
+    }),
+  },
+  pauseCategory: { valid: [{ category: 'deals' }], domain: record({ category: ids }) },
+  resumeCategory: { valid: [{ category: 'deals' }], domain: record({ category: ids }) },
+  clearCooldown: { valid: [{ provider: 'keepa' }], domain: record({ provider: ids }) },
+  setMaintenanceMode: {
+    valid: [{ enabled: true, reason: 'upgrade' }, { enabled: false }],
+    domain: record({ enabled: fc.boolean(), reason: fc.string({ maxLength: 600 }) }),
+  },
+  setFlags: {
+    valid: [
+      { flags: { dailyAuditEnabled: false, maxAwaitSeconds: 30 } },
+      { pipeline: { collections: { stalledAfterMinutes: 60 }, aggregation: { minResponses: 2 } } },
+      {
+        pipeline: {
+          collections: {
+            phases: [
+              { fromPercent: 0, sharePercent: 10 },
+              { fromPercent: 40, sharePercent: 5 },
+            ],
+          },
+        },
+      },
+    ],
+    domain: record({
+      flags: record({
+        maxAwaitSeconds: smallInt,
+        dailyAuditEnabled: fc.boolean(),
+        weeklyAuditEnabled: fc.boolean(),
+      }),
+      pipeline: record({
+        collections: record({ stalledAfterMinutes: smallInt, rateWindowMinutes: smallInt }),
+        aggregation: record({ minResponses: smallInt, timeoutSeconds: smallInt }),
+        batching: record({ maxDeficit: smallInt, order: fc.array(ids, { maxLength: 3 }) }),
+      }),
+    }),
+  },
+  validateData: { valid: [{}], domain: fc.constantFrom({}, null, undefined) },
+  forceFlush: {
+    valid: [{ workItemIds: ['item-1'] }, {}],
+    domain: record({
+      workItemIds: fc.array(fc.oneof(ids, fc.constant('item-1'), specialStrings), {
+        maxLength: 3,
+      }),
+    }),
+  },
+  setUserRole: {
+    valid: [
+      { uid: 'user-2', role: 'operator' },
+      { uid: 'user-2', role: null },
+    ],
+    domain: record({
+      uid: fc.oneof(fc.constantFrom('user-2', 'admin-1', 'caller-1', 'ghost'), specialStrings),
+      role: fc.constantFrom('viewer', 'operator', 'admin', null, 'root'),
+    }),
+  },
+};
+
+/**
+ * The fuzz payloads of one callable. A validation run is slow to succeed (a dozen round trips),
+ * so its fuzz leans on malformed payloads; the others reach their operations often.
+ */
+export function payloadsFor(name: ImplementedCallable): fc.Arbitrary<unknown> {
+  const { valid, domain } = domains[name];
+  const slow = name === 'validateData';
+  return fc.oneof(
+    { weight: slow ? 8 : 2, arbitrary: anyValue },
+    { weight: slow ? 8 : 4, arbitrary: fc.oneof(...valid.map(mutationsOf)) },
+    { weight: slow ? 1 : 3, arbitrary: domain },
+  );
+}

@@ -1,0 +1,723 @@
+import { Timestamp } from 'firebase-admin/firestore';
+import { HttpsError } from 'firebase-functions/v2/https';
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import type {
+  ClearCooldownResult,
+  ForceFlushResult,
+  PauseCategoryResult,
+  QuotaStatsResult,
+  RecentWarningsResult,
+  SetCategoryAllocationResult,
+  SetFlagsResult,
+  SetMaintenanceModeResult,
+  SetUserRoleResult,
+  StartCollectionResult,
+  StatusResult,
+  ValidateDataResult,
+} from '../../src/core/api';
+import type { CollectionStatusReport } from '../../src/core/pipeline/collection-status';
+import { logger } from '../../src/log';
+import {
+  type ApiFixture,
+  apiFixture,
+  as,
+  auditEntries,
+  changedPaths,
+  quickSnapshot,
+  SEED_COLLECTION,
+  T0,
+} from './support';
+
+/**
+ * Each callable's happy path: what it writes, and the audit entry it writes with it (who, what,
+ * target, before, after); then its errors (not-found, failed-precondition, invalid-argument
+ * naming the field), each writing nothing.
+ */
+
+let level: string;
+beforeAll(() => {
+  level = logger.level;
+  logger.level = 'silent';
+});
+afterAll(() => {
+  logger.level = level;
+});
+
+let f: ApiFixture;
+beforeEach(async () => {
+  f = await apiFixture();
+});
+afterEach(() => f.close());
+
+const OPERATOR = 'op-1';
+
+async function run<T>(name: keyof ApiFixture['callables'], data: unknown, role = 'operator') {
+  const fn = f.callables[name] as { run: (r: unknown) => Promise<unknown> };
+  return (await fn.run(as(role as 'operator', data, OPERATOR))) as T;
+}
+
+async function failure(name: keyof ApiFixture['callables'], data: unknown, role = 'operator') {
+  try {
+    await run(name, data, role);
+  } catch (error) {
+    expect(error).toBeInstanceOf(HttpsError);
+    return error as HttpsError;
+  }
+  throw new Error(`${name} did not fail`);
+}
+
+/** Runs `change` and returns the paths it changed. */
+async function changes(change: () => Promise<unknown>): Promise<string[]> {
+  const before = await quickSnapshot(f.db);
+  await change();
+  return changedPaths(before, await quickSnapshot(f.db));
+}
+
+/** Expects the call to fail with `code` and to write nothing. */
+async function failsWith(
+  name: keyof ApiFixture['callables'],
+  data: unknown,
+  code: string,
+  role = 'operator',
+): Promise<HttpsError> {
+  const before = await quickSnapshot(f.db);
+  const users = f.users.snapshot();
+  const error = await failure(name, data, role);
+  expect(error.code, error.message).toBe(code);
+  expect(changedPaths(before, await quickSnapshot(f.db))).toEqual([]);
+  expect(f.users.snapshot()).toBe(users);
+  return error;
+}
+
+async function onlyAudit() {
+  const entries = await auditEntries(f.db);
+  expect(entries).toHaveLength(1);
+  const [entry] = entries;
+  expect(entry!.who).toEqual({ uid: OPERATOR, email: `${OPERATOR}@example.com`, role: 'operator' });
+  expect(entry!.at).toEqual(Timestamp.fromMillis(T0));
+  return entry!;
+}
+
+const data = async (path: string) => (await f.db.doc(path).get()).data();
+
+describe('reads', () => {
+  it('getStatus: configuration, effective shares, usage, cooldowns, maintenance', async () => {
+    const status = await run<StatusResult>('getStatus', {}, 'viewer');
+    expect(status).toMatchObject({
+      projectId: 'demo-test',
+      version: '0.0.0-test',
+      nowMs: T0,
+      maintenance: false,
+      flags: { maintenance: false, maxAwaitSeconds: 60 },
+    });
+    expect(status.providers.map((p) => p.id)).toEqual(['keepa', 'spapi']);
+    expect(status.providers[0]).toMatchObject({
+      displayName: 'Keepa',
+      cooldownSeconds: 600,
+      cooldown: { provider: 'keepa', untilMs: T0 + 600_000, remainingMs: 600_000, hits: 3 },
+    });
+    expect(status.providers[1]!.cooldown).toBeNull();
+    expect(status.cooldowns.map((c) => c.provider)).toEqual(['keepa']);
+    const deals = status.categories.find((c) => c.id === 'deals')!;
+    // Kept from the first getStatus: sharePercent, priority, paused.
+    expect(deals).toMatchObject({
+      provider: 'keepa',
+      sharePercent: 40,
+      priority: 1,
+      paused: false,
+      configuredSharePercent: 40,
+      overridePercent: null,
+      publishedSharePercent: null,
+      // The two recent minutes of the seed, not the one two hours ago.
+      usage: { windowMinutes: 5, granted: 15, deferred: 2, calls: 15, quota429: 0 },
+    });
+    // 30% of keepa is unassigned: nothing to redistribute, shares stay as configured.
+    expect(deals.effectiveSharePercent).toBe(40);
+    const wide = await run<StatusResult>('getStatus', { usageWindowMinutes: 60 }, 'viewer');
+    expect(wide.categories.find((c) => c.id === 'deals')!.usage.granted).toBe(15);
+  });
+
+  it('getStatus: an expired cooldown is not active; a pause shows as paused', async () => {
+    f.clock.now = T0 + 700_000;
+    await run('pauseCategory', { category: 'historical' });
+    const status = await run<StatusResult>('getStatus', {}, 'viewer');
+    expect(status.cooldowns).toEqual([]);
+    const historical = status.categories.find((c) => c.id === 'historical')!;
+    expect(historical).toMatchObject({ paused: true, effectiveSharePercent: 0 });
+    // The paused share goes to the provider's other category, and is published.
+    expect(status.categories.find((c) => c.id === 'deals')).toMatchObject({
+      effectiveSharePercent: 70,
+      publishedSharePercent: 70,
+    });
+  });
+
+  it('getStatus: an invalid configuration document is failed-precondition naming it', async () => {
+    await f.db.doc('providers/broken').set({ limits: [{ kind: 'tokenBucket', capacity: -1 }] });
+    const error = await failsWith('getStatus', {}, 'failed-precondition', 'viewer');
+    expect(error.message).toContain('providers/broken');
+    expect(error.message).toContain('limits[0].capacity');
+  });
+
+  it('getCollectionStatus: the report, or not-found', async () => {
+    const report = await run<CollectionStatusReport>(
+      'getCollectionStatus',
+      { id: SEED_COLLECTION },
+      'viewer',
+    );
+    expect(report).toMatchObject({
+      id: SEED_COLLECTION,
+      status: 'running',
+      phase: 1,
+      effectiveSharePercent: 40,
+      overall: { target: 100, collected: 0 },
+    });
+    const error = await failsWith('getCollectionStatus', { id: 'ghost' }, 'not-found', 'viewer');
+    expect(error.message).toContain('ghost');
+  });
+
+  it('getQuotaStats: per minute and totals over the window, filtered', async () => {
+    const hour = await run<QuotaStatsResult>('getQuotaStats', { provider: 'keepa' }, 'viewer');
+    expect(hour.minutes.map((m) => m.granted)).toEqual([5, 10]);
+    expect(hour.totals).toEqual([
+      { provider: 'keepa', category: 'deals', granted: 15, deferred: 2, calls: 15, quota429: 0 },
+    ]);
+    expect(hour.toMs - hour.fromMs).toBe(59 * 60_000);
+    const day = await run<QuotaStatsResult>('getQuotaStats', { minutes: 1440 }, 'viewer');
+    expect(day.totals[0]!.granted).toBe(115);
+    const spapi = await run<QuotaStatsResult>('getQuotaStats', { provider: 'spapi' }, 'viewer');
+    expect(spapi.minutes).toEqual([]);
+    await failsWith('getQuotaStats', { provider: 'ghost' }, 'not-found', 'viewer');
+    await failsWith('getQuotaStats', { category: 'ghost' }, 'not-found', 'viewer');
+    await failsWith(
+      'getQuotaStats',
+      { provider: 'spapi', category: 'deals' },
+      'failed-precondition',
+      'viewer',
+    );
+  });
+
+  it('getRecentWarnings: newest first, since a time', async () => {
+    const all = await run<RecentWarningsResult>('getRecentWarnings', {}, 'viewer');
+    expect(all.warnings).toEqual([
+      { atMs: T0 - 30_000, op: 'write', window: 'second', usage: 95, limit: 100, percent: 95 },
+    ]);
+    const none = await run<RecentWarningsResult>(
+      'getRecentWarnings',
+      { sinceMs: T0 - 10_000 },
+      'viewer',
+    );
+    expect(none.warnings).toEqual([]);
+  });
+
+  it('reads write nothing', async () => {
+    const changed = await changes(async () => {
+      await run('getStatus', {}, 'viewer');
+      await run('getCollectionStatus', { id: SEED_COLLECTION }, 'viewer');
+      await run('getQuotaStats', {}, 'viewer');
+      await run('getRecentWarnings', { limit: 5 }, 'viewer');
+    });
+    expect(changed).toEqual([]);
+  });
+});
+
+describe('startCollection', () => {
+  it('creates a collection, moves the phase share into place, audits it', async () => {
+    const changed = await changes(() =>
+      run('startCollection', {
+        id: 'hist-2026',
+        provider: 'keepa',
+        category: 'historical',
+        targets: { takealot: 800 },
+      }),
+    );
+    const entry = await onlyAudit();
+    expect(changed).toEqual(
+      [
+        `auditLog/${entry.id}`,
+        'categories/deals',
+        'categories/historical',
+        'collections/hist-2026',
+        'quotaAllocations/keepa',
+      ].sort(),
+    );
+    // Phase 1 is 15%: historical 30 -> 15, the freed 15 to deals 40 -> 55.
+    expect(await data('categories/historical')).toMatchObject({ sharePercent: 15 });
+    expect(await data('categories/deals')).toMatchObject({ sharePercent: 55 });
+    expect(entry).toMatchObject({
+      what: 'startCollection',
+      target: 'collections/hist-2026',
+      before: null,
+      after: { id: 'hist-2026', status: 'running', phase: 1 },
+      related: [
+        {
+          path: 'categories/historical',
+          before: { sharePercent: 30 },
+          after: { sharePercent: 15 },
+        },
+        { path: 'categories/deals', before: { sharePercent: 40 }, after: { sharePercent: 55 } },
+      ],
+    });
+    expect(await data('collections/hist-2026')).toEqual(entry.after);
+  });
+
+  it('only adjusts the targets of a running collection, and audits before/after', async () => {
+    await f.db.doc(`collections/${SEED_COLLECTION}`).update({
+      'marketplaces.takealot.collected': 20,
+    });
+    const before = await data(`collections/${SEED_COLLECTION}`);
+    f.clock.now = T0 + 60_000;
+    const result = await run<StartCollectionResult>('startCollection', {
+      id: SEED_COLLECTION,
+      provider: 'keepa',
+      category: 'deals',
+      targets: { takealot: 150, makro: 50 },
+    });
+    expect(result).toMatchObject({ created: false, changed: true, shareChanges: [] });
+    const after = await data(`collections/${SEED_COLLECTION}`);
+    expect(after).toMatchObject({
+      status: 'running',
+      phase: 1,
+      startedAt: before!.startedAt,
+      marketplaces: {
+        takealot: { target: 150, collected: 20 },
+        makro: { target: 50, collected: 0 },
+      },
+    });
+    const [entry] = await auditEntries(f.db);
+    expect(entry).toMatchObject({ target: `collections/${SEED_COLLECTION}`, before, after });
+    // The same request again changes nothing and writes no entry.
+    const again = await run<StartCollectionResult>('startCollection', {
+      id: SEED_COLLECTION,
+      provider: 'keepa',
+      category: 'deals',
+      targets: { takealot: 150 },
+    });
+    expect(again).toMatchObject({ changed: false, auditId: null });
+    expect(await auditEntries(f.db)).toHaveLength(1);
+  });
+
+  it('refuses unknown ids and conflicts, writing nothing', async () => {
+    const base = { id: 'x-1', provider: 'keepa', category: 'deals', targets: { takealot: 1 } };
+    await failsWith('startCollection', { ...base, provider: 'ghost' }, 'not-found');
+    await failsWith('startCollection', { ...base, category: 'ghost' }, 'not-found');
+    // The category belongs to another provider.
+    await failsWith('startCollection', { ...base, category: 'reports' }, 'failed-precondition');
+    // The collection exists for another category.
+    const conflict = await failsWith(
+      'startCollection',
+      { ...base, id: SEED_COLLECTION, category: 'historical' },
+      'failed-precondition',
+    );
+    expect(conflict.message).toContain('category');
+  });
+});
+
+describe('setCategoryAllocation', () => {
+  it('sets a share, audits before/after, republishes the allocation', async () => {
+    const changed = await changes(() =>
+      run('setCategoryAllocation', { category: 'historical', sharePercent: 20 }),
+    );
+    const entry = await onlyAudit();
+    expect(changed).toEqual(
+      [`auditLog/${entry.id}`, 'categories/historical', 'quotaAllocations/keepa'].sort(),
+    );
+    expect(entry).toMatchObject({
+      what: 'setCategoryAllocation',
+      target: 'categories/historical',
+      before: { id: 'historical', sharePercent: 30 },
+      after: { id: 'historical', sharePercent: 20 },
+      related: [],
+    });
+    expect(await data('categories/historical')).toEqual({ provider: 'keepa', sharePercent: 20 });
+  });
+
+  it('redistributes freed share to the other categories when asked', async () => {
+    const result = await run<SetCategoryAllocationResult>('setCategoryAllocation', {
+      category: 'deals',
+      sharePercent: 20,
+      redistribute: true,
+    });
+    expect(result.shareChanges).toEqual([
+      { category: 'deals', fromPercent: 40, toPercent: 20 },
+      { category: 'historical', fromPercent: 30, toPercent: 50 },
+    ]);
+    expect(await data('categories/historical')).toMatchObject({ sharePercent: 50 });
+    const [entry] = await auditEntries(f.db);
+    expect(entry!.related).toEqual([
+      { path: 'categories/historical', before: { sharePercent: 30 }, after: { sharePercent: 50 } },
+    ]);
+  });
+
+  it('pins and unpins an override', async () => {
+    await run('setCategoryAllocation', { category: 'reports', overridePercent: 10, priority: 3 });
+    expect(await data('categories/reports')).toMatchObject({ overridePercent: 10, priority: 3 });
+    f.clock.now = T0 + 1_000; // entries are listed by time
+    await run('setCategoryAllocation', { category: 'reports', overridePercent: null });
+    expect(await data('categories/reports')).toMatchObject({ overridePercent: null });
+    const entries = await auditEntries(f.db);
+    expect(entries.map((e) => [e.before, e.after])).toMatchObject([
+      [
+        { overridePercent: null, priority: 0 },
+        { overridePercent: 10, priority: 3 },
+      ],
+      [{ overridePercent: 10 }, { overridePercent: null }],
+    ]);
+  });
+
+  it('keeps a provider within 100%: failed-precondition, nothing written', async () => {
+    const error = await failsWith(
+      'setCategoryAllocation',
+      { category: 'deals', sharePercent: 80 },
+      'failed-precondition',
+    );
+    expect(error.message).toContain('above 100%');
+    await failsWith(
+      'setCategoryAllocation',
+      { category: 'historical', overridePercent: 61 },
+      'failed-precondition',
+    );
+    await failsWith('setCategoryAllocation', { category: 'ghost', sharePercent: 1 }, 'not-found');
+  });
+
+  it('names the field of an invalid input and writes nothing', async () => {
+    const error = await failsWith(
+      'setCategoryAllocation',
+      { category: 'deals', sharePercent: 101 },
+      'invalid-argument',
+    );
+    expect(error.message).toMatch(/^sharePercent: Too big/);
+    expect(error.details).toEqual({
+      issues: [{ path: 'sharePercent', message: expect.stringMatching(/^Too big/) }],
+    });
+  });
+});
+
+describe('pauseCategory and resumeCategory', () => {
+  it('pause the category with its running collections and resume exactly those', async () => {
+    await f.db.doc('collections/deals-old').set({
+      ...(await data(`collections/${SEED_COLLECTION}`)),
+      id: 'deals-old',
+      status: 'completed',
+    });
+    const paused = await run<PauseCategoryResult>('pauseCategory', { category: 'deals' });
+    expect(paused).toMatchObject({ changed: true, collections: [SEED_COLLECTION] });
+    expect(await data('categories/deals')).toMatchObject({
+      paused: true,
+      pausedCollections: [SEED_COLLECTION],
+    });
+    expect(await data(`collections/${SEED_COLLECTION}`)).toMatchObject({ status: 'paused' });
+    expect(await data('collections/deals-old')).toMatchObject({ status: 'completed' });
+    const [pauseEntry] = await auditEntries(f.db);
+    expect(pauseEntry).toMatchObject({
+      what: 'pauseCategory',
+      target: 'categories/deals',
+      before: { paused: false },
+      after: { paused: true },
+      related: [
+        {
+          path: `collections/${SEED_COLLECTION}`,
+          before: { status: 'running' },
+          after: { status: 'paused' },
+        },
+      ],
+    });
+    // Pausing again changes nothing.
+    expect(await run('pauseCategory', { category: 'deals' })).toMatchObject({ changed: false });
+
+    f.clock.now = T0 + 60_000;
+    const resumed = await run<PauseCategoryResult>('resumeCategory', { category: 'deals' });
+    expect(resumed).toMatchObject({ changed: true, collections: [SEED_COLLECTION] });
+    const category = await data('categories/deals');
+    expect(category).toMatchObject({ paused: false });
+    expect(category).not.toHaveProperty('pausedCollections');
+    expect(await data(`collections/${SEED_COLLECTION}`)).toMatchObject({
+      status: 'running',
+      lastProgressAt: T0 + 60_000,
+    });
+    const entries = await auditEntries(f.db);
+    expect(entries.map((e) => e.what)).toEqual(['pauseCategory', 'resumeCategory']);
+    expect(await run('resumeCategory', { category: 'deals' })).toMatchObject({ changed: false });
+    expect(await auditEntries(f.db)).toHaveLength(2);
+  });
+
+  it('refuses a resume whose share no longer fits, writing nothing', async () => {
+    await run('pauseCategory', { category: 'deals' });
+    await run('setCategoryAllocation', { category: 'historical', sharePercent: 90 });
+    const error = await failsWith('resumeCategory', { category: 'deals' }, 'failed-precondition');
+    expect(error.message).toContain('above 100%');
+    await failsWith('pauseCategory', { category: 'ghost' }, 'not-found');
+    await failsWith('resumeCategory', { category: 'ghost' }, 'not-found');
+  });
+});
+
+describe('clearCooldown', () => {
+  it('deletes the cooldown, marks its history cleared, audits the cooldown', async () => {
+    const result = await run<ClearCooldownResult>('clearCooldown', { provider: 'keepa' });
+    expect(result).toMatchObject({ cleared: true, cooldown: { hits: 3, untilMs: T0 + 600_000 } });
+    expect(await data('cooldowns/keepa')).toBeUndefined();
+    expect(await data(`cooldownHistory/keepa~${T0 - 60_000}`)).toMatchObject({
+      clearedBy: OPERATOR,
+      clearedAt: Timestamp.fromMillis(T0),
+    });
+    const entry = await onlyAudit();
+    expect(entry).toMatchObject({
+      what: 'clearCooldown',
+      target: 'cooldowns/keepa',
+      before: { hits: 3, lastOperation: 'product' },
+      after: null,
+    });
+    // Nothing left to clear: no write, no entry.
+    expect(await run('clearCooldown', { provider: 'keepa' })).toMatchObject({
+      cleared: false,
+      auditId: null,
+    });
+    expect(await auditEntries(f.db)).toHaveLength(1);
+    await failsWith('clearCooldown', { provider: 'ghost' }, 'not-found');
+  });
+});
+
+describe('setMaintenanceMode', () => {
+  it('switches maintenance with the reason in the audit log', async () => {
+    const changed = await changes(() =>
+      run('setMaintenanceMode', { enabled: true, reason: 'Keepa migration' }),
+    );
+    const entry = await onlyAudit();
+    expect(changed).toEqual([`auditLog/${entry.id}`, 'config/flags'].sort());
+    expect(await data('config/flags')).toEqual({ maintenance: true });
+    expect(entry).toMatchObject({
+      what: 'setMaintenanceMode',
+      target: 'config/flags',
+      before: { maintenance: false },
+      after: { maintenance: true },
+      reason: 'Keepa migration',
+    });
+    expect((await run<StatusResult>('getStatus', {}, 'viewer')).maintenance).toBe(true);
+    expect(await run<SetMaintenanceModeResult>('setMaintenanceMode', { enabled: true })).toEqual({
+      maintenance: true,
+      changed: false,
+      auditId: null,
+    });
+    const error = await failsWith('setMaintenanceMode', { enabled: 'yes' }, 'invalid-argument');
+    expect(error.message).toMatch(/^enabled: /);
+  });
+});
+
+describe('setFlags', () => {
+  it('stores only the given flags and pipeline fields, audits both documents', async () => {
+    const result = await run<SetFlagsResult>('setFlags', {
+      flags: { dailyAuditEnabled: false },
+      pipeline: { collections: { stalledAfterMinutes: 60 } },
+    });
+    expect(result.flags).toMatchObject({ dailyAuditEnabled: false, maxAwaitSeconds: 60 });
+    expect(result.pipeline.collections.stalledAfterMinutes).toBe(60);
+    expect(await data('config/flags')).toEqual({ maintenance: false, dailyAuditEnabled: false });
+    expect(await data('config/pipeline')).toEqual({ collections: { stalledAfterMinutes: 60 } });
+    const entry = await onlyAudit();
+    expect(entry).toMatchObject({
+      what: 'setFlags',
+      target: 'config/flags',
+      before: { maintenance: false },
+      after: { maintenance: false, dailyAuditEnabled: false },
+      related: [
+        {
+          path: 'config/pipeline',
+          before: {},
+          after: { collections: { stalledAfterMinutes: 60 } },
+        },
+      ],
+    });
+    // A second section keeps the first.
+    await run('setFlags', { pipeline: { aggregation: { minResponses: 2 } } });
+    expect(await data('config/pipeline')).toEqual({
+      collections: { stalledAfterMinutes: 60 },
+      aggregation: { minResponses: 2 },
+    });
+  });
+
+  it('names the field of an invalid flag or pipeline setting and writes nothing', async () => {
+    let error = await failsWith('setFlags', { flags: { maxAwaitSeconds: -1 } }, 'invalid-argument');
+    expect(error.message).toMatch(/^flags\.maxAwaitSeconds: /);
+    error = await failsWith('setFlags', { flags: { maintenance: true } }, 'invalid-argument');
+    expect(error.message).toBe('flags.maintenance: Unrecognized key');
+    error = await failsWith(
+      'setFlags',
+      { pipeline: { batching: { order: ['commit', 'commit'] } } },
+      'invalid-argument',
+    );
+    expect(error.message).toContain('pipeline.batching.order');
+    // Checked by the core's schedule rule after parsing: still named by its path.
+    error = await failsWith(
+      'setFlags',
+      { pipeline: { collections: { phases: [{ fromPercent: 10, sharePercent: 5 }] } } },
+      'invalid-argument',
+    );
+    expect(error.message).toContain('pipeline.collections.phases[0].fromPercent');
+    await failsWith('setFlags', {}, 'invalid-argument');
+  });
+
+  it('refuses to build on an invalid stored document', async () => {
+    await f.db.doc('config/pipeline').set({ aggregation: { minResponses: 0 } });
+    const error = await failsWith(
+      'setFlags',
+      { flags: { dailyAuditEnabled: false } },
+      'failed-precondition',
+    );
+    expect(error.message).toContain('config/pipeline');
+  });
+});
+
+describe('validateData', () => {
+  it('runs validation now; every commit of the run carries its audit entry', async () => {
+    const before = await quickSnapshot(f.db);
+    const result = await run<ValidateDataResult>('validateData', {});
+    const changed = changedPaths(before, await quickSnapshot(f.db));
+    expect(result).toMatchObject({
+      runId: '2026-01-10T06-30-00-000-manual',
+      status: 'completed',
+      products: 2,
+      passed: 1,
+      failed: 1,
+      fixes: { enqueued: 1 },
+    });
+    expect(f.enqueued.map((e) => e.queue)).toEqual(['keepaWork']);
+    const entries = await auditEntries(f.db);
+    expect(entries.map((e) => e.id).sort()).toEqual([...result.auditIds].sort());
+    expect(entries.every((e) => e.what === 'validateData')).toBe(true);
+    expect(entries.every((e) => e.target === `validationRuns/${result.runId}`)).toBe(true);
+    // Every document the run changed is named by one of its entries, and nothing else changed.
+    const audited = new Set(
+      entries.flatMap((e) =>
+        (e.after as { writes: Array<{ path: string }> }).writes.map((w) => w.path),
+      ),
+    );
+    expect(changed.filter((p) => !p.startsWith('auditLog/'))).toEqual([...audited].sort());
+    expect(audited).toContain(`validationRuns/${result.runId}`);
+  });
+
+  it('fails before writing when the pipeline configuration is invalid', async () => {
+    await f.db.doc('config/pipeline').set({ validation: { minConfidence: 2 } });
+    await failsWith('validateData', {}, 'failed-precondition');
+    await failsWith('validateData', { runId: 'x' }, 'invalid-argument');
+  });
+});
+
+describe('forceFlush', () => {
+  it('writes pending aggregates now, each with its audit entry', async () => {
+    const result = await run<ForceFlushResult>('forceFlush', {});
+    expect(result).toMatchObject({
+      written: 1,
+      results: { 'item-1': { outcome: 'written', reason: 'forced', responseCount: 2 } },
+    });
+    expect(await data('aggregates/item-1')).toMatchObject({ workItemId: 'item-1', value: 101 });
+    expect(await data('aggregations/item-1')).toMatchObject({ status: 'written' });
+    const [entry] = await auditEntries(f.db);
+    expect(entry).toMatchObject({
+      id: result.auditIds[0],
+      what: 'forceFlush',
+      target: 'aggregates/item-1',
+      before: { status: 'pending' },
+      after: { workItemId: 'item-1', reason: 'forced', responseCount: 2 },
+    });
+    // Written already: nothing to do, no entry.
+    const again = await run<ForceFlushResult>('forceFlush', { workItemIds: ['item-1'] });
+    expect(again).toMatchObject({
+      written: 0,
+      results: { 'item-1': { outcome: 'already-written' } },
+    });
+    expect(await auditEntries(f.db)).toHaveLength(1);
+  });
+
+  it('refuses unknown work items before flushing any', async () => {
+    const error = await failsWith('forceFlush', { workItemIds: ['item-1', 'ghost'] }, 'not-found');
+    expect(error.message).toContain('ghost');
+    const invalid = await failsWith('forceFlush', { workItemIds: ['a/b'] }, 'invalid-argument');
+    expect(invalid.message).toMatch(/^workItemIds\[0\]: /);
+  });
+});
+
+describe('setUserRole', () => {
+  it('replaces the role claims, keeps the others, audits before/after', async () => {
+    const result = await run<SetUserRoleResult>(
+      'setUserRole',
+      { uid: 'user-2', role: 'operator' },
+      'admin',
+    );
+    expect(result).toMatchObject({ previousRole: 'viewer', role: 'operator', changed: true });
+    expect(f.users.users.get('user-2')!.customClaims).toEqual({ team: 'ops', role: 'operator' });
+    const [entry] = await auditEntries(f.db);
+    expect(entry).toMatchObject({
+      what: 'setUserRole',
+      target: 'users/user-2',
+      who: { uid: OPERATOR, role: 'admin' },
+      before: { role: 'viewer', email: 'user2@example.com', claims: { viewer: true, team: 'ops' } },
+      after: { role: 'operator', claims: { team: 'ops', role: 'operator' } },
+    });
+    await run('setUserRole', { uid: 'user-2', role: null }, 'admin');
+    expect(f.users.users.get('user-2')!.customClaims).toEqual({ team: 'ops' });
+    expect(await run('setUserRole', { uid: 'user-2', role: null }, 'admin')).toMatchObject({
+      changed: false,
+      auditId: null,
+    });
+    expect(await auditEntries(f.db)).toHaveLength(2);
+  });
+
+  it('refuses unknown users, an own role change and unknown roles, writing nothing', async () => {
+    await failsWith('setUserRole', { uid: 'ghost', role: 'viewer' }, 'not-found', 'admin');
+    const own = await failsWith(
+      'setUserRole',
+      { uid: OPERATOR, role: 'viewer' },
+      'failed-precondition',
+      'admin',
+    );
+    expect(own.message).toContain('own role');
+    const error = await failsWith(
+      'setUserRole',
+      { uid: 'user-2', role: 'root' },
+      'invalid-argument',
+      'admin',
+    );
+    expect(error.message).toMatch(/^role: /);
+    // Operators cannot manage roles.
+    await failsWith('setUserRole', { uid: 'user-2', role: 'admin' }, 'permission-denied');
+  });
+});
+
+describe('invalid input names the field and writes nothing', () => {
+  const cases: Array<[keyof ApiFixture['callables'], unknown, string]> = [
+    ['getStatus', { usageWindowMinutes: 0 }, 'usageWindowMinutes'],
+    ['getCollectionStatus', { id: 'Not An Id' }, 'id'],
+    ['getQuotaStats', { minutes: 5000 }, 'minutes'],
+    ['getRecentWarnings', { limit: 'ten' }, 'limit'],
+    ['getRecentWarnings', { sinceMs: 1e300 }, 'sinceMs'],
+    [
+      'startCollection',
+      { id: 'x', provider: 'keepa', category: 'deals', targets: { takealot: -1 } },
+      'targets.takealot',
+    ],
+    ['startCollection', { id: 'x', provider: 'keepa', category: 'deals' }, 'targets'],
+    ['setCategoryAllocation', { category: 'deals', sharePercent: 'NaN' }, 'sharePercent'],
+    ['pauseCategory', { category: 5 }, 'category'],
+    ['pauseCategory', { category: 'constructor' }, 'category'],
+    ['resumeCategory', { category: 'deals', extra: true }, 'extra'],
+    ['clearCooldown', {}, 'provider'],
+    ['setMaintenanceMode', { enabled: true, reason: 'x'.repeat(501) }, 'reason'],
+    ['setFlags', { pipeline: { nope: {} } }, 'pipeline.nope'],
+    ['validateData', { now: 1 }, 'now'],
+    ['forceFlush', { workItemIds: [] }, 'workItemIds'],
+    ['setUserRole', { uid: '', role: 'viewer' }, 'uid'],
+  ];
+  it.each(cases)('%s %j -> %s', async (name, payload, path) => {
+    const error = await failsWith(name, payload, 'invalid-argument', 'admin');
+    expect(error.message.startsWith(`${path}: `), error.message).toBe(true);
+    const issues = (error.details as { issues: Array<{ path: string }> }).issues;
+    expect(issues.map((i) => i.path)).toContain(path);
+  });
+
+  it('treats a missing payload as {}', async () => {
+    expect(await run('getStatus', null, 'viewer')).toMatchObject({ projectId: 'demo-test' });
+    const error = await failsWith('clearCooldown', null, 'invalid-argument');
+    expect(error.message).toMatch(/^provider: /);
+    const root = await failsWith('clearCooldown', 'keepa', 'invalid-argument');
+    expect(root.message).toMatch(/^\(payload\): /);
+  });
+});

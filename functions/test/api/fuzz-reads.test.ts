@@ -1,0 +1,14 @@
+import { fuzzCallables } from './fuzz';
+
+// The fuzz is split over two files so that both test workers share it (see fuzz.ts).
+fuzzCallables([
+  'getStatus',
+  'getCollectionStatus',
+  'getQuotaStats',
+  'getRecentWarnings',
+  'getRealtimeSalesSummary',
+  'exportBackup',
+  'setCategoryAllocation',
+  'setFlags',
+  'setUserRole',
+]);

@@ -1,0 +1,376 @@
+import type { Firestore } from 'firebase-admin/firestore';
+import { Timestamp } from 'firebase-admin/firestore';
+import type { CallableRequest } from 'firebase-functions/v2/https';
+import { HttpsError } from 'firebase-functions/v2/https';
+import { AggregationStore } from '../../src/adapters/aggregation-store';
+import type { OperationDeps, UserDirectory } from '../../src/adapters/operations';
+import { ProductsRepository } from '../../src/adapters/products-repository';
+import { warningDocument } from '../../src/adapters/self-quota-store';
+import type { EnqueueOptions, EnqueueResult } from '../../src/adapters/task-queue';
+import {
+  AUDIT_LOG_COLLECTION,
+  type CallableInput,
+  type ImplementedCallable,
+  type Role,
+} from '../../src/core/api';
+import { startCollection } from '../../src/core/pipeline/collections';
+import type { WorkItem } from '../../src/core/pipeline/work-items';
+import { usageStatsUpdate } from '../../src/core/write-buffer/usage-stats';
+import { type Callables, createCallables } from '../../src/entry/callables/define';
+import { testFirestore } from '../support/firestore';
+
+/** The tests' clock: a fixed time, moved only by the test. */
+export const T0 = Date.UTC(2026, 0, 10, 6, 30, 0);
+
+export interface FakeUser {
+  uid: string;
+  email?: string;
+  customClaims?: Record<string, unknown>;
+}
+
+/** Firebase Auth as far as role management needs it, in memory. */
+export class FakeUsers implements UserDirectory {
+  readonly users = new Map<string, FakeUser>();
+  /** Set to make the next setCustomUserClaims fail. */
+  failNextSet: Error | undefined;
+
+  constructor(users: FakeUser[] = []) {
+    for (const user of users) this.users.set(user.uid, structuredClone(user));
+  }
+
+  async getUser(uid: string) {
+    const user = this.users.get(uid);
+    if (!user) {
+      throw Object.assign(new Error('There is no user record'), { code: 'auth/user-not-found' });
+    }
+    return structuredClone(user);
+  }
+
+  async setCustomUserClaims(uid: string, claims: object | null) {
+    if (this.failNextSet) {
+      const error = this.failNextSet;
+      this.failNextSet = undefined;
+      throw error;
+    }
+    const user = this.users.get(uid);
+    if (!user) {
+      throw Object.assign(new Error('There is no user record'), { code: 'auth/user-not-found' });
+    }
+    user.customClaims = structuredClone((claims ?? {}) as Record<string, unknown>);
+  }
+
+  snapshot(): string {
+    return JSON.stringify([...this.users.entries()].sort(([a], [b]) => a.localeCompare(b)));
+  }
+}
+
+export interface ApiFixture {
+  db: Firestore;
+  close: () => Promise<void>;
+  clock: { now: number };
+  users: FakeUsers;
+  enqueued: Array<{ queue: string; item: WorkItem; options: EnqueueOptions }>;
+  deps: OperationDeps;
+  callables: Callables;
+}
+
+export async function apiFixture(options: { seed?: boolean } = {}): Promise<ApiFixture> {
+  const { db, close } = testFirestore();
+  const clock = { now: T0 };
+  const users = new FakeUsers([
+    { uid: 'admin-1', email: 'admin@example.com', customClaims: { role: 'admin' } },
+    { uid: 'user-2', email: 'user2@example.com', customClaims: { viewer: true, team: 'ops' } },
+  ]);
+  const enqueued: ApiFixture['enqueued'] = [];
+  const seen = new Set<string>();
+  const deps: OperationDeps = {
+    db,
+    now: () => clock.now,
+    users,
+    enqueue: async (queue, item, opts): Promise<EnqueueResult> => {
+      enqueued.push({ queue, item, options: opts });
+      const id = `${queue}/${opts.id}`;
+      if (seen.has(id)) return 'duplicate';
+      seen.add(id);
+      return 'enqueued';
+    },
+    aggregationStats: { update: async () => {} },
+    scheduleFlush: async () => {},
+    projectId: () => 'demo-test',
+    version: () => '0.0.0-test',
+  };
+  if (options.seed ?? true) await seed(db);
+  return { db, close, clock, users, enqueued, deps, callables: createCallables(deps) };
+}
+
+export const SEED_COLLECTION = 'deals-2026';
+
+/** Two providers with three categories, a running collection, a cooldown, usage, warnings,
+ * a pending aggregation and products to validate. */
+export async function seed(db: Firestore): Promise<void> {
+  const batch = db.batch();
+  batch.set(db.doc('providers/keepa'), {
+    displayName: 'Keepa',
+    limits: [{ kind: 'tokenBucket', capacity: 300, refillPerSecond: 5 }],
+    cooldownSeconds: 600,
+  });
+  batch.set(db.doc('providers/spapi'), {
+    limits: [{ kind: 'operation', operation: 'getReport', ratePerSecond: 1, burst: 5 }],
+  });
+  batch.set(db.doc('categories/deals'), { provider: 'keepa', sharePercent: 40, priority: 1 });
+  batch.set(db.doc('categories/historical'), { provider: 'keepa', sharePercent: 30 });
+  batch.set(db.doc('categories/reports'), { provider: 'spapi', sharePercent: 50 });
+  batch.set(db.doc('categories/spapi-realtime-sales'), { provider: 'spapi', sharePercent: 40 });
+  batch.set(db.doc('config/flags'), { maintenance: false });
+  const { collection } = startCollection(
+    undefined,
+    { id: SEED_COLLECTION, provider: 'keepa', category: 'deals', targets: { takealot: 100 } },
+    T0 - 3_600_000,
+  );
+  batch.set(db.doc(`collections/${SEED_COLLECTION}`), collection);
+  batch.set(db.doc('cooldowns/keepa'), {
+    provider: 'keepa',
+    until: Timestamp.fromMillis(T0 + 600_000),
+    startedAt: Timestamp.fromMillis(T0 - 60_000),
+    lastOperation: 'product',
+    hits: 3,
+    retryAfterSeconds: 660,
+    message: 'quota exceeded',
+  });
+  for (const [offset, granted] of [
+    [0, 10],
+    [60_000, 5],
+    [7_200_000, 100],
+  ] as const) {
+    const { path } = usageStatsUpdate({ provider: 'keepa', category: 'deals', at: T0 - offset });
+    const minute = Math.floor((T0 - offset) / 60_000) * 60_000;
+    batch.set(db.doc(path), {
+      provider: 'keepa',
+      category: 'deals',
+      minute: new Date(minute),
+      expiresAt: new Date(minute + 86_400_000),
+      granted,
+      deferred: 1,
+      calls: granted,
+      quota429: 0,
+    });
+  }
+  const warning = warningDocument({
+    atMs: T0 - 30_000,
+    op: 'write',
+    window: 'second',
+    usage: 95,
+    limit: 100,
+    percent: 95,
+  });
+  batch.set(db.doc(warning.path), warning.data);
+  await batch.commit();
+
+  const store = new AggregationStore(db, {
+    scheduleFlush: async () => {},
+    stats: { update: async () => {} },
+    now: () => T0 - 10_000,
+  });
+  await store.submitResponse({ workItemId: 'item-1', source: 'miner-a', value: 100 });
+  await store.submitResponse({ workItemId: 'item-1', source: 'miner-b', value: 102 });
+
+  const products = new ProductsRepository(db, { now: () => T0 - 60_000 });
+  const prices = Array.from({ length: 10 }, (_, i) => ({
+    date: `2026-01-${String(i + 1).padStart(2, '0')}`,
+    price: 100 + i,
+    confidence: 0.95,
+  }));
+  await products.upsertPriceHistory({
+    marketplace: 'takealot',
+    key: 'good',
+    collection: SEED_COLLECTION,
+    identifiers: { plid: 'PLID-good' },
+    prices,
+    confidence: 0.9,
+    expectedRange: { from: '2026-01-01', to: '2026-01-10' },
+  });
+  await products.upsertPriceHistory({
+    marketplace: 'takealot',
+    key: 'unsure',
+    collection: SEED_COLLECTION,
+    identifiers: { plid: 'PLID-unsure' },
+    prices,
+    confidence: 0.5,
+    expectedRange: { from: '2026-01-01', to: '2026-01-10' },
+  });
+}
+
+/** A callable request as the Functions runtime hands it over, with the given role claims. */
+export function request(
+  data: unknown,
+  claims: Record<string, unknown> | null = { role: 'admin' },
+  uid = 'caller-1',
+): CallableRequest<unknown> {
+  return {
+    data,
+    auth: claims
+      ? {
+          uid,
+          token: { uid, email: `${uid}@example.com`, ...claims } as never,
+          rawToken: 'test-token',
+        }
+      : undefined,
+    rawRequest: {} as never,
+    acceptsStreaming: false,
+  };
+}
+
+export function as(role: Role | null, data: unknown, uid?: string): CallableRequest<unknown> {
+  return request(data, role ? { role } : null, uid);
+}
+
+/** Calls a callable; resolves with its result or the HttpsError it threw. */
+export async function call<N extends ImplementedCallable>(
+  fixture: ApiFixture,
+  name: N,
+  data: CallableInput<N> | unknown,
+  role: Role | null = 'admin',
+): Promise<{ ok: true; result: unknown } | { ok: false; error: HttpsError }> {
+  try {
+    const result = await fixture.callables[name].run(as(role, data));
+    return { ok: true, result };
+  } catch (error) {
+    if (error instanceof HttpsError) return { ok: false, error };
+    throw error;
+  }
+}
+
+/** Every document, recursively: path -> update time and data. Exact, for a few dozen documents. */
+export async function fullSnapshot(db: Firestore): Promise<Map<string, string>> {
+  const out = new Map<string, string>();
+  const walk = async (collections: FirebaseFirestore.CollectionReference[]) => {
+    for (const collection of collections) {
+      const docs = await collection.listDocuments();
+      const snaps = docs.length > 0 ? await db.getAll(...docs) : [];
+      for (const snap of snaps) {
+        if (snap.exists) out.set(snap.ref.path, describe(snap));
+      }
+      for (const doc of docs) await walk(await doc.listCollections());
+    }
+  };
+  await walk(await db.listCollections());
+  return out;
+}
+
+/** Subcollections the operations write under (aggregation responses, validation findings). */
+export const SUBCOLLECTIONS = ['responses', 'findings'] as const;
+
+/**
+ * Every document of every top-level collection and of the named subcollections, in one query
+ * per collection id (collection groups reach every depth): a fraction of fullSnapshot's round
+ * trips. `snapshot.test.ts` checks it sees what fullSnapshot sees.
+ */
+export async function quickSnapshot(
+  db: Firestore,
+  subcollections: readonly string[] = SUBCOLLECTIONS,
+): Promise<Map<string, string>> {
+  const ids = new Set([...(await db.listCollections()).map((c) => c.id), ...subcollections]);
+  const results = await Promise.all([...ids].map((id) => db.collectionGroup(id).get()));
+  const out = new Map<string, string>();
+  for (const result of results) for (const doc of result.docs) out.set(doc.ref.path, describe(doc));
+  return out;
+}
+
+function describe(snap: FirebaseFirestore.DocumentSnapshot): string {
+  const t = snap.updateTime;
+  return `${t?.seconds}.${t?.nanoseconds}|${JSON.stringify(snap.data())}`;
+}
+
+/** Paths added, removed or changed between two snapshots. */
+export function changedPaths(before: Map<string, string>, after: Map<string, string>): string[] {
+  const changed: string[] = [];
+  for (const [path, value] of after) if (before.get(path) !== value) changed.push(path);
+  for (const path of before.keys()) if (!after.has(path)) changed.push(path);
+  return changed.sort();
+}
+
+export async function auditEntries(db: Firestore) {
+  const snapshot = await db.collection(AUDIT_LOG_COLLECTION).orderBy('atMs').get();
+  return snapshot.docs.map((doc) => ({ id: doc.id, ...doc.data() }) as AuditEntryDoc);
+}
+
+export interface AuditEntryDoc {
+  id: string;
+  who: { uid: string; email: string | null; role: Role };
+  what: string;
+  target: string;
+  before: unknown;
+  after: unknown;
+  at: Timestamp;
+  atMs: number;
+  related: Array<{ path: string; before: unknown; after: unknown }>;
+  reason?: string;
+}
+
+/** What the client sent to Firestore as writes: one entry per non-empty commit. */
+export interface WriteLog {
+  commits: string[][];
+  /** Every document path written since the last reset. */
+  paths(): string[];
+  reset(): void;
+  stop(): void;
+}
+
+/**
+ * Records every commit (and batchWrite) this Firestore client sends, with the documents it
+ * writes, by wrapping the client's one unary request method (an internal of
+ * @google-cloud/firestore; `selfTest` proves the hook still sees writes). A call during which
+ * the client sent no write wrote nothing: no other client writes to a test's namespace.
+ */
+export function recordWrites(db: Firestore): WriteLog {
+  const client = db as unknown as {
+    request: (method: string, request: unknown, ...rest: unknown[]) => Promise<unknown>;
+  };
+  const original = client.request;
+  const commits: string[][] = [];
+  client.request = function (this: unknown, method, req, ...rest) {
+    if (method === 'commit' || method === 'batchWrite') {
+      const writes = ((req as { writes?: unknown[] }).writes ?? []) as Array<{
+        update?: { name: string };
+        delete?: string;
+        transform?: { document: string };
+      }>;
+      if (writes.length > 0) {
+        commits.push(
+          writes.map((w) =>
+            relativePath(w.update?.name ?? w.delete ?? w.transform?.document ?? ''),
+          ),
+        );
+      }
+    }
+    return original.call(db, method, req, ...rest);
+  };
+  return {
+    commits,
+    paths: () => commits.flat(),
+    reset: () => {
+      commits.length = 0;
+    },
+    stop: () => {
+      client.request = original;
+    },
+  };
+}
+
+function relativePath(name: string): string {
+  const at = name.indexOf('/documents/');
+  return at === -1 ? name : name.slice(at + '/documents/'.length);
+}
+
+/** Fails unless the write log sees a write made through `db`. */
+export async function selfTest(db: Firestore, log: WriteLog): Promise<void> {
+  log.reset();
+  const ref = db.collection('writeLogSelfTest').doc();
+  await ref.set({ at: 1 });
+  await ref.delete();
+  const seen = log.paths();
+  log.reset();
+  if (seen.filter((p) => p === ref.path).length !== 2) {
+    throw new Error(`the write log missed writes: saw ${JSON.stringify(seen)}`);
+  }
+}
