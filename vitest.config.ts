@@ -9,7 +9,12 @@ export default defineConfig({
       {
         test: {
           name: 'unit',
-          include: ['functions/test/**/*.test.ts', 'devstack/test/**/*.test.ts'],
+          include: [
+            'functions/test/**/*.test.ts',
+            'devstack/test/**/*.test.ts',
+            'client/test/**/*.test.ts',
+            'cli/test/**/*.test.ts',
+          ],
           exclude: ['**/*.e2e.test.ts', '**/node_modules/**'],
           globalSetup: ['devstack/test/setup/emulators.ts'],
           testTimeout: 30_000,

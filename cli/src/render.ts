@@ -1,0 +1,314 @@
+import type { ImportResult } from '../../functions/src/adapters/backup.ts';
+import type {
+  Audited,
+  ClearCooldownResult,
+  CollectionStatusResult,
+  ForceFlushResult,
+  QuotaStatsResult,
+  RecentWarningsResult,
+  SetFlagsResult,
+  SetMaintenanceModeResult,
+  SetUserRoleResult,
+  StartCollectionResult,
+  StatusResult,
+  ValidateDataResult,
+} from '../../functions/src/core/api/index.ts';
+import type { ShareChange } from '../../functions/src/core/pipeline/share-transition.ts';
+import { cell, duration, pairs, percent, table, time } from './output.ts';
+
+/** Human renderings of what the operations answer; `--json` prints the answer itself. */
+
+function limitText(limit: Record<string, unknown>): string {
+  switch (limit.kind) {
+    case 'tokenBucket':
+      return `bucket ${limit.capacity} +${limit.refillPerSecond}/s`;
+    case 'window':
+      return `${limit.limit} ${limit.measure}/${limit.unit}`;
+    case 'operation':
+      return `${limit.operation} ${limit.ratePerSecond}/s burst ${limit.burst}`;
+    case 'concurrency':
+      return `${limit.max} concurrent`;
+    default:
+      return JSON.stringify(limit);
+  }
+}
+
+export function renderStatus(s: StatusResult): string {
+  const header = pairs([
+    ['project', s.projectId],
+    ['version', s.version],
+    ['at', time(s.nowMs)],
+    ['maintenance', s.maintenance ? 'ON (no grants)' : 'off'],
+    [
+      'flags',
+      Object.entries(s.flags)
+        .map(([k, v]) => `${k}=${cell(v)}`)
+        .join(' '),
+    ],
+  ]);
+  const providers = table(
+    ['provider', 'name', 'limits', 'cooldown'],
+    s.providers.map((p) => [
+      p.id,
+      p.displayName,
+      p.limits.map((l) => limitText(l as unknown as Record<string, unknown>)).join('\n'),
+      p.cooldown ? `${duration(p.cooldown.remainingMs)} left` : '-',
+    ]),
+  );
+  const window = s.categories[0]?.usage.windowMinutes;
+  const categories = table(
+    [
+      'category',
+      'provider',
+      'share',
+      'effective',
+      'published',
+      'override',
+      'priority',
+      'paused',
+      `granted/deferred/429 (${window ?? '-'}m)`,
+    ],
+    s.categories.map((c) => [
+      c.id,
+      c.provider,
+      percent(c.configuredSharePercent),
+      percent(c.effectiveSharePercent),
+      percent(c.publishedSharePercent),
+      percent(c.overridePercent),
+      c.priority,
+      c.paused,
+      `${c.usage.granted}/${c.usage.deferred}/${c.usage.quota429}`,
+    ]),
+  );
+  const parts = [header, providers, categories];
+  if (s.cooldowns.length > 0) {
+    parts.push(
+      table(
+        ['cooling down', 'until', 'left', 'last operation', 'hits'],
+        s.cooldowns.map((c) => [
+          c.provider,
+          time(c.untilMs),
+          duration(c.remainingMs),
+          c.lastOperation,
+          c.hits,
+        ]),
+      ),
+    );
+  }
+  return parts.join('\n');
+}
+
+export function renderCollection(c: CollectionStatusResult): string {
+  const header = pairs([
+    ['collection', c.id],
+    ['provider / category', `${c.provider} / ${c.category}`],
+    ['status', c.status],
+    ['phase', `${c.phase} (${percent(c.phaseSharePercent)} share)`],
+    ['effective share', percent(c.effectiveSharePercent)],
+    ['in phase', duration(c.timeInPhaseMs)],
+    ['idle', duration(c.idleMs)],
+  ]);
+  const lines = [...c.marketplaces, { ...c.overall, marketplace: 'overall' }];
+  const progress = table(
+    ['marketplace', 'collected', 'target', 'done', 'per hour', 'eta'],
+    lines.map((m) => [
+      m.marketplace,
+      m.collected,
+      m.target,
+      percent(m.percent),
+      m.ratePerHour,
+      m.etaAt === null ? '-' : time(m.etaAt),
+    ]),
+  );
+  return `${header}\n${progress}`;
+}
+
+function shareChanges(changes: readonly ShareChange[]): string {
+  if (changes.length === 0) return '';
+  return `\n${table(
+    ['category', 'share before', 'share after'],
+    changes.map((c) => [c.category, percent(c.fromPercent), percent(c.toPercent)]),
+  )}`;
+}
+
+function audited(result: Audited & { changed?: boolean }): Array<[string, unknown]> {
+  return [
+    ...(result.changed === undefined ? [] : [['changed', result.changed] as [string, unknown]]),
+    ['audit entry', result.auditId ?? '- (nothing changed)'],
+  ];
+}
+
+export function renderStartCollection(r: StartCollectionResult): string {
+  const c = r.collection;
+  return (
+    pairs([
+      ['collection', c.id],
+      ['created', r.created],
+      [
+        'targets',
+        Object.entries(c.marketplaces)
+          .map(([m, v]) => `${m}=${v.target}`)
+          .join(' '),
+      ],
+      ['phase', c.phase],
+      ['status', c.status],
+      ['allocation published', r.allocationPublished],
+      ...audited(r),
+    ]) + shareChanges(r.shareChanges)
+  );
+}
+
+/** setCategoryAllocation, pauseCategory, resumeCategory. */
+export function renderCategoryChange(r: {
+  category: {
+    id: string;
+    sharePercent: number;
+    overridePercent: number | null;
+    priority: number;
+    paused: boolean;
+  };
+  changed: boolean;
+  auditId: string | null;
+  shareChanges: ShareChange[];
+  allocationPublished: boolean;
+  collections?: string[];
+}): string {
+  const c = r.category;
+  return (
+    pairs([
+      ['category', c.id],
+      ['share', percent(c.sharePercent)],
+      ['override', percent(c.overridePercent)],
+      ['priority', c.priority],
+      ['paused', c.paused],
+      ...(r.collections
+        ? [['collections', r.collections.join(', ') || '-'] as [string, unknown]]
+        : []),
+      ['allocation published', r.allocationPublished],
+      ...audited(r),
+    ]) + shareChanges(r.shareChanges)
+  );
+}
+
+export function renderClearCooldown(r: ClearCooldownResult): string {
+  return pairs([
+    ['provider', r.provider],
+    ['cleared', r.cleared],
+    ['was until', r.cooldown ? time(r.cooldown.untilMs) : '- (no cooldown)'],
+    ...audited(r),
+  ]);
+}
+
+export function renderMaintenance(r: SetMaintenanceModeResult): string {
+  return pairs([['maintenance', r.maintenance ? 'ON (no grants)' : 'off'], ...audited(r)]);
+}
+
+export function renderFlags(flags: Record<string, unknown>, r?: SetFlagsResult): string {
+  const rows = table(
+    ['flag', 'value'],
+    Object.entries(flags).map(([k, v]) => [k, v]),
+  );
+  if (!r) return rows;
+  return `${rows}\n${pairs(audited(r))}`;
+}
+
+export function renderValidation(r: ValidateDataResult): string {
+  const header = pairs([
+    ['run', r.runId],
+    ['products', r.products],
+    ['passed', r.passed],
+    ['failed', r.failed],
+    ['pass rate', r.passRate === null ? '-' : percent(r.passRate * 100)],
+    [
+      'fixes',
+      Object.entries(r.fixes)
+        .map(([k, v]) => `${k}=${v}`)
+        .join(' ') || '-',
+    ],
+    ['audit entries', r.auditIds.length],
+  ]);
+  const markets = Object.entries(r.marketplaces);
+  if (markets.length === 0) return header;
+  return `${header}\n${table(
+    ['marketplace', 'products', 'passed', 'failed', 'pass rate'],
+    markets.map(([m, v]) => [
+      m,
+      v.products,
+      v.passed,
+      v.failed,
+      v.passRate === null ? '-' : percent(v.passRate * 100),
+    ]),
+  )}`;
+}
+
+export function renderFlush(r: ForceFlushResult): string {
+  const rows = Object.entries(r.results);
+  const summary = pairs([
+    ['written', r.written],
+    ['audit entries', r.auditIds.length],
+  ]);
+  if (rows.length === 0) return `${summary}\nno pending aggregations`;
+  return `${summary}\n${table(
+    ['work item', 'outcome', 'responses', 'reason'],
+    rows.map(([id, v]) => [id, v.outcome, v.responseCount, v.reason]),
+  )}`;
+}
+
+export function renderStats(r: QuotaStatsResult): string {
+  const head = `${time(r.fromMs)} .. ${time(r.toMs)}${r.truncated ? ' (truncated)' : ''}`;
+  if (r.totals.length === 0) return `${head}\nno usage`;
+  return `${head}\n${table(
+    ['provider', 'category', 'granted', 'deferred', 'calls', '429'],
+    r.totals.map((t) => [t.provider, t.category, t.granted, t.deferred, t.calls, t.quota429]),
+  )}`;
+}
+
+export function renderWarnings(r: RecentWarningsResult): string {
+  if (r.warnings.length === 0) return 'no warnings';
+  return table(
+    ['at', 'op', 'window', 'usage', 'limit', 'percent'],
+    r.warnings.map((w) => [time(w.atMs), w.op, w.window, w.usage, w.limit, percent(w.percent)]),
+  );
+}
+
+export function renderRole(r: SetUserRoleResult): string {
+  return pairs([
+    ['uid', r.uid],
+    ['role', r.role ?? '- (none)'],
+    ['previous role', r.previousRole ?? '- (none)'],
+    ...audited(r),
+  ]);
+}
+
+export function renderExport(r: {
+  out: string | null;
+  documents: number;
+  byCollection: Record<string, number>;
+  checksum: string;
+  bytes: number;
+}): string {
+  return `${pairs([
+    ['written to', r.out ?? 'stdout'],
+    ['documents', r.documents],
+    ['bytes', r.bytes],
+    ['checksum', r.checksum],
+  ])}\n${table(
+    ['collection', 'documents'],
+    Object.entries(r.byCollection).map(([k, v]) => [k, v]),
+  )}`;
+}
+
+export function renderImport(r: ImportResult & { auditIds: string[] }): string {
+  return `${pairs([
+    ['dry run', r.dryRun],
+    ['from project', r.projectId],
+    ['taken at', r.createdAt],
+    ['checksum', r.checksum],
+    ['documents', r.documents],
+    ['written', r.written],
+    ['audit entries', r.auditIds.length],
+  ])}\n${table(
+    ['collection', 'documents'],
+    Object.entries(r.byCollection).map(([k, v]) => [k, v]),
+  )}`;
+}

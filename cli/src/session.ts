@@ -1,0 +1,162 @@
+import { readFileSync } from 'node:fs';
+import { connect as tcpConnect } from 'node:net';
+import { userInfo } from 'node:os';
+import { deleteApp, getApps, initializeApp } from 'firebase-admin/app';
+import { getAuth } from 'firebase-admin/auth';
+import { getFirestore } from 'firebase-admin/firestore';
+import { enqueueAggregationFlush } from '../../functions/src/adapters/aggregation-store.ts';
+import type { OperationDeps } from '../../functions/src/adapters/operations/index.ts';
+import { enqueueTask } from '../../functions/src/adapters/task-queue.ts';
+import { WriteBuffer } from '../../functions/src/adapters/write-buffer.ts';
+import type { Actor } from '../../functions/src/core/api/index.ts';
+import { UsageError } from './errors.ts';
+
+/** The local stack's fixed ports (firebase.json, devstack/src/stack.ts). */
+export const LOCAL_ENV = {
+  FIRESTORE_EMULATOR_HOST: '127.0.0.1:8080',
+  FIREBASE_AUTH_EMULATOR_HOST: '127.0.0.1:9099',
+  CLOUD_TASKS_EMULATOR_HOST: '127.0.0.1:9499',
+  TOLLGATE_TASK_RELAY_URL: 'http://127.0.0.1:4600',
+} as const;
+export const LOCAL_PROJECT = 'demo-tollgate';
+
+export type Env = Record<string, string | undefined>;
+
+/** Which project the CLI works on. */
+export interface Target {
+  projectId: string;
+  /** The local stack's emulators (`--local`). */
+  local: boolean;
+  /** FIRESTORE_EMULATOR_HOST, when an emulator stands in for Firestore. */
+  firestoreEmulator?: string;
+}
+
+/**
+ * `--local`: the local stack's emulators and project, unless the environment already names
+ * them (so a stack on other ports is reached by exporting its variables). Otherwise
+ * `--project <id>` (or GCLOUD_PROJECT / GOOGLE_CLOUD_PROJECT) with Application Default
+ * Credentials. Sets the variables firebase-admin and the functions code read.
+ */
+export function resolveTarget(options: { project?: string; local?: boolean }, env: Env): Target {
+  if (options.local) {
+    for (const [key, value] of Object.entries(LOCAL_ENV)) env[key] ??= value;
+    env.METADATA_SERVER_DETECTION ??= 'none';
+  }
+  const projectId =
+    options.project ??
+    env.GCLOUD_PROJECT ??
+    env.GOOGLE_CLOUD_PROJECT ??
+    (options.local ? LOCAL_PROJECT : undefined);
+  if (!projectId) {
+    throw new UsageError(
+      'no project: give --project <id> (Application Default Credentials) or --local',
+    );
+  }
+  // The functions code reads the project from here (status, backups, task queues).
+  env.GCLOUD_PROJECT = projectId;
+  const firestoreEmulator = env.FIRESTORE_EMULATOR_HOST;
+  return {
+    projectId,
+    local: options.local ?? false,
+    ...(firestoreEmulator ? { firestoreEmulator } : {}),
+  };
+}
+
+/**
+ * Who the CLI acts as, in every audit entry it writes: uid `cli`, role admin, and the email
+ * TOLLGATE_ACTOR_EMAIL gives, else the OS user (whoami), else `cli`.
+ */
+export function cliActor(env: Env): Actor {
+  let email = env.TOLLGATE_ACTOR_EMAIL?.trim();
+  if (!email) {
+    try {
+      email = userInfo().username || undefined;
+    } catch {
+      email = undefined;
+    }
+  }
+  return { uid: 'cli', email: email ?? 'cli', role: 'admin' };
+}
+
+/** What commands run against: the operations' dependencies, opened for one command. */
+export interface Session {
+  projectId: string;
+  deps: OperationDeps;
+  /** Writes what is still buffered and lets the process exit. */
+  close(): Promise<void>;
+}
+
+export type Connect = (target: Target) => Promise<Session>;
+
+/**
+ * The functions package's version, as getStatus reports it (adapters/firebase.ts reads it
+ * relative to __dirname, which a CommonJS module imported from ESM under tsx does not have).
+ */
+function functionsVersion(): string {
+  const file = new URL('../../functions/package.json', import.meta.url);
+  return (JSON.parse(readFileSync(file, 'utf8')) as { version: string }).version;
+}
+
+/**
+ * The default firebase-admin app on the target, with the same dependencies the callables get
+ * (entry/callables/deps.ts): its Firestore and Auth, Cloud Tasks for validation fixes and
+ * aggregation flushes, a write buffer for aggregation statistics (flushed on close).
+ */
+export const connectAdmin: Connect = async (target) => {
+  if (target.firestoreEmulator) await reachable(target.firestoreEmulator);
+  if (getApps().some((app) => app.name === '[DEFAULT]')) {
+    throw new Error('the default firebase-admin app is already initialized');
+  }
+  const app = initializeApp({ projectId: target.projectId });
+  const db = getFirestore(app);
+  db.settings({ ignoreUndefinedProperties: true }); // as functions/src/adapters/firebase.ts
+  const buffer = new WriteBuffer(db);
+  const deps: OperationDeps = {
+    db,
+    now: Date.now,
+    users: getAuth(app),
+    enqueue: (queue, item, options) => enqueueTask(queue, item, options),
+    aggregationStats: buffer,
+    scheduleFlush: (workItemId, atMs) => enqueueAggregationFlush(workItemId, atMs),
+    projectId: () => target.projectId,
+    version: functionsVersion,
+  };
+  return {
+    projectId: target.projectId,
+    deps,
+    close: async () => {
+      try {
+        await buffer.flush();
+      } finally {
+        await deleteApp(app);
+      }
+    },
+  };
+};
+
+/**
+ * Fails at once when no emulator listens where FIRESTORE_EMULATOR_HOST says (firebase-admin
+ * would retry for most of a minute before giving up).
+ */
+async function reachable(hostPort: string): Promise<void> {
+  const at = hostPort.lastIndexOf(':');
+  const host = hostPort.slice(0, at).replace(/^\[|\]$/g, '');
+  const port = Number(hostPort.slice(at + 1));
+  await new Promise<void>((resolve, reject) => {
+    const socket = tcpConnect({ host, port, timeout: 3_000 });
+    const fail = (why: string) => {
+      socket.destroy();
+      reject(
+        new Error(
+          `no Firestore emulator at ${hostPort} (${why}); is the local stack running (npm start)?`,
+        ),
+      );
+    };
+    socket.once('connect', () => {
+      socket.end();
+      resolve();
+    });
+    socket.once('timeout', () => fail('timed out'));
+    socket.once('error', (error: NodeJS.ErrnoException) => fail(error.code ?? error.message));
+  });
+}

@@ -1,0 +1,309 @@
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import {
+  type ApiFixture,
+  apiFixture,
+  auditEntries,
+  changedPaths,
+  quickSnapshot,
+  recordWrites,
+  SEED_COLLECTION,
+} from '../../functions/test/api/support.ts';
+import { parseFlagSettings, parseTargets } from '../src/program.ts';
+import { ACTOR_EMAIL, cli, RecordedProgress } from './support.ts';
+
+let fixture: ApiFixture;
+
+beforeEach(async () => {
+  fixture = await apiFixture();
+});
+afterEach(() => fixture.close());
+
+/** Runs the command and checks it wrote nothing at all. */
+async function writesNothing(args: string[]) {
+  const before = await quickSnapshot(fixture.db);
+  const log = recordWrites(fixture.db);
+  try {
+    const run = await cli(fixture, args);
+    expect(log.paths()).toEqual([]);
+    expect(changedPaths(before, await quickSnapshot(fixture.db))).toEqual([]);
+    return run;
+  } finally {
+    log.stop();
+  }
+}
+
+describe('status', () => {
+  it('prints the operation answer as JSON with --json', async () => {
+    const run = await cli(fixture, ['--json', 'status']);
+    expect(run).toMatchObject({ code: 0, stderr: '' });
+    const status = JSON.parse(run.stdout);
+    expect(status.projectId).toBe('demo-test'); // the operation's deps answer it
+    expect(status.providers.map((p: { id: string }) => p.id)).toEqual(['keepa', 'spapi']);
+    expect(status.categories.find((c: { id: string }) => c.id === 'deals')).toMatchObject({
+      provider: 'keepa',
+      sharePercent: 40,
+    });
+    expect(status.cooldowns).toEqual([expect.objectContaining({ provider: 'keepa' })]);
+  });
+
+  it('prints tables for people', async () => {
+    const run = await cli(fixture, ['status', '--window', '10']);
+    expect(run.code).toBe(0);
+    expect(run.stdout).toContain('maintenance');
+    expect(run.stdout).toMatch(/│ deals\s+│ keepa\s+│ 40%/);
+    expect(run.stdout).toContain('cooling down');
+    expect(run.stdout).toContain('(10m)');
+    expect(run.stdout).not.toContain('\u001b['); // no colours in pipes
+  });
+
+  it('reads a collection', async () => {
+    const run = await cli(fixture, ['collection', SEED_COLLECTION]);
+    expect(run.code).toBe(0);
+    expect(run.stdout).toContain(SEED_COLLECTION);
+    expect(run.stdout).toMatch(/│ takealot\s+│ 0\s+│ 100/);
+  });
+
+  it('answers not-found for a collection that does not exist (exit 1)', async () => {
+    const run = await writesNothing(['collection', 'nope']);
+    expect(run.code).toBe(1);
+    expect(run.stderr).toContain('error (not-found): collection "nope" does not exist');
+  });
+});
+
+describe('changes', () => {
+  it('allocates a share through setCategoryAllocation, audited as the CLI', async () => {
+    const run = await cli(fixture, ['allocate', 'deals', '35']);
+    expect(run.code).toBe(0);
+    expect((await fixture.db.doc('categories/deals').get()).get('sharePercent')).toBe(35);
+    const entries = await auditEntries(fixture.db);
+    expect(entries).toHaveLength(1);
+    expect(entries[0]).toMatchObject({
+      who: { uid: 'cli', email: ACTOR_EMAIL, role: 'admin' },
+      what: 'setCategoryAllocation',
+      target: 'categories/deals',
+      before: expect.objectContaining({ sharePercent: 40 }),
+      after: expect.objectContaining({ sharePercent: 35 }),
+    });
+    expect(run.stdout).toContain(entries[0]!.id);
+  });
+
+  it('pins a share with --override and answers JSON', async () => {
+    const run = await cli(fixture, ['allocate', 'historical', '20', '--override', '--json']);
+    expect(run.code).toBe(0);
+    const result = JSON.parse(run.stdout);
+    expect(result.category).toMatchObject({ id: 'historical', overridePercent: 20 });
+    expect(result.auditId).toEqual(expect.any(String));
+  });
+
+  it('starts a collection with targets, then adjusts them', async () => {
+    const args = ['collect', 'c1', '--provider', 'keepa', '--category', 'historical'];
+    const started = await cli(fixture, [...args, '--target', 'takealot=800', 'makro=400']);
+    expect(started.code).toBe(0);
+    expect((await fixture.db.doc('collections/c1').get()).get('marketplaces')).toEqual({
+      takealot: expect.objectContaining({ target: 800 }),
+      makro: expect.objectContaining({ target: 400 }),
+    });
+    const adjusted = await cli(fixture, [...args, '--target', 'takealot=900', '--json']);
+    expect(adjusted.code).toBe(0);
+    expect(JSON.parse(adjusted.stdout)).toMatchObject({ created: false, changed: true });
+    const whats = (await auditEntries(fixture.db)).map((e) => e.what);
+    expect(whats).toEqual(['startCollection', 'startCollection']);
+  });
+
+  it('pauses and resumes, clears a cooldown, and toggles maintenance with a reason', async () => {
+    expect((await cli(fixture, ['pause', 'deals'])).code).toBe(0);
+    expect((await fixture.db.doc('categories/deals').get()).get('paused')).toBe(true);
+    expect((await cli(fixture, ['resume', 'deals'])).code).toBe(0);
+    expect((await fixture.db.doc('categories/deals').get()).get('paused')).toBe(false);
+    const cleared = await cli(fixture, ['cooldown', 'clear', 'keepa', '--json']);
+    expect(JSON.parse(cleared.stdout)).toMatchObject({ provider: 'keepa', cleared: true });
+    const on = await cli(fixture, ['maintenance', 'on', '--reason', 'provider migration']);
+    expect(on.code).toBe(0);
+    expect((await fixture.db.doc('config/flags').get()).get('maintenance')).toBe(true);
+    // The fixture's clock stands still: the entries' order is not the commands' order.
+    const entries = await auditEntries(fixture.db);
+    expect(entries.map((e) => e.what).sort()).toEqual([
+      'clearCooldown',
+      'pauseCategory',
+      'resumeCategory',
+      'setMaintenanceMode',
+    ]);
+    expect(entries.find((e) => e.what === 'setMaintenanceMode')!.reason).toBe('provider migration');
+    expect(entries.every((e) => e.who.uid === 'cli' && e.who.role === 'admin')).toBe(true);
+  });
+
+  it('shows and sets flags and pipeline settings', async () => {
+    const shown = await cli(fixture, ['--json', 'flags']);
+    expect(JSON.parse(shown.stdout)).toMatchObject({ maintenance: false });
+    const set = await cli(fixture, [
+      '--json',
+      'flags',
+      '--set',
+      'maxAwaitSeconds=30',
+      '--set',
+      'pipeline.collections.stalledAfterMinutes=90',
+    ]);
+    expect(set.code).toBe(0);
+    const result = JSON.parse(set.stdout);
+    expect(result.flags.maxAwaitSeconds).toBe(30);
+    expect(result.pipeline.collections.stalledAfterMinutes).toBe(90);
+  });
+
+  it('runs a validation with progress over the products it checks', async () => {
+    const progress = new RecordedProgress();
+    const quiet = new RecordedProgress();
+    const run = await cli(fixture, ['--json', 'validate'], { progress: quiet });
+    expect(run.code).toBe(0);
+    expect(JSON.parse(run.stdout)).toMatchObject({ products: 2, status: 'completed' });
+    // --json never draws bars; without it the bar counts every product checked.
+    expect(quiet.bars).toEqual([]);
+    const human = await cli(fixture, ['validate'], { progress });
+    expect(human.code).toBe(0);
+    expect(human.stdout).toContain('pass rate');
+    expect(progress.bars).toEqual([{ label: 'validate', total: 2, value: 2, stopped: true }]);
+  });
+
+  it('flushes pending aggregations', async () => {
+    const run = await cli(fixture, ['--json', 'flush', '--item', 'item-1']);
+    expect(run.code).toBe(0);
+    expect(JSON.parse(run.stdout).results['item-1']).toBeDefined();
+  });
+
+  it('runs any callable by name and lists them', async () => {
+    const run = await cli(fixture, ['call', 'getRecentWarnings', '{"limit":5}']);
+    expect(run.code).toBe(0);
+    expect(JSON.parse(run.stdout).warnings).toHaveLength(1);
+    const list = await cli(fixture, ['--json', 'callables']);
+    const names = JSON.parse(list.stdout).map((c: { name: string }) => c.name);
+    expect(names).toEqual(expect.arrayContaining(['getStatus', 'startCollection', 'setUserRole']));
+  });
+});
+
+describe('invalid input', () => {
+  it('exits 1 naming the field, and writes nothing', async () => {
+    const run = await writesNothing(['allocate', 'deals', '150']);
+    expect(run.code).toBe(1);
+    expect(run.stdout).toBe('');
+    expect(run.stderr).toContain('error (invalid-argument)');
+    expect(run.stderr).toContain('sharePercent');
+    expect(await auditEntries(fixture.db)).toEqual([]);
+  });
+
+  it('names nested fields: a target count, a flag, a pipeline setting', async () => {
+    const target = await writesNothing([
+      'collect',
+      'c1',
+      '--provider',
+      'keepa',
+      '--category',
+      'deals',
+      '--target',
+      'takealot=0',
+    ]);
+    expect(target.code).toBe(1);
+    expect(target.stderr).toContain('targets.takealot');
+    const flag = await writesNothing(['flags', '--set', 'maintenance=true']);
+    expect(flag.code).toBe(1);
+    expect(flag.stderr).toContain('flags.maintenance');
+    const pipeline = await writesNothing([
+      'flags',
+      '--set',
+      'pipeline.collections.stalledAfterMinutes=-1',
+    ]);
+    expect(pipeline.code).toBe(1);
+    expect(pipeline.stderr).toContain('pipeline.collections.stalledAfterMinutes');
+  });
+
+  it('reports the issues as JSON on stderr with --json', async () => {
+    const run = await writesNothing(['--json', 'allocate', 'Not An Id', '5']);
+    expect(run.code).toBe(1);
+    const { error } = JSON.parse(run.stderr);
+    expect(error.code).toBe('invalid-argument');
+    expect(error.issues).toEqual([{ path: 'category', message: expect.any(String) }]);
+  });
+
+  it('refuses what only the operation knows (failed-precondition), writing nothing', async () => {
+    const run = await writesNothing([
+      'collect',
+      'c1',
+      '--provider',
+      'spapi',
+      '--category',
+      'deals',
+      '--target',
+      'takealot=5',
+    ]);
+    expect(run.code).toBe(1);
+    expect(run.stderr).toContain('error (failed-precondition)');
+  });
+});
+
+describe('usage errors (exit 2)', () => {
+  it.each([
+    [[]],
+    [['bogus']],
+    [['allocate', 'deals']],
+    [['allocate', 'deals', 'abc']],
+    [['maintenance', 'maybe']],
+    [['collect', 'c1', '--provider', 'keepa', '--category', 'deals', '--target', 'takealot']],
+    [['collect', 'c1', '--provider', 'keepa', '--category', 'deals']],
+    [['flags', '--set', 'novalue']],
+    [['call', 'noSuchCallable']],
+    [['call', 'getStatus', '{not json']],
+  ])('%j', async (args) => {
+    const run = await writesNothing(args);
+    expect(run.code).toBe(2);
+    expect(run.stderr).not.toBe('');
+  });
+
+  it('refuses a bad command line before connecting to anything', async () => {
+    let connected = 0;
+    const connect = async () => {
+      connected++;
+      throw new Error('no connection in this test');
+    };
+    const bad = [
+      ['collect', 'c1', '--provider', 'keepa', '--category', 'deals', '--target', 'x'],
+      ['call', 'noSuchCallable'],
+      ['flags', '--set', 'pipeline.x=1'],
+    ];
+    for (const args of bad) expect((await cli(fixture, args, { connect })).code).toBe(2);
+    expect(connected).toBe(0);
+  });
+
+  it('needs a project', async () => {
+    const run = await cli(fixture, ['status'], { env: {} });
+    expect(run.code).toBe(2);
+    expect(run.stderr).toContain('--project');
+  });
+
+  it('prints help on stdout with exit 0', async () => {
+    const run = await cli(fixture, ['--help']);
+    expect(run.code).toBe(0);
+    expect(run.stdout).toContain('Usage: tollgate');
+    expect(run.stdout).toContain('Exit codes');
+    const command = await cli(fixture, ['help', 'collect']);
+    expect(command.code).toBe(0);
+    expect(command.stdout).toContain('--target <marketplace=count...>');
+  });
+});
+
+describe('argument parsing', () => {
+  it('parses marketplace=count targets', () => {
+    expect(parseTargets(['takealot=800', 'makro=400'])).toEqual({ takealot: 800, makro: 400 });
+    expect(() => parseTargets(['takealot'])).toThrow(/marketplace=count/);
+    expect(() => parseTargets(['a=1', 'a=2'])).toThrow(/twice/);
+    // The schema, not the parser, judges the count and the id.
+    expect(parseTargets(['Bad=-1'])).toEqual({ Bad: -1 });
+  });
+
+  it('parses flag and pipeline settings', () => {
+    expect(parseFlagSettings(['maxAwaitSeconds=30', 'flags.dailyAuditEnabled=false'])).toEqual({
+      flags: { maxAwaitSeconds: 30, dailyAuditEnabled: false },
+    });
+    expect(parseFlagSettings(['pipeline.batching.peekSize=10'])).toEqual({
+      pipeline: { batching: { peekSize: 10 } },
+    });
+    expect(() => parseFlagSettings(['pipeline.x=1'])).toThrow(/section/);
+  });
+});
