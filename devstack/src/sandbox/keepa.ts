@@ -1,5 +1,5 @@
 import { createServer, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import { listenLocal, seededRandom } from './shared.ts';
 
 /**
  * A sandbox Keepa product API: the parts Tollgate uses, with Keepa's token-bucket semantics.
@@ -75,22 +75,6 @@ export const DEAL_COST = 5;
 /** Deals per /deal page (Keepa's page size). */
 export const DEALS_PER_PAGE = 150;
 
-/** FNV-1a, then mulberry32: a deterministic PRNG per (seed, asin). */
-function rng(text: string): () => number {
-  let h = 0x811c9dc5;
-  for (let i = 0; i < text.length; i++) {
-    h ^= text.charCodeAt(i);
-    h = Math.imul(h, 0x01000193);
-  }
-  let a = h >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) | 0;
-    let t = Math.imul(a ^ (a >>> 15), 1 | a);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return ((t ^ (t >>> 14)) >>> 0) / 4_294_967_296;
-  };
-}
-
 const BRANDS = ['Anker', 'Philips', 'Bosch', 'LEGO', 'Logitech', 'Braun', 'Tefal', 'Sony'];
 const THINGS = [
   'Power Bank',
@@ -111,7 +95,7 @@ export function sandboxProduct(
   nowMs: number,
   opts: { seed?: string | number; stats?: boolean; offers?: number } = {},
 ): Record<string, unknown> {
-  const r = rng(`${opts.seed ?? ''}:${asin}`);
+  const r = seededRandom(`${opts.seed ?? ''}:${asin}`);
   const pick = <T>(xs: T[]) => xs[Math.floor(r() * xs.length)] as T;
   const title = `${pick(BRANDS)} ${pick(THINGS)} ${pick(VARIANTS)}`;
   const base = 999 + Math.floor(r() * 20_000); // cents
@@ -165,7 +149,7 @@ export function sandboxDealAsin(
   domainId: number,
   seed: string | number = '',
 ): string {
-  const r = rng(`${seed}:deal:${domainId}:${index}`);
+  const r = seededRandom(`${seed}:deal:${domainId}:${index}`);
   const tail = Math.floor(r() * 36 ** 4)
     .toString(36)
     .toUpperCase()
@@ -193,7 +177,7 @@ export function sandboxDeals(
     const asin = sandboxDealAsin(i, domainId, opts.seed);
     const product = sandboxProduct(asin, domainId, nowMs, { seed: opts.seed, stats: true });
     const current = (product.stats as { current: number[] }).current;
-    const r = rng(`${opts.seed ?? ''}:dealDelta:${asin}`);
+    const r = seededRandom(`${opts.seed ?? ''}:dealDelta:${asin}`);
     const ranges = [0, 1, 2, 3].map(() =>
       current.map((value, type) => (value > 0 && type !== 3 ? -(5 + Math.floor(r() * 45)) : -1)),
     );
@@ -448,14 +432,7 @@ export async function startKeepaSandbox(opts: KeepaSandboxOptions = {}): Promise
     }
   });
 
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(opts.port ?? 0, '127.0.0.1', () => {
-      server.off('error', reject);
-      resolve();
-    });
-  });
-  const port = (server.address() as AddressInfo).port;
+  const port = await listenLocal(server, opts.port);
 
   return {
     url: `http://127.0.0.1:${port}`,

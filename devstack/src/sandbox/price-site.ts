@@ -1,5 +1,5 @@
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import { listenLocal, seededRandom } from './shared.ts';
 
 /**
  * A sandbox price-history site in the manner of Buck.cheap, for the marketplaces `takealot`
@@ -100,22 +100,6 @@ const DAY_MS = 86_400_000;
 export const GAP_DAYS = 10;
 export const JUMP_FACTOR = 10;
 
-/** FNV-1a, then mulberry32: a deterministic PRNG per text. */
-function rng(text: string): () => number {
-  let h = 0x811c9dc5;
-  for (let i = 0; i < text.length; i++) {
-    h ^= text.charCodeAt(i);
-    h = Math.imul(h, 0x01000193);
-  }
-  let a = h >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) | 0;
-    let t = Math.imul(a ^ (a >>> 15), 1 | a);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return ((t ^ (t >>> 14)) >>> 0) / 4_294_967_296;
-  };
-}
-
 /** The product id at a catalogue position: PLIDs on takealot, SKUs on makro. */
 export function sandboxProductId(marketplace: PriceSiteMarketplace, index: number): string {
   return marketplace === 'takealot'
@@ -130,7 +114,7 @@ export function sandboxDefect(
   id: string,
   defectRate = 0.05,
 ): PriceSiteDefect | null {
-  const r = rng(`defect:${seed ?? ''}:${marketplace}:${id}`);
+  const r = seededRandom(`defect:${seed ?? ''}:${marketplace}:${id}`);
   if (r() >= defectRate) return null;
   return PRICE_SITE_DEFECTS[Math.floor(r() * PRICE_SITE_DEFECTS.length)]!;
 }
@@ -169,7 +153,7 @@ export function sandboxPriceProduct(
   opts: { seed?: string | number; historyDays?: number; defectRate?: number } = {},
 ): SandboxPriceProduct {
   const seed = opts.seed ?? '';
-  const r = rng(`product:${seed}:${marketplace}:${id}`);
+  const r = seededRandom(`product:${seed}:${marketplace}:${id}`);
   const pick = <T>(xs: readonly T[]) => xs[Math.floor(r() * xs.length)] as T;
   const [thing, typical] = pick(THINGS);
   const title = `${pick(BRANDS)} ${thing} ${pick(VARIANTS)}`;
@@ -187,7 +171,7 @@ export function sandboxPriceProduct(
     const at = end - d * DAY_MS;
     // Prices change weekly by up to 15% either way around the product's base price.
     const week = Math.floor(at / (7 * DAY_MS));
-    const w = rng(`price:${seed}:${marketplace}:${id}:${week}`)();
+    const w = seededRandom(`price:${seed}:${marketplace}:${id}:${week}`)();
     points.push({ date: isoDate(at), price: Math.round(base * (0.85 + w * 0.3)) });
   }
   const middle = Math.floor(points.length / 2);
@@ -348,7 +332,7 @@ export async function startPriceSiteSandbox(
       )
       .join('');
     const csvPath = `/${marketplace}/product/${id}/price-history.csv`;
-    const style = Math.floor(rng(`link:${opts.seed ?? ''}:${marketplace}:${id}`)() * 3);
+    const style = Math.floor(seededRandom(`link:${opts.seed ?? ''}:${marketplace}:${id}`)() * 3);
     const href =
       style === 0
         ? csvPath
@@ -445,14 +429,7 @@ export async function startPriceSiteSandbox(
     }
   });
 
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(opts.port ?? 0, '127.0.0.1', () => {
-      server.off('error', reject);
-      resolve();
-    });
-  });
-  const port = (server.address() as AddressInfo).port;
+  const port = await listenLocal(server, opts.port);
 
   return {
     url: `http://127.0.0.1:${port}`,

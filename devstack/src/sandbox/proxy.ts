@@ -5,8 +5,9 @@ import {
   type IncomingMessage,
   type ServerResponse,
 } from 'node:http';
-import { type AddressInfo, isIP, connect as netConnect, type Socket } from 'node:net';
+import { isIP, connect as netConnect, type Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
+import { listenLocal } from './shared.ts';
 
 /**
  * A sandbox of SmartProxy's residential endpoint: an authenticated HTTP forward proxy.
@@ -444,14 +445,7 @@ export async function startProxySandbox(opts: ProxySandboxOptions = {}): Promise
     tunnel(req, socket, head).catch(() => socket.destroy());
   });
 
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(opts.port ?? 0, '127.0.0.1', () => {
-      server.off('error', reject);
-      resolve();
-    });
-  });
-  const port = (server.address() as AddressInfo).port;
+  const port = await listenLocal(server, opts.port);
   const url = `http://127.0.0.1:${port}`;
 
   return {

@@ -1,6 +1,6 @@
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { gzipSync } from 'node:zlib';
+import { listenLocal, seededRandom } from './shared.ts';
 
 /**
  * A sandbox Amazon SP-API for the vendor real-time sales flow, on one port:
@@ -116,25 +116,9 @@ export interface SpApiSandbox {
 const HOUR = 3_600_000;
 const URL_TTL_MS = 5 * 60_000;
 
-/** FNV-1a, then mulberry32: a deterministic PRNG per text. */
-function rng(text: string): () => number {
-  let h = 0x811c9dc5;
-  for (let i = 0; i < text.length; i++) {
-    h ^= text.charCodeAt(i);
-    h = Math.imul(h, 0x01000193);
-  }
-  let a = h >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) | 0;
-    let t = Math.imul(a ^ (a >>> 15), 1 | a);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return ((t ^ (t >>> 14)) >>> 0) / 4_294_967_296;
-  };
-}
-
 /** The ASINs that sell in this sandbox: `B0` and eight letters or digits. */
 export function sandboxAsins(seed: string | number = '', count = 6): string[] {
-  const r = rng(`asins:${seed}`);
+  const r = seededRandom(`asins:${seed}`);
   const alphabet = '0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ';
   const out = new Set<string>();
   while (out.size < count) {
@@ -161,12 +145,12 @@ export function sandboxSalesRow(
   asin: string,
   hourStartMs: number,
 ): SalesRowJson | undefined {
-  const profile = rng(`${seed}:${asin}`);
+  const profile = seededRandom(`${seed}:${asin}`);
   const perHour = 0.5 + profile() * 6;
   const priceCents = 999 + Math.floor(profile() * 15_000);
   const hourOfDay = new Date(hourStartMs).getUTCHours();
   const daily = 0.35 + 0.65 * Math.max(0, Math.sin(((hourOfDay - 6) / 24) * 2 * Math.PI));
-  const units = Math.floor(rng(`${seed}:${asin}:${hourStartMs}`)() * 2 * perHour * daily);
+  const units = Math.floor(seededRandom(`${seed}:${asin}:${hourStartMs}`)() * 2 * perHour * daily);
   if (units === 0) return undefined;
   return {
     startTime: isoSeconds(hourStartMs),
@@ -342,7 +326,7 @@ export async function startSpApiSandbox(opts: SpApiSandboxOptions = {}): Promise
       );
     }
     tokensIssued++;
-    const token = `Atza|IwEBI.tollgate-sandbox.${tokensIssued}.${Math.floor(rng(`${seed}:token:${tokensIssued}`)() * 1e12).toString(36)}`;
+    const token = `Atza|IwEBI.tollgate-sandbox.${tokensIssued}.${Math.floor(seededRandom(`${seed}:token:${tokensIssued}`)() * 1e12).toString(36)}`;
     accessTokens.set(token, now() + tokenTtlMs);
     return json(200, {
       access_token: token,
@@ -605,14 +589,7 @@ export async function startSpApiSandbox(opts: SpApiSandboxOptions = {}): Promise
       );
   });
 
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(opts.port ?? 0, '127.0.0.1', () => {
-      server.off('error', reject);
-      resolve();
-    });
-  });
-  const port = (server.address() as AddressInfo).port;
+  const port = await listenLocal(server, opts.port);
   baseUrl = `http://127.0.0.1:${port}`;
 
   return {

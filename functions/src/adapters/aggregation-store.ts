@@ -6,6 +6,7 @@ import {
   type Transaction,
 } from 'firebase-admin/firestore';
 import { z } from 'zod';
+import { mapLimit } from '../core/map-limit';
 import {
   type Aggregate,
   type AggregationConfig,
@@ -249,16 +250,10 @@ export class AggregationStore {
     options: { workItemIds?: readonly string[] } = {},
   ): Promise<Record<string, FlushResult>> {
     const ids = options.workItemIds ?? (await this.pendingIds());
-    const results: Record<string, FlushResult> = {};
-    let next = 0;
-    const worker = async () => {
-      while (next < ids.length) {
-        const id = ids[next++]!;
-        results[id] = await this.flushItem(id, { force: true });
-      }
-    };
-    await Promise.all(Array.from({ length: Math.min(FORCE_CONCURRENCY, ids.length) }, worker));
-    return results;
+    const results = await mapLimit(ids, FORCE_CONCURRENCY, (id) =>
+      this.flushItem(id, { force: true }),
+    );
+    return Object.fromEntries(ids.map((id, i) => [id, results[i]!]));
   }
 
   /** Every response stored for an item, late ones included, in source order. */

@@ -8,6 +8,7 @@ import {
   Timestamp,
 } from 'firebase-admin/firestore';
 import { AUDIT_LOG_COLLECTION } from '../core/api/audit';
+import type { Audited, ImportBackupResult } from '../core/api/results';
 import {
   BackupError,
   type BackupFile,
@@ -21,6 +22,7 @@ import {
   topLevelCollection,
   verifyBackup,
 } from '../core/backup';
+import { mapLimit } from '../core/map-limit';
 import { logger } from '../log';
 import { AUTOSYNC_COLLECTION } from './autosync';
 import { COLLECTIONS_PATH } from './collections-repository';
@@ -132,23 +134,6 @@ export interface ExportOptions {
   now?: () => number;
 }
 
-async function mapConcurrent<T, R>(
-  items: readonly T[],
-  limit: number,
-  fn: (item: T) => Promise<R>,
-): Promise<R[]> {
-  const results: R[] = new Array(items.length);
-  let next = 0;
-  const worker = async () => {
-    while (next < items.length) {
-      const i = next++;
-      results[i] = await fn(items[i]!);
-    }
-  };
-  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
-  return results;
-}
-
 function firestoreProjectId(db: Firestore): string | undefined {
   try {
     // Not in the public typings, but set on every initialized Firestore.
@@ -181,14 +166,12 @@ export async function exportBackup(
     const [snapshot, refs] = await Promise.all([collection.get(), collection.listDocuments()]);
     reads += Math.max(1, snapshot.size) + Math.max(1, refs.length);
     for (const doc of snapshot.docs) add(doc.ref.path, doc.data());
-    const subcollections = await mapConcurrent(refs, LIST_CONCURRENCY, (ref) =>
-      ref.listCollections(),
-    );
+    const subcollections = await mapLimit(refs, LIST_CONCURRENCY, (ref) => ref.listCollections());
     reads += refs.length;
     const wanted: CollectionReference[] = subcollections
       .flat()
       .filter((sub) => !SKIPPED_SUBCOLLECTIONS.includes(sub.id));
-    const snapshots = await mapConcurrent(wanted, LIST_CONCURRENCY, (sub) => sub.get());
+    const snapshots = await mapLimit(wanted, LIST_CONCURRENCY, (sub) => sub.get());
     for (const sub of snapshots) {
       reads += Math.max(1, sub.size);
       for (const doc of sub.docs) add(doc.ref.path, doc.data());
@@ -213,17 +196,8 @@ export interface ImportOptions {
   batchSize?: number;
 }
 
-export interface ImportResult {
-  dryRun: boolean;
-  /** Where and when the backup was taken. */
-  projectId: string;
-  createdAt: string;
-  checksum: string;
-  /** Documents in the backup, and per top-level collection. */
-  documents: number;
-  byCollection: Record<string, number>;
-  /** Documents written (0 on a dry run). */
-  written: number;
+/** What importBackup answers, before its audit entry; and the write batches it took. */
+export interface ImportResult extends Omit<ImportBackupResult, keyof Audited> {
   batches: number;
 }
 

@@ -6,6 +6,7 @@ import {
   Timestamp,
 } from 'firebase-admin/firestore';
 import { getStorage, type Storage } from 'firebase-admin/storage';
+import { mapLimit } from '../core/map-limit';
 import {
   assertPayloadId,
   DEFAULT_PAYLOAD_CONFIG,
@@ -304,7 +305,7 @@ export class PayloadStore {
         const created = Date.parse(file.metadata.timeCreated ?? '');
         return Number.isFinite(created) && isExpired(created, nowMs, olderThanMs);
       });
-      await inParallel(expired, CLEANUP_CONCURRENCY, (file) =>
+      await mapLimit(expired, CLEANUP_CONCURRENCY, (file) =>
         this.removeTemporaryObject(file, result),
       );
       pageToken = (next as { pageToken?: string } | null)?.pageToken;
@@ -318,7 +319,7 @@ export class PayloadStore {
       .limit(CLEANUP_PAGE);
     for (;;) {
       const page = await query.get();
-      await inParallel(page.docs, CLEANUP_CONCURRENCY, async (snapshot) => {
+      await mapLimit(page.docs, CLEANUP_CONCURRENCY, async (snapshot) => {
         if (await this.deleteStored(snapshot).catch(skipChanged)) result.documents++;
       });
       if (page.size < CLEANUP_PAGE) break;
@@ -411,12 +412,4 @@ function httpStatus(error: unknown): number | undefined {
   const e = error as { code?: unknown; status?: unknown; response?: { status?: unknown } };
   for (const v of [e?.code, e?.status, e?.response?.status]) if (typeof v === 'number') return v;
   return undefined;
-}
-
-async function inParallel<T>(items: T[], limit: number, run: (item: T) => Promise<void>) {
-  let next = 0;
-  const worker = async () => {
-    while (next < items.length) await run(items[next++]!);
-  };
-  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
 }

@@ -4,6 +4,7 @@ import {
   FieldPath,
   type Firestore,
 } from 'firebase-admin/firestore';
+import { mapLimit } from '../core/map-limit';
 import { collectionSchema } from '../core/pipeline/collections';
 import {
   type WorkItem,
@@ -366,22 +367,4 @@ function addTo(total: MarketplaceResult, page: MarketplaceSummary) {
   total.passed += page.passed;
   total.failed += page.failed;
   for (const rule of ruleIds) total.failedByRule[rule] += page.failedByRule[rule];
-}
-
-/** `fn` over `items` with at most `limit` calls in flight; results in input order. */
-async function mapLimit<T, R>(
-  items: readonly T[],
-  limit: number,
-  fn: (item: T) => Promise<R>,
-): Promise<R[]> {
-  const results: R[] = new Array(items.length);
-  let next = 0;
-  const worker = async () => {
-    while (next < items.length) {
-      const index = next++;
-      results[index] = await fn(items[index]!);
-    }
-  };
-  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
-  return results;
 }

@@ -6,7 +6,7 @@ import {
   implementedCallables,
   ROLES,
 } from '../../src/core/api';
-import { logger } from '../../src/log';
+import { quietLogger } from '../support/quiet-logger';
 import { domains } from './arbitraries';
 import { type ApiFixture, apiFixture, changedPaths, quickSnapshot, request } from './support';
 
@@ -15,14 +15,7 @@ import { type ApiFixture, apiFixture, changedPaths, quickSnapshot, request } fro
  * permission-denied, and neither writes anything; the required role and above run it.
  */
 
-let level: string;
-beforeAll(() => {
-  level = logger.level;
-  logger.level = 'silent';
-});
-afterAll(() => {
-  logger.level = level;
-});
+quietLogger();
 
 async function codeOf(promise: Promise<unknown>): Promise<string> {
   try {

@@ -1,6 +1,6 @@
 import { Timestamp } from 'firebase-admin/firestore';
 import { HttpsError } from 'firebase-functions/v2/https';
-import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type {
   ClearCooldownResult,
   ForceFlushResult,
@@ -16,7 +16,7 @@ import type {
   ValidateDataResult,
 } from '../../src/core/api';
 import type { CollectionStatusReport } from '../../src/core/pipeline/collection-status';
-import { logger } from '../../src/log';
+import { quietLogger } from '../support/quiet-logger';
 import {
   type ApiFixture,
   apiFixture,
@@ -34,14 +34,7 @@ import {
  * naming the field), each writing nothing.
  */
 
-let level: string;
-beforeAll(() => {
-  level = logger.level;
-  logger.level = 'silent';
-});
-afterAll(() => {
-  logger.level = level;
-});
+quietLogger();
 
 let f: ApiFixture;
 beforeEach(async () => {

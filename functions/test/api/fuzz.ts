@@ -1,11 +1,11 @@
 import fc from 'fast-check';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import {
   AUDIT_LOG_COLLECTION,
   callableRegistry,
   type ImplementedCallable,
 } from '../../src/core/api';
-import { logger } from '../../src/log';
+import { quietLogger } from '../support/quiet-logger';
 import { payloadsFor } from './arbitraries';
 import {
   apiFixture,
@@ -50,14 +50,7 @@ const isDerived = (path: string) => DERIVED.some((d) => path.startsWith(d));
 
 /** Registers the fuzz test of each callable named (call it from a test file). */
 export function fuzzCallables(names: readonly ImplementedCallable[]) {
-  let level: string;
-  beforeAll(() => {
-    level = logger.level;
-    logger.level = 'silent';
-  });
-  afterAll(() => {
-    logger.level = level;
-  });
+  quietLogger();
 
   describe.each(names)('%s under fuzzing', (name) => {
     it(`survives ${RUNS} random and malformed payloads`, { timeout: 90_000 }, async () => {

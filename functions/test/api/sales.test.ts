@@ -1,11 +1,11 @@
-import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { registerAutoSyncFetcher } from '../../src/adapters/autosync-fetchers';
 import { storeSalesRows } from '../../src/adapters/sales-repository';
 import { REALTIME_SALES_SOURCE } from '../../src/adapters/upstreams/wiring';
 import type { RealtimeSalesSummaryResult, RefreshRealtimeSalesResult } from '../../src/core/api';
 import { QuotaExceededError } from '../../src/core/quota/errors';
 import { floorToHour } from '../../src/core/sales';
-import { logger } from '../../src/log';
+import { quietLogger } from '../support/quiet-logger';
 import { type ApiFixture, apiFixture, as, auditEntries } from './support';
 
 /**
@@ -13,14 +13,7 @@ import { type ApiFixture, apiFixture, as, auditEntries } from './support';
  * the auto-sync now and, on a quota error, still answers with the window and the cached data.
  */
 
-let level: string;
-beforeAll(() => {
-  level = logger.level;
-  logger.level = 'silent';
-});
-afterAll(() => {
-  logger.level = level;
-});
+quietLogger();
 
 let f: ApiFixture;
 let restore: () => void;

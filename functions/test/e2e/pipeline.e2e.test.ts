@@ -1,10 +1,9 @@
 import { randomUUID } from 'node:crypto';
-import { type App, deleteApp, initializeApp } from 'firebase-admin/app';
-import { type Firestore, getFirestore } from 'firebase-admin/firestore';
 import { getFunctions } from 'firebase-admin/functions';
-import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { CollectionsRepository } from '../../src/adapters/collections-repository';
 import { wrapTask } from '../../src/core/task-envelope';
+import { connectToStack, fireSchedule, stack } from './support';
 
 /**
  * The collection pipeline end to end on the local stack: the scheduled functions, the task
@@ -12,21 +11,10 @@ import { wrapTask } from '../../src/core/task-envelope';
  * real clients.
  */
 
-const stack = inject('stack');
-let app: App;
-let db: Firestore;
-
-beforeAll(() => {
-  Object.assign(process.env, stack.env);
-  app = initializeApp({ projectId: stack.projectId }, `e2e-${randomUUID()}`);
-  db = getFirestore(app);
-});
-afterAll(() => deleteApp(app));
+const { app, db } = connectToStack();
 
 async function fire(name: string): Promise<void> {
-  const response = await fetch(`${stack.urls.control}/schedules/${name}/fire`, { method: 'POST' });
-  expect(response.status).toBe(200);
-  expect(((await response.json()) as { status: number }).status).toBe(200);
+  expect(await fireSchedule(name)).toBe(200);
 }
 
 async function misbehave(sandbox: string, mode: string, operation?: string) {

@@ -1,27 +1,9 @@
-import { randomUUID } from 'node:crypto';
-import { type App, deleteApp, initializeApp } from 'firebase-admin/app';
-import { type Firestore, getFirestore } from 'firebase-admin/firestore';
-import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { CollectionsRepository } from '../../src/adapters/collections-repository';
+import { connectToStack, fireSchedule, stack } from './support';
 
-const stack = inject('stack');
 const SEEDED_PROVIDERS = ['keepa', 'spapi', 'smartproxy', 'firestore'];
-let app: App;
-let db: Firestore;
-
-beforeAll(() => {
-  Object.assign(process.env, stack.env);
-  app = initializeApp({ projectId: stack.projectId }, `e2e-${randomUUID()}`);
-  db = getFirestore(app);
-});
-afterAll(() => deleteApp(app));
-
-/** Fires a scheduled function through the local scheduler; the function's HTTP status. */
-async function fire(name: string): Promise<number> {
-  const response = await fetch(`${stack.urls.control}/schedules/${name}/fire`, { method: 'POST' });
-  expect(response.status).toBe(200);
-  return ((await response.json()) as { status: number }).status;
-}
+const { db } = connectToStack();
 
 describe('scheduled functions on the local stack', () => {
   it('are registered with their cron expressions in UTC', async () => {
@@ -44,7 +26,7 @@ describe('scheduled functions on the local stack', () => {
     await db
       .doc('collections/buckcheap-historical')
       .update({ status: 'running', lastProgressAt: Date.parse('2026-01-01T00:00:00Z') });
-    expect(await fire('allocationUpdate')).toBe(200);
+    expect(await fireSchedule('allocationUpdate')).toBe(200);
 
     for (const provider of SEEDED_PROVIDERS) {
       expect((await db.doc(`quotaAllocations/${provider}`).get()).exists).toBe(true);
@@ -64,6 +46,6 @@ describe('scheduled functions on the local stack', () => {
   });
 
   it('payloadCleanup runs', async () => {
-    expect(await fire('payloadCleanup')).toBe(200);
+    expect(await fireSchedule('payloadCleanup')).toBe(200);
   });
 });

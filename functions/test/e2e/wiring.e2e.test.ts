@@ -1,22 +1,12 @@
 import { randomUUID } from 'node:crypto';
-import { type App, deleteApp, initializeApp } from 'firebase-admin/app';
-import { type Firestore, getFirestore } from 'firebase-admin/firestore';
 import { getFunctions } from 'firebase-admin/functions';
-import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { signInWithRole } from '../../../devstack/src/auth.ts';
 import { enqueueTask } from '../../src/adapters/task-queue';
+import { connectToStack, stack } from './support';
 
-const stack = inject('stack');
 const base = `${stack.urls.functions}/${stack.projectId}/${stack.region}`;
-let app: App;
-let db: Firestore;
-
-beforeAll(() => {
-  Object.assign(process.env, stack.env);
-  app = initializeApp({ projectId: stack.projectId }, `e2e-${randomUUID()}`);
-  db = getFirestore(app);
-});
-afterAll(() => deleteApp(app));
+const { app, db } = connectToStack();
 
 async function eventually<T>(read: () => Promise<T | undefined>, what: string): Promise<T> {
   for (let i = 0; i < 240; i++) {

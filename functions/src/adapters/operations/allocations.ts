@@ -2,7 +2,6 @@ import { isDeepStrictEqual } from 'node:util';
 import { FieldValue, type Firestore, type Transaction } from 'firebase-admin/firestore';
 import type { z } from 'zod';
 import {
-  type CategoryChangeResult,
   failedPrecondition,
   type PauseCategoryResult,
   type pauseCategoryInput,
@@ -120,10 +119,7 @@ export async function setCategoryAllocation(
     });
     return { category: next, changed, shareChanges, auditId };
   });
-  const allocationPublished = result.changed
-    ? await publishAfterChange(db, ctx.now(), result.category.provider)
-    : false;
-  return { ...result, allocationPublished };
+  return withPublication(ctx, result);
 }
 
 /** Collections a category pause or resume acts on: this category's, of its provider. */
@@ -177,8 +173,7 @@ export async function pauseCategory(
     const collections = await categoryCollections(db, tx, current);
     const now = ctx.now();
     const toPause = collections.filter((c) => c.status === 'running' || c.status === 'stalled');
-    const base = { changed: false, shareChanges: [], auditId: null, collections: [] };
-    if (current.paused && toPause.length === 0) return { ...base, category: current };
+    if (current.paused && toPause.length === 0) return unchanged(current);
 
     const paused = toPause.map((c) => ({ before: c, after: pauseCollection(c, now) }));
     const remembered = [
@@ -186,28 +181,16 @@ export async function pauseCategory(
     ];
     const next: Category = { ...current, paused: true };
     tx.update(db.doc(categoryPath(current.id)), { paused: true, pausedCollections: remembered });
-    for (const { after } of paused) tx.set(db.collection(COLLECTIONS_PATH).doc(after.id), after);
-    const auditId = writeAudit(db, tx, {
-      who: ctx.actor,
-      what: 'pauseCategory',
-      target: categoryPath(current.id),
-      before: current,
-      after: next,
-      related: paused.map(({ before, after }) => collectionChange(before, after)),
-      atMs: now,
-    });
-    return {
-      ...base,
-      category: next,
-      changed: true,
-      auditId,
-      collections: paused.map(({ after }) => after.id),
-    };
+    return writePauseChange(
+      ctx,
+      tx,
+      'pauseCategory',
+      { before: current, after: next },
+      paused,
+      now,
+    );
   });
-  const allocationPublished = result.changed
-    ? await publishAfterChange(db, ctx.now(), result.category.provider)
-    : false;
-  return { ...result, allocationPublished };
+  return withPublication(ctx, result);
 }
 
 /**
@@ -223,8 +206,7 @@ export async function resumeCategory(
   const result = await db.runTransaction(async (tx) => {
     const { category: current, snapshot } = await readCategory(db, tx, input.category);
     const listed = pausedByCategory(snapshot.data());
-    const base = { changed: false, shareChanges: [], auditId: null, collections: [] };
-    if (!current.paused && listed.length === 0) return { ...base, category: current };
+    if (!current.paused && listed.length === 0) return unchanged(current);
 
     const provider = await providerOf(db, tx, current);
     const siblings = (await readProviderCategories(db, tx, current.provider)).filter(
@@ -244,26 +226,62 @@ export async function resumeCategory(
       paused: false,
       pausedCollections: FieldValue.delete(),
     });
-    for (const { after } of resumed) tx.set(db.collection(COLLECTIONS_PATH).doc(after.id), after);
-    const auditId = writeAudit(db, tx, {
-      who: ctx.actor,
-      what: 'resumeCategory',
-      target: categoryPath(current.id),
-      before: current,
-      after: next,
-      related: resumed.map(({ before, after }) => collectionChange(before, after)),
-      atMs: now,
-    });
-    return {
-      ...base,
-      category: next,
-      changed: true,
-      auditId,
-      collections: resumed.map(({ after }) => after.id),
-    };
+    return writePauseChange(
+      ctx,
+      tx,
+      'resumeCategory',
+      { before: current, after: next },
+      resumed,
+      now,
+    );
   });
+  return withPublication(ctx, result);
+}
+
+/** The result of a committed category change, with its provider's allocation republished. */
+async function withPublication<R extends { changed: boolean; category: Category }>(
+  ctx: OperationContext,
+  result: R,
+): Promise<R & { allocationPublished: boolean }> {
   const allocationPublished = result.changed
-    ? await publishAfterChange(db, ctx.now(), result.category.provider)
+    ? await publishAfterChange(ctx.db, ctx.now(), result.category.provider)
     : false;
-  return { ...result, allocationPublished } satisfies CategoryChangeResult;
+  return { ...result, allocationPublished };
+}
+
+/** A pause or resume's result, before the allocation is republished. */
+type PauseChange = Omit<PauseCategoryResult, 'allocationPublished'>;
+
+function unchanged(category: Category): PauseChange {
+  return { category, changed: false, shareChanges: [], auditId: null, collections: [] };
+}
+
+/** A pause or resume's collection writes and audit entry, in its transaction; its result. */
+function writePauseChange(
+  ctx: OperationContext,
+  tx: Transaction,
+  what: 'pauseCategory' | 'resumeCategory',
+  category: { before: Category; after: Category },
+  collections: Array<{ before: Collection; after: Collection }>,
+  now: number,
+): PauseChange {
+  for (const { after } of collections) {
+    tx.set(ctx.db.collection(COLLECTIONS_PATH).doc(after.id), after);
+  }
+  const auditId = writeAudit(ctx.db, tx, {
+    who: ctx.actor,
+    what,
+    target: categoryPath(category.before.id),
+    before: category.before,
+    after: category.after,
+    related: collections.map(({ before, after }) => collectionChange(before, after)),
+    atMs: now,
+  });
+  return {
+    category: category.after,
+    changed: true,
+    shareChanges: [],
+    auditId,
+    collections: collections.map(({ after }) => after.id),
+  };
 }

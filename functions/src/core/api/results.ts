@@ -202,7 +202,9 @@ export interface ImportBackupResult extends Audited {
   projectId: string;
   createdAt: string;
   checksum: string;
+  /** Documents in the backup, and per top-level collection. */
   documents: number;
   byCollection: Record<string, number>;
+  /** Documents written (0 on a dry run). */
   written: number;
 }
