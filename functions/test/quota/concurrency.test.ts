@@ -28,6 +28,8 @@ async function drive(options: {
   workers: number;
   durationMs: number;
   engineFor?: (i: number) => QuotaEngine;
+  /** HTTP requests worker `w` makes per call (1 by default), for windows counting requests. */
+  requestsOf?: (w: number) => number;
 }) {
   const engines = Array.from({ length: options.instances }, (_, i) =>
     options.engineFor ? options.engineFor(i) : new QuotaEngine(db, { instanceId: `instance-${i}` }),
@@ -39,15 +41,17 @@ async function drive(options: {
   await Promise.all(
     Array.from({ length: options.workers }, async (_, w) => {
       const engine = engines[w % engines.length]!;
+      const requests = options.requestsOf?.(w) ?? 1;
       while (Date.now() < endMs) {
         const decision = await engine.acquire({
           provider: options.provider,
           category: options.category,
           cost: 1,
+          requests,
           maxWaitMs: 500,
         });
         if (decision.kind === 'granted') {
-          if (decision.atMs < endMs) grants.push({ atMs: decision.atMs, cost: 1 });
+          if (decision.atMs < endMs) grants.push({ atMs: decision.atMs, cost: requests });
           decision.release();
         } else {
           deferrals++;
@@ -114,5 +118,20 @@ describe('distributed token accounting on the local stack', () => {
     });
     expect(maxPerWindow(grants, 1000)).toBeLessThanOrEqual(30);
     expect(grants.length).toBeGreaterThan(30);
+  });
+
+  it('a window counting requests counts every request of a call, across instances', async () => {
+    // Workers make 1, 2 or 3 requests a call (a page, its CSV, a retry): counting calls
+    // instead of requests would let up to 90 requests through a 30-request second.
+    const { grants } = await drive({
+      provider: 'windowed',
+      category: 'win',
+      instances: 4,
+      workers: 30,
+      durationMs: 2_500,
+      requestsOf: (w) => 1 + (w % 3),
+    });
+    expect(maxPerWindow(grants, 1000)).toBeLessThanOrEqual(30);
+    expect(grants.length).toBeGreaterThan(10);
   });
 });
