@@ -5,7 +5,10 @@ import {
   type ImportResult,
   importBackup,
 } from '../../functions/src/adapters/backup.ts';
-import { auditedFirestore } from '../../functions/src/adapters/operations/index.ts';
+import {
+  AUDITED_BATCH_WRITES,
+  auditedFirestore,
+} from '../../functions/src/adapters/operations/index.ts';
 import { PRODUCTS_PATH } from '../../functions/src/adapters/products-repository.ts';
 import type { Actor } from '../../functions/src/core/api/index.ts';
 import {
@@ -52,9 +55,6 @@ export interface CliImportResult extends ImportResult {
   auditIds: string[];
 }
 
-/** An audit entry takes one of a commit's 500 writes. */
-const IMPORT_BATCH = 499;
-
 /**
  * importBackup (adapters/backup.ts): a dry run first, which verifies the whole file (shape,
  * checksum, canonical text, every value) and writes nothing, so a truncated or corrupted file
@@ -94,7 +94,7 @@ export async function importWithAudit(
     },
   });
   try {
-    const result = await importBackup(audited, file, { batchSize: IMPORT_BATCH });
+    const result = await importBackup(audited, file, { batchSize: AUDITED_BATCH_WRITES });
     return { ...result, auditIds };
   } finally {
     bar.stop();

@@ -3,7 +3,9 @@ import { HttpsError } from 'firebase-functions/v2/https';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type {
   ClearCooldownResult,
+  ExportBackupResult,
   ForceFlushResult,
+  ImportBackupResult,
   PauseCategoryResult,
   QuotaStatsResult,
   RecentWarningsResult,
@@ -672,6 +674,31 @@ describe('setUserRole', () => {
     expect(error.message).toMatch(/^role: /);
     // Operators cannot manage roles.
     await failsWith('setUserRole', { uid: 'user-2', role: 'admin' }, 'permission-denied');
+  });
+});
+
+describe('importBackup', () => {
+  it('commits a large backup in batches that leave room for each audit entry', async () => {
+    // More documents than one commit may hold: 600 collections on top of the seed.
+    for (let i = 0; i < 600; i += 300) {
+      const batch = f.db.batch();
+      for (let j = i; j < i + 300; j++) {
+        batch.set(f.db.doc(`collections/bulk-${j}`), { id: `bulk-${j}`, status: 'completed' });
+      }
+      await batch.commit();
+    }
+    const exported = await run<ExportBackupResult>('exportBackup', {}, 'admin');
+    const result = await run<ImportBackupResult>(
+      'importBackup',
+      { backup: exported.backup },
+      'admin',
+    );
+    expect(result).toMatchObject({ documents: exported.documents, written: exported.documents });
+    const entries = (await auditEntries(f.db)).filter((e) => e.what === 'importBackup');
+    const perCommit = entries.map((e) => (e.after as { documents: string[] }).documents.length);
+    // Each commit's sets and its audit entry together stay within Firestore's 500 writes.
+    expect(Math.max(...perCommit) + 1).toBeLessThanOrEqual(500);
+    expect(perCommit.reduce((a, b) => a + b, 0)).toBe(exported.documents);
   });
 });
 

@@ -14,6 +14,7 @@ import {
   auditFields,
   type CallableName,
 } from '../../core/api';
+import { MAX_BATCH_WRITES } from '../write-buffer';
 
 /** Adds the audit entry to the transaction or batch that makes the change; returns its id. */
 export function writeAudit(
@@ -53,6 +54,9 @@ export interface AuditedFirestoreOptions {
   /** Called with each entry's id once its commit succeeded. */
   onAudit?: (auditId: string) => void;
 }
+
+/** Writes a batch may hold through auditedFirestore: its audit entry takes one of the 500. */
+export const AUDITED_BATCH_WRITES = MAX_BATCH_WRITES - 1;
 
 const WRITE_OPS: readonly string[] = ['set', 'update', 'create', 'delete'];
 

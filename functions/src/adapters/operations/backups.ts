@@ -7,7 +7,7 @@ import type {
 } from '../../core/api';
 import { serializeBackup } from '../../core/backup';
 import { exportBackup as readBackup, importBackup as writeBackup } from '../backup';
-import { auditedFirestore } from './audit';
+import { AUDITED_BATCH_WRITES, auditedFirestore } from './audit';
 import type { OperationContext } from './context';
 
 /** Configuration and state as one checksummed JSON file (see adapters/backup.ts). */
@@ -48,7 +48,10 @@ export async function importBackup(
     }),
     onAudit: (id) => auditIds.push(id),
   });
-  const result = await writeBackup(db, input.backup, { dryRun: input.dryRun });
+  const result = await writeBackup(db, input.backup, {
+    dryRun: input.dryRun,
+    batchSize: AUDITED_BATCH_WRITES,
+  });
   return {
     dryRun: result.dryRun,
     projectId: result.projectId,

@@ -11,7 +11,7 @@ import { getQuotaStats, getRecentWarnings } from './stats';
 import { getStatus } from './status';
 import { setUserRole } from './users';
 
-export { auditedFirestore, writeAudit } from './audit';
+export { AUDITED_BATCH_WRITES, auditedFirestore, writeAudit } from './audit';
 export type { OperationContext, OperationDeps, UserDirectory } from './context';
 export { manualValidationRunId } from './runs';
 
