@@ -25,12 +25,14 @@ import {
 import { mapLimit } from '../core/map-limit';
 import { logger } from '../log';
 import { AUTOSYNC_COLLECTION } from './autosync';
+import { commitInBatches } from './batch-writes';
 import { COLLECTIONS_PATH } from './collections-repository';
 import { CONFIG_PATHS } from './config-repository';
 import { projectId as envProjectId } from './firebase';
 import { INGEST_COLLECTION } from './ingest';
 import { firestoreOps } from './metrics';
 import { QUOTA_COLLECTIONS } from './quota/collections';
+import { MAX_BATCH_WRITES } from './write-buffer';
 
 /**
  * What a backup holds by default: configuration and the state that would be costly or
@@ -56,7 +58,6 @@ export const BACKUP_COLLECTIONS: readonly string[] = [
 export const SKIPPED_SUBCOLLECTIONS: readonly string[] = ['lease'];
 
 /** Firestore's limit on writes per commit. */
-const MAX_BATCH = 500;
 /** Documents listed for subcollections at once. */
 const LIST_CONCURRENCY = 16;
 
@@ -238,7 +239,7 @@ export async function importBackup(
       throw new BackupError('shape', `documents["${path}"]: ${(error as Error).message}`);
     }
   }
-  const batchSize = Math.min(MAX_BATCH, Math.max(1, options.batchSize ?? MAX_BATCH));
+  const batchSize = Math.min(MAX_BATCH_WRITES, Math.max(1, options.batchSize ?? MAX_BATCH_WRITES));
   const result: ImportResult = {
     dryRun: options.dryRun ?? false,
     projectId: verified.projectId,
@@ -250,18 +251,17 @@ export async function importBackup(
     batches: 0,
   };
   if (result.dryRun) return result;
-  for (let i = 0; i < writes.length; i += batchSize) {
-    const batch = db.batch();
-    const chunk = writes.slice(i, i + batchSize);
-    for (const { ref, data } of chunk) batch.set(ref, data);
-    try {
-      await batch.commit();
-    } catch (error) {
-      throw new BackupImportError(result.written, writes.length, { cause: error });
-    }
-    result.written += chunk.length;
-    result.batches++;
-    firestoreOps.inc({ op: 'write' }, chunk.length);
+  try {
+    await commitInBatches(db, writes, {
+      size: batchSize,
+      onCommitted: (count) => {
+        result.written += count;
+        result.batches++;
+        firestoreOps.inc({ op: 'write' }, count);
+      },
+    });
+  } catch (error) {
+    throw new BackupImportError(result.written, writes.length, { cause: error });
   }
   logger.info(
     { documents: result.written, from: result.projectId, createdAt: result.createdAt },

@@ -8,12 +8,12 @@ import {
   markExhausted,
   planDiscovery,
 } from '../core/pipeline/historical';
-import { type WorkItem, workItemSchema, workItemTaskId } from '../core/pipeline/work-items';
+import { workItemSchema, workItemTaskId } from '../core/pipeline/work-items';
 import { logger } from '../log';
 import { CollectionsRepository } from './collections-repository';
 import { loadPipelineConfig } from './pipeline-config';
 import { Registry } from './registry';
-import type { EnqueueOptions, EnqueueResult } from './task-queue';
+import type { Enqueue } from './task-queue';
 
 /**
  * The historical collection batches schedule: for every running collection, its provider's
@@ -23,12 +23,6 @@ import type { EnqueueOptions, EnqueueResult } from './task-queue';
 
 export const BATCHES_COLLECTION = 'batches';
 export const DISCOVER_KIND = 'discover';
-
-export type Enqueue = (
-  queue: string,
-  item: WorkItem,
-  options: EnqueueOptions,
-) => Promise<EnqueueResult>;
 
 /** Starts a collection's next batch; returns a summary for the log. */
 export type BatchStarter = (collection: Collection, nowMs: number) => Promise<unknown>;

@@ -1,5 +1,4 @@
 import type { Firestore } from 'firebase-admin/firestore';
-import { logger } from '../log';
 import { CollectionsRepository } from './collections-repository';
 import { PRODUCTS_PATH } from './products-repository';
 
@@ -21,20 +20,7 @@ export async function recordStoredCount(
     .count()
     .get();
   const collected = counted.data().count;
-  const outcome = await new CollectionsRepository(db).recordProgress(collection, {
-    marketplace,
-    collected,
-  });
-  if (outcome.transition) {
-    logger.info(
-      {
-        collection,
-        from: outcome.transition.from,
-        to: outcome.transition.to,
-        sharePercent: outcome.transition.sharePercent,
-      },
-      'collection changed phase',
-    );
-  }
+  // The repository logs a phase change, with the share changes it made.
+  await new CollectionsRepository(db).recordProgress(collection, { marketplace, collected });
   return collected;
 }

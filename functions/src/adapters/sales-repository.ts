@@ -2,7 +2,7 @@ import { FieldPath, type Firestore, type Query } from 'firebase-admin/firestore'
 import { z } from 'zod';
 import type { Interval } from '../core/pipeline/backfill';
 import {
-  HOUR_MS,
+  floorToHour,
   hourKey,
   mergeSalesRows,
   type SalesRow,
@@ -14,6 +14,7 @@ import {
   summarizeSales,
 } from '../core/sales';
 import { logger } from '../log';
+import { type BatchWrite, commitInBatches } from './batch-writes';
 
 /**
  * Vendor real-time sales, one document per marketplace, hour and ASIN:
@@ -24,8 +25,6 @@ import { logger } from '../log';
  */
 
 export const SALES_COLLECTION = 'sales';
-/** Firestore's limit of writes in one batch. */
-export const MAX_BATCH_WRITES = 500;
 
 const marketplaceIdSchema = z.string().regex(/^[^~/]+$/, 'non-empty, without "~" or "/"');
 const windowSchema = z
@@ -94,23 +93,6 @@ function bucketDocument(marketplaceId: string, row: SalesRow): BucketDocument {
   };
 }
 
-type Op = { kind: 'set'; id: string; data: BucketDocument } | { kind: 'delete'; id: string };
-
-async function commitInBatches(db: Firestore, ops: readonly Op[]): Promise<number> {
-  const collection = db.collection(SALES_COLLECTION);
-  let batches = 0;
-  for (let i = 0; i < ops.length; i += MAX_BATCH_WRITES) {
-    const batch = db.batch();
-    for (const op of ops.slice(i, i + MAX_BATCH_WRITES)) {
-      if (op.kind === 'set') batch.set(collection.doc(op.id), op.data);
-      else batch.delete(collection.doc(op.id));
-    }
-    await batch.commit();
-    batches++;
-  }
-  return batches;
-}
-
 /**
  * Sets one bucket per (ASIN, hour) of `rows` and, when a window is given, deletes the
  * marketplace's buckets of hours starting in that window that `rows` does not have. Batches of
@@ -126,22 +108,22 @@ export async function storeSalesRows(
   marketplaceIdSchema.parse(marketplaceId);
   const valid = z.array(salesRowSchema).parse(rows);
   const merged = mergeSalesRows(valid);
-  const ops: Op[] = merged.map((row) => ({
-    kind: 'set',
-    id: salesBucketKey(marketplaceId, row.asin, row.hourStartMs),
+  const collection = db.collection(SALES_COLLECTION);
+  const writes: BatchWrite[] = merged.map((row) => ({
+    ref: collection.doc(salesBucketKey(marketplaceId, row.asin, row.hourStartMs)),
     data: bucketDocument(marketplaceId, row),
   }));
   let deleted = 0;
   if (options.window) {
     const window = windowSchema.parse(options.window);
-    const keep = new Set(ops.map((op) => op.id));
+    const keep = new Set(writes.map((w) => w.ref.id));
     for (const id of await bucketIdsIn(db, marketplaceId, window)) {
       if (keep.has(id)) continue;
-      ops.push({ kind: 'delete', id });
+      writes.push({ ref: collection.doc(id) });
       deleted++;
     }
   }
-  const batches = await commitInBatches(db, ops);
+  const batches = await commitInBatches(db, writes);
   return { written: merged.length, deleted, batches };
 }
 
@@ -174,7 +156,7 @@ export async function summary(db: Firestore, options: SalesSummaryOptions): Prom
   if (marketplaceId) {
     // Whole hours only in the key; the exact bound is applied below.
     const [from, to] = salesBucketRange(marketplaceId, {
-      startMs: Math.floor(sinceMs / HOUR_MS) * HOUR_MS,
+      startMs: floorToHour(sinceMs),
       endMs: untilMs ?? Date.UTC(9999, 0, 1),
     });
     query = collection

@@ -70,9 +70,7 @@ export async function countReads<T extends { size: number } | { exists: boolean 
   read: Promise<T>,
 ): Promise<T> {
   const result = await read;
-  const reads = 'size' in result ? Math.max(1, result.size) : 1;
-  monitor.record('read', reads);
-  firestoreOps.inc({ op: 'read' }, reads);
+  monitor.record('read', 'size' in result ? Math.max(1, result.size) : 1);
   return result;
 }
 

@@ -1,4 +1,5 @@
 import { getFunctions } from 'firebase-admin/functions';
+import type { WorkItem } from '../core/pipeline/work-items';
 import { wrapTask } from '../core/task-envelope';
 import { logger } from '../log';
 import { db } from './firebase';
@@ -12,6 +13,13 @@ export interface EnqueueOptions {
 }
 
 export type EnqueueResult = 'enqueued' | 'duplicate';
+
+/** Enqueues a work item on a queue: `enqueueTask`, or a fake of it in tests. */
+export type Enqueue = (
+  queue: string,
+  item: WorkItem,
+  options: EnqueueOptions,
+) => Promise<EnqueueResult>;
 
 /**
  * Enqueues a task for a task-queue function. In production Cloud Tasks honours the schedule

@@ -6,12 +6,7 @@ import {
 } from 'firebase-admin/firestore';
 import { mapLimit } from '../core/map-limit';
 import { collectionSchema } from '../core/pipeline/collections';
-import {
-  type WorkItem,
-  workItemSchema,
-  workItemTaskId,
-  workQueueName,
-} from '../core/pipeline/work-items';
+import { workItemSchema, workItemTaskId, workQueueName } from '../core/pipeline/work-items';
 import {
   type Finding,
   type FixWorkItem,
@@ -22,10 +17,11 @@ import {
   validateRun,
 } from '../core/validation';
 import { logger } from '../log';
+import { commitInBatches } from './batch-writes';
 import { COLLECTIONS_PATH } from './collections-repository';
 import { loadPipelineConfig } from './pipeline-config';
 import { ProductsRepository, type StoredProduct } from './products-repository';
-import { type EnqueueOptions, type EnqueueResult, enqueueTask } from './task-queue';
+import { type Enqueue, type EnqueueResult, enqueueTask } from './task-queue';
 
 /**
  * A data-validation run: every marketplace's products, read page by page, checked by the core's
@@ -44,12 +40,6 @@ const BATCH_LIMIT = 500;
 const DEFAULT_PAGE_SIZE = 200;
 /** Enqueues in flight at once: enough to hide latency without a burst on the queue API. */
 const ENQUEUE_CONCURRENCY = 10;
-
-export type Enqueue = (
-  queue: string,
-  item: WorkItem,
-  options: EnqueueOptions,
-) => Promise<EnqueueResult>;
 
 /** The task-queue function that does a provider's work. */
 export const queueFor = workQueueName;
@@ -337,21 +327,6 @@ async function deleteStaleFindings(db: Firestore, runRef: DocumentReference, kee
     cursor = docs[docs.length - 1]!.id;
   }
   await commitInBatches(db, stale);
-}
-
-/** Sets (with `data`) or deletes, at most 500 writes per batch. */
-async function commitInBatches(
-  db: Firestore,
-  writes: ReadonlyArray<{ ref: DocumentReference; data?: DocumentData }>,
-) {
-  for (let i = 0; i < writes.length; i += BATCH_LIMIT) {
-    const batch = db.batch();
-    for (const { ref, data } of writes.slice(i, i + BATCH_LIMIT)) {
-      if (data) batch.set(ref, data);
-      else batch.delete(ref);
-    }
-    await batch.commit();
-  }
 }
 
 function emptyResult(): MarketplaceResult {

@@ -4,17 +4,9 @@ import { autoSyncFetcher } from '../adapters/autosync-fetchers';
 import { db } from '../adapters/firebase';
 import { instanceQuotaEngine } from '../adapters/quota/quota-engine';
 import { secretsOf } from '../adapters/upstreams/secrets';
-import '../adapters/upstreams/wiring';
+import { REALTIME_SALES_SYNC } from '../adapters/upstreams/wiring';
 import { logger } from '../log';
 import './options';
-
-/** Amazon SP-API vendor real-time sales: reports created per window, one quota category. */
-export const REALTIME_SALES_SYNC = {
-  source: 'spapi-vendor-sales',
-  provider: 'spapi',
-  category: 'spapi-realtime-sales',
-  operation: 'createReport',
-} as const;
 
 const TIMEOUT_SECONDS = 540;
 /** Chunks stop starting this long before the timeout, so the cycle saves what it stored. */

@@ -2,11 +2,11 @@ import type { Firestore } from 'firebase-admin/firestore';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import {
   discoveryStarter,
-  type Enqueue,
   markMarketplaceExhausted,
   runCollectionBatches,
 } from '../../src/adapters/collection-batches';
 import { CollectionsRepository } from '../../src/adapters/collections-repository';
+import type { Enqueue } from '../../src/adapters/task-queue';
 import type { WorkItem } from '../../src/core/pipeline/work-items';
 import { testFirestore } from '../support/firestore';
 

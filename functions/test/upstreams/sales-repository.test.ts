@@ -1,13 +1,13 @@
 import type { Firestore } from 'firebase-admin/firestore';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import {
-  MAX_BATCH_WRITES,
   SALES_COLLECTION,
   SalesRepository,
   salesDocId,
   storeSalesRows,
   summary,
 } from '../../src/adapters/sales-repository';
+import { MAX_BATCH_WRITES } from '../../src/adapters/write-buffer';
 import type { SalesRow } from '../../src/core/sales';
 import { testFirestore } from '../support/firestore';
 

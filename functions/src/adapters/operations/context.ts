@@ -1,7 +1,7 @@
 import type { Firestore } from 'firebase-admin/firestore';
 import type { Actor } from '../../core/api';
 import type { StatsSink } from '../aggregation-store';
-import type { Enqueue } from '../validation-runner';
+import type { Enqueue } from '../task-queue';
 
 /** The part of firebase-admin's Auth that role management needs (a fake in tests). */
 export interface UserDirectory {

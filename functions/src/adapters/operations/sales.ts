@@ -5,24 +5,17 @@ import type {
   RefreshRealtimeSalesResult,
   refreshRealtimeSalesInput,
 } from '../../core/api';
-import { runAutoSyncCycle } from '../autosync';
+import { HOUR_MS } from '../../core/sales';
+import { AUTOSYNC_COLLECTION, runAutoSyncCycle } from '../autosync';
 import { autoSyncFetcher } from '../autosync-fetchers';
 import { QuotaEngine } from '../quota/quota-engine';
 import { summary } from '../sales-repository';
-import { REALTIME_SALES_SOURCE } from '../upstreams/wiring';
+import { REALTIME_SALES_SYNC } from '../upstreams/wiring';
 import { auditedFirestore } from './audit';
 import type { OperationContext } from './context';
 
-const HOUR_MS = 3_600_000;
 /** The callable's own time budget: no chunk starts after this, well inside its timeout. */
 const REFRESH_BUDGET_MS = 60_000;
-/** The auto-sync that the `realtimeSalesSync` schedule runs, on demand. */
-export const REALTIME_SALES = {
-  source: REALTIME_SALES_SOURCE,
-  provider: 'spapi',
-  category: 'spapi-realtime-sales',
-  operation: 'createReport',
-} as const;
 
 async function cached(
   ctx: OperationContext,
@@ -35,7 +28,7 @@ async function cached(
       marketplaceId: input.marketplaceId,
       top: input.top,
     }),
-    ctx.db.doc(`autosync/${REALTIME_SALES.source}`).get(),
+    ctx.db.doc(`${AUTOSYNC_COLLECTION}/${REALTIME_SALES_SYNC.source}`).get(),
   ]);
   const watermark = state.get('watermarkMs');
   return { summary: stored, syncedUntilMs: typeof watermark === 'number' ? watermark : null };
@@ -58,7 +51,7 @@ export async function refreshRealtimeSales(
   ctx: OperationContext,
   input: z.output<typeof refreshRealtimeSalesInput>,
 ): Promise<RefreshRealtimeSalesResult> {
-  const fetchAndStore = autoSyncFetcher(REALTIME_SALES.source);
+  const fetchAndStore = autoSyncFetcher(REALTIME_SALES_SYNC.source);
   if (!fetchAndStore) throw new Error('no real-time sales fetcher is registered');
   const startedAt = ctx.now();
   // Every commit of the cycle's own (its lease, the sync state) carries an audit entry.
@@ -67,13 +60,13 @@ export async function refreshRealtimeSales(
     what: 'refreshRealtimeSales',
     now: ctx.now,
     describe: (writes) => ({
-      target: `autosync/${REALTIME_SALES.source}`,
+      target: `${AUTOSYNC_COLLECTION}/${REALTIME_SALES_SYNC.source}`,
       before: null,
       after: writes.map((w) => `${w.op} ${w.path}`),
     }),
   });
   const run = await runAutoSyncCycle({
-    ...REALTIME_SALES,
+    ...REALTIME_SALES_SYNC,
     db,
     // Quota bookkeeping (claimed blocks, a cooldown an upstream started) is not an operator's
     // change: it goes to Firestore as it does for the schedule.

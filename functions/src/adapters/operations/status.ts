@@ -1,6 +1,6 @@
 import type { z } from 'zod';
 import type { CooldownStatus, getStatusInput, StatusResult } from '../../core/api';
-import { effectiveShares } from '../../core/quota/allocation';
+import { configuredPercent, effectiveShares, isPaused } from '../../core/quota/allocation';
 import { loadRuntimeConfig } from '../config-repository';
 import { QUOTA_COLLECTIONS } from '../quota/collections';
 import type { OperationContext } from './context';
@@ -62,14 +62,13 @@ export async function getStatus(
       cooldown: cooldowns.find((c) => c.provider === p.id) ?? null,
     })),
     categories: config.categories.map((c) => {
-      const configured = c.overridePercent ?? c.sharePercent;
       const rows = usage.minutes.filter((m) => m.provider === c.provider && m.category === c.id);
       return {
         id: c.id,
         provider: c.provider,
-        sharePercent: configured,
+        sharePercent: configuredPercent(c),
         priority: c.priority,
-        paused: c.paused || configured <= c.minSharePercent,
+        paused: isPaused(c),
         configuredSharePercent: c.sharePercent,
         overridePercent: c.overridePercent,
         minSharePercent: c.minSharePercent,

@@ -8,6 +8,7 @@ import {
   keepaPeekFilter,
   keepaTypeHistory,
 } from '../../core/keepa';
+import { mapLimit } from '../../core/map-limit';
 import type { MeterReading } from '../../core/quota/meters';
 import { logger } from '../../log';
 import {
@@ -120,12 +121,8 @@ export function createKeepaIngestFetchers(options: KeepaIngestOptions): IngestFe
         ...(refreshAtMs === undefined ? {} : { refreshAtMs }),
       };
     };
-    const results: IngestItemResult[] = [];
-    for (let i = 0; i < items.length; i += STORE_CONCURRENCY) {
-      const done = await Promise.all(items.slice(i, i + STORE_CONCURRENCY).map(one));
-      for (const result of done) if (result) results.push(result);
-    }
-    return results;
+    const results = await mapLimit(items, STORE_CONCURRENCY, one);
+    return results.filter((result): result is IngestItemResult => result !== undefined);
   };
 
   return {

@@ -192,12 +192,6 @@ export function createPriceHistoryHandler(options: PriceHistoryHandlerOptions): 
   };
 }
 
-/**
- * The same handler, for registering under the re-collection kind: it accepts validation's
- * fix payloads (and plain price-history payloads).
- */
-export const createPriceHistoryRecollectHandler = createPriceHistoryHandler;
-
 export interface DiscoveredPage {
   /** Product ids in listing order, without duplicates. */
   productIds: string[];

@@ -24,8 +24,3 @@ export type UpstreamProvider = keyof typeof byProvider;
 export function secretsOf(...providers: UpstreamProvider[]) {
   return providers.flatMap((provider) => [...byProvider[provider]]);
 }
-
-/** Every secret's name, for deploy docs and the local stack's .secret.local. */
-export const SECRET_NAMES = Object.values(byProvider).flatMap((secrets) =>
-  secrets.map((s) => s.name),
-);

@@ -1,7 +1,11 @@
 import { ConfigError, type Provider } from '../../core/config';
 import type { Collection } from '../../core/pipeline/collections';
-import { type WorkItem, workItemSchema, workQueueName } from '../../core/pipeline/work-items';
-import { taskId } from '../../core/task-envelope';
+import {
+  type WorkItem,
+  workItemSchema,
+  workItemTaskId,
+  workQueueName,
+} from '../../core/pipeline/work-items';
 import { registerAutoSyncFetcher } from '../autosync-fetchers';
 import {
   DISCOVER_KIND,
@@ -151,7 +155,7 @@ async function startKeepaBatch(collection: Collection, nowMs: number) {
     payload: { pages },
   });
   const result = await enqueueTask(workQueueName('keepa'), item, {
-    id: taskId(collection.id, KEEPA_DEALS_KIND, slot),
+    id: workItemTaskId(item),
   });
   return { dealScan: result, pages };
 }
@@ -199,6 +203,13 @@ export async function spapiClient(): Promise<SpApiReportsClient> {
 }
 
 export const REALTIME_SALES_SOURCE = 'spapi-vendor-sales';
+/** Amazon SP-API vendor real-time sales: reports created per window, one quota category. */
+export const REALTIME_SALES_SYNC = {
+  source: REALTIME_SALES_SOURCE,
+  provider: 'spapi',
+  category: 'spapi-realtime-sales',
+  operation: 'createReport',
+} as const;
 
 registerAutoSyncFetcher(REALTIME_SALES_SOURCE, async (window) => {
   const provider = await providerConfig('spapi');
@@ -255,7 +266,7 @@ async function handleDiscover(item: WorkItem) {
       payload: { marketplace, productId },
     });
     await enqueueTask(workQueueName(item.provider), product, {
-      id: taskId(item.collection, PRICE_HISTORY_KIND, product.key),
+      id: workItemTaskId(product),
     });
   }
   return { bytes: found.bytes, requests: found.requests };
