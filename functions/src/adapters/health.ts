@@ -76,19 +76,23 @@ export async function checkHealth(
   }
   const latencyMs = now() - started;
 
-  let config: HealthConfig;
-  let configProblem: string | undefined;
-  const thresholds = await check(readHealthConfig(db), timeoutMs, 'health thresholds');
-  if (thresholds.ok) {
-    ({ config, problem: configProblem } = thresholds.value);
-  } else {
-    config = DEFAULT_HEALTH_CONFIG;
-    configProblem = `health thresholds not readable (defaults used): ${thresholds.error}`;
-  }
   const nowMs = now();
-  const [backlog, usage, cooldowns] = await Promise.all([
+  // Only the usage read needs the thresholds (its window); the others start at once.
+  const configured = check(readHealthConfig(db), timeoutMs, 'health thresholds').then(
+    (thresholds): { config: HealthConfig; configProblem?: string } =>
+      thresholds.ok
+        ? { config: thresholds.value.config, configProblem: thresholds.value.problem }
+        : {
+            config: DEFAULT_HEALTH_CONFIG,
+            configProblem: `health thresholds not readable (defaults used): ${thresholds.error}`,
+          },
+  );
+  const [{ config, configProblem }, backlog, usage, cooldowns] = await Promise.all([
+    configured,
     check(readQueueBacklog(db, nowMs), timeoutMs, 'queue backlog'),
-    check(readUpstreamUsage(db, nowMs, config.errorWindowMinutes), timeoutMs, 'usage statistics'),
+    configured.then(({ config }) =>
+      check(readUpstreamUsage(db, nowMs, config.errorWindowMinutes), timeoutMs, 'usage statistics'),
+    ),
     check(readCooldowns(db), timeoutMs, 'cooldowns'),
   ]);
   const report = evaluateHealth({

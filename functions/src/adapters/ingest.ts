@@ -314,9 +314,16 @@ function itemsRef(db: Firestore, collection: string) {
   return stateRef(db, collection).collection('items');
 }
 
-/** Fixed width, so string order is time order. */
-function queueValue(stage: BatchKind, atMs: number): string {
+/** An item's `queue`: "{stage}:{ms, 15 digits}"; fixed width, so string order is time order. */
+export function queueValue(stage: BatchKind, atMs: number): string {
   return `${stage}:${String(Math.max(0, Math.floor(atMs))).padStart(15, '0')}`;
+}
+
+/** The time in an item's `queue` value; null when it is not one. */
+export function queueTimeMs(value: unknown): number | null {
+  if (typeof value !== 'string') return null;
+  const ms = Number(value.slice(value.indexOf(':') + 1));
+  return Number.isFinite(ms) ? ms : null;
 }
 
 function toItem(doc: QueryDocumentSnapshot): IngestItem {
@@ -366,8 +373,7 @@ async function nextLightDue(
     .orderBy('queue')
     .limit(1)
     .get();
-  const value = snapshot.docs[0]?.get('queue') as string | undefined;
-  return value === undefined ? undefined : Number(value.slice('light:'.length));
+  return snapshot.empty ? undefined : (queueTimeMs(snapshot.docs[0]!.get('queue')) ?? undefined);
 }
 
 interface Move {

@@ -7,11 +7,12 @@ import {
   summarizeUsage,
   type UpstreamUsage,
 } from '../core/health';
+import type { BatchKind } from '../core/pipeline/batching';
 import { USAGE_STATS_COLLECTION } from '../core/write-buffer';
 import { AGGREGATIONS_COLLECTION } from './aggregation-store';
 import { AUTOSYNC_COLLECTION } from './autosync';
 import { CONFIG_PATHS } from './config-repository';
-import { INGEST_COLLECTION } from './ingest';
+import { INGEST_COLLECTION, queueTimeMs, queueValue } from './ingest';
 import { firestoreOps } from './metrics';
 import { PIPELINE_CONFIG_PATH } from './pipeline-config';
 import { QUOTA_COLLECTIONS } from './quota/collections';
@@ -40,17 +41,6 @@ function countReads(n: number): void {
   if (n > 0) firestoreOps.inc({ op: 'read' }, n);
 }
 
-/** Ingest items' `queue` field: "{stage}:{ms, 15 digits}" (see adapters/ingest.ts). */
-const QUEUE_DIGITS = 15;
-function queueBound(stage: string, ms: number): string {
-  return `${stage}:${String(Math.max(0, Math.floor(ms))).padStart(QUEUE_DIGITS, '0')}`;
-}
-function queueMs(value: unknown): number | null {
-  if (typeof value !== 'string') return null;
-  const ms = Number(value.slice(value.indexOf(':') + 1));
-  return Number.isFinite(ms) ? ms : null;
-}
-
 async function ingestBacklog(
   state: FirebaseFirestore.QueryDocumentSnapshot,
   nowMs: number,
@@ -61,19 +51,19 @@ async function ingestBacklog(
     if (typeof n === 'number') stages[stage] = n;
   }
   const items = state.ref.collection('items');
-  const range = (stage: string, untilMs?: number) => {
+  const range = (stage: BatchKind, untilMs?: number) => {
     const from = items.where('queue', '>=', `${stage}:`);
     return untilMs === undefined
       ? from.where('queue', '<', `${stage};`) // ';' follows ':'
-      : from.where('queue', '<=', queueBound(stage, untilMs));
+      : from.where('queue', '<=', queueValue(stage, untilMs));
   };
-  const oldest = (stage: string, untilMs?: number) =>
+  const oldest = (stage: BatchKind, untilMs?: number) =>
     range(stage, untilMs)
       .orderBy('queue')
       .select('queue')
       .limit(1)
       .get()
-      .then((s) => (s.empty ? null : queueMs(s.docs[0]!.get('queue'))));
+      .then((s) => (s.empty ? null : queueTimeMs(s.docs[0]!.get('queue'))));
   const peek = stages.peek ?? 0;
   const commit = stages.commit ?? 0;
   const light = stages.light ?? 0;
