@@ -54,7 +54,7 @@ export const DEFAULT_TIMEOUT_MS = 30_000;
 export const DEFAULT_RETRIES = 2;
 export const DEFAULT_BASE_DELAY_MS = 250;
 
-const realSleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
+export const realSleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 
 /** Counts and logs a typed failure and hands it back for throwing. */
 export function upstreamFailure(error: UpstreamError): UpstreamError {
@@ -120,14 +120,7 @@ export async function upstreamFetch(
     }
     if (response.status === 429) {
       upstreamCalls.inc({ provider, operation, outcome: 'quota' });
-      await response.body?.cancel();
-      throw quotaFailure(
-        new QuotaExceededError(
-          provider,
-          operation,
-          parseRetryAfter(response.headers.get('retry-after'), now()),
-        ),
-      );
+      throw await quotaError(response, provider, operation, now());
     }
     if (response.status >= 500) {
       upstreamCalls.inc({ provider, operation, outcome: 'http_5xx' });
@@ -154,18 +147,51 @@ export async function readText(response: Response, call: UpstreamCall): Promise<
     upstreamBytes.inc({ provider: call.provider }, Buffer.byteLength(text));
     return text;
   } catch (error) {
-    const timedOut = (error as Error).name === 'TimeoutError';
-    throw upstreamFailure(
-      new UpstreamError(
-        call.provider,
-        call.operation,
-        timedOut ? 'timeout' : 'network',
-        `reading the body failed: ${(error as Error).message}`,
-        response.status,
-        { cause: error },
-      ),
-    );
+    throw bodyReadFailure(error, call.provider, call.operation, 'the body', response.status);
   }
+}
+
+/** A body that could not be read: cut by the timeout, or by the network. Counted and logged. */
+export function bodyReadFailure(
+  error: unknown,
+  provider: string,
+  operation: string,
+  what: string,
+  status: number,
+): UpstreamError {
+  const timedOut = (error as Error).name === 'TimeoutError';
+  return upstreamFailure(
+    new UpstreamError(
+      provider,
+      operation,
+      timedOut ? 'timeout' : 'network',
+      `reading ${what} failed: ${(error as Error).message}`,
+      status,
+      { cause: error },
+    ),
+  );
+}
+
+/**
+ * A quota refusal (a 429, or what an adapter knows means the same): the body is dropped, the
+ * wait comes from Retry-After, and the error is counted.
+ */
+export async function quotaError(
+  response: Response,
+  provider: string,
+  operation: string,
+  nowMs: number,
+  message?: string,
+): Promise<QuotaExceededError> {
+  await response.body?.cancel();
+  return quotaFailure(
+    new QuotaExceededError(
+      provider,
+      operation,
+      parseRetryAfter(response.headers.get('retry-after'), nowMs),
+      message,
+    ),
+  );
 }
 
 /** Parses a JSON body against `schema`; anything else is a typed `malformed` error. */
@@ -210,4 +236,14 @@ export async function readJson<T extends z.ZodType>(
   call: UpstreamCall,
 ): Promise<z.infer<T>> {
   return parseBody(await readText(response, call), schema, call, response.status);
+}
+
+/** `text` parsed against `schema`, or undefined: for bodies read only if they happen to fit. */
+export function safeJson<T extends z.ZodType>(text: string, schema: T): z.infer<T> | undefined {
+  try {
+    const parsed = schema.safeParse(JSON.parse(text));
+    return parsed.success ? parsed.data : undefined;
+  } catch {
+    return undefined;
+  }
 }

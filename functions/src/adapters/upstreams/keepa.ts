@@ -8,6 +8,7 @@ import type { MeterReading } from '../../core/quota/meters';
 import {
   readJson,
   readText,
+  safeJson,
   type UpstreamCall,
   UpstreamError,
   upstreamFailure,
@@ -295,12 +296,8 @@ export class KeepaClient {
 }
 
 function retryAfterFromBody(text: string): number | undefined {
-  try {
-    const parsed = z.object(tokenFields).safeParse(JSON.parse(text));
-    return parsed.success ? keepaSecondsUntilPositive(parsed.data) : undefined;
-  } catch {
-    return undefined;
-  }
+  const tokens = safeJson(text, tokenBodySchema);
+  return tokens ? keepaSecondsUntilPositive(tokens) : undefined;
 }
 
 function keepaErrorMessage(text: string): string | undefined {

@@ -1,7 +1,6 @@
 import { ProxyAgent, fetch as undiciFetch } from 'undici';
-import { parseRetryAfter, QuotaExceededError } from '../../core/quota/errors';
 import {
-  quotaFailure,
+  quotaError,
   readText,
   type UpstreamCall,
   UpstreamError,
@@ -184,15 +183,12 @@ export class ProxiedHttpClient {
       );
     }
     if (response.status === 403) {
-      await response.body?.cancel();
-      const now = this.options.now ?? Date.now;
-      throw quotaFailure(
-        new QuotaExceededError(
-          this.provider,
-          operation,
-          parseRetryAfter(response.headers.get('retry-after'), now()),
-          `${this.provider} blocked on ${operation} (403 from the proxy or the target)`,
-        ),
+      throw await quotaError(
+        response,
+        this.provider,
+        operation,
+        (this.options.now ?? Date.now)(),
+        `${this.provider} blocked on ${operation} (403 from the proxy or the target)`,
       );
     }
     const text = await readText(response, call);

@@ -5,9 +5,12 @@ import { type SalesRow, salesReportSchema, salesRowsFromReport } from '../../cor
 import { logger } from '../../log';
 import { upstreamBytes } from '../metrics';
 import {
+  bodyReadFailure,
   parseBody,
   readJson,
   readText,
+  realSleep,
+  safeJson,
   type UpstreamCall,
   UpstreamError,
   upstreamFailure,
@@ -128,7 +131,6 @@ export class ReportProcessingError extends UpstreamError {
   }
 }
 
-const realSleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 const gunzipAsync = promisify(gunzip);
 /** Refresh this long before LWA's expiry (at most half the token's lifetime). */
 const TOKEN_MARGIN_MS = 60_000;
@@ -216,16 +218,12 @@ export class SpApiReportsClient {
     try {
       bytes = Buffer.from(await response.arrayBuffer());
     } catch (error) {
-      const timedOut = (error as Error).name === 'TimeoutError';
-      throw upstreamFailure(
-        new UpstreamError(
-          SPAPI_PROVIDER,
-          'downloadDocument',
-          timedOut ? 'timeout' : 'network',
-          `reading the document failed: ${(error as Error).message}`,
-          response.status,
-          { cause: error },
-        ),
+      throw bodyReadFailure(
+        error,
+        SPAPI_PROVIDER,
+        'downloadDocument',
+        'the document',
+        response.status,
       );
     }
     upstreamBytes.inc({ provider: SPAPI_PROVIDER }, bytes.length);
@@ -446,15 +444,6 @@ export class SpApiReportsClient {
       refreshAtMs: requestedAt + lifetimeMs - Math.min(TOKEN_MARGIN_MS, lifetimeMs / 2),
     };
     return body.access_token;
-  }
-}
-
-function safeJson<T extends z.ZodType>(text: string, schema: T): z.infer<T> | undefined {
-  try {
-    const parsed = schema.safeParse(JSON.parse(text));
-    return parsed.success ? parsed.data : undefined;
-  } catch {
-    return undefined;
   }
 }
 
