@@ -105,12 +105,7 @@ export async function startSandboxes(options: SandboxOptions): Promise<Sandboxes
         SMARTPROXY_USERNAME: PROXY_SANDBOX_USER,
         SMARTPROXY_PASSWORD: PROXY_SANDBOX_PASSWORD,
       },
-      controlled: {
-        keepa: keepa as unknown as ControlledSandbox,
-        spapi: spapi as unknown as ControlledSandbox,
-        proxy: proxy as unknown as ControlledSandbox,
-        site: site as unknown as ControlledSandbox,
-      },
+      controlled: { keepa, spapi, proxy, site },
       stop,
     };
   } catch (error) {

@@ -1,5 +1,5 @@
 import { createServer, type ServerResponse } from 'node:http';
-import { listenLocal, seededRandom } from './shared.ts';
+import { closeServer, listenLocal, realSleep, seededRandom } from './shared.ts';
 
 /**
  * A sandbox Keepa product API: the parts Tollgate uses, with Keepa's token-bucket semantics.
@@ -255,8 +255,7 @@ export async function startKeepaSandbox(opts: KeepaSandboxOptions = {}): Promise
   const refillRate = opts.refillPerMinute ?? 20;
   const keys = new Set(opts.keys ?? [KEEPA_SANDBOX_KEY]);
   const slowMs = opts.slowMs ?? 3_000;
-  const sleep =
-    opts.sleep ?? ((ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms)));
+  const sleep = opts.sleep ?? realSleep;
   const bucket = new KeepaBucket(capacity, refillRate, now, now());
   let mode: KeepaMisbehaviour = 'none';
   const totalDeals = opts.deals ?? 400;
@@ -354,7 +353,7 @@ export async function startKeepaSandbox(opts: KeepaSandboxOptions = {}): Promise
       return;
     }
     if (url.pathname === '/token') {
-      reply(res, 200, { ...status(), tokensConsumed: 0, processingTimeInMs: 0 });
+      reply(res, 200, uncharged());
       return;
     }
     if (url.pathname === '/deal') {
@@ -455,10 +454,6 @@ export async function startKeepaSandbox(opts: KeepaSandboxOptions = {}): Promise
         productRequests: [...productRequests],
       };
     },
-    stop: () =>
-      new Promise<void>((resolve, reject) => {
-        server.close((err) => (err ? reject(err) : resolve()));
-        server.closeAllConnections();
-      }),
+    stop: () => closeServer(server),
   };
 }

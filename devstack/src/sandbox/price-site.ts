@@ -1,5 +1,5 @@
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
-import { listenLocal, seededRandom } from './shared.ts';
+import { closeServer, listenLocal, realSleep, seededRandom } from './shared.ts';
 
 /**
  * A sandbox price-history site in the manner of Buck.cheap, for the marketplaces `takealot`
@@ -226,8 +226,7 @@ export async function startPriceSiteSandbox(
   const pageSize = opts.pageSize ?? 50;
   const retryAfter = opts.retryAfterSeconds ?? 60;
   const slowMs = opts.slowMs ?? 3_000;
-  const sleep =
-    opts.sleep ?? ((ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms)));
+  const sleep = opts.sleep ?? realSleep;
   const sizes = { ...DEFAULT_CATALOGUE, ...opts.catalogue };
   const catalogue = new Map<PriceSiteMarketplace, string[]>();
   const positions = new Map<string, number>();
@@ -445,10 +444,6 @@ export async function startPriceSiteSandbox(
     }),
     productIds: (marketplace) => [...(catalogue.get(marketplace) ?? [])],
     product: (marketplace, id) => productOf(marketplace, id),
-    stop: () =>
-      new Promise<void>((resolve, reject) => {
-        server.close((err) => (err ? reject(err) : resolve()));
-        server.closeAllConnections();
-      }),
+    stop: () => closeServer(server),
   };
 }

@@ -7,7 +7,7 @@ import {
 } from 'node:http';
 import { isIP, connect as netConnect, type Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
-import { listenLocal } from './shared.ts';
+import { closeServer, listenLocal, realSleep } from './shared.ts';
 
 /**
  * A sandbox of SmartProxy's residential endpoint: an authenticated HTTP forward proxy.
@@ -218,8 +218,7 @@ export async function startProxySandbox(opts: ProxySandboxOptions = {}): Promise
   const realm = opts.realm ?? 'SmartProxy sandbox';
   const retryAfter = opts.retryAfterSeconds ?? 30;
   const slowMs = opts.slowMs ?? 3_000;
-  const sleep =
-    opts.sleep ?? ((ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms)));
+  const sleep = opts.sleep ?? realSleep;
   const users = opts.users ?? [
     { username: PROXY_SANDBOX_USER, password: PROXY_SANDBOX_PASSWORD, requestsPerSecond: 10 },
   ];
@@ -472,12 +471,10 @@ export async function startProxySandbox(opts: ProxySandboxOptions = {}): Promise
         }),
       ),
     }),
-    stop: () =>
-      new Promise<void>((resolve, reject) => {
-        for (const socket of tunnels) socket.destroy();
-        upstreamAgent.destroy();
-        server.close((err) => (err ? reject(err) : resolve()));
-        server.closeAllConnections();
-      }),
+    stop: () => {
+      for (const socket of tunnels) socket.destroy();
+      upstreamAgent.destroy();
+      return closeServer(server);
+    },
   };
 }

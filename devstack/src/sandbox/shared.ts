@@ -28,3 +28,13 @@ export async function listenLocal(server: Server, port = 0): Promise<number> {
   });
   return (server.address() as AddressInfo).port;
 }
+
+export const realSleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
+
+/** Stops listening and drops every open connection, so a stop never waits on keep-alive. */
+export function closeServer(server: Server): Promise<void> {
+  return new Promise<void>((resolve, reject) => {
+    server.close((err) => (err ? reject(err) : resolve()));
+    server.closeAllConnections();
+  });
+}

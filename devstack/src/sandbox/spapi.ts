@@ -1,6 +1,6 @@
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import { gzipSync } from 'node:zlib';
-import { listenLocal, seededRandom } from './shared.ts';
+import { closeServer, listenLocal, realSleep, seededRandom } from './shared.ts';
 
 /**
  * A sandbox Amazon SP-API for the vendor real-time sales flow, on one port:
@@ -263,8 +263,7 @@ export async function startSpApiSandbox(opts: SpApiSandboxOptions = {}): Promise
   const processingMs = opts.processingMs ?? 30_000;
   const slowMs = opts.slowMs ?? 3_000;
   const tokenTtlMs = (opts.tokenTtlSeconds ?? 3600) * 1000;
-  const sleep =
-    opts.sleep ?? ((ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms)));
+  const sleep = opts.sleep ?? realSleep;
   const asins = sandboxAsins(seed, opts.asins ?? 6);
   const limits = { ...SPAPI_REPORTS_RATE_LIMITS, ...opts.rateLimits };
   const buckets: Record<RateLimitedOperation, TokenBucket> = {
@@ -621,10 +620,6 @@ export async function startSpApiSandbox(opts: SpApiSandboxOptions = {}): Promise
         getReportDocument: buckets.getReportDocument.level(),
       },
     }),
-    stop: () =>
-      new Promise<void>((resolve, reject) => {
-        server.close((err) => (err ? reject(err) : resolve()));
-        server.closeAllConnections();
-      }),
+    stop: () => closeServer(server),
   };
 }
