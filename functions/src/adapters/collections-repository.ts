@@ -28,7 +28,11 @@ import {
   startCollection,
   startCollectionRequestSchema,
 } from '../core/pipeline/collections';
-import { redistributeShare, type ShareChange } from '../core/pipeline/share-transition';
+import {
+  applyShareChanges,
+  redistributeShare,
+  type ShareChange,
+} from '../core/pipeline/share-transition';
 import { effectiveShares } from '../core/quota/allocation';
 import { logger } from '../log';
 import { CONFIG_PATHS } from './config-repository';
@@ -223,10 +227,7 @@ export class CollectionsRepository {
     }
     const changes = redistributeShare(categories, t.category, t.sharePercent);
     if (changes.length === 0) return [];
-    const updated = categories.map((c) => {
-      const change = changes.find((x) => x.category === c.id);
-      return change ? { ...c, sharePercent: change.toPercent } : c;
-    });
+    const updated = applyShareChanges(categories, changes);
     const provider = providerSnapshot.exists
       ? [
           parseDocument(providerSchema, `${CONFIG_PATHS.providers}/${t.provider}`, {

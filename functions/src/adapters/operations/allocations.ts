@@ -16,7 +16,11 @@ import {
   pauseCollection,
   resumeCollection,
 } from '../../core/pipeline/collections';
-import { redistributeShare, type ShareChange } from '../../core/pipeline/share-transition';
+import {
+  applyShareChanges,
+  redistributeShare,
+  type ShareChange,
+} from '../../core/pipeline/share-transition';
 import { logger } from '../../log';
 import { COLLECTIONS_PATH } from '../collections-repository';
 import { writeAudit } from './audit';
@@ -86,10 +90,7 @@ export async function setCategoryAllocation(
           { category: id, fromPercent: current.sharePercent, toPercent: input.sharePercent },
         ];
       }
-      categories = categories.map((c) => {
-        const change = shareChanges.find((s) => s.category === c.id);
-        return change ? { ...c, sharePercent: change.toPercent } : c;
-      });
+      categories = applyShareChanges(categories, shareChanges);
     }
     const next = categories[0]!;
     const changed = !isDeepStrictEqual(current, next) || shareChanges.length > 0;

@@ -60,6 +60,15 @@ export const AUDITED_BATCH_WRITES = MAX_BATCH_WRITES - 1;
 
 const WRITE_OPS: readonly string[] = ['set', 'update', 'create', 'delete'];
 
+/** The default audit of a commit: the writes it made, named by their first document. */
+export function describeWrites(writes: readonly RecordedWrite[]): CommitAudit {
+  return {
+    target: writes[0]?.path ?? '',
+    before: null,
+    after: { writes: writes.map(({ op, path }) => ({ op, path })) },
+  };
+}
+
 /**
  * A Firestore for code that is not ours to change (the validation runner, the aggregation
  * store): every commit made through it — a transaction, a batch, a single-document write on a
@@ -74,13 +83,7 @@ export function auditedFirestore(db: Firestore, options: AuditedFirestoreOptions
   const unwrap = <T>(value: T): T =>
     (typeof value === 'object' && value !== null ? (targets.get(value) ?? value) : value) as T;
 
-  const describe =
-    options.describe ??
-    ((writes: readonly RecordedWrite[]): CommitAudit => ({
-      target: writes[0]?.path ?? '',
-      before: null,
-      after: { writes: writes.map((w) => ({ ...w })) },
-    }));
+  const describe = options.describe ?? describeWrites;
 
   const entry = (writes: readonly RecordedWrite[], result: unknown): AuditRecord => ({
     who: options.actor,

@@ -15,7 +15,11 @@ import {
   collectionSchema,
   startCollection as startInCore,
 } from '../../core/pipeline/collections';
-import { redistributeShare, type ShareChange } from '../../core/pipeline/share-transition';
+import {
+  applyShareChanges,
+  redistributeShare,
+  type ShareChange,
+} from '../../core/pipeline/share-transition';
 import { logger } from '../../log';
 import {
   COLLECTIONS_PATH,
@@ -84,11 +88,7 @@ export async function startCollection(
         outcome.transition.category,
         outcome.transition.sharePercent,
       );
-      const updated = categories.map((c) => {
-        const change = shareChanges.find((s) => s.category === c.id);
-        return change ? { ...c, sharePercent: change.toPercent } : c;
-      });
-      checkProviderShares(provider, updated);
+      checkProviderShares(provider, applyShareChanges(categories, shareChanges));
     }
     if (current && isDeepStrictEqual(current, outcome.collection) && shareChanges.length === 0) {
       return { ...outcome, changed: false, shareChanges, auditId: null };

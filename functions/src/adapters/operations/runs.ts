@@ -14,7 +14,7 @@ import {
 } from '../aggregation-store';
 import { loadPipelineConfig } from '../pipeline-config';
 import { runValidation, VALIDATION_RUNS_PATH } from '../validation-runner';
-import { auditedFirestore, type RecordedWrite } from './audit';
+import { auditedFirestore, describeWrites } from './audit';
 import type { OperationContext } from './context';
 
 /**
@@ -32,10 +32,6 @@ export function manualValidationRunId(nowMs: number): string {
   return `${new Date(nowMs).toISOString().slice(0, 23).replace(/[:.]/g, '-')}-manual`;
 }
 
-function writesOf(writes: readonly RecordedWrite[]) {
-  return { writes: writes.map(({ op, path }) => ({ op, path })) };
-}
-
 /** Runs data validation now, as the schedule does, under a run id of its own. */
 export async function validateData(
   ctx: OperationContext,
@@ -50,9 +46,8 @@ export async function validateData(
     what: 'validateData',
     now: ctx.now,
     describe: (writes) => ({
+      ...describeWrites(writes),
       target: `${VALIDATION_RUNS_PATH}/${runId}`,
-      before: null,
-      after: writesOf(writes),
     }),
     onAudit: (id) => auditIds.push(id),
   });
@@ -110,7 +105,7 @@ export async function forceFlush(
           after: flush.aggregate,
         };
       }
-      return { target: writes[0]?.path ?? '', before: null, after: writesOf(writes) };
+      return describeWrites(writes);
     },
     onAudit: (id) => auditIds.push(id),
   });

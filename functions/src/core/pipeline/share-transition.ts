@@ -82,3 +82,11 @@ function counted(c: Category): number {
   if (c.paused) return 0;
   return Math.max(hundredths(c.sharePercent), hundredths(c.overridePercent ?? 0));
 }
+
+/** The categories with `changes` applied to their shares. */
+export function applyShareChanges(categories: Category[], changes: ShareChange[]): Category[] {
+  return categories.map((c) => {
+    const change = changes.find((x) => x.category === c.id);
+    return change ? { ...c, sharePercent: change.toPercent } : c;
+  });
+}
