@@ -56,9 +56,9 @@ export interface CliImportResult extends ImportResult {
 }
 
 /**
- * importBackup (adapters/backup.ts): a dry run first, which verifies the whole file (shape,
- * checksum, canonical text, every value) and writes nothing, so a truncated or corrupted file
- * is refused before anything changes. Then the import itself through an audited Firestore:
+ * importBackup (adapters/backup.ts): the whole file is verified first (shape, checksum,
+ * canonical text, every value), so a truncated or corrupted file is refused before anything
+ * changes. Then the import itself through an audited Firestore:
  * every batch commits with its own `importBackup` audit entry listing the documents it set,
  * as the callables audit their changes.
  */
@@ -67,10 +67,11 @@ export async function importWithAudit(
   file: Uint8Array,
   options: { dryRun: boolean; actor: Actor; now: () => number; progress: Progress },
 ): Promise<CliImportResult> {
-  const checked = await importBackup(db, file, { dryRun: true });
-  if (options.dryRun) return { ...checked, auditIds: [] };
+  if (options.dryRun) return { ...(await importBackup(db, file, { dryRun: true })), auditIds: [] };
+  // Names the file for the bar and the audit; a bad file throws here, before anything is written.
+  const checked = verifyBackup(file);
   const auditIds: string[] = [];
-  const bar = options.progress.start('import', checked.documents);
+  const bar = options.progress.start('import', Object.keys(checked.documents).length);
   let inCommit = 0;
   const audited = auditedFirestore(db, {
     actor: options.actor,
