@@ -185,9 +185,11 @@ describe('the SP-API real-time sales auto-sync, end to end', () => {
     expect(resumed?.watermarkMs).toBeGreaterThan(firstEnd);
     expect(Date.now() - (resumed?.watermarkMs as number)).toBeLessThan(10 * 60_000);
     expect(resumed?.completed ?? []).toEqual([]);
-    expect((await db.collection('sales').count().get()).data().count).toBeGreaterThan(
-      salesAfterFirst,
-    );
+    // The hours after the first chunk are stored now. (Counted by hour, not as growth of the
+    // whole collection: the stack's own 15-minute cron may have synced them first.)
+    const later = await db.collection('sales').where('hourStartMs', '>=', firstEnd).count().get();
+    expect(later.data().count).toBeGreaterThan(0);
+    expect(salesAfterFirst).toBeGreaterThan(0);
   });
 });
 
