@@ -131,6 +131,14 @@ export class QuotaEngine {
     }).catch((error: unknown) => logger.warn({ err: error }, 'usage statistics not recorded'));
   }
 
+  /**
+   * The instance is going away (SIGTERM, or a test recycling it): gives back what it holds so
+   * other instances can use it, and writes what it still owes.
+   */
+  async shutdown(): Promise<void> {
+    await this.slots.releaseAll();
+  }
+
   /** Document writes this instance made for quota accounting. */
   firestoreWrites(): number {
     return this.claimWrites + this.cooldowns.writes + this.slots.writes;

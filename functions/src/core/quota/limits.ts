@@ -58,18 +58,55 @@ function defaultLineBlock(line: TokenLine): number {
   return Math.max(1, Math.min(bySpeed, Math.floor(validSpan(line) / 32)));
 }
 
+/**
+ * The tokens a category's line holds back for clock spread and jitter: `safetyMarginMs` of its
+ * refill, rounded up, so even a rate far below one token a second keeps a whole token back
+ * (a fraction of a token of drift can still add a whole token to some interval).
+ */
+export function lineReserve(ratePerSecond: number, safetyMarginMs: number): number {
+  return safetyMarginMs > 0 ? Math.ceil((ratePerSecond * safetyMarginMs) / 1000 - 1e-9) : 0;
+}
+
+/** The bucket a category's share of a limit amounts to: capacity after the reserve, and rate. */
+export function shareOfBucket(
+  capacity: number,
+  ratePerSecond: number,
+  percent: number,
+  safetyMarginMs: number,
+): { capacity: number; ratePerSecond: number } {
+  const fraction = percent / 100;
+  const rate = ratePerSecond * fraction;
+  return {
+    capacity: Math.max(0, Math.floor(capacity * fraction + 1e-9) - lineReserve(rate, safetyMarginMs)),
+    ratePerSecond: rate,
+  };
+}
+
+/**
+ * The most one call can ever be granted by `limit` for a category holding `percent` of it
+ * (undefined for limits that grant no amount, such as concurrency). A call asking more is
+ * never granted at that share.
+ */
+export function maxGrantable(limit: Limit, percent: number, safetyMarginMs: number): number | undefined {
+  if (limit.kind === 'tokenBucket' || limit.kind === 'operation') {
+    const [capacity, rate] =
+      limit.kind === 'tokenBucket'
+        ? [Math.min(limit.capacity, limit.burstThreshold ?? limit.capacity), limit.refillPerSecond]
+        : [limit.burst, limit.ratePerSecond];
+    return validSpan(shareOfBucket(capacity, rate, percent, safetyMarginMs));
+  }
+  if (limit.kind === 'window') return Math.floor((limit.limit * percent) / 100 + 1e-9);
+  return undefined;
+}
+
 function lineFor(
   capacity: number,
   ratePerSecond: number,
   share: ShareEpoch & { endMs?: number },
   safetyMarginMs: number,
 ): TokenLine {
-  const fraction = share.percent / 100;
-  const rate = ratePerSecond * fraction;
-  const reserve = Math.floor((rate * safetyMarginMs) / 1000);
   return {
-    capacity: Math.max(0, Math.floor(capacity * fraction) - reserve),
-    ratePerSecond: rate,
+    ...shareOfBucket(capacity, ratePerSecond, share.percent, safetyMarginMs),
     originMs: share.startMs || LINE_EPOCH_MS,
     endMs: share.endMs,
   };
