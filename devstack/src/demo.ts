@@ -57,7 +57,7 @@ export async function startDemo(stack: Stack, options: DemoOptions): Promise<Dem
   const { app, db } = adminFirestoreAt(stack.projectId, stack.urls.firestore, `demo-${Date.now()}`);
 
   // Demo pacing: SP-API reports are polled every 2 s (the sandbox finishes them in 5 s), and
-  // the proxy pool allows 40 requests/s instead of the seed's 10 (the sandbox proxy takes 100),
+  // the proxy pool allows 40 requests/s instead of the seed's 25 (the sandbox proxy takes 100),
   // so the historical collection passes its phase thresholds within minutes.
   await db.doc('providers/spapi').update({ 'settings.reportPollMs': 2_000 });
   const proxyLimits = (await db.doc('providers/smartproxy').get()).get('limits') as Array<

@@ -1,12 +1,24 @@
 import { Agent, request } from 'node:http';
+import { performance } from 'node:perf_hooks';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { BaselineLimiter } from './baseline-limiter.ts';
+import { LatencyRecorder, type LatencySummary } from './latency.ts';
 import type { UpstreamStats } from './token-bucket-upstream.ts';
+
+/**
+ * A limiter's answer. `sleptMs`: how long the limiter deliberately waited in process inside
+ * this call (Tollgate's gate awaits tokens it reserved, up to maxWaitMs); the harness reports
+ * it apart from the time the decision took.
+ */
+export type LimiterAnswer =
+  | { granted: true; sleptMs?: number }
+  | { granted: false; retryAtMs: number; sleptMs?: number };
 
 /** What the harness drives: Tollgate's gate, or the baseline through {@link fromBaseline}. */
 export interface QuotaLimiter {
   name: string;
-  acquire(cost: number): Promise<{ granted: true } | { granted: false; retryAtMs: number }>;
+  /** `worker`: which of the harness's workers asks (0 .. workers - 1). */
+  acquire(cost: number, worker?: number): Promise<LimiterAnswer>;
   firestoreWrites(): number;
 }
 
@@ -32,6 +44,24 @@ export interface QuotaBenchOptions {
   errorBackoffMs?: number;
   /** Injected clock for the harness (default Date.now; must match the limiter's retryAtMs). */
   now?: () => number;
+  /**
+   * A worker told to retry after the deadline stops (its task would be re-enqueued for then),
+   * and the run ends early once every worker has stopped: for allowances that run out, such as
+   * a day window. Default false: such workers keep asking until the deadline.
+   */
+  stopWhenRetryBeyondDeadline?: boolean;
+}
+
+/**
+ * Time spent in `limiter.acquire`, per call, with the limiter's deliberate in-process wait
+ * (`sleptMs`) taken out: the cost of the decision itself. `waits` is that wait alone, for the
+ * granted calls that waited.
+ */
+export interface AcquireLatency {
+  granted: LatencySummary;
+  deferred: LatencySummary;
+  all: LatencySummary;
+  waits: LatencySummary;
 }
 
 export interface QuotaBenchResult {
@@ -56,6 +86,15 @@ export interface QuotaBenchResult {
   limiterErrors: number;
   /** Upstream answers other than 200/429, and failed requests. */
   upstreamErrors: number;
+  /** Calls the limiter granted (each went to the upstream). */
+  granted: number;
+  latency: AcquireLatency;
+  /** Seconds from t = 0 to the last call the upstream answered 200. */
+  lastAdmittedS: number;
+  /** Workers that stopped because they were told to retry after the deadline. */
+  stoppedWorkers: number;
+  /** The upstream's stats at the end (window counts included, when it enforces one). */
+  upstreamStats: UpstreamStats;
 }
 
 /** A keep-alive GET; resolves with the status code after draining the body. */
@@ -79,6 +118,8 @@ export function httpGet(agent: Agent, url: URL, path: string): Promise<number> {
  * granted, call the upstream once; if told "retry at T", wait until T (at most maxWaitMs at a
  * time, never past the deadline, at least 1 ms so nothing spins). Counts come from the
  * upstream itself, reset at the start, so the bound and the admitted calls share one clock.
+ * Every `limiter.acquire` is timed (performance.now), less the wait the limiter reports it
+ * slept deliberately; granted and deferred calls are summarised apart.
  */
 export async function runQuotaBench(opts: QuotaBenchOptions): Promise<QuotaBenchResult> {
   const {
@@ -90,6 +131,7 @@ export async function runQuotaBench(opts: QuotaBenchOptions): Promise<QuotaBench
     maxWaitMs = 1000,
     errorBackoffMs = 50,
     now = Date.now,
+    stopWhenRetryBeyondDeadline = false,
   } = opts;
   const base = new URL(upstream.url);
   const path = `/call?cost=${cost}`;
@@ -98,6 +140,15 @@ export async function runQuotaBench(opts: QuotaBenchOptions): Promise<QuotaBench
   let denied = 0;
   let limiterErrors = 0;
   let upstreamErrors = 0;
+  let granted = 0;
+  let lastAdmittedMs = 0;
+  let stoppedWorkers = 0;
+  const latency = {
+    granted: new LatencyRecorder(),
+    deferred: new LatencyRecorder(),
+    all: new LatencyRecorder(),
+    waits: new LatencyRecorder(),
+  };
 
   // Open the connections before t = 0 so the run does not pay for the TCP handshakes.
   await Promise.all(
@@ -108,26 +159,38 @@ export async function runQuotaBench(opts: QuotaBenchOptions): Promise<QuotaBench
   const start = now();
   const deadline = start + durationMs;
 
-  const worker = async () => {
+  const worker = async (_: unknown, index: number) => {
     while (now() < deadline) {
-      let answer: Awaited<ReturnType<QuotaLimiter['acquire']>>;
+      let answer: LimiterAnswer;
+      const asked = performance.now();
       try {
-        answer = await limiter.acquire(cost);
+        answer = await limiter.acquire(cost, index);
       } catch {
         limiterErrors++;
         await sleep(Math.max(1, Math.min(errorBackoffMs, deadline - now())));
         continue;
       }
+      const slept = answer.sleptMs ?? 0;
+      const decisionMs = performance.now() - asked - slept;
+      latency.all.record(decisionMs);
+      (answer.granted ? latency.granted : latency.deferred).record(decisionMs);
+      if (answer.granted && slept > 0) latency.waits.record(slept);
       if (!answer.granted) {
         denied++;
         const t = now();
+        if (stopWhenRetryBeyondDeadline && answer.retryAtMs > deadline) {
+          stoppedWorkers++;
+          return;
+        }
         const wait = Math.min(answer.retryAtMs - t, maxWaitMs, deadline - t);
         await sleep(Math.max(1, wait));
         continue;
       }
+      granted++;
       try {
         const status = await httpGet(agent, base, path);
-        if (status !== 200 && status !== 429) upstreamErrors++;
+        if (status === 200) lastAdmittedMs = Math.max(lastAdmittedMs, now());
+        else if (status !== 429) upstreamErrors++;
       } catch {
         upstreamErrors++;
         await sleep(errorBackoffMs);
@@ -156,6 +219,16 @@ export async function runQuotaBench(opts: QuotaBenchOptions): Promise<QuotaBench
     denied,
     limiterErrors,
     upstreamErrors,
+    granted,
+    latency: {
+      granted: latency.granted.summary(),
+      deferred: latency.deferred.summary(),
+      all: latency.all.summary(),
+      waits: latency.waits.summary(),
+    },
+    lastAdmittedS: lastAdmittedMs > 0 ? (lastAdmittedMs - start) / 1000 : 0,
+    stoppedWorkers,
+    upstreamStats: stats,
   };
 }
 

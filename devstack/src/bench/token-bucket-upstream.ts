@@ -10,8 +10,11 @@ import type { AddressInfo } from 'node:net';
  *   with `Retry-After` (whole seconds, rounded up), `Retry-After-Ms` and `{"retryAfterMs":x}`.
  *   N above the capacity can never succeed: 400.
  * - `GET /stats`: {@link UpstreamStats}.
- * - `POST /reset` (JSON body or query `capacity`, `refillPerSecond`, both optional): refills the
- *   bucket to a new capacity and rate, zeroes the counters and restarts the clock.
+ * - `POST /reset` (JSON body or query `capacity`, `refillPerSecond`, `windowLimit`, all
+ *   optional): refills the bucket to a new capacity and rate, zeroes the counters and restarts
+ *   the clock. `windowLimit` N > 0 adds a fixed window that counts requests from this reset on
+ *   (a day window, for runs shorter than a day): once N calls were answered 200, every call is
+ *   answered 429 without touching the bucket. 0 removes it; absent keeps the previous one.
  */
 
 /** The most tokens a bucket that starts full can hand out in `durationMs`: C + r * d / 1000. */
@@ -115,8 +118,12 @@ export interface UpstreamStats {
   admitted: number;
   /** Tokens those calls consumed. */
   admittedTokens: number;
-  /** Calls answered 429. */
+  /** Calls answered 429 (by the bucket or by the window). */
   rejected: number;
+  /** Of those, calls refused because the window's N requests were used up. */
+  rejectedByWindow: number;
+  /** The window's N requests since the reset; 0 when there is no window. */
+  windowLimit: number;
   /** Milliseconds since the last reset. */
   elapsedMs: number;
   /** allowedTokens(capacity, refill, elapsedMs): admittedTokens never exceeds it. */
@@ -144,8 +151,15 @@ export interface TokenBucketUpstream {
   allowed(durationMs: number): number;
   /** In-process equivalents of `GET /stats` and `POST /reset`. */
   stats(): UpstreamStats;
-  reset(opts?: { capacity?: number; refillPerSecond?: number }): void;
+  reset(opts?: UpstreamShape): void;
   stop(): Promise<void>;
+}
+
+export interface UpstreamShape {
+  capacity?: number;
+  refillPerSecond?: number;
+  /** Requests allowed from the reset on (a window); 0: none; absent: unchanged. */
+  windowLimit?: number;
 }
 
 const JSON_HEADERS = { 'content-type': 'application/json' };
@@ -190,6 +204,8 @@ export async function startTokenBucketUpstream(
   let admitted = 0;
   let admittedTokens = 0;
   let rejected = 0;
+  let rejectedByWindow = 0;
+  let windowLimit = 0;
 
   const stats = (): UpstreamStats => {
     const tokensLeft = bucket.tokens();
@@ -200,14 +216,20 @@ export async function startTokenBucketUpstream(
       admitted,
       admittedTokens,
       rejected,
+      rejectedByWindow,
+      windowLimit,
       elapsedMs,
       allowed: bucket.allowed(elapsedMs),
       tokensLeft,
     };
   };
-  const reset = (o: { capacity?: number; refillPerSecond?: number } = {}) => {
+  const reset = (o: UpstreamShape = {}) => {
+    if (o.windowLimit !== undefined && !(o.windowLimit >= 0)) {
+      throw new RangeError(`bad window limit: ${o.windowLimit}`);
+    }
     bucket.reset(o.capacity ?? bucket.capacity, o.refillPerSecond ?? bucket.refillPerSecond);
-    admitted = admittedTokens = rejected = 0;
+    windowLimit = o.windowLimit ?? windowLimit;
+    admitted = admittedTokens = rejected = rejectedByWindow = 0;
   };
 
   const server = createServer((req, res) => {
@@ -216,6 +238,16 @@ export async function startTokenBucketUpstream(
       const cost = parseCost(url);
       if (!(cost > 0) || cost > bucket.capacity) {
         reply(res, 400, `{"error":"cost must be in (0, ${bucket.capacity}]"}`);
+        return;
+      }
+      if (windowLimit > 0 && admitted >= windowLimit) {
+        rejected++;
+        rejectedByWindow++;
+        const ms = 86_400_000;
+        reply(res, 429, `{"error":"window quota exceeded","retryAfterMs":${ms}}`, {
+          'retry-after': String(ms / 1000),
+          'retry-after-ms': String(ms),
+        });
         return;
       }
       const r = bucket.take(cost);
@@ -247,7 +279,11 @@ export async function startTokenBucketUpstream(
               const v = body[k] ?? query.get(k);
               return v === undefined || v === null ? undefined : Number(v);
             };
-            reset({ capacity: num('capacity'), refillPerSecond: num('refillPerSecond') });
+            reset({
+              capacity: num('capacity'),
+              refillPerSecond: num('refillPerSecond'),
+              windowLimit: num('windowLimit'),
+            });
             reply(res, 200, JSON.stringify(stats()));
           } catch (err) {
             reply(res, 400, JSON.stringify({ error: String(err) }));

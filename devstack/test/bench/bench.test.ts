@@ -1,12 +1,19 @@
+import { randomUUID } from 'node:crypto';
+import { deleteApp, initializeApp } from 'firebase-admin/app';
+import { getFirestore } from 'firebase-admin/firestore';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { QuotaEngine } from '../../../functions/src/adapters/quota/quota-engine.ts';
 import { createUsageLogLimiter, usageLogConfigFor } from '../../src/bench/baseline-limiter.ts';
-import { runBaselineBench } from '../../src/bench/harness.ts';
+import { runChurnBench } from '../../src/bench/churn.ts';
+import { type QuotaLimiter, runBaselineBench, runQuotaBench } from '../../src/bench/harness.ts';
+import { LatencyRecorder, meteredSleep, meterSleeps, percentile } from '../../src/bench/latency.ts';
 import {
   allowedTokens,
   startTokenBucketUpstream,
   TokenBucket,
   type TokenBucketUpstream,
 } from '../../src/bench/token-bucket-upstream.ts';
+import { EnginePool } from '../../src/bench/tollgate-limiter.ts';
 import { db, freshCollection } from '../firestore/clients.ts';
 
 async function call(up: TokenBucketUpstream, path: string, method = 'GET', body?: string) {
@@ -79,6 +86,33 @@ describe('token-bucket upstream', () => {
     expect(up.allowed(750)).toBe(13);
   });
 
+  it('with a window limit, refuses every call past N requests since the reset', async () => {
+    await call(
+      up,
+      '/reset',
+      'POST',
+      JSON.stringify({ capacity: 10, refillPerSecond: 4, windowLimit: 3 }),
+    );
+    for (let i = 0; i < 3; i++) expect((await call(up, '/call')).status).toBe(200);
+    const refused = await call(up, '/call');
+    expect(refused.status).toBe(429);
+    t += 3_600_000; // the bucket refills; the window does not
+    expect((await call(up, '/call')).status).toBe(429);
+    expect(up.stats()).toMatchObject({
+      admitted: 3,
+      rejected: 2,
+      rejectedByWindow: 2,
+      windowLimit: 3,
+      tokensLeft: 10,
+    });
+    // A reset without windowLimit keeps it; windowLimit 0 removes it.
+    await call(up, '/reset', 'POST');
+    expect(up.stats()).toMatchObject({ windowLimit: 3, admitted: 0 });
+    await call(up, '/reset?windowLimit=0', 'POST');
+    for (let i = 0; i < 5; i++) expect((await call(up, '/call')).status).toBe(200);
+    expect(up.stats()).toMatchObject({ windowLimit: 0, rejected: 0 });
+  });
+
   it('POST /reset sets a new capacity and rate, refills and zeroes the counters', async () => {
     const r = await call(up, '/reset', 'POST', JSON.stringify({ capacity: 3, refillPerSecond: 1 }));
     expect(r.json).toMatchObject({ capacity: 3, refillPerSecond: 1, admitted: 0, rejected: 0 });
@@ -140,6 +174,180 @@ describe('baseline limiter (firebase-functions-rate-limiter equivalent)', () => 
       expect(result.firestoreWrites).toBeGreaterThanOrEqual(result.admitted); // a write per admitted call
     } finally {
       await up.stop();
+    }
+  });
+});
+
+describe('latency', () => {
+  it('percentile is nearest rank', () => {
+    const sorted = Array.from({ length: 100 }, (_, i) => i + 1);
+    expect(percentile(sorted, 50)).toBe(50);
+    expect(percentile(sorted, 99)).toBe(99);
+    expect(percentile(sorted, 100)).toBe(100);
+    expect(percentile([7], 99)).toBe(7);
+    expect(percentile([1, 2, 3], 50)).toBe(2);
+    expect(percentile([], 50)).toBeUndefined();
+  });
+
+  it('the recorder grows past its first buffer and sorts numerically', () => {
+    const recorder = new LatencyRecorder();
+    for (let i = 3000; i >= 1; i--) recorder.record(i / 10);
+    expect(recorder.summary()).toEqual({ count: 3000, p50: 150, p99: 297, max: 300 });
+    expect(new LatencyRecorder().summary()).toEqual({
+      count: 0,
+      p50: undefined,
+      p99: undefined,
+      max: undefined,
+    });
+  });
+
+  it('meterSleeps counts only the metered sleeps of its own call', async () => {
+    const [a, b, c] = await Promise.all([
+      meterSleeps(async () => {
+        await meteredSleep(5);
+        await meteredSleep(5);
+        return 'a';
+      }),
+      meterSleeps(async () => 'b'),
+      meterSleeps(async () => {
+        await new Promise((r) => setTimeout(r, 5)); // not metered
+        return 'c';
+      }),
+    ]);
+    expect(a.value).toBe('a');
+    expect(a.sleptMs).toBeGreaterThan(0);
+    expect(b).toEqual({ value: 'b', sleptMs: 0 });
+    expect(c).toEqual({ value: 'c', sleptMs: 0 });
+  });
+});
+
+describe('harness', () => {
+  it("times each acquire apart from the limiter's own wait; stops workers told to come back after the deadline", async () => {
+    const up = await startTokenBucketUpstream({ capacity: 1000, refillPerSecond: 1000 });
+    try {
+      let grants = 0;
+      // Ten grants, the second half after a metered wait; then "retry tomorrow" for everyone.
+      const limiter: QuotaLimiter = {
+        name: 'scripted',
+        acquire: async () => {
+          if (grants >= 10) return { granted: false, retryAtMs: Date.now() + 86_400_000 };
+          const n = grants++;
+          const { sleptMs } = await meterSleeps(() =>
+            n >= 5 ? meteredSleep(2) : Promise.resolve(),
+          );
+          return { granted: true, sleptMs };
+        },
+        firestoreWrites: () => 0,
+      };
+      const result = await runQuotaBench({
+        workers: 4,
+        durationMs: 60_000,
+        upstream: up,
+        limiter,
+        stopWhenRetryBeyondDeadline: true,
+      });
+      expect(result.stoppedWorkers).toBe(4);
+      expect(result.granted).toBe(10);
+      expect(result.admitted).toBe(10);
+      expect(result.denied).toBe(4);
+      expect(result.latency.granted.count).toBe(10);
+      expect(result.latency.deferred.count).toBe(4);
+      expect(result.latency.all.count).toBe(14);
+      expect(result.latency.waits.count).toBe(5);
+      expect(result.lastAdmittedS).toBeGreaterThanOrEqual(0);
+      expect(result.lastAdmittedS).toBeLessThanOrEqual(result.durationS);
+    } finally {
+      await up.stop();
+    }
+  });
+});
+
+describe('engine pool', () => {
+  it('recycles an instance after its lifetime: drains it, shuts it down, then replaces it', async () => {
+    const events: string[] = [];
+    let made = 0;
+    const fakeEngine = () => {
+      const id = made++;
+      let down = false;
+      let calls = 0;
+      return {
+        id,
+        gate: { stats: { grants: 0 } },
+        firestoreWrites: () => calls,
+        shutdown: async () => {
+          events.push(`shutdown ${id}`);
+          await new Promise((r) => setTimeout(r, 1));
+          down = true;
+        },
+        call: async () => {
+          if (down) throw new Error(`engine ${id} used after shutdown`);
+          calls++;
+          await new Promise((r) => setTimeout(r, 2));
+          if (down) throw new Error(`engine ${id} shut down during a call`);
+        },
+      };
+    };
+    type Fake = ReturnType<typeof fakeEngine>;
+    const pool = new EnginePool({
+      instances: 2,
+      lifetimeCalls: 3,
+      create: () => fakeEngine() as unknown as QuotaEngine,
+    });
+    await Promise.all(
+      Array.from({ length: 5 }, async () => {
+        for (let i = 0; i < 6; i++) await pool.run((e) => (e as unknown as Fake).call());
+      }),
+    );
+    await pool.settle();
+    const stats = pool.stats();
+    expect(stats.recycled).toBe(10); // 30 calls, 3 each, on 2 instances
+    expect(stats.enginesCreated).toBe(12);
+    expect(pool.firestoreWrites()).toBe(30);
+    expect(events).toHaveLength(10);
+  });
+});
+
+describe('churn scenario', () => {
+  it('runs on the emulator: recycles instances, changes shares, never admits past N', async () => {
+    const app = initializeApp(
+      { projectId: `demo-churn-${randomUUID().slice(0, 8)}` },
+      randomUUID(),
+    );
+    const firestore = getFirestore(app);
+    const up = await startTokenBucketUpstream({ capacity: 100, refillPerSecond: 100 });
+    try {
+      const result = await runChurnBench({
+        db: firestore,
+        upstream: up,
+        provider: 'churn',
+        categories: ['churn-a', 'churn-b'],
+        shareRotation: [
+          [60, 40],
+          [40, 60],
+        ],
+        workers: 6,
+        instances: 2,
+        lifetimeCalls: 5,
+        sharePeriodMs: 300,
+        capMs: 2_000,
+        bucket: { capacity: 100, refillPerSecond: 100 },
+        windowLimit: 60,
+        maxWaitMs: 200,
+        safetyMarginMs: 25,
+        createEngine: () => new QuotaEngine(firestore, { sleep: meteredSleep }),
+      });
+      const { run } = result;
+      expect(run.limiterErrors).toBe(0);
+      expect(run.upstreamStats.windowLimit).toBe(60);
+      expect(run.admitted).toBeLessThanOrEqual(60);
+      expect(run.granted).toBe(run.admitted + run.upstream429);
+      expect(result.pool.recycled).toBeGreaterThan(0);
+      expect(result.pool.enginesCreated).toBe(2 + result.pool.recycled);
+      expect(result.shareChanges).toBeGreaterThan(0);
+      expect(result.shareChangeErrors).toEqual([]);
+    } finally {
+      await up.stop();
+      await deleteApp(app);
     }
   });
 });

@@ -1,5 +1,6 @@
 import type { Firestore } from 'firebase-admin/firestore';
 import { parseDocument } from '../core/config';
+import { LISTING_OPERATION } from '../core/pipeline/category-work';
 import type { Collection } from '../core/pipeline/collections';
 import {
   type HistoricalConfig,
@@ -109,7 +110,7 @@ export function discoveryStarter(deps: {
         key: `${marketplace}~${page}`,
         provider: collection.provider,
         category: collection.category,
-        operation: 'listing',
+        operation: LISTING_OPERATION,
         payload: { marketplace, page, limit } satisfies DiscoverPayload,
       });
       const result = await deps.enqueue(deps.queueFor(collection.provider), item, {

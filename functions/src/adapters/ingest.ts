@@ -228,7 +228,7 @@ async function runLeased(input: IngestSliceInput, report: SliceReport): Promise<
     }
     if (result.meter) engine.observe(provider, result.meter);
     const cost = result.meter?.consumed ?? plan.estimatedCost;
-    decision.settle({ cost });
+    await decision.settle({ cost });
     report.tokensSpent += cost;
     report.batches[plan.batch]++;
     const moved = await applyIngestResults(

@@ -5,6 +5,9 @@ import { logger } from '../log';
 import type { QuotaEngine } from './quota/quota-engine';
 import type { EnqueueOptions, EnqueueResult } from './task-queue';
 
+/** A work task's deadline: its upstream call holds a concurrency slot at most this long. */
+export const WORK_TIMEOUT_SECONDS = 300;
+
 /** What a handler may report after its upstream call: the actual cost, if it differs. */
 export interface WorkResult {
   actualCost?: number;
@@ -45,6 +48,7 @@ export function engineWorkPorts(
         operation: item.operation,
         cost: item.cost,
         requests: item.requests,
+        holdMs: WORK_TIMEOUT_SECONDS * 1000,
       }),
     reportQuotaError: (error, category) => engine.reportQuotaError(error, category),
     enqueue,
@@ -84,7 +88,7 @@ export class WorkRunner {
     try {
       const result = await handler(item);
       if (result) {
-        decision.settle({
+        await decision.settle({
           cost: result.actualCost,
           bytes: result.bytes,
           requests: result.requests,

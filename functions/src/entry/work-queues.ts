@@ -5,7 +5,7 @@ import { enqueueTask } from '../adapters/task-queue';
 import { secretsOf, type UpstreamProvider } from '../adapters/upstreams/secrets';
 import '../adapters/upstreams/wiring';
 import { workHandler } from '../adapters/work-handlers';
-import { engineWorkPorts, WorkRunner } from '../adapters/work-runner';
+import { engineWorkPorts, WORK_TIMEOUT_SECONDS, WorkRunner } from '../adapters/work-runner';
 import { workItemSchema, workQueueName } from '../core/pipeline/work-items';
 import { logger } from '../log';
 import { taskHandler } from './task-handler';
@@ -31,7 +31,7 @@ function workQueue(provider: UpstreamProvider) {
   const prefix = provider.toUpperCase();
   return onTaskDispatched(
     {
-      timeoutSeconds: 300,
+      timeoutSeconds: WORK_TIMEOUT_SECONDS,
       secrets: secretsOf(provider),
       retryConfig: {
         maxAttempts: defineInt(`${prefix}_WORK_MAX_ATTEMPTS`, { default: 5 }),

@@ -19,7 +19,14 @@ it('the quick snapshot sees every document the recursive one sees', async () => 
   await f.callables.validateData.run(as('operator', {}));
   await f.callables.forceFlush.run(as('operator', {}));
   await f.callables.startCollection.run(
-    as('operator', { id: 'x-1', provider: 'keepa', category: 'historical', targets: { a: 1 } }),
+    as('operator', {
+      id: 'x-1',
+      provider: 'keepa',
+      category: 'historical',
+      targets: { a: 1 },
+      // The default phases (15% down to 4.2%) cannot carry Keepa's 50-token batches.
+      phases: [{ fromPercent: 0, sharePercent: 20 }],
+    }),
   );
   const full = await fullSnapshot(f.db);
   expect([...full.keys()].some((p) => p.includes('/findings/'))).toBe(true);

@@ -115,7 +115,9 @@ export async function seed(db: Firestore): Promise<void> {
     cooldownSeconds: 600,
   });
   batch.set(db.doc('providers/spapi'), {
-    limits: [{ kind: 'operation', operation: 'getReport', ratePerSecond: 1, burst: 5 }],
+    // 40% of a burst of 10 carries the auto-sync's getReport (a burst of 5 would not, and a
+    // configuration whose shares cannot carry their work does not load: adapters/work-shares.ts).
+    limits: [{ kind: 'operation', operation: 'getReport', ratePerSecond: 1, burst: 10 }],
   });
   batch.set(db.doc('categories/deals'), { provider: 'keepa', sharePercent: 40, priority: 1 });
   batch.set(db.doc('categories/historical'), { provider: 'keepa', sharePercent: 30 });

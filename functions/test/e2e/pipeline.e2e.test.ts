@@ -59,7 +59,7 @@ describe('a historical collection through the proxy, end to end', () => {
 
   it('runs through all four phases with the right allocation at each, and redelivery duplicates nothing', async () => {
     await db.doc(`categories/${id}`).set({ provider: 'smartproxy', sharePercent: 15, priority: 1 });
-    // Only this collection runs, and fast: 4.2% of the seed's 10 requests/s would take minutes.
+    // Only this collection runs, and fast: 4.2% of the seed's 25 requests/s would take minutes.
     await new CollectionsRepository(db).pause('buckcheap-historical');
     const provider = (await db.doc('providers/smartproxy').get()).data();
     await db.doc('providers/smartproxy').update({
@@ -103,7 +103,7 @@ describe('a historical collection through the proxy, end to end', () => {
     // The freed share went to the provider's other categories: the total is unchanged.
     expect(sum(after)).toBeCloseTo(sum(before));
     const published = (await db.doc('quotaAllocations/smartproxy').get()).data();
-    expect(published?.categories[id].current.percent).toBeCloseTo(4.2);
+    expect(published?.categories[id].epochs.at(-1).percent).toBeCloseTo(4.2);
 
     const products = await db.collection('products').where('collection', '==', id).get();
     expect(products.size).toBe(20);

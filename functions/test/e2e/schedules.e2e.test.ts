@@ -33,7 +33,7 @@ describe('scheduled functions on the local stack', () => {
     }
     const smartproxy = (await db.doc('quotaAllocations/smartproxy').get()).data();
     // The seed's 15% and 60%, or both grown alike by what other files' categories freed.
-    const percent = (c: string) => smartproxy?.categories[c].current.percent as number;
+    const percent = (c: string) => smartproxy?.categories[c].epochs.at(-1).percent as number;
     expect(percent('buckcheap-historical')).toBeGreaterThanOrEqual(15);
     expect(percent('proxy-live-prices') / percent('buckcheap-historical')).toBeCloseTo(4, 2);
     const total = Object.keys(smartproxy?.categories ?? {}).reduce((sum, c) => sum + percent(c), 0);

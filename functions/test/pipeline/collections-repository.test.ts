@@ -52,7 +52,7 @@ async function shares(): Promise<Record<string, number>> {
 async function published(): Promise<Record<string, number>> {
   const doc = await readAllocation(db, 'smartproxy');
   return Object.fromEntries(
-    Object.entries(doc?.categories ?? {}).map(([id, c]) => [id, c.current.percent]),
+    Object.entries(doc?.categories ?? {}).map(([id, c]) => [id, c.at(-1)!.percent]),
   );
 }
 

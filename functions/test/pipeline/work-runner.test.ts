@@ -110,6 +110,8 @@ describe('running work items through the gate', () => {
       limits: [{ kind: 'window', unit: 'minute', limit: 10, measure: 'requests' }],
     });
     await db.doc('categories/pages').set({ provider: 'proxy', sharePercent: 100 });
+    // Defer rather than wait in process for the next minute's window.
+    await db.doc('config/flags').set({ maxAwaitSeconds: 0 });
     const { runner, enqueued } = setup({ page: async () => ({ requests: 3 }) });
     const page = (key: string) =>
       workItemSchema.parse({

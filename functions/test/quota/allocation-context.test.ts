@@ -30,7 +30,7 @@ describe('the published allocation', () => {
     now += 10_000; // past the instance's cache
     await engine.acquire({ provider: 'proxy', category: 'added', maxWaitMs: 0 });
     const published = await readAllocation(db, 'proxy');
-    expect(published?.categories.added?.current).toEqual({
+    expect(published?.categories.added?.at(-1)).toEqual({
       percent: 20,
       startMs: now + ALLOCATION_LEAD_MS,
     });

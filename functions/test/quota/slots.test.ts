@@ -43,7 +43,8 @@ describe('concurrency slots', () => {
     expect(await crashed.acquire('spapi', 1)).toBeDefined();
     const survivor = new SlotPool(db, 'survivor', { now: () => now, leaseMs: 60_000 });
     expect(await survivor.acquire('spapi', 1)).toBeUndefined();
-    now += 60_001;
+    const expiresAt = (await db.collection('quotaSlots').doc('spapi~0').get()).get('expiresAt');
+    now = expiresAt.toMillis() + 1;
     const lease = await survivor.acquire('spapi', 1);
     expect(lease).toBeDefined();
     const doc = await db.collection('quotaSlots').where('provider', '==', 'spapi').get();

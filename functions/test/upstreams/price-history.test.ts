@@ -440,7 +440,7 @@ describe('price history through the proxy', () => {
           atMs: t,
           waitedMs: 0,
           release: () => {},
-          settle: (actual) => void settled.push(actual),
+          settle: async (actual) => void settled.push(actual),
         }),
         reportQuotaError: async (error, category) => {
           cooled.push({ error, category });

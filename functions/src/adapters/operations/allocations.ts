@@ -23,6 +23,7 @@ import {
 } from '../../core/pipeline/share-transition';
 import { logger } from '../../log';
 import { COLLECTIONS_PATH } from '../collections-repository';
+import { readWorkSources, refuseNewShareProblems } from '../work-shares';
 import { writeAudit } from './audit';
 import type { OperationContext } from './context';
 import {
@@ -37,7 +38,8 @@ import {
 /**
  * Category shares, overrides, pauses. Each change is one transaction that reads the provider's
  * categories, applies the change, checks that the provider's shares still fit in 100%
- * (validateRuntimeConfig), writes the changed documents and the audit entry; the provider's
+ * (validateRuntimeConfig) and that it leaves no category unable to carry the largest call of
+ * its work (work-shares.ts), writes the changed documents and the audit entry; the provider's
  * allocation is republished after it commits.
  */
 
@@ -50,6 +52,24 @@ async function providerOf(db: Firestore, tx: Transaction, category: Category): P
     );
   }
   return provider;
+}
+
+/**
+ * Refuses a change of the provider's categories that leaves one unable to carry the largest
+ * call of its work (failed-precondition: a ConfigError naming the category and its share).
+ */
+async function checkWork(
+  db: Firestore,
+  tx: Transaction,
+  provider: Provider,
+  before: Category[],
+  after: Category[],
+): Promise<void> {
+  const sources = await readWorkSources(db, { tx, provider: provider.id });
+  refuseNewShareProblems(
+    { providers: [provider], categories: before, ...sources },
+    { providers: [provider], categories: after, ...sources },
+  );
 }
 
 function shareRelated(changes: ShareChange[], except: string): RelatedChange[] {
@@ -98,6 +118,7 @@ export async function setCategoryAllocation(
       return { category: current, changed, shareChanges, auditId: null };
     }
     checkProviderShares(provider, categories);
+    await checkWork(db, tx, provider, [current, ...siblings], categories);
 
     const fields: Record<string, unknown> = {};
     for (const key of ['sharePercent', 'overridePercent', 'priority', 'minSharePercent'] as const) {
@@ -218,6 +239,7 @@ export async function resumeCategory(
     );
     const next: Category = { ...current, paused: false };
     checkProviderShares(provider, [next, ...siblings]);
+    await checkWork(db, tx, provider, [current, ...siblings], [next, ...siblings]);
 
     const now = ctx.now();
     const resumed = collections

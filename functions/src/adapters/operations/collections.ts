@@ -27,6 +27,7 @@ import {
   CollectionsRepository,
 } from '../collections-repository';
 import { loadPipelineConfig } from '../pipeline-config';
+import { readWorkSources, refuseNewShareProblems } from '../work-shares';
 import { writeAudit } from './audit';
 import type { OperationContext } from './context';
 import {
@@ -44,7 +45,9 @@ import {
  * is never restarted: counts, phase and history stay). The same steps as
  * CollectionsRepository.startCollection — the core's startCollection, the phase transition's
  * share redistributed to the provider's other categories and checked against 100% — in one
- * transaction that also writes the audit entry. The provider must exist and own the category.
+ * transaction that also writes the audit entry. The provider must exist and own the category,
+ * and the category's share must carry the collection's work now and in every later phase
+ * (work-shares.ts).
  */
 export async function startCollection(
   ctx: OperationContext,
@@ -90,6 +93,22 @@ export async function startCollection(
       );
       checkProviderShares(provider, applyShareChanges(categories, shareChanges));
     }
+    // The category must carry the collection's work at its share now and at every later
+    // phase's: a phase change is not refused when the collection gets there.
+    const sources = await readWorkSources(db, { tx, provider: provider.id });
+    refuseNewShareProblems(
+      { providers: [provider], categories, ...sources },
+      {
+        providers: [provider],
+        categories: applyShareChanges(categories, shareChanges),
+        ...sources,
+        collections: [
+          ...sources.collections.filter((c) => c.id !== outcome.collection.id),
+          outcome.collection,
+        ],
+      },
+      { laterPhases: true },
+    );
     if (current && isDeepStrictEqual(current, outcome.collection) && shareChanges.length === 0) {
       return { ...outcome, changed: false, shareChanges, auditId: null };
     }

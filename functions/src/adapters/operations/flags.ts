@@ -1,4 +1,5 @@
 import { isDeepStrictEqual } from 'node:util';
+import type { Transaction } from 'firebase-admin/firestore';
 import type { z } from 'zod';
 import {
   fieldIssues,
@@ -13,8 +14,10 @@ import { flagsSchema, parseDocument } from '../../core/config';
 import { pipelineConfigSchema } from '../../core/pipeline/config';
 import { CONFIG_PATHS } from '../config-repository';
 import { PIPELINE_CONFIG_PATH } from '../pipeline-config';
+import { parseWorkPipeline, readWorkSources, refuseNewShareProblems } from '../work-shares';
 import { writeAudit } from './audit';
 import type { OperationContext } from './context';
+import { parseCategory, parseProvider } from './documents';
 
 type Raw = Record<string, unknown>;
 
@@ -67,7 +70,8 @@ export async function setMaintenanceMode(
  * Changes flags (`config/flags`, except maintenance) and pipeline settings (`config/pipeline`,
  * per section, the given fields). The stored documents must be valid first (else
  * failed-precondition); the merged result is validated as a whole (cross-field rules), an
- * invalid one is invalid-argument naming the field. Only the given fields are stored, so
+ * invalid one is invalid-argument naming the field; batch sizes or phases its categories'
+ * shares cannot carry are failed-precondition. Only the given fields are stored, so
  * defaults not set by anyone stay defaults. Both documents and the audit entry are one
  * transaction.
  */
@@ -108,6 +112,7 @@ export async function setFlags(
     if (!flagsChanged && !pipelineChanged) {
       return { flags: flags.data, pipeline: pipeline.data, changed: false, auditId: null };
     }
+    if (pipelineChanged) await checkWork(ctx, tx, storedPipeline, nextPipeline);
     if (flagsChanged) tx.set(flagsRef, nextFlags);
     if (pipelineChanged) tx.set(pipelineRef, nextPipeline);
     const changes: RelatedChange[] = [
@@ -130,4 +135,30 @@ export async function setFlags(
     });
     return { flags: flags.data, pipeline: pipeline.data, changed: true, auditId };
   });
+}
+
+/**
+ * Batch sizes and the default phases decide what categories' work asks and at which shares:
+ * a change of them must leave every category able to carry the largest call of its work, now
+ * and in its collections' later phases (failed-precondition: a ConfigError naming the category).
+ */
+async function checkWork(ctx: OperationContext, tx: Transaction, stored: Raw, next: Raw) {
+  const before = parseWorkPipeline(stored);
+  const after = parseWorkPipeline(next);
+  if (isDeepStrictEqual(before, after)) return;
+  const { db } = ctx;
+  const [providers, categories, sources] = await Promise.all([
+    tx.get(db.collection(CONFIG_PATHS.providers)),
+    tx.get(db.collection(CONFIG_PATHS.categories)),
+    readWorkSources(db, { tx }),
+  ]);
+  const config = {
+    providers: providers.docs.map(parseProvider),
+    categories: categories.docs.map(parseCategory),
+  };
+  refuseNewShareProblems(
+    { ...config, ...sources, ...before },
+    { ...config, ...sources, ...after },
+    { laterPhases: true },
+  );
 }

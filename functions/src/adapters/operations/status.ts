@@ -2,6 +2,7 @@ import type { z } from 'zod';
 import type { CooldownStatus, getStatusInput, StatusResult } from '../../core/api';
 import { configuredPercent, effectiveShares, isPaused } from '../../core/quota/allocation';
 import { loadRuntimeConfig } from '../config-repository';
+import { fromDoc as allocationFromDoc } from '../quota/allocations';
 import { QUOTA_COLLECTIONS } from '../quota/collections';
 import type { OperationContext } from './context';
 import { cooldownStatus } from './cooldowns';
@@ -35,11 +36,16 @@ export async function getStatus(
     .sort((a, b) => a.untilMs - b.untilMs);
   const published = new Map<string, number>();
   for (const doc of allocationDocs.docs) {
-    const categories = doc.get('categories');
-    if (typeof categories !== 'object' || categories === null) continue;
-    for (const [category, epochs] of Object.entries(categories as Record<string, unknown>)) {
-      const percent = (epochs as { current?: { percent?: unknown } } | null)?.current?.percent;
-      if (typeof percent === 'number') published.set(`${doc.id}\u0000${category}`, percent);
+    // The share last published for each category (it may still be waiting for its start).
+    let parsed: ReturnType<typeof allocationFromDoc> | undefined;
+    try {
+      parsed = allocationFromDoc(doc.data());
+    } catch {
+      continue; // a malformed allocation shows as unpublished
+    }
+    for (const [category, epochs] of Object.entries(parsed.categories)) {
+      const last = epochs.at(-1);
+      if (last) published.set(`${doc.id}\u0000${category}`, last.percent);
     }
   }
   const effective = new Map<string, number>();

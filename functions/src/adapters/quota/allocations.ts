@@ -1,78 +1,78 @@
 import type { Firestore } from 'firebase-admin/firestore';
 import { z } from 'zod';
-import type { Category } from '../../core/config';
-import { effectiveShares } from '../../core/quota/allocation';
-import type { CategoryShares } from '../../core/quota/limits';
+import { type Category, limitSchema, type Provider } from '../../core/config';
+import { type Allocation, nextAllocation } from '../../core/quota/epochs';
 import { QUOTA_COLLECTIONS } from './collections';
 
+export { ALLOCATION_LEAD_MS } from '../../core/quota/epochs';
+
 const epochSchema = z.object({ percent: z.number().min(0).max(100), startMs: z.number() });
+const limitsEpochSchema = z.object({
+  startMs: z.number(),
+  limits: z.array(limitSchema),
+  safetyMarginMs: z.number().nonnegative(),
+  keys: z.array(z.string()),
+});
+const fixedWindowSchema = z.object({
+  windowId: z.string(),
+  limit: z.number().positive(),
+  blockTokens: z.number().int().positive().nullable(),
+  percents: z.record(z.string(), z.number().min(0).max(100)),
+});
+/** Before epochs, a category kept only the share in force and the one it replaced. */
+const legacyShares = z.object({ current: epochSchema, previous: epochSchema.optional() });
 const allocationSchema = z.object({
   categories: z.record(
     z.string(),
-    z.object({ current: epochSchema, previous: epochSchema.optional() }),
+    z.union([
+      z.object({ epochs: z.array(epochSchema) }),
+      legacyShares.transform((l) => ({
+        epochs: l.previous ? [l.previous, l.current] : [l.current],
+      })),
+    ]),
   ),
+  limits: z.array(limitsEpochSchema).default([]),
+  windows: z.record(z.string(), fixedWindowSchema).default({}),
   updatedAtMs: z.number(),
 });
-export type AllocationDoc = z.infer<typeof allocationSchema>;
 
-/**
- * A share change takes effect this long after it is published, so every instance (whose
- * cached view is at most a few seconds old) switches token lines at the same instant.
- */
-export const ALLOCATION_LEAD_MS = 15_000;
-
-/** Next allocation for a provider: changed shares start a new epoch after the lead time. */
-export function nextAllocation(
-  existing: AllocationDoc | undefined,
-  categories: Category[],
-  nowMs: number,
-): { doc: AllocationDoc; changed: string[] } {
-  const changed: string[] = [];
-  const result: AllocationDoc = { categories: {}, updatedAtMs: nowMs };
-  for (const share of effectiveShares(categories)) {
-    const before = existing?.categories[share.category];
-    if (!before) {
-      // First publication: the share has been in force "always", so the bucket starts full.
-      result.categories[share.category] = {
-        current: { percent: share.percent, startMs: existing ? nowMs + ALLOCATION_LEAD_MS : 0 },
-      };
-      if (existing) changed.push(share.category);
-    } else if (Math.abs(before.current.percent - share.percent) < 1e-9) {
-      result.categories[share.category] = before;
-    } else {
-      const pending = before.current.startMs > nowMs;
-      result.categories[share.category] = pending
-        ? {
-            current: { percent: share.percent, startMs: before.current.startMs },
-            previous: before.previous,
-          }
-        : {
-            current: { percent: share.percent, startMs: nowMs + ALLOCATION_LEAD_MS },
-            previous: before.current,
-          };
-      changed.push(share.category);
-    }
-  }
-  return { doc: result, changed };
+/** An allocation document as stored (either format), parsed and validated. */
+export function fromDoc(data: unknown): Allocation {
+  const doc = allocationSchema.parse(data);
+  return {
+    ...doc,
+    categories: Object.fromEntries(Object.entries(doc.categories).map(([id, c]) => [id, c.epochs])),
+  };
 }
 
-/** Publishes the provider's effective shares from its categories; returns what changed. */
+function toDoc(allocation: Allocation) {
+  return {
+    ...allocation,
+    categories: Object.fromEntries(
+      Object.entries(allocation.categories).map(([id, epochs]) => [id, { epochs }]),
+    ),
+  };
+}
+
+/**
+ * Publishes the provider's effective shares and limits; returns what changed. A change takes
+ * effect after the lead time; an allocation from before limits were published gets its limits
+ * as "always in force", under the keys its claims already use.
+ */
 export async function publishAllocation(
   db: Firestore,
-  provider: string,
+  provider: Provider,
   categories: Category[],
   nowMs: number,
-): Promise<{ doc: AllocationDoc; changed: string[] }> {
-  const ref = db.collection(QUOTA_COLLECTIONS.allocations).doc(provider);
+): Promise<{ allocation: Allocation; changed: string[] }> {
+  const ref = db.collection(QUOTA_COLLECTIONS.allocations).doc(provider.id);
   return db.runTransaction(async (tx) => {
     const snap = await tx.get(ref);
-    const existing = snap.exists ? allocationSchema.parse(snap.data()) : undefined;
-    const next = nextAllocation(
-      existing,
-      categories.filter((c) => c.provider === provider),
-      nowMs,
-    );
-    if (!existing || next.changed.length > 0) tx.set(ref, next.doc);
+    const existing = snap.exists ? fromDoc(snap.data()) : undefined;
+    const next = nextAllocation(existing, provider, categories, nowMs);
+    const written = JSON.stringify(toDoc(next.allocation));
+    const before = existing && JSON.stringify(toDoc({ ...existing, updatedAtMs: nowMs }));
+    if (written !== before) tx.set(ref, toDoc(next.allocation));
     return next;
   });
 }
@@ -80,11 +80,18 @@ export async function publishAllocation(
 export async function readAllocation(
   db: Firestore,
   provider: string,
-): Promise<AllocationDoc | undefined> {
+): Promise<Allocation | undefined> {
   const snap = await db.collection(QUOTA_COLLECTIONS.allocations).doc(provider).get();
-  return snap.exists ? allocationSchema.parse(snap.data()) : undefined;
+  return snap.exists ? fromDoc(snap.data()) : undefined;
 }
 
-export function sharesOf(doc: AllocationDoc, category: string): CategoryShares {
-  return doc.categories[category] ?? { current: { percent: 0, startMs: 0 } };
+/** Whether the published allocation still lacks something the configuration has. */
+export function isBehind(allocation: Allocation, provider: Provider, category?: string): boolean {
+  const last = allocation.limits.at(-1);
+  return (
+    (category !== undefined && !allocation.categories[category]) ||
+    !last ||
+    last.safetyMarginMs !== provider.safetyMarginMs ||
+    JSON.stringify(last.limits) !== JSON.stringify(provider.limits)
+  );
 }

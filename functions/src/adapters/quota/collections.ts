@@ -6,6 +6,8 @@ export const QUOTA_COLLECTIONS = {
   cooldownHistory: 'cooldownHistory',
   slots: 'quotaSlots',
   meters: 'quotaMeters',
+  /** Window tokens an idle or departing instance gave back for others to take. */
+  returns: 'quotaReturns',
 } as const;
 
 /** Document ids may not contain '/'. */

@@ -1,27 +1,31 @@
 import type { Firestore } from 'firebase-admin/firestore';
-import { ConfigError, type RuntimeConfig } from '../../core/config';
+import { ConfigError, type Provider, type RuntimeConfig } from '../../core/config';
+import type { Allocation } from '../../core/quota/epochs';
 import type { GateContext } from '../../core/quota/gate';
 import type { MeterProjection } from '../../core/quota/meters';
 import { loadRuntimeConfig } from '../config-repository';
-import { type AllocationDoc, publishAllocation, readAllocation, sharesOf } from './allocations';
+import { isBehind, publishAllocation, readAllocation } from './allocations';
 import type { CooldownStore } from './cooldowns';
+import type { MeterStore } from './meters-store';
 
 /** How long an instance trusts its cached configuration and allocation. */
 export const CONTEXT_CACHE_MS = 5_000;
 
 /**
  * Assembles what the gate needs per call from cached reads: configuration and allocation
- * (5 s), the cooldown (1 s, in the cooldown store), and the local meter projection.
+ * (5 s), the cooldown (1 s, in the cooldown store), and the meter projection (the local one,
+ * or the shared reading when newer: 1 s, in the meter store).
  */
 export class ContextProvider {
   private config: { value: Promise<RuntimeConfig>; atMs: number } | undefined;
-  private readonly allocations = new Map<string, { value: Promise<AllocationDoc>; atMs: number }>();
+  private readonly allocations = new Map<string, { value: Promise<Allocation>; atMs: number }>();
 
   constructor(
     private readonly db: Firestore,
     private readonly cooldowns: CooldownStore,
     private readonly meters: MeterProjection,
     private readonly now: () => number = Date.now,
+    private readonly sharedMeters?: MeterStore,
   ) {}
 
   runtimeConfig(): Promise<RuntimeConfig> {
@@ -37,26 +41,28 @@ export class ContextProvider {
   }
 
   /**
-   * The published allocation; published here when there is none yet, or when it predates a
-   * configured category (one added straight to Firestore would otherwise have no share until
-   * the next allocation update).
+   * The published allocation; published here when there is none yet, or when it lags the
+   * configuration: a category added straight to Firestore would otherwise have no share, and
+   * an edited limit would not take effect, until the next allocation update.
    */
   private allocation(
-    provider: string,
+    provider: Provider,
     category: string,
     config: RuntimeConfig,
-  ): Promise<AllocationDoc> {
+  ): Promise<Allocation> {
     const now = this.now();
-    const cached = this.allocations.get(provider);
+    const cached = this.allocations.get(provider.id);
     if (cached && now - cached.atMs < CONTEXT_CACHE_MS) return cached.value;
-    const configured = config.categories.some((c) => c.id === category && c.provider === provider);
-    const value = readAllocation(this.db, provider).then(async (doc) =>
-      doc && (!configured || doc.categories[category])
-        ? doc
-        : (await publishAllocation(this.db, provider, config.categories, this.now())).doc,
+    const configured = config.categories.some(
+      (c) => c.id === category && c.provider === provider.id,
     );
-    value.catch(() => this.allocations.delete(provider));
-    this.allocations.set(provider, { value, atMs: now });
+    const value = readAllocation(this.db, provider.id).then(async (doc) =>
+      doc && !isBehind(doc, provider, configured ? category : undefined)
+        ? doc
+        : (await publishAllocation(this.db, provider, config.categories, this.now())).allocation,
+    );
+    value.catch(() => this.allocations.delete(provider.id));
+    this.allocations.set(provider.id, { value, atMs: now });
     return value;
   }
 
@@ -74,15 +80,16 @@ export class ContextProvider {
     }
     const category = config.categories.find((c) => c.id === categoryId);
     const [allocation, cooldownUntilMs] = await Promise.all([
-      this.allocation(providerId, categoryId, config),
+      this.allocation(provider, categoryId, config),
       this.cooldowns.untilMs(providerId),
+      this.sharedMeters?.refresh(providerId), // adopted into this.meters when newer
     ]);
     const bucket = provider.limits.find((l) => l.kind === 'tokenBucket');
     const needed = bucket && bucket.kind === 'tokenBucket' && bucket.allowNegative ? 1 : cost;
     return {
       provider,
       category,
-      shares: sharesOf(allocation, categoryId),
+      allocation,
       flags: config.flags,
       cooldownUntilMs,
       meterBlockedUntilMs: this.meters.blockedUntil(providerId, needed, this.now()),

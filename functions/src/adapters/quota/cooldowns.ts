@@ -1,14 +1,18 @@
 import { FieldValue, type Firestore, Timestamp } from 'firebase-admin/firestore';
-import { type Cooldown, cooldownUntil, extendsCooldown } from '../../core/quota/cooldown';
+import {
+  type Cooldown,
+  extendsCooldown,
+  laterCooldownEnd,
+  requestedUntil,
+} from '../../core/quota/cooldown';
 import type { QuotaExceededError } from '../../core/quota/errors';
+import { logger } from '../../log';
 import { docId, QUOTA_COLLECTIONS } from './collections';
 
 export interface CooldownStoreOptions {
   now?: () => number;
   /** How long an instance trusts its cached copy. */
   cacheMs?: number;
-  /** A hit asking for an end within this of the current one writes nothing new. */
-  toleranceMs?: number;
   /** How often counted hits are written (one increment per instance per interval). */
   hitFlushMs?: number;
 }
@@ -16,7 +20,27 @@ export interface CooldownStoreOptions {
 interface Cached {
   value: Cooldown | undefined;
   readAtMs: number;
+  /** `CooldownStore.seq` when the information was read: a read never replaces newer knowledge. */
+  seq: number;
 }
+
+/** A cooldown this instance holds on its own, before (or without) the document saying so. */
+interface Hold {
+  untilMs: number;
+  sinceMs: number;
+  operation: string;
+  /** `CooldownStore.seq` when set: only a document read after it can show it is covered. */
+  seq: number;
+}
+
+interface PendingHits {
+  provider: string;
+  episode: number;
+  count: number;
+}
+
+/** Retries of a failed hit-count flush back off up to this many doublings of the interval. */
+const MAX_FLUSH_BACKOFF = 5;
 
 function fromDoc(
   provider: string,
@@ -34,19 +58,30 @@ function fromDoc(
 
 /**
  * Cooldowns as documents: a quota error writes `cooldowns/{provider}` (until = the later of the
- * current end and now + Retry-After), which survives restarts and is shared by every
- * instance; each instance caches it for at most a second. A storm of simultaneous 429s writes
- * one cooldown: concurrent hits in an instance share one transaction, and a transaction that
- * finds the cooldown already long enough writes nothing; hits are counted in batches.
+ * current end and now + Retry-After, rounded up to a granularity), which survives restarts and
+ * is shared by every instance; each instance caches it for at most a second.
+ *
+ * The instance that sees a 429 holds the cooldown locally from that moment (`untilMs` and
+ * `current` answer it before the transaction commits), and keeps holding it until a document
+ * read after the hit shows it, or it ends.
+ *
+ * A storm of simultaneous 429s writes one cooldown: simultaneous hits ask for the same rounded
+ * end, concurrent hits in an instance share one transaction, and a transaction that finds the
+ * cooldown already ending at or after what a hit asks writes nothing; hits are counted in
+ * batches.
  */
 export class CooldownStore {
   private readonly cache = new Map<string, Cached>();
+  private readonly holds = new Map<string, Hold>();
   private readonly inflight = new Map<string, Promise<Cooldown>>();
-  private readonly pendingHits = new Map<string, { count: number; episode: number }>();
+  /** Hits counted but not written yet, by history document (provider and episode). */
+  private readonly pendingHits = new Map<string, PendingHits>();
   private hitTimer: NodeJS.Timeout | undefined;
+  private flushFailures = 0;
+  /** Orders what this instance learns: holds, document reads, its own commits. */
+  private seq = 0;
   private readonly now: () => number;
   private readonly cacheMs: number;
-  private readonly toleranceMs: number;
   private readonly hitFlushMs: number;
   /** Documents written, for the write-cost accounting. */
   writes = 0;
@@ -57,7 +92,6 @@ export class CooldownStore {
   ) {
     this.now = options.now ?? Date.now;
     this.cacheMs = options.cacheMs ?? 1_000;
-    this.toleranceMs = options.toleranceMs ?? 5_000;
     this.hitFlushMs = options.hitFlushMs ?? 1_000;
   }
 
@@ -65,72 +99,91 @@ export class CooldownStore {
     return this.db.collection(QUOTA_COLLECTIONS.cooldowns).doc(provider);
   }
 
+  /** The provider's cooldown as this instance knows it: the document, or a longer local hold. */
   async current(provider: string): Promise<Cooldown | undefined> {
     const cached = this.cache.get(provider);
     const now = this.now();
-    if (cached && now - cached.readAtMs < this.cacheMs) return cached.value;
-    const value = fromDoc(provider, (await this.ref(provider).get()).data());
-    this.cache.set(provider, { value, readAtMs: now });
-    return value;
+    if (!cached || now - cached.readAtMs >= this.cacheMs) {
+      const seq = this.seq;
+      const value = fromDoc(provider, (await this.ref(provider).get()).data());
+      this.remember(provider, value, now, seq);
+    }
+    return this.effective(provider, this.now());
   }
 
   async untilMs(provider: string): Promise<number | undefined> {
     return (await this.current(provider))?.untilMs;
   }
 
-  /** Records a quota error: starts or extends the provider's cooldown. */
+  /**
+   * Holds a cooldown until `untilMs` in this instance only, at once and without a write (the
+   * caller records the hit itself). Never shortens what the instance already holds.
+   */
+  holdLocally(provider: string, untilMs: number): void {
+    this.hold(provider, untilMs, '');
+  }
+
+  /**
+   * Records a quota error: starts or extends the provider's cooldown. The instance holds the
+   * cooldown this hit asks for synchronously, before anything is awaited.
+   */
   async recordHit(error: QuotaExceededError, defaultSeconds: number): Promise<Cooldown> {
     const provider = error.provider;
-    const running = this.inflight.get(provider);
-    if (running) {
-      const cooldown = await running;
-      if (
-        !extendsCooldown(
-          cooldown,
-          cooldownUntil(cooldown, this.now(), error.retryAfterSeconds, defaultSeconds),
-          this.now(),
-          this.toleranceMs,
-        )
-      ) {
-        this.countHit(provider, cooldown.startedAtMs);
-        return cooldown;
+    const seenAt = this.now();
+    const asked = requestedUntil(seenAt, error.retryAfterSeconds, defaultSeconds);
+    // Before the first await: from here `untilMs` answers the later of the cooldown the instance
+    // knows and what this hit asks, i.e. cooldownUntil(known, seenAt, retryAfter, default).
+    this.hold(provider, asked, error.operation);
+    return this.record(error, asked, seenAt);
+  }
+
+  private async record(error: QuotaExceededError, asked: number, seenAt: number) {
+    const provider = error.provider;
+    // Hits while this instance's write is in flight wait for it: it usually covers them.
+    for (
+      let running = this.inflight.get(provider);
+      running;
+      running = this.inflight.get(provider)
+    ) {
+      try {
+        const cooldown = await running;
+        if (!extendsCooldown(cooldown, asked, seenAt)) {
+          this.countHit(provider, cooldown.startedAtMs);
+          return cooldown;
+        }
+      } catch {
+        // That hit's caller has its error; this hit tries its own write.
       }
     }
-    const cached = this.cache.get(provider)?.value;
-    const now = this.now();
+    const cached = this.cache.get(provider);
     if (
-      cached &&
-      !extendsCooldown(
-        cached,
-        cooldownUntil(cached, now, error.retryAfterSeconds, defaultSeconds),
-        now,
-        this.toleranceMs,
-      )
+      cached?.value &&
+      this.now() - cached.readAtMs < this.cacheMs &&
+      !extendsCooldown(cached.value, asked, seenAt)
     ) {
-      this.countHit(provider, cached.startedAtMs);
-      return cached;
+      this.countHit(provider, cached.value.startedAtMs);
+      return cached.value;
     }
-    const promise = this.writeHit(error, defaultSeconds).finally(() =>
-      this.inflight.delete(provider),
-    );
+    const promise = this.writeHit(error, asked).finally(() => {
+      if (this.inflight.get(provider) === promise) this.inflight.delete(provider);
+    });
     this.inflight.set(provider, promise);
     return promise;
   }
 
-  private async writeHit(error: QuotaExceededError, defaultSeconds: number): Promise<Cooldown> {
+  private async writeHit(error: QuotaExceededError, asked: number): Promise<Cooldown> {
     const provider = error.provider;
     const result = await this.db.runTransaction(async (tx) => {
       const snap = await tx.get(this.ref(provider));
       const current = fromDoc(provider, snap.data());
       const now = this.now();
-      const until = cooldownUntil(current, now, error.retryAfterSeconds, defaultSeconds);
-      if (!extendsCooldown(current, until, now, this.toleranceMs)) {
+      if (!extendsCooldown(current, asked, now)) {
         return { cooldown: current!, wrote: false };
       }
       const active = current && current.untilMs > now;
       const cooldown: Cooldown = {
         provider,
-        untilMs: until,
+        untilMs: laterCooldownEnd(current, now, asked),
         startedAtMs: active ? current.startedAtMs : now,
         lastOperation: error.operation,
         hits: (active ? current.hits : 0) + 1,
@@ -161,25 +214,91 @@ export class CooldownStore {
     });
     if (result.wrote) this.writes += 2;
     else this.countHit(provider, result.cooldown.startedAtMs);
-    this.cache.set(provider, { value: result.cooldown, readAtMs: this.now() });
+    // Committed: newer than any read still in flight.
+    this.remember(provider, result.cooldown, this.now(), ++this.seq);
     return result.cooldown;
   }
 
-  private countHit(provider: string, episode: number): void {
-    const pending = this.pendingHits.get(provider);
-    if (pending && pending.episode === episode) pending.count++;
-    else this.pendingHits.set(provider, { count: 1, episode });
-    this.hitTimer ??= setTimeout(() => void this.flushHits(), this.hitFlushMs);
+  private hold(provider: string, untilMs: number, operation: string): void {
+    const now = this.now();
+    if (!(untilMs > now)) return;
+    const held = this.holds.get(provider);
+    const alive = held !== undefined && held.untilMs > now;
+    if (alive && held.untilMs >= untilMs) return;
+    this.holds.set(provider, {
+      untilMs,
+      sinceMs: alive ? held.sinceMs : now,
+      operation: alive && !operation ? held.operation : operation,
+      seq: ++this.seq,
+    });
   }
 
-  /** Writes counted hits: one increment per provider, however many hits arrived. */
+  /**
+   * Caches what the document says, unless newer knowledge is cached already (a read that began
+   * before this instance committed a hit must not replace the commit). Drops the local hold once
+   * a document read after it covers it: from then on the document decides (an operator's clear
+   * included).
+   */
+  private remember(provider: string, value: Cooldown | undefined, readAtMs: number, seq: number) {
+    const cached = this.cache.get(provider);
+    if (cached && cached.seq > seq) return;
+    this.cache.set(provider, { value, readAtMs, seq });
+    const hold = this.holds.get(provider);
+    if (hold && seq >= hold.seq && value && value.untilMs >= hold.untilMs) {
+      this.holds.delete(provider);
+    }
+  }
+
+  /** The cached document, extended to the local hold while the hold lasts. */
+  private effective(provider: string, now: number): Cooldown | undefined {
+    const value = this.cache.get(provider)?.value;
+    const hold = this.holds.get(provider);
+    if (!hold) return value;
+    if (hold.untilMs <= now) {
+      this.holds.delete(provider);
+      return value;
+    }
+    if (value && value.untilMs >= hold.untilMs) return value;
+    if (value && value.untilMs > now) return { ...value, untilMs: hold.untilMs };
+    return {
+      provider,
+      untilMs: hold.untilMs,
+      startedAtMs: hold.sinceMs,
+      lastOperation: hold.operation,
+      hits: 0,
+    };
+  }
+
+  private countHit(provider: string, episode: number, count = 1): void {
+    const key = docId(provider, String(episode));
+    const pending = this.pendingHits.get(key);
+    if (pending) pending.count += count;
+    else this.pendingHits.set(key, { provider, episode, count });
+    this.scheduleFlush();
+  }
+
+  private scheduleFlush(): void {
+    if (this.hitTimer) return;
+    const delay = this.hitFlushMs * 2 ** Math.min(this.flushFailures, MAX_FLUSH_BACKOFF);
+    this.hitTimer = setTimeout(() => {
+      this.hitTimer = undefined;
+      this.flushHits().catch((error: unknown) =>
+        logger.warn({ err: error }, 'cooldown hit counts not written; they are retried'),
+      );
+    }, delay);
+  }
+
+  /**
+   * Writes counted hits: one increment per provider and episode, however many hits arrived.
+   * Counts whose write fails are put back (and a retry scheduled) before it rejects.
+   */
   async flushHits(): Promise<void> {
     clearTimeout(this.hitTimer);
     this.hitTimer = undefined;
-    const pending = [...this.pendingHits.entries()];
+    const pending = [...this.pendingHits.values()];
     this.pendingHits.clear();
-    await Promise.all(
-      pending.map(async ([provider, { count, episode }]) => {
+    const results = await Promise.allSettled(
+      pending.map(async ({ provider, episode, count }) => {
         await this.db
           .collection(QUOTA_COLLECTIONS.cooldownHistory)
           .doc(docId(provider, String(episode)))
@@ -187,14 +306,29 @@ export class CooldownStore {
         this.writes++;
       }),
     );
+    const failed = pending.filter((_, i) => results[i]!.status === 'rejected');
+    if (failed.length === 0) {
+      this.flushFailures = 0;
+      return;
+    }
+    // Put the uncounted hits back; the next flush (scheduled here, backing off) writes them.
+    this.flushFailures++;
+    for (const { provider, episode, count } of failed) this.countHit(provider, episode, count);
+    const errors = results.flatMap((r) => (r.status === 'rejected' ? [r.reason as unknown] : []));
+    throw errors.length === 1
+      ? errors[0]
+      : new AggregateError(errors, `${errors.length} cooldown hit counts not written`);
   }
 
   /** An operator ends a cooldown early. */
   async clear(provider: string, by: string): Promise<Cooldown | undefined> {
-    const before = await this.current(provider);
+    // The document's cooldown, not a local hold: the history entry is the document's episode.
+    await this.current(provider);
+    const before = this.cache.get(provider)?.value;
     await this.ref(provider).delete();
     this.writes++;
-    this.cache.set(provider, { value: undefined, readAtMs: this.now() });
+    this.holds.delete(provider);
+    this.remember(provider, undefined, this.now(), ++this.seq);
     if (before) {
       await this.db
         .collection(QUOTA_COLLECTIONS.cooldownHistory)

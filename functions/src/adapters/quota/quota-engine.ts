@@ -8,10 +8,17 @@ import { logger } from '../../log';
 import { db as instanceDb } from '../firebase';
 import { firestoreOps, gateDecisions } from '../metrics';
 import { instanceSelfQuota } from '../self-quota-store';
-import { instanceWriteBuffer, recordUsage, type WriteBuffer } from '../write-buffer';
+import {
+  instanceWriteBuffer,
+  recordUsage,
+  type SignalTarget,
+  type WriteBuffer,
+} from '../write-buffer';
 import { firestoreClaims } from './claims';
 import { ContextProvider } from './context';
 import { CooldownStore } from './cooldowns';
+import { MeterStore } from './meters-store';
+import { WindowReturns } from './returns';
 import { SlotPool } from './slots';
 
 export interface QuotaEngineOptions {
@@ -23,7 +30,22 @@ export interface QuotaEngineOptions {
   now?: () => number;
   sleep?: (ms: number) => Promise<void>;
   random?: () => number;
+  /** Window tokens of a limit not asked for this long are given back to other instances. */
+  idleReleaseMs?: number;
+  /** Idle limits are looked for at most this often: on acquire, and on the timer if enabled. */
+  idleCheckMs?: number;
+  /**
+   * Looks for idle limits on an unref'd timer every `idleCheckMs`, so a fully idle instance
+   * gives its window tokens back too (the instance engine does; short-lived engines need not).
+   */
+  idleTimer?: boolean;
 }
+
+/** Window tokens of a limit idle this long are given back (see QuotaEngineOptions). */
+export const IDLE_RELEASE_MS = 30_000;
+export const IDLE_CHECK_MS = 10_000;
+/** On SIGTERM, giving back waits at most this long before the process is let go. */
+export const SHUTDOWN_RELEASE_TIMEOUT_MS = 3_000;
 
 /**
  * One instance's quota engine: the gate wired to Firestore (block claims, allocation,
@@ -34,12 +56,23 @@ export class QuotaEngine {
   readonly gate: Gate;
   readonly cooldowns: CooldownStore;
   readonly meters = new MeterProjection();
+  /** The projection shared with other instances through `quotaMeters/{provider}`. */
+  readonly sharedMeters: MeterStore;
   readonly contexts: ContextProvider;
   readonly slots: SlotPool;
+  /** Window tokens given back by idle and departing instances (`quotaReturns`). */
+  readonly returns: WindowReturns;
   /** Claim documents this instance created. */
   claimWrites = 0;
   private readonly buffer: WriteBuffer | undefined;
   private readonly now: () => number;
+  private readonly idleReleaseMs: number;
+  private readonly idleCheckMs: number;
+  private lastIdleCheckMs: number;
+  private idleTimer: NodeJS.Timeout | undefined;
+  private closed = false;
+  /** Give-backs under way, awaited by shutdown. */
+  private readonly givingBack = new Set<Promise<void>>();
 
   constructor(
     readonly db: Firestore,
@@ -49,7 +82,8 @@ export class QuotaEngine {
     this.now = now;
     this.instanceId = options.instanceId ?? randomUUID();
     this.cooldowns = new CooldownStore(db, { now });
-    this.contexts = new ContextProvider(db, this.cooldowns, this.meters, now);
+    this.sharedMeters = new MeterStore(db, this.meters, { now, instanceId: this.instanceId });
+    this.contexts = new ContextProvider(db, this.cooldowns, this.meters, now, this.sharedMeters);
     this.slots = new SlotPool(db, this.instanceId, { now, random: options.random });
     this.buffer = options.buffer;
     const claims = firestoreClaims(db, this.instanceId, () => {
@@ -57,18 +91,39 @@ export class QuotaEngine {
       options.selfQuota?.record('write', 1);
       firestoreOps.inc({ op: 'write' });
     });
+    this.returns = new WindowReturns(db, this.instanceId, {
+      now,
+      random: options.random,
+      onWrite: () => {
+        options.selfQuota?.record('write', 1);
+        firestoreOps.inc({ op: 'write' });
+      },
+      onRead: (documents) => {
+        options.selfQuota?.record('read', documents);
+        firestoreOps.inc({ op: 'read' }, documents);
+      },
+    });
+    this.idleReleaseMs = options.idleReleaseMs ?? IDLE_RELEASE_MS;
+    this.idleCheckMs = options.idleCheckMs ?? IDLE_CHECK_MS;
+    this.lastIdleCheckMs = now();
+    if (options.idleTimer) {
+      this.idleTimer = setInterval(() => this.releaseIdle(), this.idleCheckMs);
+      this.idleTimer.unref();
+    }
     this.gate = new Gate({
       now,
       sleep: options.sleep ?? ((ms) => new Promise((r) => setTimeout(r, ms))),
       random: options.random ?? Math.random,
-      context: (provider, category) => this.contexts.context(provider, category),
+      context: (provider, category, cost) => this.contexts.context(provider, category, cost),
       claim: claims.claim,
       claimPage: claims.claimPage,
-      acquireSlot: (provider, cap) => this.slots.acquire(provider, cap),
+      acquireSlot: (provider, cap, holdMs) => this.slots.acquire(provider, cap, holdMs),
+      takeReturn: (limitKey, window) => this.returns.take(limitKey, window),
     });
   }
 
   async acquire(request: AcquireRequest): Promise<Decision> {
+    if (this.now() - this.lastIdleCheckMs >= this.idleCheckMs) this.releaseIdle();
     const decision = await this.gate.acquire(request);
     gateDecisions.inc({
       provider: request.provider,
@@ -83,9 +138,14 @@ export class QuotaEngine {
     return decision;
   }
 
-  /** Reconciles with what the upstream reported (Keepa tokensLeft/refillRate, ...). */
-  observe(provider: string, reading: MeterReading): void {
+  /**
+   * Reconciles with what the upstream reported (Keepa tokensLeft/refillRate, ...) and shares it
+   * with the other instances when it changes what they would decide. Resolves once shared (or
+   * found not worth writing); never rejects.
+   */
+  observe(provider: string, reading: MeterReading): Promise<void> {
     this.meters.observe(provider, reading);
+    return this.sharedMeters.share(provider, reading);
   }
 
   /**
@@ -133,25 +193,111 @@ export class QuotaEngine {
 
   /**
    * The instance is going away (SIGTERM, or a test recycling it): gives back what it holds so
-   * other instances can use it, and writes what it still owes.
+   * other instances can use it (concurrency slots, and the unspent tokens of its window
+   * blocks), and writes what it still owes. Resolves once all of it is durable.
    */
   async shutdown(): Promise<void> {
-    await this.slots.releaseAll();
+    this.closed = true;
+    clearInterval(this.idleTimer);
+    this.idleTimer = undefined;
+    this.giveBack(0);
+    await Promise.all([this.slots.releaseAll(), ...this.givingBack]);
+  }
+
+  /**
+   * Gives back the window tokens of limits idle for `idleReleaseMs` (on the timer, or lazily
+   * on acquire): an instance that stopped asking strands nothing for the rest of the window.
+   */
+  private releaseIdle(): void {
+    if (this.closed) return;
+    this.lastIdleCheckMs = this.now();
+    this.giveBack(this.idleReleaseMs);
+  }
+
+  /**
+   * Takes the unspent tokens of window blocks out of the ledgers (all, or of limits idle for
+   * `idleMs`) and writes them to `quotaReturns`. They leave the ledger before they are written,
+   * so they are never spent twice; a write that fails strands them, never duplicates them.
+   */
+  private giveBack(idleMs: number): void {
+    const released = this.gate.releaseWindowTokens(this.now(), idleMs);
+    if (released.length === 0) return;
+    const writing = Promise.all(
+      released.map(({ limitKey, block }) =>
+        this.returns.give(limitKey, block).catch((error: unknown) => {
+          logger.warn(
+            { err: error, limit: limitKey, block: block.id, tokens: block.end - block.start },
+            'window tokens not given back',
+          );
+        }),
+      ),
+    ).then(() => undefined);
+    this.givingBack.add(writing);
+    void writing.finally(() => this.givingBack.delete(writing));
   }
 
   /** Document writes this instance made for quota accounting. */
   firestoreWrites(): number {
-    return this.claimWrites + this.cooldowns.writes + this.slots.writes;
+    return (
+      this.claimWrites +
+      this.cooldowns.writes +
+      this.slots.writes +
+      this.sharedMeters.writes +
+      this.returns.writes
+    );
   }
+}
+
+/**
+ * Gives back what the engine holds when the instance is told to stop (Cloud Functions sends
+ * SIGTERM, then kills the instance seconds later), waiting at most `timeoutMs`. Once done, and
+ * no other listener for the signal remains, the signal is raised again so the default handling
+ * ends the process. Returns the uninstall function.
+ */
+export function installShutdownRelease(
+  engine: { shutdown(): Promise<void> },
+  options: { signals?: NodeJS.Signals[]; target?: SignalTarget; timeoutMs?: number } = {},
+): () => void {
+  const target: SignalTarget = options.target ?? process;
+  const signals = options.signals ?? ['SIGTERM'];
+  const timeoutMs = options.timeoutMs ?? SHUTDOWN_RELEASE_TIMEOUT_MS;
+  const handlers = signals.map((signal) => {
+    const handler = () => {
+      logger.info({ signal }, 'giving back quota before shutdown');
+      let timer: NodeJS.Timeout | undefined;
+      const timeout = new Promise<void>((resolve) => {
+        timer = setTimeout(() => {
+          logger.warn({ signal, timeoutMs }, 'quota give-back still running at shutdown');
+          resolve();
+        }, timeoutMs);
+      });
+      Promise.race([engine.shutdown(), timeout])
+        .catch((error: unknown) => logger.error({ err: error }, 'quota give-back failed'))
+        .finally(() => {
+          clearTimeout(timer);
+          target.off(signal, handler);
+          if (target.listenerCount(signal) === 0) target.kill(target.pid, signal);
+        });
+    };
+    target.on(signal, handler);
+    return { signal, handler };
+  });
+  return () => {
+    for (const { signal, handler } of handlers) target.off(signal, handler);
+  };
 }
 
 let shared: QuotaEngine | undefined;
 
 /** The instance's engine: default app, usage statistics and self-quota through its buffer. */
 export function instanceQuotaEngine(): QuotaEngine {
-  shared ??= new QuotaEngine(instanceDb(), {
-    buffer: instanceWriteBuffer(),
-    selfQuota: instanceSelfQuota(),
-  });
+  if (!shared) {
+    shared = new QuotaEngine(instanceDb(), {
+      buffer: instanceWriteBuffer(),
+      selfQuota: instanceSelfQuota(),
+      idleTimer: true,
+    });
+    installShutdownRelease(shared);
+  }
   return shared;
 }

@@ -19,13 +19,11 @@ export async function republishAllocations(
   providers?: readonly string[],
 ): Promise<Republished[]> {
   const config = await loadRuntimeConfig(db);
-  const ids = config.providers
-    .map((p) => p.id)
-    .filter((id) => !providers || providers.includes(id));
+  const chosen = config.providers.filter((p) => !providers || providers.includes(p.id));
   return Promise.all(
-    ids.map(async (provider) => {
+    chosen.map(async (provider) => {
       const { changed } = await publishAllocation(db, provider, config.categories, nowMs);
-      return { provider, changed };
+      return { provider: provider.id, changed };
     }),
   );
 }

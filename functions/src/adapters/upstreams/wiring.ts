@@ -1,4 +1,11 @@
 import { ConfigError, type Provider } from '../../core/config';
+import {
+  KEEPA_DEAL_OPERATION,
+  KEEPA_DEAL_PAGE_COST,
+  keepaDealPages,
+  PRODUCT_OPERATION,
+  REALTIME_SALES_SYNC,
+} from '../../core/pipeline/category-work';
 import type { Collection } from '../../core/pipeline/collections';
 import {
   type WorkItem,
@@ -121,8 +128,6 @@ async function keepaIngestFetchers(collection: Collection): Promise<IngestFetche
 }
 
 export const KEEPA_DEALS_KIND = 'keepa-deals';
-/** Keepa charges 5 tokens per deal page. */
-const DEAL_PAGE_COST = 5;
 
 /** A deal scan for the collection, then its ingest slices take over. */
 async function handleKeepaDeals(item: WorkItem) {
@@ -142,7 +147,7 @@ async function handleKeepaDeals(item: WorkItem) {
 /** Each scheduled batch scans the deal pages once (one item per run slot) and starts ingest. */
 async function startKeepaBatch(collection: Collection, nowMs: number) {
   const provider = await providerConfig('keepa');
-  const pages = Number(provider.settings.dealPages ?? 2);
+  const pages = keepaDealPages(provider);
   const slot = new Date(nowMs).toISOString().slice(0, 13); // one scan per hour at most
   const item = workItemSchema.parse({
     collection: collection.id,
@@ -150,8 +155,8 @@ async function startKeepaBatch(collection: Collection, nowMs: number) {
     key: slot,
     provider: 'keepa',
     category: collection.category,
-    operation: 'deal',
-    cost: pages * DEAL_PAGE_COST,
+    operation: KEEPA_DEAL_OPERATION,
+    cost: pages * KEEPA_DEAL_PAGE_COST,
     payload: { pages },
   });
   const result = await enqueueTask(workQueueName('keepa'), item, {
@@ -202,14 +207,9 @@ export async function spapiClient(): Promise<SpApiReportsClient> {
   );
 }
 
-export const REALTIME_SALES_SOURCE = 'spapi-vendor-sales';
-/** Amazon SP-API vendor real-time sales: reports created per window, one quota category. */
-export const REALTIME_SALES_SYNC = {
-  source: REALTIME_SALES_SOURCE,
-  provider: 'spapi',
-  category: 'spapi-realtime-sales',
-  operation: 'createReport',
-} as const;
+/** Amazon SP-API vendor real-time sales (defined with the work the share check counts). */
+export { REALTIME_SALES_SYNC };
+export const REALTIME_SALES_SOURCE = REALTIME_SALES_SYNC.source;
 
 registerAutoSyncFetcher(REALTIME_SALES_SOURCE, async (window) => {
   const provider = await providerConfig('spapi');
@@ -261,7 +261,7 @@ async function handleDiscover(item: WorkItem) {
       key: `${marketplace}~${productId}`,
       provider: item.provider,
       category: item.category,
-      operation: 'product',
+      operation: PRODUCT_OPERATION,
       // Estimated as one request; the handler settles the page and its CSV it really made.
       payload: { marketplace, productId },
     });

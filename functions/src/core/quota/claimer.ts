@@ -1,18 +1,35 @@
 import type { DemandMeter } from './demand';
-import type { PageOutcome } from './gate';
+import type { PageOutcome, ReturnWindow } from './gate';
 import type { Ledger } from './ledger';
 import type { PlannedLimit } from './limits';
-import type { BlockRef } from './token-source';
+import type { BlockRef, OwnedBlock } from './token-source';
+import { windowAt } from './windows';
 
 /** An instance takes a whole page when its demand would spend it within this time. */
 const WHOLE_PAGE_WITHIN_MS = 1_000;
 /** Instances racing for the oldest blocks spread over this many of them. */
 const CLAIM_SPREAD = 4;
+/** Claims one run may lose before it answers "retry later" (each loss is a failed create). */
+const MAX_LOST_CLAIMS = 24;
+/** Fresh looks at the candidates one run may take after losing all it had. */
+const MAX_SCANS = 4;
+/** Blocks galloped over after lost claims are not tried again for this long. */
+const PRESUMED_TAKEN_MS = 10_000;
+/** A run that gave up on contended blocks answers "retry" this long (up to twice) later. */
+const RETRY_CONTENDED_MS = 25;
+/** Ranges given back by other instances one run may take. */
+const MAX_RETURNS_PER_RUN = 4;
+/** Window blocks one scan looks at (all of a window with the default 200 blocks). */
+const MAX_WINDOW_CANDIDATES = 1_024;
+/** Window gallops skip 3, 15, 63... blocks after successive losses (lines: 1, 3, 7...). */
+const WINDOW_GALLOP_BASE = 4;
 
 export interface ClaimPorts {
   random(): number;
   claim(limitKey: string, ref: BlockRef): Promise<boolean>;
   claimPage(limitKey: string, page: BlockRef, mode: 'whole' | 'split'): Promise<PageOutcome>;
+  /** Takes a range of the window's tokens another instance gave back (see GatePorts). */
+  takeReturn?(limitKey: string, window: ReturnWindow): Promise<BlockRef | undefined>;
 }
 
 export interface ClaimStats {
@@ -41,53 +58,172 @@ export class Claimer {
 
   /** Claims blocks until the limit's amount is covered within the horizon; one at a time per key. */
   claimFor(limit: PlannedLimit, now: number, horizonMs: number): Promise<boolean> {
-    const running = this.claiming.get(limit.key);
-    if (running) return running;
-    const promise = this.claimBlocks(limit, now, horizonMs).finally(() =>
-      this.claiming.delete(limit.key),
+    const ledger = this.ledgerFor(limit.key);
+    return this.oneAtATime(limit.key, () =>
+      // Enough: tokens now, or, once no block has tokens now, tokens within the horizon.
+      this.claimBlocks(limit, now, horizonMs, (spendableNow) => {
+        const ready = ledger.readyAt(limit.amount, now);
+        if (ready === now) return true;
+        return spendableNow === 0 && ready !== undefined && ready - now <= horizonMs;
+      }),
     );
-    this.claiming.set(limit.key, promise);
+  }
+
+  /**
+   * Claims blocks until the ledger holds `needed` unspent tokens valid at `atMs` or later (a
+   * settlement paying an actual cost above the estimate). True when it does.
+   */
+  async claimUnspent(
+    limit: PlannedLimit,
+    atMs: number,
+    needed: number,
+    horizonMs: number,
+    select?: (block: OwnedBlock) => boolean,
+  ): Promise<boolean> {
+    const ledger = this.ledgerFor(limit.key);
+    const enough = () => ledger.unspent(atMs, select) >= needed;
+    for (let round = 0; round < 4 && !enough(); round++) {
+      await this.oneAtATime(limit.key, () => this.claimBlocks(limit, atMs, horizonMs, enough));
+    }
+    return enough();
+  }
+
+  private oneAtATime(key: string, run: () => Promise<boolean>): Promise<boolean> {
+    const running = this.claiming.get(key);
+    if (running) return running;
+    const promise = run().finally(() => this.claiming.delete(key));
+    this.claiming.set(key, promise);
     return promise;
   }
 
-  private async claimBlocks(limit: PlannedLimit, now: number, horizonMs: number): Promise<boolean> {
+  private async claimBlocks(
+    limit: PlannedLimit,
+    now: number,
+    horizonMs: number,
+    enough: (spendableNow: number) => boolean,
+  ): Promise<boolean> {
     const ledger = this.ledgerFor(limit.key);
-    const all = ledger.claimable(limit.source, now, horizonMs, this.pageTaken(limit, now));
-    // Skip blocks this instance would let expire, but never all of those spendable now: the
-    // newest one always stays a candidate, so a starved instance cannot talk itself out of work.
-    const newestNow = all.filter((ref) => this.firstMintMs(limit, ref) <= now).at(-1);
-    const candidates = all.filter(
-      (ref) => ref === newestNow || this.canSpendInTime(limit, ref, now),
-    );
+    const pageTaken = this.pageTaken(limit, now);
+    /** Blocks this run galloped over: not tried again in this run. */
+    const galloped = new Set<string>();
+    const skip = (ref: BlockRef) => pageTaken(ref) || galloped.has(ref.id);
+    // A window's blocks all expire together, so which one is claimed does not matter: a run
+    // sees all of them (up to a bound), gallops faster, and always tries the last one before
+    // giving up on the window, which tells a spent window from a busy one in a few tries.
+    const isWindow = limit.limit.kind === 'window';
+    const max = isWindow ? MAX_WINDOW_CANDIDATES : undefined;
+    const base = isWindow ? WINDOW_GALLOP_BASE : 2;
     let claimedAny = false;
-    while (candidates.length > 0) {
-      const ready = ledger.readyAt(limit.amount, now);
-      if (ready === now) break;
-      // Blocks with tokens now come first; only once those are gone is waiting acceptable.
-      const spendableNow = candidates.filter((ref) => this.firstMintMs(limit, ref) <= now).length;
-      if (spendableNow === 0 && ready !== undefined && ready - now <= horizonMs) break;
-      // Oldest first (they expire first), at random among the oldest few so that instances
-      // running out together spread over different blocks instead of racing for one.
-      const pick = Math.floor(
-        this.ports.random() * Math.min(CLAIM_SPREAD, Math.max(1, spendableNow)),
+    let lost = 0;
+    let losing = 0;
+    /** What the last gallop skipped, if nothing was tried since: the free blocks may start there. */
+    let lastSkipped: BlockRef[] = [];
+    for (let scan = 0; scan < MAX_SCANS && lost < MAX_LOST_CLAIMS; scan++) {
+      let all = ledger.claimable(limit.source, now, horizonMs, skip, max);
+      // Only blocks presumed taken are left. A presumption is a guess (an earlier run galloped
+      // over them), not knowledge: try them, oldest first, rather than give up on the window.
+      if (all.length === 0 && scan === 0) {
+        all = ledger.claimable(limit.source, now, horizonMs, skip, max, true);
+      }
+      // Skip blocks this instance would let expire, but never all of those spendable now: the
+      // newest one always stays a candidate, so a starved instance cannot talk itself out of work.
+      const newestNow = all.filter((ref) => this.firstMintMs(limit, ref) <= now).at(-1);
+      const candidates = all.filter(
+        (ref) => ref === newestNow || this.canSpendInTime(limit, ref, now),
       );
-      const [ref] = candidates.splice(pick, 1);
-      if (!ref) break;
-      const won = await this.claimBlockOrPage(limit, ref, now);
-      if (won) {
-        ledger.add(won, limit.source);
-        claimedAny = true;
-        this.stats.claimsWon++;
-        this.stats.tokensClaimed += won.end - won.start;
-        if (won !== ref) this.dropPageBlocks(candidates, won);
-      } else {
-        this.stats.claimsLost++;
-        if (this.pages.get(this.pageKey(limit, ref))?.mode === 'taken') {
-          this.dropPageBlocks(candidates, ref.page!);
+      if (candidates.length === 0) break;
+      while (candidates.length > 0 && lost < MAX_LOST_CLAIMS) {
+        // Blocks with tokens now come first; only once those are gone is waiting acceptable.
+        const spendableNow = candidates.filter((ref) => this.firstMintMs(limit, ref) <= now).length;
+        if (enough(spendableNow)) return claimedAny;
+        // Oldest first (they expire first), at random among the oldest few so that instances
+        // running out together spread over different blocks instead of racing for one.
+        const pick = Math.floor(
+          this.ports.random() * Math.min(CLAIM_SPREAD, Math.max(1, spendableNow)),
+        );
+        const [ref] = candidates.splice(pick, 1);
+        if (!ref) break;
+        const won = await this.claimBlockOrPage(limit, ref, now);
+        if (won) {
+          ledger.add(won, limit.source);
+          claimedAny = true;
+          losing = 0;
+          this.stats.claimsWon++;
+          DBG[`won-${limit.limit.kind}`] = (DBG[`won-${limit.limit.kind}`] ?? 0) + 1;
+          this.stats.tokensClaimed += won.end - won.start;
+          if (won !== ref) this.dropPageBlocks(candidates, won);
+          // Free blocks right after a gallop: the first free one may be among those skipped
+          // just before. They are no longer presumed taken, and come first in this run.
+          for (const back of lastSkipped) {
+            ledger.unpresume(back.id);
+            galloped.delete(back.id);
+          }
+          candidates.unshift(...lastSkipped.filter((b) => !(won !== ref && b.page?.id === won.id)));
+          lastSkipped = [];
+        } else {
+          this.stats.claimsLost++;
+          DBG[`lost-${limit.limit.kind}`] = (DBG[`lost-${limit.limit.kind}`] ?? 0) + 1;
+          lost++;
+          losing++;
+          if (this.pages.get(this.pageKey(limit, ref))?.mode === 'taken') {
+            this.dropPageBlocks(candidates, ref.page!);
+          }
+          // Claims are taken roughly in order, oldest first: after a run of losses, gallop
+          // past the blocks just behind this one (presumed taken for a while), so a cold
+          // instance finds the free blocks in a few tries instead of one try per taken block.
+          // Presumed, not known: other runs try them last, and they never make the window
+          // look spent (see nextClaimableMs).
+          const gallop = Math.min(
+            isWindow ? candidates.length - 1 : candidates.length,
+            base ** losing - 1,
+          );
+          lastSkipped = candidates.splice(0, gallop);
+          for (const presumed of lastSkipped) {
+            galloped.add(presumed.id);
+            ledger.presumeTaken(
+              presumed.id,
+              Math.min(presumed.expiresAtMs, now + PRESUMED_TAKEN_MS),
+            );
+          }
         }
       }
+      if (enough(0) || candidates.length > 0) break;
     }
+    if (!enough(0) && (await this.takeReturned(limit, now, enough))) claimedAny = true;
     return claimedAny;
+  }
+
+  /**
+   * Window tokens other instances gave back (idle, or shutting down): taken only once this
+   * instance finds no regular block of the current window left to try, so a window that still
+   * has unclaimed blocks costs no extra read. True when it took any.
+   */
+  private async takeReturned(
+    limit: PlannedLimit,
+    now: number,
+    enough: (spendableNow: number) => boolean,
+  ): Promise<boolean> {
+    if (!this.ports.takeReturn || limit.limit.kind !== 'window') return false;
+    const ledger = this.ledgerFor(limit.key);
+    const window = windowAt(limit.limit.unit, now);
+    const inWindow = (ref: BlockRef) => ref.validFromMs === window.startMs;
+    const regular = ledger
+      .claimable(limit.source, now, 0, this.pageTaken(limit, now))
+      .filter(inWindow);
+    if (regular.length > 0) return false;
+    DBG.returnLooks = (DBG.returnLooks ?? 0) + 1;
+    let took = false;
+    for (let i = 0; i < MAX_RETURNS_PER_RUN && !enough(0); i++) {
+      const ref = await this.ports.takeReturn(limit.key, {
+        startMs: window.startMs,
+        endMs: window.endMs,
+      });
+      if (!ref) break;
+      DBG.returnsTaken = (DBG.returnsTaken ?? 0) + 1;
+      ledger.add(ref, limit.source);
+      took = true;
+    }
+    return took;
   }
 
   /**
@@ -109,6 +245,8 @@ export class Claimer {
       if (mode === undefined) {
         const whole = this.wantsWholePage(limit, page, now);
         const outcome = await this.ports.claimPage(limit.key, page, whole ? 'whole' : 'split');
+        DBG[`page-${outcome}-${limit.limit.kind}`] =
+          (DBG[`page-${outcome}-${limit.limit.kind}`] ?? 0) + 1;
         if (outcome === 'won') {
           this.stats.wholePages++;
           this.pages.set(key, { mode: 'taken', expiresAtMs: page.expiresAtMs });
@@ -177,7 +315,10 @@ export class Claimer {
     return ref.validFromMs ?? limit.source.mintMs({ ...ref, cursor: ref.start }, ref.start);
   }
 
-  /** When a block not yet known to be taken first becomes spendable, beyond the horizon. */
+  /**
+   * When a block not known to be taken first becomes spendable, beyond the horizon. Blocks only
+   * presumed taken count as claimable: a guess must never push the answer to a later window.
+   */
   nextClaimableMs(limit: PlannedLimit, now: number, horizonMs: number): number {
     const ledger = this.ledgerFor(limit.key);
     for (const reach of [
@@ -186,11 +327,18 @@ export class Claimer {
       3_600_000,
       32 * 86_400_000,
     ]) {
-      const refs = ledger.claimable(limit.source, now, reach, this.pageTaken(limit, now));
+      const pageTaken = this.pageTaken(limit, now);
+      const refs = ledger.claimable(limit.source, now, reach, pageTaken, undefined, true);
       if (refs.length > 0) {
-        return Math.max(now + 1, Math.min(...refs.map((ref) => this.firstMintMs(limit, ref))));
+        // Blocks spendable now that this run did not get to (contended, or presumed taken):
+        // come back after a short, jittered pause rather than at once, so it does not spin.
+        const soonest = Math.min(...refs.map((ref) => this.firstMintMs(limit, ref)));
+        return Math.max(now + RETRY_CONTENDED_MS * (1 + this.ports.random()), soonest);
       }
     }
     return now + horizonMs + 1_000;
   }
 }
+
+const DBG: Record<string, number> = {};
+process.on('exit', () => console.error('DBG', JSON.stringify(DBG)));

@@ -18,14 +18,15 @@ export class DemandMeter {
     this.roll(key, atMs).current += amount;
   }
 
-  /** Tokens per second over the last full window (or the current one, if busier). */
+  /**
+   * Tokens per second over the last full window, or the current one if it already asked more.
+   * The current window is never extrapolated: a fresh instance's first call is one call a
+   * second, not its cost divided by the few milliseconds since it started (which made it take
+   * whole pages of a month's window and strand them when it was recycled).
+   */
   rate(key: string, atMs: number): number {
     const window = this.roll(key, atMs);
-    const elapsed = Math.max(1, atMs - window.startMs);
-    return (
-      Math.max(window.previous, (window.current * RATE_WINDOW_MS) / elapsed) *
-      (1000 / RATE_WINDOW_MS)
-    );
+    return Math.max(window.previous, window.current) * (1000 / RATE_WINDOW_MS);
   }
 
   private roll(key: string, atMs: number): Window {

@@ -10,6 +10,9 @@ interface Holding {
   source: TokenSource;
 }
 
+/** Which tokens a grant took, so that they can be given back. */
+export type Receipt = Array<{ holding: Holding; from: number; to: number }>;
+
 /**
  * One instance's tokens for one limit: the blocks it claimed and how far it has spent each.
  * Blocks may come from several sources (an allocation change starts a new token line while
@@ -18,8 +21,13 @@ interface Holding {
  */
 export class Ledger {
   private holdings: Holding[] = [];
-  /** Blocks another instance owns, remembered so they are not tried again. */
+  /** Blocks known to be owned (by another instance, or spent here), until they expire. */
   private readonly taken = new Map<string, number>();
+  /**
+   * Blocks guessed to be taken (galloped over after lost claims), until the guess lapses. A
+   * guess is not knowledge: such blocks are tried last, never treated as gone for good.
+   */
+  private readonly presumed = new Map<string, number>();
 
   /** Tokens spendable at `atMs`. */
   available(atMs: number): number {
@@ -50,29 +58,49 @@ export class Ledger {
       }
     }
     mints.sort((a, b) => a - b);
-    for (let i = Math.max(0, cost - now - 1); i < mints.length; i++) {
+    const first = Math.max(0, cost - now - 1);
+    for (let i = first; i < mints.length; i++) {
       const at = mints[i]!;
-      if (i > 0 && mints[i - 1] === at) continue;
+      if (i > first && mints[i - 1] === at) continue;
       if (this.available(at) >= cost) return at;
     }
     return undefined;
   }
 
-  /** Spends `cost` tokens at `atMs`, soonest to expire first. All or nothing. */
-  take(cost: number, atMs: number): boolean {
-    if (this.available(atMs) < cost) return false;
+  /**
+   * Spends `cost` tokens at `atMs`, soonest to expire first. All or nothing: undefined when
+   * they are not there. The receipt gives them back with {@link refund}.
+   */
+  take(cost: number, atMs: number): Receipt | undefined {
+    if (this.available(atMs) < cost) return undefined;
+    const receipt: Receipt = [];
     let remaining = cost;
-    for (const { block, source } of this.sorted()) {
+    for (const holding of this.sorted()) {
       if (remaining === 0) break;
-      const range = source.spendable(block, atMs);
+      const range = holding.source.spendable(holding.block, atMs);
       const n = Math.min(remaining, Math.max(0, range.end - range.start));
       if (n > 0) {
-        block.cursor = range.start + n;
+        receipt.push({ holding, from: range.start, to: range.start + n });
+        holding.block.cursor = range.start + n;
         remaining -= n;
       }
     }
     this.prune(atMs);
-    return true;
+    return receipt;
+  }
+
+  /**
+   * Gives back tokens a grant took and did not use (a cooldown or a full concurrency cap found
+   * after waiting). They stay this instance's: nobody else may claim them again.
+   */
+  refund(receipt: Receipt): void {
+    for (const { holding, from, to } of receipt) {
+      const block = holding.block;
+      this.holdings.push({
+        block: { ...block, id: `${block.id}@${from}`, start: from, end: to, cursor: from },
+        source: holding.source,
+      });
+    }
   }
 
   /** Spends up to `cost` tokens at `atMs`; returns how many it could not. */
@@ -82,18 +110,87 @@ export class Ledger {
     return cost - n;
   }
 
+  /** Owned tokens not yet spent that are valid at `atMs` or will be minted later. */
+  unspent(atMs: number, select: (block: OwnedBlock) => boolean = () => true): number {
+    let count = 0;
+    for (const { block, source } of this.holdings) {
+      if (!select(block)) continue;
+      const range = source.unspent(block, atMs);
+      count += Math.max(0, range.end - range.start);
+    }
+    return count;
+  }
+
+  /**
+   * Pays `cost` after the fact with owned tokens valid now or later, soonest first, minted or
+   * not: they are claimed, so nobody else spends them, which makes the payment durable even if
+   * this instance dies. Returns how many it could not pay.
+   */
+  burn(cost: number, atMs: number, select: (block: OwnedBlock) => boolean = () => true): number {
+    let remaining = cost;
+    for (const { block, source } of this.sorted()) {
+      if (remaining === 0) break;
+      if (!select(block)) continue;
+      const range = source.unspent(block, atMs);
+      const n = Math.min(remaining, Math.max(0, range.end - range.start));
+      if (n > 0) {
+        block.cursor = range.start + n;
+        remaining -= n;
+      }
+    }
+    this.prune(atMs);
+    return remaining;
+  }
+
+  /**
+   * Removes and returns the unspent part of every block the filter selects (window tokens an
+   * idle or departing instance gives back). What is returned is no longer spent here.
+   */
+  release(atMs: number, select: (block: OwnedBlock) => boolean): OwnedBlock[] {
+    const released: OwnedBlock[] = [];
+    this.holdings = this.holdings.filter(({ block, source }) => {
+      if (!select(block)) return true;
+      const range = source.unspent(block, atMs);
+      if (range.end > range.start) {
+        released.push({ ...block, start: range.start, cursor: range.start, end: range.end });
+      }
+      this.markTaken(block.id, block.expiresAtMs);
+      return false;
+    });
+    return released;
+  }
+
   /** Records a block this instance has just claimed. */
   add(ref: BlockRef, source: TokenSource): void {
     this.holdings.push({ block: { ...ref, cursor: ref.start }, source });
   }
 
+  /** A block known to be taken: a lost claim, or one of ours given back or spent. */
   markTaken(id: string, expiresAtMs: number): void {
     this.taken.set(id, expiresAtMs);
+    this.presumed.delete(id);
+  }
+
+  /** A block guessed to be taken, not tried again (before the others) until `untilMs`. */
+  presumeTaken(id: string, untilMs: number): void {
+    if (!this.taken.has(id)) this.presumed.set(id, untilMs);
+  }
+
+  /** Drops the guess that a block is taken: it is a candidate like any other again. */
+  unpresume(id: string): void {
+    this.presumed.delete(id);
+  }
+
+  /** Whether the block is only guessed to be taken (at `atMs`). */
+  isPresumed(id: string, atMs: number): boolean {
+    const until = this.presumed.get(id);
+    return until !== undefined && until > atMs;
   }
 
   /**
    * Up to `max` blocks of `source` worth claiming at `atMs`, oldest first: not owned, not known
-   * to be taken. Candidates are generated lazily, so a huge bucket costs no more than a small one.
+   * to be taken, and (unless `withPresumed`) not presumed taken. Candidates are generated
+   * lazily, so a huge bucket costs no more than a small one.
    */
   claimable(
     source: TokenSource,
@@ -101,14 +198,22 @@ export class Ledger {
     horizonMs: number,
     skip: (ref: BlockRef) => boolean = () => false,
     max = MAX_CLAIMABLE,
+    withPresumed = false,
   ): BlockRef[] {
     const owned = new Set(this.holdings.map((h) => h.block.id));
     for (const [id, expiresAtMs] of this.taken) if (expiresAtMs <= atMs) this.taken.delete(id);
+    for (const [id, untilMs] of this.presumed) if (untilMs <= atMs) this.presumed.delete(id);
     const refs: BlockRef[] = [];
     let skipped = 0;
     for (const ref of source.candidates(atMs, horizonMs)) {
       if (refs.length >= max || skipped > MAX_SKIPPED) break;
-      if (owned.has(ref.id) || this.taken.has(ref.id) || ref.expiresAtMs <= atMs || skip(ref)) {
+      if (
+        owned.has(ref.id) ||
+        this.taken.has(ref.id) ||
+        (!withPresumed && this.presumed.has(ref.id)) ||
+        ref.expiresAtMs <= atMs ||
+        skip(ref)
+      ) {
         skipped++;
       } else refs.push(ref);
     }
@@ -122,10 +227,11 @@ export class Ledger {
   /** Drops blocks that are spent or whose tokens can no longer be spent. */
   prune(atMs: number): void {
     this.holdings = this.holdings.filter(({ block, source }) => {
+      const unspent = source.unspent(block, atMs);
       const live =
         block.cursor < block.end &&
         (block.validUntilMs === undefined || atMs < block.validUntilMs) &&
-        source.spendable(block, atMs).start < block.end;
+        unspent.start < unspent.end;
       // Ours, spent: never worth claiming again.
       if (!live) this.taken.set(block.id, block.expiresAtMs);
       return live;

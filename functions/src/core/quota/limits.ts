@@ -1,27 +1,8 @@
-import type { Limit, Provider } from '../config';
+import type { Limit } from '../config';
+import { type Allocation, epochAt, fixedWindow, type LimitsEpoch } from './epochs';
 import { type TokenLine, validSpan } from './token-line';
-import { lineSource, type TokenSource, windowSource } from './token-source';
-
-/** A category's share of its provider, in force from `startMs` (0: always). */
-export interface ShareEpoch {
-  percent: number;
-  startMs: number;
-}
-
-/**
- * The share in force and the one it replaced. A change is published ahead of its start, so
- * every instance knows of it before it takes effect.
- */
-export interface CategoryShares {
-  current: ShareEpoch;
-  previous?: ShareEpoch;
-}
-
-/** The epoch to draw new tokens from at `atMs`. */
-export function epochAt(shares: CategoryShares, atMs: number): ShareEpoch & { endMs?: number } {
-  if (atMs >= shares.current.startMs || !shares.previous) return shares.current;
-  return { ...shares.previous, endMs: shares.current.startMs };
-}
+import { lineSource, type TokenSource, windowBlockSize, windowSource } from './token-source';
+import type { Window } from './windows';
 
 export interface AcquireAmounts {
   operation?: string;
@@ -41,6 +22,12 @@ export interface PlannedLimit {
   /** Where new blocks are claimed from now. */
   source: TokenSource;
   amount: number;
+  /** The limit as configured, for messages and for what a full share could carry. */
+  limit: Limit;
+  /** Lines: tokens the category's share mints per second. */
+  ratePerSecond?: number;
+  /** Lines: the token line and the start of the segment it belongs to. */
+  line?: { line: TokenLine; segmentStartMs: number };
 }
 
 /**
@@ -50,11 +37,12 @@ export interface PlannedLimit {
 export const LINE_EPOCH_MS = Date.UTC(2025, 0, 1);
 
 /**
- * Default block: a quarter second of refill, and at most 1/32 of the valid span, so a whole
- * page (8 blocks) is at most 2 s of refill and a quarter of the bucket.
+ * Default block: a tenth of a second of refill, and at most 1/32 of the valid span, so a whole
+ * page (8 blocks) is at most 0.8 s of refill and a quarter of the bucket, and a lightly loaded
+ * instance strands little when it claims a block it will not spend in time.
  */
 function defaultLineBlock(line: TokenLine): number {
-  const bySpeed = Math.round(line.ratePerSecond * 0.25);
+  const bySpeed = Math.round(line.ratePerSecond * 0.1);
   return Math.max(1, Math.min(bySpeed, Math.floor(validSpan(line) / 32)));
 }
 
@@ -77,7 +65,10 @@ export function shareOfBucket(
   const fraction = percent / 100;
   const rate = ratePerSecond * fraction;
   return {
-    capacity: Math.max(0, Math.floor(capacity * fraction + 1e-9) - lineReserve(rate, safetyMarginMs)),
+    capacity: Math.max(
+      0,
+      Math.floor(capacity * fraction + 1e-9) - lineReserve(rate, safetyMarginMs),
+    ),
     ratePerSecond: rate,
   };
 }
@@ -87,7 +78,11 @@ export function shareOfBucket(
  * (undefined for limits that grant no amount, such as concurrency). A call asking more is
  * never granted at that share.
  */
-export function maxGrantable(limit: Limit, percent: number, safetyMarginMs: number): number | undefined {
+export function maxGrantable(
+  limit: Limit,
+  percent: number,
+  safetyMarginMs: number,
+): number | undefined {
   if (limit.kind === 'tokenBucket' || limit.kind === 'operation') {
     const [capacity, rate] =
       limit.kind === 'tokenBucket'
@@ -99,72 +94,148 @@ export function maxGrantable(limit: Limit, percent: number, safetyMarginMs: numb
   return undefined;
 }
 
-function lineFor(
-  capacity: number,
-  ratePerSecond: number,
-  share: ShareEpoch & { endMs?: number },
-  safetyMarginMs: number,
-): TokenLine {
-  return {
-    ...shareOfBucket(capacity, ratePerSecond, share.percent, safetyMarginMs),
-    originMs: share.startMs || LINE_EPOCH_MS,
-    endMs: share.endMs,
-  };
-}
-
 /** What a window measures, for this call. */
-function windowAmount(limit: Extract<Limit, { kind: 'window' }>, amounts: AcquireAmounts): number {
+export function windowAmount(
+  limit: Extract<Limit, { kind: 'window' }>,
+  amounts: AcquireAmounts,
+): number {
   if (limit.measure === 'requests') return amounts.requests;
   if (limit.measure === 'bytes') return amounts.bytes;
   return amounts.cost;
 }
 
+/** The segment of time in which a category's share and its provider's limits both hold. */
+export interface Segment {
+  limits: LimitsEpoch;
+  percent: number;
+  startMs: number;
+  /** When the next share or limits epoch starts (undefined: none published yet). */
+  endMs?: number;
+}
+
+export function segmentAt(
+  allocation: Allocation,
+  category: string,
+  atMs: number,
+): Segment | undefined {
+  const limits = epochAt(allocation.limits, atMs);
+  if (!limits) return undefined;
+  const share = epochAt(allocation.categories[category] ?? [], atMs);
+  const ends = [limits.endMs, share?.endMs].filter((t): t is number => t !== undefined);
+  return {
+    limits: limits.epoch,
+    percent: share?.epoch.percent ?? 0,
+    startMs: Math.max(limits.epoch.startMs, share?.epoch.startMs ?? 0),
+    endMs: ends.length > 0 ? Math.min(...ends) : undefined,
+  };
+}
+
+function label(limit: Limit): string {
+  switch (limit.kind) {
+    case 'tokenBucket':
+      return `token bucket ${limit.capacity}@${limit.refillPerSecond}/s`;
+    case 'operation':
+      return `${limit.operation} ${limit.ratePerSecond}/s burst ${limit.burst}`;
+    case 'window':
+      return `${limit.limit} ${limit.measure} per ${limit.unit}`;
+    case 'concurrency':
+      return `${limit.max} in flight`;
+  }
+}
+
 /**
- * The token-drawing limits a call must satisfy, for one share epoch of its category. Window
- * limits keep the share in force when the window began (see README: a share change reaches
- * window limits from the next window), so only lines take the epoch's start and end.
+ * The token line of a bucket-like limit for one segment. Each segment (a share change, a limit
+ * edit) starts a new line, empty, just after the segment's start: the old line stops minting
+ * then, and old and new tokens together never exceed the bound. Block ids carry the origin, so
+ * no two segments share a claim.
+ */
+function lineFor(capacity: number, ratePerSecond: number, segment: Segment): TokenLine {
+  const margin = segment.limits.safetyMarginMs;
+  return {
+    ...shareOfBucket(capacity, ratePerSecond, segment.percent, margin),
+    // Instances switch lines by their own clocks, up to the margin apart: the new line starts
+    // minting one margin after the old one stops, so the two never mint at the same true time
+    // (else every change would add up to r * margin tokens to the intervals around it).
+    originMs: segment.startMs ? segment.startMs + margin : LINE_EPOCH_MS,
+    endMs: segment.endMs,
+    firstToken: segment.startMs ? 1 : 0,
+  };
+}
+
+/**
+ * A window limit's allowance for a category: the limit and share fixed at the window's start
+ * name the blocks; a limit lowered since (in force at `atMs`) lowers what may still be claimed.
+ */
+function windowAllowance(
+  allocation: Allocation,
+  category: string,
+  key: string,
+  limit: Extract<Limit, { kind: 'window' }>,
+) {
+  return (window: Window, atMs: number) => {
+    const fixed = fixedWindow(allocation, key, limit.unit, window.startMs);
+    const percent = epochAt(allocation.categories[category] ?? [], atMs)?.epoch.percent ?? 0;
+    const total = fixed ? Math.floor((fixed.limit * percent) / 100 + 1e-9) : 0;
+    const now = epochAt(allocation.limits, atMs)?.epoch;
+    const index = now?.keys.indexOf(key) ?? -1;
+    const current = index >= 0 ? now!.limits[index] : undefined;
+    const lowered =
+      current?.kind === 'window' ? Math.floor((current.limit * percent) / 100 + 1e-9) : 0;
+    return {
+      total,
+      usable: Math.min(total, lowered),
+      size: windowBlockSize(total, fixed?.blockTokens),
+    };
+  };
+}
+
+/**
+ * The token-drawing limits a call must satisfy at `atMs`, for its category's segment. Window
+ * limits keep the limit and share in force when the window began.
  */
 export function planLimits(
-  provider: Provider,
+  allocation: Allocation,
+  providerId: string,
   category: string,
-  shares: CategoryShares,
   amounts: AcquireAmounts,
   atMs: number,
 ): PlannedLimit[] {
-  const share = epochAt(shares, atMs);
-  const percentForWindow = (windowStartMs: number) => epochAt(shares, windowStartMs).percent;
+  const segment = segmentAt(allocation, category, atMs);
+  if (!segment) return [];
   const planned: PlannedLimit[] = [];
-  provider.limits.forEach((limit, i) => {
-    const key = `${provider.id}~${category}~${i}`;
+  segment.limits.limits.forEach((limit, i) => {
+    const key = `${providerId}~${category}~${segment.limits.keys[i]}`;
+    const common = { key, label: label(limit), limit };
     if (limit.kind === 'tokenBucket') {
       const capacity = Math.min(limit.capacity, limit.burstThreshold ?? limit.capacity);
-      const line = lineFor(capacity, limit.refillPerSecond, share, provider.safetyMarginMs);
+      const line = lineFor(capacity, limit.refillPerSecond, segment);
       planned.push({
-        key,
-        label: `token bucket ${limit.capacity}@${limit.refillPerSecond}/s`,
+        ...common,
         reason: 'tokens',
         source: lineSource(line, limit.blockTokens ?? defaultLineBlock(line)),
         amount: amounts.cost,
+        ratePerSecond: line.ratePerSecond,
+        line: { line, segmentStartMs: segment.startMs },
       });
     } else if (limit.kind === 'operation') {
       if (amounts.operation !== limit.operation) return;
-      const line = lineFor(limit.burst, limit.ratePerSecond, share, provider.safetyMarginMs);
+      const line = lineFor(limit.burst, limit.ratePerSecond, segment);
       planned.push({
-        key,
-        label: `${limit.operation} ${limit.ratePerSecond}/s burst ${limit.burst}`,
+        ...common,
         reason: 'tokens',
         source: lineSource(line, limit.blockTokens ?? defaultLineBlock(line)),
         amount: 1,
+        ratePerSecond: line.ratePerSecond,
+        line: { line, segmentStartMs: segment.startMs },
       });
     } else if (limit.kind === 'window') {
       planned.push({
-        key,
-        label: `${limit.limit} ${limit.measure} per ${limit.unit}`,
+        ...common,
         reason: 'window',
         source: windowSource(
           limit.unit,
-          (windowStartMs) => Math.floor((limit.limit * percentForWindow(windowStartMs)) / 100),
-          limit.blockTokens,
+          windowAllowance(allocation, category, segment.limits.keys[i]!, limit),
+          segment.limits.safetyMarginMs / 2,
         ),
         amount: windowAmount(limit, amounts),
       });
@@ -173,7 +244,8 @@ export function planLimits(
   return planned;
 }
 
-export function concurrencyCap(provider: Provider): number | undefined {
-  const caps = provider.limits.flatMap((l) => (l.kind === 'concurrency' ? [l.max] : []));
+/** The tightest concurrency cap among the provider's limits in force. */
+export function concurrencyCap(limits: readonly Limit[]): number | undefined {
+  const caps = limits.flatMap((l) => (l.kind === 'concurrency' ? [l.max] : []));
   return caps.length > 0 ? Math.min(...caps) : undefined;
 }

@@ -19,6 +19,11 @@ export interface TokenLine {
   originMs?: number;
   /** No token is minted from this instant on: the line was replaced by a new allocation. */
   endMs?: number;
+  /**
+   * The first token that may be spent. A line that replaces another starts at token 1: the old
+   * line's last mint and a new token 0 at the same instant would add one token to the bound.
+   */
+  firstToken?: number;
 }
 
 function unboundedFrontier(line: TokenLine, atMs: number): number {
@@ -42,7 +47,7 @@ export function validSpan(line: TokenLine): number {
 
 /** Index of the oldest token still valid at `atMs`: valid tokens are (frontier - span, frontier]. */
 export function oldestValid(line: TokenLine, atMs: number): number {
-  return Math.max(0, unboundedFrontier(line, atMs) - validSpan(line) + 1);
+  return Math.max(line.firstToken ?? 0, unboundedFrontier(line, atMs) - validSpan(line) + 1);
 }
 
 /** When token n is minted (ms since the epoch), rounded up so it is never spent early. */

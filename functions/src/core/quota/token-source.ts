@@ -7,7 +7,7 @@ import {
   type TokenLine,
   validSpan,
 } from './token-line';
-import { nextWindow, type WindowUnit, windowAt } from './windows';
+import { nextWindow, type Window, type WindowUnit, windowAt } from './windows';
 
 /** A block of tokens one instance owns: [start, end), with `cursor` the next unspent token. */
 export interface OwnedBlock {
@@ -53,6 +53,8 @@ export interface TokenSource {
   mintMs(block: OwnedBlock, n: number): number;
   /** When token n of the block stops being spendable. */
   expiryMs(block: OwnedBlock, n: number): number;
+  /** Tokens of the block not yet spent that are valid now or will be: what it can still pay. */
+  unspent(block: OwnedBlock, atMs: number): { start: number; end: number };
   /** Blocks with tokens spendable now or within the horizon, soonest first; lazily. */
   candidates(atMs: number, horizonMs: number): Iterable<BlockRef>;
 }
@@ -64,6 +66,10 @@ export function lineSource(line: TokenLine, blockSize: number): TokenSource {
     spendable: (block, atMs) => ({
       start: Math.max(block.cursor, oldestValid(line, atMs)),
       end: Math.min(block.end, frontier(line, atMs) + 1),
+    }),
+    unspent: (block, atMs) => ({
+      start: Math.max(block.cursor, oldestValid(line, atMs)),
+      end: Math.min(block.end, frontier(line, Number.MAX_SAFE_INTEGER) + 1),
     }),
     mintMs: (_block, n) => mintTimeMs(line, n),
     expiryMs: (_block, n) => expiryTimeMs(line, n),
@@ -91,39 +97,62 @@ export function lineSource(line: TokenLine, blockSize: number): TokenSource {
   };
 }
 
+/** Windows a claim looks through, the current one included. */
+const MAX_WINDOWS_AHEAD = 3;
+
 /** Blocks per window when the limit does not say: 25 whole pages spend a window. */
 const DEFAULT_BLOCKS_PER_WINDOW = 200;
 
+/** The block size of a window whose allowance is `total` tokens. */
+export function windowBlockSize(total: number, blockTokens: number | null | undefined): number {
+  return Math.max(1, Math.min(blockTokens ?? Math.ceil(total / DEFAULT_BLOCKS_PER_WINDOW), total));
+}
+
 /**
- * A window's allowance depends on the share in force when the window began, so every instance
- * computes the same blocks for it.
+ * A category's allowance in one window: `total` and `size` are fixed for the whole window (they
+ * name its blocks); `usable` may be lower when the limit was lowered inside the window.
+ */
+export interface WindowAllowance {
+  total: number;
+  usable: number;
+  size: number;
+}
+
+/**
+ * Fixed windows (per second ... per month): each window's allowance, valid only inside it.
+ * Tokens are spendable from `guardMs` after the window starts to `guardMs` before it ends, so
+ * an instance whose clock is off by up to `guardMs` (or a call that reaches the upstream that
+ * much later) still lands inside the upstream's window.
  */
 export function windowSource(
   unit: WindowUnit,
-  allowanceFor: (windowStartMs: number) => number,
-  blockTokens?: number,
+  allowanceAt: (window: Window, atMs: number) => WindowAllowance,
+  guardMs = 0,
 ): TokenSource {
-  const sizeFor = (allowance: number) =>
-    Math.max(
-      1,
-      Math.min(blockTokens ?? Math.ceil(allowance / DEFAULT_BLOCKS_PER_WINDOW), allowance),
-    );
+  const opensAt = (block: { validFromMs?: number }) => (block.validFromMs ?? 0) + guardMs;
+  const closesAt = (block: { validUntilMs?: number }) =>
+    (block.validUntilMs ?? Number.POSITIVE_INFINITY) - guardMs;
   const inWindow = (block: OwnedBlock, atMs: number) =>
-    atMs >= (block.validFromMs ?? 0) && atMs < (block.validUntilMs ?? Number.POSITIVE_INFINITY);
+    atMs >= opensAt(block) && atMs < closesAt(block);
   return {
-    maxCost: (atMs) => Math.floor(allowanceFor(windowAt(unit, atMs).startMs)),
+    maxCost: (atMs) => allowanceAt(windowAt(unit, atMs), atMs).usable,
     spendable: (block, atMs) =>
       inWindow(block, atMs) ? { start: block.cursor, end: block.end } : { start: 0, end: 0 },
-    mintMs: (block, _n) => block.validFromMs ?? 0,
-    expiryMs: (block, _n) => block.validUntilMs ?? Number.POSITIVE_INFINITY,
+    unspent: (block, atMs) =>
+      atMs < closesAt(block) ? { start: block.cursor, end: block.end } : { start: 0, end: 0 },
+    mintMs: (block, _n) => opensAt(block),
+    expiryMs: (block, _n) => closesAt(block),
     candidates: function* (atMs, horizonMs) {
+      // A few windows at most: far enough for "next window" answers, never a scan of a month of
+      // empty seconds (a category with no allowance in a short window).
+      let window = windowAt(unit, atMs);
       for (
-        let window = windowAt(unit, atMs);
-        window.startMs <= atMs + horizonMs;
-        window = nextWindow(unit, window)
+        let n = 0;
+        n < MAX_WINDOWS_AHEAD && window.startMs + guardMs <= atMs + horizonMs;
+        n++, window = nextWindow(unit, window)
       ) {
-        const total = Math.floor(allowanceFor(window.startMs));
-        const size = sizeFor(total);
+        if (window.endMs - guardMs <= atMs) continue;
+        const { total, usable, size } = allowanceAt(window, atMs);
         const pageSize = size * PAGE_BLOCKS;
         const prefix = `${window.id}-${total}x${size}`;
         const validity = {
@@ -131,17 +160,17 @@ export function windowSource(
           validUntilMs: window.endMs,
           expiresAtMs: window.endMs,
         };
-        for (let start = 0; start < total; start += size) {
+        for (let start = 0; start < usable; start += size) {
           const j = Math.floor(start / pageSize);
           yield {
             id: `${prefix}-${start / size}`,
             start,
-            end: Math.min(start + size, total),
+            end: Math.min(start + size, usable),
             ...validity,
             page: {
               id: `${prefix}-p${j}`,
               start: j * pageSize,
-              end: Math.min((j + 1) * pageSize, total),
+              end: Math.min((j + 1) * pageSize, usable),
               ...validity,
             },
           };

@@ -1,9 +1,11 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { providerSchema } from '../../../src/core/config';
+import type { Allocation } from '../../../src/core/quota/epochs';
 import { Ledger } from '../../../src/core/quota/ledger';
-import { type CategoryShares, planLimits } from '../../../src/core/quota/limits';
+import { planLimits } from '../../../src/core/quota/limits';
 import { lowestBalance } from '../../quota/grant-log';
+import { allocationFor } from './allocation-fixture';
 import { claimUntil } from './claim-registry';
 
 /**
@@ -37,14 +39,18 @@ describe('share changes', () => {
           });
           const startMs = 1_800_000_000_000;
           const changeMs = startMs + changeAfterMs;
-          const shares: Record<string, CategoryShares> = {
-            a: {
-              current: { percent: after, startMs: changeMs },
-              previous: { percent: before, startMs: startMs - 3_600_000 },
-            },
-            b: {
-              current: { percent: 100 - after, startMs: changeMs },
-              previous: { percent: 100 - before, startMs: startMs - 3_600_000 },
+          const first = allocationFor(provider, { a: before, b: 100 - before });
+          const allocation: Allocation = {
+            ...first,
+            categories: {
+              a: [
+                { percent: before, startMs: 0 },
+                { percent: after, startMs: changeMs },
+              ],
+              b: [
+                { percent: 100 - before, startMs: 0 },
+                { percent: 100 - after, startMs: changeMs },
+              ],
             },
           };
           const claimed = new Set<string>();
@@ -54,9 +60,9 @@ describe('share changes', () => {
           for (const step of steps) {
             now += step.advanceMs;
             const [limit] = planLimits(
-              provider,
+              allocation,
+              'p',
               step.category,
-              shares[step.category]!,
               { cost: step.cost, bytes: 0, requests: 1 },
               now,
             );

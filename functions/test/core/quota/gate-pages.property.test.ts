@@ -3,6 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { categorySchema, flagsSchema, providerSchema } from '../../../src/core/config';
 import { Gate, type GateContext } from '../../../src/core/quota/gate';
 import { lowestBalance } from '../../quota/grant-log';
+import { allocationFor } from './allocation-fixture';
 
 /**
  * Several gates (instances) share one provider through an in-memory claim registry with the
@@ -42,7 +43,7 @@ describe('whole and split pages', () => {
           const context: GateContext = {
             provider,
             category: categorySchema.parse({ id: 'c', provider: 'p', sharePercent: 100 }),
-            shares: { current: { percent: 100, startMs: 0 } },
+            allocation: allocationFor(provider, { c: 100 }),
             flags: flagsSchema.parse({}),
             cooldownUntilMs: undefined,
           };

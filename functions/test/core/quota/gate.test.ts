@@ -8,6 +8,7 @@ import {
 } from '../../../src/core/config';
 import { CostExceedsLimitError } from '../../../src/core/quota/errors';
 import { Gate, type GateContext, type SlotLease } from '../../../src/core/quota/gate';
+import { allocationFor } from './allocation-fixture';
 
 const START = Date.UTC(2026, 0, 1, 12, 0, 0);
 
@@ -30,7 +31,7 @@ function setup(
   const context: GateContext = {
     provider,
     category,
-    shares: { current: { percent: category.sharePercent, startMs: 0 } },
+    allocation: allocationFor(provider, { c: category.sharePercent }),
     flags: flagsSchema.parse({}),
     cooldownUntilMs: undefined,
     ...overrides,
@@ -149,6 +150,7 @@ describe('the gate', () => {
         { kind: 'operation', operation: 'createReport', ratePerSecond: 0.0167, burst: 3 },
         { kind: 'operation', operation: 'getReport', ratePerSecond: 2, burst: 15 },
       ],
+      safetyMarginMs: 0,
     });
     const create = () =>
       gate.acquire({ provider: 'p', category: 'c', operation: 'createReport', maxWaitMs: 0 });
@@ -183,7 +185,7 @@ describe('the gate', () => {
     const { gate } = setup(bucket);
     const first = await gate.acquire({ provider: 'p', category: 'c', cost: 2 });
     if (first.kind !== 'granted') throw new Error('expected a grant');
-    first.settle({ cost: 8 }); // 9 tokens valid at once: 8 spent now, 1 left
+    await first.settle({ cost: 8 }); // 9 tokens valid at once: 8 spent now, 1 left
     expect((await gate.acquire({ provider: 'p', category: 'c', cost: 1, maxWaitMs: 0 })).kind).toBe(
       'granted',
     );
