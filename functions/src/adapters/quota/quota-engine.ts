@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type { Firestore } from 'firebase-admin/firestore';
+import { requestedUntil } from '../../core/quota/cooldown';
 import type { QuotaExceededError } from '../../core/quota/errors';
 import { type AcquireRequest, type Decision, Gate } from '../../core/quota/gate';
 import { MeterProjection, type MeterReading } from '../../core/quota/meters';
@@ -171,6 +172,14 @@ export class QuotaEngine {
 
   /** A quota error from any step of any flow: start or extend the provider's cooldown. */
   async reportQuotaError(error: QuotaExceededError, category?: string) {
+    // Hold it in this instance at once: the configuration read and the cooldown transaction
+    // take milliseconds in which this instance's other calls would otherwise still go out.
+    if (error.retryAfterSeconds !== undefined) {
+      this.cooldowns.holdLocally(
+        error.provider,
+        requestedUntil(this.now(), error.retryAfterSeconds, error.retryAfterSeconds),
+      );
+    }
     if (category) this.record({ provider: error.provider, category }, { quota429: 1 });
     const config = await this.contexts.runtimeConfig();
     const provider = config.providers.find((p) => p.id === error.provider);

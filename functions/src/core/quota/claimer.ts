@@ -11,9 +11,14 @@ const WHOLE_PAGE_WITHIN_MS = 1_000;
 const CLAIM_SPREAD = 4;
 /** Claims one run may lose before it answers "retry later" (each loss is a failed create). */
 const MAX_LOST_CLAIMS = 24;
+/**
+ * Windows: a run may lose more before it answers "soon", since a window's blocks never come
+ * back (a line's newer blocks do): enough to find a free tenth of a busy window at once.
+ */
+const MAX_LOST_WINDOW_CLAIMS = 48;
 /** Fresh looks at the candidates one run may take after losing all it had. */
 const MAX_SCANS = 4;
-/** Blocks galloped over after lost claims are not tried again for this long. */
+/** Blocks galloped over after lost claims are presumed taken (tried last) for this long. */
 const PRESUMED_TAKEN_MS = 10_000;
 /** A run that gave up on contended blocks answers "retry" this long (up to twice) later. */
 const RETRY_CONTENDED_MS = 25;
@@ -21,7 +26,10 @@ const RETRY_CONTENDED_MS = 25;
 const MAX_RETURNS_PER_RUN = 4;
 /** Window blocks one scan looks at (all of a window with the default 200 blocks). */
 const MAX_WINDOW_CANDIDATES = 1_024;
-/** Window gallops skip 3, 15, 63... blocks after successive losses (lines: 1, 3, 7...). */
+/**
+ * Window gallops skip 3, 15, 63... blocks after successive losses (lines: 1, 3, 7...), then
+ * half of what is left.
+ */
 const WINDOW_GALLOP_BASE = 4;
 
 export interface ClaimPorts {
@@ -104,27 +112,23 @@ export class Claimer {
   ): Promise<boolean> {
     const ledger = this.ledgerFor(limit.key);
     const pageTaken = this.pageTaken(limit, now);
-    /** Blocks this run galloped over: not tried again in this run. */
+    /** Blocks this run galloped over: not tried again by the gallop. */
     const galloped = new Set<string>();
     const skip = (ref: BlockRef) => pageTaken(ref) || galloped.has(ref.id);
     // A window's blocks all expire together, so which one is claimed does not matter: a run
-    // sees all of them (up to a bound), gallops faster, and always tries the last one before
-    // giving up on the window, which tells a spent window from a busy one in a few tries.
+    // sees all of them (up to a bound), gallops faster, and once a gallop would run past the
+    // last block it halves the rest instead, so a busy window's free blocks are found (and a
+    // spent window presumed spent) in a few tries.
     const isWindow = limit.limit.kind === 'window';
     const max = isWindow ? MAX_WINDOW_CANDIDATES : undefined;
     const base = isWindow ? WINDOW_GALLOP_BASE : 2;
-    let claimedAny = false;
-    let lost = 0;
+    const maxLost = isWindow ? MAX_LOST_WINDOW_CLAIMS : MAX_LOST_CLAIMS;
+    const run = { claimedAny: false, lost: 0 };
     let losing = 0;
     /** What the last gallop skipped, if nothing was tried since: the free blocks may start there. */
     let lastSkipped: BlockRef[] = [];
-    for (let scan = 0; scan < MAX_SCANS && lost < MAX_LOST_CLAIMS; scan++) {
-      let all = ledger.claimable(limit.source, now, horizonMs, skip, max);
-      // Only blocks presumed taken are left. A presumption is a guess (an earlier run galloped
-      // over them), not knowledge: try them, oldest first, rather than give up on the window.
-      if (all.length === 0 && scan === 0) {
-        all = ledger.claimable(limit.source, now, horizonMs, skip, max, true);
-      }
+    for (let scan = 0; scan < MAX_SCANS && run.lost < maxLost; scan++) {
+      const all = ledger.claimable(limit.source, now, horizonMs, skip, max);
       // Skip blocks this instance would let expire, but never all of those spendable now: the
       // newest one always stays a candidate, so a starved instance cannot talk itself out of work.
       const newestNow = all.filter((ref) => this.firstMintMs(limit, ref) <= now).at(-1);
@@ -132,10 +136,10 @@ export class Claimer {
         (ref) => ref === newestNow || this.canSpendInTime(limit, ref, now),
       );
       if (candidates.length === 0) break;
-      while (candidates.length > 0 && lost < MAX_LOST_CLAIMS) {
+      while (candidates.length > 0 && run.lost < maxLost) {
         // Blocks with tokens now come first; only once those are gone is waiting acceptable.
         const spendableNow = candidates.filter((ref) => this.firstMintMs(limit, ref) <= now).length;
-        if (enough(spendableNow)) return claimedAny;
+        if (enough(spendableNow)) return run.claimedAny;
         // Oldest first (they expire first), at random among the oldest few so that instances
         // running out together spread over different blocks instead of racing for one.
         const pick = Math.floor(
@@ -143,14 +147,9 @@ export class Claimer {
         );
         const [ref] = candidates.splice(pick, 1);
         if (!ref) break;
-        const won = await this.claimBlockOrPage(limit, ref, now);
+        const won = await this.tryClaim(limit, ref, now, run);
         if (won) {
-          ledger.add(won, limit.source);
-          claimedAny = true;
           losing = 0;
-          this.stats.claimsWon++;
-          DBG[`won-${limit.limit.kind}`] = (DBG[`won-${limit.limit.kind}`] ?? 0) + 1;
-          this.stats.tokensClaimed += won.end - won.start;
           if (won !== ref) this.dropPageBlocks(candidates, won);
           // Free blocks right after a gallop: the first free one may be among those skipped
           // just before. They are no longer presumed taken, and come first in this run.
@@ -161,9 +160,6 @@ export class Claimer {
           candidates.unshift(...lastSkipped.filter((b) => !(won !== ref && b.page?.id === won.id)));
           lastSkipped = [];
         } else {
-          this.stats.claimsLost++;
-          DBG[`lost-${limit.limit.kind}`] = (DBG[`lost-${limit.limit.kind}`] ?? 0) + 1;
-          lost++;
           losing++;
           if (this.pages.get(this.pageKey(limit, ref))?.mode === 'taken') {
             this.dropPageBlocks(candidates, ref.page!);
@@ -171,12 +167,13 @@ export class Claimer {
           // Claims are taken roughly in order, oldest first: after a run of losses, gallop
           // past the blocks just behind this one (presumed taken for a while), so a cold
           // instance finds the free blocks in a few tries instead of one try per taken block.
-          // Presumed, not known: other runs try them last, and they never make the window
-          // look spent (see nextClaimableMs).
-          const gallop = Math.min(
-            isWindow ? candidates.length - 1 : candidates.length,
-            base ** losing - 1,
-          );
+          // Presumed, not known: they are checked last (below, and by later runs), and they
+          // never make the window look spent (see nextClaimableMs).
+          const jump = base ** losing - 1;
+          const gallop =
+            isWindow && jump >= candidates.length
+              ? Math.floor(candidates.length / 2)
+              : Math.min(candidates.length, jump);
           lastSkipped = candidates.splice(0, gallop);
           for (const presumed of lastSkipped) {
             galloped.add(presumed.id);
@@ -189,8 +186,44 @@ export class Claimer {
       }
       if (enough(0) || candidates.length > 0) break;
     }
-    if (!enough(0) && (await this.takeReturned(limit, now, enough))) claimedAny = true;
-    return claimedAny;
+    if (enough(0)) return run.claimedAny;
+    // No block left but those presumed taken: first what other instances gave back, then
+    // check the presumptions one by one with the claims this run has left. Lines: oldest
+    // first (they expire first). Windows: spread over the window, so a free stretch the
+    // gallop jumped over (blocks left behind by claims that ran ahead) is hit in a few tries.
+    if (await this.takeReturned(limit, now, enough)) run.claimedAny = true;
+    if (enough(0) || run.lost >= maxLost) return run.claimedAny;
+    const unsure = ledger.claimable(limit.source, now, horizonMs, pageTaken, max, true);
+    const presumed = isWindow ? spread(unsure, this.ports.random()) : unsure;
+    while (presumed.length > 0 && run.lost < maxLost && !enough(0)) {
+      const ref = presumed.shift()!;
+      const won = await this.tryClaim(limit, ref, now, run);
+      if (won && won !== ref) this.dropPageBlocks(presumed, won);
+      if (!won && this.pages.get(this.pageKey(limit, ref))?.mode === 'taken') {
+        this.dropPageBlocks(presumed, ref.page!);
+      }
+    }
+    return run.claimedAny;
+  }
+
+  /** One claim of the run: the block (or its page) now owned, or undefined (known taken). */
+  private async tryClaim(
+    limit: PlannedLimit,
+    ref: BlockRef,
+    now: number,
+    run: { claimedAny: boolean; lost: number },
+  ): Promise<BlockRef | undefined> {
+    const won = await this.claimBlockOrPage(limit, ref, now);
+    if (won) {
+      this.ledgerFor(limit.key).add(won, limit.source);
+      run.claimedAny = true;
+      this.stats.claimsWon++;
+      this.stats.tokensClaimed += won.end - won.start;
+    } else {
+      this.stats.claimsLost++;
+      run.lost++;
+    }
+    return won;
   }
 
   /**
@@ -207,11 +240,8 @@ export class Claimer {
     const ledger = this.ledgerFor(limit.key);
     const window = windowAt(limit.limit.unit, now);
     const inWindow = (ref: BlockRef) => ref.validFromMs === window.startMs;
-    const regular = ledger
-      .claimable(limit.source, now, 0, this.pageTaken(limit, now))
-      .filter(inWindow);
-    if (regular.length > 0) return false;
-    DBG.returnLooks = (DBG.returnLooks ?? 0) + 1;
+    const regular = ledger.claimable(limit.source, now, 0, this.pageTaken(limit, now), 1);
+    if (regular.some(inWindow)) return false;
     let took = false;
     for (let i = 0; i < MAX_RETURNS_PER_RUN && !enough(0); i++) {
       const ref = await this.ports.takeReturn(limit.key, {
@@ -219,7 +249,6 @@ export class Claimer {
         endMs: window.endMs,
       });
       if (!ref) break;
-      DBG.returnsTaken = (DBG.returnsTaken ?? 0) + 1;
       ledger.add(ref, limit.source);
       took = true;
     }
@@ -245,8 +274,6 @@ export class Claimer {
       if (mode === undefined) {
         const whole = this.wantsWholePage(limit, page, now);
         const outcome = await this.ports.claimPage(limit.key, page, whole ? 'whole' : 'split');
-        DBG[`page-${outcome}-${limit.limit.kind}`] =
-          (DBG[`page-${outcome}-${limit.limit.kind}`] ?? 0) + 1;
         if (outcome === 'won') {
           this.stats.wholePages++;
           this.pages.set(key, { mode: 'taken', expiresAtMs: page.expiresAtMs });
@@ -340,5 +367,25 @@ export class Claimer {
   }
 }
 
-const DBG: Record<string, number> = {};
-process.on('exit', () => console.error('DBG', JSON.stringify(DBG)));
+/**
+ * The items in an order that covers them evenly early on (van der Corput: 0, 1/2, 1/4, 3/4...
+ * of the way through, turned by `offset` in [0, 1) so instances do not all start in one place):
+ * any stretch of k in n items is reached within about 2n/k of them.
+ */
+export function spread<T>(items: readonly T[], offset: number): T[] {
+  const n = items.length;
+  const seen = new Uint8Array(n);
+  const order: T[] = [];
+  for (let k = 0; order.length < n && k < 4 * n; k++) {
+    let x = 0;
+    let f = 0.5;
+    for (let b = k; b > 0; b >>= 1, f /= 2) if (b & 1) x += f;
+    const i = Math.floor(((x + offset) % 1) * n);
+    if (!seen[i]) {
+      seen[i] = 1;
+      order.push(items[i]!);
+    }
+  }
+  for (let i = 0; i < n; i++) if (!seen[i]) order.push(items[i]!);
+  return order;
+}

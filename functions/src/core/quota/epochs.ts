@@ -125,11 +125,15 @@ function changeStart(nowMs: number, last: { startMs: number } | undefined): numb
 /** Keeps what any instance may still plan with: the epoch in force a while ago and all later. */
 function retain<T extends { startMs: number }>(epochs: T[], nowMs: number): T[] {
   let first = 0;
+  let inForce = 0;
   for (let i = 1; i < epochs.length; i++) {
     if (epochs[i]!.startMs <= nowMs - EPOCH_RETENTION_MS) first = i;
+    if (epochs[i]!.startMs <= nowMs) inForce = i;
   }
-  const kept = epochs.slice(first);
-  return kept.length > MAX_EPOCHS ? kept.slice(kept.length - MAX_EPOCHS) : kept;
+  // Past the cap, old epochs go first, but never the one in force now: with only pending ones
+  // left the category would have no share until the first of them starts.
+  if (epochs.length - first > MAX_EPOCHS) first = Math.min(inForce, epochs.length - MAX_EPOCHS);
+  return epochs.slice(first);
 }
 
 /** A window limit's allowance inputs at `atMs`: fixed if published inside, else from epochs. */
@@ -142,13 +146,25 @@ export function fixedWindow(
   const window = windowAt(unit, atMs);
   const fixed = allocation.windows[key];
   if (fixed && fixed.windowId === window.id) return fixed;
-  const limits = epochAt(allocation.limits, window.startMs)?.epoch;
+  // The limits and shares in force at the window's start; for a limit added inside the window,
+  // those in force when it was added (else the window would allow nothing until it ends).
+  let fixedAt = window.startMs;
+  let limits = epochAt(allocation.limits, fixedAt)?.epoch;
+  if (!limits?.keys.includes(key)) {
+    const added = allocation.limits.find(
+      (e) => e.startMs > window.startMs && e.startMs < window.endMs && e.keys.includes(key),
+    );
+    if (added) {
+      limits = added;
+      fixedAt = added.startMs;
+    }
+  }
   const index = limits?.keys.indexOf(key) ?? -1;
   const limit = index >= 0 ? limits!.limits[index] : undefined;
   if (!limit || limit.kind !== 'window') return undefined;
   const percents: Record<string, number> = {};
   for (const [category, epochs] of Object.entries(allocation.categories)) {
-    const percent = percentAt(epochs, window.startMs);
+    const percent = percentAt(epochs, fixedAt);
     if (percent > 0) percents[category] = percent;
   }
   return {

@@ -216,7 +216,12 @@ export class Gate {
       }
       const limits = this.planned(context, request, amounts, now);
       for (const limit of limits) {
-        if (limit.amount > limit.source.maxCost(now)) {
+        const max = limit.source.maxCost(now);
+        if (limit.amount > max && guessedBytes(limit, request) && max >= 1) {
+          // Only an estimate learned from earlier calls: reserve what the window can carry
+          // and let settle charge the real size, rather than block this kind of call for good.
+          limit.amount = max;
+        } else if (limit.amount > max) {
           return this.beyondShare(context, request, amounts, limit, now);
         }
       }
@@ -500,7 +505,26 @@ export class Gate {
       for (const { ledger, receipt } of receipts) ledger.refund(receipt);
     };
     const waitMs = at - this.ports.now();
-    if (waitMs > 0) await this.ports.sleep(waitMs);
+    if (waitMs > 0) {
+      await this.ports.sleep(waitMs);
+      // A change published during a long wait may end the line these tokens came from before
+      // they were minted: plan again (which ends old lines) and spend only what still exists.
+      const fresh = await this.ports.context(request.provider, request.category, amounts.cost);
+      this.planned(fresh, request, amounts, this.ports.now());
+      const gone = receipts.some(({ receipt }) =>
+        receipt.some(
+          ({ holding, from, to }) =>
+            holding.source.spendable({ ...holding.block, cursor: from }, at).end < to,
+        ),
+      );
+      if (gone) {
+        refund();
+        if (depth >= MAX_ROUNDS) {
+          return { kind: 'retryAt', atMs: this.ports.now() + 1_000, reason: 'tokens' };
+        }
+        return this.decide(request, depth + 1);
+      }
+    }
     // The slot is taken only now, just before the call, never held through a wait.
     const cap = concurrencyCap(context.provider.limits);
     let slot: SlotLease | undefined;
@@ -616,6 +640,13 @@ export class Gate {
     }
     if (unpaid > 0) this.debt.set(limit.key, (this.debt.get(limit.key) ?? 0) + unpaid);
   }
+}
+
+/** Whether a limit's amount is bytes the caller did not give (a learned estimate). */
+function guessedBytes(limit: PlannedLimit, request: AcquireRequest): boolean {
+  return (
+    request.bytes === undefined && limit.limit.kind === 'window' && limit.limit.measure === 'bytes'
+  );
 }
 
 function estimateKey(request: AcquireRequest): string {

@@ -181,12 +181,6 @@ export class Ledger {
     this.presumed.delete(id);
   }
 
-  /** Whether the block is only guessed to be taken (at `atMs`). */
-  isPresumed(id: string, atMs: number): boolean {
-    const until = this.presumed.get(id);
-    return until !== undefined && until > atMs;
-  }
-
   /**
    * Up to `max` blocks of `source` worth claiming at `atMs`, oldest first: not owned, not known
    * to be taken, and (unless `withPresumed`) not presumed taken. Candidates are generated

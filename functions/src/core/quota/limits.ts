@@ -174,7 +174,7 @@ function windowAllowance(
 ) {
   return (window: Window, atMs: number) => {
     const fixed = fixedWindow(allocation, key, limit.unit, window.startMs);
-    const percent = epochAt(allocation.categories[category] ?? [], atMs)?.epoch.percent ?? 0;
+    const percent = fixed?.percents[category] ?? 0;
     const total = fixed ? Math.floor((fixed.limit * percent) / 100 + 1e-9) : 0;
     const now = epochAt(allocation.limits, atMs)?.epoch;
     const index = now?.keys.indexOf(key) ?? -1;

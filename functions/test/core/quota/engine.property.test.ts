@@ -58,12 +58,12 @@ describe('the quota engine under a hostile fleet', () => {
             expect(bucketCheck.excess, `bucket over at ${bucketCheck.at}`).toBeLessThanOrEqual(
               1e-9,
             );
-            // Per operation: burst 16 at 6/s.
+            // Per operation: burst 10 at 4/s.
             const opCheck = worstExcess(
               fleet.calls,
               (c) => (c.operation === 'op' ? 1 : 0),
               () => 0,
-              (a, b) => 16 + (6 * (b - a)) / 1000,
+              (a, b) => 10 + (4 * (b - a)) / 1000,
             );
             expect(opCheck.excess, `operation over at ${opCheck.at}`).toBeLessThanOrEqual(1e-9);
             // Windows, in true time, whatever the instances' clocks said.
