@@ -3,6 +3,7 @@ import type { QuotaEngine } from '../../src/adapters/quota/quota-engine';
 import { planLimits } from '../../src/core/quota/limits';
 import type { BlockRef } from '../../src/core/quota/token-source';
 import { windowAt } from '../../src/core/quota/windows';
+import { prng } from '../core/quota/fleet-sim';
 
 const DAY_MS = 86_400_000;
 
@@ -72,14 +73,5 @@ export async function windowBlocks(
 
 export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-/** A seeded random source (mulberry32), so a test's claim choices are the same every run. */
-export function seeded(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+/** A seeded random source, so a test's claim choices are the same every run. */
+export const seeded = prng;

@@ -130,7 +130,8 @@ export function segmentAt(
   };
 }
 
-function label(limit: Limit): string {
+/** A limit's name in the gate's messages. */
+export function limitLabel(limit: Limit): string {
   switch (limit.kind) {
     case 'tokenBucket':
       return `token bucket ${limit.capacity}@${limit.refillPerSecond}/s`;
@@ -205,7 +206,7 @@ export function planLimits(
   const planned: PlannedLimit[] = [];
   segment.limits.limits.forEach((limit, i) => {
     const key = `${providerId}~${category}~${segment.limits.keys[i]}`;
-    const common = { key, label: label(limit), limit };
+    const common = { key, label: limitLabel(limit), limit };
     if (limit.kind === 'tokenBucket') {
       const capacity = Math.min(limit.capacity, limit.burstThreshold ?? limit.capacity);
       const line = lineFor(capacity, limit.refillPerSecond, segment);

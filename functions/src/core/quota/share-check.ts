@@ -1,6 +1,6 @@
 import { type Category, ConfigError, type Limit, type Provider } from '../config';
 import { configuredPercent, isPaused } from './allocation';
-import { maxGrantable } from './limits';
+import { limitLabel, maxGrantable } from './limits';
 
 /**
  * Configuration-time check that every category's share of its provider can carry the largest
@@ -52,20 +52,6 @@ export interface ShareProblem {
   field: 'sharePercent' | 'overridePercent';
   /** Set when the share is one a collection's later phase will set (see category-work.ts). */
   phase?: { collection: string; phase: number; fromPercent: number };
-}
-
-/** The limit's name in the gate's messages (quota/limits.ts). */
-export function limitLabel(limit: Limit): string {
-  switch (limit.kind) {
-    case 'tokenBucket':
-      return `token bucket ${limit.capacity}@${limit.refillPerSecond}/s`;
-    case 'operation':
-      return `${limit.operation} ${limit.ratePerSecond}/s burst ${limit.burst}`;
-    case 'window':
-      return `${limit.limit} ${limit.measure} per ${limit.unit}`;
-    case 'concurrency':
-      return `${limit.max} in flight`;
-  }
 }
 
 /** What one call asks of a limit, as the gate plans it; undefined when it asks nothing of it. */
