@@ -71,8 +71,13 @@ describe('slot leases over long calls', () => {
       timeout: 3_000,
       interval: 50,
     });
-    // Renewals stopped with the release; the only write since is A's give-back.
-    expect(a.writes).toBe(renewals + 1);
+    // Renewals stopped with the release: since, A's give-back and at most one renewal that was
+    // already in flight when the call ended; and nothing more over two renewal periods.
+    expect(a.writes - renewals).toBeGreaterThanOrEqual(1);
+    expect(a.writes - renewals).toBeLessThanOrEqual(2);
+    const settled = a.writes;
+    await sleep(400);
+    expect(a.writes).toBe(settled);
     await Promise.all([a.releaseAll(), b.releaseAll()]);
   });
 

@@ -7,6 +7,10 @@ import { windowAt } from './windows';
 
 /** An instance takes a whole page when its demand would spend it within this time. */
 const WHOLE_PAGE_WITHIN_MS = 1_000;
+/** Blocks a busy instance looks through for a page it can take whole. */
+const MAX_WHOLE_PAGE_SEARCH = 1_024;
+/** A cold instance claims line blocks whose first token is still valid this long. */
+const COLD_MIN_LIFE_MS = 250;
 /** Instances racing for the oldest blocks spread over this many of them. */
 const CLAIM_SPREAD = 4;
 /** Claims one run may lose before it answers "retry later" (each loss is a failed create). */
@@ -141,10 +145,15 @@ export class Claimer {
         const spendableNow = candidates.filter((ref) => this.firstMintMs(limit, ref) <= now).length;
         if (enough(spendableNow)) return run.claimedAny;
         // Oldest first (they expire first), at random among the oldest few so that instances
-        // running out together spread over different blocks instead of racing for one.
-        const pick = Math.floor(
-          this.ports.random() * Math.min(CLAIM_SPREAD, Math.max(1, spendableNow)),
-        );
+        // running out together spread over different blocks instead of racing for one. A busy
+        // instance first looks for a page it can take whole, with one write for eight blocks:
+        // when tokens are plentiful the oldest pages are about to expire and only split ones
+        // would be claimed, one write per block.
+        const whole = isWindow ? undefined : this.wholePageCandidate(limit, candidates, now, skip);
+        if (whole && !candidates.includes(whole)) candidates.unshift(whole);
+        const pick = whole
+          ? candidates.indexOf(whole)
+          : Math.floor(this.ports.random() * Math.min(CLAIM_SPREAD, Math.max(1, spendableNow)));
         const [ref] = candidates.splice(pick, 1);
         if (!ref) break;
         const won = await this.tryClaim(limit, ref, now, run);
@@ -314,6 +323,36 @@ export class Claimer {
     return lastExpiry - now >= (tokens / rate) * 1000;
   }
 
+  /**
+   * For a busy instance, the first block of the oldest unclaimed page it can take whole among
+   * those spendable now, looking past the candidates to the newest pages if need be; undefined
+   * when there is none or the instance is not busy enough for pages.
+   */
+  private wholePageCandidate(
+    limit: PlannedLimit,
+    candidates: BlockRef[],
+    now: number,
+    skip: (ref: BlockRef) => boolean,
+  ): BlockRef | undefined {
+    const first = candidates[0]?.page;
+    if (!first) return undefined;
+    const rate = this.demand.rate(limit.key, now);
+    if ((rate * WHOLE_PAGE_WITHIN_MS) / 1000 < first.end - first.start) return undefined;
+    const look = (refs: BlockRef[]) =>
+      refs.find((ref) => {
+        if (!ref.page || ref.start !== ref.page.start || this.firstMintMs(limit, ref) > now) {
+          return false;
+        }
+        return (
+          !this.pages.has(this.pageKey(limit, ref)) && this.wantsWholePage(limit, ref.page, now)
+        );
+      });
+    return (
+      look(candidates) ??
+      look(this.ledgerFor(limit.key).claimable(limit.source, now, 0, skip, MAX_WHOLE_PAGE_SEARCH))
+    );
+  }
+
   /** Forgets candidate blocks inside a page that is now owned whole or known taken. */
   private dropPageBlocks(candidates: BlockRef[], page: BlockRef): void {
     for (let i = candidates.length - 1; i >= 0; i--) {
@@ -327,9 +366,16 @@ export class Claimer {
    * they expire. Claiming one it cannot would strand tokens another instance could have used.
    */
   private canSpendInTime(limit: PlannedLimit, ref: BlockRef, now: number): boolean {
+    const lifeMs = this.expiryOfFirstMs(limit, ref) - Math.max(now, this.firstMintMs(limit, ref));
+    // An instance that has not asked for a whole second yet cannot know its rate; a line's
+    // tokens expire within a second or so anyway, so it may take any that outlive the claim,
+    // rather than let a fleet starting cold skip its bucket's whole burst. (Windows, whose
+    // blocks live to the window's end, never guess: see DemandMeter.)
+    if (limit.limit.kind !== 'window' && !this.demand.measured(limit.key, now)) {
+      return lifeMs >= COLD_MIN_LIFE_MS;
+    }
     const rate = this.demand.rate(limit.key, now);
     if (rate <= 0) return true;
-    const lifeMs = this.expiryOfFirstMs(limit, ref) - Math.max(now, this.firstMintMs(limit, ref));
     return lifeMs >= ((ref.end - ref.start) / rate) * 1000;
   }
 

@@ -2,6 +2,8 @@
 const RATE_WINDOW_MS = 1_000;
 
 interface Window {
+  /** When the key was first asked for. */
+  firstMs: number;
   startMs: number;
   current: number;
   previous: number;
@@ -29,10 +31,16 @@ export class DemandMeter {
     return Math.max(window.previous, window.current) * (1000 / RATE_WINDOW_MS);
   }
 
+  /** Whether a whole window of asks has been seen for the key (else the rate is a guess). */
+  measured(key: string, atMs: number): boolean {
+    const window = this.windows.get(key);
+    return window !== undefined && atMs - window.firstMs >= RATE_WINDOW_MS;
+  }
+
   private roll(key: string, atMs: number): Window {
     let window = this.windows.get(key);
     if (!window) {
-      window = { startMs: atMs, current: 0, previous: 0 };
+      window = { firstMs: atMs, startMs: atMs, current: 0, previous: 0 };
       this.windows.set(key, window);
     }
     if (atMs - window.startMs >= RATE_WINDOW_MS) {

@@ -120,8 +120,11 @@ export function segmentAt(
 ): Segment | undefined {
   const limits = epochAt(allocation.limits, atMs);
   if (!limits) return undefined;
-  const share = epochAt(allocation.categories[category] ?? [], atMs);
-  const ends = [limits.endMs, share?.endMs].filter((t): t is number => t !== undefined);
+  const shares = allocation.categories[category] ?? [];
+  const share = epochAt(shares, atMs);
+  // Before the category's first share, the segment ends where that share starts.
+  const shareEndMs = share ? share.endMs : shares[0]?.startMs;
+  const ends = [limits.endMs, shareEndMs].filter((t): t is number => t !== undefined);
   return {
     limits: limits.epoch,
     percent: share?.epoch.percent ?? 0,
@@ -190,47 +193,50 @@ function windowAllowance(
   };
 }
 
+/** A category's limits for one segment and operation, before a call's amounts are known. */
+export interface SegmentPlan {
+  segment: Segment;
+  /** As {@link planLimits} returns them, with amount 0. */
+  limits: PlannedLimit[];
+}
+
 /**
- * The token-drawing limits a call must satisfy at `atMs`, for its category's segment. Window
- * limits keep the limit and share in force when the window began.
+ * The token-drawing limits of a category's segment at `atMs`, for calls of `operation`.
+ * Window limits keep the limit and share in force when the window began. The plan holds for
+ * every instant of the segment, so a caller may keep it until `segment.endMs`.
  */
-export function planLimits(
+export function planSegment(
   allocation: Allocation,
   providerId: string,
   category: string,
-  amounts: AcquireAmounts,
+  operation: string | undefined,
   atMs: number,
-): PlannedLimit[] {
+): SegmentPlan | undefined {
   const segment = segmentAt(allocation, category, atMs);
-  if (!segment) return [];
-  const planned: PlannedLimit[] = [];
+  if (!segment) return undefined;
+  const limits: PlannedLimit[] = [];
   segment.limits.limits.forEach((limit, i) => {
     const key = `${providerId}~${category}~${segment.limits.keys[i]}`;
-    const common = { key, label: limitLabel(limit), limit };
-    if (limit.kind === 'tokenBucket') {
-      const capacity = Math.min(limit.capacity, limit.burstThreshold ?? limit.capacity);
-      const line = lineFor(capacity, limit.refillPerSecond, segment);
-      planned.push({
+    const common = { key, label: limitLabel(limit), limit, amount: 0 };
+    if (limit.kind === 'tokenBucket' || limit.kind === 'operation') {
+      if (limit.kind === 'operation' && operation !== limit.operation) return;
+      const [capacity, rate] =
+        limit.kind === 'tokenBucket'
+          ? [
+              Math.min(limit.capacity, limit.burstThreshold ?? limit.capacity),
+              limit.refillPerSecond,
+            ]
+          : [limit.burst, limit.ratePerSecond];
+      const line = lineFor(capacity, rate, segment);
+      limits.push({
         ...common,
         reason: 'tokens',
         source: lineSource(line, limit.blockTokens ?? defaultLineBlock(line)),
-        amount: amounts.cost,
-        ratePerSecond: line.ratePerSecond,
-        line: { line, segmentStartMs: segment.startMs },
-      });
-    } else if (limit.kind === 'operation') {
-      if (amounts.operation !== limit.operation) return;
-      const line = lineFor(limit.burst, limit.ratePerSecond, segment);
-      planned.push({
-        ...common,
-        reason: 'tokens',
-        source: lineSource(line, limit.blockTokens ?? defaultLineBlock(line)),
-        amount: 1,
         ratePerSecond: line.ratePerSecond,
         line: { line, segmentStartMs: segment.startMs },
       });
     } else if (limit.kind === 'window') {
-      planned.push({
+      limits.push({
         ...common,
         reason: 'window',
         source: windowSource(
@@ -238,11 +244,44 @@ export function planLimits(
           windowAllowance(allocation, category, segment.limits.keys[i]!, limit),
           segment.limits.safetyMarginMs / 2,
         ),
-        amount: windowAmount(limit, amounts),
       });
     }
   });
-  return planned;
+  return { segment, limits };
+}
+
+/** Whether a segment plan made earlier still holds at `atMs`. */
+export function planHolds(plan: SegmentPlan, atMs: number): boolean {
+  return (
+    plan.segment.startMs <= atMs && (plan.segment.endMs === undefined || atMs < plan.segment.endMs)
+  );
+}
+
+/** A segment's limits with what one call spends of each (fresh objects: callers may edit). */
+export function withAmounts(
+  limits: readonly PlannedLimit[],
+  amounts: AcquireAmounts,
+): PlannedLimit[] {
+  return limits.map((limit) => ({ ...limit, amount: amountOf(limit.limit, amounts) }));
+}
+
+/** What a limit charges a call with these amounts. */
+export function amountOf(limit: Limit, amounts: AcquireAmounts): number {
+  if (limit.kind === 'window') return windowAmount(limit, amounts);
+  if (limit.kind === 'operation') return 1;
+  return amounts.cost;
+}
+
+/** The token-drawing limits a call must satisfy at `atMs`, with its amounts. */
+export function planLimits(
+  allocation: Allocation,
+  providerId: string,
+  category: string,
+  amounts: AcquireAmounts,
+  atMs: number,
+): PlannedLimit[] {
+  const plan = planSegment(allocation, providerId, category, amounts.operation, atMs);
+  return plan ? withAmounts(plan.limits, amounts) : [];
 }
 
 /** The tightest concurrency cap among the provider's limits in force. */
