@@ -58,27 +58,86 @@ export const limitSchema = z.discriminatedUnion('kind', [
 ]);
 export type Limit = z.infer<typeof limitSchema>;
 
-export const providerSchema = z.object({
-  id: z.string().regex(/^[a-z][a-z0-9_-]{0,62}$/, 'lowercase id: letters, digits, - and _'),
-  displayName: z.string().optional(),
-  limits: z.array(limitSchema).min(1),
-  /** Cooldown after a quota error when the upstream sends no Retry-After. */
-  cooldownSeconds: positive.default(1800),
-  /**
-   * Calls reach the upstream a little later than the instant their tokens were reserved, and
-   * not all equally late. The token line keeps this much refill in reserve so that jitter
-   * (event loop, network) cannot bunch calls into a 429.
-   */
-  safetyMarginMs: nonNegative.default(100),
-  /** Upstream base URL; configuration so a sandbox or a test server can stand in. */
-  baseUrl: z.url().optional(),
-  /** Further upstream URLs by name (SP-API's `lwa` token endpoint, a proxied `site`). */
-  endpoints: z.record(z.string(), z.url()).default({}),
-  /** Upstream settings that are not secrets (Keepa's `domainId`, SP-API `marketplaceIds`). */
-  settings: z
-    .record(z.string(), z.union([z.string(), z.number(), z.boolean(), z.array(z.string())]))
-    .default({}),
-});
+/** The shortest length of each window unit (a month is at least 28 days). */
+const WINDOW_MIN_MS: Record<(typeof windowUnits)[number], number> = {
+  second: 1_000,
+  minute: 60_000,
+  hour: 3_600_000,
+  day: 86_400_000,
+  month: 28 * 86_400_000,
+};
+/** Claims one line may need per second at its full rate: a block is at least 1 ms of refill. */
+const MAX_LINE_CLAIMS_PER_SECOND = 1_000;
+/** Blocks one window may be cut into (claimers scan them). */
+const MAX_WINDOW_BLOCKS = 10_000;
+
+/**
+ * Limits that parse but that the engine could only serve by spinning: blocks so small that a
+ * busy line needs a claim per token, and margins that eat a whole window.
+ */
+function checkLimitShapes(
+  provider: { limits: Limit[]; safetyMarginMs: number },
+  ctx: z.RefinementCtx,
+): void {
+  provider.limits.forEach((limit, i) => {
+    if (limit.kind === 'concurrency' || limit.blockTokens === undefined) return;
+    if (limit.kind === 'window') {
+      const least = Math.ceil(limit.limit / MAX_WINDOW_BLOCKS);
+      if (limit.blockTokens < least) {
+        ctx.addIssue({
+          code: 'custom',
+          path: ['limits', i, 'blockTokens'],
+          message: `at least ${least}: a window is cut into at most ${MAX_WINDOW_BLOCKS} blocks`,
+        });
+      }
+      return;
+    }
+    const perSecond = limit.kind === 'tokenBucket' ? limit.refillPerSecond : limit.ratePerSecond;
+    const least = Math.ceil(perSecond / MAX_LINE_CLAIMS_PER_SECOND);
+    if (limit.blockTokens < least) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['limits', i, 'blockTokens'],
+        message: `at least ${least} at ${perSecond}/s: a block is at least 1 ms of refill`,
+      });
+    }
+  });
+  const shortest = Math.min(
+    ...provider.limits.flatMap((l) => (l.kind === 'window' ? [WINDOW_MIN_MS[l.unit]] : [])),
+  );
+  if (provider.safetyMarginMs >= shortest) {
+    // Half the margin is held back at each edge of a window: nothing would be left of it.
+    ctx.addIssue({
+      code: 'custom',
+      path: ['safetyMarginMs'],
+      message: `must be less than ${shortest} ms, the shortest window's length`,
+    });
+  }
+}
+
+export const providerSchema = z
+  .object({
+    id: z.string().regex(/^[a-z][a-z0-9_-]{0,62}$/, 'lowercase id: letters, digits, - and _'),
+    displayName: z.string().optional(),
+    limits: z.array(limitSchema).min(1),
+    /** Cooldown after a quota error when the upstream sends no Retry-After. */
+    cooldownSeconds: positive.default(1800),
+    /**
+     * Calls reach the upstream a little later than the instant their tokens were reserved, and
+     * not all equally late. The token line keeps this much refill in reserve so that jitter
+     * (event loop, network) cannot bunch calls into a 429.
+     */
+    safetyMarginMs: nonNegative.default(100),
+    /** Upstream base URL; configuration so a sandbox or a test server can stand in. */
+    baseUrl: z.url().optional(),
+    /** Further upstream URLs by name (SP-API's `lwa` token endpoint, a proxied `site`). */
+    endpoints: z.record(z.string(), z.url()).default({}),
+    /** Upstream settings that are not secrets (Keepa's `domainId`, SP-API `marketplaceIds`). */
+    settings: z
+      .record(z.string(), z.union([z.string(), z.number(), z.boolean(), z.array(z.string())]))
+      .default({}),
+  })
+  .superRefine(checkLimitShapes);
 export type Provider = z.infer<typeof providerSchema>;
 
 export const categorySchema = z.object({

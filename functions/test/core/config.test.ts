@@ -46,11 +46,54 @@ describe('runtime configuration', () => {
     [{ ...keepa, limits: [{ kind: 'teapot' }] }, 'limits[0].kind'],
     [{ ...keepa, id: 'Keepa!' }, 'id'],
     [{ ...keepa, baseUrl: 'not a url' }, 'baseUrl'],
+    // Shapes the engine could only serve by spinning: a claim per token on a fast bucket...
+    [
+      {
+        ...keepa,
+        limits: [{ kind: 'tokenBucket', capacity: 1e6, refillPerSecond: 1e6, blockTokens: 1 }],
+      },
+      'limits[0].blockTokens',
+    ],
+    [
+      {
+        ...keepa,
+        limits: [
+          { kind: 'operation', operation: 'x', ratePerSecond: 5000, burst: 10, blockTokens: 4 },
+        ],
+      },
+      'limits[0].blockTokens',
+    ],
+    [
+      { ...keepa, limits: [{ kind: 'window', unit: 'month', limit: 5e10, blockTokens: 1000 }] },
+      'limits[0].blockTokens',
+    ],
+    // ...and a margin that guards away a whole window.
+    [
+      {
+        ...keepa,
+        safetyMarginMs: 1000,
+        limits: [{ kind: 'window', unit: 'second', limit: 10 }],
+      },
+      'safetyMarginMs',
+    ],
   ])('rejects a bad provider naming the field (%#)', (data, path) => {
     const error = issuesOf(() => parseDocument(providerSchema, 'providers/keepa', data));
     expect(error.document).toBe('providers/keepa');
     expect(error.issues.map((i) => i.path)).toContain(path);
     expect(error.message).toContain(`providers/keepa: ${path}:`.replace('providers/keepa: ', ''));
+  });
+
+  it('accepts the largest margin and the smallest blocks that leave the engine room', () => {
+    const provider = parseDocument(providerSchema, 'providers/fast', {
+      id: 'fast',
+      safetyMarginMs: 999,
+      limits: [
+        { kind: 'tokenBucket', capacity: 1e6, refillPerSecond: 1e6, blockTokens: 1000 },
+        { kind: 'window', unit: 'second', limit: 10, blockTokens: 1 },
+        { kind: 'window', unit: 'month', limit: 5e10, blockTokens: 5e6 },
+      ],
+    });
+    expect(provider.safetyMarginMs).toBe(999);
   });
 
   it('rejects categories whose shares exceed 100% or whose provider is unknown', () => {

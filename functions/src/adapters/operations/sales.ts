@@ -65,16 +65,18 @@ export async function refreshRealtimeSales(
       after: writes.map((w) => `${w.op} ${w.path}`),
     }),
   });
+  // Quota bookkeeping (claimed blocks, a cooldown an upstream started) is not an operator's
+  // change: it goes to Firestore as it does for the schedule. The engine lives for this call
+  // only, so it gives back what it holds when the call ends (window tokens, slots).
+  const engine = new QuotaEngine(ctx.db, { now: ctx.now });
   const run = await runAutoSyncCycle({
     ...REALTIME_SALES_SYNC,
     db,
-    // Quota bookkeeping (claimed blocks, a cooldown an upstream started) is not an operator's
-    // change: it goes to Firestore as it does for the schedule.
-    engine: new QuotaEngine(ctx.db, { now: ctx.now }),
+    engine,
     fetchAndStore,
     now: ctx.now,
     deadlineMs: startedAt + REFRESH_BUDGET_MS,
-  });
+  }).finally(() => engine.shutdown());
   const current = await cached(ctx, input);
   if (run.skipped === 'cooldown') {
     return {

@@ -379,13 +379,14 @@ export class Claimer {
     return lifeMs >= ((ref.end - ref.start) / rate) * 1000;
   }
 
+  /** From the source, not the block's window: a window's edges are guarded by half the margin. */
   private expiryOfFirstMs(limit: PlannedLimit, ref: BlockRef): number {
-    if (ref.validUntilMs !== undefined) return ref.validUntilMs;
     return limit.source.expiryMs({ ...ref, cursor: ref.start }, ref.start);
   }
 
+  /** When the block's first token can be spent (a spent window answers its guarded start). */
   firstMintMs(limit: PlannedLimit, ref: BlockRef): number {
-    return ref.validFromMs ?? limit.source.mintMs({ ...ref, cursor: ref.start }, ref.start);
+    return limit.source.mintMs({ ...ref, cursor: ref.start }, ref.start);
   }
 
   /**
