@@ -80,6 +80,26 @@ function checkLimitShapes(
   ctx: z.RefinementCtx,
 ): void {
   provider.limits.forEach((limit, i) => {
+    if (limit.kind === 'tokenBucket' || limit.kind === 'operation') {
+      // The margin's refill is held back from the bucket (quota/limits.ts lineReserve): a
+      // bucket it swallows could never grant a call, even at a 100% share.
+      const [size, perSecond, field] =
+        limit.kind === 'tokenBucket'
+          ? [
+              Math.min(limit.capacity, limit.burstThreshold ?? limit.capacity),
+              limit.refillPerSecond,
+              'capacity',
+            ]
+          : [limit.burst, limit.ratePerSecond, 'burst'];
+      const reserve = Math.ceil((perSecond * provider.safetyMarginMs) / 1000 - 1e-9);
+      if (Math.floor(size + 1e-9) - reserve < 2) {
+        ctx.addIssue({
+          code: 'custom',
+          path: ['limits', i, field],
+          message: `at least ${reserve + 2}: safetyMarginMs ${provider.safetyMarginMs} holds back ${reserve} of ${perSecond}/s`,
+        });
+      }
+    }
     if (limit.kind === 'concurrency' || limit.blockTokens === undefined) return;
     if (limit.kind === 'window') {
       const least = Math.ceil(limit.limit / MAX_WINDOW_BLOCKS);

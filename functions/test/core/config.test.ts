@@ -67,6 +67,22 @@ describe('runtime configuration', () => {
       { ...keepa, limits: [{ kind: 'window', unit: 'month', limit: 5e10, blockTokens: 1000 }] },
       'limits[0].blockTokens',
     ],
+    // ...a margin whose refill swallows a bucket (found by a review: every call refused)...
+    [
+      {
+        ...keepa,
+        safetyMarginMs: 100,
+        limits: [{ kind: 'tokenBucket', capacity: 10, refillPerSecond: 100 }],
+      },
+      'limits[0].capacity',
+    ],
+    [
+      {
+        ...keepa,
+        limits: [{ kind: 'operation', operation: 'createReport', ratePerSecond: 0.0167, burst: 2 }],
+      },
+      'limits[0].burst',
+    ],
     // ...and a margin that guards away a whole window.
     [
       {

@@ -6,6 +6,7 @@ import type {
   refreshRealtimeSalesInput,
 } from '../../core/api';
 import { HOUR_MS } from '../../core/sales';
+import { logger } from '../../log';
 import { AUTOSYNC_COLLECTION, runAutoSyncCycle } from '../autosync';
 import { autoSyncFetcher } from '../autosync-fetchers';
 import { QuotaEngine } from '../quota/quota-engine';
@@ -76,7 +77,15 @@ export async function refreshRealtimeSales(
     fetchAndStore,
     now: ctx.now,
     deadlineMs: startedAt + REFRESH_BUDGET_MS,
-  }).finally(() => engine.shutdown());
+  }).finally(() =>
+    // A give-back that fails strands the tokens until they expire; it must not turn a finished
+    // refresh (or its own error) into another error.
+    engine
+      .shutdown()
+      .catch((error: unknown) =>
+        logger.warn({ err: error }, 'quota engine shutdown after a sales refresh failed'),
+      ),
+  );
   const current = await cached(ctx, input);
   if (run.skipped === 'cooldown') {
     return {

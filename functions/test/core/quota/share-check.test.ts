@@ -222,6 +222,8 @@ describe('against the gate, for random limits, shares and work', () => {
         fc.integer({ min: 101, max: 10_000 }).map((h) => h / 100),
         fc.array(callArb, { minLength: 1, maxLength: 4 }),
         (limits, safetyMarginMs, percent, calls) => {
+          // Only what configuration accepts (a margin may not swallow a bucket or a window).
+          fc.pre(providerSchema.safeParse({ id: 'p', limits, safetyMarginMs }).success);
           const p = provider(limits, { safetyMarginMs });
           const found = problems(p, category(percent), calls);
           // The gate's own plan of each call at this share: its amount per limit, and the most
