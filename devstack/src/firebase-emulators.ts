@@ -53,10 +53,20 @@ export function spawnEmulators(options: {
   env: Record<string, string>;
   onLine: (line: string) => void;
 }): ChildProcess {
-  const bin = join(options.projectDir, 'node_modules', '.bin', 'firebase');
+  // On this process's Node, the project's own (see README: Node), never whatever `node` the
+  // PATH has: the Functions emulator runs the functions on the Node it was started with.
+  const cli = join(
+    options.projectDir,
+    'node_modules',
+    'firebase-tools',
+    'lib',
+    'bin',
+    'firebase.js',
+  );
   const child = spawn(
-    bin,
+    process.execPath,
     [
+      cli,
       'emulators:start',
       '--only',
       EMULATED,
@@ -67,7 +77,14 @@ export function spawnEmulators(options: {
     ],
     {
       cwd: options.projectDir,
-      env: { ...process.env, ...options.env },
+      env: {
+        ...process.env,
+        ...options.env,
+        // firebase-tools' own calls out: the message of the day it fetches unless in CI, and
+        // the latest firebase-functions version it asks npm for (answered from npm's cache).
+        CI: 'true',
+        npm_config_offline: 'true',
+      },
       detached: true,
       stdio: ['ignore', 'pipe', 'pipe'],
     },

@@ -15,6 +15,7 @@ import {
 } from './firebase-emulators.ts';
 import { adminFirestoreAt } from './firestore/admin.ts';
 import { type FirestoreEmulator, startFirestore } from './firestore/index.ts';
+import { guardLoopback, OFF_LOOPBACK_LOG, type OffLoopbackAttempt } from './loopback.ts';
 import { freePort, waitFor } from './ports.ts';
 import { type Sandboxes, startSandboxes, writeSecretsFile } from './sandboxes.ts';
 import { type StorageEmulator, startStorage } from './storage/index.ts';
@@ -33,6 +34,8 @@ export interface StackOptions {
   log?: (line: string) => void;
   /** SP-API sandbox report processing time (its default of 30 s otherwise). */
   spapiProcessingMs?: number;
+  /** Where refused connections off loopback are recorded (see loopback.ts). */
+  offLoopbackLog?: string;
 }
 
 export interface Stack {
@@ -57,6 +60,8 @@ export interface Stack {
   storage: StorageEmulator;
   sandboxes: Sandboxes;
   scheduler: Scheduler;
+  /** Connections any process of the stack attempted off loopback (each was refused). */
+  offLoopback(): OffLoopbackAttempt[];
   stop(): Promise<void>;
 }
 
@@ -77,6 +82,13 @@ export async function startStack(options: StackOptions): Promise<Stack> {
   };
   try {
     const free = options.ports === 'free';
+    // Before anything listens or connects: nothing the stack runs may leave 127.0.0.0/8, and
+    // nothing here runs on Google Cloud (Google's auth library probes the metadata server).
+    process.env.METADATA_SERVER_DETECTION = 'none';
+    const loopback = guardLoopback(
+      options.offLoopbackLog ??
+        OFF_LOOPBACK_LOG(PROJECT_DIR, free ? `test-${process.pid}` : 'start'),
+    );
     const port = async (fixed: number) => (free ? freePort() : fixed);
     const seedPath = options.seed ?? join(PROJECT_DIR, 'emulator-data', 'firestore.json');
     const seed =
@@ -109,8 +121,6 @@ export async function startStack(options: StackOptions): Promise<Stack> {
     // The relay and the scheduler's own firebase-admin calls go to the same emulators.
     process.env.CLOUD_TASKS_EMULATOR_HOST = `${HOST}:${emulatorPorts.tasks}`;
     process.env.GCLOUD_PROJECT ??= projectId;
-    // Nothing here runs on Google Cloud: skip the metadata server probe and its warning.
-    process.env.METADATA_SERVER_DETECTION = 'none';
     const relay = new TaskRelay(adminEnqueue(projectId), (error, request) =>
       log(`task relay: enqueue ${request.functionName} failed: ${(error as Error).message}`),
     );
@@ -136,6 +146,7 @@ export async function startStack(options: StackOptions): Promise<Stack> {
       FIREBASE_AUTH_EMULATOR_HOST: `${HOST}:${emulatorPorts.auth}`,
       CLOUD_TASKS_EMULATOR_HOST: `${HOST}:${emulatorPorts.tasks}`,
       TOLLGATE_TASK_RELAY_URL: controlUrl,
+      ...loopback.env,
     };
     const configPath = free
       ? writeConfigWithPorts(PROJECT_DIR, emulatorPorts)
@@ -197,6 +208,7 @@ export async function startStack(options: StackOptions): Promise<Stack> {
       storage,
       sandboxes,
       scheduler,
+      offLoopback: loopback.attempts,
       stop,
     };
   } catch (error) {

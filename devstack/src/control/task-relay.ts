@@ -1,6 +1,7 @@
 import { getApps, initializeApp } from 'firebase-admin/app';
 import { getFunctions } from 'firebase-admin/functions';
 import { z } from 'zod';
+import { emulatedServiceAccount } from '../../../functions/src/adapters/firebase.ts';
 
 export const relayRequestSchema = z.object({
   functionName: z.string().min(1),
@@ -72,7 +73,9 @@ export function adminEnqueue(projectId: string) {
   // Its own named app: the default one may not exist, or belong to another project.
   const name = `task-relay-${projectId}`;
   return async (request: RelayRequest): Promise<void> => {
-    const app = getApps().find((a) => a.name === name) ?? initializeApp({ projectId }, name);
+    const app =
+      getApps().find((a) => a.name === name) ??
+      initializeApp({ projectId, serviceAccountId: emulatedServiceAccount(projectId) }, name);
     await getFunctions(app)
       .taskQueue(`locations/${request.location}/functions/${request.functionName}`)
       .enqueue(request.data as Record<string, unknown>, { id: request.id });

@@ -1,4 +1,6 @@
+import { fileURLToPath } from 'node:url';
 import { startFirestore } from '../../src/firestore/index.ts';
+import { guardLoopback, OFF_LOOPBACK_LOG } from '../../src/loopback.ts';
 import { startStorage } from '../../src/storage/index.ts';
 
 /**
@@ -7,9 +9,14 @@ import { startStorage } from '../../src/storage/index.ts';
  * Java 21). `TOLLGATE_RAW_FIRESTORE=1` starts the unpatched npm package instead, to show
  * which fidelity tests fail without our wrapper.
  */
+const PROJECT_DIR = fileURLToPath(new URL('../../..', import.meta.url));
+
 export default async function setup() {
   process.env.GCLOUD_PROJECT ??= 'demo-tollgate';
   process.env.METADATA_SERVER_DETECTION = 'none'; // nothing here runs on Google Cloud
+  // The test workers (forked after this) and every process they start run with the guard.
+  const loopback = guardLoopback(OFF_LOOPBACK_LOG(PROJECT_DIR, `unit-${process.pid}`));
+  Object.assign(process.env, loopback.env);
   const stops: Array<() => Promise<void>> = [];
   if (!process.env.FIRESTORE_EMULATOR_HOST) {
     const firestore = await startFirestore({ raw: process.env.TOLLGATE_RAW_FIRESTORE === '1' });
@@ -23,5 +30,14 @@ export default async function setup() {
   }
   return async () => {
     for (const stop of stops.reverse()) await stop();
+    const attempts = loopback.attempts();
+    if (attempts.length > 0) {
+      // A teardown's error is only printed by vitest: set the exit code so the run fails.
+      process.exitCode = 1;
+      throw new Error(
+        `the tests tried to reach ${attempts.length} address(es) off loopback:\n` +
+          attempts.map((a) => JSON.stringify(a)).join('\n'),
+      );
+    }
   };
 }

@@ -138,8 +138,9 @@ export function expiredBeforeMs(nowMs: number, olderThanMs: number): number {
 
 /**
  * The payload bucket: `TOLLGATE_PAYLOAD_BUCKET` when set, else the app's default bucket (what
- * `FIREBASE_CONFIG` names on Cloud Functions), else `<project>.appspot.com`. Projects created
- * since late 2024 have `<project>.firebasestorage.app` as their default bucket instead.
+ * `FIREBASE_CONFIG` names on Cloud Functions: `<project>.appspot.com` for projects older than
+ * late 2024), else `<project>.firebasestorage.app`, the name every newer project's default
+ * bucket gets.
  */
 export function payloadBucketName(sources: {
   configured?: string | undefined;
@@ -148,7 +149,7 @@ export function payloadBucketName(sources: {
 }): string {
   const configured = sources.configured?.trim();
   if (configured) return configured;
-  return sources.appDefault || `${sources.project}.appspot.com`;
+  return sources.appDefault || `${sources.project}.firebasestorage.app`;
 }
 
 /** Adds up per-location stats into the `total` row. */

@@ -122,12 +122,12 @@ describe('expiry', () => {
 });
 
 describe('bucket and stats', () => {
-  it('takes the configured bucket, else the app default, else <project>.appspot.com', () => {
+  it('takes the configured bucket, else the app default, else <project>.firebasestorage.app', () => {
     expect(payloadBucketName({ configured: 'mine', appDefault: 'app', project: 'p' })).toBe('mine');
     expect(
       payloadBucketName({ configured: ' ', appDefault: 'p.firebasestorage.app', project: 'p' }),
     ).toBe('p.firebasestorage.app');
-    expect(payloadBucketName({ project: 'demo-x' })).toBe('demo-x.appspot.com');
+    expect(payloadBucketName({ project: 'demo-x' })).toBe('demo-x.firebasestorage.app');
   });
 
   it('adds a total row', () => {
