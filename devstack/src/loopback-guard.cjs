@@ -85,37 +85,29 @@ function install() {
   dns.lookup = function guardedLookup(hostname, ...rest) {
     const [options, callback] = rest;
     const done = typeof options === 'function' ? options : callback;
-    if (!isLoopback(hostname) && !net.isIP(String(hostname)) && typeof done === 'function') {
-      record({ host: String(hostname), lookup: true });
-      const error = Object.assign(
-        new Error(`getaddrinfo ENOTFOUND ${hostname} (refused locally)`),
-        {
-          code: 'ENOTFOUND',
-          syscall: 'getaddrinfo',
-          hostname,
-        },
-      );
-      process.nextTick(() => done(error));
+    const refused = typeof done === 'function' ? refuseLookup(hostname) : undefined;
+    if (refused) {
+      process.nextTick(() => done(refused));
       return {};
     }
     return lookup.call(this, hostname, ...rest);
   };
   const promisesLookup = dns.promises.lookup;
   dns.promises.lookup = function guardedPromisesLookup(hostname, ...rest) {
-    if (!isLoopback(hostname) && !net.isIP(String(hostname))) {
-      record({ host: String(hostname), lookup: true });
-      const error = Object.assign(
-        new Error(`getaddrinfo ENOTFOUND ${hostname} (refused locally)`),
-        {
-          code: 'ENOTFOUND',
-          syscall: 'getaddrinfo',
-          hostname,
-        },
-      );
-      return Promise.reject(error);
-    }
-    return promisesLookup.call(this, hostname, ...rest);
+    const refused = refuseLookup(hostname);
+    return refused ? Promise.reject(refused) : promisesLookup.call(this, hostname, ...rest);
   };
+}
+
+/** The error a lookup of `hostname` fails with (recorded), or undefined when it may go ahead. */
+function refuseLookup(hostname) {
+  if (isLoopback(hostname) || net.isIP(String(hostname))) return undefined;
+  record({ host: String(hostname), lookup: true });
+  return Object.assign(new Error(`getaddrinfo ENOTFOUND ${hostname} (refused locally)`), {
+    code: 'ENOTFOUND',
+    syscall: 'getaddrinfo',
+    hostname,
+  });
 }
 
 install();

@@ -45,5 +45,18 @@ export function guardLoopback(logPath: string): {
   };
 }
 
+/**
+ * Fails a test run whose processes attempted anything off loopback. Called from a vitest
+ * teardown, whose error vitest only prints: the exit code is what fails the run.
+ */
+export function failOnOffLoopback(attempts: OffLoopbackAttempt[], who: string): void {
+  if (attempts.length === 0) return;
+  process.exitCode = 1;
+  throw new Error(
+    `${who} tried to reach ${attempts.length} address(es) off loopback:\n` +
+      attempts.map((a) => JSON.stringify(a)).join('\n'),
+  );
+}
+
 export const OFF_LOOPBACK_LOG = (projectDir: string, name: string) =>
   join(projectDir, '.tollgate', `off-loopback-${name}.jsonl`);

@@ -1,6 +1,6 @@
 import { fileURLToPath } from 'node:url';
 import { startFirestore } from '../../src/firestore/index.ts';
-import { guardLoopback, OFF_LOOPBACK_LOG } from '../../src/loopback.ts';
+import { failOnOffLoopback, guardLoopback, OFF_LOOPBACK_LOG } from '../../src/loopback.ts';
 import { startStorage } from '../../src/storage/index.ts';
 
 /**
@@ -30,14 +30,6 @@ export default async function setup() {
   }
   return async () => {
     for (const stop of stops.reverse()) await stop();
-    const attempts = loopback.attempts();
-    if (attempts.length > 0) {
-      // A teardown's error is only printed by vitest: set the exit code so the run fails.
-      process.exitCode = 1;
-      throw new Error(
-        `the tests tried to reach ${attempts.length} address(es) off loopback:\n` +
-          attempts.map((a) => JSON.stringify(a)).join('\n'),
-      );
-    }
+    failOnOffLoopback(loopback.attempts(), 'the tests');
   };
 }

@@ -1,6 +1,7 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { TestProject } from 'vitest/node';
+import { failOnOffLoopback } from '../../src/loopback.ts';
 import { PROJECT_DIR, startStack } from '../../src/stack.ts';
 
 declare module 'vitest' {
@@ -39,14 +40,6 @@ export default async function setup(project: TestProject) {
     writeFileSync(join(logDir, 'e2e-stack.log'), lines.join('\n'));
     // Every process of the stack ran with the loopback guard: any attempt off 127.0.0.0/8
     // (the metadata server, a telemetry or update check) was refused and fails the run.
-    const attempts = stack.offLoopback();
-    if (attempts.length > 0) {
-      // A teardown's error is only printed by vitest: set the exit code so the run fails.
-      process.exitCode = 1;
-      throw new Error(
-        `the stack tried to reach ${attempts.length} address(es) off loopback:\n` +
-          attempts.map((a) => JSON.stringify(a)).join('\n'),
-      );
-    }
+    failOnOffLoopback(stack.offLoopback(), 'the stack');
   };
 }

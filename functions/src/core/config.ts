@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { lineReserve, lineShape, maxGrantable } from './quota/limits';
 
 /**
  * The runtime configuration, stored in Firestore (`providers/*`, `categories/*`,
@@ -80,27 +81,19 @@ function checkLimitShapes(
   ctx: z.RefinementCtx,
 ): void {
   provider.limits.forEach((limit, i) => {
-    if (limit.kind === 'tokenBucket' || limit.kind === 'operation') {
-      // The margin's refill is held back from the bucket (quota/limits.ts lineReserve): a
-      // bucket it swallows could never grant a call, even at a 100% share.
-      const [size, perSecond, field] =
-        limit.kind === 'tokenBucket'
-          ? [
-              Math.min(limit.capacity, limit.burstThreshold ?? limit.capacity),
-              limit.refillPerSecond,
-              'capacity',
-            ]
-          : [limit.burst, limit.ratePerSecond, 'burst'];
-      const reserve = Math.ceil((perSecond * provider.safetyMarginMs) / 1000 - 1e-9);
-      if (Math.floor(size + 1e-9) - reserve < 2) {
-        ctx.addIssue({
-          code: 'custom',
-          path: ['limits', i, field],
-          message: `at least ${reserve + 2}: safetyMarginMs ${provider.safetyMarginMs} holds back ${reserve} of ${perSecond}/s`,
-        });
-      }
+    if (limit.kind === 'concurrency') return;
+    if (limit.kind !== 'window' && !maxGrantable(limit, 100, provider.safetyMarginMs)) {
+      // The margin's refill is held back from the bucket: one it swallows could never grant a
+      // call, even at a 100% share.
+      const { ratePerSecond } = lineShape(limit);
+      const reserve = lineReserve(ratePerSecond, provider.safetyMarginMs);
+      ctx.addIssue({
+        code: 'custom',
+        path: ['limits', i, limit.kind === 'tokenBucket' ? 'capacity' : 'burst'],
+        message: `at least ${reserve + 2}: safetyMarginMs ${provider.safetyMarginMs} holds back ${reserve} of ${ratePerSecond}/s`,
+      });
     }
-    if (limit.kind === 'concurrency' || limit.blockTokens === undefined) return;
+    if (limit.blockTokens === undefined) return;
     if (limit.kind === 'window') {
       const least = Math.ceil(limit.limit / MAX_WINDOW_BLOCKS);
       if (limit.blockTokens < least) {
@@ -112,7 +105,7 @@ function checkLimitShapes(
       }
       return;
     }
-    const perSecond = limit.kind === 'tokenBucket' ? limit.refillPerSecond : limit.ratePerSecond;
+    const perSecond = lineShape(limit).ratePerSecond;
     const least = Math.ceil(perSecond / MAX_LINE_CLAIMS_PER_SECOND);
     if (limit.blockTokens < least) {
       ctx.addIssue({

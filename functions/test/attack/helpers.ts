@@ -1,7 +1,7 @@
 import { categorySchema, flagsSchema, providerSchema } from '../../src/core/config';
 import { nextAllocation } from '../../src/core/quota/epochs';
 import { type AcquireRequest, Gate, type GateContext } from '../../src/core/quota/gate';
-import type { Fleet } from '../core/quota/fleet-sim';
+import { categories, Fleet, provider } from '../core/quota/fleet-sim';
 
 /**
  * Asks the same call on `instance` again and again, one at a time, each call running to its
@@ -229,4 +229,44 @@ export function soloGate(
       now = Math.max(now, t);
     },
   };
+}
+
+/**
+ * The attacks' usual fleet: one provider with `limits` and a 600 ms margin (unless given),
+ * categories at `shares`, six instances on skewed clocks, on a stable clock.
+ */
+export function skewedFleet(options: {
+  startMs: number;
+  limits: Array<Record<string, unknown>>;
+  shares: Record<string, number>;
+  offsetsMs: number[];
+  seed: number;
+  marginMs?: number;
+}): Fleet {
+  return stableClock(
+    new Fleet({
+      startMs: options.startMs,
+      provider: provider(options.limits, options.marginMs ?? 600),
+      categories: categories(options.shares),
+      instances: options.offsetsMs.length,
+      offsetsMs: options.offsetsMs,
+      seed: options.seed,
+    }),
+  );
+}
+
+/**
+ * `n` workers for provider `p`, alternating between categories b and a, willing to wait 0,
+ * 100 or 1,000 ms in turn; `more` adds fields per worker.
+ */
+export function alternatingWorkers(
+  n: number,
+  more: (w: number) => Partial<AcquireRequest> = () => ({}),
+): AcquireRequest[] {
+  return Array.from({ length: n }, (_, w) => ({
+    provider: 'p',
+    category: w % 2 ? 'a' : 'b',
+    maxWaitMs: [0, 100, 1_000][w % 3],
+    ...more(w),
+  }));
 }

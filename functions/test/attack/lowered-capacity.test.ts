@@ -1,29 +1,21 @@
 import { describe, expect, it } from 'vitest';
 import { worstExcess } from '../core/quota/engine-scenario';
-import { categories, Fleet, provider } from '../core/quota/fleet-sim';
-import { saturate, stableClock } from './helpers';
+import { categories, provider } from '../core/quota/fleet-sim';
+import { alternatingWorkers, saturate, skewedFleet } from './helpers';
 
 const START = Date.UTC(2026, 11, 3, 12, 0, 0);
 
 describe('attack: lowering a bucket', () => {
   it('from the edit on, intervals stay within the new C + r*T (plus what was claimed before)', async () => {
-    const fleet = stableClock(
-      new Fleet({
-        startMs: START,
-        provider: provider([{ kind: 'tokenBucket', capacity: 300, refillPerSecond: 5 }], 600),
-        categories: categories({ a: 50, b: 50 }),
-        instances: 6,
-        offsetsMs: [-300, 300, -100, 100, 0, 200],
-        seed: 9,
-      }),
-    );
+    const fleet = skewedFleet({
+      startMs: START,
+      limits: [{ kind: 'tokenBucket', capacity: 300, refillPerSecond: 5 }],
+      shares: { a: 50, b: 50 },
+      offsetsMs: [-300, 300, -100, 100, 0, 200],
+      seed: 9,
+    });
     let editStart = 0;
-    const requests = Array.from({ length: 12 }, (_, w) => ({
-      provider: 'p',
-      category: w % 2 ? 'a' : 'b',
-      cost: 1 + (w % 3),
-      maxWaitMs: [0, 100, 1_000][w % 3],
-    }));
+    const requests = alternatingWorkers(12, (w) => ({ cost: 1 + (w % 3) }));
     await saturate(fleet, requests, START + Number(process.env.DUR ?? 90_000), (t) => {
       if (t >= START + 10_000 && editStart === 0) {
         const p = fleet.publish(

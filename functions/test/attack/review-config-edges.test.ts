@@ -1,30 +1,20 @@
 import { describe, expect, it } from 'vitest';
 import { worstWindow } from '../core/quota/engine-scenario';
-import { categories, Fleet, provider } from '../core/quota/fleet-sim';
-import { saturate, stableClock } from './helpers';
+import { alternatingWorkers, saturate, skewedFleet } from './helpers';
 
 const START = Date.UTC(2026, 11, 3, 12, 0, 0);
 
 describe('review: limit shapes the config accepts', () => {
   it('a per-second window with a margin just under a second: spendable 10 ms a second', async () => {
-    const fleet = stableClock(
-      new Fleet({
-        startMs: START,
-        provider: provider(
-          [{ kind: 'window', unit: 'second', limit: 30, measure: 'requests' }],
-          990,
-        ),
-        categories: categories({ a: 50, b: 50 }),
-        instances: 6,
-        offsetsMs: [-400, 400, -200, 200, 0, 100],
-        seed: 3,
-      }),
-    );
-    const requests = Array.from({ length: 12 }, (_, w) => ({
-      provider: 'p',
-      category: w % 2 ? 'a' : 'b',
-      maxWaitMs: [0, 100, 1_000][w % 3],
-    }));
+    const fleet = skewedFleet({
+      startMs: START,
+      limits: [{ kind: 'window', unit: 'second', limit: 30, measure: 'requests' }],
+      shares: { a: 50, b: 50 },
+      offsetsMs: [-400, 400, -200, 200, 0, 100],
+      seed: 3,
+      marginMs: 990,
+    });
+    const requests = alternatingWorkers(12);
     await saturate(fleet, requests, START + 20_000);
     const over = worstWindow(
       fleet.calls,

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { worstExcess } from '../core/quota/engine-scenario';
-import { categories, Fleet, provider } from '../core/quota/fleet-sim';
-import { saturate, stableClock } from './helpers';
+import { categories } from '../core/quota/fleet-sim';
+import { alternatingWorkers, saturate, skewedFleet } from './helpers';
 
 const START = Date.UTC(2026, 11, 3, 12, 0, 0);
 
@@ -9,22 +9,16 @@ describe('review: plentiful tokens, whole pages searched far ahead', () => {
   it('big bucket, share changes every 7 s, skewed clocks: within C + r*T and spends most of it', async () => {
     const C = 20_000;
     const R = 400;
-    const fleet = stableClock(
-      new Fleet({
-        startMs: START,
-        provider: provider([{ kind: 'tokenBucket', capacity: C, refillPerSecond: R }], 600),
-        categories: categories({ a: 50, b: 50 }),
-        instances: 6,
-        offsetsMs: [-300, 300, -150, 150, 0, 250],
-        seed: 5,
-      }),
-    );
-    const requests = Array.from({ length: 24 }, (_, w) => ({
-      provider: 'p',
-      category: w % 2 ? 'a' : 'b',
+    const fleet = skewedFleet({
+      startMs: START,
+      limits: [{ kind: 'tokenBucket', capacity: C, refillPerSecond: R }],
+      shares: { a: 50, b: 50 },
+      offsetsMs: [-300, 300, -150, 150, 0, 250],
+      seed: 5,
+    });
+    const requests = alternatingWorkers(24, (w) => ({
       operation: w % 4 === 0 ? 'x' : undefined,
       cost: 1 + (w % 5) * 3,
-      maxWaitMs: [0, 100, 1_000][w % 3],
     }));
     const DUR = Number(process.env.DUR ?? 40_000);
     let k = 0;

@@ -1,22 +1,12 @@
 import { describe, expect, it } from 'vitest';
 import { worstExcess, worstWindow } from '../core/quota/engine-scenario';
-import { categories, Fleet, provider } from '../core/quota/fleet-sim';
-import { saturate, stableClock } from './helpers';
+import { alternatingWorkers, saturate, skewedFleet } from './helpers';
 
 const START = Date.UTC(2026, 11, 3, 12, 0, 0);
 const OFFSETS = [-300, 300, -150, 150, 0, 300];
 
 function fleetOf(limits: Array<Record<string, unknown>>, shares: Record<string, number>, seed = 7) {
-  return stableClock(
-    new Fleet({
-      startMs: START,
-      provider: provider(limits, 600),
-      categories: categories(shares),
-      instances: 6,
-      offsetsMs: OFFSETS,
-      seed,
-    }),
-  );
+  return skewedFleet({ startMs: START, limits, shares, offsetsMs: OFFSETS, seed });
 }
 
 describe('attack: saturated limits on skewed instances', () => {
@@ -28,12 +18,7 @@ describe('attack: saturated limits on skewed instances', () => {
       ],
       { a: 50, b: 50 },
     );
-    const requests = Array.from({ length: 12 }, (_, w) => ({
-      provider: 'p',
-      category: w % 2 ? 'a' : 'b',
-      operation: 'op',
-      maxWaitMs: [0, 100, 1_000][w % 3],
-    }));
+    const requests = alternatingWorkers(12, () => ({ operation: 'op' }));
     await saturate(fleet, requests, START + 60_000);
     const check = worstExcess(
       fleet.calls,
@@ -51,11 +36,7 @@ describe('attack: saturated limits on skewed instances', () => {
       a: 50,
       b: 50,
     });
-    const requests = Array.from({ length: 12 }, (_, w) => ({
-      provider: 'p',
-      category: w % 2 ? 'a' : 'b',
-      maxWaitMs: [0, 100, 1_000][w % 3],
-    }));
+    const requests = alternatingWorkers(12);
     await saturate(fleet, requests, START + 30_000);
     const over = worstWindow(
       fleet.calls,

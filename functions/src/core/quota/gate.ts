@@ -200,7 +200,7 @@ export class Gate {
    * before, and never less than 1: a window measuring bytes is always checked before a call.
    */
   private amounts(request: AcquireRequest): AcquireAmounts {
-    const learned = this.bytesEstimates.get(estimateKey(request));
+    const learned = this.bytesEstimates.get(kindOfCall(request));
     return {
       operation: request.operation,
       cost: request.cost ?? 1,
@@ -321,7 +321,7 @@ export class Gate {
       plans = new Map();
       this.segmentPlans.set(allocation, plans);
     }
-    const id = `${request.provider}~${request.category}~${request.operation ?? ''}`;
+    const id = kindOfCall(request);
     const cached = plans.get(id);
     if (cached && planHolds(cached, atMs)) return cached;
     const plan = planSegment(
@@ -642,7 +642,7 @@ export class Gate {
     actual: { cost?: number; bytes?: number; requests?: number },
   ): Promise<void> {
     if (actual.bytes !== undefined && Number.isFinite(actual.bytes) && actual.bytes >= 0) {
-      const key = estimateKey(request);
+      const key = kindOfCall(request);
       const before = this.bytesEstimates.get(key);
       this.bytesEstimates.set(
         key,
@@ -709,7 +709,8 @@ function guessedBytes(limit: PlannedLimit, request: AcquireRequest): boolean {
   );
 }
 
-function estimateKey(request: AcquireRequest): string {
+/** A kind of call: its provider, category and operation. */
+function kindOfCall(request: AcquireRequest): string {
   return `${request.provider}~${request.category}~${request.operation ?? ''}`;
 }
 

@@ -73,6 +73,19 @@ export function shareOfBucket(
   };
 }
 
+/** The bucket a token-drawing limit describes: what a full share of it holds and refills. */
+export function lineShape(limit: Extract<Limit, { kind: 'tokenBucket' | 'operation' }>): {
+  capacity: number;
+  ratePerSecond: number;
+} {
+  return limit.kind === 'tokenBucket'
+    ? {
+        capacity: Math.min(limit.capacity, limit.burstThreshold ?? limit.capacity),
+        ratePerSecond: limit.refillPerSecond,
+      }
+    : { capacity: limit.burst, ratePerSecond: limit.ratePerSecond };
+}
+
 /**
  * The most one call can ever be granted by `limit` for a category holding `percent` of it
  * (undefined for limits that grant no amount, such as concurrency). A call asking more is
@@ -84,11 +97,8 @@ export function maxGrantable(
   safetyMarginMs: number,
 ): number | undefined {
   if (limit.kind === 'tokenBucket' || limit.kind === 'operation') {
-    const [capacity, rate] =
-      limit.kind === 'tokenBucket'
-        ? [Math.min(limit.capacity, limit.burstThreshold ?? limit.capacity), limit.refillPerSecond]
-        : [limit.burst, limit.ratePerSecond];
-    return validSpan(shareOfBucket(capacity, rate, percent, safetyMarginMs));
+    const { capacity, ratePerSecond } = lineShape(limit);
+    return validSpan(shareOfBucket(capacity, ratePerSecond, percent, safetyMarginMs));
   }
   if (limit.kind === 'window') return Math.floor((limit.limit * percent) / 100 + 1e-9);
   return undefined;
@@ -220,14 +230,8 @@ export function planSegment(
     const common = { key, label: limitLabel(limit), limit, amount: 0 };
     if (limit.kind === 'tokenBucket' || limit.kind === 'operation') {
       if (limit.kind === 'operation' && operation !== limit.operation) return;
-      const [capacity, rate] =
-        limit.kind === 'tokenBucket'
-          ? [
-              Math.min(limit.capacity, limit.burstThreshold ?? limit.capacity),
-              limit.refillPerSecond,
-            ]
-          : [limit.burst, limit.ratePerSecond];
-      const line = lineFor(capacity, rate, segment);
+      const { capacity, ratePerSecond } = lineShape(limit);
+      const line = lineFor(capacity, ratePerSecond, segment);
       limits.push({
         ...common,
         reason: 'tokens',
