@@ -1,4 +1,5 @@
 import { invalid } from './grpc.ts';
+import { checkSegments } from './limits.ts';
 
 /** Resource names: `projects/{p}/databases/{d}/documents[/{collection}/{id}...]`. */
 export interface ResourceName {
@@ -23,8 +24,11 @@ export function parseName(name: string): ResourceName {
   }
   const segments = parts.slice(5);
   if (segments.some((s) => s === '')) throw invalid(`invalid resource name: "${name}"`);
+  const root = parts.slice(0, 5).join('/');
+  // Production's refusals of `.`/`..`, reserved `__x__` and over-long ids, reads included.
+  checkSegments(name, segments, root.length + 1);
   return {
-    root: parts.slice(0, 5).join('/'),
+    root,
     project: parts[1],
     database: parts[3],
     segments,

@@ -7,6 +7,7 @@ import type {
 } from '@firestore-emulator/proto/dist/google/firestore/v1/query.js';
 import { type FieldPath, formatFieldPath, getField, parseFieldPath } from './fieldpath.ts';
 import { invalid, unimplemented } from './grpc.ts';
+import { checkCollectionId } from './limits.ts';
 import { parseParentName } from './paths.ts';
 import type { DocState, Store } from './store.ts';
 import {
@@ -223,6 +224,7 @@ function candidates(store: Store, parent: string, query: StructuredQuery): DocSt
   parseParentName(parent);
   if (query.from.length !== 1) throw invalid('a query needs exactly one collection selector');
   const { collection_id, all_descendants } = query.from[0]!;
+  if (collection_id) checkCollectionId(collection_id);
   if (all_descendants) return store.descendants(parent, collection_id);
   if (!collection_id) throw invalid('a collection query needs a collection id');
   return store.list(parent, collection_id);

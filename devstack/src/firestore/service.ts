@@ -37,8 +37,9 @@ import type {
 import { aggregate } from './aggregate.ts';
 import { timestampFromMillis } from './clock.ts';
 import type { Engine, ReadContext, ReadSelector } from './engine.ts';
-import { type FieldPath, parseFieldPath, projectFields } from './fieldpath.ts';
+import { type FieldPath, projectFields } from './fieldpath.ts';
 import { Code, grpc, invalid, RpcError, toStatus, unimplemented } from './grpc.ts';
+import { checkCollectionId, checkFieldPath } from './limits.ts';
 import { documentProto, emptyProto, firestoreProto, writeProto } from './package.ts';
 import { parseDocumentName, parseParentName } from './paths.ts';
 import { runQuery } from './query.ts';
@@ -59,7 +60,9 @@ function documentObject(doc: DocState, mask?: FieldPath[]) {
 }
 
 const maskOf = (req: { has_mask: boolean; mask: { field_paths: string[] } }) =>
-  req.has_mask ? req.mask.field_paths.map(parseFieldPath) : undefined;
+  req.has_mask
+    ? req.mask.field_paths.map((path) => checkFieldPath(path, { allowName: true }))
+    : undefined;
 
 const now = () => timestampFromMillis(Date.now());
 
@@ -255,6 +258,7 @@ export class FirestoreService {
     unary(call, callback, (req) => {
       parseParentName(req.parent);
       if (!req.collection_id) throw invalid('ListDocuments needs a collection id');
+      checkCollectionId(req.collection_id);
       if (req.order_by && !/^__name__( asc)?$/i.test(req.order_by.trim())) {
         throw unimplemented('ListDocuments only supports ordering by __name__');
       }

@@ -3,6 +3,13 @@ import type { Write } from '@firestore-emulator/proto/dist/google/firestore/v1/w
 import { timestampFromMillis, timestampsEqual } from './clock.ts';
 import { deleteField, getField, parseFieldPath, setField } from './fieldpath.ts';
 import { Code, invalid, RpcError } from './grpc.ts';
+import {
+  checkDocumentSize,
+  checkFieldPath,
+  checkFields,
+  checkTransform,
+  isReserved,
+} from './limits.ts';
 import { parseDocumentName } from './paths.ts';
 import type { DocState, DocVersion, Store } from './store.ts';
 import { applyTransform } from './transforms.ts';
@@ -49,17 +56,45 @@ function checkPrecondition(doc: DocState, write: Write): void {
   }
 }
 
+// A write's data, converted once for both the checks and the update.
+const dataOf = new WeakMap<Write, Fields>();
+function updateData(write: Write): Fields {
+  let data = dataOf.get(write);
+  if (!data) {
+    data = fromProtoFields(write.update.fields);
+    dataOf.set(write, data);
+  }
+  return data;
+}
+
 /** Fields after an update: full replacement, or only the masked paths (absent in data = delete). */
 function updatedFields(doc: DocState, write: Write): Fields {
-  const data = fromProtoFields(write.update.fields);
+  const data = updateData(write);
   if (!write.has_update_mask) return data;
   let fields = doc.fields;
   for (const text of write.update_mask.field_paths) {
-    const path = parseFieldPath(text);
+    const path = parseFieldPath(text); // checked by checkWrite
+    if (path.length === 1 && isReserved(path[0]!)) continue; // `__name__`: the document itself
     const value = getField(data, path);
     fields = value === undefined ? deleteField(fields, path) : setField(fields, path, value);
   }
   return fields;
+}
+
+/**
+ * What production refuses in the request itself, before any document is looked at: reserved or
+ * over-long field names and paths, over-long values (names were checked when parsed).
+ */
+export function checkWrite(write: Write): void {
+  if (write.operation === 'update') {
+    checkFields(updateData(write));
+    if (write.has_update_mask) {
+      for (const text of write.update_mask.field_paths) checkFieldPath(text, { allowName: true });
+    }
+  }
+  const transforms =
+    write.operation === 'transform' ? write.transform.field_transforms : write.update_transforms;
+  for (const transform of transforms) checkTransform(transform);
 }
 
 /**
@@ -105,8 +140,11 @@ export function commitWrites(store: Store, writes: Write[], commitMillis: number
   const results = writes.map((write) => {
     const name = documentNameOf(write);
     parseDocumentName(name);
+    checkWrite(write);
     const current = staged.get(name) ?? store.get(name);
     const { next, result } = applyWrite(current, write, commitMillis);
+    // The document as it would be stored, transforms applied, must fit production's 1 MiB.
+    if (next) checkDocumentSize(name, next.fields);
     staged.set(
       name,
       next

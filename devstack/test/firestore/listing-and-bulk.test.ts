@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { call, databaseRoot, db, freshCollection, rawClient } from './clients.ts';
+import { call, codeOf, databaseRoot, db, freshCollection, rawClient } from './clients.ts';
 
 describe('ListDocuments', () => {
   it('listDocuments() returns every document, including ones that only have subcollections', async () => {
@@ -106,9 +106,11 @@ describe('BatchWrite (BulkWriter)', () => {
 });
 
 describe('document ids that are names of built-ins', () => {
-  it('stores, reads, queries and lists ids like constructor, toString and __proto__', async () => {
+  it('stores, reads, queries and lists ids like constructor, toString and hasOwnProperty', async () => {
     const col = db().collection(freshCollection('builtin-ids'));
-    const ids = ['constructor', 'toString', '__proto__', 'hasOwnProperty'];
+    const ids = ['constructor', 'toString', 'valueOf', 'hasOwnProperty'];
+    // `__proto__` matches Firestore's reserved `__.*__`: refused, as production does.
+    expect(await codeOf(col.doc('__proto__').set({ id: '__proto__' }))).toBe(3);
     expect((await col.doc('constructor').get()).exists).toBe(false);
     await Promise.all(ids.map((id) => col.doc(id).set({ id })));
     for (const id of ids) expect((await col.doc(id).get()).get('id')).toBe(id);

@@ -195,6 +195,8 @@ export interface ImportOptions {
   dryRun?: boolean;
   /** Writes per batch commit (at most 500). */
   batchSize?: number;
+  /** Most bytes of document paths per batch (when each commit's audit entry lists them). */
+  batchPathBytes?: number;
 }
 
 /** What importBackup answers, before its audit entry; and the write batches it took. */
@@ -219,8 +221,9 @@ export class BackupImportError extends Error {
 
 /**
  * Restores a backup (text, bytes or a parsed object). Everything is verified first (shape,
- * checksum, every value and path, and the conversion to Firestore values); if anything is
- * wrong a BackupError is thrown and nothing is written. Then every document is set
+ * checksum, every value and path, Firestore's limits on ids, names, field paths and document
+ * sizes, and the conversion to Firestore values); if anything is wrong a BackupError is thrown
+ * naming each document and field, and nothing is written. Then every document is set
  * (overwritten) in batch commits of up to 500; documents not in the backup are left alone.
  * Batches commit one after another, so a failure part way leaves the earlier ones written
  * (BackupImportError says how many); running the import again finishes it.
@@ -254,6 +257,7 @@ export async function importBackup(
   try {
     await commitInBatches(db, writes, {
       size: batchSize,
+      ...(options.batchPathBytes ? { maxPathBytes: options.batchPathBytes } : {}),
       onCommitted: (count) => {
         result.written += count;
         result.batches++;

@@ -4,6 +4,7 @@ import {
   type QueryDocumentSnapshot,
   Timestamp,
 } from 'firebase-admin/firestore';
+import { assertWithinLimits, isReservedName } from '../core/firestore-limits';
 import {
   type BatchingConfig,
   type BatchKind,
@@ -297,13 +298,25 @@ async function startCooldown(input: IngestSliceInput, error: QuotaExceededError)
 
 const PLAIN_KEY = /^[A-Za-z0-9_-]{1,500}$/;
 const MAX_KEY_LENGTH = 500;
+/** `~` and the base64 of this many bytes is 1,500 bytes, Firestore's longest document id. */
+const MAX_ENCODED_KEY_BYTES = 1124;
 
-/** Plain keys (ASINs...) are their own document id; anything else is encoded, prefixed `~`. */
+/**
+ * Plain keys (ASINs...) are their own document id; anything else is encoded, prefixed `~`:
+ * other characters, and plain keys of the form Firestore reserves (`__x__`).
+ */
 export function itemDocId(key: string): string {
   if (key.length === 0 || key.length > MAX_KEY_LENGTH) {
     throw new RangeError(`ingest item keys have 1 to ${MAX_KEY_LENGTH} characters`);
   }
-  return PLAIN_KEY.test(key) ? key : `~${Buffer.from(key, 'utf8').toString('base64url')}`;
+  if (PLAIN_KEY.test(key) && !isReservedName(key)) return key;
+  const bytes = Buffer.from(key, 'utf8');
+  if (bytes.length > MAX_ENCODED_KEY_BYTES) {
+    throw new RangeError(
+      `ingest item key "${key.slice(0, 40)}..." is ${bytes.length} bytes: a key with characters other than A-Z a-z 0-9 _ - has at most ${MAX_ENCODED_KEY_BYTES} (its document id, base64, is limited to 1,500)`,
+    );
+  }
+  return `~${bytes.toString('base64url')}`;
 }
 
 function stateRef(db: Firestore, collection: string) {
@@ -530,6 +543,13 @@ export async function addIngestItems(
     stage === 'light' ? (options.dueAtMs ?? options.nowMs) : options.nowMs,
   );
   const unique = [...new Map(items.map((item) => [itemDocId(item.key), item])).entries()];
+  // Every item document must fit Firestore's limits (discovery data is upstream data): a bad
+  // one is refused, naming it, before any chunk is written.
+  const at = Timestamp.fromMillis(options.nowMs);
+  const itemDocs = itemsRef(db, collection);
+  for (const [id, item] of unique) {
+    assertWithinLimits(itemDocs.doc(id).path, newItemDocument(item, stage, queue, at));
+  }
   const total = { added: 0, requeued: 0, unchanged: 0 };
   for (let i = 0; i < unique.length; i += ADD_CHUNK) {
     const chunk = unique.slice(i, i + ADD_CHUNK);
@@ -538,19 +558,10 @@ export async function addIngestItems(
       const counts = new Map<IngestStage, number>();
       const refs = chunk.map(([id]) => itemsRef(db, collection).doc(id));
       const snapshots = await tx.getAll(...refs);
-      const at = Timestamp.fromMillis(options.nowMs);
       snapshots.forEach((snapshot, j) => {
         const item = chunk[j]![1];
         if (!snapshot.exists) {
-          tx.create(snapshot.ref, {
-            key: item.key,
-            ...(item.data ? { data: item.data } : {}),
-            stage,
-            queue,
-            attempts: 0,
-            addedAt: at,
-            updatedAt: at,
-          });
+          tx.create(snapshot.ref, newItemDocument(item, stage, queue, at));
           counts.set(stage, (counts.get(stage) ?? 0) + 1);
           result.added++;
         } else if (stage === 'light' && snapshot.get('stage') === 'done') {
@@ -570,6 +581,18 @@ export async function addIngestItems(
     total.unchanged += outcome.unchanged;
   }
   return total;
+}
+
+function newItemDocument(item: NewIngestItem, stage: BatchKind, queue: string, at: Timestamp) {
+  return {
+    key: item.key,
+    ...(item.data ? { data: item.data } : {}),
+    stage,
+    queue,
+    attempts: 0,
+    addedAt: at,
+    updatedAt: at,
+  };
 }
 
 /** Items per stage, from the counts kept with every move. */

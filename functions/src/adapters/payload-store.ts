@@ -6,9 +6,11 @@ import {
   Timestamp,
 } from 'firebase-admin/firestore';
 import { getStorage, type Storage } from 'firebase-admin/storage';
+import { assertWithinLimits } from '../core/firestore-limits';
 import { mapLimit } from '../core/map-limit';
 import {
   assertPayloadId,
+  contentTypeProblem,
   DEFAULT_PAYLOAD_CONFIG,
   expiredBeforeMs,
   isExpired,
@@ -115,7 +117,8 @@ export class PayloadStore {
    */
   async put(id: string, payload: Uint8Array | string, options: PutOptions): Promise<PutResult> {
     const ref = this.doc(id);
-    if (!options.contentType) throw new Error('contentType is required');
+    const problem = contentTypeProblem(options.contentType);
+    if (problem) throw new Error(`payload ${id}: ${problem}`);
     const data = typeof payload === 'string' ? Buffer.from(payload, 'utf8') : Buffer.from(payload);
     const temporary = options.temporary ?? false;
     const createdAt = Timestamp.fromMillis(this.now());
@@ -179,6 +182,9 @@ export class PayloadStore {
     ref: DocumentReference,
     fields: Record<string, unknown>,
   ): Promise<PutResult> {
+    // The id and content type are bounded and inline data is under MAX_INLINE_BYTES, so this
+    // holds; checked anyway, so a change to any of them fails here, naming the payload.
+    assertWithinLimits(ref.path, fields);
     try {
       await ref.create(fields);
     } catch (error) {

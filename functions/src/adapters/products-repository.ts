@@ -6,6 +6,12 @@ import {
   type QueryDocumentSnapshot,
 } from 'firebase-admin/firestore';
 import { z } from 'zod';
+import {
+  assertWithinLimits,
+  documentIdProblem,
+  isReservedName,
+  refineFieldNames,
+} from '../core/firestore-limits';
 import { type ProductRecord, productRecordSchema } from '../core/validation';
 import { db as instanceDb } from './firebase';
 
@@ -21,26 +27,48 @@ export const PRODUCTS_PATH = 'products';
 /** Price points arrive from several tasks at once for popular products. */
 const TRANSACTION_ATTEMPTS = 10;
 
+/** Longer than any ISO date-time with an offset and nanoseconds (35 characters). */
+const MAX_DATE_LENGTH = 64;
+/** Marketplace names are short ids (`takealot`, `ATVPDKIKX0DER`); they key validation summaries. */
+const MAX_MARKETPLACE_LENGTH = 100;
+
 const pointInputSchema = z.object({
   /** ISO date or date-time; points are merged on this exact string. */
-  date: z.string().min(1),
+  date: z.string().min(1).max(MAX_DATE_LENGTH),
   price: z.number().nullable(),
   confidence: z.number().min(0).max(1).optional(),
 });
 
-export const priceHistoryUpsertSchema = z.object({
-  // `~` separates marketplace and key in the document id.
-  marketplace: z.string().regex(/^[^~/]+$/, 'non-empty, without "~" or "/"'),
-  key: z.string().min(1),
-  collection: z.string().min(1),
-  /** Merged into the stored identifiers; a blank value never erases a known one. */
-  identifiers: z.record(z.string(), z.string()).default({}),
-  prices: z.array(pointInputSchema),
-  /** Product-level extraction confidence; replaces the stored one when given. */
-  confidence: z.number().min(0).max(1).optional(),
-  /** The dates the collection was asked to cover; replaces the stored range when given. */
-  expectedRange: z.object({ from: z.string().min(1), to: z.string().min(1) }).optional(),
-});
+export const priceHistoryUpsertSchema = z
+  .object({
+    // `~` separates marketplace and key in the document id. The marketplace also becomes a
+    // field name in validation runs (`marketplaces.<name>`), so Firestore's reserved `__x__`
+    // names are refused here rather than when a run's summary is written.
+    marketplace: z
+      .string()
+      .max(MAX_MARKETPLACE_LENGTH, `at most ${MAX_MARKETPLACE_LENGTH} characters`)
+      .regex(/^[^~/]+$/, 'non-empty, without "~" or "/"')
+      .refine((m) => !isReservedName(m), 'Firestore reserves names of the form __x__'),
+    key: z.string().min(1),
+    collection: z.string().min(1),
+    /** Merged into the stored identifiers (field names); a blank value never erases a known one. */
+    identifiers: z.record(z.string(), z.string()).superRefine(refineFieldNames).default({}),
+    prices: z.array(pointInputSchema),
+    /** Product-level extraction confidence; replaces the stored one when given. */
+    confidence: z.number().min(0).max(1).optional(),
+    /** The dates the collection was asked to cover; replaces the stored range when given. */
+    expectedRange: z
+      .object({
+        from: z.string().min(1).max(MAX_DATE_LENGTH),
+        to: z.string().min(1).max(MAX_DATE_LENGTH),
+      })
+      .optional(),
+  })
+  .superRefine((u, ctx) => {
+    // An upstream key can be any length: its document id must stay within 1,500 bytes.
+    const problem = documentIdProblem(productDocId(u.marketplace, u.key));
+    if (problem) ctx.addIssue({ code: 'custom', path: ['key'], message: `key: ${problem}` });
+  });
 export type PriceHistoryUpsert = z.input<typeof priceHistoryUpsertSchema>;
 
 export interface UpsertOutcome {
@@ -73,9 +101,14 @@ export interface ProductsRepositoryOptions {
   now?: () => number;
 }
 
-/** `/` cannot appear in a document id and `%` is the escape; everything else stays readable. */
+/**
+ * `/` cannot appear in a document id and `%` is the escape; everything else stays readable. An
+ * id Firestore reserves (`__x__`: a marketplace starting and a key ending with `__`) gets its
+ * last `_` escaped too, which the key's decoding undoes.
+ */
 export function productDocId(marketplace: string, key: string): string {
-  return `${marketplace}~${key.replace(/[%/]/g, encodeURIComponent)}`;
+  const id = `${marketplace}~${key.replace(/[%/]/g, encodeURIComponent)}`;
+  return isReservedName(id) ? `${id.slice(0, -1)}%5F` : id;
 }
 
 export class ProductsRepository {
@@ -114,7 +147,12 @@ export class ProductsRepository {
         if (update.confidence !== undefined) after.confidence = update.confidence;
         if (update.expectedRange) after.expectedRange = update.expectedRange;
         const written = !snapshot.exists || !isDeepStrictEqual(before, after);
-        if (written) tx.set(ref, { ...after, updatedAt: this.now() });
+        if (written) {
+          const data = { ...after, updatedAt: this.now() };
+          // A history that outgrew 1 MiB is refused here, naming the product, not by the commit.
+          assertWithinLimits(ref.path, data);
+          tx.set(ref, data);
+        }
         return {
           id,
           created: !snapshot.exists,

@@ -26,7 +26,11 @@ import { type BatchWrite, commitInBatches } from './batch-writes';
 
 export const SALES_COLLECTION = 'sales';
 
-const marketplaceIdSchema = z.string().regex(/^[^~/]+$/, 'non-empty, without "~" or "/"');
+/** SP-API marketplace ids are 10-14 characters; the bound keeps bucket ids far from 1,500 bytes. */
+const marketplaceIdSchema = z
+  .string()
+  .max(100, 'at most 100 characters (bucket ids stay within 1,500 bytes)')
+  .regex(/^[^~/]+$/, 'non-empty, without "~" or "/"');
 const windowSchema = z
   .object({ startMs: z.number().int(), endMs: z.number().int() })
   .refine((w) => w.endMs >= w.startMs, 'endMs must not be before startMs');

@@ -4,6 +4,7 @@ import {
   FieldPath,
   type Firestore,
 } from 'firebase-admin/firestore';
+import { assertWithinLimits, shrinkToFit } from '../core/firestore-limits';
 import { mapLimit } from '../core/map-limit';
 import { collectionSchema } from '../core/pipeline/collections';
 import { workItemSchema, workItemTaskId, workQueueName } from '../core/pipeline/work-items';
@@ -197,15 +198,19 @@ async function checkAll(
         fixes[outcome]++;
         failing.add(product.id);
         const found = report.findings.filter((f) => f.productKey === fix.productKey);
-        return {
-          ref: runRef.collection(FINDINGS_COLLECTION).doc(product.id),
-          data: findingDocument(runId, product, found, {
-            id: fix.id,
-            result: outcome,
-            queue,
-            taskId,
-          }),
-        };
+        const ref = runRef.collection(FINDINGS_COLLECTION).doc(product.id);
+        const fixed = { id: fix.id, result: outcome, queue, taskId };
+        // Examples are a sample (counts stay complete): fewer of them rather than a finding
+        // over Firestore's 1 MiB, which would fail its whole batch.
+        const most = Math.max(0, ...found.map((f) => f.examples.length));
+        const { data, n } = shrinkToFit(ref.path, most, (examples) =>
+          findingDocument(runId, product, found, fixed, examples),
+        );
+        if (n < most) {
+          logger.warn({ product: product.id, examples: n }, 'finding examples cut to fit 1 MiB');
+        }
+        assertWithinLimits(ref.path, data);
+        return { ref, data };
       });
       await commitInBatches(db, writes);
     } while (cursor);
@@ -297,6 +302,7 @@ function findingDocument(
   product: StoredProduct,
   found: Finding[],
   fix: { id: string } & Scheduled,
+  maxExamples: number,
 ): DocumentData {
   return {
     runId,
@@ -305,7 +311,11 @@ function findingDocument(
     productKey: product.key,
     collection: product.collection,
     rules: found.map((f) => f.rule),
-    findings: found.map(({ rule, count, examples }) => ({ rule, count, examples })),
+    findings: found.map(({ rule, count, examples }) => ({
+      rule,
+      count,
+      examples: examples.slice(0, maxExamples),
+    })),
     fix,
   };
 }

@@ -1,5 +1,11 @@
 import { createHash } from 'node:crypto';
 import { z } from 'zod';
+import {
+  documentLimitIssues,
+  documentPathProblem,
+  fieldNameProblem,
+  formatFieldPath,
+} from './firestore-limits';
 
 /**
  * Tollgate backups: configuration and state documents in one versioned JSON file,
@@ -179,39 +185,15 @@ export class BackupError extends Error {
 
 // ---- Paths ---------------------------------------------------------------------------------
 
-const RESERVED_ID = /^__.*__$/;
-const MAX_ID_BYTES = 1500;
-
-function segmentProblem(segment: string): string | undefined {
-  if (segment === '') return 'empty segment';
-  if (segment === '.' || segment === '..') return `segment "${segment}" is not allowed`;
-  if (RESERVED_ID.test(segment)) return `segment "${segment}" is reserved (__...__)`;
-  if (Buffer.byteLength(segment, 'utf8') > MAX_ID_BYTES) return 'segment longer than 1500 bytes';
-  return undefined;
-}
-
-/** Why a path is not a document path (collection/doc[/collection/doc...]), if it is not. */
-export function documentPathProblem(path: string): string | undefined {
-  const segments = path.split('/');
-  if (segments.length < 2 || segments.length % 2 !== 0) {
-    return 'a document path has an even number of segments';
-  }
-  for (const segment of segments) {
-    const problem = segmentProblem(segment);
-    if (problem) return problem;
-  }
-  return undefined;
-}
+/**
+ * Why a path is not a document path (collection/doc[/collection/doc...]), if it is not: the
+ * ids Firestore refuses (see firestore-limits.ts, which also checks names and sizes).
+ */
+export { documentPathProblem };
 
 /** The top-level collection a document path is in. */
 export function topLevelCollection(path: string): string {
   return path.split('/', 1)[0]!;
-}
-
-function fieldNameProblem(name: string): string | undefined {
-  if (name === '') return 'empty field name';
-  if (RESERVED_ID.test(name)) return `field name "${name}" is reserved (__...__)`;
-  return undefined;
 }
 
 // ---- Timestamps ----------------------------------------------------------------------------
@@ -574,7 +556,15 @@ export function verifyBackup(
       issues.push(`${where}: ${problem}`);
       continue;
     }
-    define(decoded, path, decodeMap(documents[path]!, where, issues));
+    const data = decodeMap(documents[path]!, where, issues);
+    define(decoded, path, data);
+    // What Firestore would refuse half way through the restore: over-long names, paths and
+    // values, a document over 1 MiB (names were checked above, with array positions).
+    for (const issue of documentLimitIssues(path, data)) {
+      if (issue.kind === 'name') continue;
+      const at = issue.field.length ? `${where}.${formatFieldPath(issue.field)}` : where;
+      issues.push(`${at}: ${issue.message}`);
+    }
     const collection = topLevelCollection(path);
     counts[collection] = (counts[collection] ?? 0) + 1;
   }

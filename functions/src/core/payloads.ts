@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { utf8Length } from './firestore-limits';
 
 /**
  * Payload routing: where a result's bytes live. Small payloads stay inline in their Firestore
@@ -52,6 +53,23 @@ export const payloadConfigSchema = z
   });
 export type PayloadConfig = z.infer<typeof payloadConfigSchema>;
 export const DEFAULT_PAYLOAD_CONFIG: PayloadConfig = payloadConfigSchema.parse({});
+
+/**
+ * A content type's longest form (RFC 6838 names are at most 127 + 1 + 127 characters, plus
+ * parameters). Bounded so that an inline payload's metadata document always fits 1 MiB with
+ * MAX_INLINE_BYTES of data: a content type of any length would not.
+ */
+export const MAX_CONTENT_TYPE_BYTES = 1024;
+
+/** Why a content type cannot be stored with a payload, if it cannot. */
+export function contentTypeProblem(contentType: string): string | undefined {
+  if (!contentType) return 'contentType is required';
+  const bytes = utf8Length(contentType);
+  if (bytes > MAX_CONTENT_TYPE_BYTES) {
+    return `contentType is ${bytes} bytes (at most ${MAX_CONTENT_TYPE_BYTES})`;
+  }
+  return undefined;
+}
 
 export type PayloadLocation = 'inline' | 'storage';
 

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { documentIdProblem } from './firestore-limits';
 import type { Interval } from './pipeline/backfill';
 
 /**
@@ -108,7 +109,12 @@ export function salesBucketKey(marketplaceId: string, asin: string, hourStartMs:
   if (!/^[^~/]+$/.test(marketplaceId)) {
     throw new RangeError(`marketplaceId "${marketplaceId}" must be non-empty, without "~" or "/"`);
   }
-  return `${marketplaceId}~${hourKey(hourStartMs)}~${asin}`;
+  const key = `${marketplaceId}~${hourKey(hourStartMs)}~${asin}`;
+  // Never reserved (it ends in the ASIN); too long only with an absurd marketplace id.
+  const problem = documentIdProblem(key);
+  if (problem)
+    throw new RangeError(`sales bucket of marketplace "${marketplaceId.slice(0, 40)}": ${problem}`);
+  return key;
 }
 
 /** The key range [from, to) holding a marketplace's buckets of hours starting in the window. */

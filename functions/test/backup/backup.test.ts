@@ -2,7 +2,13 @@ import fc from 'fast-check';
 import { FieldValue, type Firestore, GeoPoint, Timestamp } from 'firebase-admin/firestore';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { BACKUP_COLLECTIONS, exportBackup, importBackup } from '../../src/adapters/backup';
-import { BackupError, type BackupFile, createBackup, serializeBackup } from '../../src/core/backup';
+import {
+  BackupError,
+  type BackupFile,
+  backupChecksum,
+  createBackup,
+  serializeBackup,
+} from '../../src/core/backup';
 import { testFirestore } from '../support/firestore';
 import { documentSets } from './arbitraries';
 
@@ -182,6 +188,16 @@ describe('backup export and import (emulator)', () => {
     expect((await allPaths()).length).toBe(12);
   });
 
+  it('bounds the document paths per batch (each audited commit lists them)', async () => {
+    const ids = Array.from({ length: 12 }, (_, i) => `${i}`.padStart(1000, 'x'));
+    await Promise.all(ids.map((id) => db.doc(`auditLog/${id}`).set({ at: AT })));
+    const text = serializeBackup(await exportBackup(db));
+    await wipe();
+    // A path here is 1,009 bytes: two fit in 3,000 bytes, three do not.
+    const result = await importBackup(db, text, { batchPathBytes: 3000 });
+    expect(result).toMatchObject({ written: 12, batches: 6 });
+  });
+
   describe('refuses a damaged backup and writes nothing', () => {
     let good: string;
     let file: BackupFile;
@@ -247,6 +263,41 @@ describe('backup export and import (emulator)', () => {
     it('something that is not a backup', async () => {
       await expectRefused('{"hello":"world"}', ['shape']);
       await expectRefused({ ...file, version: 2 }, ['version']);
+    });
+
+    it('documents Firestore would refuse half way: named up front, nothing written', async () => {
+      // A file with a valid checksum (hand-made or from another tool) that production would
+      // refuse on the batch holding the bad document, after earlier batches were written.
+      const documents: BackupFile['documents'] = {
+        ...file.documents,
+        'providers/__keepa__': { limits: [] },
+        'auditLog/huge': { note: 'n'.repeat(600_000), more: 'm'.repeat(600_000) },
+        'auditLog/deep': { ['a'.repeat(800)]: { ['b'.repeat(800)]: 1 } },
+        'auditLog/long': { note: 'x'.repeat(1_048_488) },
+      };
+      const content = { ...file, documents };
+      const error = await expectRefused({ ...content, checksum: backupChecksum(content) }, [
+        'shape',
+      ]);
+      expect(error.issues).toEqual([
+        expect.stringMatching(/^documents\["providers\/__keepa__"\]: id "__keepa__" is reserved/),
+        expect.stringMatching(
+          /^documents\["auditLog\/huge"\]: document is 1,200,0\d\d bytes \(Firestore takes at most 1,048,576\)$/,
+        ),
+        expect.stringMatching(
+          /^documents\["auditLog\/deep"\]\.a{800}\.b{800}: field path is 1601 bytes/,
+        ),
+        expect.stringMatching(/^documents\["auditLog\/long"\]\.note: value is 1,048,488 bytes/),
+      ]);
+      // Without the check, Firestore itself refuses: proof the emulator would stop a restore.
+      const direct = await db
+        .doc('auditLog/huge')
+        .set({ note: 'n'.repeat(600_000), more: 'm'.repeat(600_000) })
+        .then(
+          () => 0,
+          (e: { code?: number }) => e.code,
+        );
+      expect(direct).toBe(3);
     });
   });
 

@@ -89,6 +89,10 @@ describe('hourly buckets', () => {
       'ATVPDKIKX0DER~2026-01-10T12:00:00Z~B0AAAAAAA1',
     );
     expect(() => salesBucketKey('A/B', 'B0AAAAAAA1', T0)).toThrow(RangeError);
+    // Firestore ids are at most 1,500 bytes: the key names the marketplace and the limit.
+    expect(() => salesBucketKey('M'.repeat(1470), 'B0AAAAAAA1', T0)).toThrow(
+      /^sales bucket of marketplace "M{40}": id "M{40}\.\.\." is 1502 bytes \(at most 1500\)$/,
+    );
     const [from, to] = salesBucketRange('M', { startMs: T0, endMs: T0 + 2 * HOUR_MS });
     const inside = salesBucketKey('M', 'ZZZZZZZZZZ', T0 + HOUR_MS);
     const after = salesBucketKey('M', '0000000000', T0 + 2 * HOUR_MS);

@@ -7,6 +7,8 @@ import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { type Bucket, PayloadMissingError, PayloadStore } from '../../src/adapters/payload-store';
 import {
   DEFAULT_TEMPORARY_MAX_AGE_MS,
+  MAX_CONTENT_TYPE_BYTES,
+  MAX_INLINE_BYTES,
   PAYLOADS_COLLECTION,
   PayloadIdError,
   payloadConfigSchema,
@@ -120,6 +122,25 @@ describe('payload store: routing', () => {
       (await small.put('above', 'x'.repeat(101), { contentType: 'text/plain' })).location,
     ).toBe('storage');
     expect(await objectNames()).toEqual(['payloads/above']);
+  });
+
+  it('refuses a content type that could take the metadata document past 1 MiB, storing nothing', async () => {
+    const contentType = `text/plain; note=${'n'.repeat(1100)}`;
+    await expect(store.put('long-type', 'x'.repeat(300_000), { contentType })).rejects.toThrow(
+      'payload long-type: contentType is 1117 bytes (at most 1024)',
+    );
+    expect((await doc('long-type').get()).exists).toBe(false);
+    expect(await objectNames()).toEqual([]);
+    // The largest inline payload with the longest content type still fits.
+    const largest = new PayloadStore(db, bucket, {
+      config: payloadConfigSchema.parse({ inlineMaxBytes: MAX_INLINE_BYTES }),
+    });
+    const id = 'i'.repeat(500);
+    const put = await largest.put(id, Buffer.alloc(MAX_INLINE_BYTES), {
+      contentType: 't'.repeat(MAX_CONTENT_TYPE_BYTES),
+      temporary: true,
+    });
+    expect(put).toMatchObject({ location: 'inline', bytes: MAX_INLINE_BYTES, created: true });
   });
 
   it('returns undefined for an unknown payload and rejects unsafe ids', async () => {

@@ -8,10 +8,12 @@ import {
   type IngestItem,
   type IngestItemResult,
   ingestCounts,
+  itemDocId,
   runIngestSlice,
 } from '../../src/adapters/ingest';
 import { ingestFetchers, registerIngestFetchers } from '../../src/adapters/ingest-fetchers';
 import { QuotaEngine } from '../../src/adapters/quota/quota-engine';
+import { FirestoreLimitError } from '../../src/core/firestore-limits';
 import {
   type BatchKind,
   batchingConfigSchema,
@@ -536,5 +538,52 @@ describe('ingest slices', () => {
     expect(ingestFetchers('keepa')).toBe(factory);
     unregister();
     expect(ingestFetchers('keepa')).toBeUndefined();
+  });
+});
+
+describe("ingest items within Firestore's limits", () => {
+  const items = () => db.collection(`ingest/${COLLECTION}/items`);
+
+  it('encodes keys Firestore reserves as ids; a key of any form is queued and read back', async () => {
+    expect(itemDocId('B00TEST001')).toBe('B00TEST001');
+    expect(itemDocId('__init__')).toBe(`~${Buffer.from('__init__').toString('base64url')}`);
+    expect(itemDocId('__x')).toBe('__x');
+    const keys = ['__init__', '_____', 'é/ü', 'plain-key'];
+    const added = await addIngestItems(
+      db,
+      COLLECTION,
+      keys.map((key) => ({ key })),
+      { nowMs: t },
+    );
+    expect(added.added).toBe(4);
+    const stored = (await items().get()).docs.map((d) => d.get('key') as string);
+    expect(stored.sort()).toEqual([...keys].sort());
+  });
+
+  it('refuses a key whose encoded id would pass 1,500 bytes, with a clear error', () => {
+    expect(itemDocId('k'.repeat(500))).toBe('k'.repeat(500));
+    expect(itemDocId('é'.repeat(500)).length).toBeLessThanOrEqual(1500); // 1,000 bytes
+    expect(() => itemDocId('€'.repeat(400))).toThrow(
+      /is 1200 bytes: a key with characters other than A-Z a-z 0-9 _ - has at most 1124/,
+    );
+  });
+
+  it('refuses items Firestore would refuse before writing any of them, naming the item', async () => {
+    const huge = { page: 'x'.repeat(1_048_450) }; // a value Firestore takes, in a document it does not
+    const attempt = (data: Record<string, unknown>) =>
+      addIngestItems(db, COLLECTION, [{ key: 'ok-1' }, { key: 'bad', data }], { nowMs: t }).then(
+        () => undefined,
+        (e: unknown) => e,
+      );
+    const reserved = await attempt({ __meta__: 1 });
+    expect(reserved).toBeInstanceOf(FirestoreLimitError);
+    expect((reserved as Error).message).toBe(
+      `document "ingest/${COLLECTION}/items/bad" cannot be written: data.__meta__: field name "__meta__" is reserved (__...__)`,
+    );
+    const big = await attempt(huge);
+    expect((big as Error).message).toMatch(
+      /items\/bad" cannot be written: document is 1,048,\d{3}/,
+    );
+    expect((await items().get()).size).toBe(0);
   });
 });

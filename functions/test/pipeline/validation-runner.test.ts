@@ -1,5 +1,6 @@
 import type { Firestore } from 'firebase-admin/firestore';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { ZodError } from 'zod';
 import {
   type PriceHistoryUpsert,
   ProductsRepository,
@@ -10,6 +11,7 @@ import {
   runValidation,
   type ValidationRunSummary,
 } from '../../src/adapters/validation-runner';
+import { FirestoreLimitError } from '../../src/core/firestore-limits';
 import type { WorkItem } from '../../src/core/pipeline/work-items';
 import { testFirestore } from '../support/firestore';
 
@@ -415,5 +417,89 @@ describe('products repository', () => {
       'takealot~a%2Fb%25c',
     ]);
     expect(await repo.marketplaces()).toEqual(['makro', 'takealot']);
+  });
+});
+
+describe("products within Firestore's limits", () => {
+  const issuesOf = async (upsert: PriceHistoryUpsert) => {
+    const error = await repo.upsertPriceHistory(upsert).then(
+      () => undefined,
+      (e: unknown) => e,
+    );
+    expect(error).toBeInstanceOf(ZodError);
+    return (error as ZodError).issues.map((i) => [i.path.join('.'), i.message]);
+  };
+
+  it('refuses upstream names Firestore would refuse, naming the field, and writes nothing', async () => {
+    expect(await issuesOf({ ...clean('__mp__', 'k', T) })).toEqual([
+      ['marketplace', 'Firestore reserves names of the form __x__'],
+    ]);
+    expect(
+      await issuesOf({ ...clean('takealot', 'k', T), identifiers: { __id__: 'x', '': 'y' } }),
+    ).toEqual([
+      ['identifiers.__id__', 'field name "__id__" is reserved (__...__)'],
+      ['identifiers.', 'a field name cannot be empty'],
+    ]);
+    expect(await issuesOf(clean('takealot', 'k'.repeat(1500), T))).toEqual([
+      [
+        'key',
+        expect.stringMatching(/^key: id "takealot~k+\.\.\." is 1509 bytes \(at most 1500\)$/),
+      ],
+    ]);
+    expect(await repo.marketplaces()).toEqual([]);
+  });
+
+  it('escapes an id of the reserved form instead of refusing the product', async () => {
+    const outcome = await repo.upsertPriceHistory(clean('__mp', 'key__', T));
+    expect(outcome.id).toBe('__mp~key_%5F');
+    expect(await repo.get('__mp', 'key__')).toMatchObject({ key: 'key__', marketplace: '__mp' });
+    expect((await repo.listByMarketplace('__mp')).products.map((p) => p.key)).toEqual(['key__']);
+  });
+
+  it('refuses a history that outgrew 1 MiB before writing, naming the product', async () => {
+    const day = (i: number) => new Date(Date.UTC(1990, 0, 1) + i * 86_400_000).toISOString();
+    // About 63 bytes a point: 14,000 fit, 20,000 do not.
+    const prices = Array.from({ length: 20_000 }, (_, i) => ({
+      date: day(i),
+      price: i % 7,
+      confidence: 0.9,
+    }));
+    const product = { ...clean('takealot', 'long', T), prices: prices.slice(0, 14_000) };
+    await repo.upsertPriceHistory(product);
+    const error = await repo.upsertPriceHistory({ ...product, prices: prices.slice(14_000) }).then(
+      () => undefined,
+      (e: unknown) => e,
+    );
+    expect(error).toBeInstanceOf(FirestoreLimitError);
+    expect((error as Error).message).toMatch(
+      /^document "products\/takealot~long" cannot be written: document is 1,\d{3},\d{3} bytes \(Firestore takes at most 1,048,576\)$/,
+    );
+    expect((await repo.get('takealot', 'long'))?.prices).toHaveLength(14_000);
+  });
+
+  it('cuts finding examples so a finding document fits 1 MiB', async () => {
+    await db.doc('config/pipeline').set({ validation: { maxExamples: 100_000 } });
+    // 12,000 daily prices alternating 1 and 50: every step is a price jump, each an example of
+    // about 96 bytes, 1.15 MB in all.
+    const day = (i: number) => new Date(Date.UTC(1990, 0, 1) + i * 86_400_000).toISOString();
+    const prices = Array.from({ length: 12_000 }, (_, i) => ({
+      date: day(i).slice(0, 10),
+      price: i % 2 ? 50 : 1,
+    }));
+    await repo.upsertPriceHistory({
+      ...clean('takealot', 'jumpy', T),
+      prices,
+      expectedRange: { from: prices[0]!.date, to: prices.at(-1)!.date },
+    });
+    const { enqueue } = fakeQueue();
+    const summary = await run(SLOT, enqueue);
+    expect(summary.failed).toBe(1);
+    const finding = (await findings(summary.runId)).get('takealot~jumpy')!;
+    const jumps = (finding.findings as Array<{ rule: string; count: number; examples: unknown[] }>)
+      .filter((f) => f.rule === 'inconsistent-prices')
+      .at(0)!;
+    expect(jumps.count).toBe(11_999);
+    expect(jumps.examples.length).toBeLessThan(11_999);
+    expect(jumps.examples.length).toBeGreaterThan(1000);
   });
 });

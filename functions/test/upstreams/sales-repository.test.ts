@@ -135,6 +135,10 @@ describe('sales repository: storing', () => {
   it('refuses a marketplace id or ASIN that cannot make a document id', async () => {
     await expect(storeSalesRows(db, 'A~B', [row('B0AAAAAAA1', 0, 1, 1)])).rejects.toThrow();
     await expect(storeSalesRows(db, US, [row('B0/AAAAAA1', 0, 1, 1)])).rejects.toThrow();
+    // Long enough to take a bucket id past Firestore's 1,500 bytes: refused before writing.
+    await expect(storeSalesRows(db, 'M'.repeat(101), [row('B0AAAAAAA1', 0, 1, 1)])).rejects.toThrow(
+      /at most 100/,
+    );
     expect((await all()).size).toBe(0);
   });
 });

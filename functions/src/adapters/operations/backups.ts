@@ -10,6 +10,9 @@ import { exportBackup as readBackup, importBackup as writeBackup } from '../back
 import { AUDITED_BATCH_WRITES, auditedFirestore } from './audit';
 import type { OperationContext } from './context';
 
+/** Bytes of document paths one import commit's audit entry lists, well within 1 MiB. */
+const AUDITED_PATH_BYTES = 512 * 1024;
+
 /** Configuration and state as one checksummed JSON file (see adapters/backup.ts). */
 export async function exportBackup(
   ctx: OperationContext,
@@ -51,6 +54,9 @@ export async function importBackup(
   const result = await writeBackup(db, input.backup, {
     dryRun: input.dryRun,
     batchSize: AUDITED_BATCH_WRITES,
+    // Each entry lists its commit's paths: long ids (up to 1,500 bytes each) make fewer per
+    // commit rather than an entry over Firestore's 1 MiB.
+    batchPathBytes: AUDITED_PATH_BYTES,
   });
   return {
     dryRun: result.dryRun,
