@@ -1,12 +1,12 @@
-import { defineInt } from 'firebase-functions/params';
 import { onTaskDispatched } from 'firebase-functions/v2/tasks';
 import { instanceQuotaEngine } from '../adapters/quota/quota-engine';
 import { enqueueTask } from '../adapters/task-queue';
-import { secretsOf, type UpstreamProvider } from '../adapters/upstreams/secrets';
+import { secretsOf } from '../adapters/upstreams/secrets';
 import '../adapters/upstreams/wiring';
 import { workHandler } from '../adapters/work-handlers';
+import { workQueueParams } from '../adapters/work-queue-params';
 import { engineWorkPorts, WORK_TIMEOUT_SECONDS, WorkRunner } from '../adapters/work-runner';
-import { workItemSchema, workQueueName } from '../core/pipeline/work-items';
+import { type WorkQueueProvider, workItemSchema, workQueueName } from '../core/pipeline/work-items';
 import { logger } from '../log';
 import { taskHandler } from './task-handler';
 import './options';
@@ -23,23 +23,22 @@ function workRunner(): WorkRunner {
 }
 
 /**
- * One queue per provider. Cloud Tasks' own rate limit is a coarse outer bound (deploy-time
- * parameters); the gate is the exact one. Handlers never sleep on quota: a deferred item is
+ * One queue per provider that has work items (WORK_QUEUE_PROVIDERS: not SP-API, whose sales
+ * sync is a schedule). Cloud Tasks' own rate limit is a coarse outer bound: deployed at the
+ * params' values, then moved below them to follow the quota (adapters/queue-rates.ts); the gate
+ * is the exact one. Handlers never sleep on quota: a deferred item is
  * re-enqueued for its time and the task ends.
  */
-function workQueue(provider: UpstreamProvider) {
-  const prefix = provider.toUpperCase();
+function workQueue(provider: WorkQueueProvider) {
+  const params = workQueueParams(provider);
   return onTaskDispatched(
     {
       timeoutSeconds: WORK_TIMEOUT_SECONDS,
       secrets: secretsOf(provider),
-      retryConfig: {
-        maxAttempts: defineInt(`${prefix}_WORK_MAX_ATTEMPTS`, { default: 5 }),
-        minBackoffSeconds: 10,
-      },
+      retryConfig: { maxAttempts: params.maxAttempts, minBackoffSeconds: 10 },
       rateLimits: {
-        maxDispatchesPerSecond: defineInt(`${prefix}_WORK_DISPATCHES_PER_SECOND`, { default: 10 }),
-        maxConcurrentDispatches: defineInt(`${prefix}_WORK_CONCURRENT_DISPATCHES`, { default: 10 }),
+        maxDispatchesPerSecond: params.dispatchesPerSecond,
+        maxConcurrentDispatches: params.concurrentDispatches,
       },
     },
     taskHandler(workQueueName(provider), workItemSchema, async (item) => {
@@ -53,5 +52,4 @@ function workQueue(provider: UpstreamProvider) {
 }
 
 export const keepaWork = workQueue('keepa');
-export const spapiWork = workQueue('spapi');
 export const smartproxyWork = workQueue('smartproxy');

@@ -46,3 +46,13 @@ export function deferred(item: WorkItem): WorkItem {
 export function workQueueName(provider: string): string {
   return `${provider}Work`;
 }
+
+/**
+ * The providers whose work goes through a work queue (entry/work-queues.ts): Keepa's deal
+ * scans and re-collections, the proxy's listing pages and price histories. SP-API has none:
+ * its one kind of work, the vendor real-time sales, is the `realtimeSalesSync` auto-sync, and no
+ * work item names it, so a queue for it would be a function bound to its secrets with nothing
+ * to run.
+ */
+export const WORK_QUEUE_PROVIDERS = ['keepa', 'smartproxy'] as const;
+export type WorkQueueProvider = (typeof WORK_QUEUE_PROVIDERS)[number];
