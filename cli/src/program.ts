@@ -17,6 +17,7 @@ import {
   renderFlush,
   renderImport,
   renderMaintenance,
+  renderPurge,
   renderRole,
   renderStartCollection,
   renderStats,
@@ -165,7 +166,7 @@ function describeFailure(failure: Failure): string {
 const HELP_FOOTER = `
 Targets:
   --local              the local stack (npm start): emulators on 127.0.0.1 (Firestore 8080,
-                       Auth 9099, Tasks 9499) and project demo-tollgate, unless the
+                       Auth 9099, Cloud Tasks 9498) and project demo-tollgate, unless the
                        environment already names them
   --project <id>       a real project with Application Default Credentials
                        (gcloud auth application-default login)
@@ -362,6 +363,21 @@ export async function runCli(argv: readonly string[], options: CliOptions): Prom
           ...(opts.reason === undefined ? {} : { reason: opts.reason }),
         };
         run.print(await run.call('setMaintenanceMode', input), renderMaintenance);
+      }),
+    );
+
+  const queues = program.command('queues').description('the provider queues in Cloud Tasks');
+  queues
+    .command('purge')
+    .description("drop every waiting task of a provider's queues, admin only (purgeProviderQueues)")
+    .argument('<provider>', 'provider id')
+    .requiredOption('--reason <text>', 'kept in the audit log')
+    .action(
+      action(async (run, provider: string, opts: { reason: string }) => {
+        run.print(
+          await run.call('purgeProviderQueues', { provider, reason: opts.reason }),
+          renderPurge,
+        );
       }),
     );
 

@@ -4,6 +4,7 @@ import type {
   ClearCooldownResult,
   CollectionStatusResult,
   ForceFlushResult,
+  PurgeProviderQueuesResult,
   QuotaStatsResult,
   RecentWarningsResult,
   SetFlagsResult,
@@ -200,7 +201,21 @@ export function renderClearCooldown(r: ClearCooldownResult): string {
 }
 
 export function renderMaintenance(r: SetMaintenanceModeResult): string {
-  return pairs([['maintenance', r.maintenance ? 'ON (no grants)' : 'off'], ...audited(r)]);
+  const head = pairs([['maintenance', r.maintenance ? 'ON (no grants)' : 'off'], ...audited(r)]);
+  if (r.queues.length === 0) return head;
+  const queues = table(
+    ['queue', 'state', 'error'],
+    r.queues.map((q) => [q.queue, q.state, q.error ?? '']),
+  );
+  return `${head}\n${queues}`;
+}
+
+export function renderPurge(r: PurgeProviderQueuesResult): string {
+  const queues = table(
+    ['queue', 'dropped', 'error'],
+    r.queues.map((q) => [q.queue, q.dropped, q.error ?? '']),
+  );
+  return `${queues}\n${pairs([['dropped', r.dropped], ...audited(r)])}`;
 }
 
 export function renderFlags(flags: Record<string, unknown>, r?: SetFlagsResult): string {

@@ -6,7 +6,9 @@ import { getAuth } from 'firebase-admin/auth';
 import { getFirestore } from 'firebase-admin/firestore';
 import { enqueueAggregationFlush } from '../../functions/src/adapters/aggregation-store.ts';
 import type { OperationDeps } from '../../functions/src/adapters/operations/index.ts';
+import { cloudTasksAdmin } from '../../functions/src/adapters/queue-admin.ts';
 import { enqueueTask } from '../../functions/src/adapters/task-queue.ts';
+import { deployedQueueRate } from '../../functions/src/adapters/work-queue-params.ts';
 import { WriteBuffer } from '../../functions/src/adapters/write-buffer.ts';
 import type { Actor } from '../../functions/src/core/api/index.ts';
 import { UsageError } from './errors.ts';
@@ -15,8 +17,8 @@ import { UsageError } from './errors.ts';
 export const LOCAL_ENV = {
   FIRESTORE_EMULATOR_HOST: '127.0.0.1:8080',
   FIREBASE_AUTH_EMULATOR_HOST: '127.0.0.1:9099',
-  CLOUD_TASKS_EMULATOR_HOST: '127.0.0.1:9499',
-  TOLLGATE_TASK_RELAY_URL: 'http://127.0.0.1:4600',
+  /** The stack's Cloud Tasks (devstack/src/cloud-tasks), not firebase-tools' Tasks emulator. */
+  CLOUD_TASKS_EMULATOR_HOST: '127.0.0.1:9498',
 } as const;
 export const LOCAL_PROJECT = 'demo-tollgate';
 
@@ -100,7 +102,7 @@ function functionsVersion(): string {
 /**
  * The default firebase-admin app on the target, with the same dependencies the callables get
  * (entry/callables/deps.ts): its Firestore and Auth, Cloud Tasks for validation fixes and
- * aggregation flushes, a write buffer for aggregation statistics (flushed on close).
+ * aggregation flushes and for the provider queues' administration, a write buffer for aggregation statistics (flushed on close).
  */
 export const connectAdmin: Connect = async (target) => {
   if (target.firestoreEmulator) await reachable(target.firestoreEmulator);
@@ -120,6 +122,8 @@ export const connectAdmin: Connect = async (target) => {
     scheduleFlush: (workItemId, atMs) => enqueueAggregationFlush(workItemId, atMs),
     projectId: () => target.projectId,
     version: functionsVersion,
+    // The queues' deploy-time bounds are read from the environment (functions/.env's names).
+    queues: { admin: cloudTasksAdmin(), deployed: deployedQueueRate },
   };
   return {
     projectId: target.projectId,

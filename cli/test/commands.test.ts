@@ -135,6 +135,26 @@ describe('changes', () => {
     expect(entries.every((e) => e.who.uid === 'cli' && e.who.role === 'admin')).toBe(true);
   });
 
+  it("purges a provider's queues with a reason, and shows the queues maintenance paused", async () => {
+    fixture.queues.queues.get('keepaWork')!.tasks = 9;
+    const purged = await cli(fixture, [
+      '--json',
+      'queues',
+      'purge',
+      'keepa',
+      '--reason',
+      'bad batch',
+    ]);
+    expect(purged.code).toBe(0);
+    expect(JSON.parse(purged.stdout)).toMatchObject({ provider: 'keepa', dropped: 9 });
+    expect(fixture.queues.queues.get('keepaWork')!.tasks).toBe(0);
+    const noReason = await cli(fixture, ['queues', 'purge', 'keepa']);
+    expect(noReason.code).not.toBe(0);
+    expect(noReason.stderr).toContain('--reason');
+    const on = await cli(fixture, ['maintenance', 'on']);
+    expect(on.stdout).toMatch(/keepaWork\s*│\s*PAUSED/);
+  });
+
   it('shows and sets flags and pipeline settings', async () => {
     const shown = await cli(fixture, ['--json', 'flags']);
     expect(JSON.parse(shown.stdout)).toMatchObject({ maintenance: false });

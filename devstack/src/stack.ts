@@ -3,9 +3,10 @@ import type { Server } from 'node:http';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { deleteApp } from 'firebase-admin/app';
+import { discoverTaskQueues } from './cloud-tasks/discover.ts';
+import { LocalCloudTasks, serveCloudTasks } from './cloud-tasks/server.ts';
 import { discoverSchedules, fireScheduled, Scheduler } from './control/scheduler.ts';
 import { startControlServer } from './control/server.ts';
-import { adminEnqueue, TaskRelay } from './control/task-relay.ts';
 import {
   configuredPorts,
   type EmulatorPorts,
@@ -23,7 +24,7 @@ import { type StorageEmulator, startStorage } from './storage/index.ts';
 export const PROJECT_DIR = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 export const DEFAULT_PROJECT_ID = 'demo-tollgate';
 const HOST = '127.0.0.1';
-const FIXED = { firestore: 8080, storage: 9199, control: 4600 };
+const FIXED = { firestore: 8080, storage: 9199, control: 4600, cloudTasks: 9498 };
 
 export interface StackOptions {
   /** `fixed`: the ports in firebase.json (npm start); `free`: OS-assigned (tests). */
@@ -47,6 +48,7 @@ export interface Stack {
     health: string;
     control: string;
     auth: string;
+    /** The stack's Cloud Tasks (enqueue and queue administration; see cloud-tasks/). */
     tasks: string;
     firestore: string;
     storage: string;
@@ -60,6 +62,7 @@ export interface Stack {
   storage: StorageEmulator;
   sandboxes: Sandboxes;
   scheduler: Scheduler;
+  cloudTasks: LocalCloudTasks;
   /** Connections any process of the stack attempted off loopback (each was refused). */
   offLoopback(): OffLoopbackAttempt[];
   stop(): Promise<void>;
@@ -118,17 +121,23 @@ export async function startStack(options: StackOptions): Promise<Stack> {
       : configuredPorts(PROJECT_DIR);
     const functionsUrl = `http://${HOST}:${emulatorPorts.functions}`;
 
-    // The relay and the scheduler's own firebase-admin calls go to the same emulators.
-    process.env.CLOUD_TASKS_EMULATOR_HOST = `${HOST}:${emulatorPorts.tasks}`;
-    process.env.GCLOUD_PROJECT ??= projectId;
-    const relay = new TaskRelay(adminEnqueue(projectId), (error, request) =>
-      log(`task relay: enqueue ${request.functionName} failed: ${(error as Error).message}`),
+    // Every task goes through the stack's Cloud Tasks: firebase-tools' Tasks emulator only
+    // registers the task-queue functions (it dispatches at once and has no admin API).
+    const cloudTasks = new LocalCloudTasks(
+      projectId,
+      discoverTaskQueues(join(PROJECT_DIR, 'functions'), projectId),
+      (queue) => `${functionsUrl}/${projectId}/${queue.region}/${queue.functionName}`,
+      { log },
     );
-    cleanups.push(() => relay.stop());
+    cleanups.push(() => cloudTasks.stop());
+    const tasksServer = await serveCloudTasks(cloudTasks, HOST, await port(FIXED.cloudTasks));
+    cleanups.push(() => new Promise<void>((r) => tasksServer.server.close(() => r())));
+    // The scheduler's and the CLI's own firebase-admin calls enqueue there too.
+    process.env.CLOUD_TASKS_EMULATOR_HOST = tasksServer.hostPort;
+    process.env.GCLOUD_PROJECT ??= projectId;
     let scheduler: Scheduler | undefined;
     const controlPort = await port(FIXED.control);
     const control: Server = await startControlServer(
-      relay,
       () => scheduler,
       HOST,
       controlPort,
@@ -144,8 +153,9 @@ export async function startStack(options: StackOptions): Promise<Stack> {
       STORAGE_EMULATOR_HOST: storage.url,
       FIREBASE_STORAGE_EMULATOR_HOST: `${storage.host}:${storage.port}`,
       FIREBASE_AUTH_EMULATOR_HOST: `${HOST}:${emulatorPorts.auth}`,
-      CLOUD_TASKS_EMULATOR_HOST: `${HOST}:${emulatorPorts.tasks}`,
-      TOLLGATE_TASK_RELAY_URL: controlUrl,
+      // firebase-tools sets CLOUD_TASKS_EMULATOR_HOST to its own emulator in function workers;
+      // the functions' admin app points it here instead (adapters/firebase.ts).
+      TOLLGATE_CLOUD_TASKS_HOST: tasksServer.hostPort,
       ...loopback.env,
     };
     const configPath = free
@@ -195,7 +205,7 @@ export async function startStack(options: StackOptions): Promise<Stack> {
         health,
         control: controlUrl,
         auth: `http://${HOST}:${emulatorPorts.auth}`,
-        tasks: `http://${HOST}:${emulatorPorts.tasks}`,
+        tasks: `http://${tasksServer.hostPort}`,
         firestore: firestore.hostPort,
         storage: storage.url,
         keepa: sandboxes.keepa.url,
@@ -208,6 +218,7 @@ export async function startStack(options: StackOptions): Promise<Stack> {
       storage,
       sandboxes,
       scheduler,
+      cloudTasks,
       offLoopback: loopback.attempts,
       stop,
     };

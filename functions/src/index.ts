@@ -17,6 +17,7 @@ export {
   getStatus,
   importBackup,
   pauseCategory,
+  purgeProviderQueues,
   refreshRealtimeSales,
   resumeCategory,
   setCategoryAllocation,
@@ -33,4 +34,4 @@ export { keepaIngest } from './entry/ingest';
 export { metrics } from './entry/metrics';
 export { allocationUpdate, payloadCleanup } from './entry/schedules';
 export { dataValidation } from './entry/validation';
-export { keepaWork, smartproxyWork, spapiWork } from './entry/work-queues';
+export { keepaWork, smartproxyWork } from './entry/work-queues';

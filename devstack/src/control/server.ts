@@ -1,7 +1,6 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { z } from 'zod';
 import type { Scheduler } from './scheduler.ts';
-import { relayRequestSchema, type TaskRelay } from './task-relay.ts';
 
 /** A sandbox upstream as the control plane sees it: its counters, and misbehaviour on demand. */
 export interface ControlledSandbox {
@@ -10,19 +9,17 @@ export interface ControlledSandbox {
 }
 
 /**
- * The local stack's control plane over HTTP: the task relay (for scheduled tasks), on-demand
- * firing of scheduled functions (`npm run fire -- <name>`) and the sandbox upstreams' state
+ * The local stack's control plane over HTTP: on-demand firing of scheduled functions (`npm run fire -- <name>`) and the sandbox upstreams' state
  * and misbehaviour (`POST /sandboxes/<name>/misbehave {"mode":"429"}`).
  */
 export function startControlServer(
-  relay: TaskRelay,
   scheduler: () => Scheduler | undefined,
   host: string,
   port: number,
   sandboxes: () => Record<string, ControlledSandbox> = () => ({}),
 ): Promise<Server> {
   const server = createServer((req, res) => {
-    route(req, res, relay, scheduler(), sandboxes()).catch((error: Error) => {
+    route(req, res, scheduler(), sandboxes()).catch((error: Error) => {
       send(res, 500, { error: error.message });
     });
   });
@@ -35,19 +32,10 @@ export function startControlServer(
 async function route(
   req: IncomingMessage,
   res: ServerResponse,
-  relay: TaskRelay,
   scheduler: Scheduler | undefined,
   sandboxes: Record<string, ControlledSandbox>,
 ): Promise<void> {
   const url = new URL(req.url ?? '/', 'http://localhost');
-  if (req.method === 'POST' && url.pathname === '/enqueue') {
-    const parsed = relayRequestSchema.safeParse(await readJson(req));
-    if (!parsed.success) return send(res, 400, { error: parsed.error.message });
-    return relay.hold(parsed.data)
-      ? send(res, 202, { held: true })
-      : send(res, 409, { error: 'task id already taken' });
-  }
-  if (req.method === 'GET' && url.pathname === '/tasks') return send(res, 200, relay.list());
   if (req.method === 'GET' && url.pathname === '/schedules') {
     return send(res, 200, { schedules: scheduler?.nextRuns() ?? [], history: scheduler?.history });
   }

@@ -12,9 +12,24 @@ export function emulatedServiceAccount(projectId: string): string {
   return `tollgate-local@${projectId}.iam.gserviceaccount.com`;
 }
 
+/**
+ * Where Cloud Tasks is served when it is emulated. firebase-tools points function workers'
+ * CLOUD_TASKS_EMULATOR_HOST at its own Tasks emulator, which dispatches every task at once and
+ * serves no queue administration; the local stack serves both (devstack/src/cloud-tasks) and
+ * names itself in TOLLGATE_CLOUD_TASKS_HOST. Undefined in production.
+ */
+export function emulatedCloudTasksHost(): string | undefined {
+  return (
+    process.env.TOLLGATE_CLOUD_TASKS_HOST || process.env.CLOUD_TASKS_EMULATOR_HOST || undefined
+  );
+}
+
 /** One firebase-admin app per instance, created on first use (cold starts stay cheap). */
 export function db(): Firestore {
   if (!getApps().some((app) => app.name === '[DEFAULT]')) {
+    // firebase-admin's taskQueue() reads this variable on every enqueue.
+    const tasksHost = emulatedCloudTasksHost();
+    if (tasksHost) process.env.CLOUD_TASKS_EMULATOR_HOST = tasksHost;
     initializeApp(
       process.env.FUNCTIONS_EMULATOR === 'true'
         ? { serviceAccountId: emulatedServiceAccount(projectId()) }

@@ -7,13 +7,16 @@ import {
   type HealthReport,
   httpStatusOf,
 } from '../core/health';
+import type { TaskQueueStatus } from '../core/task-queue-status';
 import { logger } from '../log';
+import { CONFIG_PATHS } from './config-repository';
 import {
   readCooldowns,
   readHealthConfig,
   readQueueBacklog,
   readUpstreamUsage,
 } from './observability';
+import type { QueueAdmin } from './queue-admin';
 
 export const DEFAULT_HEALTH_TIMEOUT_MS = 5_000;
 
@@ -23,6 +26,8 @@ export interface HealthCheckOptions {
   now?: () => number;
   /** Bound on each read; a read that takes longer counts as failed. */
   timeoutMs?: number;
+  /** The Cloud Tasks queues to report, and the API to read their stats from. */
+  taskQueues?: { admin: QueueAdmin; queues: readonly string[] };
 }
 
 export interface HealthCheckResult {
@@ -87,13 +92,26 @@ export async function checkHealth(
             configProblem: `health thresholds not readable (defaults used): ${thresholds.error}`,
           },
   );
-  const [{ config, configProblem }, backlog, usage, cooldowns] = await Promise.all([
+  const taskQueues = options.taskQueues;
+  const [{ config, configProblem }, backlog, usage, cooldowns, queues, flags] = await Promise.all([
     configured,
     check(readQueueBacklog(db, nowMs), timeoutMs, 'queue backlog'),
     configured.then(({ config }) =>
       check(readUpstreamUsage(db, nowMs, config.errorWindowMinutes), timeoutMs, 'usage statistics'),
     ),
     check(readCooldowns(db), timeoutMs, 'cooldowns'),
+    taskQueues
+      ? check(
+          Promise.all(taskQueues.queues.map((q) => taskQueues.admin.status(q))),
+          timeoutMs,
+          'task queues',
+        )
+      : undefined,
+    db
+      .doc(CONFIG_PATHS.flags)
+      .get()
+      .then((doc) => doc.get('maintenance') === true)
+      .catch(() => false),
   ]);
   const report = evaluateHealth({
     nowMs,
@@ -103,6 +121,8 @@ export async function checkHealth(
     backlog,
     usage,
     cooldowns,
+    taskQueues: queues as Check<TaskQueueStatus[]> | undefined,
+    maintenance: flags,
   });
   if (report.status !== 'ok') logger.warn({ reasons: report.reasons }, 'health: degraded');
   return { httpStatus: httpStatusOf(report), report, lastHeartbeatAt };

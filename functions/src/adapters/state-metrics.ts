@@ -12,6 +12,7 @@ import {
   readQueueBacklog,
   readUpstreamUsage,
 } from './observability';
+import type { QueueAdmin } from './queue-admin';
 import { instanceWriteBuffer } from './write-buffer';
 
 /**
@@ -68,10 +69,67 @@ export const autosyncLag = new Gauge({
 
 export const stateReadSuccess = new Gauge({
   name: 'tollgate_state_read_success',
-  help: 'Whether the last scrape could read a Firestore source (1) or not (0): backlog, usage, cooldowns, autosync.',
+  help: 'Whether the last scrape could read a source (1) or not (0): backlog, usage, cooldowns, autosync (Firestore), task_queues (Cloud Tasks).',
   labelNames: ['source'] as const,
   registers,
 });
+
+export const taskQueueTasks = new Gauge({
+  name: 'tollgate_task_queue_tasks',
+  help: 'Tasks waiting in a provider queue (Cloud Tasks queue stats; scheduled ones included).',
+  labelNames: ['queue'] as const,
+  registers,
+});
+
+export const taskQueueOverdue = new Gauge({
+  name: 'tollgate_task_queue_oldest_overdue_seconds',
+  help: 'How long the task due first in a provider queue has waited past its schedule time (0: none due).',
+  labelNames: ['queue'] as const,
+  registers,
+});
+
+export const taskQueueDispatched = new Gauge({
+  name: 'tollgate_task_queue_dispatched_last_minute',
+  help: 'Dispatches a provider queue made in the last minute (Cloud Tasks queue stats).',
+  labelNames: ['queue'] as const,
+  registers,
+});
+
+export const taskQueueInFlight = new Gauge({
+  name: 'tollgate_task_queue_dispatches_in_flight',
+  help: 'Dispatches of a provider queue not yet answered.',
+  labelNames: ['queue'] as const,
+  registers,
+});
+
+export const taskQueueRate = new Gauge({
+  name: 'tollgate_task_queue_max_dispatches_per_second',
+  help: "A provider queue's dispatch rate, which follows its provider's quota.",
+  labelNames: ['queue'] as const,
+  registers,
+});
+
+export const taskQueuePaused = new Gauge({
+  name: 'tollgate_task_queue_paused',
+  help: 'Whether a provider queue is paused (1: maintenance mode, or by hand) or not (0).',
+  labelNames: ['queue'] as const,
+  registers,
+});
+
+const TASK_QUEUE_GAUGES = [
+  taskQueueTasks,
+  taskQueueOverdue,
+  taskQueueDispatched,
+  taskQueueInFlight,
+  taskQueueRate,
+  taskQueuePaused,
+];
+
+/** The Cloud Tasks queues the metrics report, and the API to read their stats from. */
+export interface TaskQueueSource {
+  admin: QueueAdmin;
+  queues: readonly string[];
+}
 
 const READ_TIMEOUT_MS = 5_000;
 
@@ -81,13 +139,39 @@ async function attempt(source: string, read: () => Promise<void>): Promise<void>
     stateReadSuccess.set({ source }, 1);
   } catch (error) {
     stateReadSuccess.set({ source }, 0);
-    logger.warn({ err: error, source }, 'metrics: Firestore state not readable');
+    logger.warn({ err: error, source }, 'metrics: state not readable');
   }
 }
 
-async function refresh(db: Firestore, nowMs: number): Promise<void> {
+async function refresh(
+  db: Firestore,
+  nowMs: number,
+  taskQueues: TaskQueueSource | undefined,
+): Promise<void> {
   bufferedWrites.set(instanceWriteBuffer().stats().pendingUpdates);
+  if (!taskQueues) {
+    for (const gauge of TASK_QUEUE_GAUGES) gauge.reset();
+    stateReadSuccess.remove({ source: 'task_queues' });
+  }
   await Promise.all([
+    taskQueues &&
+      attempt('task_queues', async () => {
+        const statuses = await Promise.all(
+          taskQueues.queues.map((q) => taskQueues.admin.status(q)),
+        );
+        for (const gauge of TASK_QUEUE_GAUGES) gauge.reset();
+        for (const q of statuses) {
+          const queue = q.queue;
+          taskQueueTasks.set({ queue }, q.tasks);
+          if (q.oldestTaskAgeSeconds !== null) {
+            taskQueueOverdue.set({ queue }, q.oldestTaskAgeSeconds);
+          }
+          taskQueueDispatched.set({ queue }, q.dispatchedLastMinute);
+          taskQueueInFlight.set({ queue }, q.dispatchesInFlight);
+          taskQueueRate.set({ queue }, q.maxDispatchesPerSecond);
+          taskQueuePaused.set({ queue }, q.state === 'PAUSED' ? 1 : 0);
+        }
+      }),
     attempt('backlog', async () => {
       const queues = await readQueueBacklog(db, nowMs);
       queueBacklog.reset();
@@ -149,8 +233,12 @@ let inflight: Promise<void> | undefined;
  * Recomputes the Firestore gauges. Concurrent scrapes share one refresh, so no scrape sees
  * another's half-reset gauges.
  */
-export function refreshStateMetrics(db: Firestore, nowMs = Date.now()): Promise<void> {
-  inflight ??= refresh(db, nowMs).finally(() => {
+export function refreshStateMetrics(
+  db: Firestore,
+  nowMs = Date.now(),
+  taskQueues?: TaskQueueSource,
+): Promise<void> {
+  inflight ??= refresh(db, nowMs, taskQueues).finally(() => {
     inflight = undefined;
   });
   return inflight;
@@ -160,7 +248,8 @@ export function refreshStateMetrics(db: Firestore, nowMs = Date.now()): Promise<
 export async function renderMetrics(
   db: Firestore,
   nowMs = Date.now(),
+  taskQueues?: TaskQueueSource,
 ): Promise<{ contentType: string; body: string }> {
-  await refreshStateMetrics(db, nowMs);
+  await refreshStateMetrics(db, nowMs, taskQueues);
   return { contentType: metricsRegistry.contentType, body: await metricsRegistry.metrics() };
 }

@@ -22,9 +22,8 @@ export type Enqueue = (
 ) => Promise<EnqueueResult>;
 
 /**
- * Enqueues a task for a task-queue function. In production Cloud Tasks honours the schedule
- * time. The local Tasks emulator dispatches at once, so there a future task goes to the local
- * stack's relay (TOLLGATE_TASK_RELAY_URL), which holds it on a timer and enqueues it when due.
+ * Enqueues a task for a task-queue function; Cloud Tasks holds it until its schedule time. The
+ * local stack serves the same API (see emulatedCloudTasksHost).
  */
 export async function enqueueTask(
   functionName: string,
@@ -33,10 +32,6 @@ export async function enqueueTask(
 ): Promise<EnqueueResult> {
   db(); // initialises the admin app
   const data = wrapTask(payload, options.scheduleTime);
-  const relay = process.env.CLOUD_TASKS_EMULATOR_HOST && process.env.TOLLGATE_TASK_RELAY_URL;
-  if (relay && options.scheduleTime && options.scheduleTime.getTime() > Date.now()) {
-    return relayEnqueue(relay, functionName, data, options);
-  }
   try {
     await getFunctions()
       .taskQueue(`locations/${REGION}/functions/${functionName}`)
@@ -49,30 +44,4 @@ export async function enqueueTask(
     }
     throw error;
   }
-}
-
-async function relayEnqueue(
-  relayUrl: string,
-  functionName: string,
-  data: unknown,
-  options: EnqueueOptions,
-): Promise<EnqueueResult> {
-  const response = await fetch(`${relayUrl}/enqueue`, {
-    method: 'POST',
-    headers: { 'content-type': 'application/json' },
-    body: JSON.stringify({
-      functionName,
-      location: REGION,
-      data,
-      id: options.id,
-      scheduleTime: options.scheduleTime?.toISOString(),
-    }),
-  });
-  if (response.status === 409) return 'duplicate';
-  if (!response.ok) {
-    throw new Error(
-      `task relay refused ${functionName}: ${response.status} ${await response.text()}`,
-    );
-  }
-  return 'enqueued';
 }

@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { formatPath } from './config';
+import type { TaskQueueStatus } from './task-queue-status';
 
 /**
  * Health evaluation, pure: what the adapters read (Firestore reachability, queue backlog,
@@ -7,8 +8,9 @@ import { formatPath } from './config';
  *
  * Degraded (HTTP 503) when Firestore is unreachable, when a check could not be read, when a
  * provider's recent quota-error rate is above the threshold (on enough calls to judge), or
- * when a queue's backlog is above its size or age threshold. An active cooldown is reported
- * but is not degraded: cooling down after a 429 is Tollgate working as intended.
+ * when a queue's backlog (Firestore's own, or a Cloud Tasks queue's) is above its size or age
+ * threshold. An active cooldown is reported but is not degraded: cooling down after a 429 is
+ * Tollgate working as intended; nor is a paused task queue (noted, unless maintenance is on).
  */
 
 /** Thresholds, from `config/pipeline` field `health` (every field optional). */
@@ -133,6 +135,14 @@ export interface HealthInput {
   backlog?: Check<QueueBacklog[]>;
   usage?: Check<UpstreamUsage[]>;
   cooldowns?: Check<CooldownState[]>;
+  /** The provider queues' Cloud Tasks stats; absent where none are administered. */
+  taskQueues?: Check<TaskQueueStatus[]>;
+  /** Maintenance mode: paused task queues are expected then. */
+  maintenance?: boolean;
+}
+
+export interface TaskQueueReport extends TaskQueueStatus {
+  degraded: boolean;
 }
 
 export interface QueueReport {
@@ -175,6 +185,8 @@ export interface HealthReport {
   upstreams: UpstreamReport[] | { error: string } | null;
   /** Active cooldowns only. */
   cooldowns: CooldownReport[] | { error: string } | null;
+  /** The provider queues in Cloud Tasks: depth, overdue age, dispatches, state. */
+  taskQueues: TaskQueueReport[] | { error: string } | null;
   thresholds: HealthConfig;
 }
 
@@ -195,6 +207,7 @@ export function evaluateHealth(input: HealthInput): HealthReport {
     queues: null,
     upstreams: null,
     cooldowns: null,
+    taskQueues: null,
     thresholds: config,
   };
   if (!input.firestore.ok) {
@@ -234,6 +247,38 @@ export function evaluateHealth(input: HealthInput): HealthReport {
           oldestAgeSeconds: q.pending > 0 ? ageSeconds : null,
           degraded,
         };
+      });
+    }
+  }
+
+  if (input.taskQueues) {
+    if (!input.taskQueues.ok) {
+      reasons.push(`task queues not readable: ${input.taskQueues.error}`);
+      report.taskQueues = { error: input.taskQueues.error };
+    } else {
+      report.taskQueues = input.taskQueues.value.map((q) => {
+        let degraded = false;
+        if (config.maxBacklog !== null && q.tasks > config.maxBacklog) {
+          reasons.push(`task queue ${q.queue}: ${q.tasks} tasks, above ${config.maxBacklog}`);
+          degraded = true;
+        }
+        const overdue = q.oldestTaskAgeSeconds;
+        if (
+          config.maxBacklogAgeMinutes !== null &&
+          overdue !== null &&
+          overdue > config.maxBacklogAgeMinutes * 60
+        ) {
+          reasons.push(
+            `task queue ${q.queue}: a task overdue by ${Math.floor(overdue / 60)} min, above ${config.maxBacklogAgeMinutes} min`,
+          );
+          degraded = true;
+        }
+        if (q.state === 'PAUSED' && !input.maintenance) {
+          notes.push(
+            `task queue ${q.queue} is paused outside maintenance (the heartbeat resumes it)`,
+          );
+        }
+        return { ...q, degraded };
       });
     }
   }

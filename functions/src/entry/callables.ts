@@ -24,4 +24,5 @@ export const {
   getRealtimeSalesSummary,
   exportBackup,
   importBackup,
+  purgeProviderQueues,
 } = createCallables(instanceDeps);

@@ -1,15 +1,29 @@
 import { FieldValue } from 'firebase-admin/firestore';
 import { onSchedule } from 'firebase-functions/v2/scheduler';
 import { db } from '../adapters/firebase';
+import { cloudTasksAdmin } from '../adapters/queue-admin';
+import { syncProviderQueues } from '../adapters/queue-rates';
+import { deployedQueueRate } from '../adapters/work-queue-params';
 import { logger } from '../log';
 import './options';
 
 export const HEARTBEAT_DOC = 'system/heartbeat';
 
-/** Proves the scheduler runs: health reports the last beat. */
+/**
+ * Proves the scheduler runs (health reports the last beat), and keeps the provider queues in
+ * line with the configuration: rates that follow the quota, paused during maintenance. That
+ * catches changes no operation announced (a collection's phase, a provider edited by hand).
+ */
 export const heartbeat = onSchedule({ schedule: 'every 5 minutes', timeZone: 'UTC' }, async () => {
   await db()
     .doc(HEARTBEAT_DOC)
     .set({ at: FieldValue.serverTimestamp(), beats: FieldValue.increment(1) }, { merge: true });
   logger.info('heartbeat');
+  const synced = await syncProviderQueues({
+    db: db(),
+    admin: cloudTasksAdmin(),
+    deployed: deployedQueueRate,
+  });
+  const changed = synced.filter((s) => s.rate || s.state || s.error);
+  if (changed.length > 0) logger.info({ queues: changed }, 'provider queues synced');
 });

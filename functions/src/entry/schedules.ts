@@ -2,14 +2,18 @@ import { onSchedule } from 'firebase-functions/v2/scheduler';
 import { collectionsRepository } from '../adapters/collections-repository';
 import { db } from '../adapters/firebase';
 import { payloadStore } from '../adapters/payload-store';
+import { cloudTasksAdmin } from '../adapters/queue-admin';
+import { syncProviderQueues } from '../adapters/queue-rates';
 import { republishAllocations } from '../adapters/quota/republish';
+import { deployedQueueRate } from '../adapters/work-queue-params';
 import { logger } from '../log';
 import './options';
 
 /**
  * Twice daily: republishes every provider's allocation (catching up any share change whose
- * publication failed, and operator edits) and marks collections without progress as stalled.
- * Both run even when the other fails; the run fails if either did.
+ * publication failed, and operator edits), brings the provider queues in line with it, and
+ * marks collections without progress as stalled. Each runs even when another fails; the run
+ * fails if any did.
  */
 export const allocationUpdate = onSchedule(
   { schedule: '0 0,12 * * *', timeZone: 'UTC' },
@@ -21,6 +25,17 @@ export const allocationUpdate = onSchedule(
       logger.info({ published }, 'allocations republished');
     } catch (error) {
       logger.error({ err: error }, 'allocation update failed');
+      failures.push(error);
+    }
+    try {
+      const queues = await syncProviderQueues({
+        db: db(),
+        admin: cloudTasksAdmin(),
+        deployed: deployedQueueRate,
+      });
+      logger.info({ queues }, 'provider queues synced');
+    } catch (error) {
+      logger.error({ err: error }, 'provider queues not synced');
       failures.push(error);
     }
     try {

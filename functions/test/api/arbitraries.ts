@@ -308,6 +308,10 @@ export const domains: Record<
     valid: [{ enabled: true, reason: 'upgrade' }, { enabled: false }],
     domain: record({ enabled: fc.boolean(), reason: fc.string({ maxLength: 600 }) }),
   },
+  purgeProviderQueues: {
+    valid: [{ provider: 'keepa', reason: 'stale work after a config mistake' }],
+    domain: record({ provider: ids, reason: fc.string({ maxLength: 600 }) }),
+  },
   setFlags: {
     valid: [
       { flags: { dailyAuditEnabled: false, maxAwaitSeconds: 30 } },

@@ -494,6 +494,10 @@ describe('setMaintenanceMode', () => {
       maintenance: true,
       changed: false,
       auditId: null,
+      queues: ['keepaWork', 'smartproxyWork', 'keepaIngest'].map((queue) => ({
+        queue,
+        state: 'PAUSED',
+      })),
     });
     const error = await failsWith('setMaintenanceMode', { enabled: 'yes' }, 'invalid-argument');
     expect(error.message).toMatch(/^enabled: /);

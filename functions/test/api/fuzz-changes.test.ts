@@ -11,4 +11,5 @@ fuzzCallables([
   'forceFlush',
   'refreshRealtimeSales',
   'importBackup',
+  'purgeProviderQueues',
 ]);

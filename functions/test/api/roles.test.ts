@@ -71,10 +71,11 @@ describe('the callable registry', () => {
     expect(callableNames.filter((n) => callableRegistry[n].input === null)).toEqual([]);
   });
 
-  it('asks viewers for reads, operators for changes and admins for roles and imports', () => {
+  it('asks viewers for reads, operators for changes and admins for roles, imports and purges', () => {
+    const adminOnly = ['setUserRole', 'importBackup', 'purgeProviderQueues'];
     for (const name of callableNames) {
       const { role, mutates } = callableRegistry[name];
-      if (name === 'setUserRole' || name === 'importBackup') expect(role).toBe('admin');
+      if (adminOnly.includes(name)) expect(role).toBe('admin');
       else if (mutates) expect(role).toBe('operator');
       else if (name !== 'exportBackup') expect(role).toBe('viewer');
     }

@@ -5,6 +5,8 @@ import { HttpsError } from 'firebase-functions/v2/https';
 import { AggregationStore } from '../../src/adapters/aggregation-store';
 import type { OperationDeps, UserDirectory } from '../../src/adapters/operations';
 import { ProductsRepository } from '../../src/adapters/products-repository';
+import type { QueueAdmin, QueueStatus } from '../../src/adapters/queue-admin';
+import { PROVIDER_QUEUES } from '../../src/adapters/queue-rates';
 import { warningDocument } from '../../src/adapters/self-quota-store';
 import type { EnqueueOptions, EnqueueResult } from '../../src/adapters/task-queue';
 import {
@@ -64,6 +66,59 @@ export class FakeUsers implements UserDirectory {
   }
 }
 
+/** Cloud Tasks' queue administration, in memory: each queue's state, rates and waiting tasks. */
+export class FakeQueueAdmin implements QueueAdmin {
+  readonly queues = new Map<string, QueueStatus>();
+  readonly calls: string[] = [];
+  /** Queues whose next call fails (as an unreachable API would). */
+  readonly failing = new Set<string>();
+
+  constructor(names: readonly string[] = PROVIDER_QUEUES.map((q) => q.queue)) {
+    for (const queue of names) {
+      this.queues.set(queue, {
+        queue,
+        state: 'RUNNING',
+        tasks: 0,
+        oldestTaskAgeSeconds: null,
+        dispatchedLastMinute: 0,
+        dispatchesInFlight: 0,
+        maxDispatchesPerSecond: 10,
+        maxConcurrentDispatches: 10,
+      });
+    }
+  }
+
+  private found(queue: string, call: string): QueueStatus {
+    this.calls.push(`${call} ${queue}`);
+    if (this.failing.has(queue)) throw new Error(`14 UNAVAILABLE: ${queue}`);
+    const status = this.queues.get(queue);
+    if (!status) throw new Error(`5 NOT_FOUND: Queue does not exist: ${queue}`);
+    return status;
+  }
+
+  async status(queue: string) {
+    return { ...this.found(queue, 'status') };
+  }
+  async setRate(
+    queue: string,
+    rate: Pick<QueueStatus, 'maxDispatchesPerSecond' | 'maxConcurrentDispatches'>,
+  ) {
+    Object.assign(this.found(queue, 'setRate'), rate);
+  }
+  async pause(queue: string) {
+    this.found(queue, 'pause').state = 'PAUSED';
+  }
+  async resume(queue: string) {
+    this.found(queue, 'resume').state = 'RUNNING';
+  }
+  async purge(queue: string) {
+    const status = this.found(queue, 'purge');
+    const dropped = status.tasks;
+    status.tasks = 0;
+    return dropped;
+  }
+}
+
 export interface ApiFixture {
   db: Firestore;
   close: () => Promise<void>;
@@ -72,6 +127,7 @@ export interface ApiFixture {
   enqueued: Array<{ queue: string; item: WorkItem; options: EnqueueOptions }>;
   deps: OperationDeps;
   callables: Callables;
+  queues: FakeQueueAdmin;
 }
 
 export async function apiFixture(options: { seed?: boolean } = {}): Promise<ApiFixture> {
@@ -83,6 +139,7 @@ export async function apiFixture(options: { seed?: boolean } = {}): Promise<ApiF
   ]);
   const enqueued: ApiFixture['enqueued'] = [];
   const seen = new Set<string>();
+  const queues = new FakeQueueAdmin();
   const deps: OperationDeps = {
     db,
     now: () => clock.now,
@@ -98,9 +155,13 @@ export async function apiFixture(options: { seed?: boolean } = {}): Promise<ApiF
     scheduleFlush: async () => {},
     projectId: () => 'demo-test',
     version: () => '0.0.0-test',
+    queues: {
+      admin: queues,
+      deployed: () => ({ maxDispatchesPerSecond: 10, maxConcurrentDispatches: 10 }),
+    },
   };
   if (options.seed ?? true) await seed(db);
-  return { db, close, clock, users, enqueued, deps, callables: createCallables(deps) };
+  return { db, close, clock, users, enqueued, deps, callables: createCallables(deps), queues };
 }
 
 export const SEED_COLLECTION = 'deals-2026';

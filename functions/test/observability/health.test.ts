@@ -10,6 +10,7 @@ import {
 } from '../../src/adapters/observability';
 import { recordUsage, WriteBuffer } from '../../src/adapters/write-buffer';
 import { DEFAULT_HEALTH_CONFIG } from '../../src/core/health';
+import { FakeQueueAdmin } from '../api/support';
 import { testFirestore } from '../support/firestore';
 import { ManualTimers } from '../write-buffer/support';
 
@@ -155,6 +156,59 @@ describe('checkHealth (emulator)', () => {
     const result = await checkHealth(db, options);
     expect(result.httpStatus).toBe(503);
     expect(result.report.reasons).toEqual(['ingest/deals: 3 pending, above 2']);
+  });
+
+  it("reports the provider queues' Cloud Tasks depth; degraded when a task is overdue or too many wait", async () => {
+    const admin = new FakeQueueAdmin(['keepaWork', 'smartproxyWork']);
+    Object.assign(admin.queues.get('keepaWork')!, {
+      tasks: 40,
+      oldestTaskAgeSeconds: 0,
+      dispatchedLastMinute: 12,
+    });
+    const taskQueues = { admin, queues: ['keepaWork', 'smartproxyWork'] };
+    const ok = await checkHealth(db, { ...options, taskQueues });
+    expect(ok.httpStatus).toBe(200);
+    expect(ok.report.taskQueues).toEqual([
+      expect.objectContaining({
+        queue: 'keepaWork',
+        state: 'RUNNING',
+        tasks: 40,
+        dispatchedLastMinute: 12,
+        degraded: false,
+      }),
+      expect.objectContaining({
+        queue: 'smartproxyWork',
+        tasks: 0,
+        oldestTaskAgeSeconds: null,
+        degraded: false,
+      }),
+    ]);
+
+    await db.doc('config/pipeline').set({ health: { maxBacklog: 30, maxBacklogAgeMinutes: 10 } });
+    admin.queues.get('smartproxyWork')!.oldestTaskAgeSeconds = 11 * 60;
+    const degraded = await checkHealth(db, { ...options, taskQueues });
+    expect(degraded.httpStatus).toBe(503);
+    expect(degraded.report.reasons).toEqual([
+      'task queue keepaWork: 40 tasks, above 30',
+      'task queue smartproxyWork: a task overdue by 11 min, above 10 min',
+    ]);
+  });
+
+  it('notes a paused queue outside maintenance, and is 503 when Cloud Tasks does not answer', async () => {
+    const admin = new FakeQueueAdmin(['keepaWork']);
+    await admin.pause('keepaWork');
+    const taskQueues = { admin, queues: ['keepaWork'] };
+    const paused = await checkHealth(db, { ...options, taskQueues });
+    expect(paused.httpStatus).toBe(200);
+    expect(paused.report.notes).toEqual([
+      'task queue keepaWork is paused outside maintenance (the heartbeat resumes it)',
+    ]);
+    await db.doc('config/flags').set({ maintenance: true });
+    expect((await checkHealth(db, { ...options, taskQueues })).report.notes).toEqual([]);
+    admin.failing.add('keepaWork');
+    const down = await checkHealth(db, { ...options, taskQueues });
+    expect(down.httpStatus).toBe(503);
+    expect(down.report.reasons).toEqual(['task queues not readable: 14 UNAVAILABLE: keepaWork']);
   });
 
   it('is 503 when Firestore does not answer, and reads nothing else', async () => {

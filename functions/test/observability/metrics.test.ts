@@ -5,6 +5,7 @@ import { metricsRegistry } from '../../src/adapters/metrics';
 import { renderMetrics } from '../../src/adapters/state-metrics';
 import { recordUsage, WriteBuffer } from '../../src/adapters/write-buffer';
 import { authorized } from '../../src/entry/metrics';
+import { FakeQueueAdmin } from '../api/support';
 import { testFirestore } from '../support/firestore';
 import { ManualTimers } from '../write-buffer/support';
 
@@ -21,6 +22,42 @@ function lines(text: string, name: string): string[] {
 }
 
 describe('metrics endpoint (emulator)', () => {
+  it("serves the provider queues' Cloud Tasks stats, and says when they cannot be read", async () => {
+    const admin = new FakeQueueAdmin(['keepaWork', 'smartproxyWork']);
+    Object.assign(admin.queues.get('keepaWork')!, {
+      tasks: 7,
+      oldestTaskAgeSeconds: 42,
+      dispatchedLastMinute: 30,
+      dispatchesInFlight: 2,
+      maxDispatchesPerSecond: 4.38,
+    });
+    await admin.pause('smartproxyWork');
+    const source = { admin, queues: ['keepaWork', 'smartproxyWork'] };
+    const { body } = await renderMetrics(db, NOW, source);
+    expect(lines(body, 'tollgate_task_queue_tasks')).toEqual([
+      'tollgate_task_queue_tasks{queue="keepaWork"} 7',
+      'tollgate_task_queue_tasks{queue="smartproxyWork"} 0',
+    ]);
+    expect(lines(body, 'tollgate_task_queue_oldest_overdue_seconds')).toEqual([
+      'tollgate_task_queue_oldest_overdue_seconds{queue="keepaWork"} 42',
+    ]);
+    expect(lines(body, 'tollgate_task_queue_dispatched_last_minute')).toContain(
+      'tollgate_task_queue_dispatched_last_minute{queue="keepaWork"} 30',
+    );
+    expect(lines(body, 'tollgate_task_queue_max_dispatches_per_second')).toContain(
+      'tollgate_task_queue_max_dispatches_per_second{queue="keepaWork"} 4.38',
+    );
+    expect(lines(body, 'tollgate_task_queue_paused')).toEqual([
+      'tollgate_task_queue_paused{queue="keepaWork"} 0',
+      'tollgate_task_queue_paused{queue="smartproxyWork"} 1',
+    ]);
+    admin.failing.add('keepaWork');
+    const failed = (await renderMetrics(db, NOW, source)).body;
+    expect(lines(failed, 'tollgate_state_read_success')).toContain(
+      'tollgate_state_read_success{source="task_queues"} 0',
+    );
+  });
+
   it('serves Prometheus text with gauges computed from Firestore', async () => {
     await db.doc('providers/keepa').set({ limits: [] });
     await db.doc('providers/spapi').set({ limits: [] });

@@ -34,6 +34,7 @@ import {
   readProvider,
   readProviderCategories,
 } from './documents';
+import { syncQueuesAfterChange } from './queues';
 
 /**
  * Category shares, overrides, pauses. Each change is one transaction that reads the provider's
@@ -269,6 +270,7 @@ async function withPublication<R extends { changed: boolean; category: Category 
   const allocationPublished = result.changed
     ? await publishAfterChange(ctx.db, ctx.now(), result.category.provider)
     : false;
+  if (result.changed) await syncQueuesAfterChange(ctx, result.category.provider);
   return { ...result, allocationPublished };
 }
 

@@ -39,6 +39,7 @@ import {
   readProvider,
   readProviderCategories,
 } from './documents';
+import { syncQueuesAfterChange } from './queues';
 
 /**
  * Starts a collection, or adjusts the targets of the one that exists (a running collection
@@ -142,6 +143,7 @@ export async function startCollection(
     result.shareChanges.length > 0
       ? await publishAfterChange(db, ctx.now(), input.provider)
       : false;
+  if (result.shareChanges.length > 0) await syncQueuesAfterChange(ctx, input.provider);
   return {
     collection: result.collection,
     created: result.created,

@@ -1,6 +1,9 @@
 import type { Firestore } from 'firebase-admin/firestore';
 import type { Actor } from '../../core/api';
+import type { WorkQueueProvider } from '../../core/pipeline/work-items';
+import type { QueueRate } from '../../core/queue-rate';
 import type { StatsSink } from '../aggregation-store';
+import type { QueueAdmin } from '../queue-admin';
 import type { Enqueue } from '../task-queue';
 
 /** The part of firebase-admin's Auth that role management needs (a fake in tests). */
@@ -26,6 +29,11 @@ export interface OperationDeps {
   scheduleFlush: (workItemId: string, atMs: number) => Promise<void>;
   projectId: () => string;
   version: () => string;
+  /**
+   * Cloud Tasks administration of the provider queues (production: the Cloud Tasks API), with
+   * each work queue's deploy-time bounds. Absent, operations leave the queues alone.
+   */
+  queues?: { admin: QueueAdmin; deployed: (provider: WorkQueueProvider) => QueueRate };
 }
 
 export interface OperationContext extends OperationDeps {

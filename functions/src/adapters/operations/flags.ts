@@ -18,6 +18,7 @@ import { parseWorkPipeline, readWorkSources, refuseNewShareProblems } from '../w
 import { writeAudit } from './audit';
 import type { OperationContext } from './context';
 import { parseCategory, parseProvider } from './documents';
+import { queueStates } from './queues';
 
 type Raw = Record<string, unknown>;
 
@@ -36,9 +37,11 @@ function given(raw: unknown, parsed: unknown): Raw {
 }
 
 /**
- * Maintenance mode: while on, the gate grants nothing (callers retry later). One transaction
- * writes `config/flags.maintenance` and the audit entry (with the reason). The other flags are
- * kept as they are, valid or not, so the switch works in an emergency.
+ * Maintenance mode: while on, the gate grants nothing (callers retry later) and the provider
+ * queues are paused, so no task is even dispatched. One transaction writes
+ * `config/flags.maintenance` and the audit entry (with the reason); the queues follow after
+ * it commits. The other flags are kept as they are, valid or not, so the switch works in an
+ * emergency.
  */
 export async function setMaintenanceMode(
   ctx: OperationContext,
@@ -46,7 +49,7 @@ export async function setMaintenanceMode(
 ): Promise<SetMaintenanceModeResult> {
   const { db } = ctx;
   const ref = db.doc(CONFIG_PATHS.flags);
-  return db.runTransaction(async (tx) => {
+  const result = await db.runTransaction(async (tx) => {
     const snapshot = await tx.get(ref);
     const before = snapshot.data() ?? {};
     if ((before.maintenance ?? false) === input.enabled) {
@@ -64,6 +67,8 @@ export async function setMaintenanceMode(
     });
     return { maintenance: input.enabled, changed: true, auditId };
   });
+  // Also when unchanged: a repeated call mends a queue a failed earlier call left behind.
+  return { ...result, queues: await queueStates(ctx, input.enabled) };
 }
 
 /**

@@ -5,6 +5,7 @@ import { getCollectionStatus, startCollection } from './collections';
 import type { OperationContext } from './context';
 import { clearCooldown } from './cooldowns';
 import { setFlags, setMaintenanceMode } from './flags';
+import { purgeProviderQueues } from './queues';
 import { forceFlush, validateData } from './runs';
 import { getRealtimeSalesSummary, refreshRealtimeSales } from './sales';
 import { getQuotaStats, getRecentWarnings } from './stats';
@@ -43,4 +44,5 @@ export const operations: Operations = {
   getRealtimeSalesSummary,
   exportBackup,
   importBackup,
+  purgeProviderQueues,
 };

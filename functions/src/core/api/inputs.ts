@@ -122,6 +122,12 @@ export const setMaintenanceModeInput = z.strictObject({
   reason: textSchema(500).optional(),
 });
 
+export const purgeProviderQueuesInput = z.strictObject({
+  provider: apiIdSchema,
+  /** Kept in the audit log: purging drops work that was never done. */
+  reason: textSchema(500).min(1),
+});
+
 /** Every flag except maintenance (setMaintenanceMode), each optional. */
 export const flagsPatchSchema = z.strictObject(
   flagsSchema.omit({ maintenance: true }).partial().shape,

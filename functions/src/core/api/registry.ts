@@ -10,6 +10,7 @@ import {
   getStatusInput,
   importBackupInput,
   pauseCategoryInput,
+  purgeProviderQueuesInput,
   refreshRealtimeSalesInput,
   resumeCategoryInput,
   setCategoryAllocationInput,
@@ -26,6 +27,7 @@ import type {
   ForceFlushResult,
   ImportBackupResult,
   PauseCategoryResult,
+  PurgeProviderQueuesResult,
   QuotaStatsResult,
   RealtimeSalesSummaryResult,
   RecentWarningsResult,
@@ -105,6 +107,12 @@ export const callableRegistry = {
   ),
   exportBackup: callable('operator', false, exportBackupInput, 'configuration and state as JSON'),
   importBackup: callable('admin', true, importBackupInput, 'restore a verified backup'),
+  purgeProviderQueues: callable(
+    'admin',
+    true,
+    purgeProviderQueuesInput,
+    "drop every waiting task of a provider's queues",
+  ),
 } as const satisfies Record<string, CallableSpec | CallableSlot>;
 
 export type Registry = typeof callableRegistry;
@@ -140,6 +148,7 @@ export interface CallableResults {
   getRealtimeSalesSummary: RealtimeSalesSummaryResult;
   exportBackup: ExportBackupResult;
   importBackup: ImportBackupResult;
+  purgeProviderQueues: PurgeProviderQueuesResult;
 }
 export type CallableResult<N extends CallableName> = CallableResults[N];
 

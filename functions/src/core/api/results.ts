@@ -98,9 +98,25 @@ export interface ClearCooldownResult extends Audited {
   cooldown: CooldownStatus | null;
 }
 
+/** A provider queue's state as an operation left it (error: it could not be changed). */
+export interface QueueStateChange {
+  queue: string;
+  state: 'RUNNING' | 'PAUSED' | 'DISABLED' | 'UNKNOWN';
+  error?: string;
+}
+
 export interface SetMaintenanceModeResult extends Audited {
   maintenance: boolean;
   changed: boolean;
+  /** The provider queues, paused while maintenance is on (empty where none are administered). */
+  queues: QueueStateChange[];
+}
+
+export interface PurgeProviderQueuesResult extends Audited {
+  provider: string;
+  /** Per queue, the tasks Cloud Tasks counted just before it dropped them. */
+  queues: Array<{ queue: string; dropped: number; error?: string }>;
+  dropped: number;
 }
 
 export interface SetFlagsResult extends Audited {

@@ -2,12 +2,14 @@ import { getAuth } from 'firebase-admin/auth';
 import { enqueueAggregationFlush } from '../../adapters/aggregation-store';
 import { db, projectId, version } from '../../adapters/firebase';
 import type { OperationDeps } from '../../adapters/operations';
+import { cloudTasksAdmin } from '../../adapters/queue-admin';
 import { enqueueTask } from '../../adapters/task-queue';
+import { deployedQueueRate } from '../../adapters/work-queue-params';
 import { instanceWriteBuffer } from '../../adapters/write-buffer';
 
 let shared: OperationDeps | undefined;
 
-/** The instance's dependencies: the default app's Firestore and Auth, Cloud Tasks, the buffer. */
+/** The instance's dependencies: the default app's Firestore and Auth, Cloud Tasks and its queue administration, the buffer. */
 export function instanceDeps(): OperationDeps {
   if (!shared) {
     const firestore = db(); // initializes the default app, which Auth shares
@@ -20,6 +22,7 @@ export function instanceDeps(): OperationDeps {
       scheduleFlush: (workItemId, atMs) => enqueueAggregationFlush(workItemId, atMs),
       projectId,
       version,
+      queues: { admin: cloudTasksAdmin(), deployed: deployedQueueRate },
     };
   }
   return shared;

@@ -1,0 +1,331 @@
+/**
+ * One Cloud Tasks queue of the local stack, as Cloud Tasks runs it: tasks wait for their
+ * schedule time, a token bucket of `maxDispatchesPerSecond` (burst `maxBurstSize`) and at most
+ * `maxConcurrentDispatches` in flight govern dispatch, a failed attempt is retried with the
+ * queue's backoff, a paused queue dispatches nothing (tasks can still be added), and a purge
+ * drops every waiting task. Names are deduplicated for the life of the queue.
+ */
+
+export interface RateLimits {
+  maxDispatchesPerSecond: number;
+  maxBurstSize: number;
+  maxConcurrentDispatches: number;
+}
+
+export interface RetryConfig {
+  /** -1: unlimited. Counts the first attempt. */
+  maxAttempts: number;
+  /** 0: unlimited. */
+  maxRetrySeconds: number;
+  minBackoffSeconds: number;
+  maxBackoffSeconds: number;
+  maxDoublings: number;
+}
+
+export type QueueState = 'RUNNING' | 'PAUSED';
+
+export interface QueueConfig {
+  /** projects/<p>/locations/<l>/queues/<id> */
+  name: string;
+  rateLimits: RateLimits;
+  retryConfig: RetryConfig;
+  /** Where a task without its own URL goes: the task-queue function. */
+  defaultUri: string;
+}
+
+export interface NewTask {
+  /** Full resource name; generated when absent. */
+  name?: string;
+  url?: string;
+  body: string;
+  headers?: Record<string, string>;
+  scheduleTimeMs?: number;
+  dispatchDeadlineSeconds?: number;
+}
+
+export interface QueuedTask {
+  name: string;
+  url: string;
+  body: string;
+  headers: Record<string, string>;
+  createTimeMs: number;
+  /** The original schedule time (the ETA header). */
+  etaMs: number;
+  /** When it may next be dispatched: the schedule time, or after a retry's backoff. */
+  dueMs: number;
+  dispatchDeadlineSeconds: number;
+  dispatchCount: number;
+  responseCount: number;
+  firstAttemptMs?: number;
+  lastStatus?: number;
+}
+
+export interface DispatchResult {
+  /** HTTP status, or undefined when the request failed (refused, timed out). */
+  status?: number;
+}
+
+export type Dispatcher = (
+  task: QueuedTask,
+  headers: Record<string, string>,
+) => Promise<DispatchResult>;
+
+export interface QueueStats {
+  tasksCount: number;
+  oldestEstimatedArrivalTimeMs?: number;
+  executedLastMinuteCount: number;
+  concurrentDispatchesCount: number;
+  effectiveExecutionRate: number;
+}
+
+export interface Clock {
+  now(): number;
+}
+
+/** Cloud Tasks' defaults for an HTTP target queue. */
+export const DEFAULT_RATE_LIMITS: RateLimits = {
+  maxDispatchesPerSecond: 500,
+  maxBurstSize: 100,
+  maxConcurrentDispatches: 1000,
+};
+export const DEFAULT_RETRY: RetryConfig = {
+  maxAttempts: 100,
+  maxRetrySeconds: 0,
+  minBackoffSeconds: 0.1,
+  maxBackoffSeconds: 3600,
+  maxDoublings: 16,
+};
+/** An HTTP task's default dispatch deadline (10 minutes). */
+export const DEFAULT_DISPATCH_DEADLINE_SECONDS = 600;
+export const MAX_DISPATCHES_PER_SECOND = 500;
+export const MAX_CONCURRENT_DISPATCHES = 5000;
+
+/** Cloud Tasks derives the bucket size from the rate; at least one token. */
+export function burstFor(maxDispatchesPerSecond: number): number {
+  return Math.max(1, Math.min(MAX_DISPATCHES_PER_SECOND, Math.ceil(maxDispatchesPerSecond)));
+}
+
+export class LocalQueue {
+  state: QueueState = 'RUNNING';
+  purgeTimeMs?: number;
+  private readonly waiting = new Map<string, QueuedTask>();
+  private readonly takenNames = new Set<string>();
+  private inFlight = 0;
+  private tokens: number;
+  private refilledAtMs: number;
+  private readonly executed: number[] = [];
+  private timer?: NodeJS.Timeout;
+  private sequence = 0;
+  private stopped = false;
+
+  constructor(
+    public config: QueueConfig,
+    private readonly dispatch: Dispatcher,
+    private readonly clock: Clock = { now: () => Date.now() },
+    private readonly onDrop: (task: QueuedTask, reason: string) => void = () => undefined,
+  ) {
+    this.tokens = config.rateLimits.maxBurstSize;
+    this.refilledAtMs = clock.now();
+  }
+
+  get id(): string {
+    return this.config.name.split('/').pop()!;
+  }
+
+  /** Returns undefined when the name was already taken (Cloud Tasks: ALREADY_EXISTS). */
+  add(task: NewTask): QueuedTask | undefined {
+    const now = this.clock.now();
+    const name = task.name || `${this.config.name}/tasks/${now}${++this.sequence}`;
+    if (this.takenNames.has(name)) return undefined;
+    this.takenNames.add(name);
+    const eta = Math.max(task.scheduleTimeMs ?? now, now);
+    const queued: QueuedTask = {
+      name,
+      url: task.url || this.config.defaultUri,
+      body: task.body,
+      headers: task.headers ?? {},
+      createTimeMs: now,
+      etaMs: task.scheduleTimeMs ?? now,
+      dueMs: eta,
+      dispatchDeadlineSeconds: task.dispatchDeadlineSeconds ?? DEFAULT_DISPATCH_DEADLINE_SECONDS,
+      dispatchCount: 0,
+      responseCount: 0,
+    };
+    this.waiting.set(name, queued);
+    this.pump();
+    return queued;
+  }
+
+  /** Deletes a waiting task; false when there is none of that name. */
+  delete(name: string): boolean {
+    const found = this.waiting.delete(name);
+    if (found) this.pump();
+    return found;
+  }
+
+  tasks(): QueuedTask[] {
+    return [...this.waiting.values()];
+  }
+
+  pause(): void {
+    this.state = 'PAUSED';
+    this.pump();
+  }
+
+  resume(): void {
+    this.state = 'RUNNING';
+    this.pump();
+  }
+
+  /** Drops every waiting task (dispatches in flight finish); returns how many. */
+  purge(): number {
+    const dropped = this.waiting.size;
+    this.waiting.clear();
+    this.purgeTimeMs = this.clock.now();
+    this.pump();
+    return dropped;
+  }
+
+  updateRateLimits(limits: Partial<RateLimits>): void {
+    this.refill();
+    const next = { ...this.config.rateLimits, ...limits };
+    if (limits.maxDispatchesPerSecond !== undefined && limits.maxBurstSize === undefined) {
+      next.maxBurstSize = burstFor(limits.maxDispatchesPerSecond);
+    }
+    this.config = { ...this.config, rateLimits: next };
+    this.tokens = Math.min(this.tokens, next.maxBurstSize);
+    this.pump();
+  }
+
+  stats(): QueueStats {
+    const now = this.clock.now();
+    this.forgetBefore(now - 60_000);
+    // Cloud Tasks: "an estimation of the nearest time in the future where a task in the queue
+    // is scheduled to be executed" (in the past when a task is overdue).
+    let oldest: number | undefined;
+    for (const task of this.waiting.values()) {
+      oldest = oldest === undefined ? task.dueMs : Math.min(oldest, task.dueMs);
+    }
+    return {
+      tasksCount: this.waiting.size,
+      oldestEstimatedArrivalTimeMs: oldest,
+      executedLastMinuteCount: this.executed.length,
+      concurrentDispatchesCount: this.inFlight,
+      effectiveExecutionRate:
+        this.state === 'PAUSED' ? 0 : this.config.rateLimits.maxDispatchesPerSecond,
+    };
+  }
+
+  stop(): void {
+    this.stopped = true;
+    clearTimeout(this.timer);
+  }
+
+  /** Dispatches what may go now, then sleeps until the next task is due or a token refills. */
+  private pump(): void {
+    clearTimeout(this.timer);
+    this.timer = undefined;
+    if (this.stopped || this.state === 'PAUSED') return;
+    this.refill();
+    const now = this.clock.now();
+    const { maxConcurrentDispatches } = this.config.rateLimits;
+    let nextDueMs = Number.POSITIVE_INFINITY;
+    for (const task of this.dueOrder()) {
+      if (this.inFlight >= maxConcurrentDispatches) return; // a finishing dispatch pumps again
+      if (task.dueMs > now) {
+        nextDueMs = task.dueMs;
+        break;
+      }
+      if (this.tokens < 1) {
+        const perSecond = this.config.rateLimits.maxDispatchesPerSecond;
+        nextDueMs = now + Math.ceil(((1 - this.tokens) / perSecond) * 1000);
+        break;
+      }
+      this.tokens -= 1;
+      this.waiting.delete(task.name);
+      this.run(task);
+    }
+    if (Number.isFinite(nextDueMs)) {
+      // setTimeout takes at most 2^31-1 ms; a longer wait re-arms.
+      const delay = Math.min(Math.max(nextDueMs - now, 0), 2 ** 31 - 1);
+      this.timer = setTimeout(() => this.pump(), delay);
+    }
+  }
+
+  private dueOrder(): QueuedTask[] {
+    return [...this.waiting.values()].sort((a, b) => a.dueMs - b.dueMs);
+  }
+
+  private refill(): void {
+    const now = this.clock.now();
+    const { maxDispatchesPerSecond, maxBurstSize } = this.config.rateLimits;
+    this.tokens = Math.min(
+      maxBurstSize,
+      this.tokens + ((now - this.refilledAtMs) / 1000) * maxDispatchesPerSecond,
+    );
+    this.refilledAtMs = now;
+  }
+
+  private run(task: QueuedTask): void {
+    this.inFlight += 1;
+    const now = this.clock.now();
+    task.firstAttemptMs ??= now;
+    const headers: Record<string, string> = {
+      'content-type': 'application/json',
+      // One spelling per header: fetch would join Content-Type and content-type into a list.
+      ...Object.fromEntries(Object.entries(task.headers).map(([k, v]) => [k.toLowerCase(), v])),
+      'X-CloudTasks-QueueName': this.id,
+      'X-CloudTasks-TaskName': task.name.split('/').pop()!,
+      'X-CloudTasks-TaskRetryCount': String(task.dispatchCount),
+      'X-CloudTasks-TaskExecutionCount': String(task.responseCount),
+      'X-CloudTasks-TaskETA': String(task.etaMs / 1000),
+    };
+    if (task.lastStatus !== undefined) {
+      headers['X-CloudTasks-TaskPreviousResponse'] = String(task.lastStatus);
+    }
+    task.dispatchCount += 1;
+    this.dispatch(task, headers)
+      .catch(() => ({ status: undefined }) as DispatchResult)
+      .then((result) => this.finish(task, result))
+      .finally(() => {
+        this.inFlight -= 1;
+        this.pump();
+      });
+  }
+
+  private finish(task: QueuedTask, { status }: DispatchResult): void {
+    const now = this.clock.now();
+    this.executed.push(now);
+    this.forgetBefore(now - 60_000);
+    if (status !== undefined) task.responseCount += 1;
+    if (status !== undefined && status >= 200 && status < 300) return;
+    task.lastStatus = status;
+    const { maxAttempts, maxRetrySeconds } = this.config.retryConfig;
+    // Cloud Tasks gives up once both limits are reached; -1 attempts and 0 s are unlimited.
+    const outOfAttempts = maxAttempts >= 0 && task.dispatchCount >= maxAttempts;
+    const outOfTime = maxRetrySeconds <= 0 || now - task.firstAttemptMs! >= maxRetrySeconds * 1000;
+    if (outOfAttempts && outOfTime) {
+      const last = status ?? 'no response';
+      this.onDrop(task, `gave up after ${task.dispatchCount} attempts (last: ${last})`);
+      return;
+    }
+    if (this.purgeTimeMs !== undefined && task.createTimeMs <= this.purgeTimeMs) {
+      this.onDrop(task, 'purged while in flight');
+      return;
+    }
+    task.dueMs = now + backoffMs(this.config.retryConfig, task.dispatchCount);
+    this.waiting.set(task.name, task);
+  }
+
+  private forgetBefore(ms: number): void {
+    while (this.executed.length > 0 && this.executed[0]! < ms) this.executed.shift();
+  }
+}
+
+/** Backoff before the next attempt: doubles maxDoublings times, then grows linearly. */
+export function backoffMs(retry: RetryConfig, attemptsSoFar: number): number {
+  const doublings = Math.min(attemptsSoFar - 1, retry.maxDoublings);
+  const linear = Math.max(0, attemptsSoFar - 1 - retry.maxDoublings);
+  const factor = 2 ** doublings + linear * 2 ** retry.maxDoublings;
+  return Math.min(retry.maxBackoffSeconds, retry.minBackoffSeconds * factor) * 1000;
+}

@@ -1,0 +1,278 @@
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { z } from 'zod';
+import type { DiscoveredQueue } from './discover.ts';
+import {
+  type Clock,
+  type Dispatcher,
+  LocalQueue,
+  MAX_CONCURRENT_DISPATCHES,
+  MAX_DISPATCHES_PER_SECOND,
+  type QueuedTask,
+} from './queue.ts';
+
+/**
+ * The local stack's Cloud Tasks. firebase-tools' Tasks emulator dispatches every task at once
+ * (schedule times ignored) and serves no admin API, so the stack puts this in its place for
+ * everything that enqueues (the functions, the CLI, the stack itself) and dispatches to the
+ * task-queue functions on the Functions emulator. It speaks two of Cloud Tasks' dialects:
+ *
+ * - the enqueue API firebase-admin's `taskQueue()` uses against an emulator
+ *   (`POST /projects/<p>/locations/<l>/queues/<q>/tasks`, `DELETE .../tasks/<id>`);
+ * - the subset of the Cloud Tasks REST API (v2beta3, and v2 without stats) that
+ *   `@google-cloud/tasks` calls for queue administration: get (with `stats` in the read mask),
+ *   patch of `rate_limits`, pause, resume and purge.
+ */
+export class LocalCloudTasks {
+  private readonly queues = new Map<string, LocalQueue>();
+
+  constructor(
+    projectId: string,
+    discovered: readonly DiscoveredQueue[],
+    targetUrl: (queue: DiscoveredQueue) => string,
+    options: {
+      dispatch?: Dispatcher;
+      clock?: Clock;
+      log?: (line: string) => void;
+    } = {},
+  ) {
+    const dispatch = options.dispatch ?? httpDispatch;
+    const log = options.log ?? (() => undefined);
+    for (const queue of discovered) {
+      const name = `projects/${projectId}/locations/${queue.region}/queues/${queue.functionName}`;
+      this.queues.set(
+        name,
+        new LocalQueue(
+          {
+            name,
+            rateLimits: queue.rateLimits,
+            retryConfig: queue.retryConfig,
+            defaultUri: targetUrl(queue),
+          },
+          dispatch,
+          options.clock,
+          (task, reason) => log(`cloud tasks: ${name}: dropped ${task.name}: ${reason}`),
+        ),
+      );
+    }
+  }
+
+  queue(name: string): LocalQueue | undefined {
+    return this.queues.get(name);
+  }
+
+  list(): LocalQueue[] {
+    return [...this.queues.values()];
+  }
+
+  stop(): void {
+    for (const queue of this.queues.values()) queue.stop();
+  }
+
+  async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const url = new URL(req.url ?? '/', 'http://localhost');
+    const path = decodeURIComponent(url.pathname);
+    const enumsAsInts = (url.searchParams.get('$alt') ?? '').includes('enum-encoding=int');
+
+    const tasks =
+      /^\/(projects\/[^/]+\/locations\/[^/]+\/queues\/[^/]+)\/tasks(?:\/([^/]+))?$/.exec(path);
+    if (tasks) {
+      const queue = this.queues.get(tasks[1]!);
+      if (!queue) return fail(res, 404, 'NOT_FOUND', `Queue does not exist: ${tasks[1]}`);
+      if (req.method === 'POST' && !tasks[2]) return this.enqueue(queue, req, res);
+      if (req.method === 'DELETE' && tasks[2]) {
+        return queue.delete(`${tasks[1]}/tasks/${tasks[2]}`)
+          ? send(res, 200, {})
+          : fail(res, 404, 'NOT_FOUND', `Task does not exist: ${tasks[2]}`);
+      }
+      return fail(res, 405, 'UNIMPLEMENTED', `${req.method} is not served on tasks`);
+    }
+
+    const admin =
+      /^\/(v2|v2beta3)\/(projects\/[^/]+\/locations\/[^/]+\/queues\/[^/:]+)(?::(pause|resume|purge))?$/.exec(
+        path,
+      );
+    if (!admin) return fail(res, 404, 'NOT_FOUND', `no route ${req.method} ${path}`);
+    const [, version, name, verb] = admin;
+    const queue = this.queues.get(name!);
+    if (!queue) return fail(res, 404, 'NOT_FOUND', `Queue does not exist: ${name}`);
+    const withStats = version === 'v2beta3';
+    if (req.method === 'GET' && !verb) {
+      const mask = (url.searchParams.get('readMask') ?? '').split(',').filter(Boolean);
+      return send(res, 200, queueResource(queue, enumsAsInts, withStats && mask.includes('stats')));
+    }
+    if (req.method === 'PATCH' && !verb) {
+      const problem = updateRateLimits(
+        queue,
+        (url.searchParams.get('updateMask') ?? '').split(',').filter(Boolean),
+        await readJson(req),
+      );
+      if (problem) return fail(res, 400, 'INVALID_ARGUMENT', problem);
+      return send(res, 200, queueResource(queue, enumsAsInts, false));
+    }
+    if (req.method === 'POST' && verb) {
+      if (verb === 'pause') queue.pause();
+      if (verb === 'resume') queue.resume();
+      if (verb === 'purge') queue.purge();
+      return send(res, 200, queueResource(queue, enumsAsInts, false));
+    }
+    fail(res, 405, 'UNIMPLEMENTED', `${req.method} ${path} is not served`);
+  }
+
+  private async enqueue(
+    queue: LocalQueue,
+    req: IncomingMessage,
+    res: ServerResponse,
+  ): Promise<void> {
+    const parsed = enqueueSchema.safeParse(await readJson(req));
+    if (!parsed.success) return fail(res, 400, 'INVALID_ARGUMENT', z.prettifyError(parsed.error));
+    const { task } = parsed.data;
+    const added = queue.add({
+      name: task.name,
+      url: task.httpRequest.url,
+      body: Buffer.from(task.httpRequest.body ?? '', 'base64').toString('utf8'),
+      headers: task.httpRequest.headers,
+      scheduleTimeMs: task.scheduleTime ? Date.parse(task.scheduleTime) : undefined,
+      dispatchDeadlineSeconds: task.dispatchDeadline
+        ? Number.parseFloat(task.dispatchDeadline)
+        : undefined,
+    });
+    if (!added) {
+      return fail(res, 409, 'ALREADY_EXISTS', `Requested entity already exists: ${task.name}`);
+    }
+    send(res, 200, { name: added.name, scheduleTime: new Date(added.dueMs).toISOString() });
+  }
+}
+
+/** Serves a LocalCloudTasks on host:port (0: any free port). */
+export function serveCloudTasks(
+  tasks: LocalCloudTasks,
+  host: string,
+  port: number,
+): Promise<{ server: Server; hostPort: string }> {
+  const server = createServer((req, res) => {
+    tasks.handle(req, res).catch((error: Error) => fail(res, 500, 'INTERNAL', error.message));
+  });
+  return new Promise((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(port, host, () =>
+      resolve({ server, hostPort: `${host}:${(server.address() as AddressInfo).port}` }),
+    );
+  });
+}
+
+const enqueueSchema = z.object({
+  task: z.object({
+    name: z.string().optional(),
+    scheduleTime: z.iso.datetime({ offset: true }).optional(),
+    dispatchDeadline: z
+      .string()
+      .regex(/^\d+(\.\d+)?s$/)
+      .optional(),
+    httpRequest: z.object({
+      url: z.string().optional(),
+      body: z.string().optional(),
+      headers: z.record(z.string(), z.string()).optional(),
+    }),
+  }),
+});
+
+const RATE_MASK: Record<string, 'maxDispatchesPerSecond' | 'maxConcurrentDispatches'> = {
+  'rate_limits.max_dispatches_per_second': 'maxDispatchesPerSecond',
+  'rateLimits.maxDispatchesPerSecond': 'maxDispatchesPerSecond',
+  'rate_limits.max_concurrent_dispatches': 'maxConcurrentDispatches',
+  'rateLimits.maxConcurrentDispatches': 'maxConcurrentDispatches',
+};
+
+/** Applies a queue patch's rate limits as Cloud Tasks validates them; returns a problem. */
+function updateRateLimits(queue: LocalQueue, mask: string[], body: unknown): string | undefined {
+  if (mask.length === 0) return 'update_mask is required: only rate_limits fields are served';
+  const limits = (body as { rateLimits?: Record<string, unknown> } | undefined)?.rateLimits ?? {};
+  const update: Partial<Record<'maxDispatchesPerSecond' | 'maxConcurrentDispatches', number>> = {};
+  for (const path of mask) {
+    const field = RATE_MASK[path];
+    if (!field) return `update_mask path ${path} is not served (only rate_limits)`;
+    const value = Number(limits[field]);
+    const max =
+      field === 'maxDispatchesPerSecond' ? MAX_DISPATCHES_PER_SECOND : MAX_CONCURRENT_DISPATCHES;
+    const valid =
+      Number.isFinite(value) &&
+      value > 0 &&
+      value <= max &&
+      (field === 'maxDispatchesPerSecond' || Number.isInteger(value));
+    if (!valid) return `rate_limits.${field} must be in (0, ${max}]; got ${limits[field]}`;
+    update[field] = value;
+  }
+  queue.updateRateLimits(update);
+  return undefined;
+}
+
+const STATE_NUMBER = { RUNNING: 1, PAUSED: 2 } as const;
+
+/** A Queue resource as the Cloud Tasks REST API returns it. */
+function queueResource(queue: LocalQueue, enumsAsInts: boolean, withStats: boolean) {
+  const { rateLimits, retryConfig } = queue.config;
+  const stats = withStats ? queue.stats() : undefined;
+  return {
+    name: queue.config.name,
+    httpTarget: { uriOverride: { path: { path: new URL(queue.config.defaultUri).pathname } } },
+    rateLimits,
+    retryConfig: {
+      maxAttempts: retryConfig.maxAttempts,
+      maxRetryDuration: `${retryConfig.maxRetrySeconds}s`,
+      minBackoff: `${retryConfig.minBackoffSeconds}s`,
+      maxBackoff: `${retryConfig.maxBackoffSeconds}s`,
+      maxDoublings: retryConfig.maxDoublings,
+    },
+    state: enumsAsInts ? STATE_NUMBER[queue.state] : queue.state,
+    ...(queue.purgeTimeMs === undefined
+      ? {}
+      : { purgeTime: new Date(queue.purgeTimeMs).toISOString() }),
+    ...(stats && {
+      stats: {
+        tasksCount: String(stats.tasksCount),
+        ...(stats.oldestEstimatedArrivalTimeMs !== undefined && {
+          oldestEstimatedArrivalTime: new Date(stats.oldestEstimatedArrivalTimeMs).toISOString(),
+        }),
+        executedLastMinuteCount: String(stats.executedLastMinuteCount),
+        concurrentDispatchesCount: String(stats.concurrentDispatchesCount),
+        effectiveExecutionRate: stats.effectiveExecutionRate,
+      },
+    }),
+  };
+}
+
+/** POSTs a task to its target, as Cloud Tasks does, within its dispatch deadline. */
+const httpDispatch: Dispatcher = async (task: QueuedTask, headers) => {
+  try {
+    const response = await fetch(task.url, {
+      method: 'POST',
+      headers,
+      body: task.body,
+      signal: AbortSignal.timeout(task.dispatchDeadlineSeconds * 1000),
+    });
+    await response.arrayBuffer();
+    return { status: response.status };
+  } catch {
+    return {};
+  }
+};
+
+async function readJson(req: IncomingMessage): Promise<unknown> {
+  const chunks: Buffer[] = [];
+  for await (const chunk of req) chunks.push(chunk as Buffer);
+  try {
+    return JSON.parse(Buffer.concat(chunks).toString('utf8'));
+  } catch {
+    return undefined;
+  }
+}
+
+function fail(res: ServerResponse, status: number, code: string, message: string): void {
+  send(res, status, { error: { code: status, message, status: code } });
+}
+
+function send(res: ServerResponse, status: number, body: unknown): void {
+  res.writeHead(status, { 'content-type': 'application/json' });
+  res.end(JSON.stringify(body));
+}

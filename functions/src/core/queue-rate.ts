@@ -1,0 +1,98 @@
+import type { Category, Limit, Provider } from './config';
+import { effectiveShares } from './quota/allocation';
+import { concurrencyCap, lineShape } from './quota/limits';
+import { askedOf, type WorkCall } from './quota/share-check';
+
+/** A task queue's dispatch limits, as Cloud Tasks takes them. */
+export interface QueueRate {
+  maxDispatchesPerSecond: number;
+  maxConcurrentDispatches: number;
+}
+
+/**
+ * How far above what the gate will grant a provider's work queue dispatches: enough that the
+ * gate, not the queue, is what holds work back (the queue's rate is a smoothed average, the
+ * gate also grants bursts), little enough that few tasks are dispatched only to be deferred.
+ */
+export const QUEUE_HEADROOM = 1.25;
+/** Cloud Tasks' bounds; a queue never stops dispatching altogether (deferred items wait in it). */
+export const MIN_DISPATCHES_PER_SECOND = 0.01;
+export const MAX_DISPATCHES_PER_SECOND = 500;
+
+/** The shortest length of each window unit: the fastest a window's limit can be spent. */
+const WINDOW_SECONDS = { second: 1, minute: 60, hour: 3600, day: 86_400, month: 28 * 86_400 };
+
+/** What a limit refills per second, at 100%. */
+function ratePerSecond(limit: Limit): number | undefined {
+  if (limit.kind === 'tokenBucket' || limit.kind === 'operation') {
+    return lineShape(limit).ratePerSecond;
+  }
+  if (limit.kind === 'window') return limit.limit / WINDOW_SECONDS[limit.unit];
+  return undefined;
+}
+
+/**
+ * Work items per second a provider's limits can grant its categories' work, at most: for each
+ * limit every call of the work asks something of, its rate times the active categories' total
+ * share, over the least any call asks of it; the tightest such limit decides. Undefined when no
+ * limit bounds every call (bytes windows, operation limits of some calls only).
+ */
+export function grantableItemsPerSecond(
+  provider: Pick<Provider, 'id' | 'limits'>,
+  categories: readonly Category[],
+  calls: readonly WorkCall[],
+): number | undefined {
+  if (calls.length === 0) return undefined;
+  const ofProvider = categories.filter((c) => c.provider === provider.id);
+  const percent = effectiveShares([...ofProvider])
+    .filter((share) => !share.paused)
+    .reduce((sum, share) => sum + share.percent, 0);
+  let tightest: number | undefined;
+  for (const limit of provider.limits) {
+    const rate = ratePerSecond(limit);
+    if (rate === undefined) continue;
+    const asked = calls.map((call) => askedOf(limit, call) ?? 0);
+    const least = Math.min(...asked);
+    if (!(least > 0)) continue; // some call asks nothing of it: it does not bound every item
+    const items = (rate * percent) / 100 / least;
+    tightest = tightest === undefined ? items : Math.min(tightest, items);
+  }
+  return tightest;
+}
+
+/**
+ * The rate a provider's work queue should dispatch at: just above what the gate will grant
+ * (QUEUE_HEADROOM), never above the deploy-time bounds (the function's `rateLimits` params).
+ * Concurrency follows the provider's concurrency limit the same way; without one it is the
+ * deploy-time bound.
+ */
+export function queueRateFor(
+  provider: Provider,
+  categories: readonly Category[],
+  calls: readonly WorkCall[],
+  deployed: QueueRate,
+): QueueRate {
+  const items = grantableItemsPerSecond(provider, categories, calls);
+  const rate =
+    items === undefined
+      ? deployed.maxDispatchesPerSecond
+      : Math.min(
+          deployed.maxDispatchesPerSecond,
+          Math.max(MIN_DISPATCHES_PER_SECOND, roundUp(items * QUEUE_HEADROOM)),
+        );
+  const cap = concurrencyCap(provider.limits);
+  return {
+    maxDispatchesPerSecond: Math.min(MAX_DISPATCHES_PER_SECOND, rate),
+    maxConcurrentDispatches:
+      cap === undefined
+        ? deployed.maxConcurrentDispatches
+        : Math.min(deployed.maxConcurrentDispatches, Math.ceil(cap * QUEUE_HEADROOM)),
+  };
+}
+
+/** Up to 3 significant digits, so small drifts do not rewrite the queue. */
+function roundUp(value: number): number {
+  if (value <= 0) return 0;
+  const scale = 10 ** (2 - Math.floor(Math.log10(value)));
+  return Math.ceil(value * scale) / scale;
+}
