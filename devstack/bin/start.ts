@@ -9,6 +9,8 @@ const quiet = process.argv.includes('--quiet');
 const stack = await startStack({
   ports: 'fixed',
   spapiProcessingMs: 5_000,
+  // The schedules run by the clock, as deployed (the tests fire them by hand instead).
+  schedules: 'cron',
   log: (line) => {
     if (!quiet || !line.startsWith('[firebase]')) console.log(line);
   },
@@ -27,7 +29,7 @@ Tollgate local stack is up (project ${projectId}), with sandbox upstreams and de
   cloud tasks   ${urls.tasks}
   firestore     ${urls.firestore} (FIRESTORE_EMULATOR_HOST)
   storage       ${urls.storage} (STORAGE_EMULATOR_HOST)
-  control       ${urls.control}/schedules (fire one: npm run fire -- <name>)
+  control       ${urls.control}/schedules (fire one: npm run fire -- <name> [--at <time>])
   sandboxes     keepa ${urls.keepa}, sp-api ${urls.spapi}, proxy ${urls.proxy}, price site ${urls.site}
                 (state: ${urls.control}/sandboxes; misbehave: POST ${urls.control}/sandboxes/<name>/misbehave {"mode":"429"})
 Scheduled functions (${stack.scheduler.functions.map((f) => f.name).join(', ')}) run on this

@@ -43,6 +43,14 @@ export function writeConfigWithPorts(projectDir: string, ports: EmulatorPorts): 
 }
 
 /**
+ * firebase-functions itself resolves the boolean `enforceAppCheck` param when the functions
+ * load and warns for each callable (an upstream report); not the project's code, so a newcomer
+ * sees one line about it instead of one per callable.
+ */
+const UPSTREAM_PARAM_WARNING =
+  /params\.ENFORCE_APP_CHECK\.value\(\) invoked during function deployment/;
+
+/**
  * Runs `firebase emulators:start` from the devDependency in its own process group, so
  * stopping it also stops every function worker it spawned.
  */
@@ -89,8 +97,17 @@ export function spawnEmulators(options: {
       stdio: ['ignore', 'pipe', 'pipe'],
     },
   );
+  let noted = false;
+  const onLine = (line: string) => {
+    if (!UPSTREAM_PARAM_WARNING.test(line)) return options.onLine(line);
+    if (noted) return;
+    noted = true;
+    options.onLine(
+      'functions: firebase-functions warns once per callable that a boolean param was read at load; its own doing (enforceAppCheck), harmless; left out',
+    );
+  };
   for (const stream of [child.stdout, child.stderr]) {
-    if (stream) createInterface({ input: stream }).on('line', options.onLine);
+    if (stream) createInterface({ input: stream }).on('line', onLine);
   }
   return child;
 }

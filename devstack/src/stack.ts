@@ -5,7 +5,12 @@ import { fileURLToPath } from 'node:url';
 import { deleteApp } from 'firebase-admin/app';
 import { discoverTaskQueues } from './cloud-tasks/discover.ts';
 import { LocalCloudTasks, serveCloudTasks } from './cloud-tasks/server.ts';
-import { discoverSchedules, fireScheduled, Scheduler } from './control/scheduler.ts';
+import {
+  discoverSchedules,
+  fireScheduled,
+  type ScheduleMode,
+  Scheduler,
+} from './control/scheduler.ts';
 import { startControlServer } from './control/server.ts';
 import {
   configuredPorts,
@@ -37,6 +42,12 @@ export interface StackOptions {
   spapiProcessingMs?: number;
   /** Where refused connections off loopback are recorded (see loopback.ts). */
   offLoopbackLog?: string;
+  /**
+   * What fires the scheduled functions (control/scheduler.ts). `cron` (the default, `npm
+   * start`): the stack's clock, by each function's cron and time zone. `manual` (the tests):
+   * only `POST <control>/schedules/<name>/fire`, optionally as of a given time.
+   */
+  schedules?: ScheduleMode;
 }
 
 export interface Stack {
@@ -190,8 +201,9 @@ export async function startStack(options: StackOptions): Promise<Stack> {
 
     scheduler = new Scheduler(
       discoverSchedules(join(PROJECT_DIR, 'functions')),
-      (fn) => fireScheduled(functionsUrl, projectId, fn),
+      (fn, scheduleTime) => fireScheduled(functionsUrl, projectId, fn, scheduleTime),
       log,
+      { mode: options.schedules ?? 'cron' },
     );
     scheduler.start();
     cleanups.push(() => scheduler?.stop());

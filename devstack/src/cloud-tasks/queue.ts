@@ -105,12 +105,31 @@ export function burstFor(maxDispatchesPerSecond: number): number {
   return Math.max(1, Math.min(MAX_DISPATCHES_PER_SECOND, Math.ceil(maxDispatchesPerSecond)));
 }
 
+/** Since the queue started: what a test measures a run by (Cloud Tasks has no such totals). */
+export interface QueueTotals {
+  added: number;
+  dispatches: number;
+  delivered: number;
+  dropped: number;
+  purged: number;
+}
+
+/** How long Cloud Tasks keeps a finished or deleted task's name taken ("about an hour"). */
+export const NAME_REUSE_MS = 60 * 60_000;
+
 export class LocalQueue {
   state: QueueState = 'RUNNING';
   purgeTimeMs?: number;
+  readonly totals: QueueTotals = { added: 0, dispatches: 0, delivered: 0, dropped: 0, purged: 0 };
+  /** Waiting tasks by name, and the same tasks latest-due first (the next due is last). */
   private readonly waiting = new Map<string, QueuedTask>();
-  private readonly takenNames = new Set<string>();
-  private inFlight = 0;
+  private readonly order: QueuedTask[] = [];
+  private readonly running = new Map<string, QueuedTask>();
+  /** Names taken: until when (undefined while the task exists). */
+  private readonly names = new Map<string, number | undefined>();
+  private readonly purgeEpochs = new WeakMap<QueuedTask, number>();
+  private readonly deleted = new WeakSet<QueuedTask>();
+  private purges = 0;
   private tokens: number;
   private refilledAtMs: number;
   private readonly executed: number[] = [];
@@ -132,13 +151,15 @@ export class LocalQueue {
     return this.config.name.split('/').pop()!;
   }
 
-  /** Returns undefined when the name was already taken (Cloud Tasks: ALREADY_EXISTS). */
+  /** Returns undefined when the name is taken (Cloud Tasks: ALREADY_EXISTS). */
   add(task: NewTask): QueuedTask | undefined {
     const now = this.clock.now();
     const name = task.name || `${this.config.name}/tasks/${now}${++this.sequence}`;
-    if (this.takenNames.has(name)) return undefined;
-    this.takenNames.add(name);
-    const eta = Math.max(task.scheduleTimeMs ?? now, now);
+    if (this.names.has(name)) {
+      const freeAt = this.names.get(name);
+      if (freeAt === undefined || now < freeAt) return undefined;
+    }
+    this.names.set(name, undefined);
     const queued: QueuedTask = {
       name,
       url: task.url || this.config.defaultUri,
@@ -146,21 +167,34 @@ export class LocalQueue {
       headers: task.headers ?? {},
       createTimeMs: now,
       etaMs: task.scheduleTimeMs ?? now,
-      dueMs: eta,
+      dueMs: Math.max(task.scheduleTimeMs ?? now, now),
       dispatchDeadlineSeconds: task.dispatchDeadlineSeconds ?? DEFAULT_DISPATCH_DEADLINE_SECONDS,
       dispatchCount: 0,
       responseCount: 0,
     };
-    this.waiting.set(name, queued);
+    this.purgeEpochs.set(queued, this.purges);
+    this.wait(queued);
+    this.totals.added += 1;
     this.pump();
     return queued;
   }
 
-  /** Deletes a waiting task; false when there is none of that name. */
+  /**
+   * Deletes a task; false when there is none of that name. One being dispatched is not
+   * retried, whatever its answer (as Cloud Tasks).
+   */
   delete(name: string): boolean {
-    const found = this.waiting.delete(name);
-    if (found) this.pump();
-    return found;
+    const running = this.running.get(name);
+    if (running) {
+      this.deleted.add(running);
+      return true;
+    }
+    const task = this.waiting.get(name);
+    if (!task) return false;
+    this.waiting.delete(name);
+    this.release(name);
+    this.pump();
+    return true;
   }
 
   tasks(): QueuedTask[] {
@@ -177,10 +211,14 @@ export class LocalQueue {
     this.pump();
   }
 
-  /** Drops every waiting task (dispatches in flight finish); returns how many. */
+  /** Drops every waiting task (dispatches in flight finish, unretried); returns how many. */
   purge(): number {
     const dropped = this.waiting.size;
+    for (const name of this.waiting.keys()) this.release(name);
     this.waiting.clear();
+    this.order.length = 0;
+    this.purges += 1;
+    this.totals.purged += dropped;
     this.purgeTimeMs = this.clock.now();
     this.pump();
     return dropped;
@@ -202,15 +240,13 @@ export class LocalQueue {
     this.forgetBefore(now - 60_000);
     // Cloud Tasks: "an estimation of the nearest time in the future where a task in the queue
     // is scheduled to be executed" (in the past when a task is overdue).
-    let oldest: number | undefined;
-    for (const task of this.waiting.values()) {
-      oldest = oldest === undefined ? task.dueMs : Math.min(oldest, task.dueMs);
-    }
+    const next = this.peek();
     return {
-      tasksCount: this.waiting.size,
-      oldestEstimatedArrivalTimeMs: oldest,
+      // Cloud Tasks counts tasks being dispatched too: they are in the queue until answered.
+      tasksCount: this.waiting.size + this.running.size,
+      oldestEstimatedArrivalTimeMs: next?.dueMs,
       executedLastMinuteCount: this.executed.length,
-      concurrentDispatchesCount: this.inFlight,
+      concurrentDispatchesCount: this.running.size,
       effectiveExecutionRate:
         this.state === 'PAUSED' ? 0 : this.config.rateLimits.maxDispatchesPerSecond,
     };
@@ -228,46 +264,74 @@ export class LocalQueue {
     if (this.stopped || this.state === 'PAUSED') return;
     this.refill();
     const now = this.clock.now();
-    const { maxConcurrentDispatches } = this.config.rateLimits;
-    let nextDueMs = Number.POSITIVE_INFINITY;
-    for (const task of this.dueOrder()) {
-      if (this.inFlight >= maxConcurrentDispatches) return; // a finishing dispatch pumps again
+    const { maxConcurrentDispatches, maxDispatchesPerSecond } = this.config.rateLimits;
+    let wakeMs: number | undefined;
+    while (this.running.size < maxConcurrentDispatches) {
+      const task = this.peek();
+      if (!task) break;
       if (task.dueMs > now) {
-        nextDueMs = task.dueMs;
+        wakeMs = task.dueMs;
         break;
       }
       if (this.tokens < 1) {
-        const perSecond = this.config.rateLimits.maxDispatchesPerSecond;
-        nextDueMs = now + Math.ceil(((1 - this.tokens) / perSecond) * 1000);
+        wakeMs = now + Math.ceil(((1 - this.tokens) / maxDispatchesPerSecond) * 1000);
         break;
       }
       this.tokens -= 1;
+      this.order.pop();
       this.waiting.delete(task.name);
       this.run(task);
     }
-    if (Number.isFinite(nextDueMs)) {
+    // At the concurrency limit, a finishing dispatch pumps again.
+    if (wakeMs !== undefined) {
       // setTimeout takes at most 2^31-1 ms; a longer wait re-arms.
-      const delay = Math.min(Math.max(nextDueMs - now, 0), 2 ** 31 - 1);
+      const delay = Math.min(Math.max(wakeMs - now, 0), 2 ** 31 - 1);
       this.timer = setTimeout(() => this.pump(), delay);
     }
   }
 
-  private dueOrder(): QueuedTask[] {
-    return [...this.waiting.values()].sort((a, b) => a.dueMs - b.dueMs);
+  /** The next task due, dropping entries of tasks deleted, purged or re-queued since. */
+  private peek(): QueuedTask | undefined {
+    while (this.order.length > 0) {
+      const task = this.order[this.order.length - 1]!;
+      if (this.waiting.get(task.name) === task && task.dueMs === this.dueOf.get(task)) return task;
+      this.order.pop();
+    }
+    return undefined;
+  }
+
+  private readonly dueOf = new WeakMap<QueuedTask, number>();
+
+  /** Into the waiting set, and by binary search into the due order (latest first). */
+  private wait(task: QueuedTask): void {
+    this.waiting.set(task.name, task);
+    this.dueOf.set(task, task.dueMs);
+    let low = 0;
+    let high = this.order.length;
+    while (low < high) {
+      const mid = (low + high) >>> 1;
+      // Latest due first; among equals, the earlier added stays nearer the end (FIFO).
+      if (this.order[mid]!.dueMs > task.dueMs) low = mid + 1;
+      else high = mid;
+    }
+    this.order.splice(low, 0, task);
+  }
+
+  private release(name: string): void {
+    this.names.set(name, this.clock.now() + NAME_REUSE_MS);
   }
 
   private refill(): void {
     const now = this.clock.now();
     const { maxDispatchesPerSecond, maxBurstSize } = this.config.rateLimits;
-    this.tokens = Math.min(
-      maxBurstSize,
-      this.tokens + ((now - this.refilledAtMs) / 1000) * maxDispatchesPerSecond,
-    );
+    // A clock stepped back refills nothing (and takes nothing back).
+    const elapsedMs = Math.max(0, now - this.refilledAtMs);
+    this.tokens = Math.min(maxBurstSize, this.tokens + (elapsedMs / 1000) * maxDispatchesPerSecond);
     this.refilledAtMs = now;
   }
 
   private run(task: QueuedTask): void {
-    this.inFlight += 1;
+    this.running.set(task.name, task);
     const now = this.clock.now();
     task.firstAttemptMs ??= now;
     const headers: Record<string, string> = {
@@ -284,11 +348,12 @@ export class LocalQueue {
       headers['X-CloudTasks-TaskPreviousResponse'] = String(task.lastStatus);
     }
     task.dispatchCount += 1;
+    this.totals.dispatches += 1;
     this.dispatch(task, headers)
       .catch(() => ({ status: undefined }) as DispatchResult)
       .then((result) => this.finish(task, result))
       .finally(() => {
-        this.inFlight -= 1;
+        this.running.delete(task.name);
         this.pump();
       });
   }
@@ -298,27 +363,38 @@ export class LocalQueue {
     this.executed.push(now);
     this.forgetBefore(now - 60_000);
     if (status !== undefined) task.responseCount += 1;
-    if (status !== undefined && status >= 200 && status < 300) return;
+    if (status !== undefined && status >= 200 && status < 300) {
+      this.totals.delivered += 1;
+      this.release(task.name);
+      return;
+    }
     task.lastStatus = status;
     const { maxAttempts, maxRetrySeconds } = this.config.retryConfig;
     // Cloud Tasks gives up once both limits are reached; -1 attempts and 0 s are unlimited.
     const outOfAttempts = maxAttempts >= 0 && task.dispatchCount >= maxAttempts;
     const outOfTime = maxRetrySeconds <= 0 || now - task.firstAttemptMs! >= maxRetrySeconds * 1000;
+    let dropped: string | undefined;
     if (outOfAttempts && outOfTime) {
-      const last = status ?? 'no response';
-      this.onDrop(task, `gave up after ${task.dispatchCount} attempts (last: ${last})`);
-      return;
+      dropped = `gave up after ${task.dispatchCount} attempts (last: ${status ?? 'no response'})`;
+    } else if (this.deleted.has(task)) {
+      dropped = 'deleted while in flight';
+    } else if ((this.purgeEpochs.get(task) ?? 0) < this.purges) {
+      dropped = 'purged while in flight';
     }
-    if (this.purgeTimeMs !== undefined && task.createTimeMs <= this.purgeTimeMs) {
-      this.onDrop(task, 'purged while in flight');
+    if (dropped) {
+      this.totals.dropped += 1;
+      this.release(task.name);
+      this.onDrop(task, dropped);
       return;
     }
     task.dueMs = now + backoffMs(this.config.retryConfig, task.dispatchCount);
-    this.waiting.set(task.name, task);
+    this.wait(task);
   }
 
   private forgetBefore(ms: number): void {
-    while (this.executed.length > 0 && this.executed[0]! < ms) this.executed.shift();
+    let drop = 0;
+    while (drop < this.executed.length && this.executed[drop]! < ms) drop += 1;
+    if (drop > 0) this.executed.splice(0, drop);
   }
 }
 

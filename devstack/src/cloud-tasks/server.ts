@@ -21,7 +21,8 @@ import {
  *   (`POST /projects/<p>/locations/<l>/queues/<q>/tasks`, `DELETE .../tasks/<id>`);
  * - the subset of the Cloud Tasks REST API (v2beta3, and v2 without stats) that
  *   `@google-cloud/tasks` calls for queue administration: get (with `stats` in the read mask),
- *   patch of `rate_limits`, pause, resume and purge.
+ *   patch of `rate_limits`, pause, resume and purge;
+ * - and `GET /queueStats`: every queue's state, stats and totals (not Cloud Tasks' API).
  */
 export class LocalCloudTasks {
   private readonly queues = new Map<string, LocalQueue>();
@@ -71,9 +72,28 @@ export class LocalCloudTasks {
 
   async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const url = new URL(req.url ?? '/', 'http://localhost');
-    const path = decodeURIComponent(url.pathname);
+    let path: string;
+    try {
+      path = decodeURIComponent(url.pathname);
+    } catch {
+      return fail(res, 400, 'INVALID_ARGUMENT', `malformed escape in path ${url.pathname}`);
+    }
     const enumsAsInts = (url.searchParams.get('$alt') ?? '').includes('enum-encoding=int');
 
+    if (req.method === 'GET' && path === '/queueStats') {
+      // Not Cloud Tasks' API (firebase-tools' Tasks emulator has the same route): each queue's
+      // state, waiting tasks and totals since the stack started, for tests and the curious.
+      return send(
+        res,
+        200,
+        Object.fromEntries(
+          this.list().map((q) => [
+            q.id,
+            { state: q.state, ...q.config.rateLimits, ...q.stats(), ...q.totals },
+          ]),
+        ),
+      );
+    }
     const tasks =
       /^\/(projects\/[^/]+\/locations\/[^/]+\/queues\/[^/]+)\/tasks(?:\/([^/]+))?$/.exec(path);
     if (tasks) {
@@ -124,9 +144,15 @@ export class LocalCloudTasks {
     req: IncomingMessage,
     res: ServerResponse,
   ): Promise<void> {
-    const parsed = enqueueSchema.safeParse(await readJson(req));
+    const body = await readJson(req, MAX_REQUEST_BYTES);
+    if (body === TOO_LARGE) {
+      return fail(res, 400, 'INVALID_ARGUMENT', `Task size exceeds ${MAX_TASK_BYTES} bytes`);
+    }
+    const parsed = enqueueSchema.safeParse(body);
     if (!parsed.success) return fail(res, 400, 'INVALID_ARGUMENT', z.prettifyError(parsed.error));
     const { task } = parsed.data;
+    const problem = taskProblem(queue, task, Date.now());
+    if (problem) return fail(res, 400, 'INVALID_ARGUMENT', problem);
     const added = queue.add({
       name: task.name,
       url: task.httpRequest.url,
@@ -142,6 +168,41 @@ export class LocalCloudTasks {
     }
     send(res, 200, { name: added.name, scheduleTime: new Date(added.dueMs).toISOString() });
   }
+}
+
+/** Cloud Tasks' limits on a task: "Maximum task size: 1 MB" (its body, base64 on the wire). */
+const MAX_TASK_BYTES = 1_000_000;
+const MAX_REQUEST_BYTES = Math.ceil((MAX_TASK_BYTES * 4) / 3) + 64 * 1024;
+/** "The maximum schedule time is 30 days in the future." */
+const MAX_SCHEDULE_AHEAD_MS = 30 * 86_400_000;
+/** HTTP targets: a dispatch deadline from 15 seconds to 30 minutes. */
+const DEADLINE_SECONDS = { min: 15, max: 1800 };
+const TASK_ID = /^[A-Za-z0-9_-]{1,500}$/;
+
+/** What Cloud Tasks would refuse in a new task (INVALID_ARGUMENT), as a message. */
+function taskProblem(
+  queue: LocalQueue,
+  task: z.infer<typeof enqueueSchema>['task'],
+  nowMs: number,
+): string | undefined {
+  if (task.name !== undefined) {
+    const prefix = `${queue.config.name}/tasks/`;
+    if (!task.name.startsWith(prefix) || !TASK_ID.test(task.name.slice(prefix.length))) {
+      return `Task name must be ${prefix}<id>, the id of letters, digits, - and _ (at most 500): ${task.name}`;
+    }
+  }
+  const bytes = Buffer.byteLength(task.httpRequest.body ?? '', 'base64');
+  if (bytes > MAX_TASK_BYTES) return `Task size ${bytes} bytes exceeds ${MAX_TASK_BYTES} bytes`;
+  if (task.scheduleTime && Date.parse(task.scheduleTime) > nowMs + MAX_SCHEDULE_AHEAD_MS) {
+    return `The schedule time ${task.scheduleTime} is more than 30 days in the future`;
+  }
+  if (task.dispatchDeadline) {
+    const seconds = Number.parseFloat(task.dispatchDeadline);
+    if (seconds < DEADLINE_SECONDS.min || seconds > DEADLINE_SECONDS.max) {
+      return `dispatch_deadline must be between ${DEADLINE_SECONDS.min}s and ${DEADLINE_SECONDS.max}s: ${task.dispatchDeadline}`;
+    }
+  }
+  return undefined;
 }
 
 /** Serves a LocalCloudTasks on host:port (0: any free port). */
@@ -258,9 +319,23 @@ const httpDispatch: Dispatcher = async (task: QueuedTask, headers) => {
   }
 };
 
-async function readJson(req: IncomingMessage): Promise<unknown> {
+const TOO_LARGE = Symbol('too large');
+
+/** The request body as JSON (undefined when it is not); past `maxBytes`, TOO_LARGE. */
+async function readJson(
+  req: IncomingMessage,
+  maxBytes = 64 * 1024,
+): Promise<unknown | typeof TOO_LARGE> {
   const chunks: Buffer[] = [];
-  for await (const chunk of req) chunks.push(chunk as Buffer);
+  let size = 0;
+  for await (const chunk of req) {
+    size += (chunk as Buffer).length;
+    if (size > maxBytes) {
+      req.resume(); // drain the rest unread
+      return TOO_LARGE;
+    }
+    chunks.push(chunk as Buffer);
+  }
   try {
     return JSON.parse(Buffer.concat(chunks).toString('utf8'));
   } catch {

@@ -9,8 +9,11 @@ export interface ControlledSandbox {
 }
 
 /**
- * The local stack's control plane over HTTP: on-demand firing of scheduled functions (`npm run fire -- <name>`) and the sandbox upstreams' state
- * and misbehaviour (`POST /sandboxes/<name>/misbehave {"mode":"429"}`).
+ * The local stack's control plane over HTTP: the schedules (`GET /schedules`: the mode, each
+ * function's cron and next run, the recent fires) and on-demand firing (`POST
+ * /schedules/<name>/fire`, optionally `{"at":"2026-05-01T18:00:00Z"}`: the time the execution is
+ * for; `npm run fire -- <name> [--at <time>]`), and the sandbox upstreams' state and
+ * misbehaviour (`POST /sandboxes/<name>/misbehave {"mode":"429"}`).
  */
 export function startControlServer(
   scheduler: () => Scheduler | undefined,
@@ -37,13 +40,24 @@ async function route(
 ): Promise<void> {
   const url = new URL(req.url ?? '/', 'http://localhost');
   if (req.method === 'GET' && url.pathname === '/schedules') {
-    return send(res, 200, { schedules: scheduler?.nextRuns() ?? [], history: scheduler?.history });
+    return send(res, 200, {
+      mode: scheduler?.mode,
+      schedules: scheduler?.nextRuns() ?? [],
+      history: scheduler?.history,
+    });
   }
   const fire = /^\/schedules\/([A-Za-z0-9_-]+)\/fire$/.exec(url.pathname);
   if (req.method === 'POST' && fire) {
     if (!scheduler) return send(res, 503, { error: 'scheduler not started yet' });
+    const text = await readText(req);
+    const body = fireSchema.safeParse(text.trim() === '' ? {} : parseJson(text));
+    if (!body.success) {
+      const problems = body.error.issues.map((i) => `${i.path.join('.') || 'body'}: ${i.message}`);
+      return send(res, 400, { error: problems.join('; ') });
+    }
+    const at = body.data.at === undefined ? undefined : new Date(body.data.at);
     try {
-      return send(res, 200, await scheduler.fireNow(fire[1]!));
+      return send(res, 200, await scheduler.fireNow(fire[1]!, { at }));
     } catch (error) {
       return send(res, 404, { error: (error as Error).message });
     }
@@ -67,16 +81,33 @@ async function route(
   send(res, 404, { error: `no route ${req.method} ${url.pathname}` });
 }
 
+/** An empty body fires as of now; `at` is an RFC 3339 time with its offset (`Z` or `+02:00`). */
+const fireSchema = z.object({
+  at: z.iso
+    .datetime({
+      offset: true,
+      error: 'an RFC 3339 time with its offset, e.g. 2026-05-01T18:00:00Z',
+    })
+    .optional(),
+});
 const misbehaveSchema = z.object({ mode: z.string().min(1), operation: z.string().optional() });
 
-async function readJson(req: IncomingMessage): Promise<unknown> {
+async function readText(req: IncomingMessage): Promise<string> {
   const chunks: Buffer[] = [];
   for await (const chunk of req) chunks.push(chunk as Buffer);
+  return Buffer.concat(chunks).toString('utf8');
+}
+
+function parseJson(text: string): unknown {
   try {
-    return JSON.parse(Buffer.concat(chunks).toString('utf8'));
+    return JSON.parse(text);
   } catch {
     return undefined;
   }
+}
+
+async function readJson(req: IncomingMessage): Promise<unknown> {
+  return parseJson(await readText(req));
 }
 
 function send(res: ServerResponse, status: number, body: unknown): void {

@@ -6,6 +6,7 @@ import { getFunctions } from 'firebase-admin/functions';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { emulatedServiceAccount } from '../../../functions/src/adapters/firebase.ts';
 import { cloudTasksAdmin } from '../../../functions/src/adapters/queue-admin.ts';
+import { enqueueTask, MAX_SCHEDULE_AHEAD_MS } from '../../../functions/src/adapters/task-queue.ts';
 import { discoverTaskQueues } from '../../src/cloud-tasks/discover.ts';
 import { LocalCloudTasks, serveCloudTasks } from '../../src/cloud-tasks/server.ts';
 import { PROJECT_DIR } from '../../src/stack.ts';
@@ -184,5 +185,29 @@ describe('the local Cloud Tasks, through the production clients', () => {
       .tasks();
     expect(task).toMatchObject({ dispatchCount: 1, lastStatus: 500 });
     expect(task!.dueMs - Date.now()).toBeGreaterThan(25_000);
+    const stats = await (await fetch(`http://${served.hostPort}/queueStats`)).json();
+    expect(stats.keepaIngest).toMatchObject({
+      tasksCount: 1,
+      added: 1,
+      dispatches: 1,
+      delivered: 0,
+    });
+  });
+
+  it('takes a deferral beyond 30 days as an early task that knows its real time', async () => {
+    const due = new Date(Date.now() + 40 * 86_400_000);
+    expect(
+      await enqueueTask('aggregationFlush', { far: true }, { id: 'far-ahead', scheduleTime: due }),
+    ).toBe('enqueued');
+    const queue = tasks.queue(`projects/${PROJECT}/locations/us-central1/queues/aggregationFlush`)!;
+    const task = queue.tasks().find((t) => t.name.endsWith('/far-ahead'))!;
+    expect(task.dueMs - Date.now()).toBeLessThanOrEqual(MAX_SCHEDULE_AHEAD_MS);
+    expect(task.dueMs - Date.now()).toBeGreaterThan(MAX_SCHEDULE_AHEAD_MS - 60_000);
+    // The handler sees the real time and defers it again (entry/task-handler.ts).
+    expect(JSON.parse(task.body).data).toEqual({
+      payload: { far: true },
+      notBefore: due.toISOString(),
+    });
+    queue.purge();
   });
 });

@@ -1,4 +1,5 @@
 import type { Firestore } from 'firebase-admin/firestore';
+import type { UnreadableTaskQueue } from '../core/health';
 import {
   type Check,
   DEFAULT_HEALTH_CONFIG,
@@ -101,11 +102,7 @@ export async function checkHealth(
     ),
     check(readCooldowns(db), timeoutMs, 'cooldowns'),
     taskQueues
-      ? check(
-          Promise.all(taskQueues.queues.map((q) => taskQueues.admin.status(q))),
-          timeoutMs,
-          'task queues',
-        )
+      ? check(readTaskQueues(taskQueues.admin, taskQueues.queues), timeoutMs, 'task queues')
       : undefined,
     db
       .doc(CONFIG_PATHS.flags)
@@ -121,9 +118,22 @@ export async function checkHealth(
     backlog,
     usage,
     cooldowns,
-    taskQueues: queues as Check<TaskQueueStatus[]> | undefined,
+    taskQueues: queues,
     maintenance: flags,
   });
   if (report.status !== 'ok') logger.warn({ reasons: report.reasons }, 'health: degraded');
   return { httpStatus: httpStatusOf(report), report, lastHeartbeatAt };
+}
+
+/** Every queue's stats; one that cannot be read is reported as such, the others still are. */
+export async function readTaskQueues(
+  admin: QueueAdmin,
+  queues: readonly string[],
+): Promise<Array<TaskQueueStatus | UnreadableTaskQueue>> {
+  const settled = await Promise.allSettled(queues.map((queue) => admin.status(queue)));
+  return settled.map((result, i) =>
+    result.status === 'fulfilled'
+      ? result.value
+      : { queue: queues[i]!, error: (result.reason as Error).message },
+  );
 }

@@ -2,7 +2,7 @@ import type { Firestore } from 'firebase-admin/firestore';
 import { Gauge } from 'prom-client';
 import { cooldownRemainingSeconds, errorRateOf } from '../core/health';
 import { logger } from '../log';
-import { withTimeout } from './health';
+import { readTaskQueues, withTimeout } from './health';
 import { bufferedWrites, metricsRegistry } from './metrics';
 import {
   readAutosyncWatermarks,
@@ -156,11 +156,11 @@ async function refresh(
   await Promise.all([
     taskQueues &&
       attempt('task_queues', async () => {
-        const statuses = await Promise.all(
-          taskQueues.queues.map((q) => taskQueues.admin.status(q)),
-        );
+        const statuses = await readTaskQueues(taskQueues.admin, taskQueues.queues);
         for (const gauge of TASK_QUEUE_GAUGES) gauge.reset();
+        const unreadable = statuses.filter((q) => 'error' in q);
         for (const q of statuses) {
+          if ('error' in q) continue;
           const queue = q.queue;
           taskQueueTasks.set({ queue }, q.tasks);
           if (q.oldestTaskAgeSeconds !== null) {
@@ -170,6 +170,10 @@ async function refresh(
           taskQueueInFlight.set({ queue }, q.dispatchesInFlight);
           taskQueueRate.set({ queue }, q.maxDispatchesPerSecond);
           taskQueuePaused.set({ queue }, q.state === 'PAUSED' ? 1 : 0);
+        }
+        // The readable queues' gauges stay; the source is marked unread for the others.
+        if (unreadable.length > 0) {
+          throw new Error(unreadable.map((q) => `${q.queue}: ${q.error}`).join('; '));
         }
       }),
     attempt('backlog', async () => {

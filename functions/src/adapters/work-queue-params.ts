@@ -3,9 +3,9 @@ import type { WorkQueueProvider } from '../core/pipeline/work-items';
 import type { QueueRate } from '../core/queue-rate';
 
 /**
- * Deploy-time bounds of each provider's work queue (functions/.env). `firebase deploy` sets
- * the queue to them; between deploys Tollgate moves the rate below them to follow the quota
- * (queue-rates.ts), never above.
+ * Deploy-time values of each provider's work queue (functions/.env). `firebase deploy` sets
+ * the queue to them; between deploys Tollgate moves the rate to follow the quota
+ * (queue-rates.ts), and uses them where the quota says nothing.
  */
 export interface WorkQueueParams {
   maxAttempts: IntParam;

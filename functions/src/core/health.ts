@@ -135,15 +135,18 @@ export interface HealthInput {
   backlog?: Check<QueueBacklog[]>;
   usage?: Check<UpstreamUsage[]>;
   cooldowns?: Check<CooldownState[]>;
-  /** The provider queues' Cloud Tasks stats; absent where none are administered. */
-  taskQueues?: Check<TaskQueueStatus[]>;
+  /** The provider queues' Cloud Tasks stats, or why one could not be read; absent where none are administered. */
+  taskQueues?: Check<Array<TaskQueueStatus | UnreadableTaskQueue>>;
   /** Maintenance mode: paused task queues are expected then. */
   maintenance?: boolean;
 }
 
-export interface TaskQueueReport extends TaskQueueStatus {
-  degraded: boolean;
+export interface UnreadableTaskQueue {
+  queue: string;
+  error: string;
 }
+
+export type TaskQueueReport = (TaskQueueStatus | UnreadableTaskQueue) & { degraded: boolean };
 
 export interface QueueReport {
   queue: string;
@@ -257,6 +260,10 @@ export function evaluateHealth(input: HealthInput): HealthReport {
       report.taskQueues = { error: input.taskQueues.error };
     } else {
       report.taskQueues = input.taskQueues.value.map((q) => {
+        if ('error' in q) {
+          reasons.push(`task queue ${q.queue} not readable: ${q.error}`);
+          return { ...q, degraded: true };
+        }
         let degraded = false;
         if (config.maxBacklog !== null && q.tasks > config.maxBacklog) {
           reasons.push(`task queue ${q.queue}: ${q.tasks} tasks, above ${config.maxBacklog}`);

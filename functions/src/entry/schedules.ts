@@ -8,6 +8,7 @@ import { republishAllocations } from '../adapters/quota/republish';
 import { deployedQueueRate } from '../adapters/work-queue-params';
 import { logger } from '../log';
 import './options';
+import { scheduleTimeMs } from './schedule-time';
 
 /**
  * Twice daily: republishes every provider's allocation (catching up any share change whose
@@ -18,6 +19,8 @@ import './options';
 export const allocationUpdate = onSchedule(
   { schedule: '0 0,12 * * *', timeZone: 'UTC' },
   async () => {
+    // The clock, not the schedule time: the epochs it publishes start now for the gate, and a
+    // collection is stalled by how long it has gone without progress until now.
     const now = Date.now();
     const failures: unknown[] = [];
     try {
@@ -49,8 +52,20 @@ export const allocationUpdate = onSchedule(
   },
 );
 
-/** Daily: removes temporary payloads older than the configured age. */
-export const payloadCleanup = onSchedule({ schedule: '30 3 * * *', timeZone: 'UTC' }, async () => {
-  const removed = await payloadStore().cleanupTemporary(Date.now());
-  logger.info(removed, 'temporary payloads cleaned up');
-});
+/**
+ * Daily: removes temporary payloads older than the configured age as of the time the run was
+ * scheduled for (see schedule-time.ts): a retry of the slot removes the same set, and since Cloud
+ * Scheduler's slot is never after the run, nothing younger than the age; the local stack fires
+ * it as of a later day to show what that day's run removes.
+ */
+export const payloadCleanup = onSchedule(
+  { schedule: '30 3 * * *', timeZone: 'UTC' },
+  async (event) => {
+    const asOf = scheduleTimeMs(event);
+    const removed = await payloadStore().cleanupTemporary(asOf);
+    logger.info(
+      { ...removed, asOf: new Date(asOf).toISOString() },
+      'temporary payloads cleaned up',
+    );
+  },
+);

@@ -3,6 +3,7 @@ import { db } from '../adapters/firebase';
 import { runValidation, validationRunId } from '../adapters/validation-runner';
 import { logger } from '../log';
 import './options';
+import { scheduleTimeMs } from './schedule-time';
 
 /**
  * Twice daily: validates every marketplace's products, stores the findings and pass rates and
@@ -13,12 +14,11 @@ import './options';
 export const dataValidation = onSchedule(
   { schedule: '0 6,18 * * *', timeZone: 'UTC', timeoutSeconds: 540 },
   async (event) => {
-    // The emulator's manual trigger may carry no schedule time; then the current slot is used.
-    const scheduled = Date.parse(event.scheduleTime);
+    // Named by the slot it was scheduled for, not the clock (see schedule-time.ts).
     const summary = await runValidation({
       db: db(),
       now: Date.now,
-      runId: Number.isNaN(scheduled) ? undefined : validationRunId(scheduled),
+      runId: validationRunId(scheduleTimeMs(event)),
     });
     if (summary.fixes.failed > 0) {
       logger.error({ runId: summary.runId, fixes: summary.fixes }, 'some fixes were not enqueued');

@@ -24,9 +24,8 @@ function workRunner(): WorkRunner {
 
 /**
  * One queue per provider that has work items (WORK_QUEUE_PROVIDERS: not SP-API, whose sales
- * sync is a schedule). Cloud Tasks' own rate limit is a coarse outer bound: deployed at the
- * params' values, then moved below them to follow the quota (adapters/queue-rates.ts); the gate
- * is the exact one. Handlers never sleep on quota: a deferred item is
+ * sync is a schedule). Cloud Tasks' own rate limit is deployed at the params' values, then
+ * moved to follow the quota (adapters/queue-rates.ts); the gate is the exact limit. Handlers never sleep on quota: a deferred item is
  * re-enqueued for its time and the task ends.
  */
 function workQueue(provider: WorkQueueProvider) {

@@ -66,11 +66,12 @@ describe('maintenance mode', () => {
 
 describe('queue rates', () => {
   it("follow the provider's quota when shares change, and never rewrite a queue in line", async () => {
-    // Keepa refills 5 tokens/s; deals 40% + historical 30% are active; the cheapest Keepa work
-    // item (a validation re-collection) costs 1 token: 3.5 items/s, dispatched at 1.25 x.
+    // Keepa refills 5 tokens/s; deals (40%) has a collection, historical (30%) has no work, so
+    // its share grants the queue nothing; the cheapest Keepa work item (a validation
+    // re-collection) costs 1 token: 2 items/s, dispatched at 1.25 x.
     await syncProviderQueues({ db: f.db, admin: f.queues, deployed });
     expect(f.queues.queues.get('keepaWork')).toMatchObject({
-      maxDispatchesPerSecond: 4.38,
+      maxDispatchesPerSecond: 2.5,
       maxConcurrentDispatches: 10,
     });
     f.queues.calls.length = 0;
@@ -78,15 +79,21 @@ describe('queue rates', () => {
     expect(f.queues.calls.filter((c) => !c.startsWith('status'))).toEqual([]);
 
     await run<SetCategoryAllocationResult>('setCategoryAllocation', {
-      category: 'historical',
-      sharePercent: 10,
+      category: 'deals',
+      sharePercent: 60,
     });
-    // 40% + 10% of 5/s = 2.5 items/s.
-    expect(f.queues.queues.get('keepaWork')!.maxDispatchesPerSecond).toBeCloseTo(3.13);
+    // 60% of 5/s = 3 items/s.
+    expect(f.queues.queues.get('keepaWork')!.maxDispatchesPerSecond).toBeCloseTo(3.75);
     // Only the changed provider's queues were touched.
     expect(f.queues.calls.filter((c) => c.startsWith('setRate'))).toEqual(['setRate keepaWork']);
     // The ingest queue carries big batches the gate paces itself: its rate is left alone.
     expect(f.queues.queues.get('keepaIngest')!.maxDispatchesPerSecond).toBe(10);
+    // Above the deploy-time 10/s too, when the quota grants more: never slower than the gate.
+    await f.db.doc('providers/keepa').update({
+      limits: [{ kind: 'tokenBucket', capacity: 3000, refillPerSecond: 50 }],
+    });
+    await syncProviderQueues({ db: f.db, admin: f.queues, deployed });
+    expect(f.queues.queues.get('keepaWork')!.maxDispatchesPerSecond).toBeCloseTo(37.5);
   });
 
   it('resumes a queue paused by hand outside maintenance (Tollgate owns the state)', async () => {

@@ -1,4 +1,4 @@
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
@@ -502,6 +502,12 @@ describe('firebase deploy, replayed offline with firebase-tools', () => {
     const lib = replay.upload.filter((f) => f.startsWith('lib/'));
     expect(lib).toContain('lib/index.js');
     expect(lib.filter((f) => !f.endsWith('.js'))).toEqual([]);
+    // Only what today's sources compile to: the build empties lib/ first, so a deleted module
+    // is not deployed from a stale compile.
+    const stale = lib.filter(
+      (f) => !existsSync(join(functionsDir, 'src', f.slice('lib/'.length).replace(/\.js$/, '.ts'))),
+    );
+    expect(stale).toEqual([]);
     // Also what a checkout may not have yet: what `npm start` writes (local secrets, the
     // emulator's env), sources, tests, tsconfig files and source maps.
     const ignore = firebaseJson.functions[0].ignore as string[];

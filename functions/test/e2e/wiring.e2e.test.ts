@@ -115,19 +115,4 @@ describe('the local stack, end to end', () => {
     );
     expect(ran.ranAt.toMillis()).toBeGreaterThanOrEqual(scheduleTime.getTime());
   });
-
-  it('fires a scheduled function on demand through the local scheduler', async () => {
-    const before = (await db.doc('system/heartbeat').get()).get('beats') ?? 0;
-    const response = await fetch(`${stack.urls.control}/schedules/heartbeat/fire`, {
-      method: 'POST',
-    });
-    expect(response.status).toBe(200);
-    expect((await response.json()).status).toBe(200);
-    const after = (await db.doc('system/heartbeat').get()).get('beats');
-    expect(after).toBe(before + 1);
-    const schedules = await (await fetch(`${stack.urls.control}/schedules`)).json();
-    expect(schedules.schedules).toEqual(
-      expect.arrayContaining([expect.objectContaining({ name: 'heartbeat', cron: '*/5 * * * *' })]),
-    );
-  });
 });

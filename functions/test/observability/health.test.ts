@@ -208,7 +208,9 @@ describe('checkHealth (emulator)', () => {
     admin.failing.add('keepaWork');
     const down = await checkHealth(db, { ...options, taskQueues });
     expect(down.httpStatus).toBe(503);
-    expect(down.report.reasons).toEqual(['task queues not readable: 14 UNAVAILABLE: keepaWork']);
+    expect(down.report.reasons).toEqual([
+      'task queue keepaWork not readable: 14 UNAVAILABLE: keepaWork',
+    ]);
   });
 
   it('is 503 when Firestore does not answer, and reads nothing else', async () => {

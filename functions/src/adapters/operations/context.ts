@@ -38,4 +38,9 @@ export interface OperationDeps {
 
 export interface OperationContext extends OperationDeps {
   actor: Actor;
+  /**
+   * When the call is stopped (on `now`): the request's start plus its function's timeout.
+   * Operations that may run long end their work, and give back what they hold, before it.
+   */
+  deadlineMs?: number;
 }

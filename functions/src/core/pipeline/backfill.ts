@@ -1,5 +1,4 @@
 import { z } from 'zod';
-import { QuotaExceededError } from '../quota/errors';
 
 /**
  * Auto-sync backfills (the SP-API vendor real-time sales pattern). Each cycle fetches from the
@@ -126,7 +125,10 @@ export type ChunkResult =
   | { chunk: Interval; outcome: 'stored' }
   | { chunk: Interval; outcome: 'quota-error'; message?: string }
   | { chunk: Interval; outcome: 'other-error'; message: string }
-  /** Aborted after a quota error: never called, left unmarked. */
+  /**
+   * Never called, left unmarked: the run stopped before it (a quota error, the gate's "later",
+   * the deadline; the auto-sync cycle in adapters/autosync.ts runs the chunks).
+   */
   | { chunk: Interval; outcome: 'not-attempted' };
 
 export interface BackfillFinding {
@@ -188,38 +190,6 @@ export function applyChunkResults(
     stored,
     unfinished,
   };
-}
-
-/**
- * Fetches chunks one after another. A quota error stops the run: the remaining chunks are
- * reported not attempted. Any other error is reported and the next chunk proceeds.
- */
-export async function runChunks<C extends Interval>(
-  chunks: readonly C[],
-  fetchAndStore: (chunk: C) => Promise<void>,
-  isQuotaError: (error: unknown) => boolean = (error) => error instanceof QuotaExceededError,
-): Promise<ChunkResult[]> {
-  const results: ChunkResult[] = [];
-  let aborted = false;
-  for (const chunk of chunks) {
-    if (aborted) {
-      results.push({ chunk, outcome: 'not-attempted' });
-      continue;
-    }
-    try {
-      await fetchAndStore(chunk);
-      results.push({ chunk, outcome: 'stored' });
-    } catch (error) {
-      const message = error instanceof Error ? error.message : String(error);
-      if (isQuotaError(error)) {
-        aborted = true;
-        results.push({ chunk, outcome: 'quota-error', message });
-      } else {
-        results.push({ chunk, outcome: 'other-error', message });
-      }
-    }
-  }
-  return results;
 }
 
 function window(i: Interval): Interval {

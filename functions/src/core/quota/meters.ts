@@ -114,12 +114,6 @@ export class MeterProjection {
     return Math.max(atMs, timeUntil(current.shape, current.state, needed));
   }
 
-  /** A status call is pointless while the projection is still in deficit. */
-  shouldCheckStatus(provider: string, atMs: number): boolean {
-    const balance = this.projected(provider, atMs);
-    return balance === undefined || balance >= 0;
-  }
-
   snapshot(provider: string): MeterReading | undefined {
     const current = this.readings.get(provider);
     if (!current) return undefined;

@@ -8,9 +8,7 @@ import {
   EMPTY_BACKFILL_STATE,
   type Interval,
   planBackfill,
-  runChunks,
 } from '../../../src/core/pipeline/backfill';
-import { QuotaExceededError } from '../../../src/core/quota/errors';
 
 const MINUTE = 60_000;
 const HOUR = 60 * MINUTE;
@@ -225,49 +223,5 @@ describe('a cycle outcome', () => {
       { chunk: chunk!, outcome: 'other-error', message: 'x' },
     ]);
     expect(outcome.state.watermarkMs).toBe(END - 10 * MINUTE);
-  });
-});
-
-describe('running chunks', () => {
-  const chunks = chunkWindow(0, 4 * HOUR, HOUR);
-
-  it('stops at a quota error and does not call the upstream for the rest', async () => {
-    const called: number[] = [];
-    const results = await runChunks(chunks, async (chunk) => {
-      called.push(chunk.startMs);
-      if (chunk.startMs === HOUR) throw new QuotaExceededError('spapi', 'createReport', 60);
-    });
-    expect(called).toEqual([0, HOUR]);
-    expect(results.map((r) => r.outcome)).toEqual([
-      'stored',
-      'quota-error',
-      'not-attempted',
-      'not-attempted',
-    ]);
-    expect(applyChunkResults(undefined, results).skipAudits).toBe(true);
-  });
-
-  it('goes on after other errors', async () => {
-    const results = await runChunks(chunks, async (chunk) => {
-      if (chunk.startMs === HOUR) throw new Error('FATAL report');
-    });
-    expect(results.map((r) => r.outcome)).toEqual(['stored', 'other-error', 'stored', 'stored']);
-    expect(results[1]).toMatchObject({ message: 'FATAL report' });
-  });
-
-  it('accepts another quota-error test', async () => {
-    const results = await runChunks(
-      chunks,
-      async () => {
-        throw new Error('429');
-      },
-      (error) => error instanceof Error && error.message === '429',
-    );
-    expect(results.map((r) => r.outcome)).toEqual([
-      'quota-error',
-      'not-attempted',
-      'not-attempted',
-      'not-attempted',
-    ]);
   });
 });

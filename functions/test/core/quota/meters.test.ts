@@ -14,11 +14,10 @@ describe('upstream meters', () => {
     const meters = new MeterProjection();
     meters.observe('keepa', keepa(-50, 1_000));
     expect(meters.projected('keepa', 1_000)).toBe(-50);
-    expect(meters.shouldCheckStatus('keepa', 5_000)).toBe(false); // -30: no status call
+    expect(meters.projected('keepa', 5_000)).toBe(-30);
     // Keepa runs a call while the balance is positive: blocked until it reaches 1.
     expect(meters.blockedUntil('keepa', 1, 1_000)).toBe(1_000 + Math.ceil((51 * 1000) / 5));
     expect(meters.blockedUntil('keepa', 1, 12_000)).toBeUndefined();
-    expect(meters.shouldCheckStatus('keepa', 11_000)).toBe(true);
   });
 
   it('answers the same recovery time however close to it the question is asked', () => {
