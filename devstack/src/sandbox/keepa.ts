@@ -1,5 +1,14 @@
 import { createServer, type ServerResponse } from 'node:http';
-import { closeServer, listenLocal, realSleep, seededRandom } from './shared.ts';
+import {
+  closeServer,
+  FAR_RETRY_AFTER,
+  gzipBomb,
+  HUGE_BODY_BYTES,
+  listenLocal,
+  realSleep,
+  seededRandom,
+  streamHuge,
+} from './shared.ts';
 
 /**
  * A sandbox Keepa product API: the parts Tollgate uses, with Keepa's token-bucket semantics.
@@ -16,9 +25,22 @@ import { closeServer, listenLocal, realSleep, seededRandom } from './shared.ts';
  *   `tokensLeft`, `refillIn`, `refillRate`, `tokensConsumed` (0 when nothing was charged).
  * - Tokens refill by `refillPerMinute` once per whole minute since start, capped at capacity.
  * - Missing or unknown key: 401.
+ * - Misbehaviour for tests and demos: '429', '5xx', 'slow', 'malformed' (JSON cut short), and
+ *   hostile answers: 'huge' (a 200 whose JSON goes on for `hugeBytes`, streamed without a
+ *   length), 'gzip-bomb' (the same JSON as a Content-Encoding gzip bomb: about 1 KiB per MiB it
+ *   inflates to), 'far-retry-after' (429 with `Retry-After: farRetryAfter`, by default
+ *   9999999999 seconds: the year 2343).
  */
 
-export type KeepaMisbehaviour = 'none' | '429' | '5xx' | 'slow' | 'malformed';
+export type KeepaMisbehaviour =
+  | 'none'
+  | '429'
+  | '5xx'
+  | 'slow'
+  | 'malformed'
+  | 'huge'
+  | 'gzip-bomb'
+  | 'far-retry-after';
 
 export interface KeepaSandboxOptions {
   port?: number;
@@ -37,6 +59,10 @@ export interface KeepaSandboxOptions {
   sleep?: (ms: number) => Promise<void>;
   /** Deals each domain's /deal list holds (400 by default: pages of 150, 150 and 100). */
   deals?: number;
+  /** What the 'huge' and 'gzip-bomb' answers amount to (256 MiB by default). */
+  hugeBytes?: number;
+  /** The Retry-After of 'far-retry-after', as sent ('9999999999' by default). */
+  farRetryAfter?: string;
 }
 
 export interface KeepaSandboxState {
@@ -414,6 +440,28 @@ export async function startKeepaSandbox(opts: KeepaSandboxOptions = {}): Promise
       case '429':
         tooMany(res);
         return;
+      case 'far-retry-after':
+        rejected++;
+        reply(res, 429, uncharged(), { 'retry-after': opts.farRetryAfter ?? FAR_RETRY_AFTER });
+        return;
+      case 'huge':
+      case 'gzip-bomb': {
+        // Meter fields first, then a product list that never seems to end.
+        const head = `${JSON.stringify({ ...uncharged(), tokensConsumed: 0 }).slice(0, -1)},"products":[`;
+        const body = { head, filler: ' ', tail: ']}', bytes: opts.hugeBytes ?? HUGE_BODY_BYTES };
+        if (mode === 'huge') {
+          void streamHuge(res, 200, { 'content-type': 'application/json' }, body);
+        } else {
+          const bomb = gzipBomb(body);
+          res.writeHead(200, {
+            'content-type': 'application/json',
+            'content-encoding': 'gzip',
+            'content-length': bomb.length,
+          });
+          res.end(bomb);
+        }
+        return;
+      }
       case '5xx':
         reply(res, 500, { error: { type: 'internal', message: 'sandbox told to fail' } });
         return;

@@ -1,5 +1,14 @@
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
-import { closeServer, listenLocal, realSleep, seededRandom } from './shared.ts';
+import {
+  closeServer,
+  FAR_RETRY_AFTER,
+  gzipBomb,
+  HUGE_BODY_BYTES,
+  listenLocal,
+  realSleep,
+  seededRandom,
+  streamHuge,
+} from './shared.ts';
 
 /**
  * A sandbox price-history site in the manner of Buck.cheap, for the marketplaces `takealot`
@@ -21,13 +30,31 @@ import { closeServer, listenLocal, realSleep, seededRandom } from './shared.ts';
  *   'missing-barcode' (the page shows no barcode).
  * - Misbehaviour for tests and demos: '5xx' (503), 'slow' (answers after `slowMs`),
  *   'malformed' (listings and pages without links, CSV garbage), 'block' (403 bot wall) and
- *   '429' (with Retry-After).
+ *   '429' (with Retry-After), and hostile answers: 'far-retry-after' (429 with
+ *   `Retry-After: farRetryAfter`, 9999999999 seconds by default), 'huge' (every answer a 200
+ *   streamed for `hugeBytes`), 'bomb' (every answer a Content-Encoding gzip bomb inflating to
+ *   `hugeBytes`), 'hostile-html' (pages end with `hostileHtmlBytes` of unclosed anchors;
+ *   listings also link a product with malformed percent-encoding; product pages also link a
+ *   price-history CSV on `foreignOrigin` before their own).
  */
 
 export const PRICE_SITE_MARKETPLACES = ['takealot', 'makro'] as const;
 export type PriceSiteMarketplace = (typeof PRICE_SITE_MARKETPLACES)[number];
 
-export type PriceSiteMisbehaviour = 'none' | '5xx' | 'slow' | 'malformed' | 'block' | '429';
+export type PriceSiteMisbehaviour =
+  | 'none'
+  | '5xx'
+  | 'slow'
+  | 'malformed'
+  | 'block'
+  | '429'
+  | 'far-retry-after'
+  | 'huge'
+  | 'bomb'
+  | 'hostile-html';
+
+/** The link with malformed percent-encoding 'hostile-html' listings carry. */
+export const MALFORMED_PRODUCT_HREF = '%E0%A4%A';
 
 export const PRICE_SITE_DEFECTS = [
   'missing-link',
@@ -58,6 +85,14 @@ export interface PriceSiteOptions {
   slowMs?: number;
   /** Injected sleep for the 'slow' mode (a real timer by default). */
   sleep?: (ms: number) => Promise<void>;
+  /** The Retry-After of 'far-retry-after', as sent ('9999999999' by default). */
+  farRetryAfter?: string;
+  /** What the 'huge' and 'bomb' answers amount to (256 MiB by default). */
+  hugeBytes?: number;
+  /** The unclosed anchors a 'hostile-html' page starts with (1 MiB by default). */
+  hostileHtmlBytes?: number;
+  /** The other host a 'hostile-html' product page links its CSV on (`http://127.0.0.1:9`). */
+  foreignOrigin?: string;
 }
 
 export interface PriceSiteState {
@@ -273,6 +308,16 @@ export async function startPriceSiteSandbox(
   const notFound = (res: ServerResponse) =>
     reply(res, 404, page('Not found', '<h1>Page not found</h1>'));
 
+  /**
+   * 'hostile-html': anchors that are never closed, in a block that hides them, after every
+   * `</a>` of the page (a scanner looking for each one's `</a>` reads to the end every time).
+   */
+  const unclosedAnchors = () => {
+    const anchor = '<a href="/promo">';
+    const count = Math.ceil((opts.hostileHtmlBytes ?? 1024 * 1024) / anchor.length);
+    return `<div hidden>${anchor.repeat(count)}</div>\n`;
+  };
+
   const listing = (res: ServerResponse, marketplace: PriceSiteMarketplace, url: URL) => {
     const raw = url.searchParams.get('page') ?? '1';
     const n = Number(raw);
@@ -287,6 +332,7 @@ export async function startPriceSiteSandbox(
       reply(res, 200, page(`${name} products`, `<h1>${name}</h1><div class="produ`));
       return;
     }
+    const hostile = mode === 'hostile-html';
     const items = slice.map((id) => {
       const p = productOf(marketplace, id)!;
       const current = p.points[p.points.length - 1]!.price;
@@ -298,6 +344,11 @@ export async function startPriceSiteSandbox(
         ? `<a rel="next" href="/${marketplace}/products?page=${n + 1}">Next</a>`
         : '',
     ].join(' ');
+    if (hostile && items.length > 0) {
+      items.unshift(
+        `<li class="product"><a class="product-link" href="/${marketplace}/product/${MALFORMED_PRODUCT_HREF}">Broken link</a></li>`,
+      );
+    }
     const list =
       items.length > 0
         ? `<ul class="products">\n${items.join('\n')}\n</ul>`
@@ -307,7 +358,7 @@ export async function startPriceSiteSandbox(
       200,
       page(
         `${name} price history - page ${n}`,
-        `<h1>${name} price history</h1>\n${list}\n<nav class="pages">${nav}</nav>`,
+        `<h1>${name} price history</h1>\n${list}\n<nav class="pages">${nav}</nav>${hostile ? `\n${unclosedAnchors()}` : ''}`,
       ),
     );
   };
@@ -343,14 +394,20 @@ export async function startPriceSiteSandbox(
       ? `<p><a class="download" href="${escapeHtml(href)}" download>Download price history (CSV)</a></p>`
       : '<p class="notice">Price history export is temporarily unavailable.</p>';
     const current = p.points[p.points.length - 1]!.price;
+    const hostile = mode === 'hostile-html';
+    const foreign = `${opts.foreignOrigin ?? 'http://127.0.0.1:9'}${csvPath}`;
     reply(
       res,
       200,
       page(
         `${p.title} | Buck.cheap sandbox`,
-        `<h1 class="product-title">${escapeHtml(p.title)}</h1>\n` +
+        (hostile
+          ? `<p><a class="download" href="${escapeHtml(foreign)}" download>Download price history (CSV)</a></p>\n`
+          : '') +
+          `<h1 class="product-title">${escapeHtml(p.title)}</h1>\n` +
           `<dl class="identifiers">${ids}</dl>\n` +
-          `<p class="current">Current price: <strong>${rands(current)}</strong></p>\n${link}`,
+          `<p class="current">Current price: <strong>${rands(current)}</strong></p>\n${link}` +
+          (hostile ? `\n${unclosedAnchors()}` : ''),
       ),
     );
   };
@@ -371,7 +428,13 @@ export async function startPriceSiteSandbox(
   };
 
   const route = (req: IncomingMessage, res: ServerResponse, url: URL) => {
-    const parts = url.pathname.split('/').filter(Boolean).map(decodeURIComponent);
+    let parts: string[];
+    try {
+      parts = url.pathname.split('/').filter(Boolean).map(decodeURIComponent);
+    } catch {
+      reply(res, 400, page('Bad request', '<h1>Malformed URL</h1>'));
+      return;
+    }
     const marketplace = parts[0] as PriceSiteMarketplace;
     if (!catalogue.has(marketplace)) {
       notFound(res);
@@ -411,6 +474,33 @@ export async function startPriceSiteSandbox(
           'retry-after': String(retryAfter),
         });
         return;
+      case 'far-retry-after':
+        reply(res, 429, page('Too many requests', '<h1>Come back later</h1>'), undefined, {
+          'retry-after': opts.farRetryAfter ?? FAR_RETRY_AFTER,
+        });
+        return;
+      case 'huge':
+      case 'bomb': {
+        state.byStatus['200'] = (state.byStatus['200'] ?? 0) + 1;
+        const body = {
+          head: '<!doctype html><html><body>',
+          filler: ' ',
+          tail: '</body></html>',
+          bytes: opts.hugeBytes ?? HUGE_BODY_BYTES,
+        };
+        if (mode === 'huge') {
+          void streamHuge(res, 200, { 'content-type': 'text/html; charset=utf-8' }, body);
+          return;
+        }
+        const bomb = gzipBomb(body);
+        res.writeHead(200, {
+          'content-type': 'text/html; charset=utf-8',
+          'content-encoding': 'gzip',
+          'content-length': bomb.length,
+        });
+        res.end(bomb);
+        return;
+      }
       case '5xx':
         reply(res, 503, page('Service unavailable', '<h1>Back soon</h1>'));
         return;

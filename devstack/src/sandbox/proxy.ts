@@ -7,7 +7,7 @@ import {
 } from 'node:http';
 import { isIP, connect as netConnect, type Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
-import { closeServer, listenLocal, realSleep } from './shared.ts';
+import { closeServer, FAR_RETRY_AFTER, listenLocal, realSleep } from './shared.ts';
 
 /**
  * A sandbox of SmartProxy's residential endpoint: an authenticated HTTP forward proxy.
@@ -26,10 +26,11 @@ import { closeServer, listenLocal, realSleep } from './shared.ts';
  *   for tunnels every byte in both directions.
  * - Misbehaviour for tests and demos: '429' (every request, with Retry-After), '5xx' (502 from
  *   the proxy), 'slow' (answers after `slowMs`), 'block' (403 as a target's bot wall would;
- *   a CONNECT is refused with 403).
+ *   a CONNECT is refused with 403), 'far-retry-after' (every request 429 with
+ *   `Retry-After: farRetryAfter`, 9999999999 seconds by default: the year 2343).
  */
 
-export type ProxyMisbehaviour = 'none' | '429' | '5xx' | 'slow' | 'block';
+export type ProxyMisbehaviour = 'none' | '429' | '5xx' | 'slow' | 'block' | 'far-retry-after';
 
 export interface ProxyUser {
   username: string;
@@ -49,6 +50,8 @@ export interface ProxySandboxOptions {
   now?: () => number;
   /** Retry-After of the '429' misbehaviour (30 s by default). */
   retryAfterSeconds?: number;
+  /** The Retry-After of 'far-retry-after', as sent ('9999999999' by default). */
+  farRetryAfter?: string;
   /** Delay used by the 'slow' mode (3000 ms by default). */
   slowMs?: number;
   /** Injected sleep for the 'slow' mode (a real timer by default). */
@@ -266,8 +269,9 @@ export async function startProxySandbox(opts: ProxySandboxOptions = {}): Promise
       account.usage.rejected++;
       return { refused: r };
     };
-    if (mode === '429') {
-      return reject(refusal(429, 'Too many requests.\n', { 'retry-after': String(retryAfter) }));
+    if (mode === '429' || mode === 'far-retry-after') {
+      const value = mode === '429' ? String(retryAfter) : (opts.farRetryAfter ?? FAR_RETRY_AFTER);
+      return reject(refusal(429, 'Too many requests.\n', { 'retry-after': value }));
     }
     if (mode === '5xx') return reject(refusal(502, 'Proxy error: upstream pool unavailable.\n'));
     if (mode === 'block') return reject(refusal(403, BOT_WALL, { 'content-type': 'text/html' }));

@@ -1,6 +1,15 @@
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import { gzipSync } from 'node:zlib';
-import { closeServer, listenLocal, realSleep, seededRandom } from './shared.ts';
+import {
+  closeServer,
+  gzipBomb,
+  HUGE_BODY_BYTES,
+  incompressibleGzip,
+  listenLocal,
+  realSleep,
+  seededRandom,
+  streamHuge,
+} from './shared.ts';
 
 /**
  * A sandbox Amazon SP-API for the vendor real-time sales flow, on one port:
@@ -17,6 +26,13 @@ import { closeServer, listenLocal, realSleep, seededRandom } from './shared.ts';
  *   window that had ended when the report was requested, deterministic from (seed, ASIN, hour).
  * - A report is DONE `processingMs` after it was requested (IN_QUEUE for the first half,
  *   IN_PROGRESS for the second); CANCELLED when the window holds no data, as SP-API does.
+ * - Misbehaviour, per operation or for all: '429', '5xx', 'slow', 'malformed' (cut in half),
+ *   and hostile answers to what would have been a 2xx: 'huge' (a body that goes on for
+ *   `hugeBytes`, streamed without a length; the document a valid gzip stream that large) and
+ *   'bomb' (the document: a gzip file of about
+ *   1 KiB per MiB that inflates to `hugeBytes` of valid report JSON; the JSON steps: the same
+ *   as a Content-Encoding gzip bomb). Reports requested from now on can end 'fatal' or
+ *   'cancelled', or be 'stuck' (IN_PROGRESS for ever).
  */
 
 export type SpApiOperation =
@@ -34,9 +50,12 @@ export const SPAPI_OPERATIONS: readonly SpApiOperation[] = [
 ];
 
 /** How one operation answers. */
-export type SpApiCallMode = 'none' | '429' | '5xx' | 'slow' | 'malformed';
-/** Call modes, plus how reports requested from now on end: FATAL, or CANCELLED (no data). */
-export type SpApiMisbehaviour = SpApiCallMode | 'fatal' | 'cancelled';
+export type SpApiCallMode = 'none' | '429' | '5xx' | 'slow' | 'malformed' | 'huge' | 'bomb';
+/**
+ * Call modes, plus how reports requested from now on end: FATAL, CANCELLED (no data), or
+ * never ('stuck': IN_PROGRESS for ever).
+ */
+export type SpApiMisbehaviour = SpApiCallMode | 'fatal' | 'cancelled' | 'stuck';
 
 export type RateLimitedOperation = 'createReport' | 'getReport' | 'getReportDocument';
 export interface RateLimit {
@@ -85,6 +104,8 @@ export interface SpApiSandboxOptions {
   tokenTtlSeconds?: number;
   /** How many ASINs sell (6 by default). */
   asins?: number;
+  /** What the 'huge' and 'bomb' answers amount to (256 MiB by default). */
+  hugeBytes?: number;
 }
 
 export interface SpApiOperationCounts {
@@ -96,7 +117,7 @@ export interface SpApiOperationCounts {
 
 export interface SpApiSandboxState {
   modes: Record<SpApiOperation, SpApiCallMode>;
-  reportOutcome: 'none' | 'fatal' | 'cancelled';
+  reportOutcome: 'none' | 'fatal' | 'cancelled' | 'stuck';
   operations: Record<SpApiOperation, SpApiOperationCounts>;
   reportsCreated: number;
   tokensIssued: number;
@@ -215,7 +236,7 @@ interface Report {
   dataStartMs: number;
   dataEndMs: number;
   createdMs: number;
-  outcome: 'DONE' | 'CANCELLED' | 'FATAL';
+  outcome: 'DONE' | 'CANCELLED' | 'FATAL' | 'STUCK';
   reportDocumentId?: string;
 }
 
@@ -223,6 +244,13 @@ interface Answer {
   status: number;
   body: string | Buffer;
   headers?: Record<string, string>;
+  /** Sends a body too large to build (a 'huge' answer): streamed, with `headers`. */
+  stream?: {
+    head: string | Buffer;
+    filler?: string | Buffer;
+    tail: string | Buffer;
+    bytes: number;
+  };
 }
 
 const spApiErrors = (code: string, message: string) => ({
@@ -249,6 +277,10 @@ function readBody(req: IncomingMessage): Promise<string> {
 }
 
 function send(res: ServerResponse, answer: Answer) {
+  if (answer.stream) {
+    void streamHuge(res, answer.status, answer.headers ?? {}, answer.stream);
+    return;
+  }
   const body = typeof answer.body === 'string' ? Buffer.from(answer.body) : answer.body;
   res.writeHead(answer.status, { 'content-length': body.length, ...answer.headers });
   res.end(body);
@@ -338,6 +370,7 @@ export async function startSpApiSandbox(opts: SpApiSandboxOptions = {}): Promise
   // --- Reports API -----------------------------------------------------------------------
   const statusOf = (report: Report) => {
     const elapsed = now() - report.createdMs;
+    if (report.outcome === 'STUCK') return elapsed >= processingMs / 2 ? 'IN_PROGRESS' : 'IN_QUEUE';
     if (elapsed >= processingMs) return report.outcome;
     return elapsed >= processingMs / 2 ? 'IN_PROGRESS' : 'IN_QUEUE';
   };
@@ -399,9 +432,11 @@ export async function startSpApiSandbox(opts: SpApiSandboxOptions = {}): Promise
     const outcome =
       reportOutcome === 'fatal'
         ? 'FATAL'
-        : reportOutcome === 'cancelled' || !hasData
-          ? 'CANCELLED'
-          : 'DONE';
+        : reportOutcome === 'stuck'
+          ? 'STUCK'
+          : reportOutcome === 'cancelled' || !hasData
+            ? 'CANCELLED'
+            : 'DONE';
     const report: Report = {
       reportId,
       reportType,
@@ -566,7 +601,36 @@ export async function startSpApiSandbox(opts: SpApiSandboxOptions = {}): Promise
       const bytes = Buffer.from(result.body);
       result = { ...result, body: bytes.subarray(0, Math.floor(bytes.length / 2)) };
     }
+    if ((mode === 'huge' || mode === 'bomb') && result.status < 300) {
+      result = hostile(op, mode, result);
+    }
     return result;
+  };
+
+  /** A 2xx made hostile: a body far past any sane size, or a bomb inflating to one. */
+  const hostile = (op: SpApiOperation, mode: 'huge' | 'bomb', result: Answer): Answer => {
+    const bytes = opts.hugeBytes ?? HUGE_BODY_BYTES;
+    const document = op === 'downloadDocument';
+    const head = document
+      ? `{"reportSpecification":{"reportType":"${VENDOR_REAL_TIME_SALES_REPORT}"},"reportData":[`
+      : '{"padding":[';
+    const body = { head, tail: ']}', bytes };
+    if (mode === 'huge') {
+      // The document is a gzip file: a valid one, as large compressed as inflated.
+      const stream = document
+        ? {
+            head: gzipSync(head),
+            filler: incompressibleGzip(1024 * 1024),
+            tail: gzipSync(']}'),
+            bytes,
+          }
+        : { ...body, filler: ' ' };
+      return { ...result, body: '', stream };
+    }
+    const bomb = gzipBomb(body);
+    return document
+      ? { ...result, body: bomb } // a gzip document, as the real one, inflating to `bytes`
+      : { ...result, body: bomb, headers: { ...result.headers, 'content-encoding': 'gzip' } };
   };
 
   const server = createServer((req, res) => {
@@ -595,7 +659,7 @@ export async function startSpApiSandbox(opts: SpApiSandboxOptions = {}): Promise
     url: baseUrl,
     port,
     misbehave: (mode, operation) => {
-      if (mode === 'fatal' || mode === 'cancelled') {
+      if (mode === 'fatal' || mode === 'cancelled' || mode === 'stuck') {
         reportOutcome = mode;
         return;
       }

@@ -179,6 +179,29 @@ describe('Keepa sandbox', () => {
     expect(sb?.state()).toMatchObject({ mode: 'none', tokensLeft: 298 });
   });
 
+  it('answers hostile on demand: huge, a gzip bomb, a far Retry-After', async () => {
+    const MIB = 1024 * 1024;
+    await start({ hugeBytes: 3 * MIB, farRetryAfter: 'Fri, 01 Jan 2343 00:00:00 GMT' });
+    sb?.misbehave('huge');
+    const huge = await product('B1');
+    expect(huge.status).toBe(200);
+    expect(huge.headers.get('content-length')).toBeNull(); // streamed: no length announced
+    expect(huge.text.length).toBe(3 * MIB);
+    expect(huge.json).toMatchObject({ tokensLeft: expect.any(Number), products: [] });
+
+    sb?.misbehave('gzip-bomb');
+    const bomb = await product('B1'); // fetch undoes the Content-Encoding
+    expect(Number(bomb.headers.get('content-length'))).toBeLessThan(10 * 1024);
+    expect(bomb.text.length).toBe(3 * MIB);
+    expect(bomb.json).toMatchObject({ products: [] });
+
+    sb?.misbehave('far-retry-after');
+    const far = await product('B1');
+    expect(far.status).toBe(429);
+    expect(far.headers.get('retry-after')).toBe('Fri, 01 Jan 2343 00:00:00 GMT');
+    expect(sb?.state()).toMatchObject({ tokensConsumed: 0 });
+  });
+
   it('/deal serves deterministic pages of up to 150 deals for 5 tokens each, then empty pages', async () => {
     await start({ capacity: 300, refillPerMinute: 20, deals: 320 });
     const first = await deal({ domainId: 3, page: 0 });

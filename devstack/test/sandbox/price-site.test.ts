@@ -235,4 +235,46 @@ describe('price-site sandbox', () => {
       byStatus: { 200: 5, 403: 1, 429: 1, 503: 1 },
     });
   });
+
+  it('answers hostile on demand: huge pages, gzip bombs, hostile markup, a far Retry-After', async () => {
+    const MIB = 1024 * 1024;
+    await start({
+      defectRate: 0,
+      hugeBytes: 3 * MIB,
+      hostileHtmlBytes: 64 * 1024,
+      foreignOrigin: 'http://127.0.0.1:1',
+    });
+    const id = site!.productIds('takealot')[0]!;
+    site!.misbehave('far-retry-after');
+    const far = await get(`/takealot/product/${id}`);
+    expect(far.status).toBe(429);
+    expect(far.headers.get('retry-after')).toBe('9999999999');
+
+    site!.misbehave('huge');
+    const huge = await get(`/takealot/product/${id}/price-history.csv`);
+    expect(huge.headers.get('content-length')).toBeNull();
+    expect(huge.text.length).toBe(3 * MIB);
+
+    site!.misbehave('bomb');
+    const bomb = await get('/takealot/products?page=1');
+    expect(Number(bomb.headers.get('content-length'))).toBeLessThan(10 * 1024);
+    expect(bomb.text.length).toBe(3 * MIB);
+
+    site!.misbehave('hostile-html');
+    const page = await get(`/takealot/product/${id}`);
+    // A CSV link on another host first, then the site's own; then unclosed anchors to the end.
+    expect(hrefs(page.text, /\.csv$/)).toEqual([
+      `http://127.0.0.1:1/takealot/product/${id}/price-history.csv`,
+      expect.stringMatching(/price-history\.csv$/),
+    ]);
+    expect(page.text.length).toBeGreaterThan(64 * 1024);
+    expect(page.text.slice(page.text.lastIndexOf('</a>'))).toContain(
+      '<a href="/promo">'.repeat(10),
+    );
+    const listing = await get('/takealot/products?page=1');
+    expect(hrefs(listing.text, /\/product\//)).toContain('/takealot/product/%E0%A4%A');
+    expect(hrefs(listing.text, /\/product\/PLID/)).toHaveLength(50);
+    // Asked for the malformed path itself, the site answers 400 rather than failing.
+    expect((await get('/takealot/product/%E0%A4%A')).status).toBe(400);
+  });
 });

@@ -278,6 +278,11 @@ describe('proxy sandbox', () => {
     expect(r429.headers['retry-after']).toBe('42');
     expect((await tunnel(authority())).status).toBe(429);
 
+    proxy!.misbehave('far-retry-after');
+    const far = await viaProxy(targetUrl());
+    expect(far.status).toBe(429);
+    expect(far.headers['retry-after']).toBe('9999999999');
+
     proxy!.misbehave('5xx');
     expect((await viaProxy(targetUrl())).status).toBe(502);
 
@@ -298,7 +303,7 @@ describe('proxy sandbox', () => {
     proxy!.misbehave('none');
     expect((await viaProxy(targetUrl())).status).toBe(200);
     expect(proxy!.state()).toMatchObject({ mode: 'none' });
-    expect(proxy!.state().users[PROXY_SANDBOX_USER]).toMatchObject({ requests: 2, rejected: 5 });
+    expect(proxy!.state().users[PROXY_SANDBOX_USER]).toMatchObject({ requests: 2, rejected: 6 });
   });
 
   it('builds credentialed URLs for its users', async () => {

@@ -1,4 +1,4 @@
-import { gunzipSync } from 'node:zlib';
+import { gunzipSync, constants as zlibConstants } from 'node:zlib';
 import { afterEach, describe, expect, it } from 'vitest';
 import {
   LWA_TOKEN_PATH,
@@ -482,6 +482,44 @@ describe('SP-API sandbox: misbehaviour', () => {
 
     sb?.misbehave('malformed');
     expect((await lwa(grant())).json).toBeUndefined();
+  });
+
+  it("'stuck' reports never end; 'huge' and 'bomb' answers are far larger than they look", async () => {
+    const MIB = 1024 * 1024;
+    await start({ processingMs: 0, hugeBytes: 3 * MIB });
+    const tok = await token();
+    sb?.misbehave('stuck');
+    const stuck = (await createReport(tok, window(T0 - 2 * HOUR, T0))).json.reportId;
+    t += 30 * 60_000; // long past any processing time, within the token's hour
+    expect((await getReport(tok, stuck)).json.processingStatus).toBe('IN_PROGRESS');
+    sb?.misbehave('none');
+
+    const id = (await createReport(tok, window(T0 - 12 * HOUR, T0 - 2 * HOUR))).json.reportId;
+    const docId = (await getReport(tok, id)).json.reportDocumentId;
+    const url = (await getDocument(tok, docId)).json.url;
+    sb?.misbehave('bomb', 'downloadDocument');
+    const bomb = await call(url);
+    expect(bomb.bytes.length).toBeLessThan(10 * 1024);
+    const inflated = gunzipSync(bomb.bytes).toString('utf8');
+    expect(inflated.length).toBe(3 * MIB);
+    expect(JSON.parse(inflated)).toMatchObject({ reportData: [] }); // valid JSON, all of it
+    sb?.misbehave('huge', 'downloadDocument');
+    const huge = await call(url);
+    expect(huge.headers.get('content-length')).toBeNull();
+    expect(huge.bytes.length).toBeGreaterThanOrEqual(3 * MIB);
+    // A valid gzip stream (read as far as it came), of incompressible data after the head.
+    const opening = gunzipSync(huge.bytes.subarray(0, 64 * 1024), {
+      finishFlush: zlibConstants.Z_SYNC_FLUSH,
+    });
+    expect(opening.toString('latin1')).toMatch(/^\{"reportSpecification"/);
+
+    sb?.misbehave('huge', 'getReport');
+    const report = await getReport(tok, id);
+    expect(report.text.length).toBe(3 * MIB);
+    sb?.misbehave('bomb', 'getReport');
+    const encoded = await getReport(tok, id); // fetch undoes the Content-Encoding
+    expect(encoded.headers.get('content-encoding')).toBe('gzip');
+    expect(encoded.text.length).toBe(3 * MIB);
   });
 
   it("'fatal' and 'cancelled' end the reports requested meanwhile", async () => {

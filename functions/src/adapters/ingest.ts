@@ -12,6 +12,7 @@ import {
   batchKinds,
   planNextBatch,
 } from '../core/pipeline/batching';
+import { requestedUntil } from '../core/quota/cooldown';
 import { CostExceedsLimitError, QuotaExceededError } from '../core/quota/errors';
 import type { Decision, RetryReason } from '../core/quota/gate';
 import type { MeterReading } from '../core/quota/meters';
@@ -289,8 +290,8 @@ async function startCooldown(input: IngestSliceInput, error: QuotaExceededError)
     return (await input.engine.reportQuotaError(error, input.category)).untilMs;
   } catch (writeError) {
     logger.error({ err: writeError, provider: error.provider }, 'cooldown not recorded');
-    // Still stay away: what the upstream asked for, else the default cooldown.
-    return input.now() + (error.retryAfterSeconds ?? 1800) * 1000;
+    // Still stay away: what the upstream asked for (bounded like any cooldown), else the default.
+    return requestedUntil(input.now(), error.retryAfterSeconds, 1800);
   }
 }
 

@@ -15,7 +15,7 @@ export const upstreamCalls = new Counter({
 
 export const upstreamErrors = new Counter({
   name: 'tollgate_upstream_errors_total',
-  help: 'Typed upstream errors by provider and kind (quota, malformed, timeout, http, credentials, configuration).',
+  help: 'Typed upstream errors by provider and kind (quota, malformed, timeout, http, credentials, configuration, oversized).',
   labelNames: ['provider', 'kind'] as const,
   registers: [metricsRegistry],
 });
@@ -24,6 +24,13 @@ export const upstreamBytes = new Counter({
   name: 'tollgate_upstream_bytes_total',
   help: 'Response bytes received from upstreams (proxy traffic is metered by this).',
   labelNames: ['provider'] as const,
+  registers: [metricsRegistry],
+});
+
+export const upstreamSkippedLinks = new Counter({
+  name: 'tollgate_upstream_skipped_links_total',
+  help: 'Links in upstream pages passed over, by provider, operation and reason (malformed: no URL or bad percent-encoding; off-origin: a CSV on another host than the site).',
+  labelNames: ['provider', 'operation', 'reason'] as const,
   registers: [metricsRegistry],
 });
 

@@ -8,11 +8,21 @@
  */
 
 export interface ProductPageExtract {
-  /** Absolute URL of the price-history CSV; null when the page links none. */
+  /** Absolute URL of the price-history CSV on the site's origin; null when the page links none. */
   csvUrl: string | null;
   title: string | null;
   /** Lower-case names (`plid`, `sku`, `barcode`, `mpn`) to values, as the page shows them. */
   identifiers: Record<string, string>;
+  /** CSV-looking links not followed: to another origin, or not a URL at all. */
+  skippedLinks: SkippedLinks;
+}
+
+/** Links a page scan passed over, by reason, for a counted warning. */
+export interface SkippedLinks {
+  /** Links to another origin than the site's: never followed (any host could be named). */
+  offOrigin: number;
+  /** Links that are no URL, or whose percent-encoding does not decode. */
+  malformed: number;
 }
 
 export interface PriceHistoryPoint {
@@ -71,7 +81,7 @@ const ENTITIES: Record<string, string> = {
 };
 
 export function decodeEntities(text: string): string {
-  return text.replace(/&(#x[0-9a-f]+|#\d+|[a-z]+);/gi, (whole, code: string) => {
+  return text.replace(/&(#x[0-9a-f]{1,8}|#\d{1,8}|[a-z]{1,32});/gi, (whole, code: string) => {
     if (code[0] === '#') {
       const n =
         code[1] === 'x' || code[1] === 'X' ? parseInt(code.slice(2), 16) : Number(code.slice(1));
@@ -81,11 +91,112 @@ export function decodeEntities(text: string): string {
   });
 }
 
-/** Visible text of an HTML fragment: tags dropped, entities decoded, whitespace collapsed. */
+/**
+ * A tag of a page: `<name attrs>` or `</name attrs>`, from its `<` to the first `>` after its
+ * name, as the regular expressions it replaces (`<a\b([^>]*)>`) read tags.
+ */
+export interface HtmlTag {
+  /** Lower case. */
+  name: string;
+  closing: boolean;
+  /** What follows the name, up to the `>`. */
+  attrs: string;
+  /** Index of the `<`. */
+  start: number;
+  /** Index just past the `>`. */
+  end: number;
+}
+
+const isNameChar = (code: number, first: boolean) =>
+  (code >= 97 && code <= 122) || (code >= 65 && code <= 90) || (!first && code >= 48 && code <= 57);
+
+/**
+ * The tags of `html` in order, in one pass: time linear in its length whatever the markup
+ * (unclosed anchors, `<` without `>`, tags inside attribute values). A tag runs from `<name`
+ * (or `</name`) to the next `>`; a `<` that starts no name is text; once no `>` is left, no tag
+ * can close and the scan ends. Every index moves forward only: the search for the next `>` is
+ * shared by all the `<` before it, so no character is looked at more than a few times.
+ */
+export function* htmlTags(html: string): Generator<HtmlTag> {
+  let pos = 0;
+  let gt = -1;
+  for (;;) {
+    const lt = html.indexOf('<', pos);
+    if (lt < 0) return;
+    let i = lt + 1;
+    const closing = html.charCodeAt(i) === 47; // '/'
+    if (closing) i++;
+    const nameStart = i;
+    while (i < html.length && isNameChar(html.charCodeAt(i), i === nameStart)) i++;
+    if (i === nameStart) {
+      pos = lt + 1;
+      continue;
+    }
+    if (gt < i) {
+      gt = html.indexOf('>', i);
+      if (gt < 0) return;
+    }
+    yield {
+      name: html.slice(nameStart, i).toLowerCase(),
+      closing,
+      attrs: html.slice(i, gt),
+      start: lt,
+      end: gt + 1,
+    };
+    pos = gt + 1;
+  }
+}
+
+/** `</name>` or `</name   >`: what `<\/name\s*>` matched. */
+const isPlainClose = (tag: HtmlTag) => tag.closing && tag.attrs.trim() === '';
+
+/**
+ * Closing tags by name, for "the first `</name>` after this point" in amortised constant time:
+ * each name's closes are in document order and each lookup cursor only moves forward, so a
+ * pass asking in document order does linear work in all.
+ */
+class Closes {
+  private readonly byName = new Map<string, HtmlTag[]>();
+  private readonly cursors = new Map<string, number>();
+
+  constructor(html: string) {
+    for (const tag of htmlTags(html)) {
+      if (!isPlainClose(tag)) continue;
+      const list = this.byName.get(tag.name);
+      if (list) list.push(tag);
+      else this.byName.set(tag.name, [tag]);
+    }
+  }
+
+  /** The first `</name>` starting at or after `from`; `from` must not decrease between calls. */
+  next(name: string, from: number): HtmlTag | undefined {
+    const list = this.byName.get(name);
+    if (!list) return undefined;
+    let k = this.cursors.get(name) ?? 0;
+    while (k < list.length && list[k]!.start < from) k++;
+    this.cursors.set(name, k);
+    return list[k];
+  }
+}
+
+/**
+ * Visible text of an HTML fragment: tags dropped, entities decoded, whitespace collapsed. A tag
+ * is `<` up to the next `>` (what `/<[^>]*>/g` removed), found in one linear pass.
+ */
 function textOf(html: string): string {
-  return decodeEntities(html.replace(/<[^>]*>/g, ' '))
-    .replace(/\s+/g, ' ')
-    .trim();
+  let out = '';
+  let pos = 0;
+  let gt = -1;
+  for (;;) {
+    const lt = html.indexOf('<', pos);
+    if (lt < 0) break;
+    if (gt < lt) gt = html.indexOf('>', lt);
+    if (gt < 0) break;
+    out += `${html.slice(pos, lt)} `;
+    pos = gt + 1;
+  }
+  out += html.slice(pos);
+  return decodeEntities(out).replace(/\s+/g, ' ').trim();
 }
 
 function attributes(tag: string): Record<string, string> {
@@ -131,47 +242,108 @@ function scoreCsvLink(href: string, text: string, attrs: Record<string, string>)
   return score;
 }
 
+/** An anchor of a page: its attributes and the markup it encloses. */
+interface Anchor {
+  attrs: string;
+  inner: string;
+}
+
+/**
+ * The anchors of `html` in one linear pass. An anchor encloses what follows it up to `</a>`,
+ * or up to the next `<a` (anchors do not nest: an HTML parser closes one there), or the end.
+ */
+function* anchors(html: string): Generator<Anchor> {
+  let open: HtmlTag | undefined;
+  for (const tag of htmlTags(html)) {
+    if (tag.name !== 'a') continue;
+    if (open) yield { attrs: open.attrs, inner: html.slice(open.end, tag.start) };
+    open = tag.closing ? undefined : tag;
+  }
+  if (open) yield { attrs: open.attrs, inner: html.slice(open.end) };
+}
+
+/** `href` resolved against `base`: undefined when it is no URL. */
+function resolve(href: string, base: string): URL | undefined {
+  try {
+    return new URL(href, base);
+  } catch {
+    return undefined;
+  }
+}
+
+export interface FindLinkOptions {
+  /** The site's origin: CSV links elsewhere are not followed. The page's own by default. */
+  origin?: string;
+}
+
 /**
  * The price-history CSV a product page links (relative links resolved against `pageUrl`), the
  * product's title and the identifiers the page shows (`data-identifier` attributes,
  * schema.org `itemprop`s, else labels such as `PLID`, `SKU`, `Barcode`/`EAN` in the text).
+ * Only a link on the site's own origin is followed: a page naming another host (any host, the
+ * proxy would fetch it) has that link counted in `skippedLinks.offOrigin` and passed over.
+ * Linear in the page's length, whatever its markup.
  */
-export function findPriceHistoryLink(html: string, pageUrl: string): ProductPageExtract {
+export function findPriceHistoryLink(
+  html: string,
+  pageUrl: string,
+  options: FindLinkOptions = {},
+): ProductPageExtract {
+  const origin = options.origin ?? new URL(pageUrl).origin;
+  const skippedLinks: SkippedLinks = { offOrigin: 0, malformed: 0 };
   let best: { url: string; score: number } | undefined;
-  for (const m of html.matchAll(/<a\b([^>]*)>([\s\S]*?)<\/a\s*>/gi)) {
-    const attrs = attributes(m[1]!);
+  for (const anchor of anchors(html)) {
+    const attrs = attributes(anchor.attrs);
     const href = attrs.href?.trim();
     if (!href) continue;
-    const score = scoreCsvLink(href, textOf(m[2]!), attrs);
+    const score = scoreCsvLink(href, textOf(anchor.inner), attrs);
     if (score === 0 || (best && best.score >= score)) continue;
-    let url: URL;
-    try {
-      url = new URL(href, pageUrl);
-    } catch {
+    const url = resolve(href, pageUrl);
+    if (!url) {
+      skippedLinks.malformed++;
       continue;
     }
     if (url.protocol !== 'http:' && url.protocol !== 'https:') continue;
+    if (url.origin !== origin) {
+      skippedLinks.offOrigin++;
+      continue;
+    }
     best = { url: url.toString(), score };
   }
-  return { csvUrl: best?.url ?? null, title: titleOf(html), identifiers: identifiersOf(html) };
+  return {
+    csvUrl: best?.url ?? null,
+    title: titleOf(html),
+    identifiers: identifiersOf(html),
+    skippedLinks,
+  };
+}
+
+/** Text of the first `<name>` that is closed, up to its first `</name>`: one linear pass. */
+function firstElementText(html: string, name: string): string | undefined {
+  let open: HtmlTag | undefined;
+  for (const tag of htmlTags(html)) {
+    if (tag.name !== name) continue;
+    if (!open) {
+      if (!tag.closing) open = tag;
+    } else if (isPlainClose(tag)) {
+      return textOf(html.slice(open.end, tag.start));
+    }
+  }
+  return undefined;
 }
 
 function titleOf(html: string): string | null {
-  const h1 = /<h1\b[^>]*>([\s\S]*?)<\/h1\s*>/i.exec(html);
-  const fromH1 = h1 ? textOf(h1[1]!) : '';
+  const fromH1 = firstElementText(html, 'h1') ?? '';
   if (fromH1) return fromH1;
-  for (const m of html.matchAll(/<meta\b([^>]*)>/gi)) {
-    const attrs = attributes(m[1]!);
+  for (const tag of htmlTags(html)) {
+    if (tag.name !== 'meta' || tag.closing) continue;
+    const attrs = attributes(tag.attrs);
     if ((attrs.property ?? attrs.name) === 'og:title' && attrs.content?.trim()) {
       return attrs.content.trim();
     }
   }
-  const title = /<title\b[^>]*>([\s\S]*?)<\/title\s*>/i.exec(html);
-  const fromTitle = title
-    ? textOf(title[1]!)
-        .split(/\s+[|–—]\s+/)[0]!
-        .trim()
-    : '';
+  const title = firstElementText(html, 'title');
+  const fromTitle = title ? title.split(/\s+[|–—]\s+/)[0]!.trim() : '';
   return fromTitle || null;
 }
 
@@ -182,21 +354,29 @@ function identifiersOf(html: string): Record<string, string> {
     const n = identifierName(name);
     if (v && n && !(n in found)) found[n] = v;
   };
-  for (const m of html.matchAll(
-    /<([a-z][a-z0-9]*)\b([^>]*\bdata-identifier\s*=[^>]*)>([\s\S]*?)<\/\1\s*>/gi,
-  )) {
-    const name = attributes(m[2]!)['data-identifier'];
-    if (name) add(name, attributes(m[2]!).content ?? textOf(m[3]!));
+  // `<x data-identifier="...">value</x>`; what such an element encloses is not searched again.
+  let closes = new Closes(html);
+  let skipUntil = 0;
+  for (const tag of htmlTags(html)) {
+    if (tag.closing || tag.start < skipUntil || !/\bdata-identifier\s*=/i.test(tag.attrs)) continue;
+    const close = closes.next(tag.name, tag.end);
+    if (!close) continue;
+    skipUntil = close.end;
+    const attrs = attributes(tag.attrs);
+    const name = attrs['data-identifier'];
+    if (name) add(name, attrs.content ?? textOf(html.slice(tag.end, close.start)));
   }
-  for (const m of html.matchAll(/<([a-z][a-z0-9]*)\b([^>]*\bitemprop\s*=[^>]*)>/gi)) {
-    const attrs = attributes(m[2]!);
+  // schema.org: `<meta itemprop="gtin13" content="...">` or `<span itemprop="sku">...</span>`.
+  closes = new Closes(html);
+  for (const tag of htmlTags(html)) {
+    if (tag.closing || !/\bitemprop\s*=/i.test(tag.attrs)) continue;
+    const attrs = attributes(tag.attrs);
     const name = attrs.itemprop ?? '';
     if (!KNOWN_IDENTIFIERS.has(identifierName(name))) continue;
     if (attrs.content) add(name, attrs.content);
     else {
-      const rest = html.slice((m.index ?? 0) + m[0].length);
-      const inner = new RegExp(`^([\\s\\S]*?)</${m[1]}\\s*>`, 'i').exec(rest);
-      if (inner) add(name, textOf(inner[1]!));
+      const close = closes.next(tag.name, tag.end);
+      if (close) add(name, textOf(html.slice(tag.end, close.start)));
     }
   }
   const text = textOf(html);
@@ -209,6 +389,71 @@ function identifiersOf(html: string): Record<string, string> {
   const sku = /\bSKU\s*[:#]?\s*([A-Z0-9][A-Z0-9-]{2,})\b/i.exec(text);
   if (sku) add('sku', sku[1]!);
   return found;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Listing pages
+
+export interface ListingLinks {
+  /** Product ids of the marketplace, decoded, in page order, without duplicates. */
+  productIds: string[];
+  /** A link with `rel="next"`. */
+  hasNext: boolean;
+  /** The page says it lists products (an element of class `products`), even if none. */
+  hasProductList: boolean;
+  /** Links passed over because their URL or its percent-encoding is malformed. */
+  malformedLinks: number;
+}
+
+/**
+ * The product ids a listing page links (`/{marketplace}/product/{id}`, relative links resolved
+ * against `pageUrl`), in one linear pass. A link whose percent-encoding does not decode
+ * (`%E0%A4%A`) or that is no URL is skipped and counted, never thrown.
+ */
+export function listingLinks(html: string, pageUrl: string, marketplace: string): ListingLinks {
+  const ids: string[] = [];
+  const seen = new Set<string>();
+  let hasNext = false;
+  let hasProductList = false;
+  let malformedLinks = 0;
+  for (const tag of htmlTags(html)) {
+    if (tag.closing) continue;
+    if (!hasProductList && /class\s*=\s*["'][^"']*\bproducts\b/i.test(tag.attrs)) {
+      hasProductList = true;
+    }
+    if (tag.name !== 'a') continue;
+    const href = /\bhref\s*=\s*(?:"([^"]*)"|'([^']*)'|([^\s>]+))/i.exec(tag.attrs);
+    const value = href ? (href[1] ?? href[2] ?? href[3] ?? '') : '';
+    if (/\brel\s*=\s*["']?next\b/i.test(tag.attrs)) hasNext = true;
+    if (!href) continue;
+    const url = resolve(value.replace(/&amp;/g, '&'), pageUrl);
+    if (!url) {
+      malformedLinks++;
+      continue;
+    }
+    const match = /\/([^/]+)\/product\/([^/]+)\/?$/.exec(url.pathname);
+    if (!match) continue;
+    const decoded = decodeComponents(match[1]!, match[2]!);
+    if (!decoded) {
+      malformedLinks++;
+      continue;
+    }
+    const [linkMarketplace, id] = decoded;
+    if (linkMarketplace !== marketplace || seen.has(id)) continue;
+    seen.add(id);
+    ids.push(id);
+  }
+  return { productIds: ids, hasNext, hasProductList, malformedLinks };
+}
+
+/** Both components decoded, or undefined when either is malformed percent-encoding. */
+function decodeComponents(a: string, b: string): [string, string] | undefined {
+  try {
+    return [decodeURIComponent(a), decodeURIComponent(b)];
+  } catch (error) {
+    if (error instanceof URIError) return undefined;
+    throw error;
+  }
 }
 
 // ---------------------------------------------------------------------------------------------

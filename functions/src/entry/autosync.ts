@@ -11,6 +11,8 @@ import './options';
 const TIMEOUT_SECONDS = 540;
 /** Chunks stop starting this long before the timeout, so the cycle saves what it stored. */
 const BUDGET_MS = 7 * 60_000;
+/** A fetch under way stops this long before the timeout: the cycle saves and releases. */
+const SAVE_MARGIN_MS = 60_000;
 
 export const realtimeSalesSync = onSchedule(
   {
@@ -29,13 +31,15 @@ export const realtimeSalesSync = onSchedule(
       );
       return;
     }
+    const startedAt = Date.now();
     const summary = await runAutoSyncCycle({
       ...REALTIME_SALES_SYNC,
       db: db(),
       engine: instanceQuotaEngine(),
       fetchAndStore,
       now: Date.now,
-      deadlineMs: Date.now() + BUDGET_MS,
+      deadlineMs: startedAt + BUDGET_MS,
+      fetchDeadlineMs: startedAt + TIMEOUT_SECONDS * 1000 - SAVE_MARGIN_MS,
     });
     logger.info({ source, ...summary }, 'auto-sync cycle');
   },

@@ -23,9 +23,45 @@ describe('findPriceHistoryLink', () => {
       'https://buck.example/takealot/product/PLID123/price-history.csv',
     );
     expect(
-      findPriceHistoryLink(page('https://cdn.example/x/price-history.csv?v=2&amp;d=1'), PAGE)
+      findPriceHistoryLink(page('https://buck.example/x/price-history.csv?v=2&amp;d=1'), PAGE)
         .csvUrl,
-    ).toBe('https://cdn.example/x/price-history.csv?v=2&d=1');
+    ).toBe('https://buck.example/x/price-history.csv?v=2&d=1');
+  });
+
+  it("follows only links on the site's origin, counting the others", () => {
+    // Any host a page names would be fetched through the proxy, and its 403 cool it down.
+    for (const elsewhere of [
+      'https://cdn.example/x/price-history.csv',
+      'http://buck.example/takealot/product/PLID123/price-history.csv', // another scheme
+      'https://buck.example:8443/price-history.csv', // another port
+      '//evil.example/price-history.csv',
+    ]) {
+      const found = findPriceHistoryLink(
+        `<a href="${elsewhere}" download>Price history (CSV)</a>`,
+        PAGE,
+      );
+      expect(found.csvUrl, elsewhere).toBeNull();
+      expect(found.skippedLinks).toEqual({ offOrigin: 1, malformed: 0 });
+    }
+    // A foreign link first, even scoring higher, loses to the site's own.
+    const both = `<a href="https://cdn.example/price-history.csv" download>Price history CSV</a>
+      <a href="/exports/history.csv">CSV</a>`;
+    expect(findPriceHistoryLink(both, PAGE)).toMatchObject({
+      csvUrl: 'https://buck.example/exports/history.csv',
+      skippedLinks: { offOrigin: 1, malformed: 0 },
+    });
+    // The site's origin may be named: a page served elsewhere still links only the site.
+    expect(
+      findPriceHistoryLink('<a href="https://cdn.example/p.csv">CSV</a>', PAGE, {
+        origin: 'https://cdn.example',
+      }).csvUrl,
+    ).toBe('https://cdn.example/p.csv');
+    expect(
+      findPriceHistoryLink(
+        '<a href="http://[::1/price-history.csv">CSV</a><a href="http://a b/x.csv">x</a>',
+        PAGE,
+      ).skippedLinks,
+    ).toEqual({ offOrigin: 0, malformed: 2 });
   });
 
   it('prefers the price-history CSV among several links, and reports none when there is none', () => {
@@ -59,6 +95,7 @@ describe('findPriceHistoryLink', () => {
       csvUrl: 'https://buck.example/takealot/product/PLID71000131/price-history.csv',
       title: 'Defy Kettle 1.7L & Cord',
       identifiers: { plid: 'PLID71000131', barcode: '6001234567890' },
+      skippedLinks: { offOrigin: 0, malformed: 0 },
     });
     const schemaOrg = `<head><meta property="og:title" content="Bosch Drill"></head>
       <span itemprop="sku">MK000400017</span><meta itemprop="gtin13" content="6009876543210">`;
@@ -75,6 +112,7 @@ describe('findPriceHistoryLink', () => {
       csvUrl: null,
       title: null,
       identifiers: {},
+      skippedLinks: { offOrigin: 0, malformed: 0 },
     });
   });
 });

@@ -14,6 +14,7 @@ import {
   ingestCounts,
   runIngestSlice,
 } from '../../src/adapters/ingest';
+import { upstreamErrors } from '../../src/adapters/metrics';
 import { ProductsRepository } from '../../src/adapters/products-repository';
 import { QuotaEngine } from '../../src/adapters/quota/quota-engine';
 import { KeepaClient } from '../../src/adapters/upstreams/keepa';
@@ -292,6 +293,54 @@ describe('Keepa ingest against the sandbox', () => {
     t = cooldown;
     const resumed = ran(await slice(engine, fetchers));
     expect(resumed).toMatchObject({ batches: { peek: 3 }, stopped: { reason: 'idle' } });
+    expect(await ingestCounts(db, COLLECTION)).toMatchObject({ peek: 0, commit: 0 });
+  });
+
+  it('an answer too large to read fails its batch, and the slice goes on with the next', async () => {
+    const { client: discovery } = parts();
+    const found = await discoverDeals({
+      client: discovery,
+      db,
+      collection: COLLECTION,
+      pages: 1,
+      now,
+    });
+    expect(found.asins).toBe(150);
+    // The first product request meets a hostile answer (a gzip bomb), the others do not.
+    let productRequests = 0;
+    const client = new KeepaClient({
+      baseUrl: sandbox.url,
+      apiKey: KEEPA_SANDBOX_KEY,
+      domainId: DOMAIN,
+      capacity: CAPACITY,
+      now,
+      sleep: async () => {},
+      fetch: async (input, init) => {
+        const first = String(input).includes('/product') && productRequests++ === 0;
+        if (first) sandbox.misbehave('gzip-bomb');
+        try {
+          return await fetch(input, init);
+        } finally {
+          if (first) sandbox.misbehave('none');
+        }
+      },
+    });
+    const products = new ProductsRepository(db, { now });
+    const fetchers = createKeepaIngestFetchers({ client, products, collection: COLLECTION, now });
+    const engine = new QuotaEngine(db, { now });
+    engine.observe('keepa', found.meter!);
+    const oversized = async () =>
+      (await upstreamErrors.get()).values.find(
+        (v) => v.labels.provider === 'keepa' && v.labels.kind === 'oversized',
+      )?.value ?? 0;
+    const before = await oversized();
+    const summary = ran(await slice(engine, fetchers));
+    // Refused as too large (not read whole, 256 MiB of it), once.
+    expect(await oversized()).toBe(before + 1);
+    // The bombed peek batch of 50 went to the back of the queue; every other batch ran.
+    expect(summary.moved.retried).toBe(50);
+    expect(summary.batches.peek).toBeGreaterThan(3);
+    expect(summary.stopped).toMatchObject({ reason: 'idle' });
     expect(await ingestCounts(db, COLLECTION)).toMatchObject({ peek: 0, commit: 0 });
   });
 });

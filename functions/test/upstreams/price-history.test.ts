@@ -1,3 +1,5 @@
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import type { Firestore } from 'firebase-admin/firestore';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import {
@@ -10,6 +12,7 @@ import {
   type ProxyUser,
   startProxySandbox,
 } from '../../../devstack/src/sandbox/proxy.ts';
+import { upstreamSkippedLinks } from '../../src/adapters/metrics';
 import { ProductsRepository } from '../../src/adapters/products-repository';
 import { UpstreamError } from '../../src/adapters/upstreams/http';
 import {
@@ -462,6 +465,114 @@ describe('price history through the proxy', () => {
     expect(cooled).toHaveLength(1);
     expect(cooled[0]!.category).toBe(COLLECTION);
     expect(cooled[0]!.error.provider).toBe('smartproxy');
+  });
+});
+
+/** A host a page may name: answers 403 to everything, and counts what reached it. */
+async function startForeignHost() {
+  let hits = 0;
+  const server = createServer((_req, res) => {
+    hits++;
+    res.writeHead(403, { 'content-type': 'text/plain' });
+    res.end('Forbidden');
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const port = (server.address() as AddressInfo).port;
+  return {
+    origin: `http://127.0.0.1:${port}`,
+    hits: () => hits,
+    stop: () => new Promise<void>((resolve) => server.close(() => resolve())),
+  };
+}
+
+async function skippedLinks(operation: string, reason: string): Promise<number> {
+  const { values } = await upstreamSkippedLinks.get();
+  return (
+    values.find(
+      (v) =>
+        v.labels.provider === 'smartproxy' &&
+        v.labels.operation === operation &&
+        v.labels.reason === reason,
+    )?.value ?? 0
+  );
+}
+
+describe('hostile pages', () => {
+  it('follows the CSV link on the site only: a host the page names is never fetched', async () => {
+    const foreign = await startForeignHost();
+    const hostile = await startPriceSiteSandbox({
+      seed: SEED,
+      now: () => t,
+      foreignOrigin: foreign.origin,
+    });
+    try {
+      await startProxy();
+      hostile.misbehave('hostile-html');
+      const [id] = healthy(1);
+      const before = await skippedLinks(OPERATIONS.product, 'off-origin');
+      const run = createPriceHistoryHandler({
+        client: client(),
+        siteBaseUrl: hostile.url,
+        products,
+      });
+      // The page: 1 MiB of unclosed anchors, a CSV link on the foreign host, then its own.
+      const result = await run(item(id!));
+      expect(foreign.hits()).toBe(0);
+      expect(result).toMatchObject({ requests: 2 });
+      const stored = await products.get('takealot', id!);
+      expect(stored).toMatchObject({ confidence: 1 }); // its own link, found
+      expect(stored!.prices).toHaveLength(90);
+      expect(await skippedLinks(OPERATIONS.product, 'off-origin')).toBe(before + 1);
+    } finally {
+      await hostile.stop();
+      await foreign.stop();
+    }
+  });
+
+  it("a 403 from a host other than the site is not the provider's quota; the proxy's is", async () => {
+    const foreign = await startForeignHost();
+    try {
+      await startProxy();
+      const c = client({ quotaOrigins: [site.url] });
+      const [id] = healthy(1);
+      const elsewhere = await rejection(c.get(`${foreign.origin}/x.csv`, OPERATIONS.csv));
+      expect(elsewhere).toBeInstanceOf(UpstreamError);
+      expect(elsewhere).not.toBeInstanceOf(QuotaExceededError);
+      expect(elsewhere).toMatchObject({ kind: 'http', status: 403 });
+      expect(foreign.hits()).toBe(1);
+      // The site's own bot wall, and the proxy's refusals, still stop the provider.
+      site.misbehave('block');
+      expect(await rejection(handler(c)(item(id!)))).toBeInstanceOf(QuotaExceededError);
+      site.misbehave('none');
+      proxy!.misbehave('block');
+      expect(await rejection(c.get(`${foreign.origin}/x.csv`, OPERATIONS.csv))).toMatchObject({
+        kind: 'http',
+      });
+      const tunnelled = client({ quotaOrigins: [site.url], tunnel: true });
+      // A refused CONNECT is the proxy's own answer, whatever the target.
+      expect(
+        await rejection(tunnelled.get(`${foreign.origin}/x.csv`, OPERATIONS.csv)),
+      ).toBeInstanceOf(QuotaExceededError);
+      expect(await rejection(handler(c)(item(id!)))).toBeInstanceOf(QuotaExceededError);
+    } finally {
+      await foreign.stop();
+    }
+  });
+
+  it('skips and counts a malformed product link on a listing instead of failing the page', async () => {
+    await startProxy();
+    site.misbehave('hostile-html');
+    const before = await skippedLinks(OPERATIONS.listing, 'malformed');
+    const found = await discoverProducts({
+      client: client(),
+      siteBaseUrl: site.url,
+      marketplace: 'takealot',
+      page: 1,
+    });
+    // Every real product, in order; `/takealot/product/%E0%A4%A` neither listed nor thrown.
+    expect(found.productIds).toEqual(site.productIds('takealot').slice(0, 50));
+    expect(found.hasNext).toBe(true);
+    expect(await skippedLinks(OPERATIONS.listing, 'malformed')).toBe(before + 1);
   });
 });
 

@@ -1,6 +1,7 @@
 import { FieldValue, type Firestore, Timestamp } from 'firebase-admin/firestore';
 import {
   type Cooldown,
+  DEFAULT_MAX_RETRY_AFTER_SECONDS,
   extendsCooldown,
   laterCooldownEnd,
   requestedUntil,
@@ -124,13 +125,19 @@ export class CooldownStore {
   }
 
   /**
-   * Records a quota error: starts or extends the provider's cooldown. The instance holds the
-   * cooldown this hit asks for synchronously, before anything is awaited.
+   * Records a quota error: starts or extends the provider's cooldown, for the error's
+   * Retry-After cut to `maxSeconds` (the provider's `maxRetryAfterSeconds`), else for
+   * `defaultSeconds`. The instance holds the cooldown this hit asks for synchronously, before
+   * anything is awaited.
    */
-  async recordHit(error: QuotaExceededError, defaultSeconds: number): Promise<Cooldown> {
+  async recordHit(
+    error: QuotaExceededError,
+    defaultSeconds: number,
+    maxSeconds: number = DEFAULT_MAX_RETRY_AFTER_SECONDS,
+  ): Promise<Cooldown> {
     const provider = error.provider;
     const seenAt = this.now();
-    const asked = requestedUntil(seenAt, error.retryAfterSeconds, defaultSeconds);
+    const asked = requestedUntil(seenAt, error.retryAfterSeconds, defaultSeconds, maxSeconds);
     // Before the first await: from here `untilMs` answers the later of the cooldown the instance
     // knows and what this hit asks, i.e. cooldownUntil(known, seenAt, retryAfter, default).
     this.hold(provider, asked, error.operation);
@@ -194,7 +201,10 @@ export class CooldownStore {
         startedAt: Timestamp.fromMillis(cooldown.startedAtMs),
         lastOperation: cooldown.lastOperation,
         hits: cooldown.hits,
-        retryAfterSeconds: error.retryAfterSeconds ?? null,
+        // What the upstream asked, as it asked it (the end above is bounded); never Infinity.
+        retryAfterSeconds: Number.isFinite(error.retryAfterSeconds)
+          ? (error.retryAfterSeconds as number)
+          : null,
         message: error.message,
       });
       tx.set(

@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type { Firestore } from 'firebase-admin/firestore';
-import { requestedUntil } from '../../core/quota/cooldown';
+import { DEFAULT_MAX_RETRY_AFTER_SECONDS, requestedUntil } from '../../core/quota/cooldown';
 import type { QuotaExceededError } from '../../core/quota/errors';
 import { type AcquireRequest, type Decision, Gate } from '../../core/quota/gate';
 import { MeterProjection, type MeterReading } from '../../core/quota/meters';
@@ -174,16 +174,25 @@ export class QuotaEngine {
   async reportQuotaError(error: QuotaExceededError, category?: string) {
     // Hold it in this instance at once: the configuration read and the cooldown transaction
     // take milliseconds in which this instance's other calls would otherwise still go out.
-    if (error.retryAfterSeconds !== undefined) {
+    // Bounded like the cooldown itself, by the provider's maximum as last read (the default
+    // before any read), so no Retry-After holds an instance longer than the document will.
+    const retryAfter = error.retryAfterSeconds;
+    if (retryAfter !== undefined && retryAfter >= 0) {
+      const known = this.contexts.lastKnownProvider(error.provider);
+      const max = known?.maxRetryAfterSeconds ?? DEFAULT_MAX_RETRY_AFTER_SECONDS;
       this.cooldowns.holdLocally(
         error.provider,
-        requestedUntil(this.now(), error.retryAfterSeconds, error.retryAfterSeconds),
+        requestedUntil(this.now(), retryAfter, retryAfter, max),
       );
     }
     if (category) this.record({ provider: error.provider, category }, { quota429: 1 });
     const config = await this.contexts.runtimeConfig();
     const provider = config.providers.find((p) => p.id === error.provider);
-    return this.cooldowns.recordHit(error, provider?.cooldownSeconds ?? 1800);
+    return this.cooldowns.recordHit(
+      error,
+      provider?.cooldownSeconds ?? 1800,
+      provider?.maxRetryAfterSeconds ?? DEFAULT_MAX_RETRY_AFTER_SECONDS,
+    );
   }
 
   /** Counts a call outcome in the per-minute statistics; never holds the caller up. */

@@ -1,3 +1,6 @@
+import { Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import { createGunzip } from 'node:zlib';
 import type { z } from 'zod';
 import { formatPath } from '../../core/config';
 import { parseRetryAfter, QuotaExceededError } from '../../core/quota/errors';
@@ -10,6 +13,11 @@ import { upstreamBytes, upstreamCalls, upstreamErrors } from '../metrics';
  * bodies parsed with a schema so a malformed answer becomes a typed error, never a crash.
  * Other statuses are returned for the adapter to map (400, 401, 403, 407 mean different
  * things to each upstream).
+ *
+ * Bodies are streamed and counted as they arrive (after any Content-Encoding is undone), and
+ * the read is aborted as soon as it passes the call's `maxBodyBytes`: an upstream cannot make
+ * Tollgate hold more than that, whatever it sends or claims to send. A call may carry a
+ * deadline: no attempt runs past it, and no retry starts after it.
  */
 
 export type UpstreamErrorKind =
@@ -18,7 +26,9 @@ export type UpstreamErrorKind =
   | 'network'
   | 'http'
   | 'credentials'
-  | 'configuration';
+  | 'configuration'
+  /** A body (or what it inflates to) larger than the call allows: aborted, never held. */
+  | 'oversized';
 
 /** A non-quota upstream failure, typed so callers log it, count it and move on. */
 export class UpstreamError extends Error {
@@ -48,9 +58,23 @@ export interface UpstreamCall {
   sleep?: (ms: number) => Promise<void>;
   random?: () => number;
   now?: () => number;
+  /**
+   * Largest body read, in bytes after Content-Encoding is undone; past it the read is
+   * aborted with an `oversized` error. DEFAULT_MAX_BODY_BYTES when absent.
+   */
+  maxBodyBytes?: number;
+  /**
+   * Epoch ms (on `now`) by which the call must be over: each attempt's timeout is cut to what
+   * is left, no retry starts after it, and a call begun after it fails at once ('timeout').
+   */
+  deadlineMs?: number;
 }
 
 export const DEFAULT_TIMEOUT_MS = 30_000;
+/** What a call may read unless it says otherwise: 8 MiB. */
+export const DEFAULT_MAX_BODY_BYTES = 8 * 1024 * 1024;
+export const KIB = 1024;
+export const MIB = 1024 * 1024;
 export const DEFAULT_RETRIES = 2;
 export const DEFAULT_BASE_DELAY_MS = 250;
 
@@ -97,12 +121,29 @@ export async function upstreamFetch(
     now = Date.now,
   } = call;
   const doFetch = call.fetch ?? fetch;
+  const { deadlineMs } = call;
   let last: UpstreamError | undefined;
   for (let attempt = 0; attempt <= retries; attempt++) {
-    if (attempt > 0) await sleep(random() * baseDelayMs * 2 ** (attempt - 1));
+    if (attempt > 0) {
+      const backoffMs = random() * baseDelayMs * 2 ** (attempt - 1);
+      // A retry that could not even start before the deadline is not tried.
+      if (deadlineMs !== undefined && now() + backoffMs >= deadlineMs) break;
+      await sleep(backoffMs);
+    }
+    const leftMs = deadlineMs === undefined ? timeoutMs : Math.floor(deadlineMs - now());
+    if (leftMs <= 0) {
+      last ??= new UpstreamError(
+        provider,
+        operation,
+        'timeout',
+        `the call's deadline (${new Date(deadlineMs as number).toISOString()}) has passed`,
+      );
+      break;
+    }
+    const attemptMs = Math.min(timeoutMs, leftMs);
     let response: Response;
     try {
-      response = await doFetch(url, { ...init, signal: AbortSignal.timeout(timeoutMs) });
+      response = await doFetch(url, { ...init, signal: AbortSignal.timeout(attemptMs) });
     } catch (error) {
       const timedOut = (error as Error).name === 'TimeoutError';
       upstreamCalls.inc({ provider, operation, outcome: timedOut ? 'timeout' : 'network' });
@@ -111,7 +152,7 @@ export async function upstreamFetch(
         operation,
         timedOut ? 'timeout' : 'network',
         timedOut
-          ? `no answer within ${timeoutMs} ms`
+          ? `no answer within ${attemptMs} ms${attemptMs < timeoutMs ? " (the call's deadline)" : ''}`
           : `request failed: ${(error as Error).message}`,
         undefined,
         { cause: error },
@@ -140,15 +181,199 @@ export async function upstreamFetch(
   throw upstreamFailure(last as UpstreamError);
 }
 
-/** Reads the body as text, counting its bytes; a body cut by the timeout is a timeout. */
-export async function readText(response: Response, call: UpstreamCall): Promise<string> {
-  try {
-    const text = await response.text();
-    upstreamBytes.inc({ provider: call.provider }, Buffer.byteLength(text));
-    return text;
-  } catch (error) {
-    throw bodyReadFailure(error, call.provider, call.operation, 'the body', response.status);
+const utf8 = new TextDecoder();
+
+/** Thrown inside a body read when it passes its cap; turned into an `oversized` error. */
+class BodyTooLarge extends Error {
+  constructor(
+    readonly limit: number,
+    readonly seen: number,
+    readonly inflated: boolean,
+    readonly declared = false,
+  ) {
+    super('body too large');
   }
+}
+
+/** Thrown inside a body read when the transfer itself fails (timeout, network). */
+class TransferFailed extends Error {
+  constructor(readonly reason: unknown) {
+    super('transfer failed');
+  }
+}
+
+export interface ReadBodyOptions {
+  /** Names the body in errors ('the body' by default). */
+  what?: string;
+  /**
+   * Inflates the body as gzip while it streams (for documents that are gzip files, not
+   * Content-Encoding), aborting once the inflated bytes pass `maxBytes`: a gzip bomb costs at
+   * most that much memory. A body that does not inflate is a `malformed` error.
+   */
+  gunzip?: { maxBytes: number };
+}
+
+function oversized(
+  call: UpstreamCall,
+  status: number,
+  what: string,
+  error: BodyTooLarge,
+): UpstreamError {
+  const size = error.inflated ? 'inflates to more than' : 'is larger than';
+  return upstreamFailure(
+    new UpstreamError(
+      call.provider,
+      call.operation,
+      'oversized',
+      `${what} ${size} ${error.limit} bytes, the limit of ${call.operation}: ${
+        error.declared
+          ? `refused unread (Content-Length ${error.seen})`
+          : `aborted after ${error.seen} bytes`
+      }`,
+      status,
+    ),
+  );
+}
+
+/**
+ * Streams the body into memory, counting what arrives: past `limit` (or declaring a larger
+ * Content-Length) it is aborted (the upstream is told to stop sending) with BodyTooLarge; with
+ * `inflateLimit` it is gunzipped as it streams and aborted once the output passes that. A
+ * failed transfer is TransferFailed; anything else thrown comes from inflating.
+ */
+async function collect(
+  response: Response,
+  provider: string,
+  limit: number,
+  inflateLimit?: number,
+): Promise<Buffer> {
+  const declared = Number(response.headers.get('content-length'));
+  if (declared > limit) {
+    await response.body?.cancel().catch(() => undefined);
+    throw new BodyTooLarge(limit, declared, false, true);
+  }
+  const body = response.body;
+  if (!body) return Buffer.alloc(0);
+  let received = 0;
+  // What stopped the read, kept aside: tearing the pipeline down raises an AbortError that
+  // would otherwise stand in for it.
+  let stopped: BodyTooLarge | TransferFailed | undefined;
+  const stop = (reason: BodyTooLarge | TransferFailed) => {
+    stopped ??= reason;
+    return reason;
+  };
+  async function* chunks(): AsyncGenerator<Uint8Array> {
+    const reader = body!.getReader();
+    let done = false;
+    try {
+      for (;;) {
+        let next: ReadableStreamReadResult<Uint8Array>;
+        try {
+          next = await reader.read();
+        } catch (error) {
+          throw stop(new TransferFailed(error));
+        }
+        if (next.done) {
+          done = true;
+          return;
+        }
+        received += next.value.byteLength;
+        if (received > limit) throw stop(new BodyTooLarge(limit, received, false));
+        yield next.value;
+      }
+    } finally {
+      // Aborted (too large, or the consumer stopped): tell the upstream to stop sending.
+      if (!done) await reader.cancel().catch(() => undefined);
+    }
+  }
+  const parts: Buffer[] = [];
+  try {
+    if (inflateLimit === undefined) {
+      for await (const chunk of chunks()) {
+        parts.push(Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength));
+      }
+    } else {
+      let inflated = 0;
+      await pipeline(
+        Readable.from(chunks()),
+        createGunzip(),
+        async (source: AsyncIterable<Buffer>) => {
+          for await (const chunk of source) {
+            inflated += chunk.length;
+            if (inflated > inflateLimit) {
+              throw stop(new BodyTooLarge(inflateLimit, inflated, true));
+            }
+            parts.push(chunk);
+          }
+        },
+      );
+    }
+  } catch (error) {
+    throw stopped ?? error;
+  } finally {
+    upstreamBytes.inc({ provider }, received);
+  }
+  return Buffer.concat(parts);
+}
+
+/**
+ * The body as bytes, streamed and counted: a body past the call's `maxBodyBytes` (or declaring
+ * a larger Content-Length) is aborted unread, an `oversized` UpstreamError; a transfer cut by
+ * the timeout or the network is a 'timeout' or 'network' one. Bytes received are metered.
+ */
+export async function readBytes(
+  response: Response,
+  call: UpstreamCall,
+  options: ReadBodyOptions = {},
+): Promise<Buffer> {
+  const what = options.what ?? 'the body';
+  const limit = call.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES;
+  try {
+    return await collect(response, call.provider, limit, options.gunzip?.maxBytes);
+  } catch (error) {
+    if (error instanceof BodyTooLarge) throw oversized(call, response.status, what, error);
+    if (error instanceof TransferFailed) {
+      throw bodyReadFailure(error.reason, call.provider, call.operation, what, response.status);
+    }
+    // Only inflating throws anything else.
+    throw upstreamFailure(
+      new UpstreamError(
+        call.provider,
+        call.operation,
+        'malformed',
+        `${what} is not valid gzip: ${(error as Error).message}`,
+        response.status,
+        { cause: error },
+      ),
+    );
+  }
+}
+
+/** Error answers (a 4xx's explanation, a 429's meter fields) are read up to this much. */
+export const ERROR_BODY_BYTES = 64 * KIB;
+
+/**
+ * The text of an answer read only for what it might explain (an error body): at most
+ * ERROR_BODY_BYTES; '' when it is larger or cannot be read. Never throws, never counts an error.
+ */
+export async function readErrorText(response: Response, provider: string): Promise<string> {
+  try {
+    return utf8.decode(await collect(response, provider, ERROR_BODY_BYTES));
+  } catch {
+    return '';
+  }
+}
+
+/**
+ * Reads the body as text (UTF-8, as `Response.text()` decodes it), streamed and capped by the
+ * call's `maxBodyBytes` (see readBytes); a body cut by the timeout is a timeout.
+ */
+export async function readText(
+  response: Response,
+  call: UpstreamCall,
+  options: Omit<ReadBodyOptions, 'gunzip'> = {},
+): Promise<string> {
+  return utf8.decode(await readBytes(response, call, options));
 }
 
 /** A body that could not be read: cut by the timeout, or by the network. Counted and logged. */

@@ -19,6 +19,7 @@ import {
   type IngestItemResult,
 } from '../ingest';
 import type { ProductsRepository } from '../products-repository';
+import { UpstreamError } from './http';
 import type { KeepaClient, KeepaDealSelection, KeepaProduct } from './keepa';
 
 /**
@@ -77,11 +78,29 @@ export function createKeepaIngestFetchers(options: KeepaIngestOptions): IngestFe
   const offers = options.offers ?? DEFAULT_COMMIT_OFFERS;
   const now = options.now ?? Date.now;
 
-  const fetchByKey = async (items: IngestItem[], full: boolean) => {
-    const result = await client.products(
-      items.map((item) => item.key),
-      full ? { stats, offers, history: true } : { stats, history: false },
-    );
+  /**
+   * The batch's products. An answer too large to read (`oversized`: Keepa's, or a hostile
+   * stand-in's) fails the batch's items, not the slice: they go to the back of their queue and
+   * are parked after the maximum attempts, and the slice goes on with the next batch.
+   */
+  const fetchByKey = async (
+    items: IngestItem[],
+    full: boolean,
+  ): Promise<{ byAsin: Map<string, KeepaProduct>; meter?: MeterReading }> => {
+    let result: Awaited<ReturnType<KeepaClient['products']>>;
+    try {
+      result = await client.products(
+        items.map((item) => item.key),
+        full ? { stats, offers, history: true } : { stats, history: false },
+      );
+    } catch (error) {
+      if (!(error instanceof UpstreamError) || error.kind !== 'oversized') throw error;
+      logger.warn(
+        { collection, items: items.length, err: error },
+        'keepa answer too large: the batch items failed, the slice goes on',
+      );
+      return { byAsin: new Map() };
+    }
     const byAsin = new Map(result.products.map((p) => [asinKey(p.asin), p]));
     return { byAsin, meter: result.meter };
   };
@@ -135,11 +154,12 @@ export function createKeepaIngestFetchers(options: KeepaIngestOptions): IngestFe
           results.push({ key: item.key, outcome: peekFilter(product) ? 'survivor' : 'rejected' });
         }
       }
-      return { results, meter };
+      return meter ? { results, meter } : { results };
     },
 
     async commit(items): Promise<IngestBatchResult> {
       const { byAsin, meter } = await fetchByKey(items, true);
+      if (!meter) return { results: [] };
       const results = await store(items, byAsin, (product) => {
         const history = keepaTypeHistory(product.csv, priceType, domain.divisor);
         const today = currentPoint(product, meter);
@@ -152,6 +172,7 @@ export function createKeepaIngestFetchers(options: KeepaIngestOptions): IngestFe
 
     async light(items): Promise<IngestBatchResult> {
       const { byAsin, meter } = await fetchByKey(items, false);
+      if (!meter) return { results: [] };
       const results = await store(items, byAsin, (product) => [currentPoint(product, meter)]);
       return { results, meter };
     },

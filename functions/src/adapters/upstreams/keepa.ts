@@ -6,8 +6,10 @@ import {
 } from '../../core/keepa';
 import type { MeterReading } from '../../core/quota/meters';
 import {
+  KIB,
+  MIB,
+  readErrorText,
   readJson,
-  readText,
   safeJson,
   type UpstreamCall,
   UpstreamError,
@@ -24,12 +26,27 @@ import {
  * Errors: 429 -> QuotaExceededError(provider, operation, Retry-After, else derived from the
  * body's tokensLeft/refillIn/refillRate); 400 -> UpstreamError 'configuration' (a parameter
  * Keepa does not support: a code or config defect, never retried); 401/402/403 ->
- * 'credentials'; a body that does not fit the schema -> 'malformed'; any other status 'http'.
+ * 'credentials'; a body that does not fit the schema -> 'malformed'; a body larger than the
+ * operation's cap (KEEPA_MAX_BODY_BYTES, after gzip is undone) -> 'oversized', aborted as soon
+ * as it passes the cap; any other status 'http'.
  */
 
 export const KEEPA_PROVIDER = 'keepa';
 /** Keepa's limit of ASINs per /product request. */
 export const KEEPA_MAX_ASINS = 100;
+
+export type KeepaOperation = 'product' | 'deal' | 'token';
+
+/**
+ * The largest answer read per operation (bytes, after gzip is undone). 100 products with
+ * offers and every history are a few MiB; 150 deals well under one; the token status a few
+ * hundred bytes. Far above what Keepa sends, far below what would exhaust a function's memory.
+ */
+export const KEEPA_MAX_BODY_BYTES: Readonly<Record<KeepaOperation, number>> = {
+  product: 32 * MIB,
+  deal: 8 * MIB,
+  token: 64 * KIB,
+};
 
 export interface KeepaClientOptions {
   /** `https://api.keepa.com` in production; a sandbox or test server otherwise. */
@@ -48,6 +65,8 @@ export interface KeepaClientOptions {
   timeoutMs?: number;
   retries?: number;
   baseDelayMs?: number;
+  /** Overrides KEEPA_MAX_BODY_BYTES per operation. */
+  maxBodyBytes?: Partial<Record<KeepaOperation, number>>;
 }
 
 export interface KeepaProductOptions {
@@ -198,13 +217,14 @@ export class KeepaClient {
     return { meter, tokens };
   }
 
-  private call(operation: string): UpstreamCall {
+  private call(operation: KeepaOperation): UpstreamCall {
     const { options } = this;
     return {
       provider: this.provider,
       operation,
       fetch: this.fetchWithRetryAfter,
       now: this.now,
+      maxBodyBytes: options.maxBodyBytes?.[operation] ?? KEEPA_MAX_BODY_BYTES[operation],
       ...(options.sleep ? { sleep: options.sleep } : {}),
       ...(options.random ? { random: options.random } : {}),
       ...(options.timeoutMs !== undefined ? { timeoutMs: options.timeoutMs } : {}),
@@ -214,7 +234,7 @@ export class KeepaClient {
   }
 
   private async request<T extends z.ZodType<KeepaTokenFields>>(
-    operation: string,
+    operation: KeepaOperation,
     path: string,
     params: Record<string, string>,
     schema: T,
@@ -250,7 +270,7 @@ export class KeepaClient {
     call: UpstreamCall,
     params: Record<string, string>,
   ): Promise<UpstreamError> {
-    const text = await readText(response, call).catch(() => '');
+    const text = await readErrorText(response, call.provider);
     const detail = keepaErrorMessage(text);
     const { status } = response;
     const fail = (kind: UpstreamError['kind'], message: string) =>
@@ -282,12 +302,8 @@ export class KeepaClient {
   private readonly fetchWithRetryAfter: typeof fetch = async (input, init) => {
     const response = await this.baseFetch(input, init);
     if (response.status !== 429 || response.headers.has('retry-after')) return response;
-    let text = '';
-    try {
-      text = await response.text();
-    } catch {
-      return response;
-    }
+    // Read only as far as a meter answer goes: a 429 is no reason to take in a huge body.
+    const text = await readErrorText(response, this.provider);
     const headers = new Headers(response.headers);
     const seconds = retryAfterFromBody(text);
     if (seconds !== undefined) headers.set('retry-after', String(seconds));

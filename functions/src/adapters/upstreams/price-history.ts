@@ -1,11 +1,17 @@
 import { z } from 'zod';
 import type { WorkItem } from '../../core/pipeline/work-items';
-import { coveredRange, findPriceHistoryLink, parsePriceHistoryCsv } from '../../core/price-history';
+import {
+  coveredRange,
+  findPriceHistoryLink,
+  listingLinks,
+  parsePriceHistoryCsv,
+} from '../../core/price-history';
 import { logger } from '../../log';
+import { upstreamSkippedLinks } from '../metrics';
 import type { ProductsRepository } from '../products-repository';
 import type { WorkHandler, WorkResult } from '../work-runner';
 import { UpstreamError, upstreamFailure } from './http';
-import type { ProxiedResponse } from './proxied-fetch';
+import type { ProxiedGetOptions, ProxiedResponse } from './proxied-fetch';
 
 /**
  * The proxied price-history pattern (Buck.cheap through SmartProxy): a listing page names
@@ -28,6 +34,12 @@ import type { ProxiedResponse } from './proxied-fetch';
  *   progress call loses that one count rather than doubling it.)
  * - The result reports the traffic (`bytes`) and the proxy requests made (`actualCost`), so
  *   the quota engine meters the byte window and the request rate with what was spent.
+ * - Only a CSV on the site's own origin is followed: a page linking one elsewhere is treated
+ *   as linking none (the conventional URL is tried), with a counted warning. No host a page
+ *   names is ever fetched through the proxy, nor can its 403 cool the provider down.
+ * - Every body is read under its operation's cap (PRICE_HISTORY_MAX_BODY_BYTES): a page or
+ *   CSV past it is aborted, a typed `oversized` UpstreamError, and the item is retried by the
+ *   queue like any other typed failure. Pages are scanned in time linear in their length.
  */
 
 export const PRICE_HISTORY_KIND = 'price-history';
@@ -38,6 +50,18 @@ export const OPERATIONS = {
   product: 'product-page',
   csv: 'price-history-csv',
 } as const;
+
+/**
+ * The largest body read per operation, in bytes after Content-Encoding is undone. Real pages
+ * are a few hundred KiB and a CSV of years of daily prices well under one MiB; anything near
+ * these caps is not a page the site meant to serve.
+ */
+export const PRICE_HISTORY_MAX_BODY_BYTES: Readonly<Record<PriceHistoryOperation, number>> = {
+  [OPERATIONS.listing]: 4 * 1024 * 1024,
+  [OPERATIONS.product]: 4 * 1024 * 1024,
+  [OPERATIONS.csv]: 4 * 1024 * 1024,
+};
+export type PriceHistoryOperation = (typeof OPERATIONS)[keyof typeof OPERATIONS];
 
 const marketplaceSchema = z.string().regex(/^[A-Za-z0-9_-]+$/, 'a marketplace slug');
 
@@ -60,7 +84,28 @@ const payloadSchema = z.union([priceHistoryPayloadSchema, recollectPayloadSchema
 /** What the handler needs of the HTTP client: `ProxiedHttpClient` fits. */
 export interface PriceHistoryClient {
   readonly provider: string;
-  get(url: string, operation: string): Promise<ProxiedResponse>;
+  get(url: string, operation: string, options?: ProxiedGetOptions): Promise<ProxiedResponse>;
+}
+
+/** A get under its operation's body cap. */
+function capped(client: PriceHistoryClient, url: string, operation: PriceHistoryOperation) {
+  return client.get(url, operation, { maxBodyBytes: PRICE_HISTORY_MAX_BODY_BYTES[operation] });
+}
+
+/** Counts and logs the links a page scan passed over. */
+function reportSkipped(
+  client: PriceHistoryClient,
+  operation: PriceHistoryOperation,
+  url: string,
+  skipped: Partial<Record<'malformed' | 'off-origin', number>>,
+): void {
+  let any = false;
+  for (const [reason, count] of Object.entries(skipped)) {
+    if (!count) continue;
+    any = true;
+    upstreamSkippedLinks.inc({ provider: client.provider, operation, reason }, count);
+  }
+  if (any) logger.warn({ provider: client.provider, operation, url, skipped }, 'links skipped');
 }
 
 export interface PriceHistoryHandlerOptions {
@@ -125,8 +170,8 @@ export function createPriceHistoryHandler(options: PriceHistoryHandlerOptions): 
     const productId = 'productId' in payload ? payload.productId : payload.productKey;
     let bytes = 0;
     let requests = 0;
-    const get = async (url: string, operation: string) => {
-      const response = await client.get(url, operation);
+    const get = async (url: string, operation: PriceHistoryOperation) => {
+      const response = await capped(client, url, operation);
       bytes += response.bytes;
       requests += response.requests;
       return response;
@@ -140,7 +185,13 @@ export function createPriceHistoryHandler(options: PriceHistoryHandlerOptions): 
       return done();
     }
     if (!ok(page.status)) throw unexpectedStatus(client, OPERATIONS.product, page);
-    const found = findPriceHistoryLink(page.text, pageUrl);
+    const found = findPriceHistoryLink(page.text, pageUrl, {
+      origin: new URL(siteBaseUrl).origin,
+    });
+    reportSkipped(client, OPERATIONS.product, pageUrl, {
+      malformed: found.skippedLinks.malformed,
+      'off-origin': found.skippedLinks.offOrigin,
+    });
     const linkFound = found.csvUrl !== null;
     const csvUrl = found.csvUrl ?? `${pageUrl}/price-history.csv`;
     const csv = await get(csvUrl, OPERATIONS.csv);
@@ -218,29 +269,13 @@ export interface DiscoverProductsOptions {
 export async function discoverProducts(options: DiscoverProductsOptions): Promise<DiscoveredPage> {
   const { client, siteBaseUrl, marketplace, page } = options;
   const url = listingPageUrl(siteBaseUrl, marketplace, page);
-  const response = await client.get(url, OPERATIONS.listing);
+  const response = await capped(client, url, OPERATIONS.listing);
   const base = { bytes: response.bytes, requests: response.requests };
   if (response.status === 404) return { productIds: [], hasNext: false, ...base };
   if (!ok(response.status)) throw unexpectedStatus(client, OPERATIONS.listing, response);
-  const ids: string[] = [];
-  let hasNext = false;
-  for (const m of response.text.matchAll(/<a\b([^>]*)>/gi)) {
-    const attrs = m[1]!;
-    const href = /\bhref\s*=\s*(?:"([^"]*)"|'([^']*)'|([^\s>]+))/i.exec(attrs);
-    const value = href ? (href[1] ?? href[2] ?? href[3] ?? '') : '';
-    if (/\brel\s*=\s*["']?next\b/i.test(attrs)) hasNext = true;
-    let path: string;
-    try {
-      path = new URL(value.replace(/&amp;/g, '&'), url).pathname;
-    } catch {
-      continue;
-    }
-    const match = /\/([^/]+)\/product\/([^/]+)\/?$/.exec(path);
-    if (!match || decodeURIComponent(match[1]!) !== marketplace) continue;
-    const id = decodeURIComponent(match[2]!);
-    if (!ids.includes(id)) ids.push(id);
-  }
-  if (ids.length === 0 && !/class\s*=\s*["'][^"']*\bproducts\b/i.test(response.text)) {
+  const links = listingLinks(response.text, url, marketplace);
+  reportSkipped(client, OPERATIONS.listing, url, { malformed: links.malformedLinks });
+  if (links.productIds.length === 0 && !links.hasProductList) {
     throw upstreamFailure(
       new UpstreamError(
         client.provider,
@@ -251,5 +286,5 @@ export async function discoverProducts(options: DiscoverProductsOptions): Promis
       ),
     );
   }
-  return { productIds: ids, hasNext, ...base };
+  return { productIds: links.productIds, hasNext: links.hasNext, ...base };
 }

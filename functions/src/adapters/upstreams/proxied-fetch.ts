@@ -18,7 +18,12 @@ import {
  * - 429, from the proxy (rate of the plan) or the target: `QuotaExceededError` with its
  *   Retry-After, so the caller's category cools down.
  * - 403: a block (a target's bot wall, or the proxy refusing: traffic used up): also
- *   `QuotaExceededError` - more calls now would only burn traffic and reputation.
+ *   `QuotaExceededError` - more calls now would only burn traffic and reputation. With
+ *   `quotaOrigins`, only a 403 the proxy itself answered (a refused tunnel) or one answering a
+ *   target on those origins (the collected site) is the provider's: a 403 from any other host
+ *   is `UpstreamError` 'http', so no host a page links to can cool the provider down.
+ * - A body past the call's cap (`maxBodyBytes`, after Content-Encoding is undone): aborted,
+ *   `UpstreamError` 'oversized'.
  * - 5xx (502 from the proxy included): retried by the helper, then `UpstreamError` 'http'.
  * - Anything else is returned: `{ status, text, bytes }`, for the caller to judge (404...).
  *
@@ -57,6 +62,18 @@ export interface ProxiedHttpClientOptions {
   tunnel?: boolean;
   /** Sent with every request. */
   headers?: Record<string, string>;
+  /**
+   * Origins (`http://host:port`) whose 403 blocks the provider; absent: every target's. The
+   * proxy's own refusals count whatever the target.
+   */
+  quotaOrigins?: readonly string[];
+  /** The largest body a get reads unless it names its own cap (DEFAULT_MAX_BODY_BYTES). */
+  maxBodyBytes?: number;
+}
+
+export interface ProxiedGetOptions {
+  /** This get's cap on the body, in bytes after Content-Encoding is undone. */
+  maxBodyBytes?: number;
 }
 
 export interface ProxiedResponse {
@@ -70,6 +87,8 @@ export interface ProxiedResponse {
 }
 
 export const SMARTPROXY = 'smartproxy';
+/** The status text of a response standing for a refused CONNECT: the proxy's own answer. */
+const REFUSED_BY_PROXY = 'Refused by the proxy';
 
 const DEFAULT_HEADERS: Record<string, string> = {
   'user-agent': 'Mozilla/5.0 (compatible; Tollgate/0.1; +https://github.com/tollgate)',
@@ -110,6 +129,7 @@ export class ProxiedHttpClient {
   private readonly baseFetch: ProxyFetch;
   private readonly proxyAuthorization: string;
   private readonly headers: Record<string, string>;
+  private readonly quotaOrigins: ReadonlySet<string> | undefined;
 
   constructor(private readonly options: ProxiedHttpClientOptions) {
     this.provider = options.provider ?? SMARTPROXY;
@@ -126,10 +146,17 @@ export class ProxiedHttpClient {
     });
     this.baseFetch = options.fetch ?? (undiciFetch as unknown as ProxyFetch);
     this.headers = { ...DEFAULT_HEADERS, ...options.headers };
+    this.quotaOrigins = options.quotaOrigins
+      ? new Set(options.quotaOrigins.map((origin) => new URL(origin).origin))
+      : undefined;
   }
 
   /** GET `url` through the proxy; `operation` names the call in errors, metrics and cooldowns. */
-  async get(url: string, operation: string): Promise<ProxiedResponse> {
+  async get(
+    url: string,
+    operation: string,
+    getOptions: ProxiedGetOptions = {},
+  ): Promise<ProxiedResponse> {
     const target = new URL(url);
     let bytes = 0;
     let requests = 0;
@@ -164,6 +191,7 @@ export class ProxiedHttpClient {
       random: this.options.random,
       now: this.options.now,
       fetch: metered,
+      maxBodyBytes: getOptions.maxBodyBytes ?? this.options.maxBodyBytes,
     };
     const response = await upstreamFetch(
       target,
@@ -183,12 +211,25 @@ export class ProxiedHttpClient {
       );
     }
     if (response.status === 403) {
-      throw await quotaError(
-        response,
-        this.provider,
-        operation,
-        (this.options.now ?? Date.now)(),
-        `${this.provider} blocked on ${operation} (403 from the proxy or the target)`,
+      const byProxy = response.statusText === REFUSED_BY_PROXY;
+      if (byProxy || !this.quotaOrigins || this.quotaOrigins.has(target.origin)) {
+        throw await quotaError(
+          response,
+          this.provider,
+          operation,
+          (this.options.now ?? Date.now)(),
+          `${this.provider} blocked on ${operation} (403 from the proxy or the target)`,
+        );
+      }
+      await response.body?.cancel();
+      throw upstreamFailure(
+        new UpstreamError(
+          this.provider,
+          operation,
+          'http',
+          `403 from ${target.origin}, not a site this provider collects: not a quota error`,
+          403,
+        ),
       );
     }
     const text = await readText(response, call);
@@ -220,7 +261,7 @@ export class ProxiedHttpClient {
     } catch (error) {
       const status = proxyRefusalStatus(error);
       if (status === undefined || status < 200 || status > 599) throw error;
-      return new Response(null, { status, statusText: 'Refused by the proxy' });
+      return new Response(null, { status, statusText: REFUSED_BY_PROXY });
     }
   }
 }

@@ -1,14 +1,13 @@
-import { promisify } from 'node:util';
-import { gunzip } from 'node:zlib';
 import { z } from 'zod';
 import { type SalesRow, salesReportSchema, salesRowsFromReport } from '../../core/sales';
 import { logger } from '../../log';
-import { upstreamBytes } from '../metrics';
 import {
-  bodyReadFailure,
+  KIB,
+  MIB,
   parseBody,
+  readBytes,
+  readErrorText,
   readJson,
-  readText,
   realSleep,
   safeJson,
   type UpstreamCall,
@@ -22,6 +21,12 @@ import {
  * it is done, fetch its document and download it (gzip). Every step goes through the shared
  * HTTP helper, so a 429 anywhere in the flow is the one QuotaExceededError naming the step,
  * and every `x-amzn-RateLimit-Limit` the upstream sends is handed to `onRateLimit`.
+ *
+ * Every answer is read under a cap (SPAPI_MAX_BODY_BYTES): the JSON steps answer in a few
+ * hundred bytes, so 64 KiB is plenty; the document is streamed and inflated as it arrives, and aborted once
+ * either its download or what it inflates to passes its cap (a gzip bomb costs at most the
+ * cap): an `oversized` UpstreamError. A flow given a deadline stops polling, and cuts its HTTP
+ * timeouts, so that it ends by then.
  */
 
 export const SPAPI_PROVIDER = 'spapi';
@@ -32,6 +37,20 @@ export type SpApiReportsOperation =
   | 'getReport'
   | 'getReportDocument'
   | 'downloadDocument';
+
+/**
+ * The largest answer read per step, in bytes: the JSON steps' answers are tiny; the document
+ * download is gzip (`downloadDocument`) and `document` bounds what it inflates to. A real-time
+ * sales report of a few hours for thousands of ASINs is a few MiB of JSON.
+ */
+export const SPAPI_MAX_BODY_BYTES: Readonly<Record<SpApiReportsOperation | 'document', number>> = {
+  lwaToken: 64 * KIB,
+  createReport: 64 * KIB,
+  getReport: 64 * KIB,
+  getReportDocument: 64 * KIB,
+  downloadDocument: 16 * MIB,
+  document: 32 * MIB,
+};
 
 export interface LwaCredentials {
   clientId: string;
@@ -57,6 +76,14 @@ export interface SpApiReportsClientOptions {
   retries?: number;
   /** Called with every `x-amzn-RateLimit-Limit` an answer carries (requests per second). */
   onRateLimit?: (operation: SpApiReportsOperation, ratePerSecond: number) => void;
+  /** Overrides SPAPI_MAX_BODY_BYTES per step (`document`: the inflated document). */
+  maxBodyBytes?: Partial<Record<SpApiReportsOperation | 'document', number>>;
+}
+
+/** Bounds one call of the flow in time. */
+export interface CallDeadline {
+  /** Epoch ms (on the client's clock) by which the call must be over (see UpstreamCall). */
+  deadlineMs?: number;
 }
 
 export const processingStatuses = [
@@ -108,6 +135,12 @@ export interface FetchReportOptions {
   /** getReport calls before giving up (40 by default). */
   maxPolls?: number;
   marketplaceIds?: readonly string[];
+  /**
+   * Epoch ms (on the client's clock) by which the flow must be over: no poll waits past it, and
+   * every HTTP call's timeout is cut to what is left. A report still processing then is a
+   * ReportProcessingError ('timeout'), as after `maxPolls`.
+   */
+  deadlineMs?: number;
 }
 
 export interface SalesReportResult {
@@ -131,7 +164,6 @@ export class ReportProcessingError extends UpstreamError {
   }
 }
 
-const gunzipAsync = promisify(gunzip);
 /** Refresh this long before LWA's expiry (at most half the token's lifetime). */
 const TOKEN_MARGIN_MS = 60_000;
 const USER_AGENT = 'Tollgate/0.1 (Language=TypeScript)';
@@ -160,6 +192,7 @@ export class SpApiReportsClient {
     startMs: number,
     endMs: number,
     marketplaceIds: readonly string[] = this.marketplaceIds,
+    deadline: CallDeadline = {},
   ): Promise<string> {
     const body = JSON.stringify({
       reportType,
@@ -172,37 +205,45 @@ export class SpApiReportsClient {
       `${this.baseUrl}/reports/2021-06-30/reports`,
       { method: 'POST', body, headers: { 'content-type': 'application/json' } },
       createReportResponseSchema,
+      deadline,
     );
     return reportId;
   }
 
-  async getReport(reportId: string): Promise<Report> {
+  async getReport(reportId: string, deadline: CallDeadline = {}): Promise<Report> {
     return this.authorized(
       'getReport',
       `${this.baseUrl}/reports/2021-06-30/reports/${encodeURIComponent(reportId)}`,
       { method: 'GET' },
       reportSchema,
+      deadline,
     );
   }
 
-  async getReportDocument(reportDocumentId: string): Promise<ReportDocument> {
+  async getReportDocument(
+    reportDocumentId: string,
+    deadline: CallDeadline = {},
+  ): Promise<ReportDocument> {
     return this.authorized(
       'getReportDocument',
       `${this.baseUrl}/reports/2021-06-30/documents/${encodeURIComponent(reportDocumentId)}`,
       { method: 'GET' },
       reportDocumentSchema,
+      deadline,
     );
   }
 
   /**
-   * Downloads a document from its presigned URL (no access token), gunzipped when it says
-   * GZIP; a body that does not inflate is a `malformed` error.
+   * Downloads a document from its presigned URL (no access token), gunzipped as it streams
+   * when it says GZIP. A download past `maxBodyBytes.downloadDocument`, or a document inflating
+   * past `maxBodyBytes.document`, is aborted: an `oversized` error; a body that does not
+   * inflate is a `malformed` one.
    */
-  async downloadDocument(document: ReportDocument): Promise<string> {
-    const call = this.call('downloadDocument');
+  async downloadDocument(document: ReportDocument, deadline: CallDeadline = {}): Promise<string> {
+    const call = this.call('downloadDocument', deadline);
     const response = await upstreamFetch(document.url, { method: 'GET' }, call);
     if (!response.ok) {
-      const text = await readText(response, call);
+      const text = await readErrorText(response, SPAPI_PROVIDER);
       const code = /<Code>([^<]*)<\/Code>/.exec(text)?.[1];
       throw upstreamFailure(
         new UpstreamError(
@@ -214,34 +255,17 @@ export class SpApiReportsClient {
         ),
       );
     }
-    let bytes: Buffer;
-    try {
-      bytes = Buffer.from(await response.arrayBuffer());
-    } catch (error) {
-      throw bodyReadFailure(
-        error,
-        SPAPI_PROVIDER,
-        'downloadDocument',
-        'the document',
-        response.status,
-      );
-    }
-    upstreamBytes.inc({ provider: SPAPI_PROVIDER }, bytes.length);
-    if (document.compressionAlgorithm !== 'GZIP') return bytes.toString('utf8');
-    try {
-      return (await gunzipAsync(bytes)).toString('utf8');
-    } catch (error) {
-      throw upstreamFailure(
-        new UpstreamError(
-          SPAPI_PROVIDER,
-          'downloadDocument',
-          'malformed',
-          `document ${document.reportDocumentId} is not valid gzip: ${(error as Error).message}`,
-          response.status,
-          { cause: error },
-        ),
-      );
-    }
+    const documentLimit = this.maxBodyBytes('document');
+    const gzipped = document.compressionAlgorithm === 'GZIP';
+    const bytes = await readBytes(
+      response,
+      gzipped ? call : { ...call, maxBodyBytes: documentLimit },
+      {
+        what: `document ${document.reportDocumentId}`,
+        ...(gzipped ? { gunzip: { maxBytes: documentLimit } } : {}),
+      },
+    );
+    return bytes.toString('utf8');
   }
 
   /**
@@ -256,11 +280,12 @@ export class SpApiReportsClient {
     endMs: number,
     options: FetchReportOptions = {},
   ): Promise<SalesReportResult> {
-    const { pollIntervalMs = 15_000, maxPolls = 40 } = options;
+    const { pollIntervalMs = 15_000, maxPolls = 40, deadlineMs } = options;
+    const deadline: CallDeadline = deadlineMs === undefined ? {} : { deadlineMs };
     const marketplaceIds = [...(options.marketplaceIds ?? this.marketplaceIds)];
-    const reportId = await this.createReport(reportType, startMs, endMs, marketplaceIds);
+    const reportId = await this.createReport(reportType, startMs, endMs, marketplaceIds, deadline);
     for (let poll = 1; ; poll++) {
-      const report = await this.getReport(reportId);
+      const report = await this.getReport(reportId, deadline);
       switch (report.processingStatus) {
         case 'CANCELLED':
           logger.info({ reportId, reportType }, 'SP-API report cancelled: no data');
@@ -274,7 +299,7 @@ export class SpApiReportsClient {
             reportId,
             processingStatus: 'DONE',
             marketplaceIds,
-            rows: await this.salesRows(report),
+            rows: await this.salesRows(report, deadline),
           };
         default:
           if (poll >= maxPolls) {
@@ -286,12 +311,22 @@ export class SpApiReportsClient {
               ),
             );
           }
+          // The next poll must leave time to fetch the document: none starts at the deadline.
+          if (deadlineMs !== undefined && this.now() + pollIntervalMs >= deadlineMs) {
+            throw upstreamFailure(
+              new ReportProcessingError(
+                reportId,
+                report.processingStatus,
+                `report ${reportId} still ${report.processingStatus} after ${poll} polls, and the next poll would pass the deadline (${new Date(deadlineMs).toISOString()})`,
+              ),
+            );
+          }
           await this.sleep(pollIntervalMs);
       }
     }
   }
 
-  private async salesRows(report: Report): Promise<SalesRow[]> {
+  private async salesRows(report: Report, deadline: CallDeadline): Promise<SalesRow[]> {
     if (!report.reportDocumentId) {
       throw upstreamFailure(
         new UpstreamError(
@@ -302,14 +337,18 @@ export class SpApiReportsClient {
         ),
       );
     }
-    const document = await this.getReportDocument(report.reportDocumentId);
-    const text = await this.downloadDocument(document);
+    const document = await this.getReportDocument(report.reportDocumentId, deadline);
+    const text = await this.downloadDocument(document, deadline);
     const parsed = parseBody(text, salesReportSchema, this.call('downloadDocument'));
     return salesRowsFromReport(parsed);
   }
 
+  private maxBodyBytes(step: SpApiReportsOperation | 'document'): number {
+    return this.options.maxBodyBytes?.[step] ?? SPAPI_MAX_BODY_BYTES[step];
+  }
+
   /** The HTTP helper's settings for one operation; every answer's rate limit is reported. */
-  private call(operation: SpApiReportsOperation): UpstreamCall {
+  private call(operation: SpApiReportsOperation, deadline: CallDeadline = {}): UpstreamCall {
     const { options } = this;
     const baseFetch = options.fetch ?? fetch;
     const observed: typeof fetch = async (input, init) => {
@@ -323,6 +362,8 @@ export class SpApiReportsClient {
       fetch: observed,
       now: this.now,
       sleep: this.sleep,
+      maxBodyBytes: this.maxBodyBytes(operation),
+      ...(deadline.deadlineMs !== undefined ? { deadlineMs: deadline.deadlineMs } : {}),
       ...(options.random ? { random: options.random } : {}),
       ...(options.timeoutMs !== undefined ? { timeoutMs: options.timeoutMs } : {}),
       ...(options.retries !== undefined ? { retries: options.retries } : {}),
@@ -350,8 +391,9 @@ export class SpApiReportsClient {
     url: string,
     init: RequestInit & { headers?: Record<string, string> },
     schema: T,
+    deadline: CallDeadline,
   ): Promise<z.infer<T>> {
-    const call = this.call(operation);
+    const call = this.call(operation, deadline);
     for (let attempt = 1; ; attempt++) {
       const token = await this.accessToken();
       const response = await upstreamFetch(
@@ -368,7 +410,7 @@ export class SpApiReportsClient {
         call,
       );
       if (response.ok) return readJson(response, schema, call);
-      const detail = errorDetail(await readText(response, call));
+      const detail = errorDetail(await readErrorText(response, SPAPI_PROVIDER));
       if ((response.status === 401 || response.status === 403) && attempt === 1) {
         this.dropToken(token);
         continue;
@@ -420,7 +462,7 @@ export class SpApiReportsClient {
       call,
     );
     if (!response.ok) {
-      const text = await readText(response, call);
+      const text = await readErrorText(response, SPAPI_PROVIDER);
       const parsed = safeJson(text, lwaErrorSchema);
       const detail = parsed
         ? `${parsed.error}${parsed.error_description ? ` (${parsed.error_description})` : ''}`

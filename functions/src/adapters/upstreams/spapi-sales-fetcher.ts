@@ -8,7 +8,8 @@ import type { FetchReportOptions, SpApiReportsClient } from './spapi-reports';
  * The auto-sync fetcher for vendor real-time sales: for each marketplace, one report over the
  * window's whole hours, stored as that window's buckets. It resolves once every marketplace's
  * rows are committed; a QuotaExceededError from any step of any report propagates untouched, so
- * the cycle cools the provider down and leaves the window unmarked for a later cycle.
+ * the cycle cools the provider down and leaves the window unmarked for a later cycle. A
+ * deadline the cycle passes down bounds each report's polling and HTTP calls.
  */
 
 export interface RealtimeSalesFetcherInput {
@@ -31,7 +32,7 @@ export function createRealtimeSalesFetcher(input: RealtimeSalesFetcherInput): Au
     ...(input.maxPolls !== undefined ? { maxPolls: input.maxPolls } : {}),
   };
 
-  return async (window) => {
+  return async (window, options = {}) => {
     // Hours are the unit of this report: each window stands for the whole hours that ended
     // within it, so consecutive windows fetch every hour once, after it is over.
     const hours = hourWindow(window);
@@ -43,6 +44,7 @@ export function createRealtimeSalesFetcher(input: RealtimeSalesFetcherInput): Au
       const result = await client.fetchReport(reportType, hours.startMs, hours.endMs, {
         ...polling,
         marketplaceIds: [marketplaceId],
+        ...(options.deadlineMs === undefined ? {} : { deadlineMs: options.deadlineMs }),
       });
       const stored = await store.replaceWindow(marketplaceId, hours, result.rows);
       logger.info(

@@ -20,15 +20,40 @@ export function cooldownGranularityMs(durationMs: number): number {
 }
 
 /**
- * The end a single 429 seen at `nowMs` asks for: now + Retry-After (or the provider default),
- * rounded UP to the granularity, so it is never earlier than what the upstream asked.
+ * The longest wait an upstream's Retry-After may impose on a provider unless its document says
+ * otherwise (`maxRetryAfterSeconds`): 4 hours. A hostile or broken upstream asking for years
+ * (or for more seconds than a Timestamp holds) gets this, and asks again after it if it must.
+ */
+export const DEFAULT_MAX_RETRY_AFTER_SECONDS = 4 * 3_600;
+
+/**
+ * The wait a hit asks for, in seconds: the upstream's Retry-After bounded by `maxSeconds`, or
+ * the provider's default when the upstream said nothing usable (not a finite, non-negative
+ * number). Always finite and within [0, max(maxSeconds, defaultSeconds)].
+ */
+export function cooldownWaitSeconds(
+  retryAfterSeconds: number | undefined,
+  defaultSeconds: number,
+  maxSeconds: number = DEFAULT_MAX_RETRY_AFTER_SECONDS,
+): number {
+  const usable =
+    retryAfterSeconds !== undefined && retryAfterSeconds >= 0 && !Number.isNaN(retryAfterSeconds);
+  return usable ? Math.min(retryAfterSeconds, maxSeconds) : defaultSeconds;
+}
+
+/**
+ * The end a single 429 seen at `nowMs` asks for: now + Retry-After (at most `maxSeconds`; the
+ * provider default when absent), rounded UP to the granularity, so it is never earlier than
+ * what the upstream asked within that bound.
  */
 export function requestedUntil(
   nowMs: number,
   retryAfterSeconds: number | undefined,
   defaultSeconds: number,
+  maxSeconds: number = DEFAULT_MAX_RETRY_AFTER_SECONDS,
 ): number {
-  const durationMs = Math.max(0, Math.ceil((retryAfterSeconds ?? defaultSeconds) * 1000));
+  const seconds = cooldownWaitSeconds(retryAfterSeconds, defaultSeconds, maxSeconds);
+  const durationMs = Math.max(0, Math.ceil(seconds * 1000));
   const granularity = cooldownGranularityMs(durationMs);
   return Math.ceil((nowMs + durationMs) / granularity) * granularity;
 }
@@ -51,8 +76,13 @@ export function cooldownUntil(
   nowMs: number,
   retryAfterSeconds: number | undefined,
   defaultSeconds: number,
+  maxSeconds: number = DEFAULT_MAX_RETRY_AFTER_SECONDS,
 ): number {
-  return laterCooldownEnd(current, nowMs, requestedUntil(nowMs, retryAfterSeconds, defaultSeconds));
+  return laterCooldownEnd(
+    current,
+    nowMs,
+    requestedUntil(nowMs, retryAfterSeconds, defaultSeconds, maxSeconds),
+  );
 }
 
 /**

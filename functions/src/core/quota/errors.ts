@@ -31,7 +31,16 @@ export class CostExceedsLimitError extends Error {
   }
 }
 
-/** Parses Retry-After: delta-seconds or an HTTP date. */
+/** An HTTP-date (IMF-fixdate, RFC 850 or asctime): a day name, then the rest of the date. */
+const HTTP_DATE = /^(?:Mon|Tue|Wed|Thu|Fri|Sat|Sun)[a-z]*,?\s+[\w\s:,-]{10,40}$/i;
+
+/**
+ * Parses Retry-After: delta-seconds (digits, possibly a fraction) or an HTTP-date (seconds
+ * from `nowMs`, 0 when it is past). Anything else (negative, garbage, a bare year or number
+ * that only a lenient date parser would read) is undefined: the provider's default applies.
+ * The result is what the upstream asked, possibly huge or Infinity: the cooldown rules bound
+ * it (core/quota/cooldown.ts), never this parser.
+ */
 export function parseRetryAfter(
   value: string | null | undefined,
   nowMs: number,
@@ -39,6 +48,7 @@ export function parseRetryAfter(
   if (!value) return undefined;
   const trimmed = value.trim();
   if (/^\d+(\.\d+)?$/.test(trimmed)) return Number(trimmed);
+  if (!HTTP_DATE.test(trimmed)) return undefined;
   const at = Date.parse(trimmed);
   return Number.isNaN(at) ? undefined : Math.max(0, Math.ceil((at - nowMs) / 1000));
 }
