@@ -1,53 +1,113 @@
+import { createReadStream, createWriteStream } from 'node:fs';
+import { mkdtemp, rename, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { basename, join } from 'node:path';
+import { Writable } from 'node:stream';
+import { StringDecoder } from 'node:string_decoder';
 import { type Firestore, Query } from 'firebase-admin/firestore';
 import {
   BACKUP_COLLECTIONS,
-  exportBackup,
+  type BackupTarget,
   type ImportResult,
-  importBackup,
+  type StreamedBackup,
+  streamBackup,
 } from '../../functions/src/adapters/backup.ts';
-import {
-  AUDITED_BATCH_WRITES,
-  auditedFirestore,
-} from '../../functions/src/adapters/operations/index.ts';
+import { writeAudit } from '../../functions/src/adapters/operations/audit.ts';
+import { importWithAudit as restore } from '../../functions/src/adapters/operations/backups.ts';
 import { PRODUCTS_PATH } from '../../functions/src/adapters/products-repository.ts';
 import type { Actor } from '../../functions/src/core/api/index.ts';
-import {
-  type BackupDocuments,
-  type BackupFile,
-  createBackup,
-  verifyBackup,
-} from '../../functions/src/core/backup.ts';
-import type { Progress } from './output.ts';
+import type { Progress, Stream } from './output.ts';
 
 /** The long jobs, with progress: backup export and import, and a validation run's reads. */
 
+export interface CliExportResult extends StreamedBackup {
+  /** The file written, or null for stdout. */
+  out: string | null;
+  /** The export's audit entry. */
+  auditId: string;
+}
+
+/** A stream that hands text to `stream.write` (stdout), never splitting a character. */
+function textSink(stream: Stream): Writable {
+  const decoder = new StringDecoder('utf8');
+  return new Writable({
+    write(chunk: Buffer, _encoding, done) {
+      const text = decoder.write(chunk);
+      if (text) stream.write(text);
+      done();
+    },
+    final(done) {
+      const rest = decoder.end();
+      if (rest) stream.write(rest);
+      done();
+    },
+  });
+}
+
 /**
- * exportBackup (adapters/backup.ts) one collection at a time, for progress, then one file: the
- * same documents, encoding and checksum as a single exportBackup of every collection.
+ * Exports the backed-up collections (adapters/backup.ts streamBackup) to a local file, or to
+ * `stdout` when `out` is null: a page of documents at a time, the same bytes as a single
+ * exportBackup would write. The documents' text is spooled to a temporary file while the
+ * checksum is computed; a file is written aside (`.partial`) and renamed over `out` once
+ * complete, so it is whole or absent. Audited as the callable audits its exports.
  */
 export async function exportWithProgress(
   db: Firestore,
-  options: { projectId: string; now: () => number; progress: Progress },
-): Promise<BackupFile> {
-  const createdAt = options.now();
-  const documents: BackupDocuments = {};
-  const bar = options.progress.start('export', BACKUP_COLLECTIONS.length);
+  options: {
+    projectId: string;
+    now: () => number;
+    progress: Progress;
+    actor: Actor;
+    out: string | null;
+    stdout: Stream;
+  },
+): Promise<CliExportResult> {
+  const dir = await mkdtemp(join(tmpdir(), 'tollgate-export-'));
+  const spool = join(dir, 'documents.spool');
+  const partial = options.out === null ? null : `${options.out}.partial`;
+  const bar = options.progress.start('export', 0);
+  const target: BackupTarget = {
+    openSpool: () => createWriteStream(spool),
+    readSpool: () => createReadStream(spool),
+    openFile: () => (partial === null ? textSink(options.stdout) : createWriteStream(partial)),
+    cleanup: async (failed) => {
+      await rm(dir, { recursive: true, force: true });
+      if (failed && partial !== null) await rm(partial, { force: true });
+    },
+  };
+  let exported: StreamedBackup;
   try {
-    for (const collection of BACKUP_COLLECTIONS) {
-      const part = await exportBackup(db, {
-        collections: [collection],
-        projectId: options.projectId,
-        now: () => createdAt,
-      });
-      for (const [path, data] of Object.entries(verifyBackup(part).documents)) {
-        documents[path] = data;
-      }
-      bar.increment();
-    }
+    exported = await streamBackup(db, target, {
+      collections: BACKUP_COLLECTIONS,
+      projectId: options.projectId,
+      now: options.now,
+      onListed: (n) => bar.setTotal(n),
+      onPage: (n) => bar.increment(n),
+    });
   } finally {
     bar.stop();
   }
-  return createBackup({ createdAt, projectId: options.projectId, documents });
+  if (partial !== null && options.out !== null) await rename(partial, options.out);
+  const batch = db.batch();
+  const auditId = writeAudit(db, batch, {
+    who: options.actor,
+    what: 'exportBackup',
+    target: options.out === null ? 'cli:stdout' : `cli:${basename(options.out)}`,
+    before: null,
+    after: {
+      out: options.out,
+      sha256: exported.sha256,
+      bytes: exported.bytes,
+      checksum: exported.checksum,
+      createdAt: exported.createdAt,
+      collections: exported.collections,
+      documents: exported.documents,
+      byCollection: exported.byCollection,
+    },
+    atMs: options.now(),
+  });
+  await batch.commit();
+  return { ...exported, out: options.out, auditId };
 }
 
 export interface CliImportResult extends ImportResult {
@@ -56,47 +116,24 @@ export interface CliImportResult extends ImportResult {
 }
 
 /**
- * importBackup (adapters/backup.ts): the whole file is verified first (shape, checksum,
- * canonical text, every value), so a truncated or corrupted file is refused before anything
- * changes. Then the import itself through an audited Firestore:
- * every batch commits with its own `importBackup` audit entry listing the documents it set,
- * as the callables audit their changes.
+ * Restores a file as the importBackup callable does (operations/backups.ts importWithAudit):
+ * the whole file, its documents and the configuration it would leave are checked first, so a
+ * truncated, corrupted or hostile file is refused before anything changes; then each batch
+ * commits with its own `importBackup` audit entry (the backup, and each document's digest
+ * before and after; configuration by value).
  */
 export async function importWithAudit(
   db: Firestore,
   file: Uint8Array,
   options: { dryRun: boolean; actor: Actor; now: () => number; progress: Progress },
 ): Promise<CliImportResult> {
-  if (options.dryRun) return { ...(await importBackup(db, file, { dryRun: true })), auditIds: [] };
-  // Names the file for the bar and the audit; a bad file throws here, before anything is written.
-  const checked = verifyBackup(file);
-  const auditIds: string[] = [];
-  const bar = options.progress.start('import', Object.keys(checked.documents).length);
-  let inCommit = 0;
-  const audited = auditedFirestore(db, {
-    actor: options.actor,
-    what: 'importBackup',
-    now: options.now,
-    describe: (writes) => {
-      inCommit = writes.length;
-      return {
-        target: `backups/${checked.checksum}`,
-        before: null,
-        after: {
-          projectId: checked.projectId,
-          createdAt: checked.createdAt,
-          documents: writes.map((w) => w.path),
-        },
-      };
-    },
-    onAudit: (id) => {
-      auditIds.push(id);
-      bar.increment(inCommit);
-    },
-  });
+  if (options.dryRun) return restore(db, options, file, { dryRun: true });
+  const bar = options.progress.start('import', 0);
   try {
-    const result = await importBackup(audited, file, { batchSize: AUDITED_BATCH_WRITES });
-    return { ...result, auditIds };
+    return await restore(db, options, file, {
+      onPrepared: (documents) => bar.setTotal(documents),
+      onAudit: (_id, documents) => bar.increment(documents),
+    });
   } finally {
     bar.stop();
   }

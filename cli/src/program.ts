@@ -1,10 +1,9 @@
-import { readFile, rename, writeFile } from 'node:fs/promises';
+import { readFile } from 'node:fs/promises';
 import { Argument, Command, CommanderError, InvalidArgumentError } from 'commander';
 import type { Actor } from '../../functions/src/core/api/index.ts';
 // Values from the API's own modules (see errors.ts).
 import { callableNames, callableRegistry } from '../../functions/src/core/api/registry.ts';
 import { ROLES, type Role } from '../../functions/src/core/api/roles.ts';
-import { serializeBackup } from '../../functions/src/core/backup.ts';
 import { type Failure, toFailure, UsageError } from './errors.ts';
 import { exportWithProgress, importWithAudit, observeProductPages, productCount } from './jobs.ts';
 import { noProgress, type Progress, type Stream, table, terminalProgress } from './output.ts';
@@ -27,13 +26,18 @@ import {
 } from './render.ts';
 import { isRunnable, type Runnable, runnableName, runOperation } from './run.ts';
 import {
+  adcPrincipal,
   type Connect,
   cliActor,
   connectAdmin,
   type Env,
+  type ResolvePrincipal,
   resolveTarget,
   type Session,
 } from './session.ts';
+
+/** The actor of a read (nothing is audited, so nobody is looked up). */
+const READER: Actor = { uid: 'cli', email: null, role: 'admin' };
 
 export const EXIT_OK = 0;
 export const EXIT_ERROR = 1;
@@ -48,6 +52,11 @@ export interface CliOptions {
   connect?: Connect;
   /** Progress bars (default: cli-progress on a terminal stderr; none otherwise). */
   progress?: Progress;
+  /**
+   * Who the CLI acts as (default: the signed-in Application Default Credentials principal;
+   * the local stack's explicit local actor with `--local`).
+   */
+  principal?: ResolvePrincipal;
 }
 
 interface GlobalOptions {
@@ -61,7 +70,8 @@ interface GlobalOptions {
 /** What a command's action gets: the session (opened on first use), the actor, output. */
 interface Run {
   session(): Promise<Session>;
-  actor: Actor;
+  /** Looked up on first use (the ADC principal). */
+  actor(): Promise<Actor>;
   json: boolean;
   progress: Progress;
   call<N extends Runnable>(
@@ -172,7 +182,8 @@ Targets:
                        (gcloud auth application-default login)
 
 Every change runs the same operation as its callable and writes the same audit entry
-(actor uid "cli", role admin, email $TOLLGATE_ACTOR_EMAIL or the OS user).
+(actor uid "cli", role admin, email: the Application Default Credentials principal; with
+--local, the local stack's fixed local-cli@demo-tollgate.invalid).
 
 Exit codes: 0 ok, 1 error (message on stderr, naming the field for invalid input), 2 usage.`;
 
@@ -184,6 +195,7 @@ Exit codes: 0 ok, 1 error (message on stderr, naming the field for invalid input
 export async function runCli(argv: readonly string[], options: CliOptions): Promise<number> {
   const env = options.env ?? process.env;
   const connect = options.connect ?? connectAdmin;
+  const principal = options.principal ?? adcPrincipal();
   const { stdout, stderr } = options;
   let jsonErrors = argv.includes('--json');
 
@@ -226,14 +238,22 @@ export async function runCli(argv: readonly string[], options: CliOptions): Prom
         opened ??= connect(target);
         return opened;
       };
-      const actor = cliActor(env);
+      let resolved: Promise<Actor> | undefined;
+      const actor = () => {
+        resolved ??= principal(target).then(cliActor);
+        return resolved;
+      };
       const run: Run = {
         session,
         actor,
         json,
         progress,
-        call: async (name, input, overrides) =>
-          runOperation(await session(), actor, name, input, overrides),
+        call: async (name, input, overrides) => {
+          // Reads write no audit entry: they do not need to know who signed in.
+          const spec = callableRegistry[name];
+          const who = spec.mutates || spec.auditsReads ? await actor() : READER;
+          return runOperation(await session(), who, name, input, overrides);
+        },
         print: (value, human) => {
           stdout.write(`${json ? JSON.stringify(value, null, 2) : human(value)}\n`);
         },
@@ -464,47 +484,48 @@ export async function runCli(argv: readonly string[], options: CliOptions): Prom
 
   program
     .command('export')
-    .description('back up configuration and state to a file (checksummed JSON)')
+    .description(
+      'back up configuration and state to a local file (checksummed JSON; the exportBackup callable writes to Cloud Storage)',
+    )
     .option('--out <file>', 'the file to write (default: stdout)')
     .action(
       action(async (run, opts: { out?: string }) => {
         const { deps, projectId } = await run.session();
-        const backup = await exportWithProgress(deps.db, {
+        const exported = await exportWithProgress(deps.db, {
           projectId,
           now: deps.now,
           progress: run.progress,
-        });
-        const text = serializeBackup(backup);
-        const byCollection: Record<string, number> = {};
-        for (const path of Object.keys(backup.documents)) {
-          const collection = path.split('/')[0]!;
-          byCollection[collection] = (byCollection[collection] ?? 0) + 1;
-        }
-        const summary = {
+          actor: await run.actor(),
           out: opts.out ?? null,
-          documents: Object.keys(backup.documents).length,
-          byCollection,
-          checksum: backup.checksum,
-          bytes: Buffer.byteLength(text, 'utf8'),
+          stdout,
+        });
+        const summary = {
+          out: exported.out,
+          documents: exported.documents,
+          byCollection: exported.byCollection,
+          checksum: exported.checksum,
+          sha256: exported.sha256,
+          bytes: exported.bytes,
+          auditId: exported.auditId,
         };
         if (opts.out === undefined) {
           // The backup is the output; the summary goes to stderr.
-          stdout.write(text);
           if (!run.json) stderr.write(`${renderExport(summary)}\n`);
           return;
         }
-        // A whole file or none: written aside, then renamed over the target.
-        const partial = `${opts.out}.partial`;
-        await writeFile(partial, text, 'utf8');
-        await rename(partial, opts.out);
         run.print(summary, renderExport);
       }),
     );
 
   program
     .command('import')
-    .description('restore a backup file; a changed, truncated or corrupted file changes nothing')
-    .argument('<file>', 'a file written by tollgate export')
+    .description(
+      'restore a backup file; a changed, truncated, corrupted or hostile file changes nothing',
+    )
+    .argument(
+      '<file>',
+      'a file written by tollgate export (or downloaded from an exportBackup object)',
+    )
     .option('--dry-run', 'verify and count only; write nothing')
     .action(
       action(async (run, file: string, opts: { dryRun?: boolean }) => {
@@ -512,7 +533,7 @@ export async function runCli(argv: readonly string[], options: CliOptions): Prom
         const { deps } = await run.session();
         const result = await importWithAudit(deps.db, bytes, {
           dryRun: opts.dryRun ?? false,
-          actor: run.actor,
+          actor: await run.actor(),
           now: deps.now,
           progress: run.progress,
         });

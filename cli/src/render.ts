@@ -300,13 +300,17 @@ export function renderExport(r: {
   documents: number;
   byCollection: Record<string, number>;
   checksum: string;
+  sha256: string;
   bytes: number;
+  auditId: string;
 }): string {
   return `${pairs([
     ['written to', r.out ?? 'stdout'],
     ['documents', r.documents],
     ['bytes', r.bytes],
     ['checksum', r.checksum],
+    ['file sha256', r.sha256],
+    ['audit entry', r.auditId],
   ])}\n${table(
     ['collection', 'documents'],
     Object.entries(r.byCollection).map(([k, v]) => [k, v]),

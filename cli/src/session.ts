@@ -1,16 +1,18 @@
 import { readFileSync } from 'node:fs';
 import { connect as tcpConnect } from 'node:net';
-import { userInfo } from 'node:os';
 import { deleteApp, getApps, initializeApp } from 'firebase-admin/app';
 import { getAuth } from 'firebase-admin/auth';
 import { getFirestore } from 'firebase-admin/firestore';
+import { getStorage } from 'firebase-admin/storage';
 import { enqueueAggregationFlush } from '../../functions/src/adapters/aggregation-store.ts';
+import { backupPrefix } from '../../functions/src/adapters/backup-storage.ts';
 import type { OperationDeps } from '../../functions/src/adapters/operations/index.ts';
 import { cloudTasksAdmin } from '../../functions/src/adapters/queue-admin.ts';
 import { enqueueTask } from '../../functions/src/adapters/task-queue.ts';
 import { deployedQueueRate } from '../../functions/src/adapters/work-queue-params.ts';
 import { WriteBuffer } from '../../functions/src/adapters/write-buffer.ts';
 import type { Actor } from '../../functions/src/core/api/index.ts';
+import { DEFAULT_PAYLOAD_CONFIG, payloadBucketName } from '../../functions/src/core/payloads.ts';
 import { UsageError } from './errors.ts';
 
 /** The local stack's fixed ports (firebase.json, devstack/src/stack.ts). */
@@ -19,6 +21,8 @@ export const LOCAL_ENV = {
   FIREBASE_AUTH_EMULATOR_HOST: '127.0.0.1:9099',
   /** The stack's Cloud Tasks (devstack/src/cloud-tasks), not firebase-tools' Tasks emulator. */
   CLOUD_TASKS_EMULATOR_HOST: '127.0.0.1:9498',
+  /** The stack's Cloud Storage stand-in (devstack/src/storage): exports' objects. */
+  STORAGE_EMULATOR_HOST: 'http://127.0.0.1:9199',
 } as const;
 export const LOCAL_PROJECT = 'demo-tollgate';
 
@@ -65,19 +69,59 @@ export function resolveTarget(options: { project?: string; local?: boolean }, en
 }
 
 /**
- * Who the CLI acts as, in every audit entry it writes: uid `cli`, role admin, and the email
- * TOLLGATE_ACTOR_EMAIL gives, else the OS user (whoami), else `cli`.
+ * Who the CLI acts as against the local stack (its emulators): a fixed, explicit identity, so
+ * nothing is asked of Google and nothing is taken from the environment or the OS user.
  */
-export function cliActor(env: Env): Actor {
-  let email = env.TOLLGATE_ACTOR_EMAIL?.trim();
-  if (!email) {
-    try {
-      email = userInfo().username || undefined;
-    } catch {
-      email = undefined;
-    }
-  }
-  return { uid: 'cli', email: email ?? 'cli', role: 'admin' };
+export const LOCAL_ACTOR_EMAIL = 'local-cli@demo-tollgate.invalid';
+
+/** Answers the email of whoever the CLI acts as on `target`. */
+export type ResolvePrincipal = (target: Target) => Promise<string>;
+
+/** The part of google-auth-library's GoogleAuth the principal lookup uses (a fake in tests). */
+export interface AdcAuth {
+  getCredentials(): Promise<{ client_email?: string | null }>;
+  getClient(): Promise<{
+    getAccessToken(): Promise<{ token?: string | null }>;
+    getTokenInfo?(token: string): Promise<{ email?: string }>;
+  }>;
+}
+
+async function googleAuth(): Promise<AdcAuth> {
+  const { GoogleAuth } = await import('google-auth-library');
+  return new GoogleAuth({
+    scopes: [
+      'https://www.googleapis.com/auth/cloud-platform',
+      'https://www.googleapis.com/auth/userinfo.email',
+    ],
+  }) as unknown as AdcAuth;
+}
+
+/**
+ * The signed-in principal of Application Default Credentials: a service account's email from
+ * its credentials (a key file, the metadata server), else the email the access token was issued
+ * to (`gcloud auth application-default login`). The local stack (`--local`, or a Firestore
+ * emulator) has the explicit LOCAL_ACTOR_EMAIL and never asks Google. Nothing else names the
+ * actor: not $TOLLGATE_ACTOR_EMAIL, not the OS user.
+ */
+export function adcPrincipal(auth: () => Promise<AdcAuth> = googleAuth): ResolvePrincipal {
+  return async (target) => {
+    if (target.local || target.firestoreEmulator) return LOCAL_ACTOR_EMAIL;
+    const adc = await auth();
+    const credentials = await adc.getCredentials().catch(() => ({ client_email: undefined }));
+    if (credentials.client_email) return credentials.client_email;
+    const client = await adc.getClient();
+    const { token } = await client.getAccessToken();
+    const info = token && client.getTokenInfo ? await client.getTokenInfo(token) : undefined;
+    if (info?.email) return info.email;
+    throw new UsageError(
+      'cannot tell who the Application Default Credentials belong to (no service account email, no email in the token): sign in with `gcloud auth application-default login` or use a service account',
+    );
+  };
+}
+
+/** Who the CLI acts as, in every audit entry it writes: uid `cli`, role admin, the principal. */
+export function cliActor(email: string): Actor {
+  return { uid: 'cli', email, role: 'admin' };
 }
 
 /** What commands run against: the operations' dependencies, opened for one command. */
@@ -124,6 +168,21 @@ export const connectAdmin: Connect = async (target) => {
     version: functionsVersion,
     // The queues' deploy-time bounds are read from the environment (functions/.env's names).
     queues: { admin: cloudTasksAdmin(), deployed: deployedQueueRate },
+    // As the functions name it (backup-storage.ts instanceBackupStorage), on this app.
+    backups: () => {
+      const storage = getStorage(app);
+      return {
+        bucket: storage.bucket(
+          payloadBucketName({
+            configured: process.env.TOLLGATE_BACKUP_BUCKET || process.env.TOLLGATE_PAYLOAD_BUCKET,
+            appDefault: app.options.storageBucket,
+            project: target.projectId,
+          }),
+        ),
+        prefix: backupPrefix(process.env.TOLLGATE_BACKUP_PREFIX),
+        spoolPrefix: DEFAULT_PAYLOAD_CONFIG.temporaryPrefix,
+      };
+    },
   };
   return {
     projectId: target.projectId,

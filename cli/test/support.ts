@@ -45,7 +45,10 @@ export async function cli(
   const code = await runCli(args, {
     stdout: { write: (s: string) => (stdout += s) },
     stderr: { write: (s: string) => (stderr += s) },
-    env: { GCLOUD_PROJECT: 'demo-cli-test', TOLLGATE_ACTOR_EMAIL: ACTOR_EMAIL },
+    // The environment does not name the actor (a spoofed one here must not show up).
+    env: { GCLOUD_PROJECT: 'demo-cli-test', TOLLGATE_ACTOR_EMAIL: 'spoofed@example.com' },
+    // The signed-in principal, as Application Default Credentials would answer (no network).
+    principal: async () => ACTOR_EMAIL,
     connect: async (target) => ({
       projectId: target.projectId,
       deps: fixture.deps,

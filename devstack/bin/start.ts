@@ -20,7 +20,9 @@ const demo = await startDemo(stack, { log: (line) => console.log(line) });
 const base = `${urls.functions}/${projectId}/${region}`;
 console.log(`
 Tollgate local stack is up (project ${projectId}), with sandbox upstreams and demo collections.
-  health        ${urls.health}
+  health        ${urls.health}   (status only; the report: -H "authorization: Bearer $METRICS")
+  metrics       curl -s -H "authorization: Bearer $METRICS" ${base}/metrics
+                (METRICS: the metrics token, in functions/.secret.local and .tollgate/metrics-token)
   getStatus     curl -s -X POST -H 'content-type: application/json' -H "authorization: Bearer $TOKEN" -d '{"data":{}}' ${base}/getStatus
                 (TOKEN: an operator's ID token, written to .tollgate/operator-token)
   functions     ${urls.functions}
@@ -39,6 +41,7 @@ Press Ctrl-C to stop.
 const { mkdirSync, writeFileSync } = await import('node:fs');
 mkdirSync('.tollgate', { recursive: true });
 writeFileSync('.tollgate/operator-token', demo.operatorToken);
+writeFileSync('.tollgate/metrics-token', stack.metricsToken);
 
 let stopping = false;
 async function shutdown(signal: string) {

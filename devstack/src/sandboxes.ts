@@ -118,6 +118,18 @@ export async function startSandboxes(options: SandboxOptions): Promise<Sandboxes
  * The Functions emulator reads secrets from functions/.secret.local. Adds the sandbox values of
  * any secret the file lacks; a value already there (the developer's own) is kept.
  */
+/**
+ * Emulator-only parameter values (functions/.env.local: the Functions emulator reads it over
+ * functions/.env; a deploy never does, and the upload leaves it out). The local stack's clients
+ * carry no App Check token, so the stack turns its enforcement off.
+ */
+export function writeEmulatorEnv(functionsDir: string): void {
+  writeFileSync(
+    join(functionsDir, '.env.local'),
+    '# Written by the local stack: emulator-only values over functions/.env.\nENFORCE_APP_CHECK=false\n',
+  );
+}
+
 export function writeSecretsFile(functionsDir: string, secrets: Record<string, string>): void {
   const path = join(functionsDir, '.secret.local');
   const existing = existsSync(path) ? readFileSync(path, 'utf8') : '';

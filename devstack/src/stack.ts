@@ -21,9 +21,10 @@ import {
 } from './firebase-emulators.ts';
 import { adminFirestoreAt } from './firestore/admin.ts';
 import { type FirestoreEmulator, startFirestore } from './firestore/index.ts';
+import { localMetricsToken } from './local-secrets.ts';
 import { guardLoopback, OFF_LOOPBACK_LOG, type OffLoopbackAttempt } from './loopback.ts';
 import { freePort, waitFor } from './ports.ts';
-import { type Sandboxes, startSandboxes, writeSecretsFile } from './sandboxes.ts';
+import { type Sandboxes, startSandboxes, writeEmulatorEnv, writeSecretsFile } from './sandboxes.ts';
 import { type StorageEmulator, startStorage } from './storage/index.ts';
 
 export const PROJECT_DIR = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
@@ -69,6 +70,8 @@ export interface Stack {
     site: string;
   };
   env: Record<string, string>;
+  /** The bearer token `metrics` and `health` detail want (functions/.secret.local). */
+  metricsToken: string;
   firestore: FirestoreEmulator;
   storage: StorageEmulator;
   sandboxes: Sandboxes;
@@ -119,6 +122,8 @@ export async function startStack(options: StackOptions): Promise<Stack> {
     cleanups.push(() => sandboxes.stop());
     await pointProvidersAt(projectId, firestore.hostPort, sandboxes.providerPatches);
     writeSecretsFile(join(PROJECT_DIR, 'functions'), sandboxes.secrets);
+    const metricsToken = localMetricsToken(join(PROJECT_DIR, 'functions'));
+    writeEmulatorEnv(join(PROJECT_DIR, 'functions'));
 
     const emulatorPorts: EmulatorPorts = free
       ? {
@@ -226,6 +231,7 @@ export async function startStack(options: StackOptions): Promise<Stack> {
         site: sandboxes.site.url,
       },
       env,
+      metricsToken,
       firestore,
       storage,
       sandboxes,

@@ -11,6 +11,8 @@ declare module 'vitest' {
       region: string;
       urls: Record<string, string>;
       env: Record<string, string>;
+      /** The bearer token of `metrics` and `health` detail. */
+      metricsToken: string;
     };
   }
 }
@@ -39,6 +41,7 @@ export default async function setup(project: TestProject) {
     region: stack.region,
     urls: stack.urls,
     env: stack.env,
+    metricsToken: stack.metricsToken,
   });
   return async () => {
     await stack.stop();

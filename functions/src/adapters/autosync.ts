@@ -39,8 +39,23 @@ export interface SyncWindow extends Chunk {
   purpose: SyncPurpose;
 }
 
+/** What a fetch is told besides its window. */
+export interface AutoSyncFetchOptions {
+  /**
+   * Epoch ms by which the fetch must be over (it stops polling and cuts its HTTP timeouts,
+   * and fails with a typed timeout if it cannot finish), so that the cycle still saves its
+   * state and releases its lease before its function is stopped.
+   */
+  deadlineMs?: number;
+  /**
+   * The Firestore to store through: the cycle's own, which for an operator's refresh is an
+   * audited one (every commit carries its audit entry). The instance's when absent.
+   */
+  db?: Firestore;
+}
+
 /** Fetches one window from the upstream and stores it; resolves only once it is durable. */
-export type AutoSyncFetcher = (window: SyncWindow) => Promise<void>;
+export type AutoSyncFetcher = (window: SyncWindow, options?: AutoSyncFetchOptions) => Promise<void>;
 
 export interface AutoSyncCycleInput {
   db: Firestore;
@@ -54,6 +69,12 @@ export interface AutoSyncCycleInput {
   now: () => number;
   /** No chunk starts after this instant, so a cycle ends before its function times out. */
   deadlineMs?: number;
+  /**
+   * A fetch under way must be over by this instant (AutoSyncFetchOptions.deadlineMs): the
+   * function's timeout less the time the cycle needs to save its state and release its lease.
+   * Without it a started fetch runs as long as its upstream flow allows.
+   */
+  fetchDeadlineMs?: number;
   leaseMs?: number;
 }
 
@@ -208,7 +229,10 @@ async function runWindows(
       continue;
     }
     try {
-      await input.fetchAndStore(window);
+      await input.fetchAndStore(window, {
+        db: input.db,
+        ...(input.fetchDeadlineMs === undefined ? {} : { deadlineMs: input.fetchDeadlineMs }),
+      });
       results.push({ chunk, outcome: 'stored' });
     } catch (error) {
       const message = error instanceof Error ? error.message : String(error);

@@ -1,15 +1,20 @@
+import { createHash } from 'node:crypto';
+import { Readable, Transform, type Writable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
 import {
-  type CollectionReference,
   type DocumentData,
   DocumentReference,
   FieldValue,
   type Firestore,
   GeoPoint,
+  type Query,
+  type QueryDocumentSnapshot,
   Timestamp,
+  type WriteBatch,
 } from 'firebase-admin/firestore';
-import { AUDIT_LOG_COLLECTION } from '../core/api/audit';
-import type { Audited, ImportBackupResult } from '../core/api/results';
+import type { ImportBackupResult } from '../core/api/results';
 import {
+  BackupBuilder,
   BackupError,
   type BackupFile,
   BackupGeoPoint,
@@ -19,47 +24,56 @@ import {
   type BackupValue,
   BackupVector,
   createBackup,
+  documentChecksum,
   topLevelCollection,
+  type VerifiedBackup,
   verifyBackup,
 } from '../core/backup';
+import {
+  exportablePath,
+  MAX_BACKUP_DOCUMENTS,
+  RESTORABLE_COLLECTIONS,
+  RESTORABLE_SUBCOLLECTIONS,
+  restorablePathProblem,
+} from '../core/backup-scope';
+import {
+  type Category,
+  ConfigError,
+  categorySchema,
+  flagsSchema,
+  type Provider,
+  parseDocument,
+  providerSchema,
+  validateRuntimeConfig,
+} from '../core/config';
+import { planBatches, utf8Length } from '../core/firestore-limits';
 import { mapLimit } from '../core/map-limit';
+import { workProblems } from '../core/pipeline/category-work';
+import { collectionSchema } from '../core/pipeline/collections';
+import { pipelineConfigSchema } from '../core/pipeline/config';
+import { introducedProblems, shareError } from '../core/quota/share-check';
 import { logger } from '../log';
-import { AUTOSYNC_COLLECTION } from './autosync';
-import { commitInBatches } from './batch-writes';
-import { COLLECTIONS_PATH } from './collections-repository';
+import { commitCapacity } from './batch-writes';
 import { CONFIG_PATHS } from './config-repository';
 import { projectId as envProjectId } from './firebase';
-import { INGEST_COLLECTION } from './ingest';
 import { firestoreOps } from './metrics';
-import { QUOTA_COLLECTIONS } from './quota/collections';
-import { MAX_BATCH_WRITES } from './write-buffer';
+import { PIPELINE_CONFIG_PATH } from './pipeline-config';
+import { parseWorkPipeline, readWorkSources } from './work-shares';
 
 /**
- * What a backup holds by default: configuration and the state that would be costly or
- * impossible to rebuild (collection progress, cooldowns, allocations, auto-sync watermarks,
- * ingest queues with their items, the audit log). Left out: short-lived quota claims and
- * slots, per-minute statistics, write-batch markers, payloads and collected data (products),
- * which are either rebuilt on their own or too large for one file.
+ * What a backup holds by default, and all a restore writes: configuration and the state that
+ * would be costly or impossible to rebuild (collection progress, cooldowns, allocations,
+ * auto-sync watermarks, ingest queues with their items). core/backup-scope.ts says why the
+ * rest is left out; the audit log is exported only when an admin asks for it, and never
+ * restored.
  */
-export const BACKUP_COLLECTIONS: readonly string[] = [
-  CONFIG_PATHS.providers,
-  CONFIG_PATHS.categories,
-  topLevelCollection(CONFIG_PATHS.flags), // config/flags, config/pipeline, ...
-  COLLECTIONS_PATH,
-  QUOTA_COLLECTIONS.cooldowns,
-  QUOTA_COLLECTIONS.cooldownHistory,
-  QUOTA_COLLECTIONS.allocations,
-  AUTOSYNC_COLLECTION,
-  INGEST_COLLECTION,
-  AUDIT_LOG_COLLECTION,
-];
+export const BACKUP_COLLECTIONS: readonly string[] = RESTORABLE_COLLECTIONS;
 
-/** Subcollections never backed up: leases belong to running work and expire on their own. */
-export const SKIPPED_SUBCOLLECTIONS: readonly string[] = ['lease'];
-
-/** Firestore's limit on writes per commit. */
-/** Documents listed for subcollections at once. */
+/** Documents listed or read at once. */
 const LIST_CONCURRENCY = 16;
+const LIST_PAGE = 1000;
+/** Documents read per getAll while exporting: a page of documents is all an export holds. */
+const READ_PAGE = 100;
 
 // ---- Admin SDK values <-> the backup's value model ------------------------------------------
 
@@ -125,7 +139,7 @@ function toFirestoreMap(db: Firestore, data: BackupMap): DocumentData {
   return out;
 }
 
-// ---- Export --------------------------------------------------------------------------------
+// ---- Export: listing and paged reads --------------------------------------------------------
 
 export interface ExportOptions {
   /** Top-level collections to back up (default BACKUP_COLLECTIONS). */
@@ -133,6 +147,37 @@ export interface ExportOptions {
   /** Recorded in the file (default the Firestore's project). */
   projectId?: string;
   now?: () => number;
+  /** More documents than this are refused before any is read (default MAX_BACKUP_DOCUMENTS). */
+  maxDocuments?: number;
+  /** No page is read after this instant (on `now`): ExportDeadlineError. */
+  deadlineMs?: number;
+  /** Hears the documents found (once listed) and each page read. */
+  onListed?: (documents: number) => void;
+  onPage?: (documents: number) => void;
+}
+
+/** The export would read more documents than one export may. Nothing was read or written. */
+export class BackupTooLargeError extends Error {
+  constructor(
+    readonly collections: readonly string[],
+    readonly max: number,
+  ) {
+    super(
+      `the backup of ${collections.join(', ')} holds more than ${max.toLocaleString('en-US')} documents; export fewer collections at once`,
+    );
+    this.name = 'BackupTooLargeError';
+  }
+}
+
+/** The export ran out of time before it read everything; nothing was kept. */
+export class ExportDeadlineError extends Error {
+  constructor(
+    readonly read: number,
+    readonly total: number,
+  ) {
+    super(`the export ran out of time after reading ${read} of ${total} documents`);
+    this.name = 'ExportDeadlineError';
+  }
 }
 
 function firestoreProjectId(db: Firestore): string | undefined {
@@ -146,39 +191,99 @@ function firestoreProjectId(db: Firestore): string | undefined {
 }
 
 /**
- * Reads the given top-level collections with every document's subcollections (one level down,
- * e.g. `ingest/{collection}/items`; leases left out) into a backup. Documents that exist only
- * as parents of a subcollection are not documents and are not in the file; their
- * subcollections are. The reads are not one snapshot: for a consistent backup, stop the
- * pipeline first (config/flags maintenance).
+ * Ids of a collection's documents, a page at a time (names only, no data). A query without an
+ * order runs in document-name order, which the cursor continues (no index involved).
+ */
+async function pagedPaths(query: Query, into: string[], max: number, fail: () => Error) {
+  let page = query.select().limit(LIST_PAGE);
+  let reads = 0;
+  for (;;) {
+    const snapshot = await page.get();
+    reads += Math.max(1, snapshot.size);
+    for (const doc of snapshot.docs) into.push(doc.ref.path);
+    if (into.length > max) throw fail();
+    if (snapshot.size < LIST_PAGE) break;
+    page = page.startAfter(snapshot.docs.at(-1) as QueryDocumentSnapshot);
+  }
+  firestoreOps.inc({ op: 'read' }, reads);
+}
+
+/**
+ * The paths of every document an export of `collections` holds, sorted in code-unit order (the
+ * file's order): each collection's documents, a page of names at a time, and one level of the
+ * subcollections a restore writes (`ingest/{id}/items`, also under parents that are not
+ * documents themselves); leases and anything else a restore would refuse are left out, so an
+ * export always imports. Only paths are held: at most `max` of them.
+ */
+export async function listBackupPaths(
+  db: Firestore,
+  collections: readonly string[],
+  max = MAX_BACKUP_DOCUMENTS,
+): Promise<string[]> {
+  const paths: string[] = [];
+  const fail = () => new BackupTooLargeError(collections, max);
+  for (const name of new Set(collections)) {
+    await pagedPaths(db.collection(name), paths, max, fail);
+    const subcollections = RESTORABLE_SUBCOLLECTIONS[name] ?? [];
+    if (subcollections.length === 0) continue;
+    // Parents without a document of their own still have their subcollections listed.
+    const parents = await db.collection(name).listDocuments();
+    firestoreOps.inc({ op: 'read' }, Math.max(1, parents.length));
+    for (const sub of subcollections) {
+      const found = await mapLimit(parents, LIST_CONCURRENCY, async (parent) => {
+        const own: string[] = [];
+        await pagedPaths(parent.collection(sub), own, max, fail);
+        return own;
+      });
+      for (const own of found) {
+        for (const path of own) paths.push(path);
+        if (paths.length > max) throw fail();
+      }
+    }
+  }
+  return paths.filter(exportablePath).sort();
+}
+
+/** The documents at `paths` (sorted), a page at a time; documents gone since are skipped. */
+async function* readPages(
+  db: Firestore,
+  paths: readonly string[],
+  options: ExportOptions,
+): AsyncGenerator<Array<{ path: string; data: BackupMap }>> {
+  const now = options.now ?? Date.now;
+  for (let i = 0; i < paths.length; i += READ_PAGE) {
+    if (options.deadlineMs !== undefined && now() > options.deadlineMs) {
+      throw new ExportDeadlineError(i, paths.length);
+    }
+    const refs = paths.slice(i, i + READ_PAGE).map((path) => db.doc(path));
+    const snapshots = await db.getAll(...refs);
+    firestoreOps.inc({ op: 'read' }, refs.length);
+    yield snapshots.flatMap((snapshot) =>
+      snapshot.exists
+        ? [{ path: snapshot.ref.path, data: fromFirestoreMap(snapshot.data()!, snapshot.ref.path) }]
+        : [],
+    );
+    options.onPage?.(refs.length);
+  }
+}
+
+/**
+ * Reads the given top-level collections (see listBackupPaths) into a backup held in memory:
+ * for tests and small exports. The reads are not one snapshot: for a consistent backup, stop
+ * the pipeline first (config/flags maintenance). Exports of a whole project go through
+ * streamBackup, which holds one page of documents at a time.
  */
 export async function exportBackup(
   db: Firestore,
   options: ExportOptions = {},
 ): Promise<BackupFile> {
   const collections = options.collections ?? BACKUP_COLLECTIONS;
+  const paths = await listBackupPaths(db, collections, options.maxDocuments);
+  options.onListed?.(paths.length);
   const documents: Record<string, BackupMap> = {};
-  let reads = 0;
-  const add = (path: string, data: DocumentData) => {
-    documents[path] = fromFirestoreMap(data, path);
-  };
-  for (const name of collections) {
-    const collection = db.collection(name);
-    const [snapshot, refs] = await Promise.all([collection.get(), collection.listDocuments()]);
-    reads += Math.max(1, snapshot.size) + Math.max(1, refs.length);
-    for (const doc of snapshot.docs) add(doc.ref.path, doc.data());
-    const subcollections = await mapLimit(refs, LIST_CONCURRENCY, (ref) => ref.listCollections());
-    reads += refs.length;
-    const wanted: CollectionReference[] = subcollections
-      .flat()
-      .filter((sub) => !SKIPPED_SUBCOLLECTIONS.includes(sub.id));
-    const snapshots = await mapLimit(wanted, LIST_CONCURRENCY, (sub) => sub.get());
-    for (const sub of snapshots) {
-      reads += Math.max(1, sub.size);
-      for (const doc of sub.docs) add(doc.ref.path, doc.data());
-    }
+  for await (const page of readPages(db, paths, options)) {
+    for (const { path, data } of page) documents[path] = data;
   }
-  firestoreOps.inc({ op: 'read' }, reads);
   const backup = createBackup({
     createdAt: (options.now ?? Date.now)(),
     projectId: options.projectId ?? firestoreProjectId(db) ?? envProjectId(),
@@ -188,19 +293,399 @@ export async function exportBackup(
   return backup;
 }
 
+// ---- Export: streamed ----------------------------------------------------------------------
+
+/**
+ * Where a streamed backup goes. The file starts with its checksum, which is known only once
+ * every document has been read, so the documents' text goes to a spool first (a temporary
+ * object or file), and the file is then written as its head, the spool's text and its tail.
+ */
+export interface BackupTarget {
+  /** Opens the spool for writing. */
+  openSpool(): Writable | Promise<Writable>;
+  /** Reads the spool back. */
+  readSpool(): Readable;
+  /** Opens the backup file for writing (named after its checksum, if the target likes). */
+  openFile(checksum: string, createdAt: string): Writable | Promise<Writable>;
+  /** Removes the spool; after a failure, also whatever was written of the file. */
+  cleanup(failed: boolean): Promise<void>;
+}
+
+export interface StreamedBackup {
+  checksum: string;
+  createdAt: string;
+  projectId: string;
+  collections: string[];
+  documents: number;
+  byCollection: Record<string, number>;
+  /** The file's size and the SHA-256 (hex) of its bytes. */
+  bytes: number;
+  sha256: string;
+}
+
+/**
+ * An export of `collections` written to `target` a page at a time: the same file (byte for
+ * byte) as serializeBackup(exportBackup(...)), holding in memory only the documents' paths and
+ * one page of documents. Errors remove the spool and the partial file.
+ */
+export async function streamBackup(
+  db: Firestore,
+  target: BackupTarget,
+  options: ExportOptions = {},
+): Promise<StreamedBackup> {
+  const collections = [...new Set(options.collections ?? BACKUP_COLLECTIONS)];
+  const now = options.now ?? Date.now;
+  const builder = new BackupBuilder({
+    createdAt: now(),
+    projectId: options.projectId ?? firestoreProjectId(db) ?? envProjectId(),
+  });
+  const byCollection: Record<string, number> = {};
+  let failed = true;
+  try {
+    const paths = await listBackupPaths(db, collections, options.maxDocuments);
+    options.onListed?.(paths.length);
+    async function* documents() {
+      for await (const page of readPages(db, paths, options)) {
+        let text = '';
+        for (const { path, data } of page) {
+          const collection = topLevelCollection(path);
+          byCollection[collection] = (byCollection[collection] ?? 0) + 1;
+          text += builder.document(path, data);
+        }
+        if (text) yield Buffer.from(text, 'utf8');
+      }
+    }
+    await pipeline(Readable.from(documents()), await target.openSpool());
+    const { checksum, head, tail } = builder.finish();
+    const hash = createHash('sha256');
+    let bytes = 0;
+    const measure = new Transform({
+      transform(chunk: Buffer, _encoding, done) {
+        hash.update(chunk);
+        bytes += chunk.length;
+        done(null, chunk);
+      },
+    });
+    async function* file() {
+      yield Buffer.from(head, 'utf8');
+      for await (const chunk of target.readSpool()) yield chunk as Buffer;
+      yield Buffer.from(tail, 'utf8');
+    }
+    await pipeline(
+      Readable.from(file()),
+      measure,
+      await target.openFile(checksum, builder.createdAt),
+    );
+    failed = false;
+    logger.info({ documents: builder.documents, collections, bytes }, 'backup exported');
+    return {
+      checksum,
+      createdAt: builder.createdAt,
+      projectId: builder.projectId,
+      collections,
+      documents: builder.documents,
+      byCollection,
+      bytes,
+      sha256: hash.digest('hex'),
+    };
+  } finally {
+    await target.cleanup(failed).catch((error: unknown) => {
+      logger.warn({ err: error }, 'backup spool clean-up failed');
+    });
+  }
+}
+
 // ---- Import --------------------------------------------------------------------------------
+
+/** One document a restore sets: the backup's value and its Firestore form. */
+export interface PreparedWrite {
+  path: string;
+  ref: DocumentReference;
+  /** As the Admin SDK writes it. */
+  data: DocumentData;
+  /** As the backup holds it. */
+  value: BackupMap;
+  /** `sha256:` of the document's canonical encoding (compare with documentDigest). */
+  digest: string;
+}
+
+/** A backup checked against everything a restore could fail on, ready to write. */
+export interface PreparedImport {
+  verified: VerifiedBackup;
+  writes: PreparedWrite[];
+}
+
+/** `sha256:` of a stored document's canonical encoding, as PreparedWrite.digest. */
+export function documentDigest(path: string, data: DocumentData): string {
+  return documentChecksum(path, fromFirestoreMap(data, path));
+}
+
+const where = (path: string) => `documents[${JSON.stringify(path)}]`;
+
+/** The configuration documents a restore validates by schema (config/* by id). */
+function configurationDocument(
+  path: string,
+): 'provider' | 'category' | 'flags' | 'pipeline' | undefined {
+  const [collection, , ...rest] = path.split('/');
+  if (rest.length > 0) return undefined;
+  if (collection === CONFIG_PATHS.providers) return 'provider';
+  if (collection === CONFIG_PATHS.categories) return 'category';
+  if (path === CONFIG_PATHS.flags) return 'flags';
+  if (path === PIPELINE_CONFIG_PATH) return 'pipeline';
+  return undefined;
+}
+
+/** Whether a restore's audit entry keeps the document's values (configuration), not digests. */
+export function isConfigurationPath(path: string): boolean {
+  return configurationDocument(path) !== undefined;
+}
+
+/** ConfigError issues as backup issues, at the document in the file or the stored one. */
+function configIssues(error: ConfigError, inBackup: ReadonlySet<string>): string[] {
+  const at = inBackup.has(error.document)
+    ? where(error.document)
+    : `${error.document} (stored, not in the backup)`;
+  return error.issues.map((i) => `${at}${i.path ? `.${i.path}` : ''}: ${i.message}`);
+}
+
+/** Runs `check`; a ConfigError becomes issues naming the document and field. */
+function collectConfig(issues: string[], inBackup: ReadonlySet<string>, check: () => void) {
+  try {
+    check();
+  } catch (error) {
+    if (!(error instanceof ConfigError)) throw error;
+    issues.push(...configIssues(error, inBackup));
+  }
+}
+
+const workCollectionSchema = collectionSchema.pick({
+  provider: true,
+  category: true,
+  status: true,
+  phase: true,
+  phases: true,
+});
+
+/**
+ * Every configuration document of the file against its schema, then the configuration as the
+ * restore would leave it (the stored documents with the file's over them) against the rules no
+ * single document can check: categories of existing providers, shares within 100% per provider,
+ * and shares that carry their categories' work now and in later phases (only problems the
+ * restore would introduce). Reads the stored configuration; writes nothing.
+ */
+async function checkConfiguration(db: Firestore, writes: readonly PreparedWrite[]): Promise<void> {
+  const inBackup = new Set(writes.map((w) => w.path));
+  const issues: string[] = [];
+  const byPath = new Map(writes.map((w) => [w.path, w]));
+  for (const w of writes) {
+    const kind = configurationDocument(w.path);
+    const id = w.path.split('/')[1]!;
+    collectConfig(issues, inBackup, () => {
+      if (kind === 'provider') parseDocument(providerSchema, w.path, { id, ...w.data });
+      else if (kind === 'category') parseDocument(categorySchema, w.path, { id, ...w.data });
+      else if (kind === 'flags') parseDocument(flagsSchema, w.path, w.data);
+      else if (kind === 'pipeline') parseDocument(pipelineConfigSchema, w.path, w.data);
+    });
+  }
+  if (issues.length > 0) throw configError(issues);
+
+  const [providerDocs, categoryDocs, flagsDoc, pipelineDoc, sources] = await Promise.all([
+    db.collection(CONFIG_PATHS.providers).get(),
+    db.collection(CONFIG_PATHS.categories).get(),
+    db.doc(CONFIG_PATHS.flags).get(),
+    db.doc(PIPELINE_CONFIG_PATH).get(),
+    readWorkSources(db),
+  ]);
+  firestoreOps.inc(
+    { op: 'read' },
+    Math.max(1, providerDocs.size) + Math.max(1, categoryDocs.size) + 2,
+  );
+  /** The stored documents of a collection with the file's over them. */
+  const merged = (stored: FirebaseFirestore.QuerySnapshot, collection: string) => {
+    const out = new Map<string, DocumentData>();
+    for (const doc of stored.docs) out.set(doc.id, doc.data());
+    for (const w of writes) {
+      const [c, id, ...rest] = w.path.split('/');
+      if (c === collection && rest.length === 0) out.set(id!, w.data);
+    }
+    return out;
+  };
+  const parseAll = <T>(
+    docs: Map<string, DocumentData>,
+    collection: string,
+    parse: (path: string, data: DocumentData) => T,
+  ): T[] => {
+    const out: T[] = [];
+    for (const [id, data] of docs) {
+      const path = `${collection}/${id}`;
+      collectConfig(issues, inBackup, () => out.push(parse(path, { id, ...data })));
+    }
+    return out;
+  };
+  const providers = parseAll(
+    merged(providerDocs, CONFIG_PATHS.providers),
+    CONFIG_PATHS.providers,
+    (path, data): Provider => parseDocument(providerSchema, path, data),
+  );
+  const categories = parseAll(
+    merged(categoryDocs, CONFIG_PATHS.categories),
+    CONFIG_PATHS.categories,
+    (path, data): Category => parseDocument(categorySchema, path, data),
+  );
+  const flagsData = byPath.get(CONFIG_PATHS.flags)?.data ?? flagsDoc.data() ?? {};
+  let flags = flagsSchema.parse({});
+  collectConfig(issues, inBackup, () => {
+    flags = parseDocument(flagsSchema, CONFIG_PATHS.flags, flagsData);
+  });
+  const pipelineData = byPath.get(PIPELINE_CONFIG_PATH)?.data ?? pipelineDoc.data() ?? {};
+  collectConfig(issues, inBackup, () => {
+    parseDocument(pipelineConfigSchema, PIPELINE_CONFIG_PATH, pipelineData);
+  });
+  if (issues.length > 0) throw configError(issues);
+  collectConfig(issues, inBackup, () => validateRuntimeConfig({ providers, categories, flags }));
+  if (issues.length > 0) throw configError(issues);
+
+  // Shares that cannot carry their work: only what the restore would introduce. Problems the
+  // project already had, or the backup's own configuration had where it was taken, are not
+  // the restore's (operators' changes are judged the same way).
+  collectConfig(issues, inBackup, () => {
+    const parsedOr = <T>(parse: () => T): T[] => {
+      try {
+        return [parse()];
+      } catch {
+        return [];
+      }
+    };
+    const workPipeline = (data: DocumentData | undefined) =>
+      parsedOr(() => parseWorkPipeline(data))[0] ?? parseWorkPipeline(undefined);
+    const workCollections = (docs: Iterable<[string, DocumentData]>) =>
+      [...docs].flatMap(([id, data]) => {
+        const parsed = workCollectionSchema.safeParse(data);
+        return parsed.success ? [{ id, ...parsed.data }] : [];
+      });
+    const own = (collection: string) =>
+      writes.flatMap((w): Array<[string, DocumentData]> => {
+        const [c, id, ...rest] = w.path.split('/');
+        return c === collection && rest.length === 0 ? [[id!, w.data]] : [];
+      });
+    const stored = {
+      providers: providerDocs.docs.flatMap((d) =>
+        parsedOr(() => parseDocument(providerSchema, d.ref.path, { id: d.id, ...d.data() })),
+      ),
+      categories: categoryDocs.docs.flatMap((d) =>
+        parsedOr(() => parseDocument(categorySchema, d.ref.path, { id: d.id, ...d.data() })),
+      ),
+      ...sources,
+      ...workPipeline(pipelineDoc.data()),
+    };
+    const backupOnly = {
+      providers: own(CONFIG_PATHS.providers).map(([id, data]) =>
+        parseDocument(providerSchema, `providers/${id}`, { id, ...data }),
+      ),
+      categories: own(CONFIG_PATHS.categories).map(([id, data]) =>
+        parseDocument(categorySchema, `categories/${id}`, { id, ...data }),
+      ),
+      collections: workCollections(own('collections')),
+      ...workPipeline(byPath.get(PIPELINE_CONFIG_PATH)?.data),
+    };
+    const collections = new Map(sources.collections.map((c) => [c.id, c]));
+    for (const [id, data] of own('collections')) {
+      const [parsed] = workCollections([[id, data]]);
+      if (parsed) collections.set(id, parsed);
+      else collections.delete(id);
+    }
+    const after = {
+      providers,
+      categories,
+      collections: [...collections.values()],
+      ...workPipeline(pipelineData),
+    };
+    const options = { laterPhases: true };
+    const known = [...workProblems(stored, options), ...workProblems(backupOnly, options)];
+    const introduced = introducedProblems(known, workProblems(after, options));
+    if (introduced.length > 0) throw shareError(introduced);
+  });
+  if (issues.length > 0) throw configError(issues);
+}
+
+function configError(issues: string[]): BackupError {
+  return new BackupError(
+    'config',
+    `the configuration would not be valid: ${issues.slice(0, 5).join('; ')}`,
+    issues,
+  );
+}
+
+/**
+ * Checks a backup for everything a restore could fail on, before anything is written: shape,
+ * checksum, every value and path, Firestore's limits (ids, names, field paths, nesting depth,
+ * document sizes), only documents a restore writes (never the audit log, quota claims or
+ * collected data: core/backup-scope.ts), what the Admin SDK itself would refuse, every
+ * configuration document against its schema and the merged configuration against the rules
+ * between documents. A BackupError names each document and field; nothing is written.
+ */
+export async function prepareImport(db: Firestore, backup: unknown): Promise<PreparedImport> {
+  const verified = verifyBackup(backup);
+  const scope: string[] = [];
+  for (const path of Object.keys(verified.documents)) {
+    const problem = restorablePathProblem(path);
+    if (problem) scope.push(`${where(path)}: ${problem}`);
+  }
+  if (scope.length > 0) {
+    throw new BackupError(
+      'scope',
+      `${scope.length} document(s) a restore never writes: ${scope.slice(0, 5).join('; ')}`,
+      scope,
+    );
+  }
+  const writes: PreparedWrite[] = [];
+  const issues: string[] = [];
+  // The Admin SDK validates a write when it is added to a batch (depth, cycles, values): a
+  // batch that is never committed finds what it would refuse part way through the restore.
+  const probe = db.batch();
+  for (const [path, value] of Object.entries(verified.documents)) {
+    try {
+      const ref = db.doc(path);
+      const data = toFirestoreMap(db, value);
+      probe.set(ref, data);
+      writes.push({ path, ref, data, value, digest: documentChecksum(path, value) });
+    } catch (error) {
+      issues.push(`${where(path)}: ${(error as Error).message}`);
+    }
+  }
+  if (issues.length > 0) {
+    throw new BackupError(
+      'shape',
+      `${issues.length} invalid document(s): ${issues.slice(0, 5).join('; ')}`,
+      issues,
+    );
+  }
+  await checkConfiguration(db, writes);
+  return { verified, writes };
+}
 
 export interface ImportOptions {
   /** Verify and count only; write nothing. */
   dryRun?: boolean;
-  /** Writes per batch commit (at most 500). */
+  /** Writes per batch commit (at most what the Firestore's commits hold). */
   batchSize?: number;
-  /** Most bytes of document paths per batch (when each commit's audit entry lists them). */
-  batchPathBytes?: number;
+  /** With `weight`, the most a batch's writes may weigh (an audit entry that lists them). */
+  batchWeight?: number;
+  weight?: (write: PreparedWrite) => number;
+  /** Adds to each batch before it commits (its audit entry); the batch holds `writes`. */
+  beforeCommit?: (
+    batch: WriteBatch,
+    writes: readonly PreparedWrite[],
+    backup: VerifiedBackup,
+  ) => Promise<void> | void;
+  /** Hears each batch that committed. */
+  onCommitted?: (writes: readonly PreparedWrite[]) => void;
+  /** Hears how many documents will be written, once everything was checked. */
+  onPrepared?: (documents: number) => void;
 }
 
 /** What importBackup answers, before its audit entry; and the write batches it took. */
-export interface ImportResult extends Omit<ImportBackupResult, keyof Audited> {
+export interface ImportResult extends Omit<ImportBackupResult, 'auditId' | 'auditIds'> {
   batches: number;
 }
 
@@ -220,29 +705,20 @@ export class BackupImportError extends Error {
 }
 
 /**
- * Restores a backup (text, bytes or a parsed object). Everything is verified first (shape,
- * checksum, every value and path, Firestore's limits on ids, names, field paths and document
- * sizes, and the conversion to Firestore values); if anything is wrong a BackupError is thrown
- * naming each document and field, and nothing is written. Then every document is set
- * (overwritten) in batch commits of up to 500; documents not in the backup are left alone.
- * Batches commit one after another, so a failure part way leaves the earlier ones written
- * (BackupImportError says how many); running the import again finishes it.
+ * Restores a backup (text, bytes or a parsed object). Everything is checked first
+ * (prepareImport); if anything is wrong a BackupError names each document and field and nothing
+ * is written. Then every document is set (overwritten) in batch commits; documents not in the
+ * backup are left alone. Batches commit one after another, so a failure part way leaves the
+ * earlier ones written (BackupImportError says how many); running the import again finishes it.
  */
 export async function importBackup(
   db: Firestore,
   backup: unknown,
   options: ImportOptions = {},
 ): Promise<ImportResult> {
-  const verified = verifyBackup(backup);
-  const writes: Array<{ ref: DocumentReference; data: DocumentData }> = [];
-  for (const [path, data] of Object.entries(verified.documents)) {
-    try {
-      writes.push({ ref: db.doc(path), data: toFirestoreMap(db, data) });
-    } catch (error) {
-      throw new BackupError('shape', `documents["${path}"]: ${(error as Error).message}`);
-    }
-  }
-  const batchSize = Math.min(MAX_BATCH_WRITES, Math.max(1, options.batchSize ?? MAX_BATCH_WRITES));
+  const { verified, writes } = await prepareImport(db, backup);
+  const capacity = commitCapacity(db) - (options.beforeCommit ? 1 : 0);
+  const batchSize = Math.min(capacity, Math.max(1, options.batchSize ?? capacity));
   const result: ImportResult = {
     dryRun: options.dryRun ?? false,
     projectId: verified.projectId,
@@ -254,16 +730,24 @@ export async function importBackup(
     batches: 0,
   };
   if (result.dryRun) return result;
+  options.onPrepared?.(writes.length);
+  const chunks = planBatches(
+    writes,
+    batchSize,
+    options.batchWeight ?? Number.POSITIVE_INFINITY,
+    options.weight ?? ((w) => utf8Length(w.path) + 1),
+  );
   try {
-    await commitInBatches(db, writes, {
-      size: batchSize,
-      ...(options.batchPathBytes ? { maxPathBytes: options.batchPathBytes } : {}),
-      onCommitted: (count) => {
-        result.written += count;
-        result.batches++;
-        firestoreOps.inc({ op: 'write' }, count);
-      },
-    });
+    for (const chunk of chunks) {
+      const batch = db.batch();
+      for (const { ref, data } of chunk) batch.set(ref, data);
+      await options.beforeCommit?.(batch, chunk, verified);
+      await batch.commit();
+      result.written += chunk.length;
+      result.batches++;
+      firestoreOps.inc({ op: 'write' }, chunk.length);
+      options.onCommitted?.(chunk);
+    }
   } catch (error) {
     throw new BackupImportError(result.written, writes.length, { cause: error });
   }

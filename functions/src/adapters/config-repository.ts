@@ -9,6 +9,8 @@ import {
   type RuntimeConfig,
   validateRuntimeConfig,
 } from '../core/config';
+// Sets the upstream URL rules every provider parse applies (production or emulated).
+import './emulation';
 
 export const CONFIG_PATHS = {
   providers: 'providers',

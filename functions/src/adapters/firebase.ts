@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { getApps, initializeApp } from 'firebase-admin/app';
+import { type Auth, getAuth } from 'firebase-admin/auth';
 import { type Firestore, getFirestore } from 'firebase-admin/firestore';
 
 /**
@@ -38,6 +39,12 @@ export function db(): Firestore {
     getFirestore().settings({ ignoreUndefinedProperties: true });
   }
   return getFirestore();
+}
+
+/** The default app's Auth (ID token verification; the Auth emulator's when it is set). */
+export function adminAuth(): Auth {
+  db(); // initializes the default app
+  return getAuth();
 }
 
 export function projectId(): string {

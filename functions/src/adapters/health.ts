@@ -137,3 +137,97 @@ export async function readTaskQueues(
       : { queue: queues[i]!, error: (result.reason as Error).message },
   );
 }
+
+/** How long one health check answers the public status (per instance). */
+export const PUBLIC_HEALTH_MAX_AGE_MS = 20_000;
+
+/** A check that threw (checkHealth catches what it reads; this is for what it did not foresee). */
+function failedCheck(error: unknown, nowMs: number): HealthCheckResult {
+  const report = evaluateHealth({
+    nowMs,
+    config: DEFAULT_HEALTH_CONFIG,
+    firestore: { ok: true, latencyMs: 0 },
+  });
+  report.status = 'degraded';
+  report.reasons.push(`health check failed: ${(error as Error)?.message ?? String(error)}`);
+  return { httpStatus: 503, report, lastHeartbeatAt: null };
+}
+
+/**
+ * One instance's health checks: a result answers for `maxAgeMs` from when its check started,
+ * and requests meanwhile share the check under way, so however many requests arrive, Firestore
+ * and Cloud Tasks are read at most once per `maxAgeMs` for them. `fresh()` starts a check now
+ * (for the detail an operator asks for); its result serves the public answer too.
+ */
+export class HealthCache {
+  private last: { startedAtMs: number; result: HealthCheckResult } | undefined;
+  private running: Promise<HealthCheckResult> | undefined;
+  /** Checks started (for tests and logs). */
+  checks = 0;
+
+  constructor(
+    private readonly check: () => Promise<HealthCheckResult>,
+    private readonly options: { maxAgeMs?: number; now?: () => number } = {},
+  ) {}
+
+  private now(): number {
+    return (this.options.now ?? Date.now)();
+  }
+
+  /** The last result while it is young enough; else the check under way, or a new one. */
+  current(): Promise<HealthCheckResult> {
+    const maxAgeMs = this.options.maxAgeMs ?? PUBLIC_HEALTH_MAX_AGE_MS;
+    if (this.last && this.now() - this.last.startedAtMs < maxAgeMs) {
+      return Promise.resolve(this.last.result);
+    }
+    return this.running ?? this.start();
+  }
+
+  /** A check that starts now. */
+  fresh(): Promise<HealthCheckResult> {
+    return this.start();
+  }
+
+  private start(): Promise<HealthCheckResult> {
+    const startedAtMs = this.now();
+    this.checks++;
+    const running = this.check()
+      .catch((error: unknown) => {
+        logger.error({ err: error }, 'health: the check failed');
+        return failedCheck(error, this.now());
+      })
+      .then((result) => {
+        if (!this.last || this.last.startedAtMs <= startedAtMs) this.last = { startedAtMs, result };
+        return result;
+      })
+      .finally(() => {
+        if (this.running === running) this.running = undefined;
+      });
+    this.running = running;
+    return running;
+  }
+}
+
+/** What anyone may see: the verdict only (the HTTP status says it too). */
+export function publicHealthBody(result: HealthCheckResult): { status: 'ok' | 'degraded' } {
+  return { status: result.report.status };
+}
+
+/** What the metrics token or a role sees: the whole report. */
+export function healthDetailBody(result: HealthCheckResult, version: string) {
+  const { report, lastHeartbeatAt } = result;
+  return {
+    status: report.status,
+    version,
+    checkedAt: report.checkedAt,
+    reasons: report.reasons,
+    notes: report.notes,
+    firestore: report.firestore,
+    scheduler: { lastHeartbeatAt },
+    queues: report.queues,
+    upstreams: report.upstreams,
+    cooldowns: report.cooldowns,
+    taskQueues: report.taskQueues,
+    thresholds: report.thresholds,
+  };
+}

@@ -10,6 +10,7 @@ import {
   type StoredSalesBucket,
   salesBucketKey,
   salesBucketRange,
+  salesMarketplaceIdSchema,
   salesRowSchema,
   summarizeSales,
 } from '../core/sales';
@@ -26,11 +27,8 @@ import { type BatchWrite, commitInBatches } from './batch-writes';
 
 export const SALES_COLLECTION = 'sales';
 
-/** SP-API marketplace ids are 10-14 characters; the bound keeps bucket ids far from 1,500 bytes. */
-const marketplaceIdSchema = z
-  .string()
-  .max(100, 'at most 100 characters (bucket ids stay within 1,500 bytes)')
-  .regex(/^[^~/]+$/, 'non-empty, without "~" or "/"');
+/** The callables' input takes the same schema (core/sales.ts). */
+const marketplaceIdSchema = salesMarketplaceIdSchema;
 const windowSchema = z
   .object({ startMs: z.number().int(), endMs: z.number().int() })
   .refine((w) => w.endMs >= w.startMs, 'endMs must not be before startMs');
@@ -71,6 +69,23 @@ export interface SalesSummaryOptions {
   marketplaceId?: string;
   /** Length of the best-seller list (10 by default). */
   top?: number;
+  /** Buckets read at most (MAX_SUMMARY_BUCKETS by default). */
+  maxBuckets?: number;
+}
+
+/**
+ * Buckets one summary reads at most: a day of 1,000 ASINs that each sell every hour. A longer
+ * reach (up to 90 days) over that many ASINs would be millions of documents.
+ */
+export const MAX_SUMMARY_BUCKETS = 25_000;
+
+/** A summary and whether the bound cut it. */
+export interface SalesSummaryRead extends SalesSummary {
+  /**
+   * More buckets matched than one summary reads: it then covers the newest whole hours only,
+   * from its `sinceMs` (later than asked); older hours were left out.
+   */
+  truncated: boolean;
 }
 
 const summaryOptionsSchema = z.object({
@@ -78,6 +93,7 @@ const summaryOptionsSchema = z.object({
   untilMs: z.number().int().optional(),
   marketplaceId: marketplaceIdSchema.optional(),
   top: z.number().int().positive().max(1000).optional(),
+  maxBuckets: z.number().int().positive().max(MAX_SUMMARY_BUCKETS).optional(),
 });
 
 export const salesDocId = salesBucketKey;
@@ -152,9 +168,17 @@ async function bucketIdsIn(
  * The real-time sales summary from stored buckets: totals, best sellers and the latest hour
  * with data. With a marketplace it reads that marketplace's key range; without, the hour range
  * of every marketplace (revenue then adds up across currencies: ask per marketplace for money).
+ *
+ * Bounded: newest hour first, at most `maxBuckets` documents (one more tells whether there
+ * were more). When the bound cuts, the summary covers the whole hours read (the hour the cut
+ * fell in is left out, unless it is the only one) and says `truncated`.
  */
-export async function summary(db: Firestore, options: SalesSummaryOptions): Promise<SalesSummary> {
-  const { sinceMs, untilMs, marketplaceId, top } = summaryOptionsSchema.parse(options);
+export async function summary(
+  db: Firestore,
+  options: SalesSummaryOptions,
+): Promise<SalesSummaryRead> {
+  const { sinceMs, untilMs, marketplaceId, top, maxBuckets } = summaryOptionsSchema.parse(options);
+  const max = maxBuckets ?? MAX_SUMMARY_BUCKETS;
   const collection = db.collection(SALES_COLLECTION);
   let query: Query;
   if (marketplaceId) {
@@ -165,14 +189,17 @@ export async function summary(db: Firestore, options: SalesSummaryOptions): Prom
     });
     query = collection
       .where(FieldPath.documentId(), '>=', from)
-      .where(FieldPath.documentId(), '<', to);
+      .where(FieldPath.documentId(), '<', to)
+      .orderBy(FieldPath.documentId(), 'desc');
   } else {
     query = collection.where('hourStartMs', '>=', sinceMs);
     if (untilMs !== undefined) query = query.where('hourStartMs', '<', untilMs);
+    query = query.orderBy('hourStartMs', 'desc');
   }
-  const { docs } = await query.get();
+  const { docs } = await query.limit(max + 1).get();
+  const truncated = docs.length > max;
   const buckets: StoredSalesBucket[] = [];
-  for (const doc of docs) {
+  for (const doc of docs.slice(0, max)) {
     const parsed = storedBucketSchema.safeParse(doc.data());
     if (!parsed.success) {
       logger.warn({ id: doc.id, issues: parsed.error.issues }, 'sales bucket skipped: malformed');
@@ -182,11 +209,29 @@ export async function summary(db: Firestore, options: SalesSummaryOptions): Prom
     if (b.hourStartMs < sinceMs || (untilMs !== undefined && b.hourStartMs >= untilMs)) continue;
     buckets.push(b);
   }
-  return summarizeSales(buckets, {
-    sinceMs,
-    ...(untilMs !== undefined ? { untilMs } : {}),
-    ...(top !== undefined ? { top } : {}),
-  });
+  let coveredSinceMs = sinceMs;
+  let covered = buckets;
+  if (truncated) {
+    // Every hour after the first one not read was read whole.
+    const next = docs[max]!.get('hourStartMs');
+    const oldestRead = buckets.reduce((m, b) => Math.min(m, b.hourStartMs), Infinity);
+    const cut = typeof next === 'number' && Number.isFinite(next) ? next : oldestRead;
+    const whole = buckets.filter((b) => b.hourStartMs > cut);
+    if (whole.length > 0) {
+      covered = whole;
+      coveredSinceMs = whole.reduce((m, b) => Math.min(m, b.hourStartMs), Infinity);
+    } else if (buckets.length > 0) {
+      coveredSinceMs = oldestRead; // one hour holds more buckets than the bound: part of it
+    }
+  }
+  return {
+    ...summarizeSales(covered, {
+      sinceMs: coveredSinceMs,
+      ...(untilMs !== undefined ? { untilMs } : {}),
+      ...(top !== undefined ? { top } : {}),
+    }),
+    truncated,
+  };
 }
 
 /** The store the sales fetcher writes through, and the summary a callable will serve. */
@@ -205,7 +250,7 @@ export class SalesRepository implements SalesStore {
     return storeSalesRows(this.db, marketplaceId, rows, { window });
   }
 
-  summary(options: SalesSummaryOptions): Promise<SalesSummary> {
+  summary(options: SalesSummaryOptions): Promise<SalesSummaryRead> {
     return summary(this.db, options);
   }
 }

@@ -11,6 +11,7 @@ import { workItemSchema, workItemTaskId, workQueueName } from '../core/pipeline/
 import {
   type Finding,
   type FixWorkItem,
+  fixId,
   type MarketplaceSummary,
   type RuleId,
   ruleIds,
@@ -48,6 +49,23 @@ export const queueFor = workQueueName;
 /** The schedule slot of a time: its UTC hour, e.g. `2026-01-10T06`. */
 export function validationRunId(atMs: number): string {
   return new Date(atMs).toISOString().slice(0, 13);
+}
+
+/** The UTC hours the scheduled validation runs at (entry/validation.ts builds its cron from them). */
+export const VALIDATION_HOURS = [6, 18] as const;
+
+/**
+ * The period between two scheduled validations that a time falls in, named by the hour it
+ * starts (`2026-01-10T06` from 06:00 to 17:59). A failing product gets one re-collection per
+ * period, however many runs (re-fired schedules, manual `validateData`) find it failing.
+ */
+export function fixSlot(atMs: number): string {
+  const day = Math.floor(atMs / 86_400_000) * 86_400_000;
+  const starts = [
+    ...VALIDATION_HOURS.map((h) => day - 86_400_000 + h * 3_600_000),
+    ...VALIDATION_HOURS.map((h) => day + h * 3_600_000),
+  ];
+  return validationRunId(Math.max(...starts.filter((start) => start <= atMs)));
 }
 
 export type FixResult = EnqueueResult | 'unschedulable' | 'failed';
@@ -163,7 +181,7 @@ async function checkAll(
 ): Promise<Checked> {
   const { db } = options;
   const products = new ProductsRepository(db);
-  const schedule = fixScheduler(db, options.enqueue ?? enqueueTask);
+  const schedule = fixScheduler(db, options.enqueue ?? enqueueTask, fixSlot(options.now()));
   const pageSize = options.pageSize ?? DEFAULT_PAGE_SIZE;
   const marketplaces: Record<string, MarketplaceResult> = {};
   const fixes: Record<FixResult, number> = {
@@ -245,7 +263,7 @@ interface Scheduled {
  * collection documents are read once per run. An enqueue that fails is logged and counted, not
  * thrown: the other fixes still go out, and a rerun of the slot retries it under the same id.
  */
-function fixScheduler(db: Firestore, enqueue: Enqueue) {
+function fixScheduler(db: Firestore, enqueue: Enqueue, slot: string) {
   const owners = new Map<string, Promise<{ provider: string; category: string } | undefined>>();
   const ownerOf = (collection: string) => {
     let owner = owners.get(collection);
@@ -265,11 +283,12 @@ function fixScheduler(db: Firestore, enqueue: Enqueue) {
       );
       return { result: 'unschedulable', queue: null, taskId: null };
     }
-    const { id, kind, ...payload } = fix;
+    const { id: _runFixId, kind, ...payload } = fix;
     const item = workItemSchema.parse({
       collection: product.collection,
       kind,
-      key: id,
+      // Named by the slot, not the run: one re-collection per product per slot.
+      key: fixId(slot, fix.marketplace, fix.productKey),
       provider: owner.provider,
       category: owner.category,
       // What the collector needs to fetch the product again, and why.

@@ -1,5 +1,7 @@
 import { z } from 'zod';
+import { DEFAULT_MAX_RETRY_AFTER_SECONDS } from './quota/cooldown';
 import { lineReserve, lineShape, maxGrantable } from './quota/limits';
+import { upstreamUrlSchema } from './upstream-url';
 
 /**
  * The runtime configuration, stored in Firestore (`providers/*`, `categories/*`,
@@ -11,6 +13,8 @@ const positive = z.number().positive();
 /** Token numbers must stay exact doubles (see quota/limits.ts LINE_EPOCH_MS). */
 const rate = positive.max(1_000_000, 'at most 1,000,000 per second');
 const nonNegative = z.number().nonnegative();
+/** Cooldowns of any origin end within this (a Timestamp holds far more; nothing needs more). */
+const MAX_COOLDOWN_SECONDS = 30 * 86_400;
 
 /** Below 2 a bucket cannot be shared exactly (see quota/token-line.ts). */
 const bucketSize = z.number().min(2, 'must be at least 2');
@@ -134,17 +138,28 @@ export const providerSchema = z
     displayName: z.string().optional(),
     limits: z.array(limitSchema).min(1),
     /** Cooldown after a quota error when the upstream sends no Retry-After. */
-    cooldownSeconds: positive.default(1800),
+    cooldownSeconds: positive.max(MAX_COOLDOWN_SECONDS, 'at most 30 days').default(1800),
+    /**
+     * The longest cooldown an upstream's Retry-After (delta-seconds or HTTP-date) may impose:
+     * longer asks are cut to this (a few hours by default), so a broken or hostile upstream
+     * cannot stop the provider for years.
+     */
+    maxRetryAfterSeconds: positive
+      .max(MAX_COOLDOWN_SECONDS, 'at most 30 days')
+      .default(DEFAULT_MAX_RETRY_AFTER_SECONDS),
     /**
      * Calls reach the upstream a little later than the instant their tokens were reserved, and
      * not all equally late. The token line keeps this much refill in reserve so that jitter
      * (event loop, network) cannot bunch calls into a 429.
      */
     safetyMarginMs: nonNegative.default(100),
-    /** Upstream base URL; configuration so a sandbox or a test server can stand in. */
-    baseUrl: z.url().optional(),
+    /**
+     * Upstream base URL; configuration so a sandbox or a test server can stand in. https only,
+     * without userinfo, query or fragment (see upstream-url.ts).
+     */
+    baseUrl: upstreamUrlSchema.optional(),
     /** Further upstream URLs by name (SP-API's `lwa` token endpoint, a proxied `site`). */
-    endpoints: z.record(z.string(), z.url()).default({}),
+    endpoints: z.record(z.string(), upstreamUrlSchema).default({}),
     /** Upstream settings that are not secrets (Keepa's `domainId`, SP-API `marketplaceIds`). */
     settings: z
       .record(z.string(), z.union([z.string(), z.number(), z.boolean(), z.array(z.string())]))

@@ -12,6 +12,8 @@ import type { z } from 'zod';
  * - field names: 1 to 1,500 bytes, not `__.*__`; a nested field's path (names joined by dots)
  *   under 1,500 bytes (production counts a path as a string: bytes + 1);
  * - string and bytes values: at most 1,048,487 bytes;
+ * - maps and arrays: nested at most 20 levels below a top-level field (the Admin SDK refuses a
+ *   deeper value before sending, with a plain Error and nothing of where);
  * - a document: at most 1 MiB (1,048,576 bytes) by the storage-size rules
  *   (https://firebase.google.com/docs/firestore/storage-size): name size (each id's bytes + 1,
  *   plus 16) + each field's name (bytes + 1) and value + 32.
@@ -23,6 +25,12 @@ export const MAX_FIELD_NAME_BYTES = 1500;
 /** A field path of this many bytes or more is refused. */
 export const FIELD_PATH_REFUSED_BYTES = 1500;
 export const MAX_VALUE_BYTES = 1_048_487;
+/**
+ * Levels a value may lie below its top-level field, counting map keys and array positions (the
+ * Admin SDK's `path.size - 1 > 20` check; production's "maximum depth of fields in a map or
+ * array: 20").
+ */
+export const MAX_NESTING_DEPTH = 20;
 
 const RESERVED = /^__.*__$/s;
 
@@ -190,7 +198,7 @@ export function documentSize(path: string, data: Record<string, unknown>): numbe
 
 /** One reason a document would be refused; `field` is empty for the document itself. */
 export interface LimitIssue {
-  kind: 'id' | 'name' | 'path' | 'value' | 'size';
+  kind: 'id' | 'name' | 'path' | 'value' | 'size' | 'depth';
   field: string[];
   message: string;
 }
@@ -199,7 +207,13 @@ function pathBytes(path: readonly string[]): number {
   return path.reduce((n, s) => n + utf8Length(s), path.length - 1);
 }
 
-function fieldIssues(fields: Record<string, unknown>, parent: string[], out: LimitIssue[]) {
+/** `depth`: map keys and array positions between the document and these fields. */
+function fieldIssues(
+  fields: Record<string, unknown>,
+  parent: string[],
+  out: LimitIssue[],
+  depth = 0,
+) {
   for (const [name, value] of Object.entries(fields)) {
     const field = [...parent, name];
     const problem = fieldNameProblem(name);
@@ -211,11 +225,20 @@ function fieldIssues(fields: Record<string, unknown>, parent: string[], out: Lim
         message: `field path is ${pathBytes(field)} bytes (Firestore takes under ${FIELD_PATH_REFUSED_BYTES})`,
       });
     }
-    valueIssues(value, field, out);
+    valueIssues(value, field, out, depth);
   }
 }
 
-function valueIssues(value: unknown, field: string[], out: LimitIssue[]) {
+function valueIssues(value: unknown, field: string[], out: LimitIssue[], depth: number) {
+  if (depth > MAX_NESTING_DEPTH) {
+    // Once: everything below is deeper still.
+    out.push({
+      kind: 'depth',
+      field,
+      message: `nested more than ${MAX_NESTING_DEPTH} levels deep (Firestore takes at most ${MAX_NESTING_DEPTH})`,
+    });
+    return;
+  }
   const k = classify(value);
   if (k.kind === 'string' || k.kind === 'bytes') {
     const bytes = k.kind === 'string' ? utf8Length(k.value) : k.length;
@@ -227,9 +250,9 @@ function valueIssues(value: unknown, field: string[], out: LimitIssue[]) {
       });
     }
   } else if (k.kind === 'array') {
-    for (const v of k.values) valueIssues(v, field, out);
+    for (const v of k.values) valueIssues(v, field, out, depth + 1);
   } else if (k.kind === 'map') {
-    fieldIssues(k.fields, field, out);
+    fieldIssues(k.fields, field, out, depth + 1);
   } else if (k.kind === 'reference') {
     const problem = documentPathProblem(k.path);
     if (problem)

@@ -11,6 +11,19 @@ import type { Interval } from './pipeline/backfill';
 export const VENDOR_REAL_TIME_SALES_REPORT = 'GET_VENDOR_REAL_TIME_SALES_REPORT';
 export const HOUR_MS = 3_600_000;
 
+const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
+
+/**
+ * A marketplace id as the sales store keys its buckets with (`{marketplaceId}~{hour}~{asin}`):
+ * SP-API's are 10-14 characters; the bound keeps bucket ids far from 1,500 bytes. The one schema
+ * of the store and of the callables' input, so an id the store refuses is invalid input.
+ */
+export const salesMarketplaceIdSchema = z
+  .string()
+  .max(100, 'at most 100 characters (bucket ids stay within 1,500 bytes)')
+  .regex(/^[^~/]+$/, 'non-empty, without "~" or "/"')
+  .refine((s) => !LONE_SURROGATE.test(s), 'must be valid Unicode text');
+
 const asinSchema = z.string().regex(/^[A-Z0-9]{10}$/i, 'an ASIN is 10 letters and digits');
 
 /** An ISO 8601 instant with `Z` or an offset, as SP-API writes them, parsed to epoch ms. */

@@ -4,6 +4,7 @@ import { CollectionNotFoundError } from '../adapters/collections-repository';
 import { ApiError, fieldIssues } from '../core/api';
 import { BackupError } from '../core/backup';
 import { ConfigError } from '../core/config';
+import { FirestoreLimitError } from '../core/firestore-limits';
 import { CollectionConflictError } from '../core/pipeline/collections';
 import { logger } from '../log';
 
@@ -14,6 +15,12 @@ const GRPC_CODES: Record<number, FunctionsErrorCode> = {
   10: 'aborted',
   14: 'unavailable',
 };
+/**
+ * gRPC INVALID_ARGUMENT: Firestore refused what a write held (a name, a path, a size the
+ * checks before it missed). Inputs are parsed first, so it comes from what the caller sent:
+ * a client error, never `internal`; logged as a gap in the checks.
+ */
+const GRPC_INVALID_ARGUMENT = 3;
 
 /** Maps domain errors to callable errors; anything unexpected is logged and kept opaque. */
 export function toHttpsError(error: unknown): HttpsError {
@@ -45,7 +52,18 @@ export function toHttpsError(error: unknown): HttpsError {
       issues: fieldIssues(error),
     });
   }
+  if (error instanceof FirestoreLimitError) {
+    // A write production would refuse, caught before it was sent: from the caller's data.
+    return new HttpsError('invalid-argument', error.message, {
+      document: error.document,
+      issues: error.issues.map((i) => ({ path: i.field.join('.'), message: i.message })),
+    });
+  }
   const grpc = (error as { code?: unknown } | null)?.code;
+  if (grpc === GRPC_INVALID_ARGUMENT) {
+    logger.warn({ err: error }, 'Firestore refused a write as invalid: a check is missing');
+    return new HttpsError('invalid-argument', 'Firestore refused the request as invalid');
+  }
   if (typeof grpc === 'number' && Object.hasOwn(GRPC_CODES, grpc)) {
     logger.warn({ err: error }, 'Firestore refused a callable');
     return new HttpsError(GRPC_CODES[grpc]!, 'try again later');

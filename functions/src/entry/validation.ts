@@ -1,6 +1,6 @@
 import { onSchedule } from 'firebase-functions/v2/scheduler';
 import { db } from '../adapters/firebase';
-import { runValidation, validationRunId } from '../adapters/validation-runner';
+import { runValidation, VALIDATION_HOURS, validationRunId } from '../adapters/validation-runner';
 import { logger } from '../log';
 import './options';
 import { scheduleTimeMs } from './schedule-time';
@@ -12,7 +12,7 @@ import { scheduleTimeMs } from './schedule-time';
  * could not be enqueued fail the execution, so it shows as failed and a re-fire retries them.
  */
 export const dataValidation = onSchedule(
-  { schedule: '0 6,18 * * *', timeZone: 'UTC', timeoutSeconds: 540 },
+  { schedule: `0 ${VALIDATION_HOURS.join(',')} * * *`, timeZone: 'UTC', timeoutSeconds: 540 },
   async (event) => {
     // Named by the slot it was scheduled for, not the clock (see schedule-time.ts).
     const summary = await runValidation({

@@ -1,9 +1,12 @@
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { OperationDeps } from '../../src/adapters/operations';
 import { createCallables } from '../../src/entry/callables/define';
 
 /**
- * ENFORCE_APP_CHECK (a deploy-time boolean parameter, default false) decides whether the
+ * ENFORCE_APP_CHECK (a deploy-time boolean parameter, default true, false only in the local
+ * stack's emulator-only functions/.env.local) decides whether the
  * callables refuse requests without an App Check token. Exercised through the HTTP handler the
  * Functions runtime calls, with a request that carries neither App Check nor Auth.
  */
@@ -60,8 +63,13 @@ describe('App Check enforcement', () => {
     delete process.env.ENFORCE_APP_CHECK;
   });
 
-  it('refuses a request without an App Check token when ENFORCE_APP_CHECK=true', async () => {
-    process.env.ENFORCE_APP_CHECK = 'true';
+  it('refuses a request without an App Check token by default (true in functions/.env)', async () => {
+    // A deploy resolves the param from functions/.env into the environment.
+    const deployed = /^ENFORCE_APP_CHECK=(.*)$/m.exec(
+      readFileSync(join(__dirname, '..', '..', '.env'), 'utf8'),
+    )?.[1];
+    expect(deployed).toBe('true');
+    process.env.ENFORCE_APP_CHECK = deployed;
     const { getStatus } = createCallables(deps);
     const response = await post(getStatus as never);
     expect(response.status).toBe(401);
@@ -70,7 +78,8 @@ describe('App Check enforcement', () => {
     expect(JSON.stringify(response.body)).not.toContain('needs a signed-in user');
   });
 
-  it('lets it through to the role check by default', async () => {
+  it('lets it through to the role check when the local stack turns it off', async () => {
+    process.env.ENFORCE_APP_CHECK = 'false';
     const { getStatus } = createCallables(deps);
     const response = await post(getStatus as never);
     // No Auth token either: the handler's own check answers, naming the callable.

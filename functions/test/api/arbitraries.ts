@@ -1,6 +1,12 @@
 import fc from 'fast-check';
 import type { ImplementedCallable } from '../../src/core/api';
-import { createBackup, serializeBackup } from '../../src/core/backup';
+import {
+  type BackupFile,
+  backupChecksum,
+  createBackup,
+  serializeBackup,
+} from '../../src/core/backup';
+import { EXPORTABLE_COLLECTIONS } from '../../src/core/backup-scope';
 import { T0 } from './support';
 
 /**
@@ -171,6 +177,146 @@ export function mutationsOf(valid: unknown): fc.Arbitrary<unknown> {
   return fc.oneof(...arbitraries);
 }
 
+// ---- Hostile but correctly checksummed backups ---------------------------------------------
+
+/** A file with a valid checksum over `documents` (plain JSON, so encoded as it is). */
+export function signedBackup(documents: BackupFile['documents']): string {
+  const content = {
+    format: 'tollgate-backup' as const,
+    version: 1 as const,
+    createdAt: new Date(T0).toISOString(),
+    projectId: 'demo-test',
+    documents,
+  };
+  return serializeBackup({ ...content, checksum: backupChecksum(content) });
+}
+
+type Doc = BackupFile['documents'][string];
+
+/** A map `depth` levels below its top-level field. */
+function nestedDoc(depth: number): Doc {
+  let value: Doc[string] = 1;
+  for (let i = 0; i < depth; i++) value = { k: value };
+  return { k: value };
+}
+
+/** Paths a restore refuses: the audit log, quota claims, collected data, leases, unknowns. */
+const refusedPaths = fc.constantFrom(
+  'auditLog/forged',
+  'quotaBlocks/keepa~1',
+  'quotaSlots/keepa~1',
+  'quotaMeters/keepa',
+  'usageStats/keepa~deals~1',
+  'sales/A~2026~B000000001',
+  'products/takealot~1',
+  'payloads/p1',
+  'writeBatches/marker',
+  'ingest/deals/lease/current',
+  'autosync/spapi-vendor-sales/lease/current',
+  'config/other',
+  'collections/deals-2026/findings/x',
+);
+
+/** Documents a restore takes as they are (state without a schema of its own). */
+const stateDocument = fc
+  .tuple(
+    fc.constantFrom('cooldownHistory', 'autosync', 'ingest', 'cooldowns'),
+    fc.stringMatching(/^[a-z][a-z0-9-]{0,8}$/),
+    fc.dictionary(fc.stringMatching(/^[a-z]{1,6}$/), fc.jsonValue({ maxDepth: 2 }), {
+      maxKeys: 3,
+    }),
+  )
+  .map(([c, id, data]) => [`${c}/${id}`, data as Doc] as const);
+
+/** Configuration documents, valid or not alone or with the stored ones. */
+const configDocument = fc.oneof(
+  fc
+    .tuple(
+      fc.constantFrom('deals', 'historical', 'reports', 'brand-new'),
+      fc.constantFrom('keepa', 'spapi', 'nobody'),
+      fc.oneof(fc.integer({ min: 0, max: 150 }), fc.constantFrom(-1, 'ten', null)),
+    )
+    .map(
+      ([id, provider, sharePercent]) =>
+        [`categories/${id}`, { provider, sharePercent } as Doc] as const,
+    ),
+  fc
+    .tuple(
+      fc.constantFrom('keepa', 'spapi', 'new-one'),
+      fc.oneof(
+        fc.constant([{ kind: 'tokenBucket', capacity: 300, refillPerSecond: 5 }]),
+        fc.constant([{ kind: 'tokenBucket', capacity: 1, refillPerSecond: 5 }]),
+        fc.constant([]),
+        fc.constant([{ kind: 'nope' }]),
+      ),
+    )
+    .map(([id, limits]) => [`providers/${id}`, { limits } as unknown as Doc] as const),
+  fc
+    .oneof(
+      fc.constant({ maintenance: false, maxAwaitSeconds: 30 }),
+      fc.constant({ maxAwaitSeconds: 'soon' }),
+      fc.constant({ maintenance: 'yes' }),
+    )
+    .map((flags) => ['config/flags', flags as Doc] as const),
+  fc
+    .oneof(
+      fc.constant({ collections: { stalledAfterMinutes: 60 } }),
+      fc.constant({ collections: { stalledAfterMinutes: -1 } }),
+      fc.constant({ validation: { marketplaces: { takealot: { minConfidence: 0.5 } } } }),
+      fc.constant({ batching: { size: 0 } }),
+    )
+    .map((pipeline) => ['config/pipeline', pipeline as Doc] as const),
+);
+
+/** Documents Firestore (or the Admin SDK) would refuse part way through a restore. */
+const refusedDocument = fc.oneof(
+  fc
+    .integer({ min: 19, max: 30 })
+    .map((depth) => ['cooldownHistory/deep', nestedDoc(depth)] as const),
+  fc.constant(['cooldownHistory/long', { note: 'x'.repeat(1_048_488) } as Doc] as const),
+  fc.constant([
+    'cooldownHistory/wide',
+    { ['a'.repeat(800)]: { ['b'.repeat(800)]: 1 } } as Doc,
+  ] as const),
+  fc.constant(['cooldownHistory/__x__', { n: 1 } as Doc] as const),
+  fc.constant(['cooldownHistory/reserved', { __x__: 1 } as Doc] as const),
+);
+
+/**
+ * Backups whose checksum is right but whose content a restore must refuse (or, sometimes,
+ * take): documents outside the backup, too deep or too large, configuration out of schema or
+ * breaking the rules between documents, and 601 documents with a bad one in the second batch.
+ */
+export const hostileBackups: fc.Arbitrary<string> = fc
+  .oneof(
+    fc
+      .tuple(
+        fc.array(stateDocument, { maxLength: 3 }),
+        fc.array(
+          fc.oneof(
+            refusedPaths.map((p) => [p, { n: 1 } as Doc] as const),
+            configDocument,
+            refusedDocument,
+          ),
+          {
+            minLength: 1,
+            maxLength: 3,
+          },
+        ),
+      )
+      .map(([ok, bad]) => [...ok, ...bad]),
+    fc.array(configDocument, { minLength: 1, maxLength: 3 }),
+    fc.tuple(fc.integer({ min: 500, max: 600 }), refusedDocument).map(([at, bad]) => {
+      const docs: Array<readonly [string, Doc]> = Array.from(
+        { length: 601 },
+        (_, i) => [`cooldownHistory/h-${String(i).padStart(3, '0')}`, { i }] as const,
+      );
+      docs[at] = [`cooldownHistory/h-${String(at).padStart(3, '0')}`, bad[1]];
+      return docs;
+    }),
+  )
+  .map((docs) => signedBackup(Object.fromEntries(docs)));
+
 // Domain values: ids that exist in the seed, ids that do not, numbers around the bounds.
 /** A small, valid backup file: the same flags the fixture seeds. */
 const VALID_BACKUP = serializeBackup(
@@ -179,6 +325,22 @@ const VALID_BACKUP = serializeBackup(
     projectId: 'demo-test',
     documents: { 'config/flags': { maintenance: false } },
   }),
+);
+
+/** Map keys Firestore refuses or that read prototype members: empty, `__x__`, too long... */
+const mapKeys = fc.oneof(
+  specialStrings,
+  fc.constantFrom(
+    '__x__',
+    '__name__',
+    'a'.repeat(2000),
+    'é'.repeat(800),
+    'A',
+    'a.b',
+    'a b',
+    'hasOwnProperty',
+  ),
+  fc.string({ maxLength: 8 }),
 );
 
 const ids = fc.constantFrom(
@@ -224,7 +386,7 @@ export const domains: Record<
     valid: [{}, { sinceHours: 48, marketplaceId: 'ATVPDKIKX0DER', top: 5 }],
     domain: record({
       sinceHours: fc.oneof(smallInt, fc.double()),
-      marketplaceId: ids,
+      marketplaceId: fc.oneof(ids, mapKeys, fc.constantFrom('ATVPDKIKX0DER', 'a/b', 'a~b')),
       top: smallInt,
     }),
   },
@@ -233,8 +395,25 @@ export const domains: Record<
     domain: record({ sinceHours: fc.oneof(smallInt, fc.double()) }),
   },
   exportBackup: {
-    valid: [{}, { collections: ['providers', 'categories'] }],
-    domain: record({ collections: fc.array(fc.oneof(ids, fc.string()), { maxLength: 3 }) }),
+    valid: [{}, { collections: ['providers', 'categories'] }, { collections: ['auditLog'] }],
+    domain: record({
+      collections: fc.array(
+        fc.oneof(
+          fc.constantFrom(...EXPORTABLE_COLLECTIONS),
+          fc.constantFrom(
+            'products',
+            'sales',
+            'usageStats',
+            'quotaBlocks',
+            'payloads',
+            'Providers',
+          ),
+          ids,
+          fc.string(),
+        ),
+        { maxLength: 3 },
+      ),
+    }),
   },
   importBackup: {
     valid: [
@@ -243,10 +422,14 @@ export const domains: Record<
       // One character changed: refused by its checksum, nothing written.
       { backup: VALID_BACKUP.replace('false', 'fals3') },
       { backup: VALID_BACKUP.slice(0, 40) },
+      // Checksummed, but a forged audit entry: refused as a whole.
+      { backup: signedBackup({ 'auditLog/forged': { what: 'setUserRole' } }) },
     ],
     domain: record({
       backup: fc.oneof(
         fc.string(),
+        hostileBackups,
+        hostileBackups,
         fc.constant(VALID_BACKUP),
         fc
           .tuple(
@@ -280,7 +463,7 @@ export const domains: Record<
       id: ids,
       provider: ids,
       category: ids,
-      targets: fc.dictionary(ids, smallInt, { maxKeys: 3 }),
+      targets: fc.dictionary(fc.oneof(ids, mapKeys), smallInt, { maxKeys: 3 }),
       phases: maybe(
         fc.array(fc.record({ fromPercent: percent, sharePercent: percent }), { maxLength: 4 }),
       ),
@@ -326,6 +509,7 @@ export const domains: Record<
           },
         },
       },
+      { pipeline: { validation: { marketplaces: { takealot: { minConfidence: 0.5 } } } } },
     ],
     domain: record({
       flags: record({
@@ -337,6 +521,15 @@ export const domains: Record<
         collections: record({ stalledAfterMinutes: smallInt, rateWindowMinutes: smallInt }),
         aggregation: record({ minResponses: smallInt, timeoutSeconds: smallInt }),
         batching: record({ maxDeficit: smallInt, order: fc.array(ids, { maxLength: 3 }) }),
+        // Every map key a client can write: marketplaces' overrides.
+        validation: record({
+          marketplaces: fc.dictionary(
+            fc.oneof(ids, mapKeys),
+            record({ minConfidence: fc.double({ min: -1, max: 2 }), minPricePoints: smallInt }),
+            { maxKeys: 3 },
+          ),
+          minConfidence: fc.double({ min: -1, max: 2 }),
+        }),
       }),
     }),
   },

@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { Timestamp } from 'firebase-admin/firestore';
 import { HttpsError } from 'firebase-functions/v2/https';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
@@ -17,7 +18,15 @@ import type {
   StatusResult,
   ValidateDataResult,
 } from '../../src/core/api';
+import {
+  type BackupFile,
+  backupChecksum,
+  serializeBackup,
+  verifyBackup,
+} from '../../src/core/backup';
+import { RESTORABLE_COLLECTIONS } from '../../src/core/backup-scope';
 import type { CollectionStatusReport } from '../../src/core/pipeline/collection-status';
+import { createCallables } from '../../src/entry/callables/define';
 import { quietLogger } from '../support/quiet-logger';
 import {
   type ApiFixture,
@@ -25,6 +34,7 @@ import {
   as,
   auditEntries,
   changedPaths,
+  downloadBackup,
   quickSnapshot,
   SEED_COLLECTION,
   T0,
@@ -684,6 +694,62 @@ describe('setUserRole', () => {
   });
 });
 
+describe('exportBackup', () => {
+  it('writes the backed-up collections to a Cloud Storage object and audits the export', async () => {
+    const result = await run<ExportBackupResult>('exportBackup', {});
+    expect(result).toMatchObject({
+      bucket: f.deps.backups!().bucket.name,
+      path: expect.stringMatching(/^backups\/.+\.json$/),
+      createdAt: new Date(T0).toISOString(),
+      collections: [...RESTORABLE_COLLECTIONS],
+    });
+    const text = await downloadBackup(f, result);
+    expect(createHash('sha256').update(text).digest('hex')).toBe(result.sha256);
+    const verified = verifyBackup(text);
+    expect(verified.checksum).toBe(result.checksum);
+    expect(Object.keys(verified.documents).length).toBe(result.documents);
+    // No audit log, statistics, warnings or collected data.
+    expect(Object.keys(verified.counts).sort()).toEqual(
+      ['categories', 'collections', 'config', 'cooldowns', 'providers'].sort(),
+    );
+    const [entry] = (await auditEntries(f.db)).filter((e) => e.what === 'exportBackup');
+    expect(entry).toMatchObject({
+      id: result.auditId,
+      who: { uid: OPERATOR, role: 'operator' },
+      target: `gs://${result.bucket}/${result.path}`,
+      after: { checksum: result.checksum, sha256: result.sha256, documents: result.documents },
+    });
+  });
+
+  it('the audit log only for admins; never a collection outside the backup', async () => {
+    await f.db
+      .doc('auditLog/old')
+      .set({ who: { email: 'admin@example.com' }, what: 'setUserRole' });
+    const denied = await failsWith(
+      'exportBackup',
+      { collections: ['auditLog'] },
+      'permission-denied',
+    );
+    expect(denied.message).toMatch(/only admins may export auditLog/);
+    const [files] = await f.deps.backups!().bucket.getFiles();
+    expect(files).toEqual([]);
+    for (const collection of ['products', 'sales', 'usageStats', 'quotaBlocks', 'Providers']) {
+      const error = await failsWith(
+        'exportBackup',
+        { collections: [collection] },
+        'invalid-argument',
+      );
+      expect(error.message).toMatch(/^collections\[0\]: /);
+    }
+    const admin = await run<ExportBackupResult>(
+      'exportBackup',
+      { collections: ['auditLog'] },
+      'admin',
+    );
+    expect(admin.byCollection).toEqual({ auditLog: 1 });
+  });
+});
+
 describe('importBackup', () => {
   it('commits a large backup in batches that leave room for each audit entry', async () => {
     // More documents than one commit may hold: 600 collections on top of the seed.
@@ -697,15 +763,155 @@ describe('importBackup', () => {
     const exported = await run<ExportBackupResult>('exportBackup', {}, 'admin');
     const result = await run<ImportBackupResult>(
       'importBackup',
-      { backup: exported.backup },
+      { backup: await downloadBackup(f, exported) },
       'admin',
     );
     expect(result).toMatchObject({ documents: exported.documents, written: exported.documents });
     const entries = (await auditEntries(f.db)).filter((e) => e.what === 'importBackup');
-    const perCommit = entries.map((e) => (e.after as { documents: string[] }).documents.length);
+    expect(entries.map((e) => e.id).sort()).toEqual([...result.auditIds].sort());
+    type Listed = { path: string; before: string | null; after: string; changed: boolean };
+    const perCommit = entries.map((e) => (e.after as { documents: Listed[] }).documents);
     // Each commit's sets and its audit entry together stay within Firestore's 500 writes.
-    expect(Math.max(...perCommit) + 1).toBeLessThanOrEqual(500);
-    expect(perCommit.reduce((a, b) => a + b, 0)).toBe(exported.documents);
+    expect(Math.max(...perCommit.map((d) => d.length)) + 1).toBeLessThanOrEqual(500);
+    expect(perCommit.flat().length).toBe(exported.documents);
+    // What each document was and became, not only its path: here, the same.
+    for (const listed of perCommit.flat()) {
+      expect(listed.before).toBe(listed.after);
+      expect(listed.changed).toBe(false);
+    }
+    expect(entries[0]).toMatchObject({
+      target: `backups/${exported.checksum}`,
+      after: { backup: { checksum: exported.checksum, projectId: 'demo-test' } },
+    });
+  });
+
+  it('audits configuration by value: what a document was and what the restore made it', async () => {
+    const exported = await run<ExportBackupResult>('exportBackup', {}, 'admin');
+    const text = await downloadBackup(f, exported);
+    await run('setCategoryAllocation', { category: 'historical', sharePercent: 20 });
+    const result = await run<ImportBackupResult>('importBackup', { backup: text }, 'admin');
+    const entries = (await auditEntries(f.db)).filter((e) => result.auditIds.includes(e.id));
+    const listed = entries.flatMap(
+      (e) => (e.after as { documents: Array<{ path: string; changed: boolean }> }).documents,
+    );
+    expect(listed.find((d) => d.path === 'categories/historical')).toMatchObject({ changed: true });
+    expect(listed.find((d) => d.path === 'providers/keepa')).toMatchObject({ changed: false });
+    const related = entries.flatMap((e) => e.related);
+    expect(related.find((r) => r.path === 'categories/historical')).toMatchObject({
+      before: { sharePercent: 20 },
+      after: { sharePercent: 30 },
+    });
+  });
+
+  /** A correctly checksummed file of `documents` (encoded), as a hostile tool could make. */
+  function signed(documents: BackupFile['documents']): string {
+    const content = {
+      format: 'tollgate-backup' as const,
+      version: 1 as const,
+      createdAt: new Date(T0).toISOString(),
+      projectId: 'demo-test',
+      documents,
+    };
+    return serializeBackup({ ...content, checksum: backupChecksum(content) });
+  }
+
+  it.each<[string, BackupFile['documents'], string, RegExp]>([
+    [
+      'a forged audit entry',
+      { 'auditLog/forged': { what: 'setUserRole', target: 'users/evil' } },
+      'scope',
+      /documents\["auditLog\/forged"\]: the audit log is never restored/,
+    ],
+    [
+      'quota claims',
+      { 'quotaBlocks/keepa~1': { start: 0, end: 20 } },
+      'scope',
+      /"quotaBlocks" is not a backed-up collection/,
+    ],
+    [
+      'a category at 100%',
+      { 'categories/deals': { provider: 'keepa', sharePercent: 100, priority: 1 } },
+      'config',
+      /shares of provider "keepa" sum to 130%/,
+    ],
+    [
+      'a provider out of schema',
+      { 'providers/keepa': { limits: [] } },
+      'config',
+      /documents\["providers\/keepa"\]\.limits: /,
+    ],
+  ])(
+    'refuses %s as invalid input, naming the document, writing nothing',
+    async (_what, documents, kind, message) => {
+      for (const dryRun of [true, false]) {
+        const error = await failsWith(
+          'importBackup',
+          { backup: signed(documents), dryRun },
+          'invalid-argument',
+          'admin',
+        );
+        expect(error.message).toMatch(message);
+        expect(error.details).toMatchObject({ kind });
+      }
+      // The gate and getStatus still work.
+      await run('getStatus', {}, 'viewer');
+    },
+  );
+
+  it('refuses a document nested 25 levels deep in its second batch: nothing written', async () => {
+    const documents: BackupFile['documents'] = {};
+    for (let i = 0; i < 601; i++) documents[`cooldownHistory/h-${i}`] = { i };
+    let deep: BackupFile['documents'][string][string] = 1;
+    for (let i = 0; i < 25; i++) deep = { k: deep };
+    documents['cooldownHistory/h-550'] = { k: deep };
+    for (const dryRun of [true, false]) {
+      const error = await failsWith(
+        'importBackup',
+        { backup: signed(documents), dryRun },
+        'invalid-argument',
+        'admin',
+      );
+      expect(error.message).toMatch(
+        /documents\["cooldownHistory\/h-550"\]\.k(\.k)+: nested more than 20/,
+      );
+    }
+  });
+
+  it('a batch that still fails is aborted with the count written', async () => {
+    const documents: BackupFile['documents'] = {};
+    for (let i = 0; i < 600; i++) documents[`cooldownHistory/h-${i}`] = { i };
+    // The second commit fails as contention would.
+    let commits = 0;
+    const db = new Proxy(f.db, {
+      get(target, prop) {
+        if (prop !== 'batch') {
+          const value = Reflect.get(target, prop, target);
+          return typeof value === 'function' ? value.bind(target) : value;
+        }
+        return () => {
+          const batch = target.batch();
+          const commit = batch.commit.bind(batch);
+          return Object.assign(batch, {
+            commit: () => {
+              if (++commits === 2) {
+                return Promise.reject(Object.assign(new Error('10 ABORTED'), { code: 10 }));
+              }
+              return commit();
+            },
+          });
+        };
+      },
+    });
+    const callables = createCallables({ ...f.deps, db });
+    const error = await callables.importBackup.run(as('admin', { backup: signed(documents) })).then(
+      () => undefined,
+      (e: unknown) => e as HttpsError,
+    );
+    expect(error).toBeInstanceOf(HttpsError);
+    expect(error!.code).toBe('aborted');
+    expect(error!.details).toEqual({ written: 499, total: 600 });
+    const audits = (await auditEntries(f.db)).filter((e) => e.what === 'importBackup');
+    expect(audits).toHaveLength(1);
   });
 });
 
@@ -732,6 +938,22 @@ describe('invalid input names the field and writes nothing', () => {
     ['validateData', { now: 1 }, 'now'],
     ['forceFlush', { workItemIds: [] }, 'workItemIds'],
     ['setUserRole', { uid: '', role: 'viewer' }, 'uid'],
+    // Map keys Firestore would refuse (empty, reserved, over 1,500 bytes): the one id schema.
+    ...['', '__x__', 'a'.repeat(2000), 'constructor', 'A b'].map(
+      (key): [keyof ApiFixture['callables'], unknown, string] => [
+        'setFlags',
+        { pipeline: { validation: { marketplaces: { [key]: { minConfidence: 0.5 } } } } },
+        `pipeline.validation.marketplaces.${key}`,
+      ],
+    ),
+    [
+      'startCollection',
+      { id: 'x', provider: 'keepa', category: 'deals', targets: { __x__: 1 } },
+      'targets.__x__',
+    ],
+    // As strict as the sales store: an id it would refuse is invalid input, not stored data.
+    ['getRealtimeSalesSummary', { marketplaceId: 'a/b' }, 'marketplaceId'],
+    ['getRealtimeSalesSummary', { marketplaceId: 'a~b' }, 'marketplaceId'],
   ];
   it.each(cases)('%s %j -> %s', async (name, payload, path) => {
     const error = await failsWith(name, payload, 'invalid-argument', 'admin');

@@ -1,33 +1,45 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
+import { loadRuntimeConfig } from '../../src/adapters/config-repository';
+import { loadPipelineConfig } from '../../src/adapters/pipeline-config';
 import {
   AUDIT_LOG_COLLECTION,
   callableRegistry,
+  hasRole,
   type ImplementedCallable,
+  ROLES,
+  type Role,
 } from '../../src/core/api';
+import { restorablePathProblem } from '../../src/core/backup-scope';
 import { quietLogger } from '../support/quiet-logger';
 import { payloadsFor } from './arbitraries';
 import {
   apiFixture,
-  as,
   changedPaths,
   quickSnapshot,
   recordWrites,
+  request,
   SUBCOLLECTIONS,
   selfTest,
 } from './support';
 
 /**
- * For every callable, at least 1,000 random and malformed payloads from a caller with the
- * callable's role (operator, admin for admin callables), each callable in a Firestore
- * namespace of its own:
+ * For every callable, at least 1,000 random and malformed payloads, mostly from a caller with
+ * the callable's role (operator, admin for admin callables) but also from every other role, no
+ * role, odd role claims (`" ADMIN "`) and no user, each callable in a Firestore namespace of
+ * its own:
  *
- * - never an `internal` error (nor anything but an HttpsError);
+ * - never an `internal` error (nor anything but an HttpsError), and the code each failure
+ *   class expects: no user `unauthenticated`; a role below the callable's (as firestore.rules
+ *   reads claims: exactly) `permission-denied`; a payload the schema refuses
+ *   `invalid-argument`; past the schema, only the codes the callable lists (EXPECTED_CODES);
  * - an error writes nothing: the client sent no write during the call (a write log on the
  *   client sees every commit), and if it sent one, every document is compared before and
  *   after; Auth claims are compared too;
  * - a success that changed a document wrote an audit entry in the same commit, and an audit
- *   entry comes only with a change; reads write nothing;
+ *   entry comes only with a change; reads write nothing, an audited read (an export) only its
+ *   entry; a restore only the backed-up collections; after any change the configuration still
+ *   loads (no share sum over 100% from a restored category);
  * - every 100 runs and at the end, a snapshot of every document proves that the database changed
  *   only where the write log says successful calls wrote (so the log misses nothing).
  *
@@ -43,7 +55,72 @@ const DERIVED = [
   // Quota bookkeeping of a refresh's gate calls (refreshRealtimeSales).
   'quotaBlocks/',
   'quotaSlots/',
+  // The lease role changes take turns with (operations/users.ts), not a change itself.
+  'system/roleLease',
 ];
+
+/**
+ * What each callable may answer once its input parsed: a domain error the caller can act on.
+ * A hostile backup is `invalid-argument` (the file is the input), never a partial write.
+ */
+const EXPECTED_CODES: Record<ImplementedCallable, readonly string[]> = {
+  getStatus: [],
+  getCollectionStatus: ['not-found'],
+  getQuotaStats: ['not-found', 'failed-precondition'],
+  getRecentWarnings: [],
+  getRealtimeSalesSummary: [],
+  exportBackup: ['permission-denied'],
+  startCollection: ['not-found', 'failed-precondition'],
+  setCategoryAllocation: ['not-found', 'failed-precondition'],
+  pauseCategory: ['not-found', 'failed-precondition'],
+  resumeCategory: ['not-found', 'failed-precondition'],
+  clearCooldown: ['not-found'],
+  setMaintenanceMode: [],
+  setFlags: ['invalid-argument', 'failed-precondition'],
+  validateData: [],
+  forceFlush: ['not-found'],
+  // `aborted`: another role change holds the lease (users.ts).
+  setUserRole: ['not-found', 'failed-precondition', 'invalid-argument', 'aborted'],
+  refreshRealtimeSales: [],
+  importBackup: ['invalid-argument'],
+  purgeProviderQueues: ['not-found', 'invalid-argument'],
+};
+
+/** Who calls: claims (null: no user). */
+type Caller = Record<string, unknown> | null;
+
+/**
+ * The role firestore.rules gives these claims: `role` exactly one of the names, or a boolean
+ * claim exactly true; the highest wins. Independent of roleFromClaims, which must agree.
+ */
+function rulesRole(claims: Record<string, unknown>): Role | null {
+  let best: Role | null = null;
+  for (const role of ROLES) {
+    if (claims.role === role || claims[role] === true) best = role;
+  }
+  return best;
+}
+
+function callers(required: Role): fc.Arbitrary<Caller> {
+  return fc.oneof(
+    { weight: 12, arbitrary: fc.constant({ role: required === 'admin' ? 'admin' : 'operator' }) },
+    { weight: 2, arbitrary: fc.constantFrom(...ROLES).map((role) => ({ role })) },
+    { weight: 1, arbitrary: fc.constantFrom(...ROLES).map((role) => ({ [role]: true })) },
+    {
+      weight: 1,
+      arbitrary: fc.constantFrom<Caller>(
+        null,
+        {},
+        { role: ' ADMIN ' },
+        { role: 'Admin' },
+        { role: 'admin ' },
+        { admin: 'true' },
+        { role: 'root' },
+        { role: ['admin'] },
+      ),
+    },
+  );
+}
 
 const isAudit = (path: string) => path.startsWith(`${AUDIT_LOG_COLLECTION}/`);
 const isDerived = (path: string) => DERIVED.some((d) => path.startsWith(d));
@@ -56,7 +133,7 @@ export function fuzzCallables(names: readonly ImplementedCallable[]) {
     it(`survives ${RUNS} random and malformed payloads`, { timeout: 90_000 }, async () => {
       const fixture = await apiFixture();
       const log = recordWrites(fixture.db);
-      const role = callableRegistry[name].role === 'admin' ? 'admin' : 'operator';
+      const spec = callableRegistry[name];
       const fn = fixture.callables[name];
       const outcomes: Record<string, number> = {};
       let checkpoint = await quickSnapshot(fixture.db, SUBCOLLECTIONS);
@@ -77,17 +154,26 @@ export function fuzzCallables(names: readonly ImplementedCallable[]) {
         await selfTest(fixture.db, log);
         checkpoint = await quickSnapshot(fixture.db, SUBCOLLECTIONS);
         await fc.assert(
-          fc.asyncProperty(payloadsFor(name), async (payload) => {
+          fc.asyncProperty(callers(spec.role), payloadsFor(name), async (caller, payload) => {
             const users = fixture.users.snapshot();
             const queueCalls = fixture.queues.calls.length;
             const before = checkpoint;
             log.reset();
             let error: unknown;
             try {
-              await fn.run(as(role, payload));
+              await fn.run(request(payload, caller));
             } catch (e) {
               error = e;
             }
+            const role = caller === null ? null : rulesRole(caller);
+            const expected =
+              caller === null
+                ? 'unauthenticated'
+                : !hasRole(role, spec.role)
+                  ? 'permission-denied'
+                  : !spec.input.safeParse(payload ?? {}).success
+                    ? 'invalid-argument'
+                    : undefined;
             const written = log.paths();
             runs++;
             if (error !== undefined) {
@@ -95,14 +181,18 @@ export function fuzzCallables(names: readonly ImplementedCallable[]) {
               outcomes[code] = (outcomes[code] ?? 0) + 1;
               expect(code).not.toBe('internal');
               expect(code).not.toBe('not an HttpsError');
+              // The code of its failure class: access, input, then the operation's own.
+              if (expected) expect(code).toBe(expected);
+              else expect(EXPECTED_CODES[name], code).toContain(code);
               expect(fixture.users.snapshot()).toBe(users);
-              if (written.length > 0) {
-                // A commit was sent: it must have failed as a whole.
+              if (written.some((path) => !isDerived(path))) {
+                // A commit of a change was sent: it must have failed as a whole.
                 expect(
                   changedPaths(before, await quickSnapshot(fixture.db, SUBCOLLECTIONS)),
                 ).toEqual([]);
               }
             } else {
+              expect(expected).toBeUndefined();
               outcomes.ok = (outcomes.ok ?? 0) + 1;
               for (const path of written) writtenSinceCheckpoint.add(path);
               const audits = written.filter(isAudit);
@@ -112,13 +202,33 @@ export function fuzzCallables(names: readonly ImplementedCallable[]) {
               const queuesChanged = fixture.queues.calls
                 .slice(queueCalls)
                 .some((call) => /^(purge|pause|resume|setRate) /.test(call));
-              expect(audits.length > 0).toBe(changes.length > 0 || claimsChanged || queuesChanged);
+              if (!spec.auditsReads) {
+                expect(audits.length > 0).toBe(
+                  changes.length > 0 || claimsChanged || queuesChanged,
+                );
+              }
               // Every commit that changed something carries its own audit entry.
               for (const commit of log.commits) {
                 if (commit.every(isDerived)) continue;
                 expect(commit.filter(isAudit)).toHaveLength(1);
               }
-              if (!callableRegistry[name].mutates) expect(written).toEqual([]);
+              if (spec.auditsReads) {
+                // A read that is audited (an export): its one entry, nothing else.
+                expect(log.commits).toHaveLength(1);
+                expect(log.commits[0]!.every(isAudit)).toBe(true);
+                expect(log.commits[0]).toHaveLength(1);
+              } else if (!spec.mutates) expect(written).toEqual([]);
+              if (name === 'importBackup') {
+                // A restore writes the backed-up collections only (and its audit entries).
+                const outside = written.filter((p) => !isAudit(p) && restorablePathProblem(p));
+                expect(outside).toEqual([]);
+              }
+              if (spec.mutates) {
+                // Whatever a change wrote, the configuration still loads: the gate and
+                // getStatus keep working.
+                await loadRuntimeConfig(fixture.db);
+                await loadPipelineConfig(fixture.db);
+              }
             }
             if (runs % CHECKPOINT_EVERY === 0) await verifyCheckpoint();
           }),

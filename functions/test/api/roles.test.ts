@@ -12,10 +12,41 @@ import {
 } from '../../src/core/api';
 
 describe('roles from custom claims', () => {
-  it('reads one role string, case and spaces aside', () => {
+  it('reads one role string, exactly as firestore.rules compares it', () => {
     expect(roleFromClaims({ role: 'viewer' })).toBe('viewer');
-    expect(roleFromClaims({ role: ' Operator ' })).toBe('operator');
     expect(roleFromClaims({ role: 'admin' })).toBe('admin');
+    // The rules test `role == 'admin'`: any other spelling is no role there, so none here.
+    for (const role of [' ADMIN ', 'Admin', 'admin ', ' Operator ', 'VIEWER', '']) {
+      expect(roleFromClaims({ role }), role).toBeNull();
+    }
+  });
+
+  it('agrees with firestore.rules for every role claim', () => {
+    // isViewer() and isAdmin() of firestore.rules, over the same claims.
+    const rules = (claims: Record<string, unknown>) => {
+      const role = Object.hasOwn(claims, 'role') ? claims.role : '';
+      const flag = (name: string) => Object.hasOwn(claims, name) && claims[name] === true;
+      const admin = role === 'admin' || flag('admin');
+      const viewer =
+        (typeof role === 'string' && ['viewer', 'operator', 'admin'].includes(role)) ||
+        flag('viewer') ||
+        flag('operator') ||
+        flag('admin');
+      return { admin, viewer };
+    };
+    const values = ['viewer', 'operator', 'admin', ' ADMIN ', 'Admin', true, 'true', 1, null];
+    for (const role of values) {
+      for (const flag of ['viewer', 'operator', 'admin']) {
+        for (const flagValue of [undefined, true, 'true']) {
+          const claims: Record<string, unknown> = { role };
+          if (flagValue !== undefined) claims[flag] = flagValue;
+          const ours = roleFromClaims(claims);
+          const theirs = rules(claims);
+          expect(ours === 'admin', JSON.stringify(claims)).toBe(theirs.admin);
+          expect(ours !== null, JSON.stringify(claims)).toBe(theirs.viewer);
+        }
+      }
+    }
   });
 
   it('reads boolean claims, and only true counts', () => {

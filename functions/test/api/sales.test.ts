@@ -1,10 +1,22 @@
+import type { Timestamp } from 'firebase-admin/firestore';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import {
+  LWA_TOKEN_PATH,
+  SPAPI_SANDBOX_CREDENTIALS,
+  SPAPI_SANDBOX_MARKETPLACE_ID,
+  startSpApiSandbox,
+} from '../../../devstack/src/sandbox/spapi.ts';
+import { AUTOSYNC_COLLECTION } from '../../src/adapters/autosync';
 import { registerAutoSyncFetcher } from '../../src/adapters/autosync-fetchers';
-import { storeSalesRows } from '../../src/adapters/sales-repository';
+import { REFRESH_SAVE_MARGIN_MS } from '../../src/adapters/operations/sales';
+import { SalesRepository, storeSalesRows } from '../../src/adapters/sales-repository';
+import { SpApiReportsClient } from '../../src/adapters/upstreams/spapi-reports';
+import { createRealtimeSalesFetcher } from '../../src/adapters/upstreams/spapi-sales-fetcher';
 import { REALTIME_SALES_SOURCE } from '../../src/adapters/upstreams/wiring';
 import type { RealtimeSalesSummaryResult, RefreshRealtimeSalesResult } from '../../src/core/api';
 import { QuotaExceededError } from '../../src/core/quota/errors';
 import { floorToHour } from '../../src/core/sales';
+import { TIMEOUT_SECONDS } from '../../src/entry/callables/define';
 import { quietLogger } from '../support/quiet-logger';
 import { type ApiFixture, apiFixture, as, auditEntries } from './support';
 
@@ -92,5 +104,64 @@ describe('real-time sales callables', () => {
       summary: { orderedUnits: 3 },
     });
     expect(calls).toBe(0);
+  });
+
+  it("stops polling a report that never ends before the call's timeout, and releases its lease", async () => {
+    // SP-API as it behaves when a report never finishes: IN_PROGRESS for ever. The fetcher is
+    // the production one; each 15 s poll interval moves the test clock.
+    const sandbox = await startSpApiSandbox({ now: () => f.clock.now, processingMs: 30_000 });
+    sandbox.misbehave('stuck');
+    let polls = 0;
+    let leaseExpiresAt: number | undefined;
+    const leaseRef = f.db.doc(`${AUTOSYNC_COLLECTION}/${REALTIME_SALES_SOURCE}/lease/current`);
+    const client = new SpApiReportsClient({
+      baseUrl: sandbox.url,
+      lwaUrl: `${sandbox.url}${LWA_TOKEN_PATH}`,
+      credentials: { ...SPAPI_SANDBOX_CREDENTIALS },
+      marketplaceIds: [SPAPI_SANDBOX_MARKETPLACE_ID],
+      now: () => f.clock.now,
+      sleep: async (ms) => {
+        f.clock.now += ms;
+      },
+      fetch: async (input, init) => {
+        if (String(input).includes('/reports/2021-06-30/reports/')) {
+          polls++;
+          leaseExpiresAt ??= ((await leaseRef.get()).get('expiresAt') as Timestamp).toMillis();
+        }
+        return fetch(input, init);
+      },
+    });
+    restore = registerAutoSyncFetcher(
+      REALTIME_SALES_SOURCE,
+      createRealtimeSalesFetcher({
+        client,
+        store: new SalesRepository(f.db),
+        pollIntervalMs: 15_000,
+        maxPolls: 40, // 40 polls of 15 s: ten minutes, five times the callable's timeout
+      }),
+    );
+    try {
+      const started = f.clock.now;
+      const result = await call<RefreshRealtimeSalesResult>('refreshRealtimeSales', {});
+      // It answered before its function would have been stopped (120 s), with time to spare.
+      expect(f.clock.now - started).toBeLessThan(TIMEOUT_SECONDS.refreshRealtimeSales! * 1000);
+      expect(f.clock.now - started).toBeLessThanOrEqual(
+        TIMEOUT_SECONDS.refreshRealtimeSales! * 1000 - REFRESH_SAVE_MARGIN_MS,
+      );
+      expect(polls).toBeGreaterThan(1);
+      expect(polls).toBeLessThan(40);
+      expect(['ok', 'skipped']).toContain(result.status);
+      // Its lease is released: the schedule is not blocked...
+      expect((await leaseRef.get()).exists).toBe(false);
+      // ...and would have run out soon after the call's timeout had the call been killed.
+      expect(leaseExpiresAt).toBeLessThanOrEqual(started + 150_000);
+      sandbox.misbehave('none');
+      restore();
+      restore = registerAutoSyncFetcher(REALTIME_SALES_SOURCE, async () => {});
+      const next = await call<RefreshRealtimeSalesResult>('refreshRealtimeSales', {});
+      expect(next.status).not.toBe('skipped');
+    } finally {
+      await sandbox.stop();
+    }
   });
 });

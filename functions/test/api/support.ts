@@ -1,8 +1,12 @@
+import { randomUUID } from 'node:crypto';
 import type { Firestore } from 'firebase-admin/firestore';
 import { Timestamp } from 'firebase-admin/firestore';
+import { getStorage } from 'firebase-admin/storage';
 import type { CallableRequest } from 'firebase-functions/v2/https';
 import { HttpsError } from 'firebase-functions/v2/https';
+import { expect } from 'vitest';
 import { AggregationStore } from '../../src/adapters/aggregation-store';
+import type { BackupStorage } from '../../src/adapters/backup-storage';
 import type { OperationDeps, UserDirectory } from '../../src/adapters/operations';
 import { ProductsRepository } from '../../src/adapters/products-repository';
 import type { QueueAdmin, QueueStatus } from '../../src/adapters/queue-admin';
@@ -41,7 +45,8 @@ export class FakeUsers implements UserDirectory {
   }
 
   async getUser(uid: string) {
-    const user = this.users.get(uid);
+    // An account the test never named is as its last issued token says (see request()).
+    const user = this.users.get(uid) ?? issuedAccounts.get(uid);
     if (!user) {
       throw Object.assign(new Error('There is no user record'), { code: 'auth/user-not-found' });
     }
@@ -59,6 +64,16 @@ export class FakeUsers implements UserDirectory {
       throw Object.assign(new Error('There is no user record'), { code: 'auth/user-not-found' });
     }
     user.customClaims = structuredClone((claims ?? {}) as Record<string, unknown>);
+  }
+
+  /** Uids whose refresh tokens were revoked, in order. */
+  readonly revoked: string[] = [];
+
+  async revokeRefreshTokens(uid: string) {
+    if (!this.users.has(uid)) {
+      throw Object.assign(new Error('There is no user record'), { code: 'auth/user-not-found' });
+    }
+    this.revoked.push(uid);
   }
 
   snapshot(): string {
@@ -131,7 +146,13 @@ export interface ApiFixture {
 }
 
 export async function apiFixture(options: { seed?: boolean } = {}): Promise<ApiFixture> {
-  const { db, close } = testFirestore();
+  const { db, app, close } = testFirestore();
+  // Exports go to a bucket of this fixture's own on the Storage emulator.
+  const backups: BackupStorage = {
+    bucket: getStorage(app).bucket(`backups-${randomUUID().slice(0, 8)}`),
+    prefix: 'backups/',
+    spoolPrefix: 'tmp/',
+  };
   const clock = { now: T0 };
   const users = new FakeUsers([
     { uid: 'admin-1', email: 'admin@example.com', customClaims: { role: 'admin' } },
@@ -159,9 +180,21 @@ export async function apiFixture(options: { seed?: boolean } = {}): Promise<ApiF
       admin: queues,
       deployed: () => ({ maxDispatchesPerSecond: 10, maxConcurrentDispatches: 10 }),
     },
+    backups: () => backups,
   };
   if (options.seed ?? true) await seed(db);
   return { db, close, clock, users, enqueued, deps, callables: createCallables(deps), queues };
+}
+
+/** The text of the backup file an export wrote (exportBackup answers where it is). */
+export async function downloadBackup(
+  fixture: ApiFixture,
+  exported: { bucket: string; path: string },
+): Promise<string> {
+  const storage = fixture.deps.backups!();
+  expect(exported.bucket).toBe(storage.bucket.name);
+  const [bytes] = await storage.bucket.file(exported.path).download();
+  return bytes.toString('utf8');
 }
 
 export const SEED_COLLECTION = 'deals-2026';
@@ -264,17 +297,26 @@ export async function seed(db: Firestore): Promise<void> {
 }
 
 /** A callable request as the Functions runtime hands it over, with the given role claims. */
+/**
+ * Accounts behind the tokens tests issue: FakeUsers answers for them unless the test set the
+ * account up itself, so Auth agrees with a token unless a test says otherwise (a demotion).
+ */
+const issuedAccounts = new Map<string, FakeUser>();
+/** Each test token is a new one (its issue time), as a new sign-in would be. */
+let issued = 0;
+
 export function request(
   data: unknown,
   claims: Record<string, unknown> | null = { role: 'admin' },
   uid = 'caller-1',
 ): CallableRequest<unknown> {
+  if (claims) issuedAccounts.set(uid, { uid, email: `${uid}@example.com`, customClaims: claims });
   return {
     data,
     auth: claims
       ? {
           uid,
-          token: { uid, email: `${uid}@example.com`, ...claims } as never,
+          token: { uid, email: `${uid}@example.com`, iat: ++issued, ...claims } as never,
           rawToken: 'test-token',
         }
       : undefined,

@@ -66,14 +66,15 @@ export function values(options: ValueOptions = {}) {
   }
   const { value } = fc.letrec<{ value: BackupValue; element: BackupValue; map: BackupMap }>(
     (tie) => ({
+      // Firestore takes values nested at most 20 levels deep; well within that.
       value: fc.oneof(
-        { depthSize: 'small', withCrossShrink: true },
+        { depthSize: 'small', withCrossShrink: true, maxDepth: 8 },
         ...scalars,
         fc.array(tie('element'), { maxLength: 4 }),
         tie('map'),
       ),
       // Firestore has no arrays directly in arrays.
-      element: fc.oneof({ depthSize: 'small' }, ...scalars, tie('map')),
+      element: fc.oneof({ depthSize: 'small', maxDepth: 8 }, ...scalars, tie('map')),
       map: fc.dictionary(fieldName, tie('value'), { maxKeys: 4 }) as fc.Arbitrary<BackupMap>,
     }),
   );
@@ -83,6 +84,26 @@ export function values(options: ValueOptions = {}) {
 export function documentSets(options: ValueOptions = {}) {
   return fc.dictionary(
     documentPath,
+    fc.dictionary(fieldName, values(options), { maxKeys: 5 }) as fc.Arbitrary<BackupMap>,
+    { maxKeys: 6 },
+  );
+}
+
+/**
+ * Paths a restore writes without a schema of their own to satisfy (state, not configuration):
+ * `{collection}/{id}` and `ingest/{id}/items/{id}`.
+ */
+export const restorablePath = fc.oneof(
+  fc
+    .tuple(fc.constantFrom('autosync', 'cooldownHistory', 'cooldowns', 'ingest'), segment)
+    .map(([c, id]) => `${c}/${id}`),
+  fc.tuple(segment, segment).map(([a, b]) => `ingest/${a}/items/${b}`),
+);
+
+/** Document sets a restore accepts as they are (see restorablePath). */
+export function restorableDocumentSets(options: ValueOptions = {}) {
+  return fc.dictionary(
+    restorablePath,
     fc.dictionary(fieldName, values(options), { maxKeys: 5 }) as fc.Arbitrary<BackupMap>,
     { maxKeys: 6 },
   );

@@ -1,7 +1,13 @@
 import fc from 'fast-check';
 import { FieldValue, type Firestore, GeoPoint, Timestamp } from 'firebase-admin/firestore';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { BACKUP_COLLECTIONS, exportBackup, importBackup } from '../../src/adapters/backup';
+import {
+  BACKUP_COLLECTIONS,
+  BackupImportError,
+  exportBackup,
+  importBackup,
+  listBackupPaths,
+} from '../../src/adapters/backup';
 import {
   BackupError,
   type BackupFile,
@@ -10,7 +16,7 @@ import {
   serializeBackup,
 } from '../../src/core/backup';
 import { testFirestore } from '../support/firestore';
-import { documentSets } from './arbitraries';
+import { restorableDocumentSets } from './arbitraries';
 
 let db: Firestore;
 let close: () => Promise<void>;
@@ -43,6 +49,13 @@ async function wipe(): Promise<void> {
     await batch.commit();
   }
   expect(await allPaths()).toEqual([]);
+}
+
+/** A map nested `depth` levels below its top-level field `k`. */
+function nested(depth: number): BackupFile['documents'][string] {
+  let value: BackupFile['documents'][string][string] = 1;
+  for (let i = 0; i < depth; i++) value = { k: value };
+  return { k: value };
 }
 
 const AT = Timestamp.fromMillis(Date.UTC(2026, 0, 1, 12, 0, 0, 250));
@@ -103,8 +116,8 @@ describe('backup export and import (emulator)', () => {
   it('round-trips configuration and state: export, wipe, import, same data', async () => {
     await seed();
     const backup = await exportBackup(db, { now: () => Date.UTC(2026, 0, 2) });
+    // The audit log, quota claims, statistics and leases are left out.
     expect(Object.keys(backup.documents).sort()).toEqual([
-      'auditLog/0001',
       'autosync/spapi-vendor-sales',
       'categories/keepa-deals',
       'collections/buckcheap',
@@ -135,8 +148,8 @@ describe('backup export and import (emulator)', () => {
     const result = await importBackup(db, text);
     expect(result).toMatchObject({
       dryRun: false,
-      documents: 13,
-      written: 13,
+      documents: 12,
+      written: 12,
       byCollection: { ingest: 4, config: 2, providers: 1 },
     });
 
@@ -158,14 +171,37 @@ describe('backup export and import (emulator)', () => {
     ).toBe(true);
   });
 
-  it('exports only the collections asked for', async () => {
+  it('exports only the collections asked for, and only what a restore writes', async () => {
     await seed();
-    const backup = await exportBackup(db, { collections: ['providers', 'quotaBlocks'] });
+    await db.doc('config/unknown').set({ x: 1 });
+    const backup = await exportBackup(db, {
+      collections: ['providers', 'auditLog', 'config', 'quotaBlocks'],
+    });
     expect(Object.keys(backup.documents).sort()).toEqual([
+      'auditLog/0001',
+      'config/flags',
+      'config/pipeline',
       'providers/keepa',
-      'quotaBlocks/keepa~1',
     ]);
     expect(BACKUP_COLLECTIONS).not.toContain('quotaBlocks');
+    expect(BACKUP_COLLECTIONS).not.toContain('auditLog');
+  });
+
+  it("lists a page of names at a time: every document once, in the file's order", async () => {
+    const ids = Array.from({ length: 1205 }, (_, i) => `h-${i}`);
+    for (let i = 0; i < ids.length; i += 500) {
+      const batch = db.batch();
+      for (const id of ids.slice(i, i + 500)) batch.set(db.doc(`cooldownHistory/${id}`), { n: 1 });
+      await batch.commit();
+    }
+    const paths = await listBackupPaths(db, ['cooldownHistory']);
+    expect(paths).toEqual(ids.map((id) => `cooldownHistory/${id}`).sort());
+  });
+
+  it('refuses an export over its document bound before reading any document', async () => {
+    await seed();
+    await expect(listBackupPaths(db, ['ingest'], 3)).rejects.toThrow(/more than 3 documents/);
+    expect(await listBackupPaths(db, ['ingest'], 4)).toHaveLength(4);
   });
 
   it('a dry run verifies and counts, and writes nothing', async () => {
@@ -173,13 +209,13 @@ describe('backup export and import (emulator)', () => {
     const text = serializeBackup(await exportBackup(db));
     await wipe();
     const result = await importBackup(db, text, { dryRun: true });
-    expect(result).toMatchObject({ dryRun: true, documents: 13, written: 0, batches: 0 });
+    expect(result).toMatchObject({ dryRun: true, documents: 12, written: 0, batches: 0 });
     expect(await allPaths()).toEqual([]);
   });
 
   it('writes in batches', async () => {
     await Promise.all(
-      Array.from({ length: 12 }, (_, i) => db.doc(`auditLog/${i}`).set({ i, at: AT })),
+      Array.from({ length: 12 }, (_, i) => db.doc(`cooldownHistory/${i}`).set({ i, at: AT })),
     );
     const text = serializeBackup(await exportBackup(db));
     await wipe();
@@ -190,11 +226,14 @@ describe('backup export and import (emulator)', () => {
 
   it('bounds the document paths per batch (each audited commit lists them)', async () => {
     const ids = Array.from({ length: 12 }, (_, i) => `${i}`.padStart(1000, 'x'));
-    await Promise.all(ids.map((id) => db.doc(`auditLog/${id}`).set({ at: AT })));
+    await Promise.all(ids.map((id) => db.doc(`cooldowns/${id}`).set({ at: AT })));
     const text = serializeBackup(await exportBackup(db));
     await wipe();
-    // A path here is 1,009 bytes: two fit in 3,000 bytes, three do not.
-    const result = await importBackup(db, text, { batchPathBytes: 3000 });
+    // A path here is 1,010 bytes: two fit in 3,000 bytes, three do not.
+    const result = await importBackup(db, text, {
+      batchWeight: 3000,
+      weight: (w) => Buffer.byteLength(w.path) + 1,
+    });
     expect(result).toMatchObject({ written: 12, batches: 6 });
   });
 
@@ -271,9 +310,10 @@ describe('backup export and import (emulator)', () => {
       const documents: BackupFile['documents'] = {
         ...file.documents,
         'providers/__keepa__': { limits: [] },
-        'auditLog/huge': { note: 'n'.repeat(600_000), more: 'm'.repeat(600_000) },
-        'auditLog/deep': { ['a'.repeat(800)]: { ['b'.repeat(800)]: 1 } },
-        'auditLog/long': { note: 'x'.repeat(1_048_488) },
+        'cooldownHistory/huge': { note: 'n'.repeat(600_000), more: 'm'.repeat(600_000) },
+        'cooldownHistory/deep': { ['a'.repeat(800)]: { ['b'.repeat(800)]: 1 } },
+        'cooldownHistory/long': { note: 'x'.repeat(1_048_488) },
+        'cooldownHistory/nested': nested(25),
       };
       const content = { ...file, documents };
       const error = await expectRefused({ ...content, checksum: backupChecksum(content) }, [
@@ -282,16 +322,21 @@ describe('backup export and import (emulator)', () => {
       expect(error.issues).toEqual([
         expect.stringMatching(/^documents\["providers\/__keepa__"\]: id "__keepa__" is reserved/),
         expect.stringMatching(
-          /^documents\["auditLog\/huge"\]: document is 1,200,0\d\d bytes \(Firestore takes at most 1,048,576\)$/,
+          /^documents\["cooldownHistory\/huge"\]: document is 1,200,0\d\d bytes \(Firestore takes at most 1,048,576\)$/,
         ),
         expect.stringMatching(
-          /^documents\["auditLog\/deep"\]\.a{800}\.b{800}: field path is 1601 bytes/,
+          /^documents\["cooldownHistory\/deep"\]\.a{800}\.b{800}: field path is 1601 bytes/,
         ),
-        expect.stringMatching(/^documents\["auditLog\/long"\]\.note: value is 1,048,488 bytes/),
+        expect.stringMatching(
+          /^documents\["cooldownHistory\/long"\]\.note: value is 1,048,488 bytes/,
+        ),
+        expect.stringMatching(
+          /^documents\["cooldownHistory\/nested"\]\.k(\.k){21}: nested more than 20 levels deep/,
+        ),
       ]);
       // Without the check, Firestore itself refuses: proof the emulator would stop a restore.
       const direct = await db
-        .doc('auditLog/huge')
+        .doc('cooldownHistory/huge')
         .set({ note: 'n'.repeat(600_000), more: 'm'.repeat(600_000) })
         .then(
           () => 0,
@@ -301,9 +346,167 @@ describe('backup export and import (emulator)', () => {
     });
   });
 
+  describe('restores only what it may, everything checked before the first write', () => {
+    /** A correctly checksummed file holding exactly `documents` (encoded). */
+    function signed(documents: BackupFile['documents']): string {
+      const content = {
+        format: 'tollgate-backup' as const,
+        version: 1 as const,
+        createdAt: '2026-01-02T00:00:00.000Z',
+        projectId: 'demo-hostile',
+        documents,
+      };
+      return serializeBackup({ ...content, checksum: backupChecksum(content) });
+    }
+
+    async function refusedWith(text: string, kind: string): Promise<BackupError> {
+      const before = await allPaths();
+      for (const dryRun of [true, false]) {
+        const error = await importBackup(db, text, { dryRun }).then(
+          () => undefined,
+          (e: unknown) => e,
+        );
+        expect(error).toBeInstanceOf(BackupError);
+        expect((error as BackupError).kind).toBe(kind);
+        if (!dryRun) {
+          expect(await allPaths()).toEqual(before);
+          return error as BackupError;
+        }
+      }
+      throw new Error('unreachable');
+    }
+
+    it('never the audit log, quota claims, collected data, leases or unknown documents', async () => {
+      const error = await refusedWith(
+        signed({
+          'providers/keepa': { limits: [{ kind: 'concurrency', max: 2 }] },
+          'auditLog/forged': { what: 'setUserRole', who: { uid: 'x' } },
+          'quotaBlocks/keepa~1': { start: 0, end: 20 },
+          'sales/A~2026~B000000001': { orderedUnits: 1 },
+          'writeBatches/marker': { done: true },
+          'ingest/deals/lease/current': { until: 1 },
+          'config/other': { x: 1 },
+        }),
+        'scope',
+      );
+      expect(error.issues).toEqual([
+        expect.stringMatching(/^documents\["auditLog\/forged"\]: the audit log is never restored/),
+        expect.stringMatching(
+          /^documents\["config\/other"\]: config\/other is not a configuration/,
+        ),
+        expect.stringMatching(
+          /^documents\["ingest\/deals\/lease\/current"\]: only ingest\/\{id\}\/items/,
+        ),
+        expect.stringMatching(
+          /^documents\["quotaBlocks\/keepa~1"\]: "quotaBlocks" is not a backed-up/,
+        ),
+        expect.stringMatching(/^documents\["sales\/A~2026~B000000001"\]: "sales" is not/),
+        expect.stringMatching(/^documents\["writeBatches\/marker"\]: "writeBatches" is not/),
+      ]);
+    });
+
+    it('a document nested 25 levels deep in the second batch: refused up front, even on a dry run', async () => {
+      const documents: BackupFile['documents'] = {};
+      for (let i = 0; i < 601; i++) {
+        documents[`cooldownHistory/h-${String(i).padStart(3, '0')}`] = { i };
+      }
+      documents['cooldownHistory/h-550'] = nested(25) as BackupFile['documents'][string];
+      const error = await refusedWith(signed(documents), 'shape');
+      expect(error.issues).toEqual([
+        expect.stringMatching(
+          /^documents\["cooldownHistory\/h-550"\]\.k(\.k){21}: nested more than 20/,
+        ),
+      ]);
+      // 20 levels is what Firestore takes: written whole.
+      documents['cooldownHistory/h-550'] = nested(20) as BackupFile['documents'][string];
+      const result = await importBackup(db, signed(documents), { batchSize: 499 });
+      expect(result).toMatchObject({ written: 601, batches: 2 });
+    });
+
+    it('configuration against its schema, naming document and field', async () => {
+      const error = await refusedWith(
+        signed({
+          'providers/keepa': { limits: [{ kind: 'tokenBucket', capacity: 1, refillPerSecond: 5 }] },
+          'categories/deals': { provider: 'keepa', sharePercent: 140 },
+          'config/flags': { maxAwaitSeconds: 'soon' },
+          'config/pipeline': { batching: { nope: true }, collections: { stalledAfterMinutes: -1 } },
+        }),
+        'config',
+      );
+      expect(error.issues).toEqual(
+        expect.arrayContaining([
+          expect.stringMatching(/^documents\["providers\/keepa"\]\.limits\[0\]\.capacity: /),
+          expect.stringMatching(/^documents\["categories\/deals"\]\.sharePercent: /),
+          expect.stringMatching(/^documents\["config\/flags"\]\.maxAwaitSeconds: /),
+          expect.stringMatching(
+            /^documents\["config\/pipeline"\]\.collections\.stalledAfterMinutes: /,
+          ),
+        ]),
+      );
+    });
+
+    it('the configuration it would leave: a category at 100% next to stored ones is refused', async () => {
+      await seed(); // keepa-deals at 70%
+      await db.doc('categories/keepa-refresh').set({ provider: 'keepa', sharePercent: 30 });
+      await db.doc('collections/buckcheap').delete();
+      const text = signed({ 'categories/keepa-deals': { provider: 'keepa', sharePercent: 100 } });
+      const error = await refusedWith(text, 'config');
+      expect(error.issues).toEqual([
+        expect.stringMatching(
+          /^(documents\["categories\/keepa-deals"\]|categories\/keepa-refresh \(stored, not in the backup\))\.sharePercent: shares of provider "keepa" sum to 130%/,
+        ),
+      ]);
+      const unknown = await refusedWith(
+        signed({ 'categories/orphan': { provider: 'nobody', sharePercent: 1 } }),
+        'config',
+      );
+      expect(unknown.issues).toEqual([
+        'documents["categories/orphan"].provider: unknown provider "nobody"',
+      ]);
+    });
+
+    it('a share that could not carry its work, where neither the project nor the file had that problem', async () => {
+      await seed();
+      await db.doc('collections/c1').set({
+        provider: 'keepa',
+        category: 'keepa-deals',
+        status: 'running',
+        phase: 1,
+        phases: null,
+      });
+      const error = await refusedWith(
+        signed({ 'categories/keepa-deals': { provider: 'keepa', sharePercent: 1.5 } }),
+        'config',
+      );
+      expect(error.issues[0]).toMatch(
+        /^documents\["categories\/keepa-deals"\]\.sharePercent: share 1\.5% of token bucket .* carries at most/,
+      );
+    });
+
+    it('a batch that still fails stops the restore and says how many were written', async () => {
+      const documents: BackupFile['documents'] = {};
+      for (let i = 0; i < 12; i++)
+        documents[`cooldownHistory/c-${String(i).padStart(2, '0')}`] = { i };
+      let batches = 0;
+      const error = await importBackup(db, signed(documents), {
+        batchSize: 5,
+        beforeCommit: () => {
+          if (++batches === 2)
+            throw Object.assign(new Error('10 ABORTED: contention'), { code: 10 });
+        },
+      }).then(
+        () => undefined,
+        (e: unknown) => e,
+      );
+      expect(error).toBeInstanceOf(BackupImportError);
+      expect(error).toMatchObject({ written: 5, total: 12 });
+      expect(await allPaths()).toHaveLength(5);
+    });
+  });
+
   it('random document sets round-trip through Firestore (property)', async () => {
     await fc.assert(
-      fc.asyncProperty(documentSets({ sdk: true }), async (documents) => {
+      fc.asyncProperty(restorableDocumentSets({ sdk: true }), async (documents) => {
         await wipe();
         const collections = [...new Set(Object.keys(documents).map((p) => p.split('/')[0]!))];
         const original = createBackup({ createdAt: 0, projectId: 'p', documents });

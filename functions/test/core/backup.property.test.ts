@@ -1,6 +1,12 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { BackupError, createBackup, serializeBackup, verifyBackup } from '../../src/core/backup';
+import {
+  BackupBuilder,
+  BackupError,
+  createBackup,
+  serializeBackup,
+  verifyBackup,
+} from '../../src/core/backup';
 import { documentSets } from '../backup/arbitraries';
 
 const CREATED_AT = Date.UTC(2026, 0, 1);
@@ -60,5 +66,33 @@ describe('backup (property)', () => {
       }),
       { numRuns: 300 },
     );
+  });
+
+  it('a backup built a document at a time is the file createBackup writes', () => {
+    fc.assert(
+      fc.property(documentSets(), (documents) => {
+        const builder = new BackupBuilder({ createdAt: CREATED_AT, projectId: 'demo-p' });
+        let body = '';
+        for (const path of Object.keys(documents).sort()) {
+          body += builder.document(path, documents[path]!);
+        }
+        const { head, tail, checksum } = builder.finish();
+        const text = backupText(documents);
+        expect(head + body + tail).toBe(text);
+        expect(verifyBackup(text).checksum).toBe(checksum);
+      }),
+      { numRuns: 300 },
+    );
+  });
+
+  it('the builder refuses documents out of order or twice', () => {
+    const builder = new BackupBuilder({ createdAt: CREATED_AT, projectId: 'demo-p' });
+    builder.document('a/b', {});
+    expect(() => builder.document('a/b', {})).toThrow(RangeError);
+    // '-' sorts before '/': in the file, a-x/y comes before a/b.
+    expect(() => builder.document('a-x/y', {})).toThrow(RangeError);
+    builder.document('a/c', {});
+    builder.finish();
+    expect(() => builder.finish()).toThrow();
   });
 });

@@ -164,4 +164,24 @@ describe('agrees with the emulator (production rules) at the boundary', () => {
       );
     expect(code).toBe(3);
   });
+
+  it('nesting: what the check takes, the Admin SDK takes; one level more, both refuse', () => {
+    /** A value `depth` levels below its top-level field, through maps and arrays. */
+    const nested = (depth: number, arrays: boolean) => {
+      let value: unknown = 1;
+      for (let i = 0; i < depth; i++) value = arrays && i % 2 === 1 ? [value] : { k: value };
+      return { top: value };
+    };
+    for (const arrays of [false, true]) {
+      const ok = nested(20, arrays);
+      expect(documentLimitIssues('limits/deep', ok)).toEqual([]);
+      // The SDK validates when a write is added to a batch (never committed here).
+      db.batch().set(db.doc('limits/deep'), ok);
+      const deep = nested(21, arrays);
+      expect(documentLimitIssues('limits/deep', deep)).toEqual([
+        expect.objectContaining({ kind: 'depth' }),
+      ]);
+      expect(() => db.batch().set(db.doc('limits/deep'), deep)).toThrow(/deeper than 20 levels/);
+    }
+  });
 });

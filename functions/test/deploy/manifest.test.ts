@@ -374,13 +374,13 @@ const workQueue = (prefix: string, secrets: string[]) =>
  * Secrets: a function binds a provider's secrets only when its own code calls that upstream.
  */
 const FUNCTIONS: Record<string, Deployed> = {
-  // HTTP: health and Prometheus metrics (the metrics token is an env value, not a secret).
-  health: expected('https'),
-  metrics: expected('https'),
+  // HTTP: health and Prometheus metrics; both check the metrics token, a secret.
+  health: expected('https', { secrets: ['TOLLGATE_METRICS_TOKEN'] }),
+  metrics: expected('https', { secrets: ['TOLLGATE_METRICS_TOKEN'] }),
 
   // The operator and client API. Only refreshRealtimeSales calls an upstream (SP-API).
   clearCooldown: callable(),
-  exportBackup: callable(),
+  exportBackup: callable({ timeoutSeconds: 540 }),
   forceFlush: callable({ timeoutSeconds: 300 }),
   getCollectionStatus: callable(),
   getQuotaStats: callable(),

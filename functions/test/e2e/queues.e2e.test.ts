@@ -67,7 +67,11 @@ describe('provider queues, end to end', () => {
       expect(paused.dispatches).toBe(before.dispatches);
       expect(paused.tasksCount).toBe(before.tasksCount + 3);
 
-      const health = await (await fetch(`${base}/health`)).json();
+      const health = await (
+        await fetch(`${base}/health`, {
+          headers: { authorization: `Bearer ${stack.metricsToken}` },
+        })
+      ).json();
       const keepaWork = health.taskQueues.find((q: { queue: string }) => q.queue === 'keepaWork');
       expect(keepaWork).toMatchObject({ state: 'PAUSED', tasks: paused.tasksCount });
       expect(health.notes.join('\n')).not.toContain('paused outside maintenance');

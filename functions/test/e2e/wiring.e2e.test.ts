@@ -41,18 +41,62 @@ async function callable(name: string, data: unknown, token?: string | null) {
 }
 
 describe('the local stack, end to end', () => {
-  it('serves health with Firestore reachable and the version', async () => {
-    const response = await fetch(`${base}/health`);
-    expect(response.status).toBe(200);
-    const body = await response.json();
-    expect(body).toMatchObject({ status: 'ok', firestore: { ok: true } });
-    expect(body.version).toMatch(/^\d+\.\d+\.\d+/);
+  it('serves health: the status to anyone, the report with the metrics token or a role', async () => {
+    const anyone = await fetch(`${base}/health`);
+    expect(anyone.status).toBe(200);
+    expect(await anyone.json()).toEqual({ status: 'ok' });
+
+    const scraper = await fetch(`${base}/health`, {
+      headers: { authorization: `Bearer ${stack.metricsToken}` },
+    });
+    expect(scraper.status).toBe(200);
+    const report = await scraper.json();
+    expect(report).toMatchObject({ status: 'ok', firestore: { ok: true } });
+    expect(report.version).toMatch(/^\d+\.\d+\.\d+/);
+    expect(report.taskQueues.length).toBeGreaterThan(0);
+
+    // A viewer's ID token, verified by the Admin SDK against the Auth emulator.
+    const { idToken } = await signInWithRole(
+      stack.urls.auth as string,
+      stack.projectId,
+      'e2e-health-viewer@tollgate.local',
+      'viewer',
+    );
+    const viewer = await fetch(`${base}/health`, {
+      headers: { authorization: `Bearer ${idToken}` },
+    });
+    expect(viewer.status).toBe(200);
+    expect(await viewer.json()).toMatchObject({ firestore: { ok: true }, thresholds: {} });
+    const { idToken: roleless } = await signInWithRole(
+      stack.urls.auth as string,
+      stack.projectId,
+      'e2e-health-nobody@tollgate.local',
+      null,
+    );
+    const nobody = await fetch(`${base}/health`, {
+      headers: { authorization: `Bearer ${roleless}` },
+    });
+    expect(nobody.status).toBe(403);
+    const forged = await fetch(`${base}/health`, { headers: { authorization: 'Bearer forged' } });
+    expect(forged.status).toBe(401);
+  });
+
+  it('serves metrics only with the token the stack wrote to functions/.secret.local', async () => {
+    expect((await fetch(`${base}/metrics`)).status).toBe(401);
+    const wrong = await fetch(`${base}/metrics`, { headers: { authorization: 'Bearer wrong' } });
+    expect(wrong.status).toBe(401);
+    const scrape = await fetch(`${base}/metrics`, {
+      headers: { authorization: `Bearer ${stack.metricsToken}` },
+    });
+    expect(scrape.status).toBe(200);
+    expect(await scrape.text()).toContain('tollgate_task_queue_tasks');
   });
 
   it('serves the hosting page and rewrites /api/health to the function', async () => {
     expect((await fetch(`${stack.urls.hosting}/`)).status).toBe(200);
     const health = await fetch(`${stack.urls.hosting}/api/health`);
     expect(health.status).toBe(200);
+    expect(await health.json()).toEqual({ status: 'ok' });
   });
 
   it('answers getStatus over HTTP as a client would, from the seeded configuration', async () => {

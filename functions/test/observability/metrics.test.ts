@@ -128,8 +128,12 @@ describe('metrics endpoint (emulator)', () => {
 });
 
 describe('metrics authorization', () => {
-  it('is open without a token, and wants the bearer token when one is set', () => {
-    expect(authorized(undefined, undefined)).toBe(true);
+  it('is never open without a token, and wants the bearer token when one is set', () => {
+    // No configured token authorizes nothing (the emulator's open mode is the handler's, see
+    // health-endpoint.test.ts).
+    expect(authorized(undefined, undefined)).toBe(false);
+    expect(authorized('Bearer ', '')).toBe(false);
+    expect(authorized('Bearer x', '')).toBe(false);
     expect(authorized(undefined, 's3cret')).toBe(false);
     expect(authorized('Bearer wrong', 's3cret')).toBe(false);
     expect(authorized('s3cret', 's3cret')).toBe(false);

@@ -1,12 +1,14 @@
 import type { Firestore } from 'firebase-admin/firestore';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { ZodError } from 'zod';
+import { manualValidationRunId } from '../../src/adapters/operations/runs';
 import {
   type PriceHistoryUpsert,
   ProductsRepository,
 } from '../../src/adapters/products-repository';
 import type { EnqueueOptions, EnqueueResult } from '../../src/adapters/task-queue';
 import {
+  fixSlot,
   latestValidation,
   runValidation,
   type ValidationRunSummary,
@@ -243,6 +245,31 @@ describe('validation run on a seeded data set', () => {
     const nextIds = queue.calls.slice(12).map((c) => c.options.id);
     expect(nextIds.filter((id) => firstIds.includes(id))).toEqual([]);
     expect((await db.collection('validationRuns').get()).size).toBe(2);
+  });
+
+  it('enqueues one fix per failing product per slot, however many manual runs find it', async () => {
+    await seed([...cleanProducts, ...defective.map((d) => d.product)]);
+    const queue = fakeQueue();
+    const scheduled = await run(SLOT, queue.enqueue);
+    expect(scheduled.fixes).toMatchObject({ enqueued: 6, duplicate: 0 });
+    // Operators press validateData twice later in the same slot: each is a run of its own...
+    for (const minutes of [90, 95]) {
+      const at = SLOT + minutes * 60_000;
+      const manual = await runValidation({
+        db,
+        now: () => at,
+        enqueue: queue.enqueue,
+        runId: manualValidationRunId(at),
+      });
+      expect(manual.runId).not.toBe(scheduled.runId);
+      // ...but no product is re-collected twice in one slot.
+      expect(manual.fixes).toMatchObject({ enqueued: 0, duplicate: 6 });
+    }
+    // The next slot (18:00 to 05:59), at 03:00 the day after, fixes them again, once.
+    const night = await run(NEXT_SLOT + 9 * 3_600_000, queue.enqueue);
+    expect(night.fixes).toMatchObject({ enqueued: 6 });
+    expect(fixSlot(NEXT_SLOT + 9 * 3_600_000)).toBe('2026-01-10T18');
+    expect(fixSlot(Date.UTC(2026, 0, 10, 5, 59))).toBe('2026-01-09T18');
   });
 
   it('a rerun after a fix drops the fixed product from the findings', async () => {

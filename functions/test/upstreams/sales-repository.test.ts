@@ -177,6 +177,7 @@ describe('sales repository: summary', () => {
         orderedUnits: 3,
         orderedRevenue: 23.23,
       },
+      truncated: false,
     });
   });
 

@@ -14,6 +14,7 @@ import {
   auditFields,
   type CallableName,
 } from '../../core/api';
+import { RESERVED_COMMIT_WRITES } from '../batch-writes';
 import { MAX_BATCH_WRITES } from '../write-buffer';
 
 /** Adds the audit entry to the transaction or batch that makes the change; returns its id. */
@@ -197,6 +198,8 @@ export function auditedFirestore(db: Firestore, options: AuditedFirestoreOptions
   };
 
   return proxy(db, {
+    // Each commit carries its audit entry: bulk writers leave room for it (batch-writes.ts).
+    [RESERVED_COMMIT_WRITES]: 1,
     collection: (path: string) => collection(db.collection(path)),
     doc: (path: string) => doc(db.doc(path)),
     batch,

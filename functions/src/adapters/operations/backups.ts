@@ -1,63 +1,254 @@
+import type { DocumentData, Firestore } from 'firebase-admin/firestore';
 import type { z } from 'zod';
-import type {
-  ExportBackupResult,
-  exportBackupInput,
-  ImportBackupResult,
-  importBackupInput,
+import {
+  type Actor,
+  ApiError,
+  type AuditRecord,
+  auditFields,
+  type ExportBackupResult,
+  type exportBackupInput,
+  failedPrecondition,
+  hasRole,
+  type ImportBackupResult,
+  type importBackupInput,
+  permissionDenied,
+  type RelatedChange,
 } from '../../core/api';
-import { serializeBackup } from '../../core/backup';
-import { exportBackup as readBackup, importBackup as writeBackup } from '../backup';
-import { AUDITED_BATCH_WRITES, auditedFirestore } from './audit';
+import {
+  ADMIN_ONLY_EXPORTS,
+  type ExportableCollection,
+  RESTORABLE_COLLECTIONS,
+} from '../../core/backup-scope';
+import { documentLimitIssues, documentSize, utf8Length } from '../../core/firestore-limits';
+import {
+  BackupImportError,
+  BackupTooLargeError,
+  documentDigest,
+  ExportDeadlineError,
+  type ImportResult,
+  importBackup as importPrepared,
+  isConfigurationPath,
+  type PreparedWrite,
+} from '../backup';
+import { deleteStoredBackup, exportBackupToStorage } from '../backup-storage';
+import { firestoreOps } from '../metrics';
+import { writeAudit } from './audit';
 import type { OperationContext } from './context';
 
-/** Bytes of document paths one import commit's audit entry lists, well within 1 MiB. */
-const AUDITED_PATH_BYTES = 512 * 1024;
+/** An export stops reading this long before the call's deadline, to clean up and answer. */
+const EXPORT_DEADLINE_MARGIN_MS = 10_000;
 
-/** Configuration and state as one checksummed JSON file (see adapters/backup.ts). */
+/**
+ * Configuration and state as one checksummed JSON file in Cloud Storage (adapters/backup.ts,
+ * backup-storage.ts), read a page at a time. Only the backed-up collections (the input schema
+ * refuses any other); the audit log for admins only; at most MAX_BACKUP_DOCUMENTS documents.
+ * Every export is audited: who took which collections to which object, with its checksum; an
+ * export whose entry cannot be written is deleted.
+ */
 export async function exportBackup(
   ctx: OperationContext,
   input: z.output<typeof exportBackupInput>,
 ): Promise<ExportBackupResult> {
-  const file = await readBackup(ctx.db, {
-    collections: input.collections,
-    projectId: ctx.projectId(),
-    now: ctx.now,
-  });
-  return {
-    backup: serializeBackup(file),
-    checksum: file.checksum,
-    createdAt: file.createdAt,
-    documents: Object.keys(file.documents).length,
+  const collections: ExportableCollection[] = input.collections ?? [...RESTORABLE_COLLECTIONS];
+  const restricted = collections.filter((c) => ADMIN_ONLY_EXPORTS.includes(c));
+  if (restricted.length > 0 && !hasRole(ctx.actor.role, 'admin')) {
+    throw permissionDenied(`only admins may export ${restricted.join(', ')}`, {
+      collections: restricted,
+      required: 'admin',
+    });
+  }
+  const storage = ctx.backups?.();
+  if (!storage) throw failedPrecondition('no backup bucket is configured for exports');
+  let stored: Awaited<ReturnType<typeof exportBackupToStorage>>;
+  try {
+    stored = await exportBackupToStorage(ctx.db, storage, {
+      collections,
+      projectId: ctx.projectId(),
+      now: ctx.now,
+      ...(ctx.deadlineMs === undefined
+        ? {}
+        : { deadlineMs: ctx.deadlineMs - EXPORT_DEADLINE_MARGIN_MS }),
+    });
+  } catch (error) {
+    if (error instanceof BackupTooLargeError) {
+      throw new ApiError('resource-exhausted', error.message, {
+        collections: error.collections,
+        maxDocuments: error.max,
+      });
+    }
+    if (error instanceof ExportDeadlineError) {
+      throw new ApiError(
+        'deadline-exceeded',
+        `${error.message}; export fewer collections at once`,
+        {
+          read: error.read,
+          total: error.total,
+        },
+      );
+    }
+    throw error;
+  }
+  const location = { bucket: stored.bucket, path: stored.path };
+  const summary = {
+    ...location,
+    sha256: stored.sha256,
+    bytes: stored.bytes,
+    checksum: stored.checksum,
+    createdAt: stored.createdAt,
+    collections: stored.collections,
+    documents: stored.documents,
+    byCollection: stored.byCollection,
   };
+  const batch = ctx.db.batch();
+  const auditId = writeAudit(ctx.db, batch, {
+    who: ctx.actor,
+    what: 'exportBackup',
+    target: `gs://${stored.bucket}/${stored.path}`,
+    before: null,
+    after: summary,
+    atMs: ctx.now(),
+  });
+  try {
+    await batch.commit();
+  } catch (error) {
+    // No export without its entry.
+    await deleteStoredBackup(storage, stored.path);
+    throw error;
+  }
+  return { ...summary, auditId };
+}
+
+/** Bytes an import commit's audit entry may take: well within a document's 1 MiB. */
+const AUDIT_ENTRY_BUDGET = 512 * 1024;
+/** A configuration document larger than this is audited by digest only, not by value. */
+const AUDITED_VALUE_BYTES = 64 * 1024;
+/** What one listed document costs an entry besides its path: two digests, names, a flag. */
+const LISTED_DOCUMENT_BYTES = 200;
+
+/**
+ * What a document adds to its commit's audit entry (see auditRecord): its path and digests,
+ * and a configuration document's values, counted as twice what the restore writes (before and
+ * after). A stored value larger than that can only make the entry fall back to digests.
+ */
+function auditWeight(write: PreparedWrite): number {
+  let weight = utf8Length(write.path) + LISTED_DOCUMENT_BYTES;
+  if (isConfigurationPath(write.path)) {
+    const size = documentSize(write.path, write.data);
+    if (size <= AUDITED_VALUE_BYTES) weight += 2 * size;
+  }
+  return weight;
+}
+
+export interface AuditedImportOptions {
+  dryRun?: boolean;
+  /** Hears how many documents will be written, once everything was checked. */
+  onPrepared?: (documents: number) => void;
+  /** Hears each batch's audit entry once its commit succeeded. */
+  onAudit?: (auditId: string, documents: number) => void;
 }
 
 /**
- * Verifies the whole file before writing anything (a truncated or altered file is refused as
- * invalid input, naming what is wrong), then writes it; every batch carries its audit entry.
+ * A restore with one audit entry per batch, in the batch's commit: the backup it came from, and
+ * for every document it set the digest of what was stored before (null: none) and of what it
+ * wrote, with `changed`; configuration documents (providers, categories, config/*) also with
+ * their values before and after, as `related` changes. The callable and the CLI both restore
+ * through this.
+ */
+export async function importWithAudit(
+  db: Firestore,
+  who: { actor: Actor; now: () => number },
+  backup: unknown,
+  options: AuditedImportOptions = {},
+): Promise<ImportResult & { auditIds: string[] }> {
+  const auditIds: string[] = [];
+  let pending: { id: string; documents: number } | undefined;
+  const result = await importPrepared(db, backup, {
+    dryRun: options.dryRun ?? false,
+    ...(options.onPrepared ? { onPrepared: options.onPrepared } : {}),
+    batchWeight: AUDIT_ENTRY_BUDGET,
+    weight: auditWeight,
+    beforeCommit: async (batch, writes, backup) => {
+      const snapshots = await db.getAll(...writes.map((w) => w.ref));
+      firestoreOps.inc({ op: 'read' }, writes.length);
+      const before = new Map(
+        snapshots.map((s) => [s.ref.path, s.exists ? (s.data() ?? {}) : undefined]),
+      );
+      const source = {
+        checksum: backup.checksum,
+        projectId: backup.projectId,
+        createdAt: backup.createdAt,
+      };
+      const record = auditRecord(who, source, writes, before);
+      pending = { id: writeAudit(db, batch, record), documents: writes.length };
+    },
+    onCommitted: () => {
+      if (!pending) return;
+      auditIds.push(pending.id);
+      options.onAudit?.(pending.id, pending.documents);
+      pending = undefined;
+    },
+  });
+  return { ...result, auditIds };
+}
+
+/** The entry of one import commit; digests only where values would not fit (see auditWeight). */
+function auditRecord(
+  who: { actor: Actor; now: () => number },
+  source: { checksum: string; projectId: string; createdAt: string },
+  writes: readonly PreparedWrite[],
+  before: ReadonlyMap<string, DocumentData | undefined>,
+): AuditRecord {
+  const documents = writes.map((w) => {
+    const stored = before.get(w.path);
+    const digest = stored === undefined ? null : documentDigest(w.path, stored);
+    return { path: w.path, before: digest, after: w.digest, changed: digest !== w.digest };
+  });
+  const related: RelatedChange[] = writes.flatMap((w) => {
+    if (!isConfigurationPath(w.path)) return [];
+    const stored = before.get(w.path);
+    const small = (data: DocumentData | undefined) =>
+      data === undefined || documentSize(w.path, data) <= AUDITED_VALUE_BYTES;
+    if (!small(stored) || !small(w.data)) return [];
+    return [{ path: w.path, before: stored ?? null, after: w.data }];
+  });
+  const record: AuditRecord = {
+    who: who.actor,
+    what: 'importBackup',
+    target: `backups/${source.checksum}`,
+    before: null,
+    after: { backup: source, documents },
+    related,
+    atMs: who.now(),
+  };
+  // Values nested in the entry sit three levels deeper than in their documents: one that would
+  // be too deep (or too large) is kept as its digests only.
+  if (documentLimitIssues('auditLog/entry', auditFields(record)).length > 0) {
+    return { ...record, related: [] };
+  }
+  return record;
+}
+
+/**
+ * Verifies the whole file, its documents and the configuration it would leave before writing
+ * anything (a truncated, altered or hostile file is refused as invalid input, naming what is
+ * wrong), then writes it; every batch carries its audit entry. A batch that still fails is
+ * `aborted` with the count written (importing the same file again finishes it).
  */
 export async function importBackup(
   ctx: OperationContext,
   input: z.output<typeof importBackupInput>,
 ): Promise<ImportBackupResult> {
-  const auditIds: string[] = [];
-  const db = auditedFirestore(ctx.db, {
-    actor: ctx.actor,
-    what: 'importBackup',
-    now: ctx.now,
-    describe: (writes) => ({
-      target: 'backup',
-      before: null,
-      after: { documents: writes.map((w) => w.path) },
-    }),
-    onAudit: (id) => auditIds.push(id),
-  });
-  const result = await writeBackup(db, input.backup, {
-    dryRun: input.dryRun,
-    batchSize: AUDITED_BATCH_WRITES,
-    // Each entry lists its commit's paths: long ids (up to 1,500 bytes each) make fewer per
-    // commit rather than an entry over Firestore's 1 MiB.
-    batchPathBytes: AUDITED_PATH_BYTES,
-  });
+  let result: Awaited<ReturnType<typeof importWithAudit>>;
+  try {
+    result = await importWithAudit(ctx.db, ctx, input.backup, { dryRun: input.dryRun });
+  } catch (error) {
+    if (!(error instanceof BackupImportError)) throw error;
+    throw new ApiError(
+      'aborted',
+      `${error.message} (the earlier batches are written, each with its audit entry; importing the same file again finishes the restore)`,
+      { written: error.written, total: error.total },
+    );
+  }
   return {
     dryRun: result.dryRun,
     projectId: result.projectId,
@@ -66,6 +257,7 @@ export async function importBackup(
     documents: result.documents,
     byCollection: result.byCollection,
     written: result.written,
-    auditId: auditIds[0] ?? null,
+    auditId: result.auditIds[0] ?? null,
+    auditIds: result.auditIds,
   };
 }

@@ -3,6 +3,7 @@ import type { Actor } from '../../core/api';
 import type { WorkQueueProvider } from '../../core/pipeline/work-items';
 import type { QueueRate } from '../../core/queue-rate';
 import type { StatsSink } from '../aggregation-store';
+import type { BackupStorage } from '../backup-storage';
 import type { QueueAdmin } from '../queue-admin';
 import type { Enqueue } from '../task-queue';
 
@@ -14,6 +15,8 @@ export interface UserDirectory {
     customClaims?: Record<string, unknown>;
   }>;
   setCustomUserClaims(uid: string, claims: object | null): Promise<void>;
+  /** Ends the user's sessions: their ID tokens stop refreshing (with it, a stale role). */
+  revokeRefreshTokens(uid: string): Promise<void>;
 }
 
 /** What the operations run against: injected, so tests use their own Firestore and fakes. */
@@ -34,6 +37,11 @@ export interface OperationDeps {
    * each work queue's deploy-time bounds. Absent, operations leave the queues alone.
    */
   queues?: { admin: QueueAdmin; deployed: (provider: WorkQueueProvider) => QueueRate };
+  /**
+   * Where exports write their files (production: the payload bucket's `backups/`); called on
+   * use. Absent, exportBackup is failed-precondition.
+   */
+  backups?: () => BackupStorage;
 }
 
 export interface OperationContext extends OperationDeps {

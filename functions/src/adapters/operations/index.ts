@@ -15,6 +15,7 @@ import { setUserRole } from './users';
 export { AUDITED_BATCH_WRITES, auditedFirestore, writeAudit } from './audit';
 export type { OperationContext, OperationDeps, UserDirectory } from './context';
 export { manualValidationRunId } from './runs';
+export { currentRole } from './users';
 
 /** One operation per callable: the parsed input, and the raw one for "which keys were given". */
 export type Operation<N extends ImplementedCallable> = (

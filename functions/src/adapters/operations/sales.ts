@@ -17,6 +17,15 @@ import type { OperationContext } from './context';
 
 /** The callable's own time budget: no chunk starts after this, well inside its timeout. */
 const REFRESH_BUDGET_MS = 60_000;
+/** The callable's timeout when the context names no deadline (see entry/callables/define.ts). */
+const REFRESH_TIMEOUT_MS = 120_000;
+/**
+ * Kept free at the end of the call: a fetch under way stops this long before the deadline, so
+ * the cycle saves its state, releases its lease and the engine gives back what it holds.
+ */
+export const REFRESH_SAVE_MARGIN_MS = 20_000;
+/** The lease outlives the call by this much at most, should the call be stopped regardless. */
+const REFRESH_LEASE_GRACE_MS = 30_000;
 
 async function cached(
   ctx: OperationContext,
@@ -32,10 +41,18 @@ async function cached(
     ctx.db.doc(`${AUTOSYNC_COLLECTION}/${REALTIME_SALES_SYNC.source}`).get(),
   ]);
   const watermark = state.get('watermarkMs');
-  return { summary: stored, syncedUntilMs: typeof watermark === 'number' ? watermark : null };
+  const { truncated, ...sales } = stored;
+  return {
+    summary: sales,
+    syncedUntilMs: typeof watermark === 'number' ? watermark : null,
+    truncated,
+  };
 }
 
-/** Firestore only: never calls SP-API. */
+/**
+ * Firestore only: never calls SP-API. Reads at most MAX_SUMMARY_BUCKETS buckets (newest hours
+ * first) and says `truncated` when the reach holds more.
+ */
 export function getRealtimeSalesSummary(
   ctx: OperationContext,
   input: z.output<typeof getRealtimeSalesSummaryInput>,
@@ -55,6 +72,11 @@ export async function refreshRealtimeSales(
   const fetchAndStore = autoSyncFetcher(REALTIME_SALES_SYNC.source);
   if (!fetchAndStore) throw new Error('no real-time sales fetcher is registered');
   const startedAt = ctx.now();
+  // The call's deadline, passed down: chunks stop starting after the budget, a fetch under way
+  // (SP-API report polls of 15 s, up to 40 of them) stops before the timeout, and the lease
+  // expires soon after the call could have ended, even if it never gets to release it.
+  const deadlineMs = ctx.deadlineMs ?? startedAt + REFRESH_TIMEOUT_MS;
+  const fetchDeadlineMs = deadlineMs - REFRESH_SAVE_MARGIN_MS;
   // Every commit of the cycle's own (its lease, the sync state) carries an audit entry.
   const db = auditedFirestore(ctx.db, {
     actor: ctx.actor,
@@ -76,7 +98,9 @@ export async function refreshRealtimeSales(
     engine,
     fetchAndStore,
     now: ctx.now,
-    deadlineMs: startedAt + REFRESH_BUDGET_MS,
+    deadlineMs: Math.min(startedAt + REFRESH_BUDGET_MS, fetchDeadlineMs),
+    fetchDeadlineMs,
+    leaseMs: Math.max(0, deadlineMs - startedAt) + REFRESH_LEASE_GRACE_MS,
   }).finally(() =>
     // A give-back that fails strands the tokens until they expire; it must not turn a finished
     // refresh (or its own error) into another error.

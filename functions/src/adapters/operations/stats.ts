@@ -1,4 +1,4 @@
-import { type Firestore, Timestamp } from 'firebase-admin/firestore';
+import { type Firestore, type Query, Timestamp } from 'firebase-admin/firestore';
 import type { z } from 'zod';
 import {
   failedPrecondition,
@@ -16,8 +16,8 @@ import type { OperationContext } from './context';
 import { categoryPath, providerPath } from './documents';
 
 const MINUTE_MS = 60_000;
-/** Documents one answer reads at most (a day of many categories). */
-const MAX_MINUTE_DOCS = 5_000;
+/** Usage documents one answer holds at most (a day of three categories); `truncated` beyond. */
+export const MAX_MINUTE_DOCS = 5_000;
 
 export function emptyCounters(): UsageCounters {
   return Object.fromEntries(USAGE_COUNTERS.map((c) => [c, 0])) as UsageCounters;
@@ -33,9 +33,10 @@ function countersOf(data: Record<string, unknown>): UsageCounters {
 }
 
 /**
- * The per-minute usage documents since `fromMs`, oldest first. Queried by `minute` alone
- * (the single-field index firestore.indexes.json declares) and filtered here, so no composite
- * index is needed.
+ * The per-minute usage documents since `fromMs`, oldest first, at most `limit` of them (and one
+ * more read to tell whether there were more: `truncated`). The provider and category filters
+ * are part of the query (composite indexes in firestore.indexes.json), so the bound counts
+ * matching documents only and a filtered answer is complete unless it says otherwise.
  */
 export async function usageMinutes(
   db: Firestore,
@@ -43,8 +44,10 @@ export async function usageMinutes(
   filter: { provider?: string; category?: string } = {},
   limit = MAX_MINUTE_DOCS,
 ): Promise<{ minutes: QuotaMinute[]; truncated: boolean }> {
-  const snapshot = await db
-    .collection(USAGE_STATS_COLLECTION)
+  let query: Query = db.collection(USAGE_STATS_COLLECTION);
+  if (filter.provider !== undefined) query = query.where('provider', '==', filter.provider);
+  if (filter.category !== undefined) query = query.where('category', '==', filter.category);
+  const snapshot = await query
     .where('minute', '>=', Timestamp.fromMillis(fromMs))
     .orderBy('minute', 'asc')
     .limit(limit + 1)
@@ -55,8 +58,6 @@ export async function usageMinutes(
     if (!(minute instanceof Timestamp)) return [];
     const provider = String(data.provider ?? '');
     const category = String(data.category ?? '');
-    if (filter.provider !== undefined && provider !== filter.provider) return [];
-    if (filter.category !== undefined && category !== filter.category) return [];
     return [{ minuteMs: minute.toMillis(), provider, category, ...countersOf(data) }];
   });
   return { minutes, truncated: snapshot.size > limit };

@@ -84,5 +84,6 @@ export async function getStatus(
       };
     }),
     cooldowns,
+    usageTruncated: usage.truncated,
   };
 }

@@ -1,6 +1,15 @@
 import type { Firestore } from 'firebase-admin/firestore';
 import { z } from 'zod';
-import { type Category, limitSchema, type Provider } from '../../core/config';
+import {
+  ConfigError,
+  categorySchema,
+  flagsSchema,
+  limitSchema,
+  type Provider,
+  parseDocument,
+  providerSchema,
+  validateRuntimeConfig,
+} from '../../core/config';
 import { type Allocation, nextAllocation } from '../../core/quota/epochs';
 import { QUOTA_COLLECTIONS } from './collections';
 
@@ -58,16 +67,37 @@ function toDoc(allocation: Allocation) {
  * Publishes the provider's effective shares and limits; returns what changed. A change takes
  * effect after the lead time; an allocation from before limits were published gets its limits
  * as "always in force", under the keys its claims already use.
+ *
+ * The provider and its categories are read inside the publishing transaction: two share
+ * changes publishing at once each publish what Firestore holds when they commit, so the last
+ * publication is never one made from a read older than the other change.
  */
 export async function publishAllocation(
   db: Firestore,
-  provider: Provider,
-  categories: Category[],
+  providerId: string,
   nowMs: number,
 ): Promise<{ allocation: Allocation; changed: string[] }> {
-  const ref = db.collection(QUOTA_COLLECTIONS.allocations).doc(provider.id);
+  const ref = db.collection(QUOTA_COLLECTIONS.allocations).doc(providerId);
   return db.runTransaction(async (tx) => {
-    const snap = await tx.get(ref);
+    const [snap, providerSnap, categorySnaps] = await Promise.all([
+      tx.get(ref),
+      tx.get(db.doc(`${CONFIG_COLLECTIONS.providers}/${providerId}`)),
+      tx.get(db.collection(CONFIG_COLLECTIONS.categories).where('provider', '==', providerId)),
+    ]);
+    if (!providerSnap.exists) {
+      throw new ConfigError(`${CONFIG_COLLECTIONS.providers}/${providerId}`, [
+        { path: '', message: 'does not exist' },
+      ]);
+    }
+    const provider: Provider = parseDocument(providerSchema, providerSnap.ref.path, {
+      id: providerId,
+      ...providerSnap.data(),
+    });
+    const categories = categorySnaps.docs.map((doc) =>
+      parseDocument(categorySchema, doc.ref.path, { id: doc.id, ...doc.data() }),
+    );
+    // The cross-document rules that concern one provider (its shares' sum, among others).
+    validateRuntimeConfig({ providers: [provider], categories, flags: flagsSchema.parse({}) });
     const existing = snap.exists ? fromDoc(snap.data()) : undefined;
     const next = nextAllocation(existing, provider, categories, nowMs);
     const written = JSON.stringify(toDoc(next.allocation));
@@ -76,6 +106,9 @@ export async function publishAllocation(
     return next;
   });
 }
+
+/** config-repository's CONFIG_PATHS (importing it here would make an import cycle). */
+const CONFIG_COLLECTIONS = { providers: 'providers', categories: 'categories' } as const;
 
 export async function readAllocation(
   db: Firestore,

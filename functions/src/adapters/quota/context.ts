@@ -18,6 +18,8 @@ export const CONTEXT_CACHE_MS = 5_000;
  */
 export class ContextProvider {
   private config: { value: Promise<RuntimeConfig>; atMs: number } | undefined;
+  /** The last configuration read successfully, for answers that cannot wait for a read. */
+  private lastConfig: RuntimeConfig | undefined;
   private readonly allocations = new Map<string, { value: Promise<Allocation>; atMs: number }>();
 
   constructor(
@@ -32,12 +34,22 @@ export class ContextProvider {
     const now = this.now();
     if (!this.config || now - this.config.atMs >= CONTEXT_CACHE_MS) {
       const value = loadRuntimeConfig(this.db);
-      value.catch(() => {
-        if (this.config?.value === value) this.config = undefined;
-      });
+      value.then(
+        (config) => {
+          this.lastConfig = config;
+        },
+        () => {
+          if (this.config?.value === value) this.config = undefined;
+        },
+      );
       this.config = { value, atMs: now };
     }
     return this.config.value;
+  }
+
+  /** The provider as the last successful configuration read had it, without reading. */
+  lastKnownProvider(id: string): Provider | undefined {
+    return this.lastConfig?.providers.find((p) => p.id === id);
   }
 
   /**
@@ -59,7 +71,7 @@ export class ContextProvider {
     const value = readAllocation(this.db, provider.id).then(async (doc) =>
       doc && !isBehind(doc, provider, configured ? category : undefined)
         ? doc
-        : (await publishAllocation(this.db, provider, config.categories, this.now())).allocation,
+        : (await publishAllocation(this.db, provider.id, this.now())).allocation,
     );
     value.catch(() => this.allocations.delete(provider.id));
     this.allocations.set(provider.id, { value, atMs: now });

@@ -22,7 +22,7 @@ export async function republishAllocations(
   const chosen = config.providers.filter((p) => !providers || providers.includes(p.id));
   return Promise.all(
     chosen.map(async (provider) => {
-      const { changed } = await publishAllocation(db, provider, config.categories, nowMs);
+      const { changed } = await publishAllocation(db, provider.id, nowMs);
       return { provider: provider.id, changed };
     }),
   );

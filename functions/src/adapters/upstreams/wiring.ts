@@ -211,27 +211,31 @@ export async function spapiClient(): Promise<SpApiReportsClient> {
 export { REALTIME_SALES_SYNC };
 export const REALTIME_SALES_SOURCE = REALTIME_SALES_SYNC.source;
 
-registerAutoSyncFetcher(REALTIME_SALES_SOURCE, async (window) => {
+registerAutoSyncFetcher(REALTIME_SALES_SOURCE, async (window, options) => {
   const provider = await providerConfig('spapi');
   const fetcher = createRealtimeSalesFetcher({
     client: await spapiClient(),
-    store: new SalesRepository(db()),
+    // The cycle's Firestore: an operator's refresh stores through its audited one.
+    store: new SalesRepository(options?.db ?? db()),
     pollIntervalMs: Number(provider.settings.reportPollMs ?? 15_000),
   });
-  return fetcher(window);
+  return fetcher(window, options);
 });
 
 // ---- SmartProxy: the Buck.cheap price-history collection ----------------------------------
 
 async function proxyClient(): Promise<{ client: ProxiedHttpClient; siteBaseUrl: string }> {
   const provider = await providerConfig('smartproxy');
+  const siteBaseUrl = required(provider, 'endpoints.site');
   const options = {
     proxyUrl: required(provider, 'baseUrl'),
     username: SMARTPROXY_USERNAME.value(),
     password: SMARTPROXY_PASSWORD.value(),
+    // Only the collected site's 403 (or the proxy's own) blocks the provider.
+    quotaOrigins: [new URL(siteBaseUrl).origin],
   };
   const client = cached('smartproxy', options, () => new ProxiedHttpClient(options));
-  return { client, siteBaseUrl: required(provider, 'endpoints.site') };
+  return { client, siteBaseUrl };
 }
 
 async function handlePriceHistory(item: WorkItem) {

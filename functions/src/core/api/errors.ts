@@ -10,7 +10,13 @@ export type ApiErrorCode =
   | 'not-found'
   | 'failed-precondition'
   | 'permission-denied'
-  | 'unauthenticated';
+  | 'unauthenticated'
+  /** Stopped part way (a restore's batch failed): details say what was done. */
+  | 'aborted'
+  /** More than one call may read (an export over its document bound). */
+  | 'resource-exhausted'
+  /** The call's time ran out before the work was done; nothing was kept. */
+  | 'deadline-exceeded';
 
 export class ApiError extends Error {
   constructor(
@@ -42,6 +48,11 @@ export function fieldIssues(error: z.ZodError, prefix: readonly PropertyKey[] = 
         message: 'Unrecognized key',
       }));
     }
+    if (issue.code === 'invalid_key') {
+      // A map key the id schema refuses: say why, not only "Invalid key in record".
+      const why = issue.issues.map((i) => i.message).join('; ');
+      return [{ path: formatPath(path), message: `invalid key: ${why}` }];
+    }
     return [{ path: formatPath(path), message: issue.message }];
   });
 }
@@ -64,4 +75,8 @@ export function notFound(kind: string, id: string, path?: string): ApiError {
 
 export function failedPrecondition(message: string, details?: Record<string, unknown>): ApiError {
   return new ApiError('failed-precondition', message, details);
+}
+
+export function permissionDenied(message: string, details?: Record<string, unknown>): ApiError {
+  return new ApiError('permission-denied', message, details);
 }

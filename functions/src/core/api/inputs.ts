@@ -1,7 +1,10 @@
 import { z } from 'zod';
+import { EXPORTABLE_COLLECTIONS } from '../backup-scope';
 import { flagsSchema } from '../config';
+import { idSchema } from '../ids';
 import { type PipelineConfig, pipelineConfigSchema } from '../pipeline/config';
 import { phaseScheduleSchema, phaseSchema } from '../pipeline/phases';
+import { salesMarketplaceIdSchema } from '../sales';
 import { roleSchema } from './roles';
 
 /**
@@ -18,10 +21,7 @@ function inherited(s: string): boolean {
 }
 
 /** Provider, category, collection and marketplace ids (as core/config.ts stores them). */
-export const apiIdSchema = z
-  .string()
-  .regex(/^[a-z][a-z0-9_-]{0,62}$/, 'lowercase id: letters, digits, - and _')
-  .refine((s) => !inherited(s), 'reserved name');
+export const apiIdSchema = idSchema;
 
 const percent = z.number().min(0).max(100);
 
@@ -193,8 +193,11 @@ export const setUserRoleInput = z.strictObject({
 export const getRealtimeSalesSummaryInput = z.strictObject({
   /** How far back the summary reaches (default 24 hours, at most 90 days). */
   sinceHours: z.number().positive().max(2_160).optional(),
-  /** One marketplace (its money figures are in one currency); all stored ones otherwise. */
-  marketplaceId: textSchema(32).min(1).optional(),
+  /**
+   * One marketplace (its money figures are in one currency); all stored ones otherwise. The
+   * repository's own schema: an id it would refuse is invalid input, not stored data.
+   */
+  marketplaceId: salesMarketplaceIdSchema.optional(),
   /** Best sellers listed (default 10). */
   top: z.number().int().min(1).max(100).optional(),
 });
@@ -205,11 +208,15 @@ export const refreshRealtimeSalesInput = z.strictObject({
 });
 
 export const exportBackupInput = z.strictObject({
-  /** Top-level collections to export (default: configuration and state, see adapters/backup). */
+  /**
+   * Top-level collections to export: only the backed-up ones (core/backup-scope.ts); the audit
+   * log for admins only. Default: every restorable collection (not the audit log).
+   */
   collections: z
-    .array(z.string().regex(/^[A-Za-z][A-Za-z0-9_-]{0,99}$/, 'a collection id'))
+    .array(z.enum(EXPORTABLE_COLLECTIONS))
     .min(1)
-    .max(50)
+    .max(EXPORTABLE_COLLECTIONS.length)
+    .refine((c) => new Set(c).size === c.length, 'each collection at most once')
     .optional(),
 });
 

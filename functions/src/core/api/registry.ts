@@ -54,6 +54,11 @@ export interface CallableSpec<I extends z.ZodType = z.ZodType> {
   mutates: boolean;
   input: I;
   summary: string;
+  /**
+   * Changes nothing but writes one audit entry per successful call (an export: who took which
+   * data where).
+   */
+  auditsReads?: boolean;
 }
 
 /** A callable another part of the project builds; `input: null` until then. */
@@ -69,8 +74,9 @@ function callable<I extends z.ZodType>(
   mutates: boolean,
   input: I,
   summary: string,
+  options: { auditsReads?: boolean } = {},
 ): CallableSpec<I> {
-  return { role, mutates, input, summary };
+  return { role, mutates, input, summary, ...options };
 }
 
 export const callableRegistry = {
@@ -105,7 +111,13 @@ export const callableRegistry = {
     getRealtimeSalesSummaryInput,
     'real-time sales summary (stored data only)',
   ),
-  exportBackup: callable('operator', false, exportBackupInput, 'configuration and state as JSON'),
+  exportBackup: callable(
+    'operator',
+    false,
+    exportBackupInput,
+    'configuration and state to a Cloud Storage object (the audit log: admins only)',
+    { auditsReads: true },
+  ),
   importBackup: callable('admin', true, importBackupInput, 'restore a verified backup'),
   purgeProviderQueues: callable(
     'admin',

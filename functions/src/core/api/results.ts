@@ -63,6 +63,11 @@ export interface StatusResult {
   categories: CategoryStatus[];
   /** The active cooldowns, soonest end first. */
   cooldowns: CooldownStatus[];
+  /**
+   * True when the usage window held more per-minute documents than one answer reads (5,000):
+   * the categories' `usage` then leave out the newest minutes.
+   */
+  usageTruncated: boolean;
 }
 
 export type CollectionStatusResult = CollectionStatusReport;
@@ -184,6 +189,11 @@ export interface RealtimeSalesSummaryResult {
   summary: SalesSummary;
   /** Everything before this is stored (null before the first sync). */
   syncedUntilMs: number | null;
+  /**
+   * True when the reach held more hourly buckets than one answer reads (25,000): the summary
+   * then covers the newest whole hours only, from `summary.sinceMs` (later than asked).
+   */
+  truncated: boolean;
 }
 
 /**
@@ -205,11 +215,22 @@ export type RefreshRealtimeSalesResult = RealtimeSalesSummaryResult &
   );
 
 export interface ExportBackupResult {
-  /** The backup file's text: import it as it is (any change fails its checksum). */
-  backup: string;
+  /** The Cloud Storage object the backup file was written to (`gs://{bucket}/{path}`). */
+  bucket: string;
+  path: string;
+  /** SHA-256 (hex) of the object's bytes, to check a download against. */
+  sha256: string;
+  /** The object's size in bytes. */
+  bytes: number;
+  /** The backup's own checksum (`sha256:` over its content), which an import verifies. */
   checksum: string;
   createdAt: string;
+  /** The collections exported, and documents in all and per top-level collection. */
+  collections: string[];
   documents: number;
+  byCollection: Record<string, number>;
+  /** The export's audit entry (who took which data where). */
+  auditId: string;
 }
 
 export interface ImportBackupResult extends Audited {
@@ -223,4 +244,6 @@ export interface ImportBackupResult extends Audited {
   byCollection: Record<string, number>;
   /** Documents written (0 on a dry run). */
   written: number;
+  /** One audit entry per batch written (`auditId` is the first). */
+  auditIds: string[];
 }

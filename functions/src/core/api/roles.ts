@@ -28,9 +28,10 @@ export function hasRole(actual: Role | null | undefined, required: Role): boolea
 export const ROLE_CLAIMS = ['role', ...ROLES] as const;
 
 /**
- * The caller's role from the ID token's custom claims: `role: "operator"` (one string, case
- * and surrounding spaces ignored) or boolean claims `viewer` / `operator` / `admin: true`. Both
- * forms may be present; the highest role wins. Anything else means no role.
+ * The caller's role from the ID token's custom claims: `role: "operator"` (one string, exactly
+ * one of the role names) or boolean claims `viewer` / `operator` / `admin: true`. Both forms may
+ * be present; the highest role wins. Anything else means no role: firestore.rules compares the
+ * claim with `==`, so `" ADMIN "` must not be an admin here while the rules see no role at all.
  */
 export function roleFromClaims(claims: unknown): Role | null {
   if (claims === null || typeof claims !== 'object') return null;
@@ -40,10 +41,7 @@ export function roleFromClaims(claims: unknown): Role | null {
     if (roleRank(role) > roleRank(best)) best = role;
   };
   const named = Object.hasOwn(token, 'role') ? token.role : undefined;
-  if (typeof named === 'string') {
-    const normalized = named.trim().toLowerCase();
-    if (isRole(normalized)) consider(normalized);
-  }
+  if (isRole(named)) consider(named);
   for (const role of ROLES) {
     if (Object.hasOwn(token, role) && token[role] === true) consider(role);
   }

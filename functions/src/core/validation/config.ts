@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { idSchema } from '../ids';
 
 /** The data-quality rules, in the order findings are reported. */
 export const ruleIds = [
@@ -35,8 +36,12 @@ export const validationConfigSchema = z.object({
   maxGapDays: ruleFields.maxGapDays.default(7),
   minConfidence: ruleFields.minConfidence.default(0.8),
   disabledRules: ruleFields.disabledRules.default([]),
-  /** Per-marketplace overrides of the thresholds above. */
-  marketplaces: z.record(z.string(), ruleOverrideSchema).default({}),
+  /**
+   * Per-marketplace overrides of the thresholds above, keyed by marketplace id (the one id
+   * schema of core/ids.ts: an empty, reserved or 2,000-character key is refused here rather than
+   * by Firestore).
+   */
+  marketplaces: z.record(idSchema, ruleOverrideSchema).default({}),
   /** Defects kept per finding as examples (the count is always complete). */
   maxExamples: z.number().int().positive().default(5),
 });

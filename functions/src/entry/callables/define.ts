@@ -6,16 +6,24 @@ import type { CallableResult, ImplementedCallable } from '../../core/api';
 import { callableHandler, type DepsSource } from './handler';
 import '../options';
 
-/** Deploy-time parameter (functions/.env): reject calls without a valid App Check token. */
+/**
+ * Deploy-time parameter (functions/.env, true): reject calls without a valid App Check token.
+ * The local stack turns it off in functions/.env.local, which only the emulator reads.
+ */
 export const ENFORCE_APP_CHECK = defineBoolean('ENFORCE_APP_CHECK', {
-  default: false,
+  default: true,
   description: 'Reject callable requests without a valid App Check token',
 });
 
+/** A callable's timeout unless it says otherwise (Cloud Functions' default). */
+export const DEFAULT_CALLABLE_TIMEOUT_SECONDS = 60;
+
 /** Callables that run long jobs get a longer timeout than the default minute. */
-const TIMEOUT_SECONDS: Partial<Record<ImplementedCallable, number>> = {
+export const TIMEOUT_SECONDS: Partial<Record<ImplementedCallable, number>> = {
   validateData: 540,
   forceFlush: 300,
+  // Paged exports of large projects (adapters/backup.ts stops cleanly before the deadline).
+  exportBackup: 540,
   refreshRealtimeSales: 120,
 };
 
@@ -34,7 +42,13 @@ function define<N extends ImplementedCallable>(name: N, deps: DepsSource) {
   if (secrets) options.secrets = secretsOf(...secrets);
   const timeoutSeconds = TIMEOUT_SECONDS[name];
   if (timeoutSeconds) options.timeoutSeconds = timeoutSeconds;
-  return onCall(options, callableHandler(name, operations[name], deps));
+  // The operation learns its deadline, so long work ends (and releases its leases) before it.
+  return onCall(
+    options,
+    callableHandler(name, operations[name], deps, {
+      timeoutSeconds: timeoutSeconds ?? DEFAULT_CALLABLE_TIMEOUT_SECONDS,
+    }),
+  );
 }
 
 /**

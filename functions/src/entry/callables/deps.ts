@@ -1,5 +1,6 @@
 import { getAuth } from 'firebase-admin/auth';
 import { enqueueAggregationFlush } from '../../adapters/aggregation-store';
+import { instanceBackupStorage } from '../../adapters/backup-storage';
 import { db, projectId, version } from '../../adapters/firebase';
 import type { OperationDeps } from '../../adapters/operations';
 import { cloudTasksAdmin } from '../../adapters/queue-admin';
@@ -9,7 +10,7 @@ import { instanceWriteBuffer } from '../../adapters/write-buffer';
 
 let shared: OperationDeps | undefined;
 
-/** The instance's dependencies: the default app's Firestore and Auth, Cloud Tasks and its queue administration, the buffer. */
+/** The instance's dependencies: the default app's Firestore and Auth, Cloud Tasks and its queue administration, the buffer, the backup bucket. */
 export function instanceDeps(): OperationDeps {
   if (!shared) {
     const firestore = db(); // initializes the default app, which Auth shares
@@ -23,6 +24,7 @@ export function instanceDeps(): OperationDeps {
       projectId,
       version,
       queues: { admin: cloudTasksAdmin(), deployed: deployedQueueRate },
+      backups: instanceBackupStorage,
     };
   }
   return shared;

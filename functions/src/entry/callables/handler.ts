@@ -1,5 +1,5 @@
 import { type CallableRequest, HttpsError } from 'firebase-functions/v2/https';
-import type { Operation, OperationDeps } from '../../adapters/operations';
+import { currentRole, type Operation, type OperationDeps } from '../../adapters/operations';
 import {
   type Actor,
   type CallableResult,
@@ -16,6 +16,11 @@ import { toHttpsError } from '../errors';
 
 export type DepsSource = OperationDeps | (() => OperationDeps);
 
+export interface CallableHandlerOptions {
+  /** The function's timeout: the operation's context carries the deadline it sets. */
+  timeoutSeconds?: number;
+}
+
 /**
  * The callable's body, in order: signed in (else unauthenticated), the role the registry asks
  * (else permission-denied), the input parsed by the registry's schema (else invalid-argument
@@ -26,8 +31,11 @@ export function callableHandler<N extends ImplementedCallable>(
   name: N,
   operation: Operation<N>,
   deps: DepsSource,
+  options: CallableHandlerOptions = {},
 ): (request: CallableRequest<unknown>) => Promise<CallableResult<N>> {
   const spec = callableRegistry[name];
+  const timeoutMs =
+    options.timeoutSeconds === undefined ? undefined : options.timeoutSeconds * 1000;
   return async (request) => {
     const auth = request.auth;
     if (!auth) throw new HttpsError('unauthenticated', `${name} needs a signed-in user`);
@@ -41,10 +49,31 @@ export function callableHandler<N extends ImplementedCallable>(
     const raw = request.data ?? {};
     const parsed = spec.input.safeParse(raw);
     if (!parsed.success) throw toHttpsError(invalidArgument(fieldIssues(parsed.error)));
+    const resolved = typeof deps === 'function' ? deps() : deps;
+    // A token keeps its claims for up to an hour: changes are checked against the account now.
+    if (spec.role !== 'viewer') {
+      let current: Awaited<ReturnType<typeof currentRole>>;
+      try {
+        current = await currentRole(resolved.users, auth.uid, resolved.now(), auth.token.iat);
+      } catch (error) {
+        throw toHttpsError(error);
+      }
+      if (!hasRole(current, spec.role)) {
+        throw new HttpsError(
+          'permission-denied',
+          `${name} needs the ${spec.role} role, which the account no longer has`,
+          { required: spec.role, role: current },
+        );
+      }
+    }
     const email = auth.token.email;
     const actor: Actor = { uid: auth.uid, email: typeof email === 'string' ? email : null, role };
     try {
-      const context = { ...(typeof deps === 'function' ? deps() : deps), actor };
+      const context = {
+        ...resolved,
+        actor,
+        ...(timeoutMs === undefined ? {} : { deadlineMs: resolved.now() + timeoutMs }),
+      };
       const result = await operation(context, parsed.data as ParsedInput<N>, raw);
       if (spec.mutates) {
         logger.info({ callable: name, uid: actor.uid, role }, 'operator call');
