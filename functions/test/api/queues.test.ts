@@ -96,6 +96,21 @@ describe('queue rates', () => {
     expect(f.queues.queues.get('keepaWork')!.maxDispatchesPerSecond).toBeCloseTo(37.5);
   });
 
+  it('rises at once when a collection gives a category work, before any heartbeat', async () => {
+    await syncProviderQueues({ db: f.db, admin: f.queues, deployed });
+    expect(f.queues.queues.get('keepaWork')!.maxDispatchesPerSecond).toBe(2.5);
+    // historical (30%) had no work; a collection on it makes its share count: 70% of 5/s.
+    await run('startCollection', {
+      id: 'history-2026',
+      provider: 'keepa',
+      category: 'historical',
+      targets: { takealot: 10 },
+      // Its share as it is: the queue rises for the work, not for a share change.
+      phases: [{ fromPercent: 0, sharePercent: 30 }],
+    });
+    expect(f.queues.queues.get('keepaWork')!.maxDispatchesPerSecond).toBeCloseTo(4.38);
+  });
+
   it('resumes a queue paused by hand outside maintenance (Tollgate owns the state)', async () => {
     await f.queues.pause('smartproxyWork');
     const synced = await syncProviderQueues({ db: f.db, admin: f.queues, deployed });

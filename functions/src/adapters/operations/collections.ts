@@ -143,7 +143,11 @@ export async function startCollection(
     result.shareChanges.length > 0
       ? await publishAfterChange(db, ctx.now(), input.provider)
       : false;
-  if (result.shareChanges.length > 0) await syncQueuesAfterChange(ctx, input.provider);
+  // A new or changed collection changes the work its queue carries (and which shares count
+  // for its rate), shares or not.
+  if (result.created || result.changed || result.shareChanges.length > 0) {
+    await syncQueuesAfterChange(ctx, input.provider);
+  }
   return {
     collection: result.collection,
     created: result.created,
