@@ -290,22 +290,22 @@ export class LocalQueue {
     }
   }
 
-  /** The next task due, dropping entries of tasks deleted, purged or re-queued since. */
+  /**
+   * The next task due, dropping entries of tasks deleted since (a task has one entry at a time:
+   * wait() adds it, dispatch pops it, a purge clears them all).
+   */
   private peek(): QueuedTask | undefined {
     while (this.order.length > 0) {
       const task = this.order[this.order.length - 1]!;
-      if (this.waiting.get(task.name) === task && task.dueMs === this.dueOf.get(task)) return task;
+      if (this.waiting.get(task.name) === task) return task;
       this.order.pop();
     }
     return undefined;
   }
 
-  private readonly dueOf = new WeakMap<QueuedTask, number>();
-
   /** Into the waiting set, and by binary search into the due order (latest first). */
   private wait(task: QueuedTask): void {
     this.waiting.set(task.name, task);
-    this.dueOf.set(task, task.dueMs);
     let low = 0;
     let high = this.order.length;
     while (low < high) {

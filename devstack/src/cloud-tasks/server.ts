@@ -1,6 +1,7 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { z } from 'zod';
+import { readJson, send, TOO_LARGE } from '../http-json.ts';
 import type { DiscoveredQueue } from './discover.ts';
 import {
   type Clock,
@@ -125,7 +126,7 @@ export class LocalCloudTasks {
       const problem = updateRateLimits(
         queue,
         (url.searchParams.get('updateMask') ?? '').split(',').filter(Boolean),
-        await readJson(req),
+        await readJson(req, MAX_ADMIN_BODY_BYTES),
       );
       if (problem) return fail(res, 400, 'INVALID_ARGUMENT', problem);
       return send(res, 200, queueResource(queue, enumsAsInts, false));
@@ -169,6 +170,9 @@ export class LocalCloudTasks {
     send(res, 200, { name: added.name, scheduleTime: new Date(added.dueMs).toISOString() });
   }
 }
+
+/** A queue patch is a few rate fields. */
+const MAX_ADMIN_BODY_BYTES = 64 * 1024;
 
 /** Cloud Tasks' limits on a task: "Maximum task size: 1 MB" (its body, base64 on the wire). */
 const MAX_TASK_BYTES = 1_000_000;
@@ -319,35 +323,6 @@ const httpDispatch: Dispatcher = async (task: QueuedTask, headers) => {
   }
 };
 
-const TOO_LARGE = Symbol('too large');
-
-/** The request body as JSON (undefined when it is not); past `maxBytes`, TOO_LARGE. */
-async function readJson(
-  req: IncomingMessage,
-  maxBytes = 64 * 1024,
-): Promise<unknown | typeof TOO_LARGE> {
-  const chunks: Buffer[] = [];
-  let size = 0;
-  for await (const chunk of req) {
-    size += (chunk as Buffer).length;
-    if (size > maxBytes) {
-      req.resume(); // drain the rest unread
-      return TOO_LARGE;
-    }
-    chunks.push(chunk as Buffer);
-  }
-  try {
-    return JSON.parse(Buffer.concat(chunks).toString('utf8'));
-  } catch {
-    return undefined;
-  }
-}
-
 function fail(res: ServerResponse, status: number, code: string, message: string): void {
   send(res, status, { error: { code: status, message, status: code } });
-}
-
-function send(res: ServerResponse, status: number, body: unknown): void {
-  res.writeHead(status, { 'content-type': 'application/json' });
-  res.end(JSON.stringify(body));
 }

@@ -1,5 +1,6 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { z } from 'zod';
+import { parseJson, readJson, readText, send } from '../http-json.ts';
 import type { Scheduler } from './scheduler.ts';
 
 /** A sandbox upstream as the control plane sees it: its counters, and misbehaviour on demand. */
@@ -91,26 +92,3 @@ const fireSchema = z.object({
     .optional(),
 });
 const misbehaveSchema = z.object({ mode: z.string().min(1), operation: z.string().optional() });
-
-async function readText(req: IncomingMessage): Promise<string> {
-  const chunks: Buffer[] = [];
-  for await (const chunk of req) chunks.push(chunk as Buffer);
-  return Buffer.concat(chunks).toString('utf8');
-}
-
-function parseJson(text: string): unknown {
-  try {
-    return JSON.parse(text);
-  } catch {
-    return undefined;
-  }
-}
-
-async function readJson(req: IncomingMessage): Promise<unknown> {
-  return parseJson(await readText(req));
-}
-
-function send(res: ServerResponse, status: number, body: unknown): void {
-  res.writeHead(status, { 'content-type': 'application/json' });
-  res.end(JSON.stringify(body));
-}
