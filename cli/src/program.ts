@@ -17,6 +17,7 @@ import {
   renderImport,
   renderMaintenance,
   renderPurge,
+  renderRestartCollection,
   renderRole,
   renderStartCollection,
   renderStats,
@@ -314,6 +315,16 @@ export async function runCli(argv: readonly string[], options: CliOptions): Prom
           run.print(await run.call('startCollection', input), renderStartCollection);
         },
       ),
+    );
+
+  program
+    .command('restart')
+    .description('run a stalled collection again, its lost work re-issued (restartCollection)')
+    .argument('<id>', 'collection id')
+    .action(
+      action(async (run, id: string) => {
+        run.print(await run.call('restartCollection', { id }), renderRestartCollection);
+      }),
     );
 
   program

@@ -7,6 +7,7 @@ import type {
   PurgeProviderQueuesResult,
   QuotaStatsResult,
   RecentWarningsResult,
+  RestartCollectionResult,
   SetFlagsResult,
   SetMaintenanceModeResult,
   SetUserRoleResult,
@@ -145,6 +146,7 @@ export function renderStartCollection(r: StartCollectionResult): string {
     pairs([
       ['collection', c.id],
       ['created', r.created],
+      ['restarted', r.restarted],
       [
         'targets',
         Object.entries(c.marketplaces)
@@ -157,6 +159,23 @@ export function renderStartCollection(r: StartCollectionResult): string {
       ...audited(r),
     ]) + shareChanges(r.shareChanges)
   );
+}
+
+export function renderRestartCollection(r: RestartCollectionResult): string {
+  const c = r.collection;
+  return pairs([
+    ['collection', c.id],
+    ['status', c.status],
+    ['restarts', c.restarts],
+    [
+      'collected',
+      Object.entries(c.marketplaces)
+        .map(([m, v]) => `${m}=${v.collected}/${v.target}`)
+        .join(' '),
+    ],
+    ['re-issued', r.reissued === null ? 'at the next batch' : JSON.stringify(r.reissued)],
+    ...audited(r),
+  ]);
 }
 
 /** setCategoryAllocation, pauseCategory, resumeCategory. */

@@ -95,6 +95,21 @@ describe('changes', () => {
     expect(result.auditId).toEqual(expect.any(String));
   });
 
+  it('restarts a stalled collection through restartCollection, audited as the CLI', async () => {
+    await fixture.db.doc(`collections/${SEED_COLLECTION}`).update({ status: 'stalled' });
+    const run = await cli(fixture, ['restart', SEED_COLLECTION]);
+    expect(run.code, run.stderr).toBe(0);
+    expect(run.stdout).toMatch(/│ status\s+│ running/);
+    expect(run.stdout).toMatch(/│ restarts\s+│ 1/);
+    const stored = (await fixture.db.doc(`collections/${SEED_COLLECTION}`).get()).data();
+    expect(stored).toMatchObject({ status: 'running', restarts: 1 });
+    const entries = await auditEntries(fixture.db);
+    expect(entries.map((e) => e.what)).toEqual(['restartCollection']);
+    const refused = await cli(fixture, ['restart', 'nope']);
+    expect(refused.code).toBe(1);
+    expect(refused.stderr).toContain('not-found');
+  });
+
   it('starts a collection with targets, then adjusts them', async () => {
     // A Keepa collection keeps a share that carries its 50-token batches (the default phases'
     // 15% and below do not: refused, see functions/test/api/share-check.test.ts).

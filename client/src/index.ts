@@ -86,6 +86,18 @@ export function validateInput<N extends CallableName>(name: N, input: unknown): 
 }
 
 /**
+ * How long to wait before calling again, when a call was refused by the per-user call limit
+ * (`functions/resource-exhausted`, details `{ retryAfterMs, retryAt }`); undefined for any
+ * other error.
+ */
+export function callLimitWaitMs(error: unknown): number | undefined {
+  const { code, details } = (error ?? {}) as { code?: unknown; details?: unknown };
+  if (code !== 'functions/resource-exhausted') return undefined;
+  const wait = (details as { retryAfterMs?: unknown } | null | undefined)?.retryAfterMs;
+  return typeof wait === 'number' && Number.isFinite(wait) && wait >= 0 ? wait : undefined;
+}
+
+/**
  * Client timeouts for callables whose functions may run longer than the SDK's default of 70 s
  * (their `timeoutSeconds` in functions/src/entry/callables/define.ts, plus a margin).
  */

@@ -10,7 +10,12 @@ import {
 import { type Firestore, getFirestore } from 'firebase-admin/firestore';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { signInWithRole } from '../../devstack/src/auth.ts';
-import { createTollgateClient, type TollgateClient, TollgateInputError } from '../src/index.ts';
+import {
+  callLimitWaitMs,
+  createTollgateClient,
+  type TollgateClient,
+  TollgateInputError,
+} from '../src/index.ts';
 
 /**
  * The typed client through the Firebase JS SDK against the functions of the local stack: Auth
@@ -29,8 +34,8 @@ let db: Firestore;
 let app: FirebaseApp;
 let tollgate: TollgateClient;
 
-async function signInAs(role: 'viewer' | 'operator'): Promise<void> {
-  const email = `client-${role}-${run}@tollgate.local`;
+async function signInAs(role: 'viewer' | 'operator', name = `client-${role}`): Promise<void> {
+  const email = `${name}-${run}@tollgate.local`;
   // Creates the user with its role claim; the SDK then signs in as an app's user would.
   await signInWithRole(stack.urls.auth!, stack.projectId, email, role);
   const auth = getAuth(app);
@@ -134,5 +139,34 @@ describe('the typed client against the functions emulator', () => {
       .catch((e: unknown) => e);
     expect(error).toBeInstanceOf(FirebaseError);
     expect((error as FirebaseError).code).toBe('functions/failed-precondition');
+  });
+
+  it('answers resource-exhausted with the wait past the per-user call limit', async () => {
+    // A user of its own: the limit is per user (functions/.env: 60 at once, 120 a minute).
+    await signInAs('viewer', 'client-limited');
+    const startedMs = Date.now();
+    let admitted = 0;
+    let refused: FirebaseError | undefined;
+    while (!refused && admitted < 1_000) {
+      try {
+        await tollgate.getRecentWarnings({ limit: 1 });
+        admitted++;
+      } catch (error) {
+        refused = error as FirebaseError;
+      }
+    }
+    const elapsedS = (Date.now() - startedMs) / 1000;
+    expect(refused?.code).toBe('functions/resource-exhausted');
+    // The burst, and what the bucket refilled meanwhile, never more.
+    expect(admitted).toBeGreaterThanOrEqual(60);
+    expect(admitted).toBeLessThanOrEqual(61 + Math.ceil(2 * elapsedS));
+    const wait = callLimitWaitMs(refused);
+    expect(wait).toBeGreaterThan(0);
+    expect(wait).toBeLessThanOrEqual(500);
+    // After the wait the user may call again; another user was never held up.
+    await new Promise((resolve) => setTimeout(resolve, wait));
+    await expect(tollgate.getRecentWarnings({ limit: 1 })).resolves.toBeDefined();
+    await signInAs('viewer');
+    await expect(tollgate.getRecentWarnings({ limit: 1 })).resolves.toBeDefined();
   });
 });

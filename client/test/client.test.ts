@@ -6,6 +6,7 @@ import { afterAll, beforeAll, describe, expect, expectTypeOf, it } from 'vitest'
 import {
   type CallableName,
   callableNames,
+  callLimitWaitMs,
   createTollgateClient,
   type StatusResult,
   startCollectionInput,
@@ -144,5 +145,20 @@ describe('createTollgateClient', () => {
     void (() => tollgate.startCollection());
     // @ts-expect-error sharePercent is a number
     void (() => tollgate.setCategoryAllocation({ category: 'a', sharePercent: '5' }));
+  });
+});
+
+describe('callLimitWaitMs', () => {
+  it('reads the wait of a call-limit refusal and nothing else', () => {
+    const refusal = { code: 'functions/resource-exhausted', details: { retryAfterMs: 250 } };
+    expect(callLimitWaitMs(refusal)).toBe(250);
+    expect(callLimitWaitMs({ ...refusal, code: 'functions/internal' })).toBeUndefined();
+    expect(
+      callLimitWaitMs({ code: 'functions/resource-exhausted', details: null }),
+    ).toBeUndefined();
+    expect(
+      callLimitWaitMs({ code: 'functions/resource-exhausted', details: { retryAfterMs: '9' } }),
+    ).toBeUndefined();
+    expect(callLimitWaitMs(undefined)).toBeUndefined();
   });
 });

@@ -19,6 +19,7 @@ export {
   pauseCategory,
   purgeProviderQueues,
   refreshRealtimeSales,
+  restartCollection,
   resumeCategory,
   setCategoryAllocation,
   setFlags,

@@ -158,19 +158,27 @@ export class AggregationStore {
           };
           tx.create(responseRef, stored(response, nowMs, false));
           tx.create(header, created);
-          return { outcome: 'added' as const, count: 1, arm: created };
+          return { outcome: 'added' as const, count: 1, arm: created, pending: true };
         }
-        // A header left unarmed (its scheduling failed) is claimed by whoever comes next.
-        const arm = current.status === 'pending' && !current.flushScheduled ? current : undefined;
-        const updates: Record<string, unknown> = arm ? { flushScheduled: true } : {};
+        const pending = current.status === 'pending';
         let outcome: SubmitOutcome = 'duplicate';
+        const updates: Record<string, unknown> = {};
         if (!existing.exists) {
           outcome = current.status === 'written' ? 'late' : 'added';
           tx.create(responseRef, stored(response, nowMs, outcome === 'late'));
           updates[outcome === 'late' ? 'lateCount' : 'count'] = FieldValue.increment(1);
         }
+        // A header left unarmed (its scheduling failed) is claimed by whoever comes next. A
+        // redelivered response arms it again however it is marked: the delivery that marked
+        // it may have died before its enqueue, or this call's own commit may be what it sees
+        // (an answer lost, the transaction re-run). The flush task's id is deterministic, so
+        // arming twice enqueues once.
+        const arm =
+          pending && (!current.flushScheduled || outcome === 'duplicate') ? current : undefined;
+        if (arm && !current.flushScheduled) updates.flushScheduled = true;
         if (Object.keys(updates).length > 0) tx.update(header, updates);
-        return { outcome, count: current.count + (outcome === 'added' ? 1 : 0), arm };
+        const count = current.count + (outcome === 'added' ? 1 : 0);
+        return { outcome, count, arm, pending };
       },
       { maxAttempts: TRANSACTION_ATTEMPTS },
     );
@@ -183,7 +191,9 @@ export class AggregationStore {
     // Armed even when the quorum is already here: it backs up a quorum flush that fails.
     if (done.arm) await this.arm(done.arm);
     const result: SubmitResult = { outcome: done.outcome, count: done.count };
-    if (done.outcome === 'added' && done.count >= config.minResponses) {
+    // A redelivery of a quorum's last response flushes too: the delivery that completed the
+    // quorum may have died before its flush.
+    if (done.outcome !== 'late' && done.pending && done.count >= config.minResponses) {
       try {
         result.flush = await this.flushItem(response.workItemId);
       } catch (error) {

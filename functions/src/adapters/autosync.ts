@@ -2,10 +2,12 @@ import { type Firestore, Timestamp } from 'firebase-admin/firestore';
 import { parseDocument } from '../core/config';
 import {
   type AuditKind,
+  type AuditProgresses,
   type AuditRuns,
+  auditProgressesSchema,
   auditRunsSchema,
   dueAudits,
-  recordAuditRun,
+  recordAuditProgress,
 } from '../core/pipeline/audits';
 import {
   applyChunkResults,
@@ -13,10 +15,11 @@ import {
   backfillStateSchema,
   type Chunk,
   type ChunkResult,
+  chunkId,
   chunkWindow,
   planBackfill,
 } from '../core/pipeline/backfill';
-import { QuotaExceededError } from '../core/quota/errors';
+import { GateDeferredError, QuotaExceededError } from '../core/quota/errors';
 import { logger } from '../log';
 import { acquireLease } from './lease';
 import { loadPipelineConfig } from './pipeline-config';
@@ -32,7 +35,7 @@ export const AUTOSYNC_COLLECTION = 'autosync';
 /** Longer than the scheduled function's timeout: a crashed cycle frees the lease by then. */
 export const DEFAULT_LEASE_MS = 10 * 60_000;
 
-export type SyncPurpose = 'backfill' | AuditKind;
+export type SyncPurpose = 'backfill' | 'requested' | AuditKind;
 
 /** One chunk to fetch and store, and why it is fetched. */
 export interface SyncWindow extends Chunk {
@@ -52,6 +55,14 @@ export interface AutoSyncFetchOptions {
    * audited one (every commit carries its audit entry). The instance's when absent.
    */
   db?: Firestore;
+  /**
+   * The gate's admission of one upstream request of the named operation, for the cycle's
+   * provider and category: a fetcher asks it before every request (each step, each poll, each
+   * marketplace), so every request is charged to its limit. It may wait within the wait bound
+   * (and never past the fetch's deadline); beyond, it throws GateDeferredError, which ends the
+   * cycle with the window unmarked, as a quota error would but without a cooldown.
+   */
+  admit?: (operation: string) => Promise<void>;
 }
 
 /** Fetches one window from the upstream and stores it; resolves only once it is durable. */
@@ -64,7 +75,6 @@ export interface AutoSyncCycleInput {
   source: string;
   provider: string;
   category: string;
-  operation?: string;
   fetchAndStore: AutoSyncFetcher;
   now: () => number;
   /** No chunk starts after this instant, so a cycle ends before its function times out. */
@@ -76,6 +86,12 @@ export interface AutoSyncCycleInput {
    */
   fetchDeadlineMs?: number;
   leaseMs?: number;
+  /**
+   * A window fetched before the backfill, whatever the state says (an operator's refresh of a
+   * named window: a restatement, a gap): it moves no watermark and records no audit. Should it
+   * stop on quota or the gate, nothing else runs.
+   */
+  requested?: { startMs: number; endMs: number };
 }
 
 /** Why the chunks of a run stopped early; those not attempted stay unmarked. */
@@ -109,11 +125,14 @@ export type AutoSyncSummary =
       stopped?: StopReason;
       auditsSkipped: boolean;
       audits: AuditSummary[];
+      /** The requested window's chunks (AutoSyncCycleInput.requested), when one was asked. */
+      requested?: ChunkCounts;
     });
 
 interface StoredState {
   backfill: BackfillState;
   audits: AuditRuns;
+  auditProgress: AuditProgresses;
 }
 
 function readState(source: string, data: FirebaseFirestore.DocumentData | undefined): StoredState {
@@ -121,6 +140,11 @@ function readState(source: string, data: FirebaseFirestore.DocumentData | undefi
   return {
     backfill: parseDocument(backfillStateSchema, path, data ?? {}),
     audits: parseDocument(auditRunsSchema, `${path}.audits`, data?.audits ?? {}),
+    auditProgress: parseDocument(
+      auditProgressesSchema,
+      `${path}.auditProgress`,
+      data?.auditProgress ?? {},
+    ),
   };
 }
 
@@ -148,11 +172,21 @@ async function runLeased(input: AutoSyncCycleInput): Promise<AutoSyncSummary> {
     engine.contexts.runtimeConfig(),
   ]);
   const state = readState(source, stateSnap.data());
+  const chunkMs = Math.round(config.backfill.chunkHours * 3_600_000);
 
+  let requested: Awaited<ReturnType<typeof runWindows>> | undefined;
+  if (input.requested) {
+    const { startMs, endMs } = input.requested;
+    requested = await runWindows(
+      input,
+      chunkWindow(startMs, endMs, chunkMs).map((c) => ({ ...c, purpose: 'requested' as const })),
+    );
+  }
   const plan = planBackfill(state.backfill, now(), config.backfill);
   const backfill = await runWindows(
     input,
     plan.chunks.map((c) => ({ ...c, purpose: 'backfill' as const })),
+    requested?.stopped,
   );
   // Re-read in the transaction: stored windows only add up, so a concurrent writer loses nothing.
   const outcome = await db.runTransaction(async (tx) => {
@@ -170,17 +204,26 @@ async function runLeased(input: AutoSyncCycleInput): Promise<AutoSyncSummary> {
   const audits: AuditSummary[] = [];
   let stopped = backfill.stopped;
   if (!auditsSkipped) {
-    const chunkMs = Math.round(config.backfill.chunkHours * 3_600_000);
-    for (const audit of dueAudits(runtime.flags, state.audits, now(), config.audits)) {
-      const windows = chunkWindow(audit.startMs, audit.endMs, chunkMs).map((c) => ({
-        ...c,
-        purpose: audit.kind,
-      }));
+    const due = dueAudits(runtime.flags, state.audits, now(), config.audits, state.auditProgress);
+    for (const audit of due) {
+      const chunks = chunkWindow(audit.startMs, audit.endMs, chunkMs);
+      const ids = chunks.map(chunkId);
+      // An audit in progress fetches only the chunks its earlier cycles did not store.
+      const windows = chunks
+        .filter((c) => !audit.done.includes(chunkId(c)))
+        .map((c) => ({ ...c, purpose: audit.kind }));
       const run = await runWindows(input, windows);
       const recorded = await db.runTransaction(async (tx) => {
         const fresh = readState(source, (await tx.get(stateRef)).data());
-        const result = recordAuditRun(fresh.audits, audit.kind, run.results, now());
-        if (result.recorded) tx.set(stateRef, { audits: result.lastRuns }, { merge: true });
+        const current = fresh.auditProgress[audit.kind];
+        const done =
+          current?.beganAtMs === audit.beganAtMs ? [...audit.done, ...current.done] : audit.done;
+        const result = recordAuditProgress(fresh.audits, { ...audit, done }, ids, run.results);
+        tx.set(
+          stateRef,
+          { audits: result.lastRuns, auditProgress: { [audit.kind]: result.progress } },
+          { merge: true },
+        );
         return result.recorded;
       });
       audits.push({ kind: audit.kind, ...count(run.results), recorded });
@@ -198,21 +241,25 @@ async function runLeased(input: AutoSyncCycleInput): Promise<AutoSyncSummary> {
     ...(stopped ? { stopped } : {}),
     auditsSkipped,
     audits,
+    ...(requested ? { requested: count(requested.results) } : {}),
   };
 }
 
 /**
- * Runs windows in order, each through the gate and then the fetcher. A quota error reports the
- * cooldown and stops the run; so does a gate answer beyond its wait bound, and the deadline.
+ * Runs windows in order through the fetcher, which asks the gate before each request. A quota
+ * error reports the cooldown and stops the run; so does a gate answer beyond its wait bound,
+ * and the deadline.
  * Any other error is logged and the next window proceeds.
  */
 async function runWindows(
   input: AutoSyncCycleInput,
   windows: readonly SyncWindow[],
+  stoppedBefore?: StopReason,
 ): Promise<{ results: ChunkResult[]; stopped?: StopReason }> {
-  const { engine, source, provider, category, operation, now } = input;
+  const { engine, source, category, now } = input;
   const results: ChunkResult[] = [];
-  let stopped: StopReason | undefined;
+  let stopped: StopReason | undefined = stoppedBefore;
+  const admit = await admission(input);
   for (const window of windows) {
     const chunk = { startMs: window.startMs, endMs: window.endMs };
     if (!stopped && input.deadlineMs !== undefined && now() >= input.deadlineMs) {
@@ -222,32 +269,55 @@ async function runWindows(
       results.push({ chunk, outcome: 'not-attempted' });
       continue;
     }
-    const decision = await engine.acquire({ provider, category, operation });
-    if (decision.kind === 'retryAt') {
-      stopped = { kind: 'deferred', atMs: decision.atMs, reason: decision.reason };
-      results.push({ chunk, outcome: 'not-attempted' });
-      continue;
-    }
     try {
       await input.fetchAndStore(window, {
         db: input.db,
+        admit,
         ...(input.fetchDeadlineMs === undefined ? {} : { deadlineMs: input.fetchDeadlineMs }),
       });
       results.push({ chunk, outcome: 'stored' });
     } catch (error) {
       const message = error instanceof Error ? error.message : String(error);
-      if (error instanceof QuotaExceededError) {
+      if (error instanceof GateDeferredError) {
+        // What this window stored stays (its writes replace the window's buckets); the window
+        // stays unmarked and is fetched whole by a later cycle.
+        stopped = { kind: 'deferred', atMs: error.atMs, reason: error.reason };
+        results.push({ chunk, outcome: 'not-attempted' });
+      } else if (error instanceof QuotaExceededError) {
         stopped = { kind: 'quota', untilMs: await startCooldown(engine, error, category) };
         results.push({ chunk, outcome: 'quota-error', message });
       } else {
         logger.error({ err: error, source, window }, 'auto-sync chunk failed');
         results.push({ chunk, outcome: 'other-error', message });
       }
-    } finally {
-      decision.release();
     }
   }
   return stopped ? { results, stopped } : { results };
+}
+
+/**
+ * The cycle's admission of each upstream request (AutoSyncFetchOptions.admit): granted within
+ * the flags' wait bound, cut to the time left before the fetch's deadline, else deferred.
+ */
+async function admission(input: AutoSyncCycleInput): Promise<(operation: string) => Promise<void>> {
+  const { engine, provider, category, now } = input;
+  const { flags } = await engine.contexts.runtimeConfig();
+  return async (operation) => {
+    const boundMs = flags.maxAwaitSeconds * 1000;
+    const leftMs =
+      input.fetchDeadlineMs === undefined ? boundMs : Math.max(0, input.fetchDeadlineMs - now());
+    const decision = await engine.acquire({
+      provider,
+      category,
+      operation,
+      maxWaitMs: Math.min(boundMs, leftMs),
+    });
+    if (decision.kind === 'retryAt') {
+      throw new GateDeferredError(provider, operation, decision.atMs, decision.reason);
+    }
+    // The request goes out now; no concurrency slot outlives its admission.
+    decision.release();
+  };
 }
 
 /** A failure to write the cooldown must not turn the quota error into an ordinary one. */

@@ -3,11 +3,13 @@ import { parseDocument } from '../core/config';
 import { LISTING_OPERATION } from '../core/pipeline/category-work';
 import type { Collection } from '../core/pipeline/collections';
 import {
+  generationKey,
   type HistoricalConfig,
   type HistoricalState,
   historicalStateSchema,
   markExhausted,
   planDiscovery,
+  rewindDiscovery,
 } from '../core/pipeline/historical';
 import { workItemSchema, workItemTaskId } from '../core/pipeline/work-items';
 import { logger } from '../log';
@@ -81,6 +83,8 @@ export interface DiscoverPayload {
   page: number;
   /** Products of the page to collect (its first ones). */
   limit: number;
+  /** The collection's restarts when the page was handed out (see generationKey). */
+  generation?: number;
 }
 
 /**
@@ -107,11 +111,16 @@ export function discoveryStarter(deps: {
       const item = workItemSchema.parse({
         collection: collection.id,
         kind: DISCOVER_KIND,
-        key: `${marketplace}~${page}`,
+        key: generationKey(`${marketplace}~${page}`, collection.restarts),
         provider: collection.provider,
         category: collection.category,
         operation: LISTING_OPERATION,
-        payload: { marketplace, page, limit } satisfies DiscoverPayload,
+        payload: {
+          marketplace,
+          page,
+          limit,
+          generation: collection.restarts,
+        } satisfies DiscoverPayload,
       });
       const result = await deps.enqueue(deps.queueFor(collection.provider), item, {
         id: workItemTaskId(item),
@@ -146,4 +155,23 @@ export async function markMarketplaceExhausted(
 
 function readState(collection: string, data: unknown): HistoricalState {
   return parseDocument(historicalStateSchema, `${BATCHES_COLLECTION}/${collection}`, data ?? {});
+}
+
+/**
+ * A restarted collection's listing is discovered again from where its collected count stands
+ * (rewindDiscovery); a collection without discovery state has nothing to rewind.
+ */
+export async function rewindCollectionDiscovery(
+  db: Firestore,
+  collection: Collection,
+  config?: HistoricalConfig,
+): Promise<void> {
+  const ref = db.collection(BATCHES_COLLECTION).doc(collection.id);
+  const historical = config ?? (await loadPipelineConfig(db)).historical;
+  await db.runTransaction(async (tx) => {
+    const snapshot = await tx.get(ref);
+    if (!snapshot.exists) return;
+    const state = readState(collection.id, snapshot.data());
+    tx.set(ref, { ...rewindDiscovery(collection, state, historical), updatedAt: Date.now() });
+  });
 }

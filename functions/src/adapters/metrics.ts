@@ -41,6 +41,14 @@ export const gateDecisions = new Counter({
   registers: [metricsRegistry],
 });
 
+/** Per callable, not per user: a label per user would grow without bound. */
+export const callerDecisions = new Counter({
+  name: 'tollgate_call_limit_decisions_total',
+  help: 'Per-user call limit answers by callable and decision (admitted, refused).',
+  labelNames: ['callable', 'decision'] as const,
+  registers: [metricsRegistry],
+});
+
 export const bufferedWrites = new Gauge({
   name: 'tollgate_write_buffer_pending',
   help: 'Document updates waiting in this instance write buffer.',

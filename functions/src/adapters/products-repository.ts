@@ -174,6 +174,25 @@ export class ProductsRepository {
     return snapshot.exists ? parseProduct(snapshot) : undefined;
   }
 
+  /**
+   * Which of these keys of a marketplace the collection has stored already (one batched read):
+   * a re-discovered listing page skips them rather than pay for them again.
+   */
+  async storedBy(
+    collection: string,
+    marketplace: string,
+    keys: readonly string[],
+  ): Promise<Set<string>> {
+    if (keys.length === 0) return new Set();
+    const refs = keys.map((key) =>
+      this.db.collection(PRODUCTS_PATH).doc(productDocId(marketplace, key)),
+    );
+    const snapshots = await this.db.getAll(...refs, { fieldMask: ['collection'] });
+    return new Set(
+      keys.filter((_, i) => snapshots[i]!.exists && snapshots[i]!.get('collection') === collection),
+    );
+  }
+
   /** One page of a marketplace's products in document-id order (no composite index needed). */
   async listByMarketplace(
     marketplace: string,

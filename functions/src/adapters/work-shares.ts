@@ -6,7 +6,6 @@ import {
   introducedShareProblems,
   type PhasedCollection,
   type WorkConfiguration,
-  workProblems,
 } from '../core/pipeline/category-work';
 import { collectionConfigSchema, collectionSchema } from '../core/pipeline/collections';
 import { shareError } from '../core/quota/share-check';

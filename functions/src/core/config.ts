@@ -132,9 +132,18 @@ function checkLimitShapes(
   }
 }
 
+/** The built-in provider of Tollgate's own callables (quota/callers.ts): no document may take it. */
+export const CALLERS_PROVIDER = 'callers';
+
 export const providerSchema = z
   .object({
-    id: z.string().regex(/^[a-z][a-z0-9_-]{0,62}$/, 'lowercase id: letters, digits, - and _'),
+    id: z
+      .string()
+      .regex(/^[a-z][a-z0-9_-]{0,62}$/, 'lowercase id: letters, digits, - and _')
+      .refine(
+        (id) => id !== CALLERS_PROVIDER,
+        `"${CALLERS_PROVIDER}" is reserved for Tollgate's own callables`,
+      ),
     displayName: z.string().optional(),
     limits: z.array(limitSchema).min(1),
     /** Cooldown after a quota error when the upstream sends no Retry-After. */

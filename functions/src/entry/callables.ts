@@ -11,6 +11,7 @@ export const {
   getQuotaStats,
   getRecentWarnings,
   startCollection,
+  restartCollection,
   setCategoryAllocation,
   pauseCategory,
   resumeCategory,

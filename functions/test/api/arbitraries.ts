@@ -378,6 +378,10 @@ export const domains: Record<
     valid: [{ id: 'deals-2026' }],
     domain: record({ id: ids }),
   },
+  restartCollection: {
+    valid: [{ id: 'deals-2026' }],
+    domain: record({ id: ids }),
+  },
   getQuotaStats: {
     valid: [{ provider: 'keepa', category: 'deals', minutes: 30 }],
     domain: record({ provider: ids, category: ids, minutes: smallInt }),
@@ -391,8 +395,17 @@ export const domains: Record<
     }),
   },
   refreshRealtimeSales: {
-    valid: [{}, { sinceHours: 6 }],
-    domain: record({ sinceHours: fc.oneof(smallInt, fc.double()) }),
+    valid: [{}, { sinceHours: 6 }, { window: 'last_3h' }, { window: 'last_24h' }],
+    domain: record({
+      sinceHours: fc.oneof(smallInt, fc.double()),
+      window: fc.oneof(
+        fc.constantFrom('last_3h', 'last_24h', 'last_week', ''),
+        record({
+          startMs: fc.oneof(fc.integer(), fc.double()),
+          endMs: fc.oneof(fc.integer(), fc.double()),
+        }),
+      ),
+    }),
   },
   exportBackup: {
     valid: [{}, { collections: ['providers', 'categories'] }, { collections: ['auditLog'] }],

@@ -515,6 +515,15 @@ describe('setMaintenanceMode', () => {
 });
 
 describe('setFlags', () => {
+  it('drops fields given as undefined at any depth, as JSON would (the 10,000-payload fuzz found it)', async () => {
+    await run('setFlags', {
+      pipeline: { validation: { marketplaces: { takealot: { minConfidence: undefined } } } },
+    });
+    expect(await data('config/pipeline')).toEqual({
+      validation: { marketplaces: { takealot: {} } },
+    });
+  });
+
   it('stores only the given flags and pipeline fields, audits both documents', async () => {
     const result = await run<SetFlagsResult>('setFlags', {
       flags: { dailyAuditEnabled: false },

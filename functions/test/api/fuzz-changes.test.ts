@@ -3,6 +3,7 @@ import { fuzzCallables } from './fuzz';
 // The fuzz is split over two files so that both test workers share it (see fuzz.ts).
 fuzzCallables([
   'startCollection',
+  'restartCollection',
   'pauseCategory',
   'resumeCategory',
   'clearCooldown',

@@ -164,4 +164,54 @@ describe('real-time sales callables', () => {
       await sandbox.stop();
     }
   });
+
+  it('fetches a named window first and answers its summary: last_3h, last_24h, explicit', async () => {
+    const windows: Array<{ startMs: number; endMs: number; purpose: string }> = [];
+    restore = registerAutoSyncFetcher(REALTIME_SALES_SOURCE, async (w) => {
+      windows.push({ startMs: w.startMs, endMs: w.endMs, purpose: w.purpose });
+    });
+    const now = f.clock.now;
+    const result = await call<RefreshRealtimeSalesResult>('refreshRealtimeSales', {
+      window: 'last_3h',
+    });
+    expect(result).toMatchObject({ status: 'ok', stored: 1, failed: 0 });
+    if (result.status !== 'ok') throw new Error('unreachable');
+    expect(result.window).toEqual({ startMs: now - 3 * 3_600_000, endMs: now });
+    // The window's chunk comes first, whatever the sync already holds.
+    expect(windows[0]).toEqual({ startMs: now - 3 * 3_600_000, endMs: now, purpose: 'requested' });
+    // The summary covers the window: the seeded sale two hours ago is in it.
+    expect(result.summary).toMatchObject({ orderedUnits: 3, sinceMs: now - 3 * 3_600_000 });
+
+    windows.length = 0;
+    const day = await call<RefreshRealtimeSalesResult>('refreshRealtimeSales', {
+      window: 'last_24h',
+    });
+    if (day.status !== 'ok') throw new Error(JSON.stringify(day));
+    expect(day.window).toEqual({ startMs: now - 24 * 3_600_000, endMs: now });
+    expect(windows.filter((w) => w.purpose === 'requested')).toHaveLength(4); // 6-hour chunks
+
+    // An explicit window before the sale: its summary has none of it.
+    const early = { startMs: now - 30 * 3_600_000, endMs: now - 26 * 3_600_000 };
+    const explicit = await call<RefreshRealtimeSalesResult>('refreshRealtimeSales', {
+      window: early,
+    });
+    if (explicit.status !== 'ok') throw new Error(JSON.stringify(explicit));
+    expect(explicit.window).toEqual(early);
+    expect(explicit.summary).toMatchObject({ orderedUnits: 0, asins: 0 });
+  });
+
+  it('refuses a window with sinceHours, longer than a week, or ending before it starts', async () => {
+    const fn = f.callables.refreshRealtimeSales;
+    const now = f.clock.now;
+    for (const [data, path] of [
+      [{ window: 'last_3h', sinceHours: 5 }, 'sinceHours'],
+      [{ window: { startMs: now - 8 * 24 * 3_600_000, endMs: now } }, 'window.endMs'],
+      [{ window: { startMs: now, endMs: now - 1 } }, 'window.endMs'],
+      [{ window: 'last_week' }, 'window'],
+    ] as const) {
+      const error = await fn.run(as('operator', data, 'op-1')).catch((e: unknown) => e);
+      expect(error).toMatchObject({ code: 'invalid-argument' });
+      expect(JSON.stringify((error as { details: unknown }).details)).toContain(path);
+    }
+  });
 });

@@ -1,7 +1,6 @@
 import { HttpsError } from 'firebase-functions/v2/https';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { loadRuntimeConfig } from '../../src/adapters/config-repository';
-import { ConfigError } from '../../src/core/config';
 import { quietLogger } from '../support/quiet-logger';
 import {
   type ApiFixture,

@@ -11,6 +11,7 @@ import type { OperationDeps, UserDirectory } from '../../src/adapters/operations
 import { ProductsRepository } from '../../src/adapters/products-repository';
 import type { QueueAdmin, QueueStatus } from '../../src/adapters/queue-admin';
 import { PROVIDER_QUEUES } from '../../src/adapters/queue-rates';
+import { CallLimiter } from '../../src/adapters/quota/call-limiter';
 import { warningDocument } from '../../src/adapters/self-quota-store';
 import type { EnqueueOptions, EnqueueResult } from '../../src/adapters/task-queue';
 import {
@@ -21,6 +22,11 @@ import {
 } from '../../src/core/api';
 import { startCollection } from '../../src/core/pipeline/collections';
 import type { WorkItem } from '../../src/core/pipeline/work-items';
+import {
+  CALLER_LIMIT_BOUNDS,
+  CALLERS_PROVIDER,
+  type CallerRateLimit,
+} from '../../src/core/quota/callers';
 import { usageStatsUpdate } from '../../src/core/write-buffer/usage-stats';
 import { type Callables, createCallables } from '../../src/entry/callables/define';
 import { testFirestore } from '../support/firestore';
@@ -145,7 +151,18 @@ export interface ApiFixture {
   queues: FakeQueueAdmin;
 }
 
-export async function apiFixture(options: { seed?: boolean } = {}): Promise<ApiFixture> {
+/**
+ * The fixture's per-user call limit: the highest the parameters allow, so tests that call a
+ * lot from one user on a stopped clock are not refused (call-limit.test.ts tests the limit).
+ */
+export const FIXTURE_CALL_LIMIT: CallerRateLimit = {
+  perMinute: CALLER_LIMIT_BOUNDS.perMinute.max,
+  burst: CALLER_LIMIT_BOUNDS.burst.max,
+};
+
+export async function apiFixture(
+  options: { seed?: boolean; callLimit?: CallerRateLimit } = {},
+): Promise<ApiFixture> {
   const { db, app, close } = testFirestore();
   // Exports go to a bucket of this fixture's own on the Storage emulator.
   const backups: BackupStorage = {
@@ -181,6 +198,9 @@ export async function apiFixture(options: { seed?: boolean } = {}): Promise<ApiF
       deployed: () => ({ maxDispatchesPerSecond: 10, maxConcurrentDispatches: 10 }),
     },
     backups: () => backups,
+    callLimit: new CallLimiter(db, options.callLimit ?? FIXTURE_CALL_LIMIT, {
+      now: () => clock.now,
+    }),
   };
   if (options.seed ?? true) await seed(db);
   return { db, close, clock, users, enqueued, deps, callables: createCallables(deps), queues };
@@ -345,6 +365,15 @@ export async function call<N extends ImplementedCallable>(
   }
 }
 
+/**
+ * The per-user call limit's claims (an admitted call may write one before its operation runs):
+ * the call's admission, not its effect, so snapshots of what a call changed leave them out
+ * (call-limit.test.ts checks them).
+ */
+export function isCallLimitClaim(path: string): boolean {
+  return path.startsWith(`quotaBlocks/${CALLERS_PROVIDER}~`);
+}
+
 /** Every document, recursively: path -> update time and data. Exact, for a few dozen documents. */
 export async function fullSnapshot(db: Firestore): Promise<Map<string, string>> {
   const out = new Map<string, string>();
@@ -353,7 +382,7 @@ export async function fullSnapshot(db: Firestore): Promise<Map<string, string>> 
       const docs = await collection.listDocuments();
       const snaps = docs.length > 0 ? await db.getAll(...docs) : [];
       for (const snap of snaps) {
-        if (snap.exists) out.set(snap.ref.path, describe(snap));
+        if (snap.exists && !isCallLimitClaim(snap.ref.path)) out.set(snap.ref.path, describe(snap));
       }
       for (const doc of docs) await walk(await doc.listCollections());
     }
@@ -377,7 +406,11 @@ export async function quickSnapshot(
   const ids = new Set([...(await db.listCollections()).map((c) => c.id), ...subcollections]);
   const results = await Promise.all([...ids].map((id) => db.collectionGroup(id).get()));
   const out = new Map<string, string>();
-  for (const result of results) for (const doc of result.docs) out.set(doc.ref.path, describe(doc));
+  for (const result of results) {
+    for (const doc of result.docs) {
+      if (!isCallLimitClaim(doc.ref.path)) out.set(doc.ref.path, describe(doc));
+    }
+  }
   return out;
 }
 

@@ -391,6 +391,7 @@ const FUNCTIONS: Record<string, Deployed> = {
   pauseCategory: callable(),
   purgeProviderQueues: callable(),
   refreshRealtimeSales: callable({ timeoutSeconds: 120, secrets: SPAPI }),
+  restartCollection: callable(),
   resumeCategory: callable(),
   setCategoryAllocation: callable(),
   setFlags: callable(),

@@ -311,7 +311,7 @@ describe('aggregation store: operators, late responses, scheduling', () => {
     expect(await stats()).toMatchObject({ responses: 3, late: 1, duplicates: 1, written: 1 });
   });
 
-  it('asks the scheduler once per item, for first response + timeout', async () => {
+  it('asks the scheduler once per item for first response + timeout, again for a redelivery', async () => {
     const s = store();
     await s.submitResponse(response('t1', 'a'));
     clock += 5_000;
@@ -322,9 +322,11 @@ describe('aggregation store: operators, late responses, scheduling', () => {
     await s.submitResponse(response('t1', 'c'));
     await s.submitResponse(response('t1', 'd'));
     await Promise.all(['a', 'b', 'c', 'd'].map((x) => s.submitResponse(response('t3', x))));
+    // The redelivered t1/b asks again for the same time: the same task id, enqueued once.
     expect(scheduled).toEqual([
       { workItemId: 't1', atMs: T0 + 60_000 },
       { workItemId: 't2', atMs: T0 + 65_000 },
+      { workItemId: 't1', atMs: T0 + 60_000 },
       { workItemId: 't3', atMs: T0 + 70_000 },
     ]);
   });

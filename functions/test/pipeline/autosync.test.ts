@@ -1,6 +1,10 @@
 import type { Firestore } from 'firebase-admin/firestore';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { runAutoSyncCycle, type SyncWindow } from '../../src/adapters/autosync';
+import {
+  type AutoSyncFetcher,
+  runAutoSyncCycle,
+  type SyncWindow,
+} from '../../src/adapters/autosync';
 import { autoSyncFetcher, registerAutoSyncFetcher } from '../../src/adapters/autosync-fetchers';
 import { QuotaEngine } from '../../src/adapters/quota/quota-engine';
 import { chunkId } from '../../src/core/pipeline/backfill';
@@ -52,7 +56,9 @@ function fakeFetcher(
   fail: (window: SyncWindow, call: number) => Error | undefined = () => undefined,
 ) {
   const calls: SyncWindow[] = [];
-  const fetchAndStore = async (window: SyncWindow) => {
+  // Like the sales fetcher: its first request is a createReport, admitted by the cycle's gate.
+  const fetchAndStore: AutoSyncFetcher = async (window, options) => {
+    await options?.admit?.('createReport');
     calls.push(window);
     const error = fail(window, calls.length);
     if (error) throw error;
@@ -61,14 +67,13 @@ function fakeFetcher(
   return { calls, backfill, fetchAndStore };
 }
 
-function cycle(engine: QuotaEngine, fetchAndStore: (window: SyncWindow) => Promise<void>) {
+function cycle(engine: QuotaEngine, fetchAndStore: AutoSyncFetcher) {
   return runAutoSyncCycle({
     db,
     engine,
     source: SOURCE,
     provider: 'spapi',
     category: 'spapi-realtime-sales',
-    operation: 'createReport',
     fetchAndStore,
     now,
   });

@@ -5,6 +5,8 @@ import {
   failedPrecondition,
   type getCollectionStatusInput,
   notFound,
+  type RestartCollectionResult,
+  type restartCollectionInput,
   type StartCollectionResult,
   type startCollectionInput,
 } from '../../core/api';
@@ -13,6 +15,7 @@ import {
   type Collection,
   CollectionConflictError,
   collectionSchema,
+  restartStalled,
   startCollection as startInCore,
 } from '../../core/pipeline/collections';
 import {
@@ -21,6 +24,7 @@ import {
   type ShareChange,
 } from '../../core/pipeline/share-transition';
 import { logger } from '../../log';
+import { rewindCollectionDiscovery } from '../collection-batches';
 import {
   COLLECTIONS_PATH,
   CollectionNotFoundError,
@@ -148,15 +152,72 @@ export async function startCollection(
   if (result.created || result.changed || result.shareChanges.length > 0) {
     await syncQueuesAfterChange(ctx, input.provider);
   }
+  const restarted = result.changed && result.restarted === true;
+  if (restarted) await reissueWork(ctx, result.collection);
   return {
     collection: result.collection,
     created: result.created,
+    restarted,
     changed: result.changed,
     transition: result.transition,
     shareChanges: result.shareChanges,
     allocationPublished,
     auditId: result.auditId,
   };
+}
+
+/**
+ * Runs a stalled collection again (a running one too, when its work seems lost before the stall
+ * shows): counts, phase and history kept, the restart counted and audited; then its lost work is
+ * re-issued: the listing is discovered again from where the collected count stands (products
+ * already stored are skipped) and the provider's batch starter hands out the next batch now,
+ * under task ids of the new generation.
+ */
+export async function restartCollection(
+  ctx: OperationContext,
+  input: z.output<typeof restartCollectionInput>,
+): Promise<RestartCollectionResult> {
+  const { db } = ctx;
+  const ref = db.collection(COLLECTIONS_PATH).doc(input.id);
+  const result = await db.runTransaction(async (tx) => {
+    const snapshot = await tx.get(ref);
+    if (!snapshot.exists) throw notFound('collection', input.id, ref.path);
+    const current = parseDocument(collectionSchema, ref.path, snapshot.data());
+    const now = ctx.now();
+    let next: Collection;
+    if (current.status === 'stalled') next = restartStalled(current, now).collection;
+    else if (current.status === 'running') {
+      next = { ...current, restarts: current.restarts + 1, lastUpdateAt: now };
+    } else {
+      throw failedPrecondition(
+        `collection "${input.id}" is ${current.status}: only a stalled or running one restarts${current.status === 'paused' ? ' (resume its category)' : ''}`,
+        { collection: input.id, status: current.status },
+      );
+    }
+    tx.set(ref, next);
+    const auditId = writeAudit(db, tx, {
+      who: ctx.actor,
+      what: 'restartCollection',
+      target: ref.path,
+      before: current,
+      after: next,
+      atMs: now,
+    });
+    return { collection: next, auditId };
+  });
+  logger.info(
+    { collection: input.id, restarts: result.collection.restarts },
+    'collection restarted',
+  );
+  const reissued = await reissueWork(ctx, result.collection);
+  return { collection: result.collection, reissued, auditId: result.auditId };
+}
+
+/** Re-issues a restarted collection's work (see restartCollection); its summary, or null. */
+async function reissueWork(ctx: OperationContext, collection: Collection): Promise<unknown> {
+  await rewindCollectionDiscovery(ctx.db, collection);
+  if (!ctx.startBatch) return null;
+  return (await ctx.startBatch(collection, ctx.now())) ?? null;
 }
 
 /** The status report, with the category's effective share. */

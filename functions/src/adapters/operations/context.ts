@@ -1,10 +1,12 @@
 import type { Firestore } from 'firebase-admin/firestore';
 import type { Actor } from '../../core/api';
+import type { Collection } from '../../core/pipeline/collections';
 import type { WorkQueueProvider } from '../../core/pipeline/work-items';
 import type { QueueRate } from '../../core/queue-rate';
 import type { StatsSink } from '../aggregation-store';
 import type { BackupStorage } from '../backup-storage';
 import type { QueueAdmin } from '../queue-admin';
+import type { CallAdmission } from '../quota/call-limiter';
 import type { Enqueue } from '../task-queue';
 
 /** The part of firebase-admin's Auth that role management needs (a fake in tests). */
@@ -42,6 +44,17 @@ export interface OperationDeps {
    * use. Absent, exportBackup is failed-precondition.
    */
   backups?: () => BackupStorage;
+  /**
+   * The per-user call limit every callable asks before its operation (production: the gate's
+   * built-in callers provider). Absent, calls are not limited.
+   */
+  callLimit?: { admit(uid: string, callable: string): Promise<CallAdmission> };
+  /**
+   * Hands out a collection's next batch now (production: its provider's batch starter, as the
+   * batches schedule runs it); a restart re-issues lost work through it. Absent, a restart
+   * leaves that to the next scheduled batch.
+   */
+  startBatch?: (collection: Collection, nowMs: number) => Promise<unknown>;
 }
 
 export interface OperationContext extends OperationDeps {

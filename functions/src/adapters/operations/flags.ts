@@ -32,7 +32,22 @@ function given(raw: unknown, parsed: unknown): Raw {
   return Object.fromEntries(
     Object.keys(raw)
       .filter((key) => raw[key] !== undefined)
-      .map((key) => [key, parsed[key]]),
+      .map((key) => [key, withoutUndefined(parsed[key])]),
+  );
+}
+
+/**
+ * A field set to `undefined` at any depth is not given (as JSON, which cannot carry it, has
+ * it): an object replaced as a whole (per-marketplace overrides) is stored without it, never
+ * sent to Firestore, which refuses undefined values.
+ */
+function withoutUndefined(value: unknown): unknown {
+  if (Array.isArray(value)) return value.map(withoutUndefined);
+  if (!isRecord(value)) return value;
+  return Object.fromEntries(
+    Object.entries(value)
+      .filter(([, v]) => v !== undefined)
+      .map(([k, v]) => [k, withoutUndefined(v)]),
   );
 }
 

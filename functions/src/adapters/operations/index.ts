@@ -1,7 +1,7 @@
 import type { CallableResult, ImplementedCallable, ParsedInput } from '../../core/api';
 import { pauseCategory, resumeCategory, setCategoryAllocation } from './allocations';
 import { exportBackup, importBackup } from './backups';
-import { getCollectionStatus, startCollection } from './collections';
+import { getCollectionStatus, restartCollection, startCollection } from './collections';
 import type { OperationContext } from './context';
 import { clearCooldown } from './cooldowns';
 import { setFlags, setMaintenanceMode } from './flags';
@@ -32,6 +32,7 @@ export const operations: Operations = {
   getQuotaStats,
   getRecentWarnings,
   startCollection,
+  restartCollection,
   setCategoryAllocation,
   pauseCategory,
   resumeCategory,

@@ -3,6 +3,7 @@ import type {
   getRealtimeSalesSummaryInput,
   RealtimeSalesSummaryResult,
   RefreshRealtimeSalesResult,
+  RefreshWindow,
   refreshRealtimeSalesInput,
 } from '../../core/api';
 import { HOUR_MS } from '../../core/sales';
@@ -29,12 +30,20 @@ const REFRESH_LEASE_GRACE_MS = 30_000;
 
 async function cached(
   ctx: OperationContext,
-  input: { sinceHours?: number; marketplaceId?: string; top?: number },
+  input: {
+    sinceHours?: number;
+    marketplaceId?: string;
+    top?: number;
+    /** The summary of exactly this window instead (a refresh of a named window). */
+    window?: { startMs: number; endMs: number };
+  },
 ): Promise<RealtimeSalesSummaryResult> {
   const now = ctx.now();
+  const reach = input.window ?? { startMs: Math.floor(now - (input.sinceHours ?? 24) * HOUR_MS) };
   const [stored, state] = await Promise.all([
     summary(ctx.db, {
-      sinceMs: Math.floor(now - (input.sinceHours ?? 24) * HOUR_MS),
+      sinceMs: reach.startMs,
+      ...('endMs' in reach ? { untilMs: reach.endMs } : {}),
       marketplaceId: input.marketplaceId,
       top: input.top,
     }),
@@ -92,7 +101,9 @@ export async function refreshRealtimeSales(
   // change: it goes to Firestore as it does for the schedule. The engine lives for this call
   // only, so it gives back what it holds when the call ends (window tokens, slots).
   const engine = new QuotaEngine(ctx.db, { now: ctx.now });
+  const requested = input.window === undefined ? undefined : resolveWindow(input.window, startedAt);
   const run = await runAutoSyncCycle({
+    ...(requested ? { requested } : {}),
     ...REALTIME_SALES_SYNC,
     db,
     engine,
@@ -110,14 +121,14 @@ export async function refreshRealtimeSales(
         logger.warn({ err: error }, 'quota engine shutdown after a sales refresh failed'),
       ),
   );
-  const current = await cached(ctx, input);
+  const current = await cached(ctx, { ...input, window: requested });
   if (run.skipped === 'cooldown') {
     return {
       ...current,
       status: 'error',
       error: 'QuotaExceeded',
       message: `SP-API is cooling down after a quota error until ${new Date(run.until).toISOString()}`,
-      window: { startMs: current.syncedUntilMs ?? startedAt, endMs: startedAt },
+      window: requested ?? { startMs: current.syncedUntilMs ?? startedAt, endMs: startedAt },
       retryAtMs: run.until,
     };
   }
@@ -131,7 +142,7 @@ export async function refreshRealtimeSales(
       error: 'QuotaExceeded',
       message:
         'SP-API answered QuotaExceeded; the unfinished windows are fetched after the cooldown',
-      window: run.window,
+      window: requested ?? run.window,
       retryAtMs: run.stopped.untilMs ?? null,
     };
   }
@@ -143,5 +154,23 @@ export async function refreshRealtimeSales(
       retryAtMs: run.stopped.kind === 'deferred' ? run.stopped.atMs : null,
     };
   }
-  return { ...current, status: 'ok', window: run.window, stored: run.stored, failed: run.failed };
+  // A named window answers for its own chunks; otherwise for the backfill's.
+  const counts = run.requested ?? run;
+  return {
+    ...current,
+    status: 'ok',
+    window: requested ?? run.window,
+    stored: counts.stored,
+    failed: counts.failed,
+  };
+}
+
+/** The instants of a refresh's window: the last 3 or 24 hours up to now, or as given. */
+export function resolveWindow(
+  window: RefreshWindow,
+  nowMs: number,
+): { startMs: number; endMs: number } {
+  if (window === 'last_3h') return { startMs: nowMs - 3 * HOUR_MS, endMs: nowMs };
+  if (window === 'last_24h') return { startMs: nowMs - 24 * HOUR_MS, endMs: nowMs };
+  return { startMs: window.startMs, endMs: Math.min(window.endMs, nowMs) };
 }

@@ -77,6 +77,8 @@ export class CooldownStore {
   private readonly inflight = new Map<string, Promise<Cooldown>>();
   /** Hits counted but not written yet, by history document (provider and episode). */
   private readonly pendingHits = new Map<string, PendingHits>();
+  /** Episodes this instance saw active, to log their end once (provider and start). */
+  private readonly activeEpisodes = new Set<string>();
   private hitTimer: NodeJS.Timeout | undefined;
   private flushFailures = 0;
   /** Orders what this instance learns: holds, document reads, its own commits. */
@@ -222,8 +224,22 @@ export class CooldownStore {
       );
       return { cooldown, wrote: true };
     });
-    if (result.wrote) this.writes += 2;
-    else this.countHit(provider, result.cooldown.startedAtMs);
+    if (result.wrote) {
+      this.writes += 2;
+      const { cooldown } = result;
+      // One line per episode start and per extension: operators alert on WARNING.
+      logger.warn(
+        {
+          provider,
+          operation: error.operation,
+          until: new Date(cooldown.untilMs).toISOString(),
+          untilMs: cooldown.untilMs,
+          retryAfterSeconds: error.retryAfterSeconds ?? null,
+          hits: cooldown.hits,
+        },
+        cooldown.hits === 1 ? 'cooldown started' : 'cooldown extended',
+      );
+    } else this.countHit(provider, result.cooldown.startedAtMs);
     // Committed: newer than any read still in flight.
     this.remember(provider, result.cooldown, this.now(), ++this.seq);
     return result.cooldown;
@@ -259,9 +275,34 @@ export class CooldownStore {
     }
   }
 
+  /**
+   * Logs, once per episode in this instance, that a cooldown it saw active has ended (at INFO:
+   * the provider is called again from now on).
+   */
+  private noticeEnd(provider: string, value: Cooldown | undefined, now: number): void {
+    if (!value) return;
+    const episode = `${provider}\u0000${value.startedAtMs}`;
+    if (value.untilMs > now) {
+      this.activeEpisodes.add(episode);
+      return;
+    }
+    if (!this.activeEpisodes.delete(episode)) return;
+    logger.info(
+      {
+        provider,
+        operation: value.lastOperation,
+        startedAt: new Date(value.startedAtMs).toISOString(),
+        until: new Date(value.untilMs).toISOString(),
+        hits: value.hits,
+      },
+      'cooldown ended',
+    );
+  }
+
   /** The cached document, extended to the local hold while the hold lasts. */
   private effective(provider: string, now: number): Cooldown | undefined {
     const value = this.cache.get(provider)?.value;
+    this.noticeEnd(provider, value, now);
     const hold = this.holds.get(provider);
     if (!hold) return value;
     if (hold.untilMs <= now) {

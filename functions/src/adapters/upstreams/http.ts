@@ -68,6 +68,11 @@ export interface UpstreamCall {
    * is left, no retry starts after it, and a call begun after it fails at once ('timeout').
    */
   deadlineMs?: number;
+  /**
+   * Asked before every attempt, retries included (each is a request the upstream counts):
+   * the gate's admission for this operation. Throwing stops the call before the request.
+   */
+  beforeAttempt?: () => Promise<void>;
 }
 
 export const DEFAULT_TIMEOUT_MS = 30_000;
@@ -130,6 +135,8 @@ export async function upstreamFetch(
       if (deadlineMs !== undefined && now() + backoffMs >= deadlineMs) break;
       await sleep(backoffMs);
     }
+    // Admitted (the gate may wait a little) before the time left is measured.
+    if (call.beforeAttempt) await call.beforeAttempt();
     const leftMs = deadlineMs === undefined ? timeoutMs : Math.floor(deadlineMs - now());
     if (leftMs <= 0) {
       last ??= new UpstreamError(

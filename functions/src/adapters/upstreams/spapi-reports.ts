@@ -80,10 +80,24 @@ export interface SpApiReportsClientOptions {
   maxBodyBytes?: Partial<Record<SpApiReportsOperation | 'document', number>>;
 }
 
-/** Bounds one call of the flow in time. */
+/** The operations of the Reports API that SP-API rate-limits (the download is S3's). */
+export type SpApiRateLimitedOperation = 'createReport' | 'getReport' | 'getReportDocument';
+const RATE_LIMITED: ReadonlySet<SpApiReportsOperation> = new Set<SpApiReportsOperation>([
+  'createReport',
+  'getReport',
+  'getReportDocument',
+]);
+
+/** Bounds one call of the flow in time, and admits each of its requests. */
 export interface CallDeadline {
   /** Epoch ms (on the client's clock) by which the call must be over (see UpstreamCall). */
   deadlineMs?: number;
+  /**
+   * The gate's admission, asked before every request to a rate-limited operation (each poll,
+   * each retry), so every one of them is charged to its operation's limit. Throws
+   * (GateDeferredError, a quota error) to stop the flow before the request.
+   */
+  admit?: (operation: SpApiRateLimitedOperation) => Promise<void>;
 }
 
 export const processingStatuses = [
@@ -141,6 +155,8 @@ export interface FetchReportOptions {
    * ReportProcessingError ('timeout'), as after `maxPolls`.
    */
   deadlineMs?: number;
+  /** The gate's admission of each request (see CallDeadline). */
+  admit?: CallDeadline['admit'];
 }
 
 export interface SalesReportResult {
@@ -280,8 +296,11 @@ export class SpApiReportsClient {
     endMs: number,
     options: FetchReportOptions = {},
   ): Promise<SalesReportResult> {
-    const { pollIntervalMs = 15_000, maxPolls = 40, deadlineMs } = options;
-    const deadline: CallDeadline = deadlineMs === undefined ? {} : { deadlineMs };
+    const { pollIntervalMs = 15_000, maxPolls = 40, deadlineMs, admit } = options;
+    const deadline: CallDeadline = {
+      ...(deadlineMs === undefined ? {} : { deadlineMs }),
+      ...(admit ? { admit } : {}),
+    };
     const marketplaceIds = [...(options.marketplaceIds ?? this.marketplaceIds)];
     const reportId = await this.createReport(reportType, startMs, endMs, marketplaceIds, deadline);
     for (let poll = 1; ; poll++) {
@@ -364,6 +383,9 @@ export class SpApiReportsClient {
       sleep: this.sleep,
       maxBodyBytes: this.maxBodyBytes(operation),
       ...(deadline.deadlineMs !== undefined ? { deadlineMs: deadline.deadlineMs } : {}),
+      ...(deadline.admit && RATE_LIMITED.has(operation)
+        ? { beforeAttempt: () => deadline.admit!(operation as SpApiRateLimitedOperation) }
+        : {}),
       ...(options.random ? { random: options.random } : {}),
       ...(options.timeoutMs !== undefined ? { timeoutMs: options.timeoutMs } : {}),
       ...(options.retries !== undefined ? { retries: options.retries } : {}),

@@ -8,8 +8,9 @@ import type { FetchReportOptions, SpApiReportsClient } from './spapi-reports';
  * The auto-sync fetcher for vendor real-time sales: for each marketplace, one report over the
  * window's whole hours, stored as that window's buckets. It resolves once every marketplace's
  * rows are committed; a QuotaExceededError from any step of any report propagates untouched, so
- * the cycle cools the provider down and leaves the window unmarked for a later cycle. A
- * deadline the cycle passes down bounds each report's polling and HTTP calls.
+ * the cycle cools the provider down and leaves the window unmarked for a later cycle. Every
+ * request of every report (create, each poll, the document) is admitted by the cycle's gate,
+ * per marketplace; a deadline the cycle passes down bounds each report's polling and HTTP calls.
  */
 
 export interface RealtimeSalesFetcherInput {
@@ -45,6 +46,7 @@ export function createRealtimeSalesFetcher(input: RealtimeSalesFetcherInput): Au
         ...polling,
         marketplaceIds: [marketplaceId],
         ...(options.deadlineMs === undefined ? {} : { deadlineMs: options.deadlineMs }),
+        ...(options.admit ? { admit: options.admit } : {}),
       });
       const stored = await store.replaceWindow(marketplaceId, hours, result.rows);
       logger.info(

@@ -7,6 +7,7 @@ import {
   REALTIME_SALES_SYNC,
 } from '../../core/pipeline/category-work';
 import type { Collection } from '../../core/pipeline/collections';
+import { generationKey } from '../../core/pipeline/historical';
 import {
   type WorkItem,
   workItemSchema,
@@ -252,17 +253,23 @@ async function handlePriceHistory(item: WorkItem) {
 
 /** A listing page: one price-history item per product, enqueued to the same provider's queue. */
 async function handleDiscover(item: WorkItem) {
-  const { marketplace, page, limit } = item.payload as DiscoverPayload;
+  const { marketplace, page, limit, generation = 0 } = item.payload as DiscoverPayload;
   const { client, siteBaseUrl } = await proxyClient();
   const found = await discoverProducts({ client, siteBaseUrl, marketplace, page });
   if (found.productIds.length === 0) {
     await markMarketplaceExhausted(db(), item.collection, marketplace);
   }
-  for (const productId of found.productIds.slice(0, limit)) {
+  const wanted = found.productIds.slice(0, limit);
+  // A page discovered again after a restart: what this collection stored is not paid twice.
+  const stored =
+    generation > 0
+      ? await productsRepository().storedBy(item.collection, marketplace, wanted)
+      : new Set<string>();
+  for (const productId of wanted.filter((id) => !stored.has(id))) {
     const product = workItemSchema.parse({
       collection: item.collection,
       kind: PRICE_HISTORY_KIND,
-      key: `${marketplace}~${productId}`,
+      key: generationKey(`${marketplace}~${productId}`, generation),
       provider: item.provider,
       category: item.category,
       operation: PRODUCT_OPERATION,

@@ -66,6 +66,9 @@ export const getStatusInput = z.strictObject({
 
 export const getCollectionStatusInput = z.strictObject({ id: apiIdSchema });
 
+/** A stalled (or running) collection to run again, its lost work re-issued. */
+export const restartCollectionInput = z.strictObject({ id: apiIdSchema });
+
 /** A phase schedule with strict phases (the core's schema checks the order). */
 const phasesInput = z
   .array(z.strictObject(phaseSchema.shape))
@@ -202,10 +205,36 @@ export const getRealtimeSalesSummaryInput = z.strictObject({
   top: z.number().int().min(1).max(100).optional(),
 });
 
-export const refreshRealtimeSalesInput = z.strictObject({
-  /** The summary answered with the refresh reaches this far back (default 24 hours). */
-  sinceHours: z.number().positive().max(2_160).optional(),
-});
+/** The longest window one refresh fetches (a week: 28 report chunks per marketplace). */
+export const MAX_REFRESH_WINDOW_HOURS = 7 * 24;
+
+/** A window a refresh fetches: the last 3 or 24 hours, or explicit instants (epoch ms). */
+export const refreshWindowSchema = z.union([
+  z.enum(['last_3h', 'last_24h']),
+  z
+    .strictObject({ startMs: epochMs, endMs: epochMs })
+    .refine((w) => w.endMs > w.startMs, { message: 'endMs must be after startMs', path: ['endMs'] })
+    .refine((w) => w.endMs - w.startMs <= MAX_REFRESH_WINDOW_HOURS * 3_600_000, {
+      message: `at most ${MAX_REFRESH_WINDOW_HOURS} hours`,
+      path: ['endMs'],
+    }),
+]);
+export type RefreshWindow = z.infer<typeof refreshWindowSchema>;
+
+export const refreshRealtimeSalesInput = z
+  .strictObject({
+    /**
+     * Fetch this window now, whatever the sync already holds (an upstream restatement, a gap),
+     * and answer its summary. Without it the refresh runs the sync's due work.
+     */
+    window: refreshWindowSchema.optional(),
+    /** The summary answered with the refresh reaches this far back (default 24 hours). */
+    sinceHours: z.number().positive().max(2_160).optional(),
+  })
+  .refine((i) => i.window === undefined || i.sinceHours === undefined, {
+    message: 'give a window or sinceHours, not both',
+    path: ['sinceHours'],
+  });
 
 export const exportBackupInput = z.strictObject({
   /**

@@ -12,6 +12,7 @@ import {
   pauseCategoryInput,
   purgeProviderQueuesInput,
   refreshRealtimeSalesInput,
+  restartCollectionInput,
   resumeCategoryInput,
   setCategoryAllocationInput,
   setFlagsInput,
@@ -32,6 +33,7 @@ import type {
   RealtimeSalesSummaryResult,
   RecentWarningsResult,
   RefreshRealtimeSalesResult,
+  RestartCollectionResult,
   SetCategoryAllocationResult,
   SetFlagsResult,
   SetMaintenanceModeResult,
@@ -84,7 +86,18 @@ export const callableRegistry = {
   getCollectionStatus: callable('viewer', false, getCollectionStatusInput, 'one collection'),
   getQuotaStats: callable('viewer', false, getQuotaStatsInput, 'usage per minute'),
   getRecentWarnings: callable('viewer', false, getRecentWarningsInput, 'Firestore self-quota'),
-  startCollection: callable('operator', true, startCollectionInput, 'start, or adjust targets'),
+  startCollection: callable(
+    'operator',
+    true,
+    startCollectionInput,
+    'start, adjust targets, or restart a stalled one',
+  ),
+  restartCollection: callable(
+    'operator',
+    true,
+    restartCollectionInput,
+    'run a stalled collection again, its lost work re-issued',
+  ),
   setCategoryAllocation: callable(
     'operator',
     true,
@@ -147,6 +160,7 @@ export interface CallableResults {
   getQuotaStats: QuotaStatsResult;
   getRecentWarnings: RecentWarningsResult;
   startCollection: StartCollectionResult;
+  restartCollection: RestartCollectionResult;
   setCategoryAllocation: SetCategoryAllocationResult;
   pauseCategory: PauseCategoryResult;
   resumeCategory: PauseCategoryResult;

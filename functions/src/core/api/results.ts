@@ -75,11 +75,19 @@ export type CollectionStatusResult = CollectionStatusReport;
 export interface StartCollectionResult extends Audited {
   collection: Collection;
   created: boolean;
+  /** A stalled collection was restarted (its lost work re-issued, as restartCollection does). */
+  restarted: boolean;
   /** False when the request repeated what the collection had (nothing written). */
   changed: boolean;
   transition: PhaseTransition | null;
   shareChanges: ShareChange[];
   allocationPublished: boolean;
+}
+
+export interface RestartCollectionResult extends Audited {
+  collection: Collection;
+  /** What the provider's batch starter handed out again (its summary), null without one. */
+  reissued: unknown;
 }
 
 export interface CategoryChangeResult extends Audited {

@@ -42,7 +42,6 @@ export const REALTIME_SALES_SYNC = {
   source: 'spapi-vendor-sales',
   provider: 'spapi',
   category: 'spapi-realtime-sales',
-  operation: 'createReport',
 } as const;
 
 /** Operations one window of the sync calls per marketplace: create, poll, download. */

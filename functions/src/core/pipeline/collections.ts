@@ -116,6 +116,8 @@ export interface StartOutcome extends CollectionOutcome {
   created: boolean;
   /** False when the request repeated what the collection already had (nothing to write). */
   changed: boolean;
+  /** A stalled collection runs again (its lost work is to be re-issued). */
+  restarted?: boolean;
 }
 
 /** Progress as an absolute count (idempotent: a redelivered report changes nothing) or a delta. */
@@ -174,8 +176,9 @@ export function completion(collection: Collection): Completion {
 
 /**
  * Starts a collection, or updates the targets of the one that exists (merged per marketplace;
- * counts, phase and history stay). A completed collection whose target was raised runs again.
- * Nothing restarts or duplicates; a lowered target can move the phase forward.
+ * counts, phase and history stay). A completed collection whose target was raised runs again;
+ * a stalled one is restarted (the runbook's "start it again with the same target"), its counts
+ * kept. Nothing duplicates; a lowered target can move the phase forward.
  */
 export function startCollection(
   existing: Collection | undefined,
@@ -195,8 +198,10 @@ export function startCollection(
       );
     }
   }
+  const restart = restartStalled(existing, now);
+  if (restart.restarted) existing = restart.collection;
   const marketplaces = { ...existing.marketplaces };
-  let changed = false;
+  let changed = restart.restarted;
   for (const [marketplace, target] of Object.entries(request.targets)) {
     const current = marketplaces[marketplace];
     if (current?.target === target) continue;
@@ -205,6 +210,7 @@ export function startCollection(
   }
   const phases = request.phases ?? existing.phases;
   if (JSON.stringify(phases) !== JSON.stringify(existing.phases)) changed = true;
+  const restarted = restart.restarted;
   if (!changed) {
     return { collection: existing, transition: null, completedNow: false, created: false, changed };
   }
@@ -214,7 +220,7 @@ export function startCollection(
     // New work: the idle time while completed must not count as a stall or drag the rate down.
     next = { ...next, status: 'running', lastProgressAt: now, samples: [sampleOf(next, now)] };
   }
-  return { ...settle(next, scheduleOf(next, config), now), created: false, changed };
+  return { ...settle(next, scheduleOf(next, config), now), created: false, changed, restarted };
 }
 
 function create(

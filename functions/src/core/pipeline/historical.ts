@@ -75,3 +75,32 @@ export function markExhausted(state: HistoricalState, marketplace: string): Hist
     marketplaces: { ...state.marketplaces, [marketplace]: { ...cursor, exhausted: true } },
   };
 }
+
+/**
+ * After a restart: every marketplace's listing is handed out again from the page that holds its
+ * first product not yet collected (collection runs in listing order), so pages whose tasks were
+ * lost are discovered again; the products a re-discovered page finds already stored are not
+ * collected twice (the discover handler skips them). A catalogue found exhausted stays so.
+ */
+export function rewindDiscovery(
+  collection: Collection,
+  state: HistoricalState,
+  config: HistoricalConfig,
+): HistoricalState {
+  const marketplaces: HistoricalState['marketplaces'] = { ...state.marketplaces };
+  for (const [marketplace, cursor] of Object.entries(state.marketplaces)) {
+    const collected = collection.marketplaces[marketplace]?.collected ?? 0;
+    const first = Math.floor(collected / config.listingPageSize) + 1;
+    marketplaces[marketplace] = { ...cursor, nextPage: Math.min(cursor.nextPage, first) };
+  }
+  return { marketplaces };
+}
+
+/**
+ * The key of a work item of a collection's listing: restarted collections' items carry the
+ * restart, so they get task ids of their own (Cloud Tasks keeps an id taken for a while after
+ * its task ran or was lost).
+ */
+export function generationKey(key: string, restarts: number): string {
+  return restarts > 0 ? `${key}~r${restarts}` : key;
+}

@@ -161,7 +161,7 @@ export function fixedWindow(
   }
   const index = limits?.keys.indexOf(key) ?? -1;
   const limit = index >= 0 ? limits!.limits[index] : undefined;
-  if (!limit || limit.kind !== 'window') return undefined;
+  if (limit?.kind !== 'window') return undefined;
   const percents: Record<string, number> = {};
   for (const [category, epochs] of Object.entries(allocation.categories)) {
     const percent = percentAt(epochs, fixedAt);

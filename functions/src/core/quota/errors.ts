@@ -31,6 +31,24 @@ export class CostExceedsLimitError extends Error {
   }
 }
 
+/**
+ * The gate answered "not before `atMs`" (beyond the wait bound) for one step of a multi-step
+ * flow: the flow stops before the call, holding nothing, and is retried as a whole later.
+ */
+export class GateDeferredError extends Error {
+  constructor(
+    readonly provider: string,
+    readonly operation: string,
+    readonly atMs: number,
+    readonly reason: string,
+  ) {
+    super(
+      `${provider} ${operation}: the gate defers it to ${new Date(atMs).toISOString()} (${reason})`,
+    );
+    this.name = 'GateDeferredError';
+  }
+}
+
 /** An HTTP-date (IMF-fixdate, RFC 850 or asctime): a day name, then the rest of the date. */
 const HTTP_DATE = /^(?:Mon|Tue|Wed|Thu|Fri|Sat|Sun)[a-z]*,?\s+[\w\s:,-]{10,40}$/i;
 

@@ -1,9 +1,12 @@
 import { getAuth } from 'firebase-admin/auth';
 import { enqueueAggregationFlush } from '../../adapters/aggregation-store';
 import { instanceBackupStorage } from '../../adapters/backup-storage';
+import { deployedCallerLimit } from '../../adapters/caller-limit-params';
+import { batchStarter } from '../../adapters/collection-batches';
 import { db, projectId, version } from '../../adapters/firebase';
 import type { OperationDeps } from '../../adapters/operations';
 import { cloudTasksAdmin } from '../../adapters/queue-admin';
+import { instanceCallLimiter } from '../../adapters/quota/call-limiter';
 import { enqueueTask } from '../../adapters/task-queue';
 import { deployedQueueRate } from '../../adapters/work-queue-params';
 import { instanceWriteBuffer } from '../../adapters/write-buffer';
@@ -25,6 +28,9 @@ export function instanceDeps(): OperationDeps {
       version,
       queues: { admin: cloudTasksAdmin(), deployed: deployedQueueRate },
       backups: instanceBackupStorage,
+      callLimit: instanceCallLimiter(firestore, deployedCallerLimit()),
+      startBatch: (collection, nowMs) =>
+        batchStarter(collection.provider)?.(collection, nowMs) ?? Promise.resolve(null),
     };
   }
   return shared;

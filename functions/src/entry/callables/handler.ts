@@ -1,5 +1,6 @@
 import { type CallableRequest, HttpsError } from 'firebase-functions/v2/https';
 import { currentRole, type Operation, type OperationDeps } from '../../adapters/operations';
+import type { CallAdmission } from '../../adapters/quota/call-limiter';
 import {
   type Actor,
   type CallableResult,
@@ -24,8 +25,9 @@ export interface CallableHandlerOptions {
 /**
  * The callable's body, in order: signed in (else unauthenticated), the role the registry asks
  * (else permission-denied), the input parsed by the registry's schema (else invalid-argument
- * naming the fields; nothing has run yet), then the operation, its errors mapped to callable
- * codes. A missing payload counts as `{}`.
+ * naming the fields; nothing has run yet), the caller's per-user call limit (else
+ * resource-exhausted with the wait), then the operation, its errors mapped to callable codes.
+ * A missing payload counts as `{}`.
  */
 export function callableHandler<N extends ImplementedCallable>(
   name: N,
@@ -50,6 +52,23 @@ export function callableHandler<N extends ImplementedCallable>(
     const parsed = spec.input.safeParse(raw);
     if (!parsed.success) throw toHttpsError(invalidArgument(fieldIssues(parsed.error)));
     const resolved = typeof deps === 'function' ? deps() : deps;
+    // Every user's calls draw from a bucket of their own, before anything reads or writes.
+    if (resolved.callLimit) {
+      let admission: CallAdmission;
+      try {
+        admission = await resolved.callLimit.admit(auth.uid, name);
+      } catch (error) {
+        throw toHttpsError(error);
+      }
+      if (!admission.admitted) {
+        const retryAfterMs = Math.max(0, admission.retryAtMs - resolved.now());
+        throw new HttpsError(
+          'resource-exhausted',
+          `too many calls: retry ${name} in ${Math.ceil(retryAfterMs / 1000)} s`,
+          { retryAfterMs, retryAt: new Date(admission.retryAtMs).toISOString() },
+        );
+      }
+    }
     // A token keeps its claims for up to an hour: changes are checked against the account now.
     if (spec.role !== 'viewer') {
       let current: Awaited<ReturnType<typeof currentRole>>;

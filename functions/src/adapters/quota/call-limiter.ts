@@ -1,0 +1,138 @@
+import { randomUUID } from 'node:crypto';
+import type { Firestore } from 'firebase-admin/firestore';
+import {
+  CALLERS_PROVIDER,
+  CallerContexts,
+  type CallerRateLimit,
+  callerCategory,
+} from '../../core/quota/callers';
+import { Gate } from '../../core/quota/gate';
+import { callerDecisions, firestoreOps } from '../metrics';
+import { instanceSelfQuota } from '../self-quota-store';
+import { firestoreClaims } from './claims';
+
+/** What the limiter answers for one call: go ahead, or not before `retryAtMs`. */
+export type CallAdmission = { admitted: true } | { admitted: false; retryAtMs: number };
+
+export interface CallLimiterOptions {
+  now?: () => number;
+  /** Users tracked before the limiter starts afresh (2,000 by default). */
+  maxUsers?: number;
+  random?: () => number;
+  instanceId?: string;
+  /** Counts the limiter's claim writes (the instance's self-quota). */
+  onWrite?: () => void;
+}
+
+/**
+ * The per-user call limit of the callables, through Tollgate's own gate: each call asks the
+ * gate for one token of the caller's bucket (core/quota/callers.ts) and never waits, so a user
+ * over their rate is told when to come back and holds nothing meanwhile.
+ */
+export class CallLimiter {
+  private gate!: Gate;
+  private contexts!: CallerContexts;
+  /** Users this gate has served: past MAX_USERS it is replaced (see fresh()). */
+  private readonly users = new Set<string>();
+  /** Per user: the admission under way; a user's calls are admitted one after another. */
+  private readonly queues = new Map<string, Promise<unknown>>();
+  /** Per user: refused until then (answered from memory, without claiming). */
+  private readonly refusedUntil = new Map<string, number>();
+  private readonly now: () => number;
+  private readonly build: () => Gate;
+  private readonly maxUsers: number;
+
+  constructor(
+    db: Firestore,
+    private readonly limit: CallerRateLimit,
+    options: CallLimiterOptions = {},
+  ) {
+    this.now = options.now ?? Date.now;
+    this.maxUsers = options.maxUsers ?? MAX_USERS;
+    const claims = firestoreClaims(db, options.instanceId ?? randomUUID(), options.onWrite);
+    this.build = () =>
+      new Gate({
+        now: this.now,
+        // The limiter never waits (maxWaitMs 0), so the gate never sleeps for it.
+        sleep: (ms) => new Promise((resolve) => setTimeout(resolve, ms)),
+        random: options.random ?? Math.random,
+        context: async (_provider, category) => this.contexts.context(category),
+        claim: claims.claim,
+        claimPage: claims.claimPage,
+      });
+    this.fresh();
+  }
+
+  /**
+   * A new gate, forgetting every user: the gate keeps a ledger per user, so an instance that
+   * served many users would grow without bound. Tokens the old gate held are stranded until
+   * they expire, never spent twice: forgetting only ever admits less.
+   */
+  private fresh(): void {
+    this.contexts = new CallerContexts(this.limit);
+    this.gate = this.build();
+    this.users.clear();
+    this.refusedUntil.clear();
+  }
+
+  admit(uid: string, callable: string): Promise<CallAdmission> {
+    const category = callerCategory(uid);
+    // One at a time per user: concurrent calls would share one claim run sized for one token
+    // and be refused while tokens are there to claim.
+    const previous = this.queues.get(category) ?? Promise.resolve();
+    const next = previous.then(
+      () => this.admitNow(category, callable),
+      () => this.admitNow(category, callable),
+    );
+    this.queues.set(category, next);
+    void next.finally(() => {
+      if (this.queues.get(category) === next) this.queues.delete(category);
+    });
+    return next;
+  }
+
+  private async admitNow(category: string, callable: string): Promise<CallAdmission> {
+    const now = this.now();
+    const until = this.refusedUntil.get(category);
+    if (until !== undefined && until > now)
+      return this.count(callable, { admitted: false, retryAtMs: until });
+    this.refusedUntil.delete(category);
+    if (!this.users.has(category) && this.users.size >= this.maxUsers) this.fresh();
+    this.users.add(category);
+    const decision = await this.gate.acquire({
+      provider: CALLERS_PROVIDER,
+      category,
+      maxWaitMs: 0,
+    });
+    if (decision.kind === 'granted') {
+      decision.release();
+      return this.count(callable, { admitted: true });
+    }
+    this.refusedUntil.set(category, decision.atMs);
+    return this.count(callable, { admitted: false, retryAtMs: decision.atMs });
+  }
+
+  private count(callable: string, admission: CallAdmission): CallAdmission {
+    callerDecisions.inc({ callable, decision: admission.admitted ? 'admitted' : 'refused' });
+    return admission;
+  }
+}
+
+/** Users one instance's limiter keeps track of before it starts afresh (see fresh()). */
+const MAX_USERS = 2_000;
+
+let shared: CallLimiter | undefined;
+
+/** The instance's limiter on the default app, at the deployed limit. */
+export function instanceCallLimiter(db: Firestore, limit: CallerRateLimit): CallLimiter {
+  if (!shared) {
+    const selfQuota = instanceSelfQuota();
+    shared = new CallLimiter(db, limit, {
+      onWrite: () => {
+        selfQuota.record('write', 1);
+        firestoreOps.inc({ op: 'write' });
+      },
+    });
+  }
+  return shared;
+}
