@@ -298,12 +298,25 @@ export async function runCli(argv: readonly string[], options: CliOptions): Prom
       'products to collect per marketplace (repeatable)',
     )
     .option('--phases <json>', 'a phase schedule of its own, e.g. \'[{"fromPercent":0,...}]\'')
+    .option('--deadline <time>', 'when it should be done (ISO 8601, e.g. 2026-12-24T00:00Z)')
+    .option(
+      '--raise-share-up-to <percent>',
+      "with --deadline: let Tollgate raise the category's share up to this when late",
+      number('--raise-share-up-to'),
+    )
     .action(
       action(
         async (
           run,
           id: string,
-          opts: { provider: string; category: string; target: string[]; phases?: string },
+          opts: {
+            provider: string;
+            category: string;
+            target: string[];
+            phases?: string;
+            deadline?: string;
+            raiseShareUpTo?: number;
+          },
         ) => {
           const input = {
             id,
@@ -311,6 +324,17 @@ export async function runCli(argv: readonly string[], options: CliOptions): Prom
             category: opts.category,
             targets: parseTargets(opts.target),
             ...(opts.phases === undefined ? {} : { phases: parseJson('--phases', opts.phases) }),
+            ...(opts.deadline === undefined
+              ? {}
+              : {
+                  deadline: {
+                    atMs: parseTime('--deadline', opts.deadline),
+                    raiseShare:
+                      opts.raiseShareUpTo === undefined
+                        ? null
+                        : { maxSharePercent: opts.raiseShareUpTo },
+                  },
+                }),
           };
           run.print(await run.call('startCollection', input), renderStartCollection);
         },
@@ -618,4 +642,11 @@ function parseJson(what: string, text: string): unknown {
   } catch (error) {
     throw new UsageError(`${what} is not JSON: ${(error as Error).message}`);
   }
+}
+
+/** An instant given as ISO 8601 (a date, or a date and time with its zone), as epoch ms. */
+function parseTime(what: string, text: string): number {
+  const ms = /^\d{4}-\d{2}-\d{2}/.test(text) ? Date.parse(text) : Number.NaN;
+  if (!Number.isFinite(ms)) throw new UsageError(`${what} takes an ISO 8601 time, not "${text}"`);
+  return ms;
 }

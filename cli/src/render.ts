@@ -109,6 +109,7 @@ export function renderCollection(c: CollectionStatusResult): string {
     ['effective share', percent(c.effectiveSharePercent)],
     ['in phase', duration(c.timeInPhaseMs)],
     ['idle', duration(c.idleMs)],
+    ...deadlineRows(c.deadline),
   ]);
   const lines = [...c.marketplaces, { ...c.overall, marketplace: 'overall' }];
   const progress = table(
@@ -123,6 +124,22 @@ export function renderCollection(c: CollectionStatusResult): string {
     ]),
   );
   return `${header}\n${progress}`;
+}
+
+function deadlineRows(d: CollectionStatusResult['deadline']): Array<[string, unknown]> {
+  if (!d) return [];
+  const standing =
+    d.onTrack === null
+      ? 'unknown (no rate yet)'
+      : d.onTrack
+        ? `on track (${duration(d.slackMs ?? 0)} ahead)`
+        : `late (${duration(-(d.slackMs ?? 0))} behind)`;
+  return [
+    ['deadline', time(d.atMs)],
+    ['standing', standing],
+    ['needs per hour', d.requiredRatePerHour ?? '-'],
+    ['raise share', d.raiseShare ? `up to ${percent(d.raiseShare.maxSharePercent)}` : 'off'],
+  ];
 }
 
 function shareChanges(changes: readonly ShareChange[]): string {

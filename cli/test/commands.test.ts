@@ -95,6 +95,29 @@ describe('changes', () => {
     expect(result.auditId).toEqual(expect.any(String));
   });
 
+  it('starts a collection with a deadline and shows where it stands against it', async () => {
+    const args = ['collect', 'c2', '--provider', 'keepa', '--category', 'historical'];
+    args.push('--phases', '[{"fromPercent":0,"sharePercent":20}]', '--target', 'takealot=800');
+    const started = await cli(fixture, [
+      ...args,
+      '--deadline',
+      '2026-12-24T00:00Z',
+      '--raise-share-up-to',
+      '35',
+    ]);
+    expect(started.code, started.stderr).toBe(0);
+    expect((await fixture.db.doc('collections/c2').get()).get('deadline')).toEqual({
+      atMs: Date.parse('2026-12-24T00:00Z'),
+      raiseShare: { maxSharePercent: 35 },
+    });
+    const shown = await cli(fixture, ['collection', 'c2']);
+    expect(shown.stdout).toMatch(/│ deadline\s+│ 2026-12-24/);
+    expect(shown.stdout).toMatch(/│ raise share\s+│ up to 35/);
+    const bad = await cli(fixture, [...args, '--deadline', 'next tuesday']);
+    expect(bad.code).toBe(2);
+    expect(bad.stderr).toContain('ISO 8601');
+  });
+
   it('restarts a stalled collection through restartCollection, audited as the CLI', async () => {
     await fixture.db.doc(`collections/${SEED_COLLECTION}`).update({ status: 'stalled' });
     const run = await cli(fixture, ['restart', SEED_COLLECTION]);

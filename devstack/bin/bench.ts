@@ -14,6 +14,7 @@ import {
   runQuotaBench,
 } from '../src/bench/harness.ts';
 import { meteredSleep, roundMs, roundSummary } from '../src/bench/latency.ts';
+import { runPipelineBench } from '../src/bench/pipeline-bench.ts';
 import { remoteUpstream } from '../src/bench/remote-upstream.ts';
 import { EnginePool, tollgateLimiter } from '../src/bench/tollgate-limiter.ts';
 import { runWriteBufferBench } from '../src/bench/write-buffer-bench.ts';
@@ -31,7 +32,9 @@ import { runWriteBufferBench } from '../src/bench/write-buffer-bench.ts';
  *    for tokens it reserved measured apart (the engines sleep through `meteredSleep`);
  * 4. churn: instances recycled every few calls, shares rewritten every few seconds, a provider
  *    with a day window and a token bucket: how much of the window can be used;
- * 5. writeBuffer: many updates to shared counter documents through the group-commit buffer.
+ * 5. writeBuffer: many updates to shared counter documents through the group-commit buffer;
+ * 6. pipeline: Firestore writes per collected item (a product and its progress), progress
+ *    reported per item against coalesced in the instance.
  */
 const args = process.argv.slice(2);
 const flag = (name: string, fallback: number) => {
@@ -194,6 +197,19 @@ try {
     });
     result.writeBuffer = { ...writeBuffer, reduction: round(writeBuffer.reduction, 4) };
   }
+  if (runs('pipeline')) {
+    log('pipeline: 300 price-history items by 10 workers, progress per item vs buffered…');
+    const pipeline = await runPipelineBench(db, {
+      items: 300,
+      workers: 10,
+      prefix: `bench-${randomUUID().slice(0, 8)}`,
+    });
+    result.pipeline = {
+      perResponse: pipeline.perResponse,
+      buffered: pipeline.buffered,
+      ratio: round(pipeline.ratio, 3),
+    };
+  }
   const targets = targetRows({ ours, baseline, oursFast, baselineFast, churn });
   result.targets = targets;
 
@@ -228,6 +244,13 @@ try {
       console.table(c.deferralsByReason);
     }
     if (result.writeBuffer) console.table({ writeBuffer: result.writeBuffer });
+    if (result.pipeline) {
+      const p = result.pipeline as { perResponse: object; buffered: object; ratio: number };
+      console.log(
+        `pipeline: Firestore writes per collected item, buffered / per response = ${p.ratio}`,
+      );
+      console.table({ perResponse: p.perResponse, buffered: p.buffered });
+    }
     console.log('targets:');
     console.table(Object.fromEntries(targets.map(({ target, ...rest }) => [target, rest])));
   }

@@ -24,3 +24,27 @@ export async function recordStoredCount(
   await new CollectionsRepository(db).recordProgress(collection, { marketplace, collected });
   return collected;
 }
+
+/**
+ * Counts again what every running collection stored, per marketplace, and records a count the
+ * collection has not seen (a progress report a buffer held when its instance went away): one
+ * count query per marketplace, a write only where the count moved. The heartbeat runs it.
+ */
+export async function recountRunningCollections(db: Firestore): Promise<string[]> {
+  const moved: string[] = [];
+  for (const collection of await new CollectionsRepository(db).list()) {
+    if (collection.status !== 'running') continue;
+    for (const [marketplace, { collected }] of Object.entries(collection.marketplaces)) {
+      const counted = await db
+        .collection(PRODUCTS_PATH)
+        .where('collection', '==', collection.id)
+        .where('marketplace', '==', marketplace)
+        .count()
+        .get();
+      if (counted.data().count <= collected) continue;
+      await recordStoredCount(db, collection.id, marketplace);
+      moved.push(`${collection.id}/${marketplace}`);
+    }
+  }
+  return moved;
+}

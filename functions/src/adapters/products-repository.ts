@@ -56,6 +56,8 @@ export const priceHistoryUpsertSchema = z
     prices: z.array(pointInputSchema),
     /** Product-level extraction confidence; replaces the stored one when given. */
     confidence: z.number().min(0).max(1).optional(),
+    /** The raw payload (payload store id) this history was made from; replaces the stored one. */
+    rawPayload: z.string().min(1).max(500).optional(),
     /** The dates the collection was asked to cover; replaces the stored range when given. */
     expectedRange: z
       .object({
@@ -88,8 +90,15 @@ export interface UpsertOutcome {
 export const storedProductSchema = productRecordSchema.extend({
   collection: z.string().catch(''),
   updatedAt: z.number().catch(0),
+  /** The raw payload (payload store id) the latest collection read; gone once cleaned up. */
+  rawPayload: z.string().optional().catch(undefined),
 });
-export type StoredProduct = ProductRecord & { id: string; collection: string; updatedAt: number };
+export type StoredProduct = ProductRecord & {
+  id: string;
+  collection: string;
+  updatedAt: number;
+  rawPayload?: string;
+};
 
 export interface ProductPage {
   products: StoredProduct[];
@@ -145,6 +154,7 @@ export class ProductsRepository {
           prices: merged.prices,
         };
         if (update.confidence !== undefined) after.confidence = update.confidence;
+        if (update.rawPayload !== undefined) after.rawPayload = update.rawPayload;
         if (update.expectedRange) after.expectedRange = update.expectedRange;
         const written = !snapshot.exists || !isDeepStrictEqual(before, after);
         if (written) {

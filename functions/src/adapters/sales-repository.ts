@@ -57,6 +57,8 @@ export interface SalesStore {
     marketplaceId: string,
     window: Interval,
     rows: readonly SalesRow[],
+    /** The raw payload (payload store id) the rows came from, kept on each bucket. */
+    rawPayload?: string,
   ): Promise<StoreOutcome>;
 }
 
@@ -99,10 +101,11 @@ const summaryOptionsSchema = z.object({
 export const salesDocId = salesBucketKey;
 
 /** What a bucket document holds: the row, its marketplace and the hour's key for reading. */
-type BucketDocument = StoredSalesBucket & { hourStart: string };
+type BucketDocument = StoredSalesBucket & { hourStart: string; rawPayload?: string };
 
-function bucketDocument(marketplaceId: string, row: SalesRow): BucketDocument {
+function bucketDocument(marketplaceId: string, row: SalesRow, rawPayload?: string): BucketDocument {
   return {
+    ...(rawPayload ? { rawPayload } : {}),
     marketplaceId,
     asin: row.asin,
     hourStart: hourKey(row.hourStartMs),
@@ -123,7 +126,7 @@ export async function storeSalesRows(
   db: Firestore,
   marketplaceId: string,
   rows: readonly SalesRow[],
-  options: { window?: Interval } = {},
+  options: { window?: Interval; rawPayload?: string } = {},
 ): Promise<StoreOutcome> {
   marketplaceIdSchema.parse(marketplaceId);
   const valid = z.array(salesRowSchema).parse(rows);
@@ -131,7 +134,7 @@ export async function storeSalesRows(
   const collection = db.collection(SALES_COLLECTION);
   const writes: BatchWrite[] = merged.map((row) => ({
     ref: collection.doc(salesBucketKey(marketplaceId, row.asin, row.hourStartMs)),
-    data: bucketDocument(marketplaceId, row),
+    data: bucketDocument(marketplaceId, row, options.rawPayload),
   }));
   let deleted = 0;
   if (options.window) {
@@ -246,8 +249,12 @@ export class SalesRepository implements SalesStore {
     marketplaceId: string,
     window: Interval,
     rows: readonly SalesRow[],
+    rawPayload?: string,
   ): Promise<StoreOutcome> {
-    return storeSalesRows(this.db, marketplaceId, rows, { window });
+    return storeSalesRows(this.db, marketplaceId, rows, {
+      window,
+      ...(rawPayload ? { rawPayload } : {}),
+    });
   }
 
   summary(options: SalesSummaryOptions): Promise<SalesSummaryRead> {

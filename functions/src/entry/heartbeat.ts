@@ -1,5 +1,7 @@
 import { FieldValue } from 'firebase-admin/firestore';
 import { onSchedule } from 'firebase-functions/v2/scheduler';
+import { recountRunningCollections } from '../adapters/collection-progress';
+import { followDeadlines } from '../adapters/deadline-allocation';
 import { db } from '../adapters/firebase';
 import { cloudTasksAdmin } from '../adapters/queue-admin';
 import { syncProviderQueues } from '../adapters/queue-rates';
@@ -13,6 +15,7 @@ export const HEARTBEAT_DOC = 'system/heartbeat';
  * Proves the scheduler runs (health reports the last beat), and keeps the provider queues in
  * line with the configuration: rates that follow the quota, paused during maintenance. That
  * catches changes no operation announced (a collection's phase, a provider edited by hand).
+ * Then it follows collection deadlines (adapters/deadline-allocation.ts).
  */
 export const heartbeat = onSchedule({ schedule: 'every 5 minutes', timeZone: 'UTC' }, async () => {
   await db()
@@ -26,4 +29,21 @@ export const heartbeat = onSchedule({ schedule: 'every 5 minutes', timeZone: 'UT
   });
   const changed = synced.filter((s) => s.rate || s.state || s.error);
   if (changed.length > 0) logger.info({ queues: changed }, 'provider queues synced');
+  // Progress a buffer held when its instance went away: counted again.
+  try {
+    const recounted = await recountRunningCollections(db());
+    if (recounted.length > 0) logger.info({ recounted }, 'collection progress recounted');
+  } catch (error) {
+    logger.error({ err: error }, 'collection progress not recounted');
+  }
+  // Deadlines: warnings for collections that will miss theirs, and shares that follow them
+  // where a deadline asks for it. A failure here must not stop the beat.
+  try {
+    const deadlines = await followDeadlines(db(), Date.now());
+    if (deadlines.late.length + deadlines.onTrack.length + deadlines.raised.length > 0) {
+      logger.info(deadlines, 'collection deadlines followed');
+    }
+  } catch (error) {
+    logger.error({ err: error }, 'collection deadlines not followed');
+  }
 });

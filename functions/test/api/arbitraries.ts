@@ -462,6 +462,13 @@ export const domains: Record<
     valid: [
       { id: 'deals-2026', provider: 'keepa', category: 'deals', targets: { takealot: 150 } },
       {
+        id: 'deals-2026',
+        provider: 'keepa',
+        category: 'deals',
+        targets: { takealot: 150 },
+        deadline: { atMs: Date.UTC(2026, 11, 24), raiseShare: { maxSharePercent: 60 } },
+      },
+      {
         id: 'new-one',
         provider: 'keepa',
         category: 'historical',
@@ -479,6 +486,13 @@ export const domains: Record<
       targets: fc.dictionary(fc.oneof(ids, mapKeys), smallInt, { maxKeys: 3 }),
       phases: maybe(
         fc.array(fc.record({ fromPercent: percent, sharePercent: percent }), { maxLength: 4 }),
+      ),
+      deadline: fc.oneof(
+        fc.constant(null),
+        record({
+          atMs: fc.oneof(fc.integer({ min: -1, max: 2 ** 45 }), fc.double()),
+          raiseShare: fc.oneof(fc.constant(null), record({ maxSharePercent: percent })),
+        }),
       ),
     }),
   },

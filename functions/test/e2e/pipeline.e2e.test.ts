@@ -59,6 +59,10 @@ describe('a historical collection through the proxy, end to end', () => {
 
   it('runs through all four phases with the right allocation at each, and redelivery duplicates nothing', async () => {
     await db.doc(`categories/${id}`).set({ provider: 'smartproxy', sharePercent: 15, priority: 1 });
+    // Progress is coalesced per instance (3 products or 60 s by default): report within 2 s.
+    await db
+      .doc('config/pipeline')
+      .set({ collections: { progressFlushSeconds: 2 } }, { merge: true });
     // Only this collection runs, and fast: 4.2% of the seed's 25 requests/s would take minutes.
     await new CollectionsRepository(db).pause('buckcheap-historical');
     const provider = (await db.doc('providers/smartproxy').get()).data();

@@ -211,6 +211,9 @@ describe('scheduled functions on the local stack', () => {
       expect(after?.completed).toEqual([]);
       expect((await since.count().get()).data().count).toBeGreaterThan(0);
     },
+    // Every SP-API request is charged at the published rates: with the burst other files spent,
+    // the createReport and the getReportDocument each wait up to a minute for a token.
+    300_000,
   );
 
   scheduleTest(

@@ -17,6 +17,7 @@ import {
 import { upstreamErrors } from '../../src/adapters/metrics';
 import { ProductsRepository } from '../../src/adapters/products-repository';
 import { QuotaEngine } from '../../src/adapters/quota/quota-engine';
+import { type RawPayloads, rawPayloadId } from '../../src/adapters/raw-payloads';
 import { KeepaClient } from '../../src/adapters/upstreams/keepa';
 import {
   createKeepaIngestFetchers,
@@ -69,7 +70,7 @@ afterEach(async () => {
   await close();
 });
 
-function parts() {
+function parts(raw?: RawPayloads) {
   const client = new KeepaClient({
     baseUrl: sandbox.url,
     apiKey: KEEPA_SANDBOX_KEY,
@@ -79,7 +80,13 @@ function parts() {
     sleep: async () => {},
   });
   const products = new ProductsRepository(db, { now });
-  const fetchers = createKeepaIngestFetchers({ client, products, collection: COLLECTION, now });
+  const fetchers = createKeepaIngestFetchers({
+    client,
+    products,
+    collection: COLLECTION,
+    now,
+    ...(raw ? { raw } : {}),
+  });
   return { client, products, fetchers };
 }
 
@@ -342,5 +349,30 @@ describe('Keepa ingest against the sandbox', () => {
     expect(summary.batches.peek).toBeGreaterThan(3);
     expect(summary.stopped).toMatchObject({ reason: 'idle' });
     expect(await ingestCounts(db, COLLECTION)).toMatchObject({ peek: 0, commit: 0 });
+  });
+});
+
+describe('raw Keepa answers', () => {
+  it("keeps each commit batch's answer once, before the products that reference it", async () => {
+    const kept: Array<{ kind: string; id: string; stored: number }> = [];
+    let products!: ProductsRepository;
+    const raw: RawPayloads = {
+      async keep(kind, source, body) {
+        const id = rawPayloadId(kind, source, body);
+        const answer = JSON.parse(String(body)) as Array<{ asin: string }>;
+        expect(answer.length).toBeGreaterThan(0);
+        kept.push({ kind, id, stored: (await products.listByCollection(COLLECTION)).length });
+        return id;
+      },
+    };
+    const built = parts(raw);
+    products = built.products;
+    const survivors = expectedSurvivors().slice(0, 4);
+    const result = await built.fetchers.commit(survivors.map((key) => ({ key }) as never));
+    expect(result.results.filter((r) => r.outcome === 'stored')).toHaveLength(4);
+    expect(kept).toEqual([{ kind: 'keepa-products', id: expect.any(String), stored: 0 }]);
+    for (const product of await products.listByCollection(COLLECTION)) {
+      expect(product.rawPayload).toBe(kept[0]!.id);
+    }
   });
 });

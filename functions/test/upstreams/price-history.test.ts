@@ -14,6 +14,7 @@ import {
 } from '../../../devstack/src/sandbox/proxy.ts';
 import { upstreamSkippedLinks } from '../../src/adapters/metrics';
 import { ProductsRepository } from '../../src/adapters/products-repository';
+import { type RawPayloads, rawPayloadId } from '../../src/adapters/raw-payloads';
 import { UpstreamError } from '../../src/adapters/upstreams/http';
 import {
   createPriceHistoryHandler,
@@ -217,6 +218,38 @@ describe('price history through the proxy', () => {
     expect(progress).toEqual([[COLLECTION, 'takealot']]);
     const { docs } = await db.collection('products').where('key', '==', id).get();
     expect(docs).toHaveLength(1);
+  });
+
+  it('keeps the CSV it read as a raw payload, durable before the product that references it', async () => {
+    await startProxy();
+    const [id] = healthy(1);
+    const kept: Array<{ kind: string; source: string; id: string; productThen: boolean }> = [];
+    const raw: RawPayloads = {
+      async keep(kind, source, body) {
+        const payloadId = rawPayloadId(kind, source, body);
+        expect(String(body)).toContain(','); // the CSV text itself
+        kept.push({
+          kind,
+          source,
+          id: payloadId,
+          productThen: (await products.get('takealot', id!)) !== undefined,
+        });
+        return payloadId;
+      },
+    };
+    const run = createPriceHistoryHandler({
+      client: client(),
+      siteBaseUrl: site.url,
+      products,
+      raw,
+    });
+    await run(item(id!));
+    await run(item(id!)); // redelivered: the same payload id, the product unchanged
+    expect(kept).toHaveLength(2);
+    expect(kept[0]).toMatchObject({ kind: 'price-history-csv', source: `takealot~${id}` });
+    expect(kept[0]!.productThen).toBe(false);
+    expect(kept[1]!.id).toBe(kept[0]!.id);
+    expect(await products.get('takealot', id!)).toMatchObject({ rawPayload: kept[0]!.id });
   });
 
   it('re-collects a product from a validation fix payload without counting progress again', async () => {

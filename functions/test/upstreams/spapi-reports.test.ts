@@ -387,6 +387,32 @@ describe('vendor real-time sales fetcher', () => {
     expect(sb.state().reportsCreated).toBe(2);
   });
 
+  it('keeps the report document as a raw payload that every bucket of the window references', async () => {
+    const kept: Array<{ kind: string; source: string; body: string }> = [];
+    const fetchAndStore = createRealtimeSalesFetcher({
+      client: client(),
+      store: new SalesRepository(db),
+      ...POLL,
+      raw: {
+        async keep(kind, source, body) {
+          kept.push({ kind, source, body: String(body) });
+          // Kept before any bucket is written.
+          expect(await salesDocs()).toHaveLength(0);
+          return `raw-${kept.length}`;
+        },
+      },
+    });
+    t = T0 + HOUR;
+    await fetchAndStore({ startMs: T0 - 6 * HOUR, endMs: T0, id: 'w', purpose: 'backfill' });
+    expect(kept).toHaveLength(1);
+    expect(kept[0]!.kind).toBe('spapi-report');
+    expect(kept[0]!.source.startsWith(`${US}~`)).toBe(true);
+    expect(JSON.parse(kept[0]!.body)).toHaveProperty('reportData');
+    const docs = await salesDocs();
+    expect(docs.length).toBeGreaterThan(0);
+    expect(docs.every((d) => d.get('rawPayload') === 'raw-1')).toBe(true);
+  });
+
   it('lets QuotaExceededError through and stores nothing', async () => {
     const fetchAndStore = createRealtimeSalesFetcher({
       client: client(),

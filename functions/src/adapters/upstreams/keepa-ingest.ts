@@ -19,6 +19,7 @@ import {
   type IngestItemResult,
 } from '../ingest';
 import type { ProductsRepository } from '../products-repository';
+import type { RawPayloads } from '../raw-payloads';
 import { UpstreamError } from './http';
 import type { KeepaClient, KeepaDealSelection, KeepaProduct } from './keepa';
 
@@ -64,6 +65,8 @@ export interface KeepaIngestOptions {
   /** `offers=<n>` on commits (20 by default; Keepa accepts 20..100). */
   offers?: number;
   now?: () => number;
+  /** Keeps each commit batch's product answer (its products reference it as `rawPayload`). */
+  raw?: RawPayloads;
 }
 
 export function createKeepaIngestFetchers(options: KeepaIngestOptions): IngestFetchers {
@@ -115,6 +118,7 @@ export function createKeepaIngestFetchers(options: KeepaIngestOptions): IngestFe
     items: IngestItem[],
     byAsin: Map<string, KeepaProduct>,
     pointsOf: (product: KeepaProduct) => KeepaPricePoint[],
+    rawPayload?: string,
   ): Promise<IngestItemResult[]> => {
     const refreshAtMs = refreshAfterMs === null ? undefined : now() + refreshAfterMs;
     const one = async (item: IngestItem): Promise<IngestItemResult | undefined> => {
@@ -129,6 +133,7 @@ export function createKeepaIngestFetchers(options: KeepaIngestOptions): IngestFe
           collection,
           identifiers: { asin: product.asin },
           prices,
+          ...(rawPayload ? { rawPayload } : {}),
         });
       } catch (error) {
         logger.warn({ err: error, asin: product.asin, collection }, 'keepa product not stored');
@@ -160,13 +165,30 @@ export function createKeepaIngestFetchers(options: KeepaIngestOptions): IngestFe
     async commit(items): Promise<IngestBatchResult> {
       const { byAsin, meter } = await fetchByKey(items, true);
       if (!meter) return { results: [] };
-      const results = await store(items, byAsin, (product) => {
-        const history = keepaTypeHistory(product.csv, priceType, domain.divisor);
-        const today = currentPoint(product, meter);
-        // Nothing known at all (an unknown ASIN): nothing to store.
-        if (history.length === 0 && today.price === null) return [];
-        return [...history.filter((point) => point.date !== today.date), today];
-      });
+      // One payload per batch answer (the products as Keepa described them), durable before
+      // the products that reference it.
+      const answered = [...byAsin.values()];
+      const rawPayload =
+        options.raw && answered.length > 0
+          ? await options.raw.keep(
+              'keepa-products',
+              `${collection}~${marketplace}`,
+              JSON.stringify(answered),
+              'application/json',
+            )
+          : undefined;
+      const results = await store(
+        items,
+        byAsin,
+        (product) => {
+          const history = keepaTypeHistory(product.csv, priceType, domain.divisor);
+          const today = currentPoint(product, meter);
+          // Nothing known at all (an unknown ASIN): nothing to store.
+          if (history.length === 0 && today.price === null) return [];
+          return [...history.filter((point) => point.date !== today.date), today];
+        },
+        rawPayload,
+      );
       return { results, meter };
     },
 

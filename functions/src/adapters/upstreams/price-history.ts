@@ -9,6 +9,7 @@ import {
 import { logger } from '../../log';
 import { upstreamSkippedLinks } from '../metrics';
 import type { ProductsRepository } from '../products-repository';
+import type { RawPayloads } from '../raw-payloads';
 import type { WorkHandler, WorkResult } from '../work-runner';
 import { UpstreamError, upstreamFailure } from './http';
 import type { ProxiedGetOptions, ProxiedResponse } from './proxied-fetch';
@@ -114,6 +115,8 @@ export interface PriceHistoryHandlerOptions {
   products: Pick<ProductsRepository, 'upsertPriceHistory'>;
   /** Called once per product newly stored, e.g. to advance the collection's count. */
   recordProgress?: (collection: string, marketplace: string) => Promise<void>;
+  /** Keeps each CSV the history was made from (the product references it as `rawPayload`). */
+  raw?: RawPayloads;
 }
 
 function siteUrl(siteBaseUrl: string, path: string): string {
@@ -157,7 +160,7 @@ const ok = (status: number) => status >= 200 && status < 300;
  * or the site says stop, `UpstreamError` for typed failures.
  */
 export function createPriceHistoryHandler(options: PriceHistoryHandlerOptions): WorkHandler {
-  const { client, siteBaseUrl, products, recordProgress } = options;
+  const { client, siteBaseUrl, products, recordProgress, raw } = options;
   return async (item: WorkItem): Promise<WorkResult> => {
     const parsed = payloadSchema.safeParse(item.payload);
     if (!parsed.success) {
@@ -211,7 +214,13 @@ export function createPriceHistoryHandler(options: PriceHistoryHandlerOptions): 
       );
     }
     const points = history?.points ?? [];
+    // Durable before the product that references it, so a reference never dangles.
+    const rawPayload =
+      raw && ok(csv.status)
+        ? await raw.keep('price-history-csv', `${marketplace}~${productId}`, csv.text, 'text/csv')
+        : undefined;
     const outcome = await products.upsertPriceHistory({
+      ...(rawPayload ? { rawPayload } : {}),
       marketplace,
       key: productId,
       collection: item.collection,

@@ -165,6 +165,8 @@ export interface SalesReportResult {
   marketplaceIds: string[];
   /** Empty when the report was CANCELLED (SP-API's answer when there is no data). */
   rows: SalesRow[];
+  /** The report document as downloaded (inflated), when there was one: the raw payload. */
+  document?: string;
 }
 
 /** A report that ended FATAL (or never ended): there is nothing to download. */
@@ -313,13 +315,10 @@ export class SpApiReportsClient {
           throw upstreamFailure(
             new ReportProcessingError(reportId, 'FATAL', `report ${reportId} ended FATAL`),
           );
-        case 'DONE':
-          return {
-            reportId,
-            processingStatus: 'DONE',
-            marketplaceIds,
-            rows: await this.salesRows(report, deadline),
-          };
+        case 'DONE': {
+          const { rows, document } = await this.salesRows(report, deadline);
+          return { reportId, processingStatus: 'DONE', marketplaceIds, rows, document };
+        }
         default:
           if (poll >= maxPolls) {
             throw upstreamFailure(
@@ -345,7 +344,10 @@ export class SpApiReportsClient {
     }
   }
 
-  private async salesRows(report: Report, deadline: CallDeadline): Promise<SalesRow[]> {
+  private async salesRows(
+    report: Report,
+    deadline: CallDeadline,
+  ): Promise<{ rows: SalesRow[]; document: string }> {
     if (!report.reportDocumentId) {
       throw upstreamFailure(
         new UpstreamError(
@@ -359,7 +361,7 @@ export class SpApiReportsClient {
     const document = await this.getReportDocument(report.reportDocumentId, deadline);
     const text = await this.downloadDocument(document, deadline);
     const parsed = parseBody(text, salesReportSchema, this.call('downloadDocument'));
-    return salesRowsFromReport(parsed);
+    return { rows: salesRowsFromReport(parsed), document: text };
   }
 
   private maxBodyBytes(step: SpApiReportsOperation | 'document'): number {

@@ -1,6 +1,7 @@
 import { hourWindow, VENDOR_REAL_TIME_SALES_REPORT } from '../../core/sales';
 import { logger } from '../../log';
 import type { AutoSyncFetcher } from '../autosync';
+import type { RawPayloads } from '../raw-payloads';
 import type { SalesStore } from '../sales-repository';
 import type { FetchReportOptions, SpApiReportsClient } from './spapi-reports';
 
@@ -22,6 +23,8 @@ export interface RealtimeSalesFetcherInput {
   marketplaceIds?: readonly string[];
   pollIntervalMs?: number;
   maxPolls?: number;
+  /** Keeps each report document; the window's buckets reference it as `rawPayload`. */
+  raw?: RawPayloads;
 }
 
 export function createRealtimeSalesFetcher(input: RealtimeSalesFetcherInput): AutoSyncFetcher {
@@ -48,7 +51,17 @@ export function createRealtimeSalesFetcher(input: RealtimeSalesFetcherInput): Au
         ...(options.deadlineMs === undefined ? {} : { deadlineMs: options.deadlineMs }),
         ...(options.admit ? { admit: options.admit } : {}),
       });
-      const stored = await store.replaceWindow(marketplaceId, hours, result.rows);
+      // The document first: the buckets that reference it never point at nothing.
+      const rawPayload =
+        input.raw && result.document !== undefined
+          ? await input.raw.keep(
+              'spapi-report',
+              `${marketplaceId}~${result.reportId}`,
+              result.document,
+              'application/json',
+            )
+          : undefined;
+      const stored = await store.replaceWindow(marketplaceId, hours, result.rows, rawPayload);
       logger.info(
         {
           window: window.id,

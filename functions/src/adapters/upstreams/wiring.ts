@@ -6,7 +6,7 @@ import {
   PRODUCT_OPERATION,
   REALTIME_SALES_SYNC,
 } from '../../core/pipeline/category-work';
-import type { Collection } from '../../core/pipeline/collections';
+import { type Collection, DEFAULT_COLLECTION_CONFIG } from '../../core/pipeline/collections';
 import { generationKey } from '../../core/pipeline/historical';
 import {
   type WorkItem,
@@ -28,8 +28,12 @@ import type { IngestFetcher, IngestFetchers } from '../ingest';
 import { addIngestItems } from '../ingest';
 import { registerIngestFetchers } from '../ingest-fetchers';
 import { rescheduleIngest } from '../ingest-queue';
+import { payloadStore } from '../payload-store';
+import { loadPipelineConfig } from '../pipeline-config';
 import { productsRepository } from '../products-repository';
+import { ProgressBuffer } from '../progress-buffer';
 import { instanceQuotaEngine } from '../quota/quota-engine';
+import { type RawPayloads, rawPayloads } from '../raw-payloads';
 import { SalesRepository } from '../sales-repository';
 import { enqueueTask } from '../task-queue';
 import { registerWorkHandler } from '../work-handlers';
@@ -80,6 +84,13 @@ function required(provider: Provider, field: 'baseUrl' | `endpoints.${string}`):
   return value;
 }
 
+let raw: RawPayloads | undefined;
+/** Raw upstream payloads go to the instance's payload store (temporary: cleaned up by age). */
+function instanceRawPayloads(): RawPayloads {
+  raw ??= rawPayloads(payloadStore());
+  return raw;
+}
+
 /** One client per configuration: rebuilt when the document or a secret changes, else reused. */
 const clients = new Map<string, { key: string; client: unknown }>();
 function cached<T>(name: string, config: unknown, build: () => T): T {
@@ -124,6 +135,7 @@ async function keepaIngestFetchers(collection: Collection): Promise<IngestFetche
     products: productsRepository(),
     collection: collection.id,
     marketplace: Object.keys(collection.marketplaces)[0],
+    raw: instanceRawPayloads(),
   });
   return { ...fetchers, commit: withProgress(fetchers.commit, collection) };
 }
@@ -219,6 +231,7 @@ registerAutoSyncFetcher(REALTIME_SALES_SOURCE, async (window, options) => {
     // The cycle's Firestore: an operator's refresh stores through its audited one.
     store: new SalesRepository(options?.db ?? db()),
     pollIntervalMs: Number(provider.settings.reportPollMs ?? 15_000),
+    raw: instanceRawPayloads(),
   });
   return fetcher(window, options);
 });
@@ -239,14 +252,45 @@ async function proxyClient(): Promise<{ client: ProxiedHttpClient; siteBaseUrl: 
   return { client, siteBaseUrl };
 }
 
+/**
+ * Progress of price-history collections, coalesced in the instance (one count per
+ * `collections.progressBatch` products or `progressFlushSeconds`), not one write of the
+ * collection's document per product; the heartbeat recounts what an instance took with it.
+ */
+let progress: ProgressBuffer | undefined;
+let progressSettings = DEFAULT_COLLECTION_CONFIG;
+function instanceProgress(): ProgressBuffer {
+  if (!progress) {
+    // The configured batch and interval, as soon as they are read (the defaults until then).
+    loadPipelineConfig(db()).then(
+      (config) => {
+        progressSettings = config.collections;
+      },
+      () => undefined,
+    );
+  }
+  progress ??= new ProgressBuffer(
+    async (collection, marketplace) => {
+      await recordStoredCount(db(), collection, marketplace);
+      progressSettings = (await loadPipelineConfig(db())).collections;
+    },
+    {
+      batch: () => progressSettings.progressBatch,
+      flushMs: () => progressSettings.progressFlushSeconds * 1000,
+    },
+  );
+  return progress;
+}
+
 async function handlePriceHistory(item: WorkItem) {
   const { client, siteBaseUrl } = await proxyClient();
   return createPriceHistoryHandler({
     client,
     siteBaseUrl,
     products: productsRepository(),
+    raw: instanceRawPayloads(),
     recordProgress: async (collection, marketplace) => {
-      await recordStoredCount(db(), collection, marketplace);
+      instanceProgress().report(collection, marketplace);
     },
   })(item);
 }

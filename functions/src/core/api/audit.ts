@@ -15,6 +15,12 @@ export interface Actor {
   role: Role;
 }
 
+/**
+ * Who Tollgate is when it changes something itself, on a schedule, because an operator's
+ * setting asked it to (a share raised to meet a deadline): audited like any other change.
+ */
+export const TOLLGATE_ACTOR: Actor = { uid: 'tollgate', email: null, role: 'admin' };
+
 /** Another document the same change wrote (a sibling's share, a paused collection...). */
 export interface RelatedChange {
   path: string;
@@ -22,10 +28,13 @@ export interface RelatedChange {
   after: unknown;
 }
 
+/** Changes Tollgate makes on its own schedule, audited by name like a callable. */
+export type ScheduledChange = 'followDeadlines';
+
 export interface AuditRecord {
   who: Actor;
-  /** The callable. */
-  what: CallableName;
+  /** The callable, or the scheduled change. */
+  what: CallableName | ScheduledChange;
   /** The document (or entity: `users/{uid}`) the change is about. */
   target: string;
   /** Its state before and after; null where it did not exist (or, for a run, is not kept). */

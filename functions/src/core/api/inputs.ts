@@ -87,6 +87,20 @@ export const startCollectionInput = z.strictObject({
     .refine((t) => Object.keys(t).length <= 100, 'at most 100 marketplaces'),
   /** A schedule for this collection only; otherwise the configured one applies. */
   phases: phasesInput.optional(),
+  /**
+   * When it should be done (epoch ms); `raiseShare` lets Tollgate raise the category's share
+   * up to `maxSharePercent` when the ETA passes it (off by default, audited). Null clears it.
+   */
+  deadline: z
+    .strictObject({
+      atMs: epochMs,
+      raiseShare: z
+        .strictObject({ maxSharePercent: percent.min(1) })
+        .nullable()
+        .default(null),
+    })
+    .nullable()
+    .optional(),
 });
 
 export const setCategoryAllocationInput = z

@@ -47,6 +47,49 @@ export interface CollectionStatusReport {
   rateFromMs: number;
   overall: ProgressLine;
   marketplaces: Array<ProgressLine & { marketplace: string }>;
+  /** Null without a deadline. */
+  deadline: DeadlineReport | null;
+}
+
+export interface DeadlineReport {
+  atMs: number;
+  /**
+   * The ETA is at or before the deadline (true), after it (false), or unknown: no measurable
+   * rate yet, paused or stalled (null). A completed collection is on track.
+   */
+  onTrack: boolean | null;
+  /** Deadline minus ETA: how far ahead (positive) or behind (negative); null when unknown. */
+  slackMs: number | null;
+  /** The rate that would finish on time from now (every marketplace's remaining). */
+  requiredRatePerHour: number | null;
+  /** Since when it is late (the warning's episode), or null. */
+  lateSince: number | null;
+  raiseShare: { maxSharePercent: number } | null;
+}
+
+/** Where a collection stands against its deadline (see DeadlineReport). */
+export function deadlineReport(
+  collection: Collection,
+  overall: ProgressLine,
+  now: number,
+): DeadlineReport | null {
+  const deadline = collection.deadline;
+  if (!deadline) return null;
+  const done = collection.status === 'completed' || overall.remaining === 0;
+  const etaAt = done ? now : overall.etaAt;
+  const leftMs = deadline.atMs - now;
+  return {
+    atMs: deadline.atMs,
+    onTrack: etaAt === null ? null : etaAt <= deadline.atMs,
+    slackMs: etaAt === null ? null : deadline.atMs - etaAt,
+    requiredRatePerHour: done
+      ? 0
+      : leftMs > 0
+        ? round2((overall.remaining / leftMs) * HOUR_MS)
+        : null,
+    lateSince: collection.lateSince,
+    raiseShare: deadline.raiseShare,
+  };
 }
 
 /**
@@ -111,6 +154,7 @@ export function statusReport(
     rateFromMs: anchor.at,
     overall,
     marketplaces,
+    deadline: deadlineReport(collection, overall, now),
   };
 }
 

@@ -29,6 +29,14 @@ export const collectionConfigSchema = z.object({
   rateWindowMinutes: z.number().positive().default(360),
   /** At most one rate sample per this interval, which bounds the samples kept. */
   sampleIntervalMinutes: z.number().positive().default(15),
+  /**
+   * Progress reports coalesce per instance: the collection's document is written once this
+   * many products were stored for a marketplace, or after `progressFlushSeconds`, not once per
+   * product (progress is a count of stored products, so a late or lost report loses nothing:
+   * the heartbeat counts again).
+   */
+  progressBatch: z.number().int().positive().max(10_000).default(3),
+  progressFlushSeconds: z.number().positive().max(3_600).default(60),
 });
 export type CollectionConfig = z.infer<typeof collectionConfigSchema>;
 export const DEFAULT_COLLECTION_CONFIG: CollectionConfig = collectionConfigSchema.parse({});
@@ -48,8 +56,27 @@ export const startCollectionRequestSchema = z.object({
   targets: targetsSchema,
   /** A schedule for this collection only; otherwise the configured one applies. */
   phases: phaseScheduleSchema.optional(),
+  /** When it should be done (null clears a deadline; absent keeps the one it has). */
+  deadline: z
+    .lazy(() => deadlineSchema)
+    .nullable()
+    .optional(),
 });
 export type StartCollectionRequest = z.infer<typeof startCollectionRequestSchema>;
+
+/**
+ * When a collection should be done, and whether Tollgate may raise its category's share to get
+ * there (off unless asked): within `maxSharePercent`, taken from categories of the same provider
+ * whose own collections are ahead of their deadlines.
+ */
+export const deadlineSchema = z.object({
+  atMs: epochMs,
+  raiseShare: z
+    .object({ maxSharePercent: z.number().min(1).max(100) })
+    .nullable()
+    .default(null),
+});
+export type Deadline = z.infer<typeof deadlineSchema>;
 
 export const phaseEntrySchema = z.object({
   phase: z.number().int().positive(),
@@ -88,6 +115,11 @@ export const collectionSchema = z.object({
   phases: phaseScheduleSchema.nullable().default(null),
   stalledAt: epochMs.nullable().default(null),
   restarts: count.default(0),
+  deadline: deadlineSchema.nullable().default(null),
+  /** Since when its ETA is past its deadline (a warning is stored once per such episode). */
+  lateSince: epochMs.nullable().default(null),
+  /** When Tollgate last raised its category's share to meet the deadline. */
+  deadlineRaisedAt: epochMs.nullable().default(null),
 });
 export type Collection = z.infer<typeof collectionSchema>;
 
@@ -210,12 +242,22 @@ export function startCollection(
   }
   const phases = request.phases ?? existing.phases;
   if (JSON.stringify(phases) !== JSON.stringify(existing.phases)) changed = true;
+  const deadline = request.deadline === undefined ? existing.deadline : request.deadline;
+  if (JSON.stringify(deadline) !== JSON.stringify(existing.deadline)) changed = true;
   const restarted = restart.restarted;
   if (!changed) {
     return { collection: existing, transition: null, completedNow: false, created: false, changed };
   }
 
-  let next: Collection = { ...existing, marketplaces, phases, lastUpdateAt: now };
+  let next: Collection = {
+    ...existing,
+    marketplaces,
+    phases,
+    deadline,
+    // A new deadline is judged afresh by the next check.
+    lateSince: deadline?.atMs === existing.deadline?.atMs ? existing.lateSince : null,
+    lastUpdateAt: now,
+  };
   if (next.status === 'completed' && !completion(next).done) {
     // New work: the idle time while completed must not count as a stall or drag the rate down.
     next = { ...next, status: 'running', lastProgressAt: now, samples: [sampleOf(next, now)] };
@@ -248,6 +290,9 @@ function create(
     phases,
     stalledAt: null,
     restarts: 0,
+    deadline: request.deadline ?? null,
+    lateSince: null,
+    deadlineRaisedAt: null,
   };
   collection.samples = [sampleOf(collection, now)];
   return {

@@ -2,10 +2,12 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import type { Collection } from '../../../src/core/pipeline/collections';
 import {
+  generationKey,
   type HistoricalState,
   historicalConfigSchema,
   markExhausted,
   planDiscovery,
+  rewindDiscovery,
 } from '../../../src/core/pipeline/historical';
 
 const config = historicalConfigSchema.parse({ productsPerRun: 200, listingPageSize: 50 });
@@ -26,6 +28,9 @@ function collection(marketplaces: Collection['marketplaces'], status = 'running'
     phases: null,
     stalledAt: null,
     restarts: 0,
+    deadline: null,
+    lateSince: null,
+    deadlineRaisedAt: null,
   };
 }
 
@@ -111,5 +116,30 @@ describe('historical discovery plan', () => {
         },
       ),
     );
+  });
+});
+
+describe('rewinding discovery after a restart', () => {
+  it('hands out again from the page holding the first product not yet collected', () => {
+    const c = collection({
+      takealot: { target: 500, collected: 120 },
+      makro: { target: 50, collected: 0 },
+    });
+    const state: HistoricalState = {
+      marketplaces: {
+        takealot: { nextPage: 7, exhausted: false },
+        makro: { nextPage: 2, exhausted: true },
+      },
+    };
+    expect(rewindDiscovery(c, state, config)).toEqual({
+      marketplaces: {
+        // 120 of 50 a page: page 3 holds product 121.
+        takealot: { nextPage: 3, exhausted: false },
+        // An exhausted catalogue stays so; a cursor never moves forward.
+        makro: { nextPage: 1, exhausted: true },
+      },
+    });
+    expect(generationKey('takealot~3', 0)).toBe('takealot~3');
+    expect(generationKey('takealot~3', 2)).toBe('takealot~3~r2');
   });
 });
