@@ -19,7 +19,9 @@ import {
   renderPurge,
   renderRestartCollection,
   renderRole,
+  renderSetProviderLimits,
   renderStartCollection,
+  renderStartCooldown,
   renderStats,
   renderStatus,
   renderValidation,
@@ -405,6 +407,92 @@ export async function runCli(argv: readonly string[], options: CliOptions): Prom
         run.print(await run.call('clearCooldown', { provider }), renderClearCooldown);
       }),
     );
+  cooldown
+    .command('start')
+    .description('start a cooldown by hand: no call to the provider until it ends (startCooldown)')
+    .argument('<provider>', 'provider id')
+    .requiredOption('--seconds <n>', 'how long from now', number('--seconds'))
+    .requiredOption('--reason <text>', 'why (kept in the audit log and the history)')
+    .action(
+      action(async (run, provider: string, opts: { seconds: number; reason: string }) => {
+        const input = { provider, seconds: opts.seconds, reason: opts.reason };
+        run.print(await run.call('startCooldown', input), renderStartCooldown);
+      }),
+    );
+
+  const provider = program.command('provider').description('providers: limits and settings');
+  provider
+    .command('set')
+    .description("change a provider's limits, cooldowns, URLs or settings (setProviderLimits)")
+    .argument('<provider>', 'provider id (created when absent: give --limits)')
+    .option(
+      '--limits <json>',
+      'the limits, e.g. \'[{"kind":"tokenBucket","capacity":300,"refillPerSecond":5}]\'',
+    )
+    .option(
+      '--cooldown-seconds <n>',
+      'cooldown without a usable Retry-After',
+      number('--cooldown-seconds'),
+    )
+    .option(
+      '--max-retry-after-seconds <n>',
+      'longest cooldown a Retry-After may ask',
+      number('--max-retry-after-seconds'),
+    )
+    .option(
+      '--safety-margin-ms <n>',
+      'refill kept in reserve for jitter',
+      number('--safety-margin-ms'),
+    )
+    .option('--base-url <url>', 'upstream base URL ("none" removes it)')
+    .option('--endpoint <name=url...>', 'named upstream URLs (repeatable)', collect)
+    .option('--setting <name=json...>', 'upstream settings, values as JSON (repeatable)', collect)
+    .option('--display-name <text>', 'name shown in status')
+    .action(
+      action(
+        async (
+          run,
+          id: string,
+          opts: {
+            limits?: string;
+            cooldownSeconds?: number;
+            maxRetryAfterSeconds?: number;
+            safetyMarginMs?: number;
+            baseUrl?: string;
+            endpoint?: string[];
+            setting?: string[];
+            displayName?: string;
+          },
+        ) => {
+          const input = {
+            provider: id,
+            ...(opts.limits === undefined ? {} : { limits: parseJson('--limits', opts.limits) }),
+            ...(opts.cooldownSeconds === undefined
+              ? {}
+              : { cooldownSeconds: opts.cooldownSeconds }),
+            ...(opts.maxRetryAfterSeconds === undefined
+              ? {}
+              : { maxRetryAfterSeconds: opts.maxRetryAfterSeconds }),
+            ...(opts.safetyMarginMs === undefined ? {} : { safetyMarginMs: opts.safetyMarginMs }),
+            ...(opts.baseUrl === undefined
+              ? {}
+              : { baseUrl: opts.baseUrl === 'none' ? null : opts.baseUrl }),
+            ...(opts.endpoint
+              ? { endpoints: namedValues('--endpoint', opts.endpoint, (v) => v) }
+              : {}),
+            ...(opts.setting
+              ? {
+                  settings: namedValues('--setting', opts.setting, (v) =>
+                    parseJson('--setting', v),
+                  ),
+                }
+              : {}),
+            ...(opts.displayName === undefined ? {} : { displayName: opts.displayName }),
+          };
+          run.print(await run.call('setProviderLimits', input), renderSetProviderLimits);
+        },
+      ),
+    );
 
   program
     .command('maintenance')
@@ -649,4 +737,21 @@ function parseTime(what: string, text: string): number {
   const ms = /^\d{4}-\d{2}-\d{2}/.test(text) ? Date.parse(text) : Number.NaN;
   if (!Number.isFinite(ms)) throw new UsageError(`${what} takes an ISO 8601 time, not "${text}"`);
   return ms;
+}
+
+/** `name=value` pairs (the value parsed by `value`), each name once. */
+function namedValues<T>(
+  what: string,
+  pairs: readonly string[],
+  value: (text: string) => T,
+): Record<string, T> {
+  const out: Record<string, T> = {};
+  for (const pair of pairs) {
+    const at = pair.indexOf('=');
+    if (at <= 0) throw new UsageError(`${what} takes name=value, not "${pair}"`);
+    const name = pair.slice(0, at);
+    if (Object.hasOwn(out, name)) throw new UsageError(`${what} ${name} is given twice`);
+    out[name] = value(pair.slice(at + 1));
+  }
+  return out;
 }

@@ -10,8 +10,10 @@ import type {
   RestartCollectionResult,
   SetFlagsResult,
   SetMaintenanceModeResult,
+  SetProviderLimitsResult,
   SetUserRoleResult,
   StartCollectionResult,
+  StartCooldownResult,
   StatusResult,
   ValidateDataResult,
 } from '../../functions/src/core/api/index.ts';
@@ -232,6 +234,29 @@ export function renderClearCooldown(r: ClearCooldownResult): string {
     ['provider', r.provider],
     ['cleared', r.cleared],
     ['was until', r.cooldown ? time(r.cooldown.untilMs) : '- (no cooldown)'],
+    ...audited(r),
+  ]);
+}
+
+export function renderStartCooldown(r: StartCooldownResult): string {
+  return pairs([
+    ['provider', r.provider],
+    ['cooling down until', time(r.cooldown.untilMs)],
+    ['started', time(r.cooldown.startedAtMs)],
+    ...audited(r),
+  ]);
+}
+
+export function renderSetProviderLimits(r: SetProviderLimitsResult): string {
+  const p = r.provider;
+  return pairs([
+    ['provider', p.id],
+    ['created', r.created],
+    ['limits', p.limits.map((l) => JSON.stringify(l)).join('\n')],
+    ['cooldown', `${p.cooldownSeconds} s (Retry-After at most ${p.maxRetryAfterSeconds} s)`],
+    ['base URL', p.baseUrl ?? '-'],
+    ['takes effect', r.effectiveFromMs ? time(r.effectiveFromMs) : '-'],
+    ['allocation published', r.allocationPublished],
     ...audited(r),
   ]);
 }

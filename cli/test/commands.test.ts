@@ -118,6 +118,42 @@ describe('changes', () => {
     expect(bad.stderr).toContain('ISO 8601');
   });
 
+  it('changes a provider and starts a cooldown by hand', async () => {
+    const set = await cli(fixture, [
+      'provider',
+      'set',
+      'keepa',
+      '--limits',
+      '[{"kind":"tokenBucket","capacity":400,"refillPerSecond":6}]',
+      '--cooldown-seconds',
+      '900',
+      '--setting',
+      'domainId=3',
+    ]);
+    expect(set.code, set.stderr).toBe(0);
+    expect((await fixture.db.doc('providers/keepa').get()).data()).toMatchObject({
+      cooldownSeconds: 900,
+      settings: { domainId: 3 },
+      limits: [{ kind: 'tokenBucket', capacity: 400, refillPerSecond: 6 }],
+    });
+    const bad = await cli(fixture, ['provider', 'set', 'keepa', '--base-url', 'ftp://x.example']);
+    expect(bad.code).toBe(1);
+    expect(bad.stderr).toContain('baseUrl');
+    const started = await cli(fixture, [
+      'cooldown',
+      'start',
+      'keepa',
+      '--seconds',
+      '3600',
+      '--reason',
+      'upstream maintenance',
+    ]);
+    expect(started.code, started.stderr).toBe(0);
+    expect(started.stdout).toContain('cooling down until');
+    const entries = await auditEntries(fixture.db);
+    expect(entries.map((e) => e.what).sort()).toEqual(['setProviderLimits', 'startCooldown']);
+  });
+
   it('restarts a stalled collection through restartCollection, audited as the CLI', async () => {
     await fixture.db.doc(`collections/${SEED_COLLECTION}`).update({ status: 'stalled' });
     const run = await cli(fixture, ['restart', SEED_COLLECTION]);

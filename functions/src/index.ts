@@ -24,8 +24,10 @@ export {
   setCategoryAllocation,
   setFlags,
   setMaintenanceMode,
+  setProviderLimits,
   setUserRole,
   startCollection,
+  startCooldown,
   validateData,
 } from './entry/callables';
 export { diagnostics } from './entry/diagnostics';

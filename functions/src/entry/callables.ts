@@ -16,6 +16,8 @@ export const {
   pauseCategory,
   resumeCategory,
   clearCooldown,
+  startCooldown,
+  setProviderLimits,
   setMaintenanceMode,
   setFlags,
   validateData,

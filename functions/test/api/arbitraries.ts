@@ -514,6 +514,84 @@ export const domains: Record<
   pauseCategory: { valid: [{ category: 'deals' }], domain: record({ category: ids }) },
   resumeCategory: { valid: [{ category: 'deals' }], domain: record({ category: ids }) },
   clearCooldown: { valid: [{ provider: 'keepa' }], domain: record({ provider: ids }) },
+  startCooldown: {
+    valid: [{ provider: 'keepa', seconds: 600, reason: 'upstream asked us to pause' }],
+    domain: record({
+      provider: ids,
+      seconds: fc.oneof(smallInt, fc.integer({ min: -10, max: 4_000_000 }), fc.double()),
+      reason: fc.string({ maxLength: 600 }),
+    }),
+  },
+  setProviderLimits: {
+    valid: [
+      { provider: 'keepa', cooldownSeconds: 900 },
+      {
+        provider: 'keepa',
+        limits: [{ kind: 'tokenBucket', capacity: 300, refillPerSecond: 5 }],
+        settings: { domainId: 3 },
+      },
+      {
+        provider: 'brand-new',
+        limits: [{ kind: 'window', unit: 'minute', limit: 60, measure: 'requests' }],
+        baseUrl: 'https://api.example.com/v1',
+      },
+      {
+        provider: 'spapi',
+        baseUrl: null,
+        endpoints: { lwa: 'https://api.amazon.com/auth/o2/token' },
+      },
+    ],
+    domain: record({
+      provider: fc.oneof(ids, fc.constantFrom('keepa', 'spapi', 'callers')),
+      displayName: fc.string({ maxLength: 250 }),
+      limits: fc.array(
+        fc.oneof(
+          record({
+            kind: fc.constant('tokenBucket'),
+            capacity: smallInt,
+            refillPerSecond: fc.oneof(smallInt, fc.double()),
+            blockTokens: smallInt,
+          }),
+          record({
+            kind: fc.constant('window'),
+            unit: fc.constantFrom('second', 'minute', 'day', 'year'),
+            limit: smallInt,
+            measure: fc.constantFrom('cost', 'requests', 'bytes', 'x'),
+          }),
+          record({
+            kind: fc.constant('operation'),
+            operation: fc.string({ maxLength: 20 }),
+            ratePerSecond: fc.double(),
+            burst: smallInt,
+          }),
+          record({ kind: fc.constant('concurrency'), max: smallInt }),
+        ),
+        { maxLength: 4 },
+      ),
+      cooldownSeconds: fc.oneof(smallInt, fc.double()),
+      safetyMarginMs: fc.oneof(smallInt, fc.integer({ min: 0, max: 120_000 })),
+      baseUrl: fc.oneof(
+        fc.constant(null),
+        fc.constantFrom(
+          'https://api.example.com',
+          'http://169.254.169.254/latest',
+          'https://user:pass@example.com',
+          'ftp://example.com',
+          'https://example.com/?key=secret',
+          'http://127.0.0.1:9999',
+        ),
+        fc.string({ maxLength: 40 }),
+      ),
+      endpoints: fc.dictionary(fc.oneof(ids, mapKeys), fc.string({ maxLength: 40 }), {
+        maxKeys: 2,
+      }),
+      settings: fc.dictionary(
+        fc.oneof(ids, mapKeys),
+        fc.oneof(fc.string({ maxLength: 20 }), smallInt, fc.boolean(), fc.array(fc.string())),
+        { maxKeys: 3 },
+      ),
+    }),
+  },
   setMaintenanceMode: {
     valid: [{ enabled: true, reason: 'upgrade' }, { enabled: false }],
     domain: record({ enabled: fc.boolean(), reason: fc.string({ maxLength: 600 }) }),

@@ -7,6 +7,8 @@ fuzzCallables([
   'pauseCategory',
   'resumeCategory',
   'clearCooldown',
+  'startCooldown',
+  'setProviderLimits',
   'setMaintenanceMode',
   'validateData',
   'forceFlush',

@@ -78,6 +78,9 @@ const EXPECTED_CODES: Record<ImplementedCallable, readonly string[]> = {
   pauseCategory: ['not-found', 'failed-precondition'],
   resumeCategory: ['not-found', 'failed-precondition'],
   clearCooldown: ['not-found'],
+  startCooldown: ['not-found'],
+  // Invalid merged documents and shares their categories cannot carry.
+  setProviderLimits: ['invalid-argument', 'failed-precondition'],
   setMaintenanceMode: [],
   setFlags: ['invalid-argument', 'failed-precondition'],
   validateData: [],

@@ -394,6 +394,8 @@ const FUNCTIONS: Record<string, Deployed> = {
   restartCollection: callable(),
   resumeCategory: callable(),
   setCategoryAllocation: callable(),
+  setProviderLimits: callable(),
+  startCooldown: callable(),
   setFlags: callable(),
   setMaintenanceMode: callable(),
   setUserRole: callable(),

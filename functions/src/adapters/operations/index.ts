@@ -3,8 +3,9 @@ import { pauseCategory, resumeCategory, setCategoryAllocation } from './allocati
 import { exportBackup, importBackup } from './backups';
 import { getCollectionStatus, restartCollection, startCollection } from './collections';
 import type { OperationContext } from './context';
-import { clearCooldown } from './cooldowns';
+import { clearCooldown, startCooldown } from './cooldowns';
 import { setFlags, setMaintenanceMode } from './flags';
+import { setProviderLimits } from './providers';
 import { purgeProviderQueues } from './queues';
 import { forceFlush, validateData } from './runs';
 import { getRealtimeSalesSummary, refreshRealtimeSales } from './sales';
@@ -37,6 +38,8 @@ export const operations: Operations = {
   pauseCategory,
   resumeCategory,
   clearCooldown,
+  startCooldown,
+  setProviderLimits,
   setMaintenanceMode,
   setFlags,
   validateData,

@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { EXPORTABLE_COLLECTIONS } from '../backup-scope';
-import { flagsSchema } from '../config';
+import { flagsSchema, limitSchema } from '../config';
 import { idSchema } from '../ids';
 import { type PipelineConfig, pipelineConfigSchema } from '../pipeline/config';
 import { phaseScheduleSchema, phaseSchema } from '../pipeline/phases';
@@ -132,6 +132,50 @@ export const pauseCategoryInput = categoryInput;
 export const resumeCategoryInput = categoryInput;
 
 export const clearCooldownInput = z.strictObject({ provider: apiIdSchema });
+
+/** Starts (or lengthens) a provider's cooldown by hand: no call to it until it ends. */
+export const startCooldownInput = z.strictObject({
+  provider: apiIdSchema,
+  /** How long from now (at most 30 days, as any cooldown). */
+  seconds: z
+    .number()
+    .int()
+    .min(1)
+    .max(30 * 86_400),
+  /** Why, for the audit log and the cooldown's history. */
+  reason: textSchema(500).min(1),
+});
+
+/** Setting and endpoint names as the upstreams use them (`domainId`, `marketplaceIds`, `lwa`). */
+const settingName = z
+  .string()
+  .regex(/^[A-Za-z][A-Za-z0-9_]{0,62}$/, 'a name: a letter, then letters, digits or _');
+
+const settingValue = z.union([
+  textSchema(2_000),
+  z.number().finite(),
+  z.boolean(),
+  z.array(textSchema(200)).max(100),
+]);
+
+/**
+ * A provider's limits and settings, each field optional (given ones replace the stored ones;
+ * `baseUrl: null` removes it). The merged document is validated as the configuration is, and
+ * a provider that does not exist yet is created (it needs limits).
+ */
+export const setProviderLimitsInput = z
+  .strictObject({
+    provider: apiIdSchema,
+    displayName: textSchema(200).optional(),
+    limits: z.array(limitSchema).min(1).max(20).optional(),
+    cooldownSeconds: z.number().positive().optional(),
+    maxRetryAfterSeconds: z.number().positive().optional(),
+    safetyMarginMs: z.number().nonnegative().max(60_000).optional(),
+    baseUrl: textSchema(2_000).nullable().optional(),
+    endpoints: z.record(settingName, textSchema(2_000)).optional(),
+    settings: z.record(settingName, settingValue).optional(),
+  })
+  .refine((i) => Object.keys(i).some((k) => k !== 'provider'), 'nothing to change');
 
 export const setMaintenanceModeInput = z.strictObject({
   enabled: z.boolean(),

@@ -17,8 +17,10 @@ import {
   setCategoryAllocationInput,
   setFlagsInput,
   setMaintenanceModeInput,
+  setProviderLimitsInput,
   setUserRoleInput,
   startCollectionInput,
+  startCooldownInput,
   validateDataInput,
 } from './inputs';
 import type {
@@ -37,8 +39,10 @@ import type {
   SetCategoryAllocationResult,
   SetFlagsResult,
   SetMaintenanceModeResult,
+  SetProviderLimitsResult,
   SetUserRoleResult,
   StartCollectionResult,
+  StartCooldownResult,
   StatusResult,
   ValidateDataResult,
 } from './results';
@@ -107,6 +111,13 @@ export const callableRegistry = {
   pauseCategory: callable('operator', true, pauseCategoryInput, 'pause with its collections'),
   resumeCategory: callable('operator', true, resumeCategoryInput, 'resume with its collections'),
   clearCooldown: callable('operator', true, clearCooldownInput, "end a provider's cooldown"),
+  startCooldown: callable('operator', true, startCooldownInput, 'start a cooldown by hand'),
+  setProviderLimits: callable(
+    'operator',
+    true,
+    setProviderLimitsInput,
+    "a provider's limits, cooldowns, URLs and settings",
+  ),
   setMaintenanceMode: callable('operator', true, setMaintenanceModeInput, 'stop all grants'),
   setFlags: callable('operator', true, setFlagsInput, 'flags and pipeline configuration'),
   validateData: callable('operator', true, validateDataInput, 'run data validation now'),
@@ -165,6 +176,8 @@ export interface CallableResults {
   pauseCategory: PauseCategoryResult;
   resumeCategory: PauseCategoryResult;
   clearCooldown: ClearCooldownResult;
+  startCooldown: StartCooldownResult;
+  setProviderLimits: SetProviderLimitsResult;
   setMaintenanceMode: SetMaintenanceModeResult;
   setFlags: SetFlagsResult;
   validateData: ValidateDataResult;

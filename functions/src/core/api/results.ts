@@ -1,4 +1,4 @@
-import type { Category, Flags, Limit } from '../config';
+import type { Category, Flags, Limit, Provider } from '../config';
 import type { CollectionStatusReport } from '../pipeline/collection-status';
 import type { Collection, PhaseTransition } from '../pipeline/collections';
 import type { PipelineConfig } from '../pipeline/config';
@@ -102,6 +102,23 @@ export type SetCategoryAllocationResult = CategoryChangeResult;
 export interface PauseCategoryResult extends CategoryChangeResult {
   /** Collections of the category paused or resumed with it. */
   collections: string[];
+}
+
+export interface StartCooldownResult extends Audited {
+  provider: string;
+  /** The cooldown in force after the call (a longer one running is kept). */
+  cooldown: CooldownStatus;
+  /** False when a cooldown already ran at least that long. */
+  changed: boolean;
+}
+
+export interface SetProviderLimitsResult extends Audited {
+  provider: Provider;
+  created: boolean;
+  changed: boolean;
+  /** The new limits reach the gate from this instant (the allocation's lead). */
+  effectiveFromMs: number | null;
+  allocationPublished: boolean;
 }
 
 export interface ClearCooldownResult extends Audited {
