@@ -25,6 +25,7 @@ import {
   renderStats,
   renderStatus,
   renderValidation,
+  renderValidationReport,
   renderWarnings,
 } from './render.ts';
 import { isRunnable, type Runnable, runnableName, runOperation } from './run.ts';
@@ -547,16 +548,35 @@ export async function runCli(argv: readonly string[], options: CliOptions): Prom
   program
     .command('validate')
     .description('run data validation now (validateData)')
+    .option('--marketplace <id>', 'one marketplace only')
     .action(
-      action(async (run) => {
+      action(async (run, opts: { marketplace?: string }) => {
         const { db } = (await run.session()).deps;
         const bar = run.progress.start('validate', await productCount(db));
+        const input = opts.marketplace ? { marketplace: opts.marketplace } : {};
         try {
           const observed = observeProductPages(db, (n) => bar.increment(n));
-          run.print(await run.call('validateData', {}, { db: observed }), renderValidation);
+          run.print(await run.call('validateData', input, { db: observed }), renderValidation);
         } finally {
           bar.stop();
         }
+      }),
+    );
+
+  program
+    .command('validation')
+    .description('validation results: latest, history, failing products (getValidationReport)')
+    .option('--marketplace <id>', "one marketplace's results")
+    .option('--history <n>', 'completed runs listed (10)', number('--history'))
+    .option('--findings <n>', 'failing products listed (20)', number('--findings'))
+    .action(
+      action(async (run, opts: { marketplace?: string; history?: number; findings?: number }) => {
+        const input = {
+          ...(opts.marketplace ? { marketplace: opts.marketplace } : {}),
+          ...(opts.history === undefined ? {} : { history: opts.history }),
+          ...(opts.findings === undefined ? {} : { findings: opts.findings }),
+        };
+        run.print(await run.call('getValidationReport', input), renderValidationReport);
       }),
     );
 

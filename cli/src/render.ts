@@ -16,6 +16,7 @@ import type {
   StartCooldownResult,
   StatusResult,
   ValidateDataResult,
+  ValidationReportResult,
 } from '../../functions/src/core/api/index.ts';
 import type { ShareChange } from '../../functions/src/core/pipeline/share-transition.ts';
 import { cell, duration, pairs, percent, table, time } from './output.ts';
@@ -286,6 +287,38 @@ export function renderFlags(flags: Record<string, unknown>, r?: SetFlagsResult):
   );
   if (!r) return rows;
   return `${rows}\n${pairs(audited(r))}`;
+}
+
+export function renderValidationReport(r: ValidationReportResult): string {
+  if (!r.latest) return 'no completed validation run yet';
+  const rate = (v: number | null) => (v === null ? '-' : percent(v * 100));
+  const header = pairs([
+    ['latest run', r.latest.runId],
+    ['completed', time(r.latest.completedAt)],
+    ['pass rate', rate(r.latest.passRate)],
+  ]);
+  const markets = table(
+    ['marketplace', 'products', 'passed', 'failed', 'pass rate'],
+    Object.entries(r.latest.marketplaces).map(([m, v]) => [
+      m,
+      v.products,
+      v.passed,
+      v.failed,
+      rate(v.passRate),
+    ]),
+  );
+  const history = table(
+    ['run', 'completed', 'products', 'failed', 'pass rate'],
+    r.history.map((h) => [h.runId, time(h.completedAt), h.products, h.failed, rate(h.passRate)]),
+  );
+  const findings =
+    r.findings.length === 0
+      ? 'no failing products'
+      : table(
+          ['product', 'rules', 'fix'],
+          r.findings.map((f) => [f.product, f.rules.join(', '), f.fix?.result ?? '-']),
+        ) + (r.findingsTruncated ? '\n(more failing products than listed: --findings N)' : '');
+  return `${header}\n${markets}\n${history}\n${findings}`;
 }
 
 export function renderValidation(r: ValidateDataResult): string {

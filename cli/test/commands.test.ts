@@ -118,6 +118,15 @@ describe('changes', () => {
     expect(bad.stderr).toContain('ISO 8601');
   });
 
+  it('validates one marketplace and shows the report', async () => {
+    const validated = await cli(fixture, ['validate', '--marketplace', 'takealot']);
+    expect(validated.code, validated.stderr).toBe(0);
+    const report = await cli(fixture, ['validation', '--marketplace', 'takealot']);
+    expect(report.code, report.stderr).toBe(0);
+    expect(report.stdout).toMatch(/│ latest run\s+│ .*-manual-takealot/);
+    expect(report.stdout).toContain('takealot~unsure');
+  });
+
   it('changes a provider and starts a cooldown by hand', async () => {
     const set = await cli(fixture, [
       'provider',

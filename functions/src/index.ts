@@ -15,6 +15,7 @@ export {
   getRealtimeSalesSummary,
   getRecentWarnings,
   getStatus,
+  getValidationReport,
   importBackup,
   pauseCategory,
   purgeProviderQueues,

@@ -99,6 +99,8 @@ export interface RunValidationOptions {
   /** The schedule slot of `now()` by default. */
   runId?: string;
   pageSize?: number;
+  /** Only these marketplaces (every marketplace with products by default). */
+  marketplaces?: readonly string[];
 }
 
 export async function runValidation(options: RunValidationOptions): Promise<ValidationRunSummary> {
@@ -192,7 +194,7 @@ async function checkAll(
   };
   const failing = new Set<string>();
 
-  for (const marketplace of await products.marketplaces()) {
+  for (const marketplace of options.marketplaces ?? (await products.marketplaces())) {
     const result = emptyResult();
     let cursor: string | null = null;
     do {

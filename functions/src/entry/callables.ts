@@ -21,6 +21,7 @@ export const {
   setMaintenanceMode,
   setFlags,
   validateData,
+  getValidationReport,
   forceFlush,
   setUserRole,
   refreshRealtimeSales,

@@ -382,6 +382,10 @@ export const domains: Record<
     valid: [{ id: 'deals-2026' }],
     domain: record({ id: ids }),
   },
+  getValidationReport: {
+    valid: [{}, { marketplace: 'takealot', history: 5, findings: 3 }],
+    domain: record({ marketplace: ids, history: smallInt, findings: smallInt }),
+  },
   getQuotaStats: {
     valid: [{ provider: 'keepa', category: 'deals', minutes: 30 }],
     domain: record({ provider: ids, category: ids, minutes: smallInt }),
@@ -638,7 +642,10 @@ export const domains: Record<
       }),
     }),
   },
-  validateData: { valid: [{}], domain: fc.constantFrom({}, null, undefined) },
+  validateData: {
+    valid: [{}, { marketplace: 'takealot' }],
+    domain: fc.oneof(fc.constantFrom({}, null, undefined), record({ marketplace: ids })),
+  },
   forceFlush: {
     valid: [{ workItemIds: ['item-1'] }, {}],
     domain: record({

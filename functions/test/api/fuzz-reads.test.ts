@@ -7,6 +7,7 @@ fuzzCallables([
   'getQuotaStats',
   'getRecentWarnings',
   'getRealtimeSalesSummary',
+  'getValidationReport',
   'exportBackup',
   'setCategoryAllocation',
   'setFlags',

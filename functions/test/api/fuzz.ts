@@ -71,6 +71,7 @@ const EXPECTED_CODES: Record<ImplementedCallable, readonly string[]> = {
   getQuotaStats: ['not-found', 'failed-precondition'],
   getRecentWarnings: [],
   getRealtimeSalesSummary: [],
+  getValidationReport: [],
   exportBackup: ['permission-denied'],
   startCollection: ['not-found', 'failed-precondition'],
   restartCollection: ['not-found', 'failed-precondition'],

@@ -387,6 +387,7 @@ const FUNCTIONS: Record<string, Deployed> = {
   getRealtimeSalesSummary: callable(),
   getRecentWarnings: callable(),
   getStatus: callable(),
+  getValidationReport: callable(),
   importBackup: callable(),
   pauseCategory: callable(),
   purgeProviderQueues: callable(),

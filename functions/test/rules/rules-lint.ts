@@ -268,7 +268,8 @@ export function accessMatrix(analysis: RulesAnalysis): Array<{
       const roleTerm = terms.find((t) => splitTop(t, '||').every(isRoleTest)) ?? '';
       const roles = new Set(splitTop(roleTerm, '||').flatMap(rolesOf));
       return {
-        path: r.path.slice(1).join('/'), // without /databases/{database}/documents
+        // Without /databases/{database}/documents; each nested match starts with its own '/'.
+        path: r.path.slice(1).join(''),
         methods: r.methods,
         roles: ROLES.filter((role) => roles.has(role)),
       };

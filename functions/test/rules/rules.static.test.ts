@@ -24,6 +24,12 @@ describe('firestore.rules (static)', () => {
       { path: '/cooldowns/{provider}', methods: ['get', 'list'], roles: VIEWERS },
       { path: '/quotaAllocations/{provider}', methods: ['get', 'list'], roles: VIEWERS },
       { path: '/sales/{bucket}', methods: ['get', 'list'], roles: VIEWERS },
+      { path: '/validationRuns/{run}', methods: ['get', 'list'], roles: VIEWERS },
+      {
+        path: '/validationRuns/{run}/findings/{product}',
+        methods: ['get', 'list'],
+        roles: VIEWERS,
+      },
       { path: '/auditLog/{entry}', methods: ['get', 'list'], roles: ['admin'] },
     ]);
   });

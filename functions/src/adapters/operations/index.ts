@@ -7,7 +7,7 @@ import { clearCooldown, startCooldown } from './cooldowns';
 import { setFlags, setMaintenanceMode } from './flags';
 import { setProviderLimits } from './providers';
 import { purgeProviderQueues } from './queues';
-import { forceFlush, validateData } from './runs';
+import { forceFlush, getValidationReport, validateData } from './runs';
 import { getRealtimeSalesSummary, refreshRealtimeSales } from './sales';
 import { getQuotaStats, getRecentWarnings } from './stats';
 import { getStatus } from './status';
@@ -43,6 +43,7 @@ export const operations: Operations = {
   setMaintenanceMode,
   setFlags,
   validateData,
+  getValidationReport,
   forceFlush,
   setUserRole,
   refreshRealtimeSales,

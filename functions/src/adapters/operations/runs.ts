@@ -1,9 +1,15 @@
+import { FieldPath } from 'firebase-admin/firestore';
 import type { z } from 'zod';
 import {
   type ForceFlushResult,
   type forceFlushInput,
+  type getValidationReportInput,
   notFound,
   type ValidateDataResult,
+  type ValidationFindingLine,
+  type ValidationNumbers,
+  type ValidationReportResult,
+  type ValidationRunLine,
   type validateDataInput,
 } from '../../core/api';
 import {
@@ -13,7 +19,12 @@ import {
   type FlushResult,
 } from '../aggregation-store';
 import { loadPipelineConfig } from '../pipeline-config';
-import { runValidation, VALIDATION_RUNS_PATH } from '../validation-runner';
+import {
+  FINDINGS_COLLECTION,
+  runValidation,
+  VALIDATION_RUNS_PATH,
+  type ValidationRunSummary,
+} from '../validation-runner';
 import { auditedFirestore, describeWrites } from './audit';
 import type { OperationContext } from './context';
 
@@ -35,11 +46,12 @@ export function manualValidationRunId(nowMs: number): string {
 /** Runs data validation now, as the schedule does, under a run id of its own. */
 export async function validateData(
   ctx: OperationContext,
-  _input: z.output<typeof validateDataInput>,
+  input: z.output<typeof validateDataInput>,
 ): Promise<ValidateDataResult> {
   // An invalid configuration fails before the run writes anything.
   await loadPipelineConfig(ctx.db);
-  const runId = manualValidationRunId(ctx.now());
+  const marketplace = input.marketplace;
+  const runId = `${manualValidationRunId(ctx.now())}${marketplace ? `-${marketplace}` : ''}`;
   const auditIds: string[] = [];
   const db = auditedFirestore(ctx.db, {
     actor: ctx.actor,
@@ -51,7 +63,13 @@ export async function validateData(
     }),
     onAudit: (id) => auditIds.push(id),
   });
-  const summary = await runValidation({ db, now: ctx.now, enqueue: ctx.enqueue, runId });
+  const summary = await runValidation({
+    db,
+    now: ctx.now,
+    enqueue: ctx.enqueue,
+    runId,
+    ...(marketplace ? { marketplaces: [marketplace] } : {}),
+  });
   return {
     runId: summary.runId,
     status: summary.status,
@@ -130,4 +148,106 @@ export async function forceFlush(
     }
   }
   return { results, written, auditIds };
+}
+
+/** Run documents one report looks through at most (newest first), whatever it finds. */
+const MAX_RUNS_SCANNED = 90;
+
+/**
+ * Validation results as stored by every run, scheduled or by hand: the latest completed run
+ * (that checked the marketplace, when one is named), the history of completed runs, and the
+ * latest run's failing products with their rules. Bounded: at most MAX_RUNS_SCANNED run
+ * documents and `findings` + 1 finding documents are read.
+ */
+export async function getValidationReport(
+  ctx: OperationContext,
+  input: z.output<typeof getValidationReportInput>,
+): Promise<ValidationReportResult> {
+  const { db } = ctx;
+  const wanted = input.history ?? 10;
+  const marketplace = input.marketplace;
+  const runs: Array<ValidationRunSummary & { id: string }> = [];
+  const page = 30;
+  let cursor: string | undefined;
+  for (let seen = 0; seen < MAX_RUNS_SCANNED && runs.length < wanted; seen += page) {
+    let query = db
+      .collection(VALIDATION_RUNS_PATH)
+      .orderBy(FieldPath.documentId(), 'desc')
+      .limit(Math.min(page, MAX_RUNS_SCANNED - seen));
+    if (cursor) query = query.startAfter(cursor);
+    const { docs } = await query.get();
+    for (const doc of docs) {
+      const run = doc.data() as ValidationRunSummary;
+      if (run.status !== 'completed' || typeof run.marketplaces !== 'object') continue;
+      if (marketplace !== undefined && !Object.hasOwn(run.marketplaces, marketplace)) continue;
+      if (runs.length < wanted) runs.push({ ...run, id: doc.id });
+    }
+    if (docs.length < page) break;
+    cursor = docs[docs.length - 1]!.id;
+  }
+  const numbers = (run: ValidationRunSummary): ValidationNumbers => {
+    const m = marketplace === undefined ? run : run.marketplaces[marketplace];
+    return {
+      products: m?.products ?? 0,
+      passed: m?.passed ?? 0,
+      failed: m?.failed ?? 0,
+      passRate: m?.passRate ?? null,
+    };
+  };
+  const line = (run: ValidationRunSummary & { id: string }): ValidationRunLine => ({
+    runId: run.id,
+    startedAt: run.startedAt,
+    completedAt: run.completedAt,
+    ...numbers(run),
+  });
+  const newest = runs[0];
+  const limit = input.findings ?? 20;
+  let findings: ValidationFindingLine[] = [];
+  let findingsTruncated = false;
+  if (newest && limit > 0) {
+    let query = db
+      .collection(VALIDATION_RUNS_PATH)
+      .doc(newest.id)
+      .collection(FINDINGS_COLLECTION)
+      .orderBy(FieldPath.documentId());
+    if (marketplace !== undefined) query = query.where('marketplace', '==', marketplace);
+    const { docs } = await query.limit(limit + 1).get();
+    findingsTruncated = docs.length > limit;
+    findings = docs.slice(0, limit).map((doc) => {
+      const d = doc.data();
+      const fix = d.fix as { id?: unknown; result?: unknown } | undefined;
+      return {
+        product: String(d.product ?? doc.id),
+        marketplace: String(d.marketplace ?? ''),
+        productKey: String(d.productKey ?? ''),
+        collection: String(d.collection ?? ''),
+        rules: Array.isArray(d.rules) ? d.rules.map(String) : [],
+        findings: Array.isArray(d.findings)
+          ? d.findings.map((f: { rule?: unknown; count?: unknown }) => ({
+              rule: String(f.rule ?? ''),
+              count: Number(f.count ?? 0),
+            }))
+          : [],
+        fix: fix ? { id: String(fix.id ?? ''), result: String(fix.result ?? '') } : null,
+      };
+    });
+  }
+  return {
+    latest: newest
+      ? {
+          ...line(newest),
+          marketplaces: Object.fromEntries(
+            Object.entries(newest.marketplaces)
+              .filter(([m]) => marketplace === undefined || m === marketplace)
+              .map(([m, r]) => [
+                m,
+                { products: r.products, passed: r.passed, failed: r.failed, passRate: r.passRate },
+              ]),
+          ),
+        }
+      : null,
+    history: runs.map(line),
+    findings,
+    findingsTruncated,
+  };
 }

@@ -215,7 +215,19 @@ export const pipelinePatchSchema = z.strictObject(
   Object.fromEntries(
     Object.entries(pipelineConfigSchema.shape).map(([section, schema]) => {
       const inner = unwrapDefaults(schema as z.ZodType);
-      const patch = inner instanceof z.ZodObject ? z.strictObject(inner.partial().shape) : inner;
+      // Each field optional, as .partial() would make them; a section's own refinements (across
+      // its fields) are checked where the patch is merged (setFlags parses the whole result).
+      const patch =
+        inner instanceof z.ZodObject
+          ? z.strictObject(
+              Object.fromEntries(
+                Object.entries(inner.shape as Record<string, z.ZodType>).map(([k, v]) => [
+                  k,
+                  v.optional(),
+                ]),
+              ),
+            )
+          : inner;
       return [section, patch.optional()];
     }),
   ),
@@ -225,7 +237,19 @@ export const setFlagsInput = z
   .strictObject({ flags: flagsPatchSchema.optional(), pipeline: pipelinePatchSchema.optional() })
   .refine((i) => i.flags !== undefined || i.pipeline !== undefined, 'nothing to change');
 
-export const validateDataInput = emptyInput;
+export const validateDataInput = z.strictObject({
+  /** One marketplace only (every marketplace with products by default). */
+  marketplace: apiIdSchema.optional(),
+});
+
+export const getValidationReportInput = z.strictObject({
+  /** One marketplace's results (every marketplace by default). */
+  marketplace: apiIdSchema.optional(),
+  /** Completed runs listed, newest first (default 10, at most 30). */
+  history: z.number().int().min(1).max(30).optional(),
+  /** Failing products of the latest run listed (default 20, at most 100). */
+  findings: z.number().int().min(0).max(100).optional(),
+});
 
 export const forceFlushInput = z.strictObject({
   /** The work items to write now; all pending ones when absent. */

@@ -8,6 +8,7 @@ import {
   getRealtimeSalesSummaryInput,
   getRecentWarningsInput,
   getStatusInput,
+  getValidationReportInput,
   importBackupInput,
   pauseCategoryInput,
   purgeProviderQueuesInput,
@@ -45,6 +46,7 @@ import type {
   StartCooldownResult,
   StatusResult,
   ValidateDataResult,
+  ValidationReportResult,
 } from './results';
 import type { Role } from './roles';
 
@@ -120,7 +122,18 @@ export const callableRegistry = {
   ),
   setMaintenanceMode: callable('operator', true, setMaintenanceModeInput, 'stop all grants'),
   setFlags: callable('operator', true, setFlagsInput, 'flags and pipeline configuration'),
-  validateData: callable('operator', true, validateDataInput, 'run data validation now'),
+  validateData: callable(
+    'operator',
+    true,
+    validateDataInput,
+    'run data validation now (all, or one marketplace)',
+  ),
+  getValidationReport: callable(
+    'viewer',
+    false,
+    getValidationReportInput,
+    'data validation results: latest, history, failing products',
+  ),
   forceFlush: callable('operator', true, forceFlushInput, 'write pending aggregates now'),
   setUserRole: callable('admin', true, setUserRoleInput, "set a user's role claim"),
   refreshRealtimeSales: callable(
@@ -181,6 +194,7 @@ export interface CallableResults {
   setMaintenanceMode: SetMaintenanceModeResult;
   setFlags: SetFlagsResult;
   validateData: ValidateDataResult;
+  getValidationReport: ValidationReportResult;
   forceFlush: ForceFlushResult;
   setUserRole: SetUserRoleResult;
   refreshRealtimeSales: RefreshRealtimeSalesResult;

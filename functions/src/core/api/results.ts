@@ -155,6 +155,42 @@ export interface SetFlagsResult extends Audited {
   changed: boolean;
 }
 
+/** A run's numbers, for one marketplace or all. */
+export interface ValidationNumbers {
+  products: number;
+  passed: number;
+  failed: number;
+  passRate: number | null;
+}
+
+export interface ValidationRunLine extends ValidationNumbers {
+  runId: string;
+  startedAt: number;
+  completedAt: number;
+}
+
+export interface ValidationFindingLine {
+  product: string;
+  marketplace: string;
+  productKey: string;
+  collection: string;
+  rules: string[];
+  findings: Array<{ rule: string; count: number }>;
+  /** The re-collection the run scheduled for it. */
+  fix: { id: string; result: string } | null;
+}
+
+export interface ValidationReportResult {
+  /** The latest completed run (that checked the marketplace, when one is named). */
+  latest: (ValidationRunLine & { marketplaces: Record<string, ValidationNumbers> }) | null;
+  /** Completed runs, newest first; numbers of the marketplace when one is named. */
+  history: ValidationRunLine[];
+  /** Failing products of the latest run (of the marketplace when one is named). */
+  findings: ValidationFindingLine[];
+  /** More failing products than listed. */
+  findingsTruncated: boolean;
+}
+
 export interface ValidateDataResult {
   runId: string;
   status: 'completed';
