@@ -16,17 +16,24 @@ import {
  *
  * - LWA `POST /auth/o2/token` (refresh_token grant, form-encoded): a bearer access token valid
  *   for `tokenTtlSeconds`; an unknown client id/secret is 401 `invalid_client`, an unknown
- *   refresh token 400 `invalid_grant`, as LWA answers.
+ *   refresh token 400 `invalid_grant`, as LWA answers (RFC 6749 §5.2 bodies,
+ *   `{error_description, error}`).
  * - Reports API 2021-06-30: `POST /reports` (202 `{reportId}`), `GET /reports/{id}`,
  *   `GET /documents/{id}`, each needing `x-amz-access-token` (else 403 `Unauthorized`) and
  *   each behind its own token bucket with SP-API's documented rate and burst (429
  *   `QuotaExceeded`, no Retry-After; successful answers carry `x-amzn-RateLimit-Limit`).
+ *   Bodies, statuses and `x-amzn-*` headers are those of Amazon's model
+ *   (reports_2021-06-30.json; functions/test/upstreams/spapi-contract.test.ts checks them).
  * - The document URL (a stand-in for the presigned S3 URL, valid 5 minutes): the gzipped
- *   GET_VENDOR_REAL_TIME_SALES_REPORT JSON, hourly rows per ASIN for the whole hours of the
- *   window that had ended when the report was requested, deterministic from (seed, ASIN, hour).
+ *   GET_VENDOR_REAL_TIME_SALES_REPORT JSON (vendorRealTimeSalesReport.json), one row per ASIN
+ *   for each whole hour of the window that had ended when the report was requested,
+ *   deterministic from (seed, ASIN, hour); as in the real report, a row can be zero (nothing
+ *   sold) or negative (cancellations exceeded orders): see sandboxSalesRow.
  * - A report is DONE `processingMs` after it was requested (IN_QUEUE for the first half,
  *   IN_PROGRESS for the second); CANCELLED when the window holds no data, as SP-API does.
- * - Misbehaviour, per operation or for all: '429', '5xx', 'slow', 'malformed' (cut in half),
+ * - Misbehaviour, per operation or for all: '429' (the operation's real throttle: 429
+ *   `QuotaExceeded` from SP-API, 429 `invalid_request` from LWA, `503 SlowDown` from S3 for
+ *   the download), '5xx', 'slow', 'malformed' (cut in half),
  *   and hostile answers to what would have been a 2xx: 'huge' (a body that goes on for
  *   `hugeBytes`, streamed without a length; the document a valid gzip stream that large) and
  *   'bomb' (the document: a gzip file of about
@@ -49,7 +56,10 @@ export const SPAPI_OPERATIONS: readonly SpApiOperation[] = [
   'downloadDocument',
 ];
 
-/** How one operation answers. */
+/**
+ * How one operation answers. '429' is the operation's throttle as its service answers it (S3's
+ * `503 SlowDown` for the download); '5xx' a server fault (500).
+ */
 export type SpApiCallMode = 'none' | '429' | '5xx' | 'slow' | 'malformed' | 'huge' | 'bomb';
 /**
  * Call modes, plus how reports requested from now on end: FATAL, CANCELLED (no data), or
@@ -111,7 +121,7 @@ export interface SpApiSandboxOptions {
 export interface SpApiOperationCounts {
   /** Answered 2xx. */
   served: number;
-  /** Answered 429. */
+  /** Refused as throttled: 429 (SP-API, LWA), `503 SlowDown` (the S3 download). */
   rejected: number;
 }
 
@@ -160,25 +170,46 @@ export interface SalesRowJson {
 
 const isoSeconds = (ms: number) => new Date(ms).toISOString().replace(/\.\d{3}Z$/, 'Z');
 
-/** One ASIN's sales in one hour: busier in the (UTC) afternoon, zero-unit hours left out. */
+/**
+ * Each ASIN's hours come in cycles of this many: in each, one hour where cancellations exceed
+ * orders (negative units and revenue) and one where nothing sold (a zero row), at a phase of
+ * the ASIN's own. So any 8 whole hours hold both for every ASIN.
+ */
+export const SANDBOX_SALES_CYCLE_HOURS = 8;
+
+/**
+ * One ASIN's sales in one hour, as GET_VENDOR_REAL_TIME_SALES_REPORT writes them
+ * (vendorRealTimeSalesReport.json, `reportData`): busier in the (UTC) afternoon; an hour with
+ * no sales is a zero row, as in the schema's example; once every SANDBOX_SALES_CYCLE_HOURS
+ * hours cancellations exceed orders and the row is negative ("This number can be negative if
+ * there are more cancellations than orders"), with revenue adjusted likewise.
+ */
 export function sandboxSalesRow(
   seed: string | number,
   asin: string,
   hourStartMs: number,
-): SalesRowJson | undefined {
+): SalesRowJson {
   const profile = seededRandom(`${seed}:${asin}`);
   const perHour = 0.5 + profile() * 6;
   const priceCents = 999 + Math.floor(profile() * 15_000);
+  const phase = Math.floor(profile() * SANDBOX_SALES_CYCLE_HOURS);
   const hourOfDay = new Date(hourStartMs).getUTCHours();
   const daily = 0.35 + 0.65 * Math.max(0, Math.sin(((hourOfDay - 6) / 24) * 2 * Math.PI));
-  const units = Math.floor(seededRandom(`${seed}:${asin}:${hourStartMs}`)() * 2 * perHour * daily);
-  if (units === 0) return undefined;
+  const draw = seededRandom(`${seed}:${asin}:${hourStartMs}`);
+  const slot = (Math.floor(hourStartMs / HOUR) + phase) % SANDBOX_SALES_CYCLE_HOURS;
+  const units =
+    slot === 0
+      ? -(1 + Math.floor(draw() * 3)) // cancellations of earlier orders exceed this hour's
+      : slot === SANDBOX_SALES_CYCLE_HOURS / 2
+        ? 0
+        : Math.floor(draw() * 2 * perHour * daily);
   return {
     startTime: isoSeconds(hourStartMs),
     endTime: isoSeconds(hourStartMs + HOUR),
     asin,
     orderedUnits: units,
-    orderedRevenue: Math.round(units * priceCents) / 100,
+    // units * priceCents is a whole number of cents: exact, and never -0.
+    orderedRevenue: units === 0 ? 0 : (units * priceCents) / 100,
   };
 }
 
@@ -193,10 +224,7 @@ export function sandboxSalesRows(
   const rows: SalesRowJson[] = [];
   const last = Math.min(endMs, asOfMs);
   for (let h = Math.ceil(startMs / HOUR) * HOUR; h + HOUR <= last; h += HOUR) {
-    for (const asin of asins) {
-      const row = sandboxSalesRow(seed, asin, h);
-      if (row) rows.push(row);
-    }
+    for (const asin of asins) rows.push(sandboxSalesRow(seed, asin, h));
   }
   return rows;
 }
@@ -242,6 +270,8 @@ interface Report {
 
 interface Answer {
   status: number;
+  /** A throttle (counted as `rejected`), whatever its status. */
+  throttled?: boolean;
   body: string | Buffer;
   headers?: Record<string, string>;
   /** Sends a body too large to build (a 'huge' answer): streamed, with `headers`. */
@@ -261,9 +291,10 @@ const json = (status: number, body: unknown, headers?: Record<string, string>): 
   body: JSON.stringify(body),
   headers: { 'content-type': 'application/json', ...headers },
 });
+/** S3's REST error response (Amazon S3 API Reference, "Error responses"): XML `<Error>`. */
 const s3Error = (status: number, code: string, message: string): Answer => ({
   status,
-  body: `<?xml version="1.0" encoding="UTF-8"?>\n<Error><Code>${code}</Code><Message>${message}</Message></Error>`,
+  body: `<?xml version="1.0" encoding="UTF-8"?>\n<Error><Code>${code}</Code><Message>${message}</Message><RequestId>TOLLGATESANDBOX0</RequestId><HostId>tollgate-sandbox</HostId></Error>`,
   headers: { 'content-type': 'application/xml' },
 });
 
@@ -319,8 +350,9 @@ export async function startSpApiSandbox(opts: SpApiSandboxOptions = {}): Promise
   let baseUrl = '';
 
   // --- LWA -------------------------------------------------------------------------------
+  // LWA's order: `{"error_description": ..., "error": ...}`.
   const lwaError = (status: number, error: string, description: string) =>
-    json(status, { error, error_description: description });
+    json(status, { error_description: description, error });
 
   const lwaToken = (req: IncomingMessage, raw: string): Answer => {
     let params: URLSearchParams;
@@ -534,23 +566,39 @@ export async function startSpApiSandbox(opts: SpApiSandboxOptions = {}): Promise
   let requests = 0;
   const requestId = () => `tollgate-sandbox-${(++requests).toString(36)}`;
 
-  /** Status answers that are not the operation's own (forced by a mode, or the gate). */
-  const failure = (op: SpApiOperation, status: 429 | 500): Answer => {
+  /**
+   * Answers that are not the operation's own (forced by a mode, or the gate): its throttle, or
+   * a server fault, each as the real service words it.
+   * - S3 (the download) throttles with `503 SlowDown`, never 429 (S3 API Reference, "Error
+   *   responses"; S3 User Guide, "Error best practices"); its fault is `500 InternalError`.
+   * - LWA throttles with 429 and an RFC 6749 §5.2 body. Which `error` it writes is not
+   *   documented (assumed: `invalid_request`, §5.2's catch-all, since §5.2 has no throttle
+   *   code and the others blame the credentials or the grant; `slow_down` is the device
+   *   flow's, RFC 8628 §3.5, not an LWA token error); clients key on the status.
+   * - SP-API: 429 `QuotaExceeded`, 500 `InternalFailure` (ErrorList, reports_2021-06-30.json).
+   */
+  const failure = (op: SpApiOperation, kind: 'throttle' | 'fault'): Answer => {
     if (op === 'downloadDocument') {
-      return status === 429
-        ? s3Error(429, 'SlowDown', 'Please reduce your request rate.')
+      return kind === 'throttle'
+        ? { ...s3Error(503, 'SlowDown', 'Please reduce your request rate.'), throttled: true }
         : s3Error(500, 'InternalError', 'We encountered an internal error. Please try again.');
     }
     if (op === 'lwaToken') {
-      return status === 429
-        ? lwaError(429, 'slow_down', 'Too many requests')
+      return kind === 'throttle'
+        ? {
+            ...lwaError(429, 'invalid_request', 'Too many requests. Reduce your request rate.'),
+            throttled: true,
+          }
         : lwaError(500, 'server_error', 'The authorization server encountered an error');
     }
-    return status === 429
-      ? json(
-          429,
-          spApiErrors('QuotaExceeded', 'You exceeded your quota for the requested resource.'),
-        )
+    return kind === 'throttle'
+      ? {
+          ...json(
+            429,
+            spApiErrors('QuotaExceeded', 'You exceeded your quota for the requested resource.'),
+          ),
+          throttled: true,
+        }
       : json(
           500,
           spApiErrors('InternalFailure', 'We encountered an internal error. Please try again.'),
@@ -578,8 +626,8 @@ export async function startSpApiSandbox(opts: SpApiSandboxOptions = {}): Promise
     }
     const { op } = found;
     const mode = modes[op];
-    if (mode === '429') return failure(op, 429);
-    if (mode === '5xx') return failure(op, 500);
+    if (mode === '429') return failure(op, 'throttle');
+    if (mode === '5xx') return failure(op, 'fault');
     if (mode === 'slow') await sleep(slowMs);
     let result: Answer;
     if (op === 'lwaToken' || op === 'downloadDocument') {
@@ -587,7 +635,7 @@ export async function startSpApiSandbox(opts: SpApiSandboxOptions = {}): Promise
     } else {
       const denied = authorize(req);
       if (denied) return denied;
-      if (!buckets[op].take()) return failure(op, 429);
+      if (!buckets[op].take()) return failure(op, 'throttle');
       result = found.run(raw);
       if (result.status < 300) {
         result.headers = {
@@ -642,7 +690,7 @@ export async function startSpApiSandbox(opts: SpApiSandboxOptions = {}): Promise
       .then(
         (result) => {
           if (op && result.status < 300) counts[op].served++;
-          if (op && result.status === 429) counts[op].rejected++;
+          if (op && result.throttled) counts[op].rejected++;
           if (op && op !== 'lwaToken' && op !== 'downloadDocument') {
             result.headers = { ...result.headers, 'x-amzn-RequestId': requestId() };
           }

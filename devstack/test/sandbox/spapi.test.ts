@@ -3,11 +3,14 @@ import { afterEach, describe, expect, it } from 'vitest';
 import {
   LWA_TOKEN_PATH,
   REPORTS_API_PATH,
+  SANDBOX_SALES_CYCLE_HOURS,
   SPAPI_SANDBOX_CREDENTIALS,
   SPAPI_SANDBOX_MARKETPLACE_ID,
   type SpApiSandbox,
   type SpApiSandboxOptions,
   sandboxAsins,
+  sandboxSalesRow,
+  sandboxSalesRows,
   startSpApiSandbox,
   VENDOR_REAL_TIME_SALES_REPORT,
 } from '../../src/sandbox/spapi.ts';
@@ -252,14 +255,16 @@ describe('SP-API sandbox: Reports API', () => {
     );
     const asins = sandboxAsins('test');
     expect(asins).toHaveLength(6);
+    // One row per ASIN and hour, as the report lists them (zero rows included).
+    expect(rows).toHaveLength(6 * 6);
     for (const row of rows) {
       expect(asins).toContain(row.asin);
       expect(Date.parse(row.endTime as string) - Date.parse(row.startTime as string)).toBe(HOUR);
-      expect(row.orderedUnits).toBeGreaterThan(0);
       expect(Number.isInteger(row.orderedUnits)).toBe(true);
-      expect(row.orderedRevenue).toBeGreaterThan(0);
+      // Revenue has the sign of the units: none without units, negative after cancellations.
+      expect(Math.sign(row.orderedRevenue as number)).toBe(Math.sign(row.orderedUnits as number));
     }
-    expect(new Set(rows.map((r) => r.asin)).size).toBeGreaterThan(2);
+    expect(rows.some((r) => (r.orderedUnits as number) > 0)).toBe(true);
     expect(sb?.state()).toMatchObject({
       reportsCreated: 1,
       operations: {
@@ -290,6 +295,30 @@ describe('SP-API sandbox: Reports API', () => {
     await start({ seed: 'other' });
     const c = await report(await token(), T0 - 6 * HOUR, T0 - 3 * HOUR);
     expect(c.reportData).not.toEqual(a.reportData);
+  });
+
+  it('has zero rows and negative ones (cancellations exceeding orders), deterministically', () => {
+    const asins = sandboxAsins('test');
+    // Any SANDBOX_SALES_CYCLE_HOURS whole hours hold, for every ASIN, one negative hour and one
+    // with nothing sold.
+    const rows = sandboxSalesRows('test', asins, T0 - 8 * HOUR, T0, T0);
+    expect(SANDBOX_SALES_CYCLE_HOURS).toBe(8);
+    for (const asin of asins) {
+      const mine = rows.filter((r) => r.asin === asin);
+      expect(mine).toHaveLength(8);
+      const negative = mine.filter((r) => r.orderedUnits < 0);
+      expect(negative).toHaveLength(1);
+      expect(negative[0]!.orderedRevenue).toBeLessThan(0);
+      expect(mine.filter((r) => r.orderedUnits === 0).length).toBeGreaterThanOrEqual(1);
+    }
+    for (const r of rows.filter((r) => r.orderedUnits === 0)) {
+      expect(Object.is(r.orderedRevenue, 0)).toBe(true); // 0, never -0
+    }
+    // The same seed and hour, the same row.
+    expect(sandboxSalesRow('test', asins[0]!, T0 - HOUR)).toEqual(
+      sandboxSalesRow('test', asins[0]!, T0 - HOUR),
+    );
+    expect(sandboxSalesRows('test', asins, T0 - 8 * HOUR, T0, T0)).toEqual(rows);
   });
 
   it('ends CANCELLED when the window holds no data, with no document', async () => {
@@ -412,12 +441,23 @@ describe('SP-API sandbox: misbehaviour', () => {
     const id = (await createReport(tok, window(T0 - 2 * HOUR, T0))).json.reportId;
     const docId = (await getReport(tok, id)).json.reportDocumentId;
     const url = (await getDocument(tok, docId)).json.url;
+    // S3 throttles the presigned download with 503 SlowDown (XML), never 429.
     sb?.misbehave('429', 'downloadDocument');
-    expect((await call(url)).status).toBe(429);
+    const slowDown = await call(url);
+    expect(slowDown.status).toBe(503);
+    expect(slowDown.headers.get('content-type')).toBe('application/xml');
+    expect(slowDown.text).toContain('<Code>SlowDown</Code>');
+    expect(slowDown.text).toContain('<Message>Please reduce your request rate.</Message>');
     expect((await getDocument(tok, docId)).status).toBe(200);
 
+    // LWA throttles with 429 and an RFC 6749 body; `slow_down` is no LWA error.
     sb?.misbehave('429');
-    expect((await lwa(grant())).status).toBe(429);
+    const lwaThrottled = await lwa(grant());
+    expect(lwaThrottled.status).toBe(429);
+    expect(lwaThrottled.json).toEqual({
+      error_description: expect.any(String),
+      error: 'invalid_request',
+    });
     expect((await getReport(tok, id)).status).toBe(429);
     expect((await getDocument(tok, docId)).status).toBe(429);
     expect(sb?.state().operations).toMatchObject({
@@ -432,17 +472,26 @@ describe('SP-API sandbox: misbehaviour', () => {
   });
 
   it("'5xx' answers 500 in each API's error format", async () => {
-    await start();
+    await start({ processingMs: 0 });
     const tok = await token();
     sb?.misbehave('5xx', 'getReport');
     const r = await getReport(tok, '1');
     expect(r.status).toBe(500);
     expect(r.json.errors[0].code).toBe('InternalFailure');
-    expect((await createReport(tok)).status).toBe(202);
+    const id = (await createReport(tok, window(T0 - 2 * HOUR, T0))).json.reportId;
+    sb?.misbehave('none', 'getReport');
+    const docId = (await getReport(tok, id)).json.reportDocumentId;
+    const url = (await getDocument(tok, docId)).json.url;
     sb?.misbehave('5xx');
     const l = await lwa(grant());
     expect(l.status).toBe(500);
     expect(l.json.error).toBe('server_error');
+    const d = await call(url);
+    expect(d.status).toBe(500);
+    expect(d.text).toContain('<Code>InternalError</Code>');
+    // Faults are not throttles.
+    expect(sb?.state().operations.downloadDocument.rejected).toBe(0);
+    expect(sb?.state().operations.lwaToken.rejected).toBe(0);
   });
 
   it("'slow' waits slowMs on the injected sleep, then answers", async () => {

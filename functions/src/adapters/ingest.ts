@@ -10,7 +10,9 @@ import {
   type BatchKind,
   type BatchQueues,
   batchKinds,
+  type CostPerItem,
   planNextBatch,
+  withCostEstimates,
 } from '../core/pipeline/batching';
 import { requestedUntil } from '../core/quota/cooldown';
 import { CostExceedsLimitError, QuotaExceededError } from '../core/quota/errors';
@@ -92,6 +94,12 @@ export interface IngestFetchers {
    * yet. Without it the slice assumes the provider's configured token bucket is full.
    */
   status?: () => Promise<MeterReading>;
+  /**
+   * The upstream's own estimate of one item's cost per kind (Keepa: its documented price of the
+   * request the fetcher makes). The planner estimates each batch at the highest of this, the
+   * configured `costPerItem` and what the last batch of the kind really cost per item.
+   */
+  costPerItem?: CostPerItem;
 }
 
 export interface IngestSliceInput {
@@ -177,8 +185,55 @@ export async function runIngestSlice(input: IngestSliceInput): Promise<IngestSli
 }
 
 async function runLeased(input: IngestSliceInput, report: SliceReport): Promise<SliceReport> {
+  const { db, collection, fetchers } = input;
+  const costs = new CostEstimates(
+    (await loadPipelineConfig(db)).batching,
+    fetchers.costPerItem,
+    await loadObservedCosts(db, collection),
+  );
+  try {
+    return await runBatches(input, report, costs);
+  } finally {
+    if (costs.changed) await recordObservedCosts(db, collection, costs.observed);
+  }
+}
+
+/**
+ * Each kind's estimated cost per item: the highest of the configured one, the upstream's own
+ * (IngestFetchers.costPerItem) and what the kind's last batch really cost per item (the
+ * upstream's `consumed` over the batch's items). The observed costs are kept with the
+ * collection's ingest state, so a reservation that keeps falling short of the real cost is
+ * raised to it from the next batch on, in this slice and the ones after it.
+ */
+class CostEstimates {
+  changed = false;
+  config: BatchingConfig;
+
+  constructor(
+    private readonly configured: BatchingConfig,
+    private readonly upstream: CostPerItem | undefined,
+    readonly observed: CostPerItem,
+  ) {
+    this.config = withCostEstimates(configured, upstream, observed);
+  }
+
+  /** A batch of `items` items of `kind` cost `consumed` (when the upstream says). */
+  learn(kind: BatchKind, items: number, consumed: number | undefined): void {
+    if (consumed === undefined || !Number.isFinite(consumed) || consumed < 0 || items < 1) return;
+    const perItem = consumed / items;
+    if (this.observed[kind] === perItem) return;
+    this.observed[kind] = perItem;
+    this.changed = true;
+    this.config = withCostEstimates(this.configured, this.upstream, this.observed);
+  }
+}
+
+async function runBatches(
+  input: IngestSliceInput,
+  report: SliceReport,
+  costs: CostEstimates,
+): Promise<SliceReport> {
   const { db, engine, collection, provider, category, fetchers, now } = input;
-  const config = (await loadPipelineConfig(db)).batching;
   try {
     report.meter = await ensureMeter(input);
   } catch (error) {
@@ -187,6 +242,7 @@ async function runLeased(input: IngestSliceInput, report: SliceReport): Promise<
     return stop(report, { reason: 'quota', atMs: await startCooldown(input, error) });
   }
   for (;;) {
+    const { config } = costs;
     if (input.deadlineMs !== undefined && now() >= input.deadlineMs) {
       return stop(report, { reason: 'deadline', atMs: now() });
     }
@@ -231,6 +287,7 @@ async function runLeased(input: IngestSliceInput, report: SliceReport): Promise<
     if (result.meter) engine.observe(provider, result.meter);
     const cost = result.meter?.consumed ?? plan.estimatedCost;
     await decision.settle({ cost });
+    costs.learn(plan.batch, plan.items.length, result.meter?.consumed);
     report.tokensSpent += cost;
     report.batches[plan.batch]++;
     const moved = await applyIngestResults(
@@ -607,6 +664,33 @@ export async function ingestCounts(
   >;
   const stages: IngestStage[] = [...batchKinds, 'done', 'failed'];
   return Object.fromEntries(stages.map((s) => [s, counts[s] ?? 0])) as Record<IngestStage, number>;
+}
+
+const OBSERVED_COSTS_FIELD = 'observedCostPerItem';
+
+/** The observed cost per item of each kind's last batch, as kept with the ingest state. */
+async function loadObservedCosts(db: Firestore, collection: string): Promise<CostPerItem> {
+  const stored = (await stateRef(db, collection).get()).get(OBSERVED_COSTS_FIELD) as
+    | Record<string, unknown>
+    | undefined;
+  const costs: CostPerItem = {};
+  for (const kind of batchKinds) {
+    const value = stored?.[kind];
+    if (typeof value === 'number' && Number.isFinite(value) && value >= 0) costs[kind] = value;
+  }
+  return costs;
+}
+
+/** Keeps the observed costs for later slices. Losing them must not fail the slice. */
+async function recordObservedCosts(db: Firestore, collection: string, costs: CostPerItem) {
+  try {
+    await stateRef(db, collection).set(
+      { [OBSERVED_COSTS_FIELD]: costs },
+      { mergeFields: [OBSERVED_COSTS_FIELD] },
+    );
+  } catch (error) {
+    logger.warn({ err: error, collection }, 'ingest observed costs not recorded');
+  }
 }
 
 /** For operators: what the last slice did. Losing it must not fail the slice. */

@@ -22,7 +22,9 @@ import { type BatchWrite, commitInBatches } from './batch-writes';
  * `sales/{marketplaceId}~{hourStartIso}~{asin}`. Writes are plain `set`s of values derived from
  * the row alone, so storing the same report twice writes the same documents: no duplicates,
  * nothing counted twice. Storing a window replaces that window: a bucket the new report no
- * longer has (an audit found the hour revised to nothing) is deleted.
+ * longer has (an audit found the hour revised to nothing) is deleted. A bucket holds the hour's
+ * net sales as the report states them: a zero row is a bucket of zeros, and a negative one
+ * (cancellations exceeding orders) is kept as it is, so summaries can go down.
  */
 
 export const SALES_COLLECTION = 'sales';

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { keepaDomainIdProblem } from './keepa';
 import { DEFAULT_MAX_RETRY_AFTER_SECONDS } from './quota/cooldown';
 import { lineReserve, lineShape, maxGrantable } from './quota/limits';
 import { upstreamUrlSchema } from './upstream-url';
@@ -174,7 +175,16 @@ export const providerSchema = z
       .record(z.string(), z.union([z.string(), z.number(), z.boolean(), z.array(z.string())]))
       .default({}),
   })
-  .superRefine(checkLimitShapes);
+  .superRefine(checkLimitShapes)
+  .superRefine((provider, ctx) => {
+    // The Keepa client is built with `settings.domainId` (see upstreams/wiring.ts).
+    const domainId = provider.settings.domainId;
+    const problem =
+      provider.id === 'keepa' && domainId !== undefined
+        ? keepaDomainIdProblem(domainId)
+        : undefined;
+    if (problem) ctx.addIssue({ code: 'custom', path: ['settings', 'domainId'], message: problem });
+  });
 export type Provider = z.infer<typeof providerSchema>;
 
 export const categorySchema = z.object({

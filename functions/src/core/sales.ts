@@ -29,7 +29,11 @@ const asinSchema = z.string().regex(/^[A-Z0-9]{10}$/i, 'an ASIN is 10 letters an
 /** An ISO 8601 instant with `Z` or an offset, as SP-API writes them, parsed to epoch ms. */
 const isoInstant = z.iso.datetime({ offset: true }).transform((value) => Date.parse(value));
 
-/** One hour of one ASIN, as the report writes it. */
+/**
+ * One hour of one ASIN, as the report writes it (vendorRealTimeSalesReport.json, `reportData`):
+ * units are an integer of any sign (zero when nothing sold; negative when cancellations exceed
+ * orders, with revenue adjusted likewise), stored as they are.
+ */
 export const salesReportRowSchema = z
   .object({
     startTime: isoInstant,
@@ -65,7 +69,7 @@ export const salesReportSchema = z.object({
 });
 export type SalesReport = z.output<typeof salesReportSchema>;
 
-/** One ASIN's sales in one hour [hourStartMs, hourEndMs). */
+/** One ASIN's sales in one hour [hourStartMs, hourEndMs): net, so possibly zero or negative. */
 export const salesRowSchema = z
   .object({
     asin: asinSchema,
@@ -152,8 +156,13 @@ export function hourWindow(window: Interval): Interval {
   return { startMs: floorToHour(window.startMs), endMs: floorToHour(window.endMs) };
 }
 
+/**
+ * To the cent, halves away from zero, so a cancellation rounds exactly as the order it undoes
+ * (`roundMoney(-x) === -roundMoney(x)`), and never -0.
+ */
 export function roundMoney(value: number): number {
-  return Math.round(value * 100) / 100;
+  const cents = Math.round(Math.abs(value) * 100);
+  return cents === 0 ? 0 : (Math.sign(value) * cents) / 100;
 }
 
 export interface AsinSales {
@@ -189,7 +198,11 @@ export interface StoredSalesBucket extends SalesRow {
   marketplaceId: string;
 }
 
-/** Totals, best sellers and the latest hour of the buckets given. */
+/**
+ * Totals, best sellers and the latest hour of the buckets given. Buckets are net sales, so a
+ * negative one (cancellations exceeding orders) takes units and revenue down, a zero one counts
+ * as an hour with data, and the totals are the plain sums of what is stored.
+ */
 export function summarizeSales(
   buckets: readonly StoredSalesBucket[],
   options: { sinceMs: number; untilMs?: number; top?: number },

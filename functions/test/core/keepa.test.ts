@@ -1,11 +1,16 @@
 import { describe, expect, it } from 'vitest';
 import {
+  KEEPA_DEAL_QUERY_DEFAULTS,
   KeepaCsvType,
   keepaCurrentPrice,
+  keepaDealQuery,
   keepaDomain,
+  keepaDomainIdProblem,
   keepaMarketplace,
+  keepaMaxAsinsPerRequest,
   keepaMeterReading,
   keepaMinuteToMs,
+  keepaOfferPages,
   keepaPeekFilter,
   keepaPriceHistory,
   keepaSecondsUntilPositive,
@@ -140,7 +145,52 @@ describe('domains', () => {
     expect(keepaMarketplace(2)).toBe('amazon-co-uk');
     expect(keepaMarketplace(1)).toBe('amazon-com');
     expect(keepaDomain(5)).toMatchObject({ currency: 'JPY', divisor: 1 });
+    expect(keepaMarketplace(12)).toBe('amazon-com-br');
     expect(() => keepaDomain(42)).toThrow(RangeError);
+  });
+
+  it('knows only the domains Keepa serves: 7 is reserved, 13 does not exist', () => {
+    for (const id of [0, 7, 13]) expect(() => keepaDomain(id)).toThrow(/1, 2, 3, 4, 5, 6, 8/);
+    expect(keepaDomainIdProblem(3)).toBeUndefined();
+    expect(keepaDomainIdProblem(' 3')).toBeUndefined();
+    expect(keepaDomainIdProblem('7')).toContain('not "7"');
+    expect(keepaDomainIdProblem(2.5)).toBeDefined();
+    expect(keepaDomainIdProblem(true)).toBeDefined();
+  });
+});
+
+describe('request rules', () => {
+  it('cuts product requests at 100 ASINs, 20 with offers; offers come in pages of 10', () => {
+    expect(keepaMaxAsinsPerRequest()).toBe(100);
+    expect(keepaMaxAsinsPerRequest({ stats: 90, history: false })).toBe(100);
+    expect(keepaMaxAsinsPerRequest({ offers: 20 })).toBe(20);
+    expect([20, 21, 40, 100].map(keepaOfferPages)).toEqual([2, 3, 4, 10]);
+  });
+
+  it('completes a deal query with the DealRequest defaults and refuses what Keepa would', () => {
+    expect(keepaDealQuery({}, 3)).toEqual({ ...KEEPA_DEAL_QUERY_DEFAULTS, domainId: 3 });
+    expect(keepaDealQuery({ page: 2, priceTypes: [0], undefinedFilter: undefined }, 1)).toEqual({
+      ...KEEPA_DEAL_QUERY_DEFAULTS,
+      page: 2,
+      priceTypes: [0],
+      domainId: 1,
+    });
+    // The defaults are not shared: changing one query changes no other.
+    const query = keepaDealQuery({}, 3);
+    query.priceTypes.push(2);
+    expect(KEEPA_DEAL_QUERY_DEFAULTS.priceTypes).toEqual([KeepaCsvType.NEW]);
+    for (const bad of [
+      { domainId: 7 },
+      { priceTypes: [] },
+      { priceTypes: [1, 2] },
+      { priceTypes: [11] },
+      { dateRange: -1 },
+      { sortType: -1 },
+      { sortType: 0 },
+      { page: 0.5 },
+    ]) {
+      expect(() => keepaDealQuery(bad, 3)).toThrow(RangeError);
+    }
   });
 });
 

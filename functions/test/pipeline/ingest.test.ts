@@ -531,6 +531,58 @@ describe('ingest slices', () => {
     expect(await leaseExists()).toBe(false);
   });
 
+  it("estimates batches at the upstream's documented cost, raised to what they really cost per item", async () => {
+    await seed({ capacity: 1000, refillPerSecond: 10 });
+    const keepa = new FakeKeepa(1000, 10);
+    // The upstream documents 6 per committed item (above the configured 5), but charges 9.
+    const { fetchers } = fakeFetchers(keepa, { costs: { commit: 9 } });
+    const documented: IngestFetchers = { ...fetchers, costPerItem: { peek: 1, commit: 6 } };
+    const asked: Array<{ operation: string; cost: number }> = [];
+    const engineFor = () => {
+      const engine = new QuotaEngine(db, { now });
+      const acquire = engine.acquire.bind(engine);
+      engine.acquire = (request) => {
+        asked.push({ operation: String(request.operation), cost: request.cost ?? 1 });
+        return acquire(request);
+      };
+      return engine;
+    };
+    await addIngestItems(db, COLLECTION, keys('e', 12), { nowMs: t });
+
+    const first = await slice(engineFor(), documented);
+    expect(keepa.sizes('commit')).toEqual([5, 5, 2]);
+    // The first commit at the documented 6 per item, the next ones at the 9 they really cost.
+    expect(asked).toEqual([
+      { operation: 'peek', cost: 12 },
+      { operation: 'commit', cost: 30 },
+      { operation: 'commit', cost: 45 },
+      { operation: 'commit', cost: 18 },
+    ]);
+    // What was settled is what the upstream charged.
+    expect(first).toMatchObject({ tokensSpent: 12 + 12 * 9 });
+    expect((await db.doc(`ingest/${COLLECTION}`).get()).get('observedCostPerItem')).toEqual({
+      peek: 1,
+      commit: 9,
+    });
+
+    // A later slice (another instance) starts from the observed cost.
+    asked.length = 0;
+    await addIngestItems(db, COLLECTION, keys('f', 5), { nowMs: t });
+    await slice(engineFor(), documented);
+    expect(asked).toEqual([
+      { operation: 'peek', cost: 5 },
+      { operation: 'commit', cost: 45 },
+    ]);
+
+    // Cheaper than documented: the estimate stays at the documented price.
+    asked.length = 0;
+    const cheap = fakeFetchers(keepa, { costs: { commit: 3 } }).fetchers;
+    await addIngestItems(db, COLLECTION, keys('g', 10), { nowMs: t });
+    await slice(engineFor(), { ...cheap, costPerItem: { peek: 1, commit: 6 } });
+    expect(asked.filter((a) => a.operation === 'commit').map((a) => a.cost)).toEqual([45, 30]);
+    expect((await db.doc(`ingest/${COLLECTION}`).get()).get('observedCostPerItem.commit')).toBe(3);
+  });
+
   it('registers fetchers per provider', () => {
     const { fetchers } = fakeFetchers(new FakeKeepa(10, 1));
     const factory = async () => fetchers;

@@ -107,6 +107,12 @@ function ran(summary: IngestSliceSummary) {
   return summary;
 }
 
+/** What Keepa charges for a product with offers=20: 6 tokens per page of 10 offers found. */
+function offerTokens(asin: string): number {
+  const found = (sandboxProduct(asin, DOMAIN, T0, { offers: 20 }).offers as unknown[]).length;
+  return Math.ceil(found / 10) * 6;
+}
+
 /** The deal ASINs the peek filter keeps, worked out from the sandbox's own products. */
 function expectedSurvivors(): string[] {
   const filter = keepaPeekFilter();
@@ -162,8 +168,14 @@ describe('Keepa ingest against the sandbox', () => {
       stopped: { reason: 'idle' },
       reschedule: T0 + DAY,
     });
-    // The real cost settled: 1 token per peeked ASIN, 7 per committed one (offers=20).
-    expect(first.tokensSpent).toBe(DEALS + 7 * survivors.length);
+    // The real cost settled: 1 token per peeked ASIN, 6 per page of up to 10 offers found per
+    // committed one (offers=20: 6 or 12), never more than the estimate of 12.
+    const commitTokens = survivors.reduce((sum, asin) => sum + offerTokens(asin), 0);
+    expect(commitTokens).toBeLessThan(12 * survivors.length);
+    expect(commitTokens).toBeGreaterThan(6 * survivors.length);
+    expect(first.tokensSpent).toBe(DEALS + commitTokens);
+    expect(sandbox.state().rejected).toBe(0);
+    expect(fetchers.costPerItem).toEqual({ peek: 1, commit: 12, light: 1 });
     expect(sandbox.state().tokensConsumed).toBe(discoveryTokens + first.tokensSpent);
     expect(engine.meters.snapshot('keepa')?.balance).toBe(sandbox.state().tokensLeft);
 

@@ -4,16 +4,18 @@ import {
   KEEPA_SANDBOX_KEY,
   type KeepaSandbox,
   type KeepaSandboxOptions,
-  OFFERS_SURCHARGE,
   sandboxDealAsin,
+  sandboxProduct,
   startKeepaSandbox,
 } from '../../../devstack/src/sandbox/keepa.ts';
 import { UpstreamError } from '../../src/adapters/upstreams/http';
 import {
   KEEPA_MAX_ASINS,
+  KEEPA_MAX_ASINS_WITH_OFFERS,
   KeepaClient,
   type KeepaClientOptions,
 } from '../../src/adapters/upstreams/keepa';
+import { KEEPA_DEAL_QUERY_DEFAULTS } from '../../src/core/keepa';
 import { QuotaExceededError } from '../../src/core/quota/errors';
 
 const T0 = Date.UTC(2026, 0, 10, 12, 0, 0);
@@ -73,6 +75,12 @@ async function failure(promise: Promise<unknown>): Promise<unknown> {
 const asins = (n: number, prefix = 'B0') =>
   Array.from({ length: n }, (_, i) => `${prefix}${String(i).padStart(8, '0')}`);
 
+/** Offers a sandbox product has; Keepa charges 6 tokens per page of 10 found. */
+const offerTokens = (asin: string, offers = 20) => {
+  const found = (sandboxProduct(asin, 3, 0, { offers }).offers as unknown[]).length;
+  return Math.ceil(found / 10) * 6;
+};
+
 describe('KeepaClient against the sandbox', () => {
   it('fetches products and maps every answer into a meter reading', async () => {
     const { sb, client, recorder } = await setup({ capacity: 300, refillPerMinute: 20 });
@@ -102,37 +110,35 @@ describe('KeepaClient against the sandbox', () => {
     });
 
     t += 15_000;
-    const full = await client.products(['B000000003'], { stats: 90, offers: 20 });
-    expect(Array.isArray(full.products[0]?.offers)).toBe(true);
-    expect(full.meter).toMatchObject({
-      balance: 298 - 1 - OFFERS_SURCHARGE,
-      atMs: T0 + 15_000,
-      consumed: 1 + OFFERS_SURCHARGE,
-    });
+    // 14 offers: two pages of offers, 12 tokens (the base token is waived).
+    expect(offerTokens('X17')).toBe(12);
+    const full = await client.products(['X17'], { stats: 90, offers: 20 });
+    expect(full.products[0]?.offers).toHaveLength(14);
+    expect(full.meter).toMatchObject({ balance: 298 - 12, atMs: T0 + 15_000, consumed: 12 });
 
     const deals = await client.deals({ page: 0 });
     expect(deals.deals).toHaveLength(150);
     expect(deals.deals[0]?.asin).toBe(sandboxDealAsin(0, 3));
-    expect(deals.meter).toMatchObject({ balance: 291 - DEAL_COST, consumed: DEAL_COST });
+    expect(deals.meter).toMatchObject({ balance: 286 - DEAL_COST, consumed: DEAL_COST });
     expect(deals.tokens).toMatchObject({
       refillIn: 45_000,
       refillRate: 20,
       timestamp: T0 + 15_000,
     });
-    expect(JSON.parse(recorder.urls[2]!.searchParams.get('selection')!)).toEqual({
-      page: 0,
-      domainId: 3,
-    });
+    // A complete query: the official DealRequest's fields, the client's domain.
+    const sent = JSON.parse(recorder.urls[2]!.searchParams.get('selection')!);
+    expect(sent).toEqual({ ...KEEPA_DEAL_QUERY_DEFAULTS, page: 0, domainId: 3 });
+    expect(deals.query).toEqual(sent);
 
     const status = await client.tokenStatus();
     expect(status.meter).toEqual({
-      balance: 286,
+      balance: 281,
       atMs: T0 + 15_000,
       ratePerSecond: 20 / 60,
       capacity: 300,
       consumed: 0,
     });
-    expect(sb.state()).toMatchObject({ tokensLeft: 286, tokensConsumed: 14 });
+    expect(sb.state()).toMatchObject({ tokensLeft: 281, tokensConsumed: 19 });
   });
 
   it('without a configured capacity assumes Keepa’s hour of refills', async () => {
@@ -156,11 +162,26 @@ describe('KeepaClient against the sandbox', () => {
     expect(sb.state()).toMatchObject({ served: 3, tokensConsumed: 250, tokensLeft: 750 });
   });
 
-  it('turns a 429 into the quota error with Retry-After, without retrying', async () => {
+  it('splits requests with offers at 20 ASINs', async () => {
+    const { sb, client, recorder } = await setup({ capacity: 3_000 });
+    const wanted = asins(45);
+    const result = await client.products(wanted, { stats: 30, offers: 20 });
+    const sizes = recorder.urls.map((u) => u.searchParams.get('asin')!.split(',').length);
+    expect(sizes).toEqual([KEEPA_MAX_ASINS_WITH_OFFERS, KEEPA_MAX_ASINS_WITH_OFFERS, 5]);
+    expect(recorder.urls.every((u) => u.searchParams.get('offers') === '20')).toBe(true);
+    expect(result.products.map((p) => p.asin)).toEqual(wanted);
+    const cost = wanted.reduce((sum, asin) => sum + offerTokens(asin), 0);
+    expect(result.meter).toMatchObject({ consumed: cost, balance: 3_000 - cost });
+    expect(sb.state()).toMatchObject({ served: 3, rejected: 0, tokensConsumed: cost });
+  });
+
+  it('turns a 429 into the quota error, the wait from the body, without retrying', async () => {
     const { sb, client, recorder } = await setup({ capacity: 10, refillPerMinute: 5 });
-    // 9 + 3 * 7 = 30 tokens from 10: the second request runs on a positive balance, to -20.
+    // 9 tokens, then three ASINs with offers (6 + 12 + 6 = 24 tokens) from 1: down to -23.
     await client.products(asins(9));
-    expect((await client.products(asins(3, 'X'), { offers: 20 })).meter.balance).toBe(-20);
+    const three = ['X9', 'X17', 'B27'];
+    expect(three.map((asin) => offerTokens(asin))).toEqual([6, 12, 6]);
+    expect((await client.products(three, { offers: 20 })).meter.balance).toBe(-23);
     t += 15_000;
     const error = await failure(client.products(['B1']));
     expect(error).toBeInstanceOf(QuotaExceededError);
@@ -174,30 +195,31 @@ describe('KeepaClient against the sandbox', () => {
     expect(recorder.sleeps).toEqual([]);
     expect(sb.state().rejected).toBe(1);
 
-    // Told to refuse: deals and status too.
+    // Told to refuse: deals and status too; the wait is the body's, from the same meter.
     sb.misbehave('429');
     expect(await failure(client.deals())).toMatchObject({
       name: 'QuotaExceededError',
       operation: 'deal',
-      retryAfterSeconds: 45,
+      retryAfterSeconds: 45 + 240,
     });
+    expect(await failure(client.tokenStatus())).toMatchObject({ operation: 'token' });
   });
 
-  it('derives the wait from the body when a 429 comes without Retry-After', async () => {
+  it('takes the wait from the body even when a Retry-After header says otherwise', async () => {
     const { client } = await setup(
       { capacity: 10, refillPerMinute: 5 },
       {},
       (inner) => async (input, init) => {
         const response = await inner(input, init);
         const headers = new Headers(response.headers);
-        headers.delete('retry-after');
+        headers.set('retry-after', '3');
         return new Response(await response.text(), { status: response.status, headers });
       },
     );
-    await client.products(asins(3, 'X'), { offers: 20 }); // 21 tokens: -11
+    await client.products(['X2', 'X4'], { offers: 20 }); // 12 + 12 tokens: -14
     t += 50_000;
     const error = await failure(client.products(['B1']));
-    // -11 at 5 a minute: three refills, the first in 10 s.
+    // -14 at 5 a minute: three refills, the first in 10 s.
     expect(error).toMatchObject({ name: 'QuotaExceededError', retryAfterSeconds: 10 + 120 });
   });
 
@@ -215,13 +237,12 @@ describe('KeepaClient against the sandbox', () => {
     expect(sb.state()).toMatchObject({ tokensConsumed: 0, served: 0 });
   });
 
-  it('reports a bad key (401) and an unpaid account (402) as credentials errors', async () => {
+  it('reports a bad key (400 naming the key) and an unpaid account (402) as credentials errors', async () => {
     const { client, recorder } = await setup({}, { apiKey: 'wrong-key' });
-    expect(await failure(client.products(['B1']))).toMatchObject({
-      name: 'UpstreamError',
-      kind: 'credentials',
-      status: 401,
-    });
+    const error = await failure(client.products(['B1']));
+    expect(error).toMatchObject({ name: 'UpstreamError', kind: 'credentials', status: 400 });
+    expect((error as Error).message).toContain('API key');
+    expect((error as Error).message).not.toContain('wrong-key');
     expect(await failure(client.tokenStatus())).toMatchObject({ kind: 'credentials' });
     expect(recorder.urls).toHaveLength(2);
 
@@ -232,9 +253,26 @@ describe('KeepaClient against the sandbox', () => {
       fetch: async () =>
         new Response(JSON.stringify({ error: { type: 'paymentRequired' } }), { status: 402 }),
     });
-    const error = await failure(unpaid.tokenStatus());
-    expect(error).toMatchObject({ kind: 'credentials', status: 402 });
-    expect((error as Error).message).toContain('subscription');
+    const unpaidError = await failure(unpaid.tokenStatus());
+    expect(unpaidError).toMatchObject({ kind: 'credentials', status: 402 });
+    expect((unpaidError as Error).message).toContain('subscription');
+  });
+
+  it('reports 404 and 405 as configuration errors, not retried', async () => {
+    for (const status of [404, 405]) {
+      let calls = 0;
+      const client = new KeepaClient({
+        baseUrl: 'http://keepa.invalid',
+        apiKey: 'k',
+        domainId: 1,
+        fetch: async () => {
+          calls++;
+          return new Response('{}', { status });
+        },
+      });
+      expect(await failure(client.deals())).toMatchObject({ kind: 'configuration', status });
+      expect(calls).toBe(1);
+    }
   });
 
   it('retries a 5xx and succeeds once the sandbox recovers', async () => {

@@ -32,6 +32,7 @@ import { CONFIDENCE_PENALTIES } from '../../src/core/price-history';
 import { QuotaExceededError } from '../../src/core/quota/errors';
 import { defaultValidationConfig, validateProduct } from '../../src/core/validation';
 import { testFirestore } from '../support/firestore';
+import { rejection } from '../support/rejection';
 
 const SEED = 'adapter-test';
 const NOW = Date.UTC(2026, 2, 15, 9, 30, 0, 200);
@@ -137,15 +138,6 @@ function withDefect(defect: string, marketplace: 'takealot' | 'makro' = 'takealo
     .find((i) => sandboxDefect(SEED, marketplace, i) === defect);
   if (!id) throw new Error(`no ${defect} product in the sandbox catalogue`);
   return id;
-}
-
-async function rejection(promise: Promise<unknown>): Promise<unknown> {
-  try {
-    await promise;
-  } catch (error) {
-    return error;
-  }
-  throw new Error('expected a rejection');
 }
 
 describe('price history through the proxy', () => {

@@ -143,6 +143,92 @@ describe('sales repository: storing', () => {
   });
 });
 
+describe('sales repository: zero and negative hours', () => {
+  // vendorRealTimeSalesReport.json: orderedUnits "can be negative if there are more
+  // cancellations than orders"; its example lists zero rows.
+  it('stores zero and negative rows as they are, and the summary adds them up', async () => {
+    const rows = [
+      row('B0AAAAAAA1', 1, 3, 59.97),
+      row('B0AAAAAAA1', 2, -2, -39.98), // two of the earlier orders cancelled
+      row('B0AAAAAAA2', 2, 0, 0), // listed, nothing sold
+      row('B0AAAAAAA3', 3, 1, 10.01),
+    ];
+    expect(await storeSalesRows(db, US, rows)).toEqual({ written: 4, deleted: 0, batches: 1 });
+    const docs = await all();
+    expect(docs.get(`${US}~2026-01-10T02:00:00Z~B0AAAAAAA1`)).toMatchObject({
+      orderedUnits: -2,
+      orderedRevenue: -39.98,
+    });
+    expect(docs.get(`${US}~2026-01-10T02:00:00Z~B0AAAAAAA2`)).toMatchObject({
+      orderedUnits: 0,
+      orderedRevenue: 0,
+    });
+    const s = await summary(db, { sinceMs: T0 });
+    expect(s).toMatchObject({
+      orderedUnits: 2,
+      orderedRevenue: 30,
+      asins: 3,
+      hours: 3,
+      lastHour: { hourStartMs: T0 + 3 * HOUR, orderedUnits: 1, orderedRevenue: 10.01 },
+    });
+    // Net per ASIN: the cancellations take B0AAAAAAA1 down to 1 unit, 19.99.
+    expect(s.top).toEqual([
+      { asin: 'B0AAAAAAA1', orderedUnits: 1, orderedRevenue: 19.99 },
+      { asin: 'B0AAAAAAA3', orderedUnits: 1, orderedRevenue: 10.01 },
+      { asin: 'B0AAAAAAA2', orderedUnits: 0, orderedRevenue: 0 },
+    ]);
+    // The totals are the plain sums of the stored buckets.
+    const stored = [...docs.values()];
+    expect(s.orderedUnits).toBe(stored.reduce((n, d) => n + d.orderedUnits, 0));
+    // The hour with the cancellation alone: down.
+    const hour2 = await summary(db, { sinceMs: T0 + 2 * HOUR, untilMs: T0 + 3 * HOUR });
+    expect(hour2).toMatchObject({ orderedUnits: -2, orderedRevenue: -39.98, hours: 1 });
+  });
+
+  it('a revision that turns an hour negative lowers the totals; revised to zero keeps a bucket', async () => {
+    const repo = new SalesRepository(db);
+    const window = { startMs: T0 + 2 * HOUR, endMs: T0 + 3 * HOUR };
+    await repo.replaceWindow(US, window, [row('B0AAAAAAA1', 2, 4, 40), row('B0AAAAAAA2', 2, 1, 5)]);
+    expect(await summary(db, { sinceMs: T0 })).toMatchObject({
+      orderedUnits: 5,
+      orderedRevenue: 45,
+    });
+    await repo.replaceWindow(US, window, [
+      row('B0AAAAAAA1', 2, -1, -10),
+      row('B0AAAAAAA2', 2, 0, 0),
+    ]);
+    expect(await summary(db, { sinceMs: T0 })).toMatchObject({
+      orderedUnits: -1,
+      orderedRevenue: -10,
+      hours: 1,
+      asins: 2,
+    });
+    expect((await all()).size).toBe(2);
+  });
+
+  it('nets orders and cancellations to exactly zero, never -0', async () => {
+    // One hour: an order and its cancellation merge into a bucket of zeros.
+    await storeSalesRows(db, US, [
+      row('B0AAAAAAA1', 1, 1, 10.05),
+      row('B0AAAAAAA1', 1, -1, -10.05),
+    ]);
+    const [bucket] = [...(await all()).values()];
+    expect(bucket).toMatchObject({ orderedUnits: 0 });
+    expect(Object.is(bucket!.orderedRevenue, 0)).toBe(true);
+    // Across hours, read newest first: -0.2 + -0.1 + 0.3 is -5.6e-17 in floating point, which
+    // rounds to 0, not -0.
+    await storeSalesRows(db, DE, [
+      row('B0AAAAAAA1', 1, 3, 0.3),
+      row('B0AAAAAAA1', 2, -1, -0.1),
+      row('B0AAAAAAA1', 3, -2, -0.2),
+    ]);
+    const s = await summary(db, { sinceMs: T0, marketplaceId: DE });
+    expect(s.orderedUnits).toBe(0);
+    expect(Object.is(s.orderedRevenue, 0)).toBe(true);
+    expect(Object.is(s.top[0]!.orderedRevenue, 0)).toBe(true);
+  });
+});
+
 describe('sales repository: summary', () => {
   beforeEach(async () => {
     await storeSalesRows(db, US, [

@@ -21,8 +21,9 @@ import {
 } from '../../src/adapters/upstreams/spapi-reports';
 import { createRealtimeSalesFetcher } from '../../src/adapters/upstreams/spapi-sales-fetcher';
 import { QuotaExceededError } from '../../src/core/quota/errors';
-import { VENDOR_REAL_TIME_SALES_REPORT } from '../../src/core/sales';
+import { roundMoney, VENDOR_REAL_TIME_SALES_REPORT } from '../../src/core/sales';
 import { testFirestore } from '../support/firestore';
+import { rejection } from '../support/rejection';
 
 const HOUR = 3_600_000;
 const T0 = Date.UTC(2026, 0, 10, 12, 0, 0);
@@ -100,15 +101,6 @@ function expectedRows(startMs: number, endMs: number, asOfMs: number) {
     .sort((a, b) => a.hourStartMs - b.hourStartMs || a.asin.localeCompare(b.asin));
 }
 
-async function rejection(promise: Promise<unknown>): Promise<unknown> {
-  try {
-    await promise;
-  } catch (error) {
-    return error;
-  }
-  throw new Error('expected a rejection');
-}
-
 const fetchSales = (c: SpApiReportsClient, startMs = T0 - 6 * HOUR, endMs = T0) =>
   c.fetchReport(VENDOR_REAL_TIME_SALES_REPORT, startMs, endMs, POLL);
 
@@ -140,7 +132,7 @@ describe('SpApiReportsClient against the sandbox', () => {
   });
 
   it.each(['createReport', 'getReport', 'getReportDocument', 'downloadDocument'] as const)(
-    'turns a 429 on %s into the one QuotaExceededError naming it, without retrying',
+    "turns %s's throttle (429; S3's 503 SlowDown for the download) into the one QuotaExceededError naming it, without retrying",
     async (operation) => {
       const c = client();
       sb.misbehave('429', operation);
@@ -148,6 +140,8 @@ describe('SpApiReportsClient against the sandbox', () => {
       expect(error).toBeInstanceOf(QuotaExceededError);
       expect(error).toMatchObject({ provider: 'spapi', operation, retryAfterSeconds: undefined });
       expect(sb.state().operations[operation as SpApiOperation].rejected).toBe(1);
+      if (operation === 'downloadDocument') expect(count('/report-documents/')).toBe(1);
+      expect(sleeps.filter((ms) => ms !== POLL.pollIntervalMs)).toEqual([]); // no back-off
       // Nothing after the refused step was called.
       const after = ['createReport', 'getReport', 'getReportDocument', 'downloadDocument'].slice(
         ['createReport', 'getReport', 'getReportDocument', 'downloadDocument'].indexOf(operation) +
@@ -156,6 +150,127 @@ describe('SpApiReportsClient against the sandbox', () => {
       for (const later of after) expect(sb.state().operations[later].served).toBe(0);
     },
   );
+
+  it("takes S3's 503 SlowDown on the download as the quota error, with its Retry-After", async () => {
+    // S3 may send Retry-After with a SlowDown; the sandbox does not, so it is added here.
+    const c = client({
+      fetch: async (input, init) => {
+        requests.push(new URL(String(input)).pathname);
+        const response = await fetch(input, init);
+        if (response.status !== 503) return response;
+        const headers = new Headers(response.headers);
+        headers.set('retry-after', '7');
+        return new Response(await response.text(), { status: 503, headers });
+      },
+    });
+    sb.misbehave('429', 'downloadDocument');
+    const error = await rejection(fetchSales(c));
+    expect(error).toBeInstanceOf(QuotaExceededError);
+    expect(error).toMatchObject({
+      provider: 'spapi',
+      operation: 'downloadDocument',
+      retryAfterSeconds: 7,
+    });
+    expect(count('/report-documents/')).toBe(1);
+  });
+
+  it('keeps a real 5xx on the download (500 InternalError, 503 without SlowDown) a server error, retried', async () => {
+    const c = client({ retries: 2 });
+    sb.misbehave('5xx', 'downloadDocument');
+    const e500 = await rejection(fetchSales(c));
+    expect(e500).toBeInstanceOf(UpstreamError);
+    expect(e500).not.toBeInstanceOf(QuotaExceededError);
+    expect(e500).toMatchObject({ operation: 'downloadDocument', kind: 'http', status: 500 });
+    expect(count('/report-documents/')).toBe(3);
+    expect(sb.state().operations.downloadDocument.rejected).toBe(0);
+
+    // S3's 503 ServiceUnavailable (and a 503 with no S3 body at all) is a fault, not a throttle.
+    for (const body of [
+      '<?xml version="1.0" encoding="UTF-8"?>\n<Error><Code>ServiceUnavailable</Code><Message>Service is unable to handle request.</Message></Error>',
+      '',
+    ]) {
+      requests = [];
+      sb.misbehave('none', 'downloadDocument');
+      const c503 = client({
+        retries: 2,
+        fetch: async (input, init) => {
+          const path = new URL(String(input)).pathname;
+          requests.push(path);
+          if (!path.startsWith('/report-documents/')) return fetch(input, init);
+          return new Response(body, {
+            status: 503,
+            headers: { 'content-type': 'application/xml', 'retry-after': '7' },
+          });
+        },
+      });
+      const e503 = await rejection(fetchSales(c503));
+      expect(e503).toBeInstanceOf(UpstreamError);
+      expect(e503).not.toBeInstanceOf(QuotaExceededError);
+      expect(e503).toMatchObject({ operation: 'downloadDocument', kind: 'http', status: 503 });
+      expect(count('/report-documents/')).toBe(3);
+    }
+
+    // A 503 ServiceUnavailable once, then the document: the retry fetches it.
+    requests = [];
+    let failed = 0;
+    const flaky = client({
+      retries: 2,
+      fetch: async (input, init) => {
+        const path = new URL(String(input)).pathname;
+        requests.push(path);
+        if (path.startsWith('/report-documents/') && failed++ === 0) {
+          return new Response('<Error><Code>ServiceUnavailable</Code></Error>', { status: 503 });
+        }
+        return fetch(input, init);
+      },
+    });
+    const result = await fetchSales(flaky);
+    expect(result.processingStatus).toBe('DONE');
+    expect(result.rows.length).toBeGreaterThan(0);
+    expect(count('/report-documents/')).toBe(2);
+  });
+
+  it("turns LWA's throttle (429, an RFC 6749 body) into the quota error of lwaToken, not cached", async () => {
+    const c = client();
+    sb.misbehave('429', 'lwaToken');
+    const error = await rejection(fetchSales(c));
+    expect(error).toBeInstanceOf(QuotaExceededError);
+    expect(error).toMatchObject({ provider: 'spapi', operation: 'lwaToken' });
+    expect(count(LWA_TOKEN_PATH)).toBe(1); // not retried
+    expect(count('/reports/')).toBe(0);
+    expect(sb.state().operations.lwaToken.rejected).toBe(1);
+    // With a Retry-After (LWA does not document one; honoured if sent).
+    const withRetryAfter = client({
+      fetch: async (input, init) => {
+        requests.push(new URL(String(input)).pathname);
+        const response = await fetch(input, init);
+        if (response.status !== 429) return response;
+        const headers = new Headers(response.headers);
+        headers.set('retry-after', '30');
+        return new Response(await response.text(), { status: 429, headers });
+      },
+    });
+    expect(await rejection(withRetryAfter.getReport('1'))).toMatchObject({
+      operation: 'lwaToken',
+      retryAfterSeconds: 30,
+    });
+    // Nothing was cached: once LWA answers again, the next call exchanges a token.
+    sb.misbehave('none', 'lwaToken');
+    expect((await fetchSales(c)).processingStatus).toBe('DONE');
+    expect(sb.state().tokensIssued).toBe(1);
+  });
+
+  it('reads zero and negative rows (cancellations exceeding orders) as they are', async () => {
+    const c = client();
+    // Eight whole hours: every ASIN has a negative hour and a zero one (sandboxSalesRow).
+    const result = await fetchSales(c, T0 - 8 * HOUR, T0);
+    expect(result.rows).toEqual(expectedRows(T0 - 8 * HOUR, T0, T0));
+    expect(result.rows.length).toBe(6 * 8);
+    const negative = result.rows.filter((r) => r.orderedUnits < 0);
+    expect(negative.length).toBe(6);
+    for (const r of negative) expect(r.orderedRevenue).toBeLessThan(0);
+    expect(result.rows.filter((r) => r.orderedUnits === 0).length).toBeGreaterThanOrEqual(6);
+  });
 
   it("treats the sandbox's real token bucket running dry like any 429", async () => {
     await sb.stop();
@@ -372,6 +487,14 @@ describe('vendor real-time sales fetcher', () => {
     expect(first.length).toBeGreaterThan(6);
     const units = (docs: typeof first) => docs.reduce((n, d) => n + d.get('orderedUnits'), 0);
     expect(units(first)).toBe(rows.reduce((n, r) => n + r.orderedUnits, 0));
+    // Zero and negative hours are stored as they are (the report's net sales).
+    expect(first.some((d) => d.get('orderedUnits') < 0)).toBe(true);
+    expect(first.some((d) => d.get('orderedUnits') === 0)).toBe(true);
+    const summary = await new SalesRepository(db).summary({ sinceMs: T0 - 6 * HOUR });
+    expect(summary.orderedUnits).toBe(units(first));
+    expect(summary.orderedRevenue).toBe(
+      roundMoney(rows.reduce((sum, r) => sum + r.orderedRevenue, 0)),
+    );
     for (const d of first) {
       expect(d.id.startsWith(`${US}~2026-01-10T`)).toBe(true);
       expect(d.get('hourStartMs')).toBeGreaterThanOrEqual(T0 - 6 * HOUR);

@@ -9,7 +9,8 @@ import { upstreamBytes, upstreamCalls, upstreamErrors } from '../metrics';
 
 /**
  * The one way Tollgate calls an upstream over HTTP: a timeout per attempt, bounded retries
- * with full jitter for 5xx, timeouts and network faults, 429 as the one quota error, and
+ * with full jitter for 5xx, timeouts and network faults, 429 as the one quota error (and a 5xx
+ * the call recognises as a throttle, as S3's `503 SlowDown`), and
  * bodies parsed with a schema so a malformed answer becomes a typed error, never a crash.
  * Other statuses are returned for the adapter to map (400, 401, 403, 407 mean different
  * things to each upstream).
@@ -73,6 +74,12 @@ export interface UpstreamCall {
    * the gate's admission for this operation. Throwing stops the call before the request.
    */
   beforeAttempt?: () => Promise<void>;
+  /**
+   * Tells an answer of 500 or more that is the upstream throttling (S3's `503 SlowDown`) from a
+   * fault, given its status and its error body (read up to ERROR_BODY_BYTES): a throttle is the
+   * call's QuotaExceededError (Retry-After honoured), not retried; anything else stays a 5xx.
+   */
+  throttled?: (status: number, body: string) => boolean;
 }
 
 export const DEFAULT_TIMEOUT_MS = 30_000;
@@ -108,7 +115,8 @@ export function quotaFailure(error: QuotaExceededError): QuotaExceededError {
 
 /**
  * Fetches with retries. Resolves with any response below 500 except 429; throws
- * QuotaExceededError for 429 and UpstreamError once retries are exhausted.
+ * QuotaExceededError for 429 (and for a 5xx the call's `throttled` recognises) and
+ * UpstreamError once retries are exhausted.
  */
 export async function upstreamFetch(
   url: string | URL,
@@ -171,8 +179,22 @@ export async function upstreamFetch(
       throw await quotaError(response, provider, operation, now());
     }
     if (response.status >= 500) {
+      if (call.throttled) {
+        const text = await readErrorText(response, provider);
+        if (call.throttled(response.status, text)) {
+          upstreamCalls.inc({ provider, operation, outcome: 'quota' });
+          throw quotaFailure(
+            new QuotaExceededError(
+              provider,
+              operation,
+              parseRetryAfter(response.headers.get('retry-after'), now()),
+            ),
+          );
+        }
+      } else {
+        await response.body?.cancel();
+      }
       upstreamCalls.inc({ provider, operation, outcome: 'http_5xx' });
-      await response.body?.cancel();
       last = new UpstreamError(
         provider,
         operation,

@@ -1,11 +1,15 @@
 import type { Firestore } from 'firebase-admin/firestore';
 import {
   isoDate,
+  KEEPA_DEALS_PER_PAGE,
+  KEEPA_INGEST_COMMIT_OFFERS,
   KeepaCsvType,
   type KeepaPricePoint,
+  type KeepaProductParams,
   keepaCurrentPrice,
   keepaDomain,
   keepaPeekFilter,
+  keepaProductTokensPerAsin,
   keepaTypeHistory,
 } from '../../core/keepa';
 import { mapLimit } from '../../core/map-limit';
@@ -27,20 +31,23 @@ import type { KeepaClient, KeepaDealSelection, KeepaProduct } from './keepa';
  * Keepa as the ingest runner's upstream (see adapters/ingest.ts):
  * - peek: `stats` only, no offers, no histories (1 token per ASIN); survivors pass the peek
  *   filter (default: a current NEW price and a sales rank below 100 000).
- * - commit: `stats` and `offers=20` with histories (7 tokens per ASIN); the product's price
- *   history of `priceType` plus today's current price go to the products repository, which
- *   merges by date (storing the same answer twice writes nothing). Stored items come back for
- *   light updates after `refreshAfterMs`.
+ * - commit: `stats` and `offers=20` with histories (6 tokens per page of up to 10 offers found:
+ *   6 or 12 per ASIN, at most 20 ASINs a request); the product's price history of `priceType`
+ *   plus today's current price go to the products repository, which merges by date (storing
+ *   the same answer twice writes nothing). Stored items come back for light updates after
+ *   `refreshAfterMs`.
  * - light: the peek request again; today's current price is merged into the history.
  * - status: the free /token call.
+ * - costPerItem: each kind's request at Keepa's documented price (keepaProductTokensPerAsin, an
+ *   upper bound), which the runner's estimate starts from.
  * Every batch returns Keepa's meter (tokensLeft, refillRate, tokensConsumed), so the runner
- * settles what the batch really cost.
+ * settles what the batch really cost and learns the cost per item from it.
  */
 
 const DAY_MS = 86_400_000;
 export const DEFAULT_REFRESH_AFTER_MS = DAY_MS;
 export const DEFAULT_STATS_DAYS = 90;
-export const DEFAULT_COMMIT_OFFERS = 20;
+export const DEFAULT_COMMIT_OFFERS = KEEPA_INGEST_COMMIT_OFFERS;
 /** Product upserts run this many at a time. */
 const STORE_CONCURRENCY = 10;
 
@@ -62,7 +69,7 @@ export interface KeepaIngestOptions {
   priceType?: number;
   /** `stats=<days>` on every request (90 by default). */
   statsDays?: number;
-  /** `offers=<n>` on commits (20 by default; Keepa accepts 20..100). */
+  /** `offers=<n>` on commits (20 by default; Keepa accepts 20..100, at 6 tokens per 10). */
   offers?: number;
   now?: () => number;
   /** Keeps each commit batch's product answer (its products reference it as `rawPayload`). */
@@ -80,6 +87,8 @@ export function createKeepaIngestFetchers(options: KeepaIngestOptions): IngestFe
   const stats = options.statsDays ?? DEFAULT_STATS_DAYS;
   const offers = options.offers ?? DEFAULT_COMMIT_OFFERS;
   const now = options.now ?? Date.now;
+  const lightParams: KeepaProductParams = { stats, history: false };
+  const fullParams: KeepaProductParams = { stats, offers, history: true };
 
   /**
    * The batch's products. An answer too large to read (`oversized`: Keepa's, or a hostile
@@ -94,7 +103,7 @@ export function createKeepaIngestFetchers(options: KeepaIngestOptions): IngestFe
     try {
       result = await client.products(
         items.map((item) => item.key),
-        full ? { stats, offers, history: true } : { stats, history: false },
+        full ? fullParams : lightParams,
       );
     } catch (error) {
       if (!(error instanceof UpstreamError) || error.kind !== 'oversized') throw error;
@@ -200,6 +209,12 @@ export function createKeepaIngestFetchers(options: KeepaIngestOptions): IngestFe
     },
 
     status: async () => (await client.tokenStatus()).meter,
+
+    costPerItem: {
+      peek: keepaProductTokensPerAsin(lightParams),
+      commit: keepaProductTokensPerAsin(fullParams),
+      light: keepaProductTokensPerAsin(lightParams),
+    },
   };
 }
 
@@ -229,7 +244,7 @@ export interface DiscoverDealsResult {
 }
 
 /** Keepa's deal page size: a shorter page is the last one. */
-const DEALS_PER_PAGE = 150;
+const DEALS_PER_PAGE = KEEPA_DEALS_PER_PAGE;
 
 /**
  * Discovery: reads deal pages and queues their ASINs for peeking. Each page's ASINs are

@@ -1,6 +1,13 @@
 import { z } from 'zod';
 import {
+  isKeepaDomainId,
+  KEEPA_MAX_ASINS,
+  KEEPA_MAX_ASINS_WITH_OFFERS,
+  type KeepaDealQuery,
   type KeepaTokenFields,
+  keepaDealQuery,
+  keepaDomainIdProblem,
+  keepaMaxAsinsPerRequest,
   keepaMeterReading,
   keepaSecondsUntilPositive,
 } from '../../core/keepa';
@@ -18,22 +25,30 @@ import {
 } from './http';
 
 /**
- * The Keepa product API client: `/product` (batched by Keepa's 100 ASINs per request),
- * `/deal` and the free `/token`, over the shared HTTP helper (timeouts, bounded retries of
- * 5xx/timeouts/network faults, 429 as QuotaExceededError). Every answer's meter fields become
- * a MeterReading returned with the result, so callers feed the quota engine what Keepa said.
+ * The Keepa product API client: `/product` (batched by Keepa's 100 ASINs per request, 20 when
+ * offers are asked for), `/deal` (a complete deal query) and the free `/token`, over the shared
+ * HTTP helper (timeouts, bounded retries of 5xx/timeouts/network faults, 429 as
+ * QuotaExceededError). Every answer's meter fields become a MeterReading returned with the
+ * result, so callers feed the quota engine what Keepa said. The rules it follows are the
+ * official clients' (keepacom/api_backend, keepacom/php_api) and Keepa's documentation; see
+ * core/keepa.ts and test/upstreams/keepa-contract.test.ts.
  *
- * Errors: 429 -> QuotaExceededError(provider, operation, Retry-After, else derived from the
- * body's tokensLeft/refillIn/refillRate); 400 -> UpstreamError 'configuration' (a parameter
- * Keepa does not support: a code or config defect, never retried); 401/402/403 ->
- * 'credentials'; a body that does not fit the schema -> 'malformed'; a body larger than the
- * operation's cap (KEEPA_MAX_BODY_BYTES, after gzip is undone) -> 'oversized', aborted as soon
- * as it passes the cap; any other status 'http'.
+ * Errors, by the status codes the official clients know (KeepaAPI.java and KeepaAPI.php:
+ * 400 REQUEST_REJECTED, 402 PAYMENT_REQUIRED, 404 NOT_FOUND, 405 METHOD_NOT_ALLOWED, 429
+ * NOT_ENOUGH_TOKEN, 500/503): 429 -> QuotaExceededError(provider, operation, the wait derived
+ * from the body's tokensLeft/refillIn/refillRate as the official clients do; a Retry-After
+ * header, which Keepa does not send, only when the body has no meter fields); 400 ->
+ * UpstreamError 'credentials' when Keepa's error names the key, else 'configuration' (a
+ * parameter Keepa does not support: a code or config defect, never retried); 402 (no active
+ * subscription) and, from a stand-in or a proxy, 401/403 -> 'credentials'; 404/405 ->
+ * 'configuration' (a wrong base URL, an endpoint the plan lacks); a body that does not fit the
+ * schema -> 'malformed'; a body larger than the operation's cap (KEEPA_MAX_BODY_BYTES, after
+ * gzip is undone) -> 'oversized', aborted as soon as it passes the cap; any other status 'http'.
  */
 
 export const KEEPA_PROVIDER = 'keepa';
-/** Keepa's limit of ASINs per /product request. */
-export const KEEPA_MAX_ASINS = 100;
+/** Keepa's limits of ASINs per /product request: 100, 20 with offers (see core/keepa.ts). */
+export { KEEPA_MAX_ASINS, KEEPA_MAX_ASINS_WITH_OFFERS };
 
 export type KeepaOperation = 'product' | 'deal' | 'token';
 
@@ -52,7 +67,7 @@ export interface KeepaClientOptions {
   /** `https://api.keepa.com` in production; a sandbox or test server otherwise. */
   baseUrl: string;
   apiKey: string;
-  /** Keepa's domain id (1 amazon.com, 3 amazon.de...). */
+  /** Keepa's domain id (1 amazon.com, 3 amazon.de...; 1-6 and 8-12, see KEEPA_DOMAINS). */
   domainId: number;
   /** The quota provider id errors and readings are reported under (`keepa`). */
   provider?: string;
@@ -72,7 +87,10 @@ export interface KeepaClientOptions {
 export interface KeepaProductOptions {
   /** `stats=<days>`: adds `stats` (current values, sales rank...) at no extra cost. */
   stats?: number;
-  /** `offers=<n>` (Keepa accepts 20..100): marketplace offers, 6 more tokens per ASIN. */
+  /**
+   * `offers=<n>` (Keepa accepts 20..100): marketplace offers, 6 tokens per page of up to 10
+   * offers found per ASIN instead of the 1 per ASIN; requests then carry at most 20 ASINs.
+   */
   offers?: number;
   /** false sends `history=0`: no csv histories (smaller answers, same cost). */
   history?: boolean;
@@ -112,12 +130,25 @@ const productBodySchema = z.looseObject({
   ...tokenFields,
   products: z.array(keepaProductSchema),
 });
+/** DealResponse (api_backend structs/DealResponse.java): the deals and their root categories. */
 const dealBodySchema = z.looseObject({
   ...tokenFields,
-  deals: z.looseObject({ dr: z.array(keepaDealSchema) }),
+  deals: z.looseObject({
+    dr: z.array(keepaDealSchema),
+    categoryIds: z.array(z.number()).nullish(),
+    categoryNames: z.array(z.string()).nullish(),
+    categoryCount: z.array(z.number()).nullish(),
+  }),
 });
+/** RequestError (api_backend structs/RequestError.java): type, message, details. */
 const errorBodySchema = z.object({
-  error: z.object({ type: z.string().optional(), message: z.string().optional() }).optional(),
+  error: z
+    .object({
+      type: z.string().nullish(),
+      message: z.string().nullish(),
+      details: z.unknown().optional(),
+    })
+    .nullish(),
 });
 
 export interface KeepaAnswer {
@@ -130,19 +161,20 @@ export interface KeepaProductsResult {
   products: KeepaProduct[];
   /** The last request's balance; `consumed` sums every request's tokensConsumed. */
   meter: MeterReading;
-  /** Requests made (one per 100 ASINs). */
+  /** Requests made (one per 100 ASINs, per 20 with offers). */
   requests: number;
 }
 
-/** Keepa's deal query; `domainId` defaults to the client's. */
-export interface KeepaDealSelection {
-  page?: number;
-  domainId?: number;
-  [filter: string]: unknown;
-}
+/**
+ * Keepa's deal query, as far as the caller sets it: the rest comes from the official
+ * DealRequest's defaults (see keepaDealQuery), `domainId` from the client.
+ */
+export type KeepaDealSelection = Partial<KeepaDealQuery>;
 
 export interface KeepaDealsResult extends KeepaAnswer {
   deals: KeepaDeal[];
+  /** The complete query sent as `selection`. */
+  query: KeepaDealQuery;
 }
 
 const defaultFetch: typeof fetch = (input, init) => fetch(input, init);
@@ -156,8 +188,8 @@ export class KeepaClient {
 
   constructor(private readonly options: KeepaClientOptions) {
     if (!options.apiKey) throw new Error('KeepaClient needs an API key');
-    if (!Number.isInteger(options.domainId) || options.domainId < 1) {
-      throw new RangeError(`Keepa domain ids are positive integers, not ${options.domainId}`);
+    if (!isKeepaDomainId(options.domainId)) {
+      throw new RangeError(keepaDomainIdProblem(options.domainId));
     }
     this.provider = options.provider ?? KEEPA_PROVIDER;
     this.domainId = options.domainId;
@@ -167,9 +199,10 @@ export class KeepaClient {
   }
 
   /**
-   * Products for `asins` (deduplicated, in order), in requests of at most 100 ASINs. A failed
-   * request fails the call; the products of requests before it are not returned (their tokens
-   * are spent: keep batches at 100 where that matters).
+   * Products for `asins` (deduplicated, in order), in requests of at most 100 ASINs, or 20 when
+   * `offers` is given (Keepa's limits). A failed request fails the call; the products of
+   * requests before it are not returned (their tokens are spent: keep batches within one
+   * request where that matters).
    */
   async products(
     asins: readonly string[],
@@ -181,8 +214,9 @@ export class KeepaClient {
     let meter: MeterReading | undefined;
     let consumed = 0;
     let requests = 0;
-    for (let i = 0; i < unique.length; i += KEEPA_MAX_ASINS) {
-      const chunk = unique.slice(i, i + KEEPA_MAX_ASINS);
+    const perRequest = keepaMaxAsinsPerRequest(options);
+    for (let i = 0; i < unique.length; i += perRequest) {
+      const chunk = unique.slice(i, i + perRequest);
       const params: Record<string, string> = {
         domain: String(this.domainId),
         asin: chunk.join(','),
@@ -199,16 +233,20 @@ export class KeepaClient {
     return { products, meter: { ...(meter as MeterReading), consumed }, requests };
   }
 
-  /** One page of deals (`/deal`, 5 tokens; up to 150 deals a page). */
+  /**
+   * One page of deals (`/deal`, 5 tokens; up to 150 deals a page), for a complete query (the
+   * DealRequest's fields, sent as `selection`, Keepa's GET form). A query Keepa would refuse
+   * throws RangeError before anything is sent.
+   */
   async deals(selection: KeepaDealSelection = {}): Promise<KeepaDealsResult> {
-    const query = { ...selection, domainId: selection.domainId ?? this.domainId };
+    const query = keepaDealQuery(selection, this.domainId);
     const answer = await this.request(
       'deal',
       '/deal',
       { selection: JSON.stringify(query) },
       dealBodySchema,
     );
-    return { deals: answer.body.deals.dr, meter: answer.meter, tokens: answer.tokens };
+    return { deals: answer.body.deals.dr, query, meter: answer.meter, tokens: answer.tokens };
   }
 
   /** The free token status (`/token`). */
@@ -275,6 +313,9 @@ export class KeepaClient {
     const { status } = response;
     const fail = (kind: UpstreamError['kind'], message: string) =>
       upstreamFailure(new UpstreamError(call.provider, call.operation, kind, message, status));
+    if (status === 400 && detail && /\bkey\b|accesskey|apikey/i.test(detail)) {
+      return fail('credentials', `Keepa refused the API key (HTTP 400): ${detail}`);
+    }
     if (status === 400) {
       const sent = Object.entries(params)
         .filter(([name]) => name !== 'asin' && name !== 'selection')
@@ -292,16 +333,25 @@ export class KeepaClient {
           : `Keepa refused the API key (HTTP ${status})`;
       return fail('credentials', `${what}${detail ? `: ${detail}` : ''}`);
     }
+    if (status === 404 || status === 405) {
+      return fail(
+        'configuration',
+        `Keepa answered ${status === 404 ? 'not found' : 'method not allowed'} (HTTP ${status}) for ${call.operation}: check the provider's baseUrl and the plan's access${detail ? `: ${detail}` : ''}`,
+      );
+    }
     return fail('http', `HTTP ${status}${detail ? `: ${detail}` : ''}`);
   }
 
   /**
-   * Keepa's 429 may come without Retry-After; its body still says when tokens return. The
-   * shared helper reads only the header, so add it here from the body.
+   * Keepa's 429 says when tokens return in its body (tokensLeft, refillIn, refillRate), never in
+   * a Retry-After header: the official clients wait `refillIn` (KeepaAPI.java and KeepaAPI.php,
+   * sendRequestWithRetry). The shared helper reads only the header, so set it here from the
+   * body, replacing whatever header came. A header stays only when the body has no meter fields
+   * (a stand-in or a proxy, not Keepa).
    */
   private readonly fetchWithRetryAfter: typeof fetch = async (input, init) => {
     const response = await this.baseFetch(input, init);
-    if (response.status !== 429 || response.headers.has('retry-after')) return response;
+    if (response.status !== 429) return response;
     // Read only as far as a meter answer goes: a 429 is no reason to take in a huge body.
     const text = await readErrorText(response, this.provider);
     const headers = new Headers(response.headers);

@@ -19,8 +19,9 @@ import {
 /**
  * Amazon SP-API Reports API 2021-06-30 with Login with Amazon: create a report, poll it until
  * it is done, fetch its document and download it (gzip). Every step goes through the shared
- * HTTP helper, so a 429 anywhere in the flow is the one QuotaExceededError naming the step,
- * and every `x-amzn-RateLimit-Limit` the upstream sends is handed to `onRateLimit`.
+ * HTTP helper, so a throttle anywhere in the flow is the one QuotaExceededError naming the
+ * step: a 429 from LWA or SP-API, S3's `503 SlowDown` from the document download. Every
+ * `x-amzn-RateLimit-Limit` the upstream sends is handed to `onRateLimit`.
  *
  * Every answer is read under a cap (SPAPI_MAX_BODY_BYTES): the JSON steps answer in a few
  * hundred bytes, so 64 KiB is plenty; the document is streamed and inflated as it arrives, and aborted once
@@ -255,10 +256,13 @@ export class SpApiReportsClient {
    * Downloads a document from its presigned URL (no access token), gunzipped as it streams
    * when it says GZIP. A download past `maxBodyBytes.downloadDocument`, or a document inflating
    * past `maxBodyBytes.document`, is aborted: an `oversized` error; a body that does not
-   * inflate is a `malformed` one.
+   * inflate is a `malformed` one. S3 serves the URL: its throttle (`503 SlowDown`) is the
+   * QuotaExceededError of `downloadDocument` (with Retry-After if it sends one), not retried;
+   * any other 5xx (500 InternalError, 503 ServiceUnavailable) is a server error, retried.
    */
   async downloadDocument(document: ReportDocument, deadline: CallDeadline = {}): Promise<string> {
-    const call = this.call('downloadDocument', deadline);
+    // S3 throttles with `503 SlowDown`, never 429: the download's quota error, not a fault.
+    const call = { ...this.call('downloadDocument', deadline), throttled: isS3SlowDown };
     const response = await upstreamFetch(document.url, { method: 'GET' }, call);
     if (!response.ok) {
       const text = await readErrorText(response, SPAPI_PROVIDER);
@@ -290,7 +294,8 @@ export class SpApiReportsClient {
    * The whole flow for a vendor real-time sales report: create, poll until DONE, CANCELLED or
    * FATAL, then fetch, download and parse the document into hourly rows. CANCELLED (no data)
    * resolves with no rows; FATAL, or still processing after `maxPolls`, throws
-   * ReportProcessingError. A 429 at any step throws QuotaExceededError naming the step.
+   * ReportProcessingError. A throttle at any step (429; S3's 503 SlowDown for the download)
+   * throws QuotaExceededError naming the step.
    */
   async fetchReport(
     reportType: string,
@@ -511,6 +516,15 @@ export class SpApiReportsClient {
     };
     return body.access_token;
   }
+}
+
+/**
+ * S3's throttle: `503 Slow Down` with an XML `<Error><Code>SlowDown</Code>…` body (Amazon S3 API
+ * Reference, "Error responses": SlowDown, "Please reduce your request rate.", 503). A 503 with
+ * another code (ServiceUnavailable) or none is a server fault.
+ */
+export function isS3SlowDown(status: number, body: string): boolean {
+  return status === 503 && /<Code>\s*SlowDown\s*<\/Code>/.test(body);
 }
 
 /** `Code: message` from SP-API's `{errors: [...]}` body, if that is what it is. */

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { KEEPA_MAX_ASINS_WITH_OFFERS } from '../keepa';
 import { CostExceedsLimitError } from '../quota/errors';
 import { type BucketShape, type BucketState, refill, timeUntil } from '../quota/token-bucket';
 
@@ -18,7 +19,12 @@ function kindSchema(defaults: { size: number; costPerItem: number; minItems: num
     .object({
       /** Most items one request carries. */
       size: z.number().int().positive().default(defaults.size),
-      /** Estimated upstream cost of one item (Keepa tokens). */
+      /**
+       * Estimated upstream cost of one item (Keepa tokens): the least the planner assumes. The
+       * ingest raises it to the upstream's documented price of the request it makes (Keepa:
+       * `keepaProductTokensPerAsin` in core/keepa.ts) and to what the last batch of the kind
+       * really cost per item (see `withCostEstimates`).
+       */
       costPerItem: z.number().positive().default(defaults.costPerItem),
       /**
        * Fewest items worth a request: when fewer are affordable the task waits until this many
@@ -34,30 +40,43 @@ function kindSchema(defaults: { size: number; costPerItem: number; minItems: num
     .prefault({});
 }
 
-export const batchingConfigSchema = z.object({
-  peek: kindSchema({ size: 50, costPerItem: 1, minItems: 50 }),
-  commit: kindSchema({ size: 5, costPerItem: 5, minItems: 1 }),
-  light: kindSchema({ size: 50, costPerItem: 1, minItems: 50 }),
-  /**
-   * How far below zero one batch may drive the projected balance. Keepa runs a request while
-   * the balance is positive and charges it in full, so a large batch started on a small
-   * balance leaves a deficit that blocks every caller until it refills.
-   */
-  maxDeficit: z.number().nonnegative().default(25),
-  /** A request only starts on at least this balance (Keepa: a positive balance). */
-  minStartBalance: z.number().nonnegative().default(1),
-  /**
-   * Strict priority. Commits first: their peek is paid for and the survivor backlog stays
-   * bounded; then light updates keep stored items fresh; discovery fills what is left. A kind
-   * that cannot be afforded yet makes the planner wait rather than let cheaper kinds behind it
-   * spend the tokens it waits for (which would starve it).
-   */
-  order: z
-    .array(z.enum(batchKinds))
-    .min(1)
-    .refine((kinds) => new Set(kinds).size === kinds.length, 'kinds must not repeat')
-    .default(['commit', 'light', 'peek']),
-});
+export const batchingConfigSchema = z
+  .object({
+    peek: kindSchema({ size: 50, costPerItem: 1, minItems: 50 }),
+    commit: kindSchema({ size: 5, costPerItem: 5, minItems: 1 }),
+    light: kindSchema({ size: 50, costPerItem: 1, minItems: 50 }),
+    /**
+     * How far below zero one batch may drive the projected balance. Keepa runs a request while
+     * the balance is positive and charges it in full, so a large batch started on a small
+     * balance leaves a deficit that blocks every caller until it refills.
+     */
+    maxDeficit: z.number().nonnegative().default(25),
+    /** A request only starts on at least this balance (Keepa: a positive balance). */
+    minStartBalance: z.number().nonnegative().default(1),
+    /**
+     * Strict priority. Commits first: their peek is paid for and the survivor backlog stays
+     * bounded; then light updates keep stored items fresh; discovery fills what is left. A kind
+     * that cannot be afforded yet makes the planner wait rather than let cheaper kinds behind it
+     * spend the tokens it waits for (which would starve it).
+     */
+    order: z
+      .array(z.enum(batchKinds))
+      .min(1)
+      .refine((kinds) => new Set(kinds).size === kinds.length, 'kinds must not repeat')
+      .default(['commit', 'light', 'peek']),
+  })
+  .superRefine((config, ctx) => {
+    // Commits are Keepa product requests with offers: one batch is one request, and Keepa takes
+    // at most 20 ASINs per request with offers (keepacom/api_backend structs/Request.java,
+    // getProductRequest: "max 20 ASINs if the offers parameter is used").
+    if (config.commit.size > KEEPA_MAX_ASINS_WITH_OFFERS) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['commit', 'size'],
+        message: `batching.commit.size must be at most ${KEEPA_MAX_ASINS_WITH_OFFERS}, not ${config.commit.size}: commit batches are Keepa product requests with offers, which take at most ${KEEPA_MAX_ASINS_WITH_OFFERS} ASINs`,
+      });
+    }
+  });
 export type BatchingConfig = z.infer<typeof batchingConfigSchema>;
 export type BatchingConfigInput = z.input<typeof batchingConfigSchema>;
 
@@ -100,6 +119,31 @@ export interface Idle {
 }
 
 export type BatchPlan<T> = RunBatch<T> | WaitForTokens | Idle;
+
+/** Estimated cost of one item per batch kind (a partial map: kinds left out keep theirs). */
+export type CostPerItem = Partial<Record<BatchKind, number>>;
+
+/**
+ * The configuration with each kind's cost per item raised to the highest of the configured
+ * one and the given estimates (the upstream's documented price, what the last batch of the
+ * kind really cost per item). Estimates that are not positive finite numbers are ignored.
+ */
+export function withCostEstimates(
+  config: BatchingConfig,
+  ...estimates: ReadonlyArray<CostPerItem | undefined>
+): BatchingConfig {
+  let result = config;
+  for (const kind of batchKinds) {
+    const costPerItem = estimates.reduce((highest, estimate) => {
+      const value = estimate?.[kind];
+      return value !== undefined && Number.isFinite(value) && value > highest ? value : highest;
+    }, config[kind].costPerItem);
+    if (costPerItem !== config[kind].costPerItem) {
+      result = { ...result, [kind]: { ...config[kind], costPerItem } };
+    }
+  }
+  return result;
+}
 
 /** Float slack so a task woken at `untilMs` finds the balance it was promised. */
 const EPSILON = 1e-9;
