@@ -49,16 +49,17 @@ export async function followDeadlines(db: Firestore, now: number): Promise<Deadl
         db.collection(COLLECTIONS_PATH).where('provider', '==', providerId),
       );
       const standings: DeadlineStanding[] = [];
+      // Every collection of the provider: one without a deadline keeps its category from
+      // giving, and one still settling from its last raise neither asks nor gives.
       for (const doc of snapshot.docs) {
         const parsed = collectionSchema.safeParse(doc.data());
-        if (!parsed.success || !parsed.data.deadline) continue;
+        if (!parsed.success) continue;
         const collection = parsed.data;
         const settling =
           collection.deadlineRaisedAt !== null &&
           now - collection.deadlineRaisedAt < config.rateWindowMinutes * 60_000;
-        // A collection still settling from its last raise neither asks nor gives.
-        if (settling) continue;
-        standings.push({ collection, report: statusReport(collection, now, { config }) });
+        const report = statusReport(collection, now, { config });
+        standings.push({ collection, report, settling });
       }
       const changes = deadlineShareChanges(categories, standings);
       if (changes.length === 0) return undefined;

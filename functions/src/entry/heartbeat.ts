@@ -22,13 +22,18 @@ export const heartbeat = onSchedule({ schedule: 'every 5 minutes', timeZone: 'UT
     .doc(HEARTBEAT_DOC)
     .set({ at: FieldValue.serverTimestamp(), beats: FieldValue.increment(1) }, { merge: true });
   logger.info('heartbeat');
-  const synced = await syncProviderQueues({
-    db: db(),
-    admin: cloudTasksAdmin(),
-    deployed: deployedQueueRate,
-  });
-  const changed = synced.filter((s) => s.rate || s.state || s.error);
-  if (changed.length > 0) logger.info({ queues: changed }, 'provider queues synced');
+  // Each step runs even when another fails.
+  try {
+    const synced = await syncProviderQueues({
+      db: db(),
+      admin: cloudTasksAdmin(),
+      deployed: deployedQueueRate,
+    });
+    const changed = synced.filter((s) => s.rate || s.state || s.error);
+    if (changed.length > 0) logger.info({ queues: changed }, 'provider queues synced');
+  } catch (error) {
+    logger.error({ err: error }, 'provider queues not synced');
+  }
   // Progress a buffer held when its instance went away: counted again.
   try {
     const recounted = await recountRunningCollections(db());

@@ -95,6 +95,33 @@ describe('callables under the per-user call limit', () => {
     expect(await attempt(f, 'early', false)).toBe(undefined);
   });
 
+  it('a limiter whose Firestore fails rejects the call, and leaves no unhandled rejection', async () => {
+    const failing = {
+      collection: () => ({
+        doc: () => ({
+          create: async () => {
+            throw Object.assign(new Error('14 UNAVAILABLE: injected'), { code: 14 });
+          },
+          get: async () => {
+            throw Object.assign(new Error('14 UNAVAILABLE: injected'), { code: 14 });
+          },
+        }),
+      }),
+    } as unknown as FirebaseFirestore.Firestore;
+    const unhandled: unknown[] = [];
+    const onUnhandled = (reason: unknown) => unhandled.push(reason);
+    process.on('unhandledRejection', onUnhandled);
+    try {
+      const limiter = new CallLimiter(failing, LIMIT);
+      await expect(limiter.admit('u', 'getStatus')).rejects.toThrow('UNAVAILABLE');
+      await expect(limiter.admit('u', 'getStatus')).rejects.toThrow('UNAVAILABLE');
+      await new Promise((resolve) => setTimeout(resolve, 20));
+      expect(unhandled).toEqual([]);
+    } finally {
+      process.off('unhandledRejection', onUnhandled);
+    }
+  });
+
   it('keeps its provider id out of the configuration', () => {
     const parsed = providerSchema.safeParse({
       id: CALLERS_PROVIDER,

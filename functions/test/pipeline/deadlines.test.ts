@@ -106,6 +106,22 @@ describe('following collection deadlines', () => {
     expect(await new CollectionsRepository(db).get('late')).toMatchObject({ lateSince: null });
   });
 
+  it('never takes from a category that also runs a collection without a deadline', async () => {
+    await put('late', 'a', 100, 30, 50);
+    await put('ahead', 'b', 500, 50, null);
+    // Category b also runs work with no deadline to meet: it is not a donor.
+    const { collection } = startCollection(
+      undefined,
+      { id: 'open-ended', provider: 'p', category: 'b', targets: { m: 100 } },
+      T0 - HOUR,
+    );
+    await db.doc('collections/open-ended').set(collection);
+    const result = await followDeadlines(db, T0);
+    // Only the 10% no category held.
+    expect(result.raised[0]?.changes).toEqual([{ category: 'a', fromPercent: 20, toPercent: 30 }]);
+    expect(await share('b')).toBe(40);
+  });
+
   it('warns but moves nothing when the deadline does not ask for it', async () => {
     await put('late', 'a', 100, 30, null);
     await put('ahead', 'b', 500, 50, null);

@@ -38,8 +38,9 @@ function given(raw: unknown, parsed: unknown): Raw {
 
 /**
  * A field set to `undefined` at any depth is not given (as JSON, which cannot carry it, has
- * it): an object replaced as a whole (per-marketplace overrides) is stored without it, never
- * sent to Firestore, which refuses undefined values.
+ * it): an object replaced as a whole (per-marketplace overrides) is stored without it. So the
+ * change check compares what would be stored, and nothing depends on the client's
+ * `ignoreUndefinedProperties` (set in production, not by every client that runs operations).
  */
 function withoutUndefined(value: unknown): unknown {
   if (Array.isArray(value)) return value.map(withoutUndefined);

@@ -85,9 +85,11 @@ export class CallLimiter {
       () => this.admitNow(category, callable),
     );
     this.queues.set(category, next);
-    void next.finally(() => {
+    const forget = () => {
       if (this.queues.get(category) === next) this.queues.delete(category);
-    });
+    };
+    // Both ways: a rejection is the caller's to handle, never an unhandled one of this chain.
+    next.then(forget, forget);
     return next;
   }
 

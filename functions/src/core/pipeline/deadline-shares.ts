@@ -18,6 +18,8 @@ import type { ShareChange } from './share-transition';
 export interface DeadlineStanding {
   collection: Collection;
   report: CollectionStatusReport;
+  /** Raised lately, its rate does not show the raise yet: it neither asks nor gives. */
+  settling?: boolean;
 }
 
 /** A donor keeps this much of its margin: it stays ahead of its deadline after giving. */
@@ -29,9 +31,10 @@ export function deadlineShareChanges(
 ): ShareChange[] {
   const shares = new Map(categories.map((c) => [c.id, hundredths(c.sharePercent)]));
   const behind = standings
-    .filter(({ collection, report }) => {
+    .filter(({ collection, report, settling }) => {
       const category = categories.find((c) => c.id === collection.category);
       return (
+        !settling &&
         collection.status === 'running' &&
         collection.deadline?.raiseShare &&
         report.deadline?.onTrack === false &&
@@ -111,9 +114,11 @@ function spareOf(
   );
   if (own.length === 0) return 0;
   let fraction = 1;
-  for (const { collection, report } of own) {
+  for (const { collection, report, settling } of own) {
     const deadline = report.deadline;
-    if (!collection.deadline || !deadline?.onTrack || (deadline.slackMs ?? 0) <= 0) return 0;
+    if (settling || !collection.deadline || !deadline?.onTrack || (deadline.slackMs ?? 0) <= 0) {
+      return 0;
+    }
     const rate = report.overall.ratePerHour;
     const required = deadline.requiredRatePerHour ?? rate;
     if (rate <= 0) return 0;
