@@ -20,18 +20,23 @@ export class ProgressBuffer {
     private readonly options: { batch: () => number; flushMs: () => number },
   ) {}
 
-  /** One product stored; never holds the caller up, never throws. */
-  report(collection: string, marketplace: string): void {
+  /**
+   * One product stored. Resolves at once, or, for the report that completes a batch, once the
+   * batch's count is recorded: a handler that awaits it records progress inside its request
+   * (Cloud Functions throttles an instance's CPU between requests, so a timer alone could wait
+   * for the next one). Never rejects.
+   */
+  report(collection: string, marketplace: string): Promise<void> {
     const key = JSON.stringify([collection, marketplace]);
     const entry = this.pending.get(key) ?? { count: 0 };
     entry.count++;
     this.pending.set(key, entry);
-    if (entry.count >= this.options.batch()) {
-      void this.flush(key);
-    } else if (!entry.timer) {
+    if (entry.count >= this.options.batch()) return this.flush(key);
+    if (!entry.timer) {
       entry.timer = setTimeout(() => void this.flush(key), this.options.flushMs());
       entry.timer.unref();
     }
+    return Promise.resolve();
   }
 
   /** Records every pending count now (an instance about to go). */

@@ -289,9 +289,7 @@ async function handlePriceHistory(item: WorkItem) {
     siteBaseUrl,
     products: productsRepository(),
     raw: instanceRawPayloads(),
-    recordProgress: async (collection, marketplace) => {
-      instanceProgress().report(collection, marketplace);
-    },
+    recordProgress: (collection, marketplace) => instanceProgress().report(collection, marketplace),
   })(item);
 }
 
