@@ -286,9 +286,6 @@ export function keepaSecondsUntilPositive(tokens: KeepaTokenFields): number {
 export const KEEPA_MAX_ASINS = 100;
 /** ASINs one /product request may carry when it asks for offers. */
 export const KEEPA_MAX_ASINS_WITH_OFFERS = 20;
-/** The `offers` parameter's range. */
-export const KEEPA_MIN_OFFERS = 20;
-export const KEEPA_MAX_OFFERS = 100;
 /** Offers are retrieved, and charged, in pages of this many. */
 export const KEEPA_OFFERS_PER_PAGE = 10;
 /** Tokens per offer page found, per product (the base token per ASIN is then waived). */

@@ -139,6 +139,12 @@ describe('callables under the per-user call limit', () => {
   });
 });
 
+/** Limits the properties draw: up to 10 calls a second, bursts up to 20. */
+const limits = fc.record({
+  perMinute: fc.integer({ min: 6, max: 600 }),
+  burst: fc.integer({ min: 1, max: 20 }),
+});
+
 describe('the per-user limit across instances', () => {
   const { db, close } = testFirestore();
   afterAll(() => close());
@@ -153,10 +159,7 @@ describe('the per-user limit across instances', () => {
     let user = 0;
     await fc.assert(
       fc.asyncProperty(
-        fc.record({
-          perMinute: fc.integer({ min: 6, max: 600 }),
-          burst: fc.integer({ min: 1, max: 20 }),
-        }),
+        limits,
         fc.array(fc.integer({ min: -200, max: 200 }), { minLength: 1, maxLength: 3 }),
         fc.array(
           fc.record({
@@ -250,10 +253,7 @@ describe('the per-user limit across instances', () => {
     let user = 0;
     await fc.assert(
       fc.asyncProperty(
-        fc.record({
-          perMinute: fc.integer({ min: 6, max: 600 }),
-          burst: fc.integer({ min: 1, max: 20 }),
-        }),
+        limits,
         fc.array(fc.integer({ min: 1, max: 5 }), { minLength: 5, maxLength: 40 }),
         fc.integer(),
         async (limit, bursts, seed) => {

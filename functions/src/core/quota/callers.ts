@@ -80,13 +80,13 @@ const FLAGS: Flags = { ...flagsSchema.parse({}), maintenance: false, maxAwaitSec
 export class CallerContexts {
   private readonly provider: Provider;
   private readonly limitKey: string;
-  /** One allocation object per user, so the gate plans each user's line once. */
+  /**
+   * One allocation object per user, so the gate plans each user's line once. Bounded by its
+   * owner: the call limiter replaces its contexts with its gate past MAX_USERS users.
+   */
   private readonly allocations = new Map<string, Allocation>();
 
-  constructor(
-    limit: CallerRateLimit,
-    private readonly maxCached = 10_000,
-  ) {
+  constructor(limit: CallerRateLimit) {
     const { perMinute, burst } = boundedCallerLimit(limit);
     this.provider = {
       id: CALLERS_PROVIDER,
@@ -113,7 +113,6 @@ export class CallerContexts {
   context(category: string): GateContext {
     let allocation = this.allocations.get(category);
     if (!allocation) {
-      if (this.allocations.size >= this.maxCached) this.allocations.clear();
       allocation = {
         categories: { [category]: [{ percent: 100, startMs: 0 }] },
         limits: [
