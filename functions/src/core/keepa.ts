@@ -317,6 +317,34 @@ function withOffers(params: KeepaProductParams): boolean {
 /** Offers the ingest asks for on a commit (`offers=20`, Keepa's least). */
 export const KEEPA_INGEST_COMMIT_OFFERS = 20;
 
+/** The /product parameters of each ingest batch kind (keepa-ingest.ts sends these). */
+export function keepaIngestParams(
+  statsDays: number,
+  offers: number = KEEPA_INGEST_COMMIT_OFFERS,
+): { peek: KeepaProductParams; commit: KeepaProductParams; light: KeepaProductParams } {
+  const light: KeepaProductParams = { stats: statsDays, history: false };
+  return { peek: light, commit: { stats: statsDays, offers, history: true }, light };
+}
+
+/**
+ * The documented price of one item of each ingest batch kind: what the runner reserves at
+ * least, and what the share check prices ingest calls at, so a category's share is checked
+ * against what its batches will really ask of the gate (commits: 12 tokens per ASIN).
+ */
+export function keepaIngestCostPerItem(offers: number = KEEPA_INGEST_COMMIT_OFFERS): {
+  peek: number;
+  commit: number;
+  light: number;
+} {
+  // stats and history are free, so the days asked for do not change the price.
+  const params = keepaIngestParams(0, offers);
+  return {
+    peek: keepaProductTokensPerAsin(params.peek),
+    commit: keepaProductTokensPerAsin(params.commit),
+    light: keepaProductTokensPerAsin(params.light),
+  };
+}
+
 /** ASINs one /product request with these parameters may carry: 20 with offers, else 100. */
 export function keepaMaxAsinsPerRequest(params: KeepaProductParams = {}): number {
   return withOffers(params) ? KEEPA_MAX_ASINS_WITH_OFFERS : KEEPA_MAX_ASINS;

@@ -233,9 +233,9 @@ describe('startCollection', () => {
         provider: 'keepa',
         category: 'historical',
         targets: { takealot: 800 },
-        // The default schedule's 15% and below cannot carry Keepa's 50-token batches on this
+        // The default schedule's 15% and below cannot carry Keepa's 60-token commit batches on this
         // bucket (refused: see share-check.test.ts); a Keepa collection keeps a share that can.
-        phases: [{ fromPercent: 0, sharePercent: 20 }],
+        phases: [{ fromPercent: 0, sharePercent: 25 }],
       }),
     );
     const entry = await onlyAudit();
@@ -248,9 +248,9 @@ describe('startCollection', () => {
         'quotaAllocations/keepa',
       ].sort(),
     );
-    // Phase 1 is 20%: historical 30 -> 20, the freed 10 to deals 40 -> 50.
-    expect(await data('categories/historical')).toMatchObject({ sharePercent: 20 });
-    expect(await data('categories/deals')).toMatchObject({ sharePercent: 50 });
+    // Phase 1 is 25%: historical 30 -> 25, the freed 5 to deals 40 -> 45.
+    expect(await data('categories/historical')).toMatchObject({ sharePercent: 25 });
+    expect(await data('categories/deals')).toMatchObject({ sharePercent: 45 });
     expect(entry).toMatchObject({
       what: 'startCollection',
       target: 'collections/hist-2026',
@@ -260,9 +260,9 @@ describe('startCollection', () => {
         {
           path: 'categories/historical',
           before: { sharePercent: 30 },
-          after: { sharePercent: 20 },
+          after: { sharePercent: 25 },
         },
-        { path: 'categories/deals', before: { sharePercent: 40 }, after: { sharePercent: 50 } },
+        { path: 'categories/deals', before: { sharePercent: 40 }, after: { sharePercent: 45 } },
       ],
     });
     expect(await data('collections/hist-2026')).toEqual(entry.after);
@@ -342,17 +342,17 @@ describe('setCategoryAllocation', () => {
   it('redistributes freed share to the other categories when asked', async () => {
     const result = await run<SetCategoryAllocationResult>('setCategoryAllocation', {
       category: 'deals',
-      sharePercent: 20,
+      sharePercent: 25,
       redistribute: true,
     });
     expect(result.shareChanges).toEqual([
-      { category: 'deals', fromPercent: 40, toPercent: 20 },
-      { category: 'historical', fromPercent: 30, toPercent: 50 },
+      { category: 'deals', fromPercent: 40, toPercent: 25 },
+      { category: 'historical', fromPercent: 30, toPercent: 45 },
     ]);
-    expect(await data('categories/historical')).toMatchObject({ sharePercent: 50 });
+    expect(await data('categories/historical')).toMatchObject({ sharePercent: 45 });
     const [entry] = await auditEntries(f.db);
     expect(entry!.related).toEqual([
-      { path: 'categories/historical', before: { sharePercent: 30 }, after: { sharePercent: 50 } },
+      { path: 'categories/historical', before: { sharePercent: 30 }, after: { sharePercent: 45 } },
     ]);
   });
 

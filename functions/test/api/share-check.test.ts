@@ -15,7 +15,7 @@ import {
  * A share too small for its category's work is refused where configuration is accepted: an
  * operator's change is failed-precondition naming the category and its share field, and writes
  * nothing; a stored configuration like it still loads (see below). The fixture's `deals` category (40% of
- * a 300-token Keepa bucket) runs a Keepa collection, whose peek and light batches ask 50 tokens;
+ * a 300-token Keepa bucket) runs a Keepa collection, whose commit batches ask 60 tokens (5 ASINs at Keepa's documented 12);
  * `spapi-realtime-sales` (40% of getReport, burst 10) runs the SP-API sync.
  */
 
@@ -50,7 +50,7 @@ async function refused(name: keyof ApiFixture['callables'], data: unknown): Prom
 const data = async (path: string) => (await f.db.doc(path).get()).data();
 
 const DEALS_AT_10 =
-  'share 10% of token bucket 300@5/s carries at most 28 per call; the work asks 50 (Keepa ingest peek batch (50 x 1))';
+  'share 10% of token bucket 300@5/s carries at most 28 per call; the work asks 60 (Keepa ingest commit batch (5 x 12))';
 
 describe('setCategoryAllocation', () => {
   it('refuses a share too small for the work, naming the category, the field and the cost', async () => {
@@ -78,10 +78,10 @@ describe('setCategoryAllocation', () => {
     expect(error.details).toMatchObject({ issues: [{ path: 'overridePercent' }] });
   });
 
-  it('accepts the smallest share that carries the work: 17.34% of the bucket for 50 tokens', async () => {
-    await refused('setCategoryAllocation', { category: 'deals', sharePercent: 17.33 });
-    await run('setCategoryAllocation', { category: 'deals', sharePercent: 17.34 });
-    expect(await data('categories/deals')).toMatchObject({ sharePercent: 17.34 });
+  it('accepts the smallest share that carries the work: 20.67% of the bucket for 60 tokens', async () => {
+    await refused('setCategoryAllocation', { category: 'deals', sharePercent: 20.66 });
+    await run('setCategoryAllocation', { category: 'deals', sharePercent: 20.67 });
+    expect(await data('categories/deals')).toMatchObject({ sharePercent: 20.67 });
     // Categories without work (no collection runs on `historical`) take any share.
     await run('setCategoryAllocation', { category: 'historical', sharePercent: 2 });
   });
@@ -116,7 +116,7 @@ describe('startCollection', () => {
   const base = { id: 'hist-2026', provider: 'keepa', category: 'historical', targets: { a: 10 } };
 
   it("refuses a Keepa collection whose first phase's share cannot carry its batches", async () => {
-    // The default schedule starts at 15%: 43 tokens of 300, for 50-token batches; its later
+    // The default schedule starts at 15%: 43 tokens of 300, for 60-token commit batches; its later
     // phases (10%, 7%, 4.2%) are named too.
     const error = await refused('startCollection', base);
     const details = error.details as { document: string; issues: Array<{ message: string }> };

@@ -24,8 +24,8 @@ it('the quick snapshot sees every document the recursive one sees', async () => 
       provider: 'keepa',
       category: 'historical',
       targets: { a: 1 },
-      // The default phases (15% down to 4.2%) cannot carry Keepa's 50-token batches.
-      phases: [{ fromPercent: 0, sharePercent: 20 }],
+      // The default phases (15% down to 4.2%) cannot carry Keepa's 60-token commit batches.
+      phases: [{ fromPercent: 0, sharePercent: 25 }],
     }),
   );
   const full = await fullSnapshot(f.db);

@@ -5,11 +5,11 @@ import {
   KEEPA_INGEST_COMMIT_OFFERS,
   KeepaCsvType,
   type KeepaPricePoint,
-  type KeepaProductParams,
   keepaCurrentPrice,
   keepaDomain,
+  keepaIngestCostPerItem,
+  keepaIngestParams,
   keepaPeekFilter,
-  keepaProductTokensPerAsin,
   keepaTypeHistory,
 } from '../../core/keepa';
 import { mapLimit } from '../../core/map-limit';
@@ -87,8 +87,7 @@ export function createKeepaIngestFetchers(options: KeepaIngestOptions): IngestFe
   const stats = options.statsDays ?? DEFAULT_STATS_DAYS;
   const offers = options.offers ?? DEFAULT_COMMIT_OFFERS;
   const now = options.now ?? Date.now;
-  const lightParams: KeepaProductParams = { stats, history: false };
-  const fullParams: KeepaProductParams = { stats, offers, history: true };
+  const { light: lightParams, commit: fullParams } = keepaIngestParams(stats, offers);
 
   /**
    * The batch's products. An answer too large to read (`oversized`: Keepa's, or a hostile
@@ -210,11 +209,7 @@ export function createKeepaIngestFetchers(options: KeepaIngestOptions): IngestFe
 
     status: async () => (await client.tokenStatus()).meter,
 
-    costPerItem: {
-      peek: keepaProductTokensPerAsin(lightParams),
-      commit: keepaProductTokensPerAsin(fullParams),
-      light: keepaProductTokensPerAsin(lightParams),
-    },
+    costPerItem: keepaIngestCostPerItem(offers),
   };
 }
 

@@ -1,4 +1,5 @@
 import type { Category, Provider } from '../config';
+import { keepaIngestCostPerItem } from '../keepa';
 import { isPaused } from '../quota/allocation';
 import {
   type CategoryWork,
@@ -9,7 +10,7 @@ import {
   shareProblems,
   type WorkCall,
 } from '../quota/share-check';
-import { type BatchingConfig, batchKinds, largestAffordable } from './batching';
+import { type BatchingConfig, batchKinds, largestAffordable, withCostEstimates } from './batching';
 import type { Collection } from './collections';
 import type { PhaseSchedule } from './phases';
 
@@ -75,7 +76,9 @@ const RECOLLECT_CALL: WorkCall = { work: 'validation re-collection', cost: 1 };
  * items when the bucket plus the allowed deficit cannot pay for that many (the planner's cap,
  * from the capacity the slice starts from: the provider's token bucket).
  */
-function ingestCalls(provider: Provider, batching: BatchingConfig): WorkCall[] {
+function ingestCalls(provider: Provider, configured: BatchingConfig): WorkCall[] {
+  // Priced as the runner reserves them: at least Keepa's documented price per item.
+  const batching = withCostEstimates(configured, keepaIngestCostPerItem());
   const bucket = provider.limits.find((l) => l.kind === 'tokenBucket');
   return batchKinds.map((kind) => {
     const { size, costPerItem } = batching[kind];

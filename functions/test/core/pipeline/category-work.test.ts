@@ -87,7 +87,8 @@ describe('the work of each category', () => {
     );
     expect(work.get('deals')).toEqual([
       { work: 'Keepa ingest peek batch (50 x 1)', operation: 'peek', cost: 50 },
-      { work: 'Keepa ingest commit batch (5 x 5)', operation: 'commit', cost: 25 },
+      // Commits are priced at Keepa's documented 12 per ASIN (offers=20), not the configured 5.
+      { work: 'Keepa ingest commit batch (5 x 12)', operation: 'commit', cost: 60 },
       { work: 'Keepa ingest light batch (50 x 1)', operation: 'light', cost: 50 },
       { work: 'Keepa deal scan (2 pages x 5)', operation: 'deal', cost: 10 },
       { work: 'validation re-collection', cost: 1 },
@@ -97,7 +98,8 @@ describe('the work of each category', () => {
   it('follows the batch sizes, the deal pages, and the planner cap of bucket plus deficit', () => {
     const batching = batchingConfigSchema.parse({
       peek: { size: 100, minItems: 100 },
-      commit: { size: 10, costPerItem: 7 },
+      // A configured cost above the documented price (12 a commit) is kept; one below is raised.
+      commit: { size: 10, costPerItem: 15 },
     });
     const keepa = { ...KEEPA, settings: { dealPages: 4 } };
     const small = providerSchema.parse({
@@ -110,9 +112,19 @@ describe('the work of each category', () => {
         providers: [provider],
         batching,
       }).get('deals');
-    expect(calls(keepa)?.map((c) => c.cost)).toEqual([100, 70, 50, 20, 1]);
-    // 40 tokens and a deficit of 25 pay for 65 peeks and 9 commits at most.
-    expect(calls(small)?.map((c) => c.cost)).toEqual([65, 63, 50, 10, 1]);
+    expect(calls(keepa)?.map((c) => c.cost)).toEqual([100, 150, 50, 20, 1]);
+    // 40 tokens and a deficit of 25 pay for 65 peeks and 4 commits at most.
+    expect(calls(small)?.map((c) => c.cost)).toEqual([65, 60, 50, 10, 1]);
+    const cheap = batchingConfigSchema.parse({ commit: { size: 10, costPerItem: 7 } });
+    expect(
+      categoryWork({
+        ...configuration([category('deals', 'keepa', 70)], [collection('d', 'keepa', 'deals')]),
+        providers: [keepa],
+        batching: cheap,
+      })
+        .get('deals')
+        ?.map((c) => c.cost),
+    ).toEqual([50, 120, 50, 20, 1]);
   });
 
   it('proxy collections: listing pages and price histories, one request each', () => {
@@ -177,12 +189,12 @@ describe('the work of each category', () => {
 });
 
 describe('share problems of a configuration', () => {
-  it('a Keepa collection on a 15% share cannot run 50-token batches', () => {
+  it('a Keepa collection on a 15% share cannot run 60-token commit batches', () => {
     const problems = workProblems(
       configuration([category('deals', 'keepa', 15)], [collection('d', 'keepa', 'deals')]),
     );
     expect(problems.map(shareProblemMessage)).toEqual([
-      'share 15% of token bucket 300@5/s carries at most 40 per call; the work asks 50 (Keepa ingest peek batch (50 x 1))',
+      'share 15% of token bucket 300@5/s carries at most 40 per call; the work asks 60 (Keepa ingest commit batch (5 x 12))',
     ]);
   });
 
@@ -219,9 +231,9 @@ describe('share problems of a configuration', () => {
   });
 
   it('a change is refused only for what it introduces', () => {
-    // 20% of the 280-token threshold carries 54 tokens a call.
+    // 25% of the 280-token threshold carries 68 tokens a call (commits ask 60).
     const before = configuration(
-      [category('deals', 'keepa', 20)],
+      [category('deals', 'keepa', 25)],
       [collection('d', 'keepa', 'deals')],
     );
     expect(introducedShareProblems(before, before)).toEqual([]);
@@ -230,14 +242,14 @@ describe('share problems of a configuration', () => {
       ...before,
       batching: batchingConfigSchema.parse({ peek: { size, minItems: size } }),
     });
-    expect(introducedShareProblems(before, larger(54))).toEqual([]);
-    expect(introducedShareProblems(before, larger(60)).map((p) => p.cost)).toEqual([60]);
+    expect(introducedShareProblems(before, larger(68))).toEqual([]);
+    expect(introducedShareProblems(before, larger(70)).map((p) => p.cost)).toEqual([70]);
     // A new collection on a share too small for it.
     const small = configuration([category('deals', 'keepa', 15)], []);
     const started = { ...small, collections: [collection('d', 'keepa', 'deals')] };
     expect(introducedShareProblems(small, started)).toHaveLength(1);
     // A share already too small for a limit stays this limit's problem, not the change's.
-    expect(introducedShareProblems(started, { ...started, batching: larger(60).batching })).toEqual(
+    expect(introducedShareProblems(started, { ...started, batching: larger(70).batching })).toEqual(
       [],
     );
   });
@@ -304,7 +316,7 @@ describe('the seeded configuration (emulator-data/demo-documents.json)', () => {
       collections: [...demo.collections, readme],
     };
     expect(workProblems(atPhaseOne).map((p) => [p.category, p.cost, p.max])).toEqual([
-      ['keepa-deals', 50, 40],
+      ['keepa-deals', 60, 40],
     ]);
   });
 });
