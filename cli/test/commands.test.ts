@@ -97,7 +97,7 @@ describe('changes', () => {
 
   it('starts a collection with a deadline and shows where it stands against it', async () => {
     const args = ['collect', 'c2', '--provider', 'keepa', '--category', 'historical'];
-    args.push('--phases', '[{"fromPercent":0,"sharePercent":20}]', '--target', 'takealot=800');
+    args.push('--phases', '[{"fromPercent":0,"sharePercent":25}]', '--target', 'takealot=800');
     const started = await cli(fixture, [
       ...args,
       '--deadline',
@@ -179,10 +179,10 @@ describe('changes', () => {
   });
 
   it('starts a collection with targets, then adjusts them', async () => {
-    // A Keepa collection keeps a share that carries its 50-token batches (the default phases'
-    // 15% and below do not: refused, see functions/test/api/share-check.test.ts).
+    // A Keepa collection keeps a share that carries its 60-token commit batches (the default
+    // phases' 15% and below do not: refused, see functions/test/api/share-check.test.ts).
     const args = ['collect', 'c1', '--provider', 'keepa', '--category', 'historical'];
-    args.push('--phases', '[{"fromPercent":0,"sharePercent":20}]');
+    args.push('--phases', '[{"fromPercent":0,"sharePercent":25}]');
     const started = await cli(fixture, [...args, '--target', 'takealot=800', 'makro=400']);
     expect(started.code).toBe(0);
     expect((await fixture.db.doc('collections/c1').get()).get('marketplaces')).toEqual({
