@@ -86,6 +86,26 @@ export function renderStatus(s: StatusResult): string {
     ]),
   );
   const parts = [header, providers, categories];
+  const fs = s.firestore;
+  if (fs) {
+    // The answering instance's own counts (each instance counts its own operations).
+    parts.push(
+      table(
+        [
+          `firestore self-quota (${fs.limitsSource} limits)`,
+          'per second',
+          'per minute',
+          `x${fs.multiplier} buffer, x${fs.pipelineMultiplier} pipeline${fs.throttling ? ': THROTTLING' : ''}`,
+        ],
+        (['read', 'write', 'delete'] as const).map((op) => [
+          op,
+          `${fs.usage[op].second.usage}/${fs.usage[op].second.limit} (${fs.usage[op].second.percent}%)`,
+          `${fs.usage[op].minute.usage}/${fs.usage[op].minute.limit} (${fs.usage[op].minute.percent}%)`,
+          op === 'read' ? `${fs.recentWarnings} warnings in the last hour` : '',
+        ]),
+      ),
+    );
+  }
   if (s.cooldowns.length > 0) {
     parts.push(
       table(

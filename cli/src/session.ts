@@ -171,16 +171,22 @@ export const connectAdmin: Connect = async (target) => {
     // As the functions name it (backup-storage.ts instanceBackupStorage), on this app.
     backups: () => {
       const storage = getStorage(app);
-      return {
-        bucket: storage.bucket(
+      const bucketNamed = (configured: string | undefined) =>
+        storage.bucket(
           payloadBucketName({
-            configured: process.env.TOLLGATE_BACKUP_BUCKET || process.env.TOLLGATE_PAYLOAD_BUCKET,
+            configured,
             appDefault: app.options.storageBucket,
             project: target.projectId,
           }),
+        );
+      return {
+        bucket: bucketNamed(
+          process.env.TOLLGATE_BACKUP_BUCKET || process.env.TOLLGATE_PAYLOAD_BUCKET,
         ),
         prefix: backupPrefix(process.env.TOLLGATE_BACKUP_PREFIX),
         spoolPrefix: DEFAULT_PAYLOAD_CONFIG.temporaryPrefix,
+        // A scheduled backup's payload objects are restored into the payloads' bucket.
+        payloads: bucketNamed(process.env.TOLLGATE_PAYLOAD_BUCKET),
       };
     },
   };

@@ -36,6 +36,6 @@ export { health } from './entry/health';
 export { heartbeat } from './entry/heartbeat';
 export { keepaIngest } from './entry/ingest';
 export { metrics } from './entry/metrics';
-export { allocationUpdate, payloadCleanup } from './entry/schedules';
+export { allocationUpdate, payloadCleanup, scheduledBackup } from './entry/schedules';
 export { dataValidation } from './entry/validation';
 export { keepaWork, smartproxyWork } from './entry/work-queues';

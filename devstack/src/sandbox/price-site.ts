@@ -36,6 +36,20 @@ import {
  *   `hugeBytes`), 'hostile-html' (pages end with `hostileHtmlBytes` of unclosed anchors;
  *   listings also link a product with malformed percent-encoding; product pages also link a
  *   price-history CSV on `foreignOrigin` before their own).
+ *
+ * Where each rule comes from (issue 16: what is documented, what is assumed): Buck.cheap
+ * publishes no API or format description, so the page layout, the URLs, the CSV columns and
+ * their number formats are assumed, modelled on the seed's description of the site (listing
+ * pages, product pages with identifiers, a price-history CSV per product). What is not assumed:
+ * - 429 with `Retry-After` (delta-seconds), 503 and 403 are HTTP's own (RFC 6585 §4, RFC 9110
+ *   §10.2.3, §15.6.4, §15.5.4); a bot wall answering 403 with an HTML page is what sites behind
+ *   common bot protection do.
+ * - `rel="next"` pagination: HTML's link type (HTML Living Standard, "Link type next").
+ * - Relative, root-relative and absolute links resolve by RFC 3986 §5, as a browser would.
+ * - South African prices: rand with two decimals, written `1299.00` or `R1,299.00` (the ZAR
+ *   convention); which site writes which is assumed.
+ * The hostile modes ('huge', 'bomb', 'hostile-html', 'far-retry-after') are attacks, not
+ * imitations.
  */
 
 export const PRICE_SITE_MARKETPLACES = ['takealot', 'makro'] as const;

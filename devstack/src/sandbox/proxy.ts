@@ -28,6 +28,32 @@ import { closeServer, FAR_RETRY_AFTER, listenLocal, realSleep } from './shared.t
  *   the proxy), 'slow' (answers after `slowMs`), 'block' (403 as a target's bot wall would;
  *   a CONNECT is refused with 403), 'far-retry-after' (every request 429 with
  *   `Retry-After: farRetryAfter`, 9999999999 seconds by default: the year 2343).
+ *
+ * Where each rule comes from (issue 16: what is documented, what is assumed):
+ * - Forward proxy, absolute-form requests and CONNECT tunnels: RFC 9110 §9.3.6 and §7.1 and
+ *   RFC 9112 §3.2.2; SmartProxy's residential endpoint is such a proxy with user:pass
+ *   authorization (smartproxy.com/faq/billing, "Proxy authentication: proxy user (user:pass)
+ *   authorization or IP based whitelisting").
+ * - 407 with `Proxy-Authenticate: Basic`: RFC 9110 §11.7.1 and §15.5.8 (the status every
+ *   proxy answers to missing or wrong credentials). The realm's text is assumed.
+ * - Traffic counted per user, request head and body plus response head and body, both
+ *   directions of a tunnel, and not the proxy's own refusals or 502s: SmartProxy's "Traffic
+ *   usage" (help.smartproxy.com/docs/traffic-usage: "Request data, including all headers...",
+ *   "every byte received from the target website", "Not included: Requests that end up with
+ *   502 or Connection Error returned from our service"). Deviation: that page also counts a
+ *   target's non-200 bodies (a 403 bot wall); the 'block' mode answers at the proxy and counts
+ *   nothing.
+ * - Traffic allowance per month: SmartProxy's plans are traffic (GB) per monthly billing cycle,
+ *   reset at the cycle's start (smartproxy.com/questions/how-does-the-monthly-subscription-model-work).
+ *   Assumed: the cycle is the calendar month (UTC) here, not the month from the first payment,
+ *   and an exhausted allowance answers 403 with a body saying so (the real answer's status and
+ *   body are not documented).
+ * - Requests per second per user and the 429 with Retry-After: assumed. SmartProxy documents
+ *   no request rate ("You can use an unlimited number of connections, threads", same page);
+ *   the limit stands for what a pool or a target enforces, so the gate's window limits are
+ *   exercised.
+ * - Only loopback targets: a rule of this sandbox (the machines have no network), not
+ *   SmartProxy's.
  */
 
 export type ProxyMisbehaviour = 'none' | '429' | '5xx' | 'slow' | 'block' | 'far-retry-after';

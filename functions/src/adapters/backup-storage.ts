@@ -24,6 +24,11 @@ export interface BackupStorage {
   prefix: string;
   /** Where spools are named: the payloads' temporary prefix, which the clean-up empties. */
   spoolPrefix: string;
+  /**
+   * The payload bucket, whose objects scheduled backups copy and restore (scheduled-backup.ts).
+   * Absent, a scheduled backup leaves out payloads in Cloud Storage and a restore refuses them.
+   */
+  payloads?: Bucket;
 }
 
 /** A backup file written to Cloud Storage. */
@@ -53,17 +58,19 @@ export function backupPrefix(configured: string | undefined): string {
 /** The instance's backup bucket: TOLLGATE_BACKUP_BUCKET, else the payload bucket. */
 export function instanceBackupStorage(): BackupStorage {
   const storage = getStorage();
-  const bucket = storage.bucket(
-    payloadBucketName({
-      configured: process.env.TOLLGATE_BACKUP_BUCKET || process.env.TOLLGATE_PAYLOAD_BUCKET,
-      appDefault: storage.app.options.storageBucket,
-      project: projectId(),
-    }),
-  );
+  const bucketNamed = (configured: string | undefined) =>
+    storage.bucket(
+      payloadBucketName({
+        configured,
+        appDefault: storage.app.options.storageBucket,
+        project: projectId(),
+      }),
+    );
   return {
-    bucket,
+    bucket: bucketNamed(process.env.TOLLGATE_BACKUP_BUCKET || process.env.TOLLGATE_PAYLOAD_BUCKET),
     prefix: backupPrefix(process.env.TOLLGATE_BACKUP_PREFIX),
     spoolPrefix: DEFAULT_PAYLOAD_CONFIG.temporaryPrefix,
+    payloads: bucketNamed(process.env.TOLLGATE_PAYLOAD_BUCKET),
   };
 }
 
@@ -72,13 +79,14 @@ function compactTime(iso: string): string {
   return iso.replace(/[-:.]/g, '');
 }
 
-function httpStatus(error: unknown): number | undefined {
+export function httpStatus(error: unknown): number | undefined {
   const e = error as { code?: unknown; response?: { status?: unknown } };
   for (const v of [e?.code, e?.response?.status]) if (typeof v === 'number') return v;
   return undefined;
 }
 
-async function deleteQuietly(file: ReturnType<Bucket['file']>): Promise<void> {
+/** Deletes an object; one already gone is fine. */
+export async function deleteQuietly(file: ReturnType<Bucket['file']>): Promise<void> {
   try {
     await file.delete();
   } catch (error) {

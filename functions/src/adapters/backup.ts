@@ -1,5 +1,4 @@
-import { createHash } from 'node:crypto';
-import { Readable, Transform, type Writable } from 'node:stream';
+import { Readable, type Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import {
   type DocumentData,
@@ -55,9 +54,10 @@ import { introducedProblems, shareError } from '../core/quota/share-check';
 import { logger } from '../log';
 import { commitCapacity } from './batch-writes';
 import { CONFIG_PATHS } from './config-repository';
+import { digestStream } from './digest-stream';
 import { projectId as envProjectId } from './firebase';
-import { firestoreOps } from './metrics';
 import { PIPELINE_CONFIG_PATH } from './pipeline-config';
+import { paceFirestoreWork } from './self-quota-runtime';
 import { parseWorkPipeline, readWorkSources } from './work-shares';
 
 /**
@@ -102,7 +102,8 @@ function fromFirestore(value: unknown, where: string): BackupValue {
   throw new TypeError(`${where}: a value of an unsupported type (${String(value)})`);
 }
 
-function fromFirestoreMap(data: DocumentData, where: string): BackupMap {
+/** A document's data (as the Admin SDK reads it) in the backup's value model. */
+export function fromFirestoreMap(data: DocumentData, where: string): BackupMap {
   const out: BackupMap = {};
   for (const [key, v] of Object.entries(data)) {
     Object.defineProperty(out, key, {
@@ -196,16 +197,13 @@ function firestoreProjectId(db: Firestore): string | undefined {
  */
 async function pagedPaths(query: Query, into: string[], max: number, fail: () => Error) {
   let page = query.select().limit(LIST_PAGE);
-  let reads = 0;
   for (;;) {
     const snapshot = await page.get();
-    reads += Math.max(1, snapshot.size);
     for (const doc of snapshot.docs) into.push(doc.ref.path);
     if (into.length > max) throw fail();
     if (snapshot.size < LIST_PAGE) break;
     page = page.startAfter(snapshot.docs.at(-1) as QueryDocumentSnapshot);
   }
-  firestoreOps.inc({ op: 'read' }, reads);
 }
 
 /**
@@ -228,7 +226,6 @@ export async function listBackupPaths(
     if (subcollections.length === 0) continue;
     // Parents without a document of their own still have their subcollections listed.
     const parents = await db.collection(name).listDocuments();
-    firestoreOps.inc({ op: 'read' }, Math.max(1, parents.length));
     for (const sub of subcollections) {
       const found = await mapLimit(parents, LIST_CONCURRENCY, async (parent) => {
         const own: string[] = [];
@@ -255,9 +252,9 @@ async function* readPages(
     if (options.deadlineMs !== undefined && now() > options.deadlineMs) {
       throw new ExportDeadlineError(i, paths.length);
     }
+    await paceFirestoreWork(db, 'backup');
     const refs = paths.slice(i, i + READ_PAGE).map((path) => db.doc(path));
     const snapshots = await db.getAll(...refs);
-    firestoreOps.inc({ op: 'read' }, refs.length);
     yield snapshots.flatMap((snapshot) =>
       snapshot.exists
         ? [{ path: snapshot.ref.path, data: fromFirestoreMap(snapshot.data()!, snapshot.ref.path) }]
@@ -357,15 +354,7 @@ export async function streamBackup(
     }
     await pipeline(Readable.from(documents()), await target.openSpool());
     const { checksum, head, tail } = builder.finish();
-    const hash = createHash('sha256');
-    let bytes = 0;
-    const measure = new Transform({
-      transform(chunk: Buffer, _encoding, done) {
-        hash.update(chunk);
-        bytes += chunk.length;
-        done(null, chunk);
-      },
-    });
+    const measure = digestStream();
     async function* file() {
       yield Buffer.from(head, 'utf8');
       for await (const chunk of target.readSpool()) yield chunk as Buffer;
@@ -373,9 +362,10 @@ export async function streamBackup(
     }
     await pipeline(
       Readable.from(file()),
-      measure,
+      measure.stream,
       await target.openFile(checksum, builder.createdAt),
     );
+    const { bytes, sha256 } = measure.digest();
     failed = false;
     logger.info({ documents: builder.documents, collections, bytes }, 'backup exported');
     return {
@@ -386,7 +376,7 @@ export async function streamBackup(
       documents: builder.documents,
       byCollection,
       bytes,
-      sha256: hash.digest('hex'),
+      sha256,
     };
   } finally {
     await target.cleanup(failed).catch((error: unknown) => {
@@ -473,7 +463,10 @@ const workCollectionSchema = collectionSchema.pick({
  * and shares that carry their categories' work now and in later phases (only problems the
  * restore would introduce). Reads the stored configuration; writes nothing.
  */
-async function checkConfiguration(db: Firestore, writes: readonly PreparedWrite[]): Promise<void> {
+export async function checkConfiguration(
+  db: Firestore,
+  writes: readonly PreparedWrite[],
+): Promise<void> {
   const inBackup = new Set(writes.map((w) => w.path));
   const issues: string[] = [];
   const byPath = new Map(writes.map((w) => [w.path, w]));
@@ -496,10 +489,6 @@ async function checkConfiguration(db: Firestore, writes: readonly PreparedWrite[
     db.doc(PIPELINE_CONFIG_PATH).get(),
     readWorkSources(db),
   ]);
-  firestoreOps.inc(
-    { op: 'read' },
-    Math.max(1, providerDocs.size) + Math.max(1, categoryDocs.size) + 2,
-  );
   /** The stored documents of a collection with the file's over them. */
   const merged = (stored: FirebaseFirestore.QuerySnapshot, collection: string) => {
     const out = new Map<string, DocumentData>();
@@ -624,11 +613,15 @@ function configError(issues: string[]): BackupError {
  * configuration document against its schema and the merged configuration against the rules
  * between documents. A BackupError names each document and field; nothing is written.
  */
-export async function prepareImport(db: Firestore, backup: unknown): Promise<PreparedImport> {
+export async function prepareImport(
+  db: Firestore,
+  backup: unknown,
+  options: PrepareOptions = {},
+): Promise<PreparedImport> {
   const verified = verifyBackup(backup);
   const scope: string[] = [];
   for (const path of Object.keys(verified.documents)) {
-    const problem = restorablePathProblem(path);
+    const problem = restorablePathProblem(path, { collectedData: options.collectedData ?? false });
     if (problem) scope.push(`${where(path)}: ${problem}`);
   }
   if (scope.length > 0) {
@@ -660,11 +653,25 @@ export async function prepareImport(db: Firestore, backup: unknown): Promise<Pre
       issues,
     );
   }
-  await checkConfiguration(db, writes);
+  if (options.checkConfiguration ?? true) await checkConfiguration(db, writes);
   return { verified, writes };
 }
 
-export interface ImportOptions {
+export interface PrepareOptions {
+  /**
+   * Collected data (products, sales, payloads) may be restored too: a page of a scheduled
+   * backup (scheduled-backup.ts). Default: configuration and state only.
+   */
+  collectedData?: boolean;
+  /**
+   * Checks the configuration the file would leave (default). False only where the caller
+   * checked the configuration of every file of the restore together (checkConfiguration):
+   * a scheduled backup's pages, whose categories and providers are on different pages.
+   */
+  checkConfiguration?: boolean;
+}
+
+export interface ImportOptions extends PrepareOptions {
   /** Verify and count only; write nothing. */
   dryRun?: boolean;
   /** Writes per batch commit (at most what the Firestore's commits hold). */
@@ -682,6 +689,12 @@ export interface ImportOptions {
   onCommitted?: (writes: readonly PreparedWrite[]) => void;
   /** Hears how many documents will be written, once everything was checked. */
   onPrepared?: (documents: number) => void;
+  /**
+   * Runs once everything was checked, before the first batch (not on a dry run), and answers
+   * the writes to make: a scheduled backup's payloads restore their objects here and point
+   * their documents at the objects' new generations.
+   */
+  beforeWrite?: (writes: PreparedWrite[]) => Promise<PreparedWrite[]>;
 }
 
 /** What importBackup answers, before its audit entry; and the write batches it took. */
@@ -716,7 +729,9 @@ export async function importBackup(
   backup: unknown,
   options: ImportOptions = {},
 ): Promise<ImportResult> {
-  const { verified, writes } = await prepareImport(db, backup);
+  const prepared = await prepareImport(db, backup, options);
+  const { verified } = prepared;
+  let { writes } = prepared;
   const capacity = commitCapacity(db) - (options.beforeCommit ? 1 : 0);
   const batchSize = Math.min(capacity, Math.max(1, options.batchSize ?? capacity));
   const result: ImportResult = {
@@ -730,6 +745,7 @@ export async function importBackup(
     batches: 0,
   };
   if (result.dryRun) return result;
+  if (options.beforeWrite) writes = await options.beforeWrite(writes);
   options.onPrepared?.(writes.length);
   const chunks = planBatches(
     writes,
@@ -742,10 +758,11 @@ export async function importBackup(
       const batch = db.batch();
       for (const { ref, data } of chunk) batch.set(ref, data);
       await options.beforeCommit?.(batch, chunk, verified);
+      // A restore is heavy work: it slows near Firestore's quota (adapters/self-quota-runtime.ts).
+      await paceFirestoreWork(db, 'backup');
       await batch.commit();
       result.written += chunk.length;
       result.batches++;
-      firestoreOps.inc({ op: 'write' }, chunk.length);
       options.onCommitted?.(chunk);
     }
   } catch (error) {

@@ -1,5 +1,6 @@
 import type { DocumentData, DocumentReference, Firestore } from 'firebase-admin/firestore';
 import { planBatches, utf8Length } from '../core/firestore-limits';
+import { paceFirestoreWork } from './self-quota-runtime';
 import { MAX_BATCH_WRITES } from './write-buffer';
 
 /**
@@ -27,7 +28,8 @@ export interface BatchWrite {
  * another, so a failure part way leaves the earlier batches written; `onCommitted` hears the
  * size of each batch that committed. Answers how many batches were committed. With
  * `maxPathBytes`, a batch's document paths also add up to at most that many bytes (for a
- * commit whose audit entry lists them: the entry must stay within Firestore's 1 MiB).
+ * commit whose audit entry lists them: the entry must stay within Firestore's 1 MiB). Between
+ * batches it paces itself by the Firestore self-quota (a short pause only while it is busy).
  */
 export async function commitInBatches(
   db: Firestore,
@@ -43,6 +45,7 @@ export async function commitInBatches(
   );
   let batches = 0;
   for (const chunk of chunks) {
+    if (batches > 0) await paceFirestoreWork(db, 'batch');
     const batch = db.batch();
     for (const { ref, data } of chunk) {
       if (data) batch.set(ref, data);

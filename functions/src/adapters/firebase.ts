@@ -3,6 +3,7 @@ import { join } from 'node:path';
 import { getApps, initializeApp } from 'firebase-admin/app';
 import { type Auth, getAuth } from 'firebase-admin/auth';
 import { type Firestore, getFirestore } from 'firebase-admin/firestore';
+import { attachInstanceSelfQuota } from './self-quota-runtime';
 
 /**
  * The identity the emulators' tasks are enqueued as. The Admin SDK names a service account in
@@ -25,7 +26,10 @@ export function emulatedCloudTasksHost(): string | undefined {
   );
 }
 
-/** One firebase-admin app per instance, created on first use (cold starts stay cheap). */
+/**
+ * One firebase-admin app per instance, created on first use (cold starts stay cheap); its
+ * Firestore is counted by the instance's self-quota monitor (self-quota-runtime.ts).
+ */
 export function db(): Firestore {
   if (!getApps().some((app) => app.name === '[DEFAULT]')) {
     // firebase-admin's taskQueue() reads this variable on every enqueue.
@@ -37,6 +41,8 @@ export function db(): Firestore {
         : undefined,
     );
     getFirestore().settings({ ignoreUndefinedProperties: true });
+    // Every read, write and delete of the instance counts against the Firestore self-quota.
+    attachInstanceSelfQuota(getFirestore());
   }
   return getFirestore();
 }

@@ -12,6 +12,7 @@ import {
   batchKinds,
   type CostPerItem,
   planNextBatch,
+  withBatchCap,
   withCostEstimates,
 } from '../core/pipeline/batching';
 import { requestedUntil } from '../core/quota/cooldown';
@@ -22,6 +23,7 @@ import { logger } from '../log';
 import { acquireLease } from './lease';
 import { loadPipelineConfig } from './pipeline-config';
 import type { QuotaEngine } from './quota/quota-engine';
+import { paceFirestoreWork } from './self-quota-runtime';
 
 /**
  * The ingest runner (the Keepa ingestor pattern), upstream-agnostic: the upstream is three
@@ -208,13 +210,15 @@ async function runLeased(input: IngestSliceInput, report: SliceReport): Promise<
 class CostEstimates {
   changed = false;
   config: BatchingConfig;
+  /** Items per batch the category's share carries, per kind, as the gate said this slice. */
+  private readonly caps: Partial<Record<BatchKind, number>> = {};
 
   constructor(
     private readonly configured: BatchingConfig,
     private readonly upstream: CostPerItem | undefined,
     readonly observed: CostPerItem,
   ) {
-    this.config = withCostEstimates(configured, upstream, observed);
+    this.config = this.estimate();
   }
 
   /** A batch of `items` items of `kind` cost `consumed` (when the upstream says). */
@@ -224,7 +228,29 @@ class CostEstimates {
     if (this.observed[kind] === perItem) return;
     this.observed[kind] = perItem;
     this.changed = true;
-    this.config = withCostEstimates(this.configured, this.upstream, this.observed);
+    this.config = this.estimate();
+  }
+
+  /**
+   * The share carries at most `maxCost` a call: batches of `kind` shrink to fit, so a cost
+   * learned above what the share was checked for slows the collection instead of stalling it.
+   * False when not even one item fits.
+   */
+  capToShare(kind: BatchKind, maxCost: number): boolean {
+    const items = Math.floor(maxCost / this.config[kind].costPerItem + 1e-9);
+    if (items < 1) return false;
+    this.caps[kind] = Math.min(this.caps[kind] ?? Number.POSITIVE_INFINITY, items);
+    this.config = this.estimate();
+    return true;
+  }
+
+  private estimate(): BatchingConfig {
+    let config = withCostEstimates(this.configured, this.upstream, this.observed);
+    for (const kind of batchKinds) {
+      const cap = this.caps[kind];
+      if (cap !== undefined) config = withBatchCap(config, kind, cap);
+    }
+    return config;
   }
 }
 
@@ -246,6 +272,8 @@ async function runBatches(
     if (input.deadlineMs !== undefined && now() >= input.deadlineMs) {
       return stop(report, { reason: 'deadline', atMs: now() });
     }
+    // Each batch reads its queues and moves its items: slowed while Firestore is busy.
+    await paceFirestoreWork(db, 'ingest');
     const queues = await loadQueues(db, collection, config, now());
     const reading = engine.meters.snapshot(provider)!;
     const plan = planNextBatch(queues, { ...reading, provider }, now(), config);
@@ -273,6 +301,24 @@ async function runBatches(
       return stop(report, { reason: 'refused', batch: plan.batch, message: error.message });
     }
     if (decision.kind === 'retryAt') {
+      // The batch asks more than the share can ever grant one call (its cost per item was
+      // learned above the price the share was checked for): run smaller batches.
+      const carries = decision.shareCarries;
+      if (carries && carries.asked === plan.estimatedCost && carries.max < carries.asked) {
+        if (costs.capToShare(plan.batch, carries.max)) {
+          logger.warn(
+            { collection, batch: plan.batch, asked: carries.asked, shareCarries: carries.max },
+            'ingest batch larger than its share carries: batches shrink to fit',
+          );
+          continue;
+        }
+        const message = `the category's share carries at most ${carries.max} a call; one ${plan.batch} item costs ${costs.config[plan.batch].costPerItem}`;
+        logger.error(
+          { collection, batch: plan.batch },
+          `ingest batch can never be granted: ${message}`,
+        );
+        return stop(report, { reason: 'refused', batch: plan.batch, message });
+      }
       return stop(report, { reason: 'gate', gateReason: decision.reason, atMs: decision.atMs });
     }
     let result: IngestBatchResult;
@@ -610,6 +656,7 @@ export async function addIngestItems(
   }
   const total = { added: 0, requeued: 0, unchanged: 0 };
   for (let i = 0; i < unique.length; i += ADD_CHUNK) {
+    if (i > 0) await paceFirestoreWork(db, 'ingest');
     const chunk = unique.slice(i, i + ADD_CHUNK);
     const outcome = await db.runTransaction(async (tx) => {
       const result = { added: 0, requeued: 0, unchanged: 0 };

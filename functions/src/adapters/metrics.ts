@@ -1,4 +1,5 @@
 import { Counter, Gauge, Registry } from 'prom-client';
+import type { SelfQuotaStatus } from '../core/self-quota';
 
 /**
  * Prometheus metrics of this instance (prom-client). Adapters count here; the `metrics` HTTP
@@ -59,5 +60,67 @@ export const firestoreOps = new Counter({
   name: 'tollgate_firestore_ops_total',
   help: 'Firestore operations counted by the self-quota monitor (read, write, delete).',
   labelNames: ['op'] as const,
+  registers: [metricsRegistry],
+});
+
+/**
+ * Where the self-quota gauges read this instance's monitor at scrape time (set by
+ * self-quota-runtime.ts, which owns the monitor; nothing is shown before it is loaded).
+ */
+let selfQuotaSource: (() => SelfQuotaStatus) | undefined;
+export function setSelfQuotaSource(source: (() => SelfQuotaStatus) | undefined): void {
+  selfQuotaSource = source;
+}
+
+export const selfQuotaUsageRatio = new Gauge({
+  name: 'tollgate_firestore_self_quota_usage_ratio',
+  help: "This instance's Firestore operations over its self-quota limit, by op (read, write, delete) and window (second, minute); 0.8 is the soft limit.",
+  labelNames: ['op', 'window'] as const,
+  registers: [metricsRegistry],
+  collect() {
+    const status = selfQuotaSource?.();
+    if (!status) return;
+    for (const [op, windows] of Object.entries(status.usage)) {
+      for (const [window, { usage, limit }] of Object.entries(windows)) {
+        this.set({ op, window }, usage / limit);
+      }
+    }
+  },
+});
+
+export const selfQuotaMultiplier = new Gauge({
+  name: 'tollgate_firestore_self_quota_multiplier',
+  help: "This instance's Firestore self-quota delay multiplier (1: not throttled; grows to 10 above the soft limit).",
+  registers: [metricsRegistry],
+  collect() {
+    const status = selfQuotaSource?.();
+    if (status) this.set(status.multiplier);
+  },
+});
+
+export const selfQuotaPipelineMultiplier = new Gauge({
+  name: 'tollgate_firestore_self_quota_pipeline_multiplier',
+  help: "This instance's delay multiplier for heavy background work (ingest, validation, backups; 1: not paced). It grows from the soft limit scaled by the firestore-pipeline share, so it can exceed 1 while the buffer's multiplier is still 1.",
+  registers: [metricsRegistry],
+  collect() {
+    const status = selfQuotaSource?.();
+    if (status) this.set(status.backgroundMultiplier);
+  },
+});
+
+export const selfQuotaThrottling = new Gauge({
+  name: 'tollgate_firestore_self_quota_throttling',
+  help: 'Whether this instance throttles Firestore work now (1: the write buffer or heavy background work is slowed).',
+  registers: [metricsRegistry],
+  collect() {
+    const status = selfQuotaSource?.();
+    if (status) this.set(status.throttled || status.backgroundMultiplier > 1 ? 1 : 0);
+  },
+});
+
+export const selfQuotaPauseSeconds = new Counter({
+  name: 'tollgate_firestore_self_quota_pause_seconds_total',
+  help: 'Seconds heavy work (ingest, validation, backup, batch) paused for the Firestore self-quota.',
+  labelNames: ['work'] as const,
   registers: [metricsRegistry],
 });

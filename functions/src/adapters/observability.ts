@@ -1,4 +1,4 @@
-import { type Firestore, Timestamp } from 'firebase-admin/firestore';
+import { FieldPath, type Firestore, Timestamp } from 'firebase-admin/firestore';
 import {
   type CooldownState,
   type HealthConfig,
@@ -13,9 +13,9 @@ import { AGGREGATIONS_COLLECTION } from './aggregation-store';
 import { AUTOSYNC_COLLECTION } from './autosync';
 import { CONFIG_PATHS } from './config-repository';
 import { INGEST_COLLECTION, queueTimeMs, queueValue } from './ingest';
-import { firestoreOps } from './metrics';
 import { PIPELINE_CONFIG_PATH } from './pipeline-config';
 import { QUOTA_COLLECTIONS } from './quota/collections';
+import { VALIDATION_RUNS_PATH } from './validation-runner';
 
 /**
  * What the health check and the metrics endpoint can see of the whole system, read from
@@ -28,18 +28,14 @@ import { QUOTA_COLLECTIONS } from './quota/collections';
  * - upstream quota errors: the per-minute `usageStats` documents (granted, deferred, calls,
  *   quota429) every quota engine writes through its buffer;
  * - cooldowns: `cooldowns/{provider}`;
- * - auto-sync: each source's watermark (`autosync/{source}`).
+ * - auto-sync: each source's watermark (`autosync/{source}`);
+ * - the latest completed data-validation run (`validationRuns`).
  *
  * Not visible here: the depth of the Cloud Tasks queues themselves (deferred work items live
- * in Cloud Tasks, not Firestore; Cloud Monitoring's `cloudtasks.googleapis.com/queue/depth`
- * has it), upstream errors other than quota errors (5xx, timeouts: only the per-instance
- * Prometheus counters see them), and other instances' write buffers (memory).
+ * in Cloud Tasks, not Firestore: the queue stats API has it, see health.ts), and other
+ * instances' write buffers (memory). Upstream outcomes other than quota errors (5xx, timeouts)
+ * and latency are in the fleet statistics (fleet-stats.ts).
  */
-
-/** Firestore bills at least one read per query; `n` is what the reads returned. */
-function countReads(n: number): void {
-  if (n > 0) firestoreOps.inc({ op: 'read' }, n);
-}
 
 async function ingestBacklog(
   state: FirebaseFirestore.QueryDocumentSnapshot,
@@ -78,7 +74,6 @@ async function ingestBacklog(
     commit > 0 ? oldest('commit') : null,
     light > 0 ? oldest('light', nowMs) : null,
   ]);
-  countReads((light > 0 ? 2 : 0) + (peek > 0 ? 1 : 0) + (commit > 0 ? 1 : 0));
   stages.lightDue = lightDue;
   const oldestAll = [oldestPeek, oldestCommit, oldestLight].filter((v): v is number => v !== null);
   return {
@@ -95,7 +90,6 @@ export async function readQueueBacklog(db: Firestore, nowMs: number): Promise<Qu
     db.collection(INGEST_COLLECTION).get(),
     db.collection(AGGREGATIONS_COLLECTION).where('status', '==', 'pending').count().get(),
   ]);
-  countReads(Math.max(1, states.size) + 1);
   const ingest = await Promise.all(states.docs.map((s) => ingestBacklog(s, nowMs)));
   const pending = aggregations.data().count;
   return [
@@ -115,7 +109,6 @@ export async function readUpstreamUsage(
     .collection(USAGE_STATS_COLLECTION)
     .where('minute', '>=', Timestamp.fromMillis(sinceMs))
     .get();
-  countReads(Math.max(1, snapshot.size));
   return summarizeUsage(
     snapshot.docs.flatMap((doc) => {
       const minute = doc.get('minute');
@@ -139,7 +132,6 @@ export async function readUpstreamUsage(
 /** Every cooldown document, running or ended (ended ones stay until the next hit or a clear). */
 export async function readCooldowns(db: Firestore): Promise<CooldownState[]> {
   const snapshot = await db.collection(QUOTA_COLLECTIONS.cooldowns).get();
-  countReads(Math.max(1, snapshot.size));
   return snapshot.docs.flatMap((doc) => {
     const until = doc.get('until');
     if (!(until instanceof Timestamp)) return [];
@@ -161,7 +153,6 @@ export async function readCooldowns(db: Firestore): Promise<CooldownState[]> {
 /** Configured provider ids (document ids only). */
 export async function readProviderIds(db: Firestore): Promise<string[]> {
   const snapshot = await db.collection(CONFIG_PATHS.providers).select().get();
-  countReads(Math.max(1, snapshot.size));
   return snapshot.docs.map((d) => d.id).sort();
 }
 
@@ -170,7 +161,6 @@ export async function readAutosyncWatermarks(
   db: Firestore,
 ): Promise<Array<{ source: string; watermarkMs: number | null }>> {
   const snapshot = await db.collection(AUTOSYNC_COLLECTION).select('watermarkMs').get();
-  countReads(Math.max(1, snapshot.size));
   return snapshot.docs.map((doc) => {
     const watermark = doc.get('watermarkMs');
     return { source: doc.id, watermarkMs: typeof watermark === 'number' ? watermark : null };
@@ -182,6 +172,43 @@ export async function readHealthConfig(
   db: Firestore,
 ): Promise<{ config: HealthConfig; problem?: string }> {
   const snapshot = await db.doc(PIPELINE_CONFIG_PATH).get();
-  countReads(1);
   return parseHealthConfig(snapshot.get('health'));
+}
+
+/** Run documents looked through for the latest completed validation run (newest first). */
+const VALIDATION_RUNS_SCANNED = 5;
+
+/**
+ * The latest completed data-validation run among the newest few (a run in progress is passed
+ * over): its overall and per-marketplace pass rates and when it completed; null when none.
+ */
+export async function readLatestValidationRun(db: Firestore): Promise<{
+  runId: string;
+  passRate: number | null;
+  marketplaces: Record<string, number | null>;
+  completedAtMs: number | null;
+} | null> {
+  const snapshot = await db
+    .collection(VALIDATION_RUNS_PATH)
+    .orderBy(FieldPath.documentId(), 'desc')
+    .limit(VALIDATION_RUNS_SCANNED)
+    .get();
+  const rate = (v: unknown) => (typeof v === 'number' && Number.isFinite(v) ? v : null);
+  for (const doc of snapshot.docs) {
+    if (doc.get('status') !== 'completed') continue;
+    const marketplaces: Record<string, number | null> = {};
+    const stored = doc.get('marketplaces');
+    if (typeof stored === 'object' && stored !== null) {
+      for (const [m, r] of Object.entries(stored as Record<string, { passRate?: unknown }>)) {
+        marketplaces[m] = rate(r?.passRate);
+      }
+    }
+    return {
+      runId: doc.id,
+      passRate: rate(doc.get('passRate')),
+      marketplaces,
+      completedAtMs: rate(doc.get('completedAt')),
+    };
+  }
+  return null;
 }

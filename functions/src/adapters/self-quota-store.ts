@@ -1,14 +1,13 @@
 import { randomUUID } from 'node:crypto';
 import { type Firestore, Timestamp } from 'firebase-admin/firestore';
-import {
-  type FirestoreOp,
-  type QuotaWindow,
+import type {
+  FirestoreOp,
+  QuotaWindow,
   SelfQuotaMonitor,
-  type SelfQuotaOptions,
-  type SelfQuotaWarning,
+  SelfQuotaWarning,
 } from '../core/self-quota';
 import { logger } from '../log';
-import { firestoreOps } from './metrics';
+import { instanceSelfQuotaMonitor } from './self-quota-runtime';
 import { instanceWriteBuffer, type WriteBuffer } from './write-buffer';
 
 export const SELF_QUOTA_WARNINGS = 'selfQuotaWarnings';
@@ -36,19 +35,16 @@ export function warningDocument(
 }
 
 /**
- * Wires a monitor to a buffer: the buffer's committed writes are counted (so the monitor sees
- * real writes, batch markers included), its commit interval stretches while throttled, and
- * warnings are stored through it. Returns the function that undoes the wiring.
+ * Wires a monitor to a buffer: its commit interval stretches while throttled, and warnings are
+ * stored through it. Returns the function that undoes the wiring. The buffer's commits are not
+ * counted here: they are counted, batch markers included, with every other operation of the
+ * buffer's Firestore when that Firestore has a self-quota (self-quota-runtime.ts).
  */
 export function connectSelfQuota(
   monitor: SelfQuotaMonitor,
   buffer: WriteBuffer,
   options: { retentionMs?: number; throttleBuffer?: boolean } = {},
 ): () => void {
-  const offCommit = buffer.onCommit((info) => {
-    monitor.record('write', info.writes);
-    firestoreOps.inc({ op: 'write' }, info.writes);
-  });
   if (options.throttleBuffer ?? true) buffer.setThrottle((ms) => monitor.delayMs(ms));
   const offWarning = monitor.onWarning((warning) => {
     logger.warn(warning, 'Firestore self-quota warning');
@@ -58,20 +54,19 @@ export function connectSelfQuota(
     });
   });
   return () => {
-    offCommit();
     offWarning();
     buffer.setThrottle((ms) => ms);
   };
 }
 
-/** Counts the reads a query or get cost (Firestore bills at least one per query). */
-export async function countReads<T extends { size: number } | { exists: boolean }>(
-  monitor: SelfQuotaMonitor,
-  read: Promise<T>,
-): Promise<T> {
-  const result = await read;
-  monitor.record('read', 'size' in result ? Math.max(1, result.size) : 1);
-  return result;
+/** How many warnings all instances stored at or after `sinceMs` (a count: 1 read per 1,000). */
+export async function countWarningsSince(db: Firestore, sinceMs: number): Promise<number> {
+  const snapshot = await db
+    .collection(SELF_QUOTA_WARNINGS)
+    .where('at', '>=', Timestamp.fromMillis(sinceMs))
+    .count()
+    .get();
+  return snapshot.data().count;
 }
 
 /** The newest stored warnings, newest first, optionally only those at or after `sinceMs`. */
@@ -97,13 +92,17 @@ export async function recentWarnings(
   });
 }
 
-let shared: SelfQuotaMonitor | undefined;
+let connected = false;
 
-/** The instance's monitor, connected to the instance's write buffer. */
-export function instanceSelfQuota(options: SelfQuotaOptions = {}): SelfQuotaMonitor {
-  if (!shared) {
-    shared = new SelfQuotaMonitor(options);
-    connectSelfQuota(shared, instanceWriteBuffer());
+/**
+ * The instance's monitor (self-quota-runtime.ts: the default Firestore counts into it),
+ * connected to the instance's write buffer.
+ */
+export function instanceSelfQuota(): SelfQuotaMonitor {
+  const monitor = instanceSelfQuotaMonitor();
+  if (!connected) {
+    connected = true;
+    connectSelfQuota(monitor, instanceWriteBuffer());
   }
-  return shared;
+  return monitor;
 }

@@ -23,6 +23,7 @@ import { commitInBatches } from './batch-writes';
 import { COLLECTIONS_PATH } from './collections-repository';
 import { loadPipelineConfig } from './pipeline-config';
 import { ProductsRepository, type StoredProduct } from './products-repository';
+import { paceFirestoreWork } from './self-quota-runtime';
 import { type Enqueue, type EnqueueResult, enqueueTask } from './task-queue';
 
 /**
@@ -198,6 +199,7 @@ async function checkAll(
     const result = emptyResult();
     let cursor: string | null = null;
     do {
+      await paceFirestoreWork(db, 'validation');
       const page = await products.listByMarketplace(marketplace, {
         pageSize,
         startAfter: cursor,
@@ -346,6 +348,7 @@ async function deleteStaleFindings(db: Firestore, runRef: DocumentReference, kee
   const stale: Array<{ ref: DocumentReference }> = [];
   let cursor: string | undefined;
   for (;;) {
+    await paceFirestoreWork(db, 'validation');
     let query = runRef
       .collection(FINDINGS_COLLECTION)
       .orderBy(FieldPath.documentId())

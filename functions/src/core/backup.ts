@@ -173,7 +173,9 @@ export type BackupErrorKind =
   /** A document a restore never writes (the audit log, quota claims, collected data...). */
   | 'scope'
   /** Configuration that is not valid, alone or with what is stored (names document and field). */
-  | 'config';
+  | 'config'
+  /** A scheduled backup without its manifest or one of its objects (a run that never finished). */
+  | 'incomplete';
 
 export class BackupError extends Error {
   constructor(

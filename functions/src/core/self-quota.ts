@@ -3,6 +3,18 @@
  * configured limits. Warns at 90% of a limit; above the soft limit (80%) it throttles with a
  * delay multiplier that doubles for each consecutive second over the soft limit (up to 10x)
  * and halves for each second under it, back to 1x. Pure: the clock is injected.
+ *
+ * Heavy background work (ingest, validation, backups) is held at the heavy-work threshold,
+ * `limit * softRatio * backgroundShare` of each op's second and minute windows: while any
+ * window is at or above it, `heavyWaitMs` says how long until the windows have room again
+ * (the second turns, or enough of the minute's oldest seconds leave it), and a second
+ * multiplier of the same kind grows from that threshold for a growing delay on top. With a
+ * share below 1 heavy work slows down before the instance as a whole is throttled, leaving the
+ * rest of the limit to interactive work. Limits and share may be replaced at run time
+ * (`configure`).
+ *
+ * The limits are this instance's: every instance counts only its own operations, so N
+ * instances together may spend up to N times them (see core/self-quota-config.ts).
  */
 
 export type FirestoreOp = 'read' | 'write' | 'delete';
@@ -25,6 +37,11 @@ export interface SelfQuotaConfig {
   maxMultiplier: number;
   /** Multiplier growth per second over the soft limit (and decay per second under it). */
   growthFactor: number;
+  /**
+   * The part of the soft limit heavy background work may use before it is paced, in (0, 1]
+   * (`categories/firestore-pipeline` sets it).
+   */
+  backgroundShare: number;
   /** At most one warning per op and window in this time. */
   warningCooldownMs: number;
   /** Warnings kept in memory for `recent()`. */
@@ -41,6 +58,7 @@ export const DEFAULT_SELF_QUOTA: SelfQuotaConfig = {
   softRatio: 0.8,
   maxMultiplier: 10,
   growthFactor: 2,
+  backgroundShare: 1,
   warningCooldownMs: 60_000,
   keepWarnings: 50,
 };
@@ -62,6 +80,9 @@ export interface SelfQuotaWarning {
 export interface SelfQuotaStatus {
   multiplier: number;
   throttled: boolean;
+  /** The multiplier heavy background work is paced with (1 = not paced). */
+  backgroundMultiplier: number;
+  backgroundShare: number;
   usage: Record<
     FirestoreOp,
     Record<QuotaWindow, { usage: number; limit: number; percent: number }>
@@ -93,30 +114,61 @@ export function resolveSelfQuotaConfig(options: SelfQuotaOptions = {}): SelfQuot
   if (!(config.growthFactor > 1 && config.maxMultiplier >= 1)) {
     throw new RangeError('self-quota growth must exceed 1 and the multiplier cap be at least 1');
   }
+  if (!(config.backgroundShare > 0 && config.backgroundShare <= 1)) {
+    throw new RangeError('self-quota background share must be within (0, 1]');
+  }
   return config;
 }
 
 export class SelfQuotaMonitor {
-  readonly config: SelfQuotaConfig;
+  private current: SelfQuotaConfig;
   /** Per op, counts of the last 60 whole seconds, indexed by second mod 60. */
   private readonly buckets: Record<FirestoreOp, number[]>;
   private readonly minuteSums: Record<FirestoreOp, number>;
   private second: number;
   /** Multiplier as of the end of the last completed second. */
   private settled = 1;
+  /** The same for heavy background work (soft limit scaled by the background share). */
+  private settledBackground = 1;
   private readonly lastWarning = new Map<string, number>();
   private readonly warnings: SelfQuotaWarning[] = [];
   private readonly listeners = new Set<(warning: SelfQuotaWarning) => void>();
+  private readonly recordListeners = new Set<() => void>();
+  /** Operations recorded since the monitor was made (never decreases). */
+  private recordedOps = 0;
 
   constructor(
-    options: SelfQuotaOptions = {},
+    private readonly base: SelfQuotaOptions = {},
     private readonly now: () => number = Date.now,
   ) {
-    this.config = resolveSelfQuotaConfig(options);
+    this.current = resolveSelfQuotaConfig(base);
     const zeros = () => new Array<number>(SECONDS_PER_MINUTE).fill(0);
     this.buckets = { read: zeros(), write: zeros(), delete: zeros() };
     this.minuteSums = { read: 0, write: 0, delete: 0 };
     this.second = Math.floor(this.now() / 1000);
+  }
+
+  get config(): SelfQuotaConfig {
+    return this.current;
+  }
+
+  /**
+   * Replaces the limits and the background share (each op's limits fall back to the
+   * constructor's, then the defaults); counts and multipliers carry on. Throws a RangeError,
+   * changing nothing, when the result is not a valid configuration.
+   */
+  configure(options: Pick<SelfQuotaOptions, 'limits' | 'backgroundShare'>): void {
+    const limits = { ...this.base.limits };
+    for (const op of FIRESTORE_OPS) {
+      limits[op] = { ...this.base.limits?.[op], ...options.limits?.[op] };
+    }
+    this.current = resolveSelfQuotaConfig({
+      ...this.base,
+      ...(options.backgroundShare === undefined
+        ? {}
+        : { backgroundShare: options.backgroundShare }),
+      limits,
+    });
   }
 
   /** Counts `count` operations now; returns the warnings this raised (also sent to listeners). */
@@ -127,6 +179,7 @@ export class SelfQuotaMonitor {
     const slot = this.second % SECONDS_PER_MINUTE;
     this.buckets[op][slot] = (this.buckets[op][slot] ?? 0) + count;
     this.minuteSums[op] += count;
+    this.recordedOps += count;
     const raised: SelfQuotaWarning[] = [];
     for (const window of WINDOWS) {
       const usage = this.usageAt(op, window);
@@ -139,7 +192,25 @@ export class SelfQuotaMonitor {
       raised.push({ atMs, op, window, usage, limit, percent: percentOf(usage, limit) });
     }
     for (const warning of raised) this.emit(warning);
+    for (const listener of this.recordListeners) {
+      try {
+        listener();
+      } catch {
+        // A failing listener must not break counting.
+      }
+    }
     return raised;
+  }
+
+  /** Every operation recorded so far (it only grows): tells whether anything was spent since. */
+  recorded(): number {
+    return this.recordedOps;
+  }
+
+  /** Calls `listener` after each `record` that counted something; answers the unsubscribe. */
+  onRecord(listener: () => void): () => void {
+    this.recordListeners.add(listener);
+    return () => this.recordListeners.delete(listener);
   }
 
   /** Operations counted in the current second, or in the last 60 seconds. */
@@ -156,6 +227,51 @@ export class SelfQuotaMonitor {
 
   throttled(): boolean {
     return this.multiplier() > 1;
+  }
+
+  /** The multiplier for heavy background work: grows from `softRatio * backgroundShare`. */
+  backgroundMultiplier(): number {
+    this.advance(this.now());
+    return this.overSoft(this.backgroundRatio())
+      ? this.grow(this.settledBackground)
+      : this.settledBackground;
+  }
+
+  /**
+   * How long heavy work must wait from now until no op's second or minute window is at or
+   * above the heavy-work threshold (`limit * softRatio * backgroundShare`); 0 when none is.
+   * A full second has room when it turns; a full minute when enough of its oldest seconds have
+   * left it. Only what was recorded counts: what is spent meanwhile is seen at the re-check.
+   */
+  heavyWaitMs(): number {
+    const atMs = this.now();
+    this.advance(atMs);
+    let untilSecond = this.second;
+    for (const op of FIRESTORE_OPS) {
+      const buckets = this.buckets[op];
+      if (this.usageAt(op, 'second') >= this.heavyThreshold(op, 'second')) {
+        untilSecond = Math.max(untilSecond, this.second + 1);
+      }
+      const threshold = this.heavyThreshold(op, 'minute');
+      let usage = this.minuteSums[op];
+      // Seconds leave the window oldest first: slot (second + k) % 60 empties at second + k.
+      let k = 0;
+      while (usage >= threshold && k < SECONDS_PER_MINUTE) {
+        k++;
+        usage -= buckets[(this.second + k) % SECONDS_PER_MINUTE] ?? 0;
+      }
+      untilSecond = Math.max(untilSecond, this.second + k);
+    }
+    return untilSecond > this.second ? Math.max(0, untilSecond * 1000 - atMs) : 0;
+  }
+
+  /**
+   * The growing delay heavy work takes on top of waiting for room: 0 while the background
+   * multiplier is 1, else `baseMs` stretched by it.
+   */
+  paceDelayMs(baseMs: number): number {
+    const m = this.backgroundMultiplier();
+    return m > 1 ? baseMs * m : 0;
   }
 
   /** `baseMs` stretched by the current multiplier. */
@@ -185,7 +301,13 @@ export class SelfQuotaMonitor {
       }
       usage[op] = entry;
     }
-    return { multiplier, throttled: multiplier > 1, usage };
+    return {
+      multiplier,
+      throttled: multiplier > 1,
+      backgroundMultiplier: this.backgroundMultiplier(),
+      backgroundShare: this.config.backgroundShare,
+      usage,
+    };
   }
 
   private limit(op: FirestoreOp, window: QuotaWindow): number {
@@ -200,12 +322,18 @@ export class SelfQuotaMonitor {
       : this.minuteSums[op];
   }
 
-  private overSoft(): boolean {
+  private overSoft(ratio = this.config.softRatio): boolean {
     return FIRESTORE_OPS.some((op) =>
-      WINDOWS.some(
-        (window) => this.usageAt(op, window) > this.limit(op, window) * this.config.softRatio,
-      ),
+      WINDOWS.some((window) => this.usageAt(op, window) > this.limit(op, window) * ratio),
     );
+  }
+
+  private heavyThreshold(op: FirestoreOp, window: QuotaWindow): number {
+    return this.limit(op, window) * this.backgroundRatio();
+  }
+
+  private backgroundRatio(): number {
+    return this.config.softRatio * this.config.backgroundShare;
   }
 
   private grow(m: number): number {
@@ -226,6 +354,7 @@ export class SelfQuotaMonitor {
         this.minuteSums[op] = 0;
       }
       this.settled = 1;
+      this.settledBackground = 1;
       this.second = target;
       return;
     }
@@ -233,6 +362,9 @@ export class SelfQuotaMonitor {
       this.settled = this.overSoft()
         ? this.grow(this.settled)
         : Math.max(1, this.settled / this.config.growthFactor);
+      this.settledBackground = this.overSoft(this.backgroundRatio())
+        ? this.grow(this.settledBackground)
+        : Math.max(1, this.settledBackground / this.config.growthFactor);
       this.second++;
       const slot = this.second % SECONDS_PER_MINUTE;
       for (const op of FIRESTORE_OPS) {

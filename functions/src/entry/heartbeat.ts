@@ -3,9 +3,11 @@ import { onSchedule } from 'firebase-functions/v2/scheduler';
 import { recountRunningCollections } from '../adapters/collection-progress';
 import { followDeadlines } from '../adapters/deadline-allocation';
 import { db } from '../adapters/firebase';
+import { sampleQueueDepths } from '../adapters/fleet-stats';
 import { cloudTasksAdmin } from '../adapters/queue-admin';
-import { syncProviderQueues } from '../adapters/queue-rates';
+import { PROVIDER_QUEUES, syncProviderQueues } from '../adapters/queue-rates';
 import { deployedQueueRate } from '../adapters/work-queue-params';
+import { instanceWriteBuffer } from '../adapters/write-buffer';
 import { logger } from '../log';
 import './options';
 
@@ -15,7 +17,8 @@ export const HEARTBEAT_DOC = 'system/heartbeat';
  * Proves the scheduler runs (health reports the last beat), and keeps the provider queues in
  * line with the configuration: rates that follow the quota, paused during maintenance. That
  * catches changes no operation announced (a collection's phase, a provider edited by hand).
- * Then it follows collection deadlines (adapters/deadline-allocation.ts).
+ * Then it follows collection deadlines (adapters/deadline-allocation.ts), and samples queue
+ * depths into the fleet statistics (adapters/fleet-stats.ts).
  */
 export const heartbeat = onSchedule({ schedule: 'every 5 minutes', timeZone: 'UTC' }, async () => {
   await db()
@@ -50,5 +53,16 @@ export const heartbeat = onSchedule({ schedule: 'every 5 minutes', timeZone: 'UT
     }
   } catch (error) {
     logger.error({ err: error }, 'collection deadlines not followed');
+  }
+  // Queue depths into the fleet statistics (getQuotaStats' history, the metrics' fleet gauges).
+  try {
+    await sampleQueueDepths({
+      db: db(),
+      nowMs: Date.now(),
+      sink: instanceWriteBuffer(),
+      taskQueues: { admin: cloudTasksAdmin(), queues: PROVIDER_QUEUES.map((q) => q.queue) },
+    });
+  } catch (error) {
+    logger.error({ err: error }, 'queue depths not sampled');
   }
 });

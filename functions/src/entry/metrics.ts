@@ -5,6 +5,7 @@ import { authorized, METRICS_TOKEN, metricsTokenState } from '../adapters/http-a
 import { cloudTasksAdmin } from '../adapters/queue-admin';
 import { PROVIDER_QUEUES } from '../adapters/queue-rates';
 import { renderMetrics } from '../adapters/state-metrics';
+import { instanceWriteBuffer } from '../adapters/write-buffer';
 import { logger } from '../log';
 import type { HttpRequest } from './health';
 import './options';
@@ -66,8 +67,9 @@ export function metricsHandler(deps: MetricsHandlerDeps) {
 
 /**
  * Prometheus metrics as text: this instance's counters (adapters/metrics.ts) and gauges computed
- * from Firestore at scrape time (queue backlog, cooldowns, recent quota errors, auto-sync lag;
- * see adapters/state-metrics.ts) and the provider queues' Cloud Tasks stats. A Firestore source
+ * from Firestore at scrape time (queue backlog, cooldowns, recent quota errors, fleet-wide
+ * upstream outcomes and latency, validation pass rate, auto-sync lag; see
+ * adapters/state-metrics.ts) and the provider queues' Cloud Tasks stats. A Firestore source
  * that cannot be read shows as `tollgate_state_read_success{source} 0`; the scrape itself still
  * answers 200.
  */
@@ -77,9 +79,12 @@ export const metrics = onRequest(
     token: () => METRICS_TOKEN.value() || undefined,
     emulated: () => inFunctionsEmulator(),
     render: () =>
-      renderMetrics(db(), Date.now(), {
-        admin: cloudTasksAdmin(),
-        queues: PROVIDER_QUEUES.map((q) => q.queue),
-      }),
+      renderMetrics(
+        db(),
+        Date.now(),
+        { admin: cloudTasksAdmin(), queues: PROVIDER_QUEUES.map((q) => q.queue) },
+        // The depths read for the scrape are kept in the fleet statistics (once a minute).
+        { queueSamples: instanceWriteBuffer() },
+      ),
   }),
 );

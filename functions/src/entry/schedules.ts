@@ -1,10 +1,13 @@
 import { onSchedule } from 'firebase-functions/v2/scheduler';
+import { instanceBackupStorage } from '../adapters/backup-storage';
 import { collectionsRepository } from '../adapters/collections-repository';
-import { db } from '../adapters/firebase';
+import { db, projectId } from '../adapters/firebase';
 import { payloadStore } from '../adapters/payload-store';
+import { loadPipelineConfig } from '../adapters/pipeline-config';
 import { cloudTasksAdmin } from '../adapters/queue-admin';
 import { syncProviderQueues } from '../adapters/queue-rates';
 import { republishAllocations } from '../adapters/quota/republish';
+import { runScheduledBackup } from '../adapters/scheduled-backup';
 import { deployedQueueRate } from '../adapters/work-queue-params';
 import { logger } from '../log';
 import './options';
@@ -66,6 +69,38 @@ export const payloadCleanup = onSchedule(
     logger.info(
       { ...removed, asOf: new Date(asOf).toISOString() },
       'temporary payloads cleaned up',
+    );
+  },
+);
+
+/**
+ * Hourly: a scheduled backup of configuration, state and collected data to Cloud Storage when
+ * its slot is due (config/pipeline `backups`: daily at 03:00 UTC by default; the cron is fixed
+ * at deploy time, so the slots are runtime configuration checked here), then the retention
+ * (adapters/scheduled-backup.ts). Due is judged as of the slot Cloud Scheduler fired for (see
+ * schedule-time.ts): a slot whose backup failed is retried by the next hour's run.
+ */
+export const scheduledBackup = onSchedule(
+  { schedule: '0 * * * *', timeZone: 'UTC', timeoutSeconds: 1800, memory: '1GiB' },
+  async (event) => {
+    const asOf = scheduleTimeMs(event);
+    const firestore = db();
+    const { backups } = await loadPipelineConfig(firestore);
+    const result = await runScheduledBackup({
+      db: firestore,
+      storage: instanceBackupStorage(),
+      config: backups,
+      projectId: projectId(),
+      asOfMs: asOf,
+    });
+    logger.info(
+      {
+        asOf: new Date(asOf).toISOString(),
+        backup: result.backup?.id ?? null,
+        documents: result.backup?.manifest.documents ?? 0,
+        deleted: result.deleted,
+      },
+      'scheduled backup run',
     );
   },
 );

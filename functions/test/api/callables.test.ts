@@ -928,7 +928,7 @@ describe('invalid input names the field and writes nothing', () => {
   const cases: Array<[keyof ApiFixture['callables'], unknown, string]> = [
     ['getStatus', { usageWindowMinutes: 0 }, 'usageWindowMinutes'],
     ['getCollectionStatus', { id: 'Not An Id' }, 'id'],
-    ['getQuotaStats', { minutes: 5000 }, 'minutes'],
+    ['getQuotaStats', { minutes: 43_201 }, 'minutes'],
     ['getRecentWarnings', { limit: 'ten' }, 'limit'],
     ['getRecentWarnings', { sinceMs: 1e300 }, 'sinceMs'],
     [

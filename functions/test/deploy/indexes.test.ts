@@ -3,6 +3,7 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { QUOTA_COLLECTIONS } from '../../src/adapters/quota/collections';
 import { BATCH_MARKER_COLLECTION } from '../../src/adapters/write-buffer';
+import { FLEET_HOUR_COLLECTION, FLEET_MINUTE_COLLECTION } from '../../src/core/fleet-stats';
 
 interface FieldOverride {
   collectionGroup: string;
@@ -25,11 +26,24 @@ describe('firestore.indexes.json', () => {
     'usageStats',
     'selfQuotaWarnings',
     'aggregationStats',
+    FLEET_MINUTE_COLLECTION,
+    FLEET_HOUR_COLLECTION,
   ])('has a TTL policy on %s.expiresAt', (collection) => {
     const override = config.fieldOverrides.find(
       (o) => o.collectionGroup === collection && o.fieldPath === 'expiresAt',
     );
     expect(override?.ttl).toBe(true);
+  });
+
+  it("exempts the fleet statistics' maps from indexing (hundreds of counters per document)", () => {
+    for (const collection of [FLEET_MINUTE_COLLECTION, FLEET_HOUR_COLLECTION]) {
+      for (const field of ['upstream', 'queues']) {
+        const override = config.fieldOverrides.find(
+          (o) => o.collectionGroup === collection && o.fieldPath === field,
+        );
+        expect(override?.indexes, `${collection}.${field}`).toEqual([]);
+      }
+    }
   });
 
   it('exempts the claim counters that only grow from indexing', () => {

@@ -388,7 +388,7 @@ const FUNCTIONS: Record<string, Deployed> = {
   getRecentWarnings: callable(),
   getStatus: callable(),
   getValidationReport: callable(),
-  importBackup: callable(),
+  importBackup: callable({ timeoutSeconds: 540 }),
   pauseCategory: callable(),
   purgeProviderQueues: callable(),
   refreshRealtimeSales: callable({ timeoutSeconds: 120, secrets: SPAPI }),
@@ -409,6 +409,8 @@ const FUNCTIONS: Record<string, Deployed> = {
   allocationUpdate: scheduled('0 0,12 * * *'),
   dataValidation: scheduled('0 6,18 * * *', { timeoutSeconds: 540 }),
   payloadCleanup: scheduled('30 3 * * *'),
+  // Hourly; it backs up only when config/pipeline's backups slot is due (daily by default).
+  scheduledBackup: scheduled('0 * * * *', { timeoutSeconds: 1800, memoryMb: 1024 }),
   heartbeat: scheduled('every 5 minutes'),
 
   // Task queues. Work queues exist for the providers with work items (not SP-API).

@@ -1,11 +1,13 @@
 import { randomBytes, randomUUID } from 'node:crypto';
 import { getStorage } from 'firebase-admin/storage';
 import { describe, expect, it } from 'vitest';
+import { backupPrefix } from '../../src/adapters/backup-storage';
 import { CollectionsRepository } from '../../src/adapters/collections-repository';
 import { INGEST_FUNCTION } from '../../src/adapters/ingest-queue';
 import { PayloadStore } from '../../src/adapters/payload-store';
 import { ProductsRepository } from '../../src/adapters/products-repository';
 import { cloudTasksAdmin } from '../../src/adapters/queue-admin';
+import { listScheduledBackups } from '../../src/adapters/scheduled-backup';
 import { enqueueTask } from '../../src/adapters/task-queue';
 import { validationRunId } from '../../src/adapters/validation-runner';
 import {
@@ -347,6 +349,51 @@ describe('scheduled functions on the local stack', () => {
         });
         expect((await store.get(p.id))?.bytes).toBe(p.bytes);
       }
+    },
+  );
+
+  scheduleTest(
+    'scheduledBackup',
+    '0 * * * *',
+    'backs up configuration and collected data once per due slot (daily at 03:00 UTC by default)',
+    async () => {
+      const bucket = getStorage(app).bucket(
+        payloadBucketName({
+          configured: stack.env.TOLLGATE_BACKUP_BUCKET || stack.env.TOLLGATE_PAYLOAD_BUCKET,
+          project: stack.projectId,
+        }),
+      );
+      const storage = {
+        bucket,
+        prefix: backupPrefix(stack.env.TOLLGATE_BACKUP_PREFIX),
+        spoolPrefix: DEFAULT_PAYLOAD_CONFIG.temporaryPrefix,
+      };
+      const complete = async () =>
+        (await listScheduledBackups(storage, stack.projectId)).filter(
+          (b) => b.state === 'complete',
+        );
+      const before = (await complete()).length;
+      const key = `e2e-backup-${randomUUID().slice(0, 8)}`;
+      await new ProductsRepository(db).upsertPriceHistory({
+        marketplace: 'takealot',
+        key,
+        collection: 'e2e-backup',
+        prices: [{ date: '2026-12-01', price: 10 }],
+      });
+
+      // Fired now: the current daily slot has no backup of this run's product yet.
+      const now = new Date();
+      await fire('scheduledBackup', { at: now });
+      const after = await complete();
+      expect(after).toHaveLength(before + 1);
+      const newest = after.sort((a, b) => b.createdAtMs - a.createdAtMs)[0]!;
+      expect(newest.manifest?.projectId).toBe(stack.projectId);
+      expect(newest.manifest?.collections).toEqual(expect.arrayContaining(['products', 'config']));
+      expect(newest.manifest?.byCollection.products).toBeGreaterThanOrEqual(1);
+
+      // Fired again in the same slot: nothing more.
+      await fire('scheduledBackup', { at: new Date(now.getTime() + 60_000) });
+      expect(await complete()).toHaveLength(before + 1);
     },
   );
 });

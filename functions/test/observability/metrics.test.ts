@@ -2,8 +2,10 @@ import { type Firestore, Timestamp } from 'firebase-admin/firestore';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { addIngestItems } from '../../src/adapters/ingest';
 import { metricsRegistry } from '../../src/adapters/metrics';
+import { attachSelfQuota } from '../../src/adapters/self-quota-runtime';
 import { renderMetrics } from '../../src/adapters/state-metrics';
 import { recordUsage, WriteBuffer } from '../../src/adapters/write-buffer';
+import { SelfQuotaMonitor } from '../../src/core/self-quota';
 import { authorized } from '../../src/entry/metrics';
 import { FakeQueueAdmin } from '../api/support';
 import { testFirestore } from '../support/firestore';
@@ -14,7 +16,11 @@ const MIN = 60_000;
 
 let db: Firestore;
 let close: () => Promise<void>;
-beforeEach(() => ({ db, close } = testFirestore()));
+beforeEach(() => {
+  ({ db, close } = testFirestore());
+  // As the instance's Firestore is (firebase.ts): its operations are counted.
+  attachSelfQuota(db, new SelfQuotaMonitor(), { limits: false });
+});
 afterEach(() => close());
 
 function lines(text: string, name: string): string[] {
@@ -105,7 +111,8 @@ describe('metrics endpoint (emulator)', () => {
     expect(lines(body, 'tollgate_autosync_lag_seconds')).toEqual([
       'tollgate_autosync_lag_seconds{source="spapi-vendor-sales"} 3600',
     ]);
-    expect(lines(body, 'tollgate_state_read_success')).toHaveLength(4);
+    // backlog, cooldowns, usage, fleet, validation, autosync (no task queues asked for).
+    expect(lines(body, 'tollgate_state_read_success')).toHaveLength(6);
     expect(lines(body, 'tollgate_state_read_success').every((l) => l.endsWith(' 1'))).toBe(true);
     // This instance's write buffer (the one the metrics function would use) and the counters.
     expect(lines(body, 'tollgate_write_buffer_pending')).toEqual([

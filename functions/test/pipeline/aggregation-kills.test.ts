@@ -142,7 +142,9 @@ describe('aggregation store in killed processes', () => {
               if (kill && ++transactions === kill.atTx) die();
               return;
             case 'enqueue':
-              if (!killed) flushTasks.set(message.taskId, message);
+              // Sent by a live process: Cloud Tasks has it, whatever is about to kill the sender
+              // (dropping it here would lose a task Cloud Tasks said it created).
+              flushTasks.set(message.taskId, message);
               child.send({ type: 'enqueued', taskId: message.taskId });
               return;
             case 'nack':

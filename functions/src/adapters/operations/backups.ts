@@ -31,12 +31,22 @@ import {
   type PreparedWrite,
 } from '../backup';
 import { deleteStoredBackup, exportBackupToStorage } from '../backup-storage';
-import { firestoreOps } from '../metrics';
+import {
+  type PageImportOptions,
+  PayloadConflictError,
+  RestoreDeadlineError,
+  restoreScheduledBackup,
+} from '../scheduled-backup';
 import { writeAudit } from './audit';
 import type { OperationContext } from './context';
 
 /** An export stops reading this long before the call's deadline, to clean up and answer. */
 const EXPORT_DEADLINE_MARGIN_MS = 10_000;
+/**
+ * A scheduled restore starts no page this close to the call's deadline: a page (up to
+ * `pageSize` documents, its payload objects, its audited batches) must finish before it.
+ */
+const RESTORE_DEADLINE_MARGIN_MS = 60_000;
 
 /**
  * Configuration and state as one checksummed JSON file in Cloud Storage (adapters/backup.ts,
@@ -139,7 +149,7 @@ function auditWeight(write: PreparedWrite): number {
   return weight;
 }
 
-export interface AuditedImportOptions {
+export interface AuditedImportOptions extends Partial<PageImportOptions> {
   dryRun?: boolean;
   /** Hears how many documents will be written, once everything was checked. */
   onPrepared?: (documents: number) => void;
@@ -165,11 +175,15 @@ export async function importWithAudit(
   const result = await importPrepared(db, backup, {
     dryRun: options.dryRun ?? false,
     ...(options.onPrepared ? { onPrepared: options.onPrepared } : {}),
+    ...(options.collectedData === undefined ? {} : { collectedData: options.collectedData }),
+    ...(options.checkConfiguration === undefined
+      ? {}
+      : { checkConfiguration: options.checkConfiguration }),
+    ...(options.beforeWrite ? { beforeWrite: options.beforeWrite } : {}),
     batchWeight: AUDIT_ENTRY_BUDGET,
     weight: auditWeight,
     beforeCommit: async (batch, writes, backup) => {
       const snapshots = await db.getAll(...writes.map((w) => w.ref));
-      firestoreOps.inc({ op: 'read' }, writes.length);
       const before = new Map(
         snapshots.map((s) => [s.ref.path, s.exists ? (s.data() ?? {}) : undefined]),
       );
@@ -177,6 +191,8 @@ export async function importWithAudit(
         checksum: backup.checksum,
         projectId: backup.projectId,
         createdAt: backup.createdAt,
+        // A scheduled backup's id and page.
+        ...options.source,
       };
       const record = auditRecord(who, source, writes, before);
       pending = { id: writeAudit(db, batch, record), documents: writes.length };
@@ -194,7 +210,7 @@ export async function importWithAudit(
 /** The entry of one import commit; digests only where values would not fit (see auditWeight). */
 function auditRecord(
   who: { actor: Actor; now: () => number },
-  source: { checksum: string; projectId: string; createdAt: string },
+  source: { checksum: string; projectId: string; createdAt: string; scheduled?: string },
   writes: readonly PreparedWrite[],
   before: ReadonlyMap<string, DocumentData | undefined>,
 ): AuditRecord {
@@ -214,7 +230,9 @@ function auditRecord(
   const record: AuditRecord = {
     who: who.actor,
     what: 'importBackup',
-    target: `backups/${source.checksum}`,
+    target: source.scheduled
+      ? `backups/scheduled/${source.scheduled}`
+      : `backups/${source.checksum}`,
     before: null,
     after: { backup: source, documents },
     related,
@@ -233,15 +251,55 @@ function auditRecord(
  * anything (a truncated, altered or hostile file is refused as invalid input, naming what is
  * wrong), then writes it; every batch carries its audit entry. A batch that still fails is
  * `aborted` with the count written (importing the same file again finishes it).
+ *
+ * A scheduled backup (adapters/scheduled-backup.ts restoreScheduledBackup, which lists what a
+ * restore reverts and refuses) starts no page within RESTORE_DEADLINE_MARGIN_MS of the call's
+ * deadline: `deadline-exceeded` with the pages written and `fromPage` to call again with.
  */
 export async function importBackup(
   ctx: OperationContext,
   input: z.output<typeof importBackupInput>,
 ): Promise<ImportBackupResult> {
-  let result: Awaited<ReturnType<typeof importWithAudit>>;
+  let result: Omit<ImportResult, 'batches'> & { auditIds: string[] };
   try {
-    result = await importWithAudit(ctx.db, ctx, input.backup, { dryRun: input.dryRun });
+    if (input.scheduled !== undefined) {
+      const storage = ctx.backups?.();
+      if (!storage) throw failedPrecondition('no backup bucket is configured for restores');
+      result = await restoreScheduledBackup(
+        ctx.db,
+        storage,
+        input.project ?? ctx.projectId(),
+        input.scheduled,
+        {
+          dryRun: input.dryRun ?? false,
+          importPage: (bytes, options) => importWithAudit(ctx.db, ctx, bytes, options),
+          now: ctx.now,
+          ...(input.collections ? { collections: input.collections } : {}),
+          ...(input.fromPage === undefined ? {} : { fromPage: input.fromPage }),
+          ...(ctx.deadlineMs === undefined
+            ? {}
+            : { deadlineMs: ctx.deadlineMs - RESTORE_DEADLINE_MARGIN_MS }),
+        },
+      );
+    } else {
+      result = await importWithAudit(ctx.db, ctx, input.backup, { dryRun: input.dryRun });
+    }
   } catch (error) {
+    if (error instanceof RestoreDeadlineError) {
+      throw new ApiError('deadline-exceeded', error.message, {
+        written: error.written,
+        pagesWritten: error.pagesWritten,
+        fromPage: error.nextPage,
+        pages: error.pages,
+      });
+    }
+    if (error instanceof PayloadConflictError) {
+      throw new ApiError('failed-precondition', error.message, {
+        written: error.written,
+        total: error.total,
+        payloads: error.payloads.slice(0, 100).map((p) => p.payload),
+      });
+    }
     if (!(error instanceof BackupImportError)) throw error;
     throw new ApiError(
       'aborted',

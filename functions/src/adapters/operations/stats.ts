@@ -1,6 +1,7 @@
 import { type Firestore, type Query, Timestamp } from 'firebase-admin/firestore';
 import type { z } from 'zod';
 import {
+  type FleetStatsAnswer,
   failedPrecondition,
   type getQuotaStatsInput,
   type getRecentWarningsInput,
@@ -10,7 +11,9 @@ import {
   type RecentWarningsResult,
   type UsageCounters,
 } from '../../core/api';
+import { fleetResolution, summarizeFleet } from '../../core/fleet-stats';
 import { USAGE_COUNTERS, USAGE_STATS_COLLECTION } from '../../core/write-buffer/usage-stats';
+import { readFleetDocs } from '../fleet-stats';
 import { recentWarnings } from '../self-quota-store';
 import type { OperationContext } from './context';
 import { categoryPath, providerPath } from './documents';
@@ -18,6 +21,11 @@ import { categoryPath, providerPath } from './documents';
 const MINUTE_MS = 60_000;
 /** Usage documents one answer holds at most (a day of three categories); `truncated` beyond. */
 export const MAX_MINUTE_DOCS = 5_000;
+/**
+ * Fleet statistics documents one answer reads at most: 720 hours (30 days) of FLEET_SHARDS
+ * upstream documents and one queue document each, with room to spare.
+ */
+export const MAX_FLEET_DOCS = 4_000;
 
 export function emptyCounters(): UsageCounters {
   return Object.fromEntries(USAGE_COUNTERS.map((c) => [c, 0])) as UsageCounters;
@@ -33,8 +41,9 @@ function countersOf(data: Record<string, unknown>): UsageCounters {
 }
 
 /**
- * The per-minute usage documents since `fromMs`, oldest first, at most `limit` of them (and one
- * more read to tell whether there were more: `truncated`). The provider and category filters
+ * The per-minute usage documents since `fromMs`, oldest first: the newest `limit` of them (read
+ * newest first, and one more to tell whether there were more: `truncated`, the oldest minutes
+ * left out, so a long range keeps its recent end). The provider and category filters
  * are part of the query (composite indexes in firestore.indexes.json), so the bound counts
  * matching documents only and a filtered answer is complete unless it says otherwise.
  */
@@ -49,10 +58,11 @@ export async function usageMinutes(
   if (filter.category !== undefined) query = query.where('category', '==', filter.category);
   const snapshot = await query
     .where('minute', '>=', Timestamp.fromMillis(fromMs))
-    .orderBy('minute', 'asc')
+    .orderBy('minute', 'desc')
     .limit(limit + 1)
     .get();
-  const minutes = snapshot.docs.slice(0, limit).flatMap((doc): QuotaMinute[] => {
+  const newest = snapshot.docs.slice(0, limit).reverse();
+  const minutes = newest.flatMap((doc): QuotaMinute[] => {
     const data = doc.data();
     const minute = data.minute;
     if (!(minute instanceof Timestamp)) return [];
@@ -69,7 +79,33 @@ export function sumCounters(rows: readonly UsageCounters[]): UsageCounters {
   return total;
 }
 
-/** Usage per provider, category and minute over the last `minutes` minutes (default 60). */
+/**
+ * Every instance's upstream calls (by outcome, with p50/p95 latency) and queue depths over the
+ * last `minutes` minutes, for one provider or all: at most MAX_FLEET_DOCS documents read,
+ * newest first, downsampled to at most 250 points per series (core/fleet-stats.ts).
+ */
+export async function fleetStats(
+  db: Firestore,
+  nowMs: number,
+  minutes: number,
+  provider?: string,
+  limit = MAX_FLEET_DOCS,
+): Promise<FleetStatsAnswer> {
+  const { source, fromMs, stepMs } = fleetResolution(minutes, nowMs);
+  const { docs, truncated } = await readFleetDocs(db, source, fromMs, limit);
+  const summary = summarizeFleet(docs, {
+    fromMs,
+    stepMs,
+    ...(provider === undefined ? {} : { provider }),
+  });
+  return { source, fromMs, stepMs, ...summary, documents: docs.length, truncated };
+}
+
+/**
+ * Usage per provider, category and minute over the last `minutes` minutes (default 60, at most
+ * 30 days), and every instance's upstream calls and queue depths over the same range (for the
+ * provider asked, or the category's provider).
+ */
 export async function getQuotaStats(
   ctx: OperationContext,
   input: z.output<typeof getQuotaStatsInput>,
@@ -95,7 +131,12 @@ export async function getQuotaStats(
   }
   const toMs = ctx.now();
   const fromMs = Math.floor(toMs / MINUTE_MS) * MINUTE_MS - ((input.minutes ?? 60) - 1) * MINUTE_MS;
-  const { minutes, truncated } = await usageMinutes(db, fromMs, input);
+  const fleetProvider =
+    input.provider ?? (category?.exists ? String(category.get('provider')) : undefined);
+  const [{ minutes, truncated }, upstream] = await Promise.all([
+    usageMinutes(db, fromMs, input),
+    fleetStats(db, toMs, input.minutes ?? 60, fleetProvider),
+  ]);
   const byKey = new Map<string, { provider: string; category: string; rows: QuotaMinute[] }>();
   for (const m of minutes) {
     const key = `${m.provider}\u0000${m.category}`;
@@ -110,7 +151,7 @@ export async function getQuotaStats(
       ...sumCounters(rows),
     }))
     .sort((a, b) => a.provider.localeCompare(b.provider) || a.category.localeCompare(b.category));
-  return { fromMs, toMs, minutes, totals, truncated };
+  return { fromMs, toMs, minutes, totals, truncated, upstream };
 }
 
 /** The newest Firestore self-quota warnings, newest first. */

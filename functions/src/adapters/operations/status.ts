@@ -1,19 +1,56 @@
+import type { Firestore } from 'firebase-admin/firestore';
 import type { z } from 'zod';
-import type { CooldownStatus, getStatusInput, StatusResult } from '../../core/api';
+import type {
+  CooldownStatus,
+  FirestoreSelfQuotaStatus,
+  getStatusInput,
+  StatusResult,
+} from '../../core/api';
 import { configuredPercent, effectiveShares, isPaused } from '../../core/quota/allocation';
 import { loadRuntimeConfig } from '../config-repository';
+import { isInstrumented } from '../firestore-ops';
 import { fromDoc as allocationFromDoc } from '../quota/allocations';
 import { QUOTA_COLLECTIONS } from '../quota/collections';
+import { selfQuotaOf } from '../self-quota-runtime';
+import { countWarningsSince } from '../self-quota-store';
 import type { OperationContext } from './context';
 import { cooldownStatus } from './cooldowns';
 import { emptyCounters, sumCounters, usageMinutes } from './stats';
 
 const MINUTE_MS = 60_000;
+/** getStatus counts the self-quota warnings stored in this last stretch of time. */
+export const RECENT_WARNINGS_MS = 60 * MINUTE_MS;
+
+/** The answering instance's Firestore self-quota, and the warnings all instances stored. */
+async function firestoreStatus(
+  db: Firestore,
+  nowMs: number,
+): Promise<FirestoreSelfQuotaStatus | null> {
+  const quota = selfQuotaOf(db);
+  // Attached but not counted (an SDK without the request funnel): its usage would read 0%,
+  // which is not what happens; say "not counted" instead, as StatusResult documents.
+  if (!quota || !isInstrumented(db)) return null;
+  const sinceMs = nowMs - RECENT_WARNINGS_MS;
+  const [reading, recentWarnings] = await Promise.all([
+    quota.status(),
+    countWarningsSince(db, sinceMs),
+  ]);
+  return {
+    usage: reading.usage,
+    multiplier: reading.multiplier,
+    pipelineMultiplier: reading.backgroundMultiplier,
+    pipelineSharePercent: Math.round(reading.backgroundShare * 10_000) / 100,
+    throttling: reading.throttled || reading.backgroundMultiplier > 1,
+    limitsSource: reading.limitsSource,
+    recentWarnings,
+    recentWarningsSinceMs: sinceMs,
+  };
+}
 
 /**
  * The validated configuration (an invalid document is failed-precondition naming it), each
  * provider's active cooldown, each category's configured, effective and published share and
- * its usage over the last few minutes, and maintenance mode.
+ * its usage over the last few minutes, maintenance mode, and the Firestore self-quota.
  */
 export async function getStatus(
   ctx: OperationContext,
@@ -23,11 +60,12 @@ export async function getStatus(
   const nowMs = ctx.now();
   const windowMinutes = input.usageWindowMinutes ?? 5;
   const fromMs = Math.floor(nowMs / MINUTE_MS) * MINUTE_MS - (windowMinutes - 1) * MINUTE_MS;
-  const [config, cooldownDocs, allocationDocs, usage] = await Promise.all([
+  const [config, cooldownDocs, allocationDocs, usage, firestore] = await Promise.all([
     loadRuntimeConfig(db),
     db.collection(QUOTA_COLLECTIONS.cooldowns).get(),
     db.collection(QUOTA_COLLECTIONS.allocations).get(),
     usageMinutes(db, fromMs),
+    firestoreStatus(db, nowMs),
   ]);
 
   const cooldowns: CooldownStatus[] = cooldownDocs.docs
@@ -84,6 +122,7 @@ export async function getStatus(
       };
     }),
     cooldowns,
+    firestore,
     usageTruncated: usage.truncated,
   };
 }

@@ -7,7 +7,7 @@ import {
   callerCategory,
 } from '../../core/quota/callers';
 import { Gate } from '../../core/quota/gate';
-import { callerDecisions, firestoreOps } from '../metrics';
+import { callerDecisions } from '../metrics';
 import { instanceSelfQuota } from '../self-quota-store';
 import { firestoreClaims } from './claims';
 
@@ -128,13 +128,10 @@ let shared: CallLimiter | undefined;
 /** The instance's limiter on the default app, at the deployed limit. */
 export function instanceCallLimiter(db: Firestore, limit: CallerRateLimit): CallLimiter {
   if (!shared) {
-    const selfQuota = instanceSelfQuota();
-    shared = new CallLimiter(db, limit, {
-      onWrite: () => {
-        selfQuota.record('write', 1);
-        firestoreOps.inc({ op: 'write' });
-      },
-    });
+    // Its claims are counted with every other operation of the instance's Firestore; this
+    // connects the instance's self-quota to the buffer that stores its warnings.
+    instanceSelfQuota();
+    shared = new CallLimiter(db, limit);
   }
   return shared;
 }

@@ -7,7 +7,8 @@ import { MeterProjection, type MeterReading } from '../../core/quota/meters';
 import type { SelfQuotaMonitor } from '../../core/self-quota';
 import { logger } from '../../log';
 import { db as instanceDb } from '../firebase';
-import { firestoreOps, gateDecisions } from '../metrics';
+import { gateDecisions } from '../metrics';
+import { attachSelfQuota } from '../self-quota-runtime';
 import { instanceSelfQuota } from '../self-quota-store';
 import {
   instanceWriteBuffer,
@@ -26,7 +27,10 @@ export interface QuotaEngineOptions {
   instanceId?: string;
   /** Per-minute usage statistics go through this group-commit buffer, when given. */
   buffer?: WriteBuffer;
-  /** Counts the engine's own Firestore writes against the self-quota, when given. */
+  /**
+   * Counts the engine's Firestore operations (every one of `db`'s, see self-quota-runtime.ts)
+   * against this self-quota, when given and `db` has none yet.
+   */
   selfQuota?: SelfQuotaMonitor;
   now?: () => number;
   sleep?: (ms: number) => Promise<void>;
@@ -87,23 +91,11 @@ export class QuotaEngine {
     this.contexts = new ContextProvider(db, this.cooldowns, this.meters, now, this.sharedMeters);
     this.slots = new SlotPool(db, this.instanceId, { now, random: options.random });
     this.buffer = options.buffer;
+    if (options.selfQuota) attachSelfQuota(db, options.selfQuota, { limits: false });
     const claims = firestoreClaims(db, this.instanceId, () => {
       this.claimWrites++;
-      options.selfQuota?.record('write', 1);
-      firestoreOps.inc({ op: 'write' });
     });
-    this.returns = new WindowReturns(db, this.instanceId, {
-      now,
-      random: options.random,
-      onWrite: () => {
-        options.selfQuota?.record('write', 1);
-        firestoreOps.inc({ op: 'write' });
-      },
-      onRead: (documents) => {
-        options.selfQuota?.record('read', documents);
-        firestoreOps.inc({ op: 'read' }, documents);
-      },
-    });
+    this.returns = new WindowReturns(db, this.instanceId, { now, random: options.random });
     this.idleReleaseMs = options.idleReleaseMs ?? IDLE_RELEASE_MS;
     this.idleCheckMs = options.idleCheckMs ?? IDLE_CHECK_MS;
     this.lastIdleCheckMs = now();

@@ -5,6 +5,7 @@ import type { z } from 'zod';
 import { formatPath } from '../../core/config';
 import { parseRetryAfter, QuotaExceededError } from '../../core/quota/errors';
 import { logger } from '../../log';
+import { recordUpstreamCall } from '../fleet-recorder';
 import { upstreamBytes, upstreamCalls, upstreamErrors } from '../metrics';
 
 /**
@@ -156,12 +157,24 @@ export async function upstreamFetch(
       break;
     }
     const attemptMs = Math.min(timeoutMs, leftMs);
+    // Every attempt is counted here, per process (Prometheus) and fleet-wide (Firestore).
+    const startedAt = performance.now();
+    const count = (outcome: string) => {
+      upstreamCalls.inc({ provider, operation, outcome });
+      recordUpstreamCall({
+        provider,
+        operation,
+        outcome,
+        latencyMs: performance.now() - startedAt,
+        atMs: now(),
+      });
+    };
     let response: Response;
     try {
       response = await doFetch(url, { ...init, signal: AbortSignal.timeout(attemptMs) });
     } catch (error) {
       const timedOut = (error as Error).name === 'TimeoutError';
-      upstreamCalls.inc({ provider, operation, outcome: timedOut ? 'timeout' : 'network' });
+      count(timedOut ? 'timeout' : 'network');
       last = new UpstreamError(
         provider,
         operation,
@@ -175,14 +188,14 @@ export async function upstreamFetch(
       continue;
     }
     if (response.status === 429) {
-      upstreamCalls.inc({ provider, operation, outcome: 'quota' });
+      count('quota');
       throw await quotaError(response, provider, operation, now());
     }
     if (response.status >= 500) {
       if (call.throttled) {
         const text = await readErrorText(response, provider);
         if (call.throttled(response.status, text)) {
-          upstreamCalls.inc({ provider, operation, outcome: 'quota' });
+          count('quota');
           throw quotaFailure(
             new QuotaExceededError(
               provider,
@@ -194,7 +207,7 @@ export async function upstreamFetch(
       } else {
         await response.body?.cancel();
       }
-      upstreamCalls.inc({ provider, operation, outcome: 'http_5xx' });
+      count('http_5xx');
       last = new UpstreamError(
         provider,
         operation,
@@ -204,7 +217,7 @@ export async function upstreamFetch(
       );
       continue;
     }
-    upstreamCalls.inc({ provider, operation, outcome: response.ok ? 'ok' : 'http_4xx' });
+    count(response.ok ? 'ok' : 'http_4xx');
     return response;
   }
   throw upstreamFailure(last as UpstreamError);

@@ -24,6 +24,7 @@ import {
 } from '../collection-batches';
 import { recordStoredCount } from '../collection-progress';
 import { db } from '../firebase';
+import { connectFleetStats, runsAsFunction } from '../fleet-recorder';
 import type { IngestFetcher, IngestFetchers } from '../ingest';
 import { addIngestItems } from '../ingest';
 import { registerIngestFetchers } from '../ingest-fetchers';
@@ -38,6 +39,7 @@ import { SalesRepository } from '../sales-repository';
 import { enqueueTask } from '../task-queue';
 import { registerWorkHandler } from '../work-handlers';
 import type { WorkHandler } from '../work-runner';
+import { instanceWriteBuffer } from '../write-buffer';
 import { KeepaClient } from './keepa';
 import { createKeepaIngestFetchers, discoverDeals } from './keepa-ingest';
 import {
@@ -64,6 +66,10 @@ import { createRealtimeSalesFetcher } from './spapi-sales-fetcher';
  * registered as the fetchers, work handlers and batch starters the queues and schedules look
  * up. Entry points that run upstream work import this module for its effect.
  */
+
+// Every upstream call of a function instance counts in the fleet statistics (through the
+// instance's write buffer, created on first use); tests and tools that load this module do not.
+if (runsAsFunction()) connectFleetStats(instanceWriteBuffer);
 
 /** The provider document, through the quota engine's short-lived configuration cache. */
 async function providerConfig(id: string): Promise<Provider> {

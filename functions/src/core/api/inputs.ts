@@ -1,5 +1,6 @@
 import { z } from 'zod';
-import { EXPORTABLE_COLLECTIONS } from '../backup-scope';
+import { BACKUP_ID, BACKUP_PROJECT_ID } from '../backup-schedule';
+import { EXPORTABLE_COLLECTIONS, SCHEDULED_BACKUP_COLLECTIONS } from '../backup-scope';
 import { flagsSchema, limitSchema } from '../config';
 import { idSchema } from '../ids';
 import { type PipelineConfig, pipelineConfigSchema } from '../pipeline/config';
@@ -256,11 +257,14 @@ export const forceFlushInput = z.strictObject({
   workItemIds: z.array(documentIdSchema).min(1).max(500).optional(),
 });
 
+/** The longest getQuotaStats range: the 30 days the per-minute statistics are kept. */
+export const MAX_QUOTA_STATS_MINUTES = 30 * 24 * 60;
+
 export const getQuotaStatsInput = z.strictObject({
   provider: apiIdSchema.optional(),
   category: apiIdSchema.optional(),
-  /** How many recent minutes (default 60, at most a day). */
-  minutes: z.number().int().min(1).max(1440).optional(),
+  /** How many recent minutes (default 60, at most the 30 days kept: 43,200). */
+  minutes: z.number().int().min(1).max(MAX_QUOTA_STATS_MINUTES).optional(),
 });
 
 export const getRecentWarningsInput = z.strictObject({
@@ -331,9 +335,40 @@ export const exportBackupInput = z.strictObject({
     .optional(),
 });
 
-export const importBackupInput = z.strictObject({
-  /** The backup file's text, exactly as exported (its checksum is verified first). */
-  backup: z.string().min(1).max(9_000_000),
-  /** Verify and count only. */
-  dryRun: z.boolean().optional(),
-});
+export const importBackupInput = z
+  .strictObject({
+    /** The backup file's text, exactly as exported (its checksum is verified first). */
+    backup: z.string().min(1).max(9_000_000).optional(),
+    /**
+     * Or a scheduled backup's id (`20260110T030000123Z-0123456789ab`, its folder under the backup
+     * bucket's `scheduled/{project}/`): restored from Cloud Storage page by page, with collected
+     * data.
+     */
+    scheduled: z.string().regex(BACKUP_ID, 'a scheduled backup id').optional(),
+    /** With `scheduled`: the project whose backup it is (default: this one, e.g. a new one's). */
+    project: z.string().regex(BACKUP_PROJECT_ID, 'a project id').optional(),
+    /** With `scheduled`: only these collections (default: all the backup holds). */
+    collections: z
+      .array(z.enum(SCHEDULED_BACKUP_COLLECTIONS))
+      .min(1)
+      .max(SCHEDULED_BACKUP_COLLECTIONS.length)
+      .refine((c) => new Set(c).size === c.length, 'each collection at most once')
+      .optional(),
+    /** With `scheduled`: resume at this page (1-based), as a restore stopped by its deadline says. */
+    fromPage: z.number().int().min(1).max(1_000_000).optional(),
+    /** Verify and count only. */
+    dryRun: z.boolean().optional(),
+  })
+  .refine((i) => (i.backup === undefined) !== (i.scheduled === undefined), {
+    message: 'give a backup file or a scheduled backup id, not both',
+    path: ['backup'],
+  })
+  .refine(
+    (i) =>
+      i.scheduled !== undefined ||
+      (i.project === undefined && i.collections === undefined && i.fromPage === undefined),
+    {
+      message: 'project, collections and fromPage are for a scheduled backup',
+      path: ['scheduled'],
+    },
+  );

@@ -1,10 +1,11 @@
 import type { Category, Flags, Limit, Provider } from '../config';
+import type { QueuePoint, UpstreamPoint, UpstreamTotal } from '../fleet-stats';
 import type { CollectionStatusReport } from '../pipeline/collection-status';
 import type { Collection, PhaseTransition } from '../pipeline/collections';
 import type { PipelineConfig } from '../pipeline/config';
 import type { ShareChange } from '../pipeline/share-transition';
 import type { SalesSummary } from '../sales';
-import type { SelfQuotaWarning } from '../self-quota';
+import type { FirestoreOp, QuotaWindow, SelfQuotaWarning } from '../self-quota';
 import type { UsageCounter } from '../write-buffer/usage-stats';
 import type { Role } from './roles';
 
@@ -53,6 +54,30 @@ export interface CategoryStatus {
   usage: UsageCounters & { windowMinutes: number };
 }
 
+/**
+ * The Firestore self-quota as the instance that answered sees it: each instance counts its own
+ * reads, writes and deletes against the limits of `providers/firestore` (defaults when absent or
+ * invalid); the warnings are those every instance stored.
+ */
+export interface FirestoreSelfQuotaStatus {
+  usage: Record<
+    FirestoreOp,
+    Record<QuotaWindow, { usage: number; limit: number; percent: number }>
+  >;
+  /** The delay multiplier of the write buffer (1: not throttled). */
+  multiplier: number;
+  /** The multiplier heavy work (ingest, validation, backups) is paced with. */
+  pipelineMultiplier: number;
+  /** The part of the soft limit heavy work may use (`categories/firestore-pipeline`), percent. */
+  pipelineSharePercent: number;
+  /** True while the buffer or heavy work is slowed down. */
+  throttling: boolean;
+  limitsSource: 'provider' | 'default';
+  /** Warnings stored by all instances since `recentWarningsSinceMs` (the last hour). */
+  recentWarnings: number;
+  recentWarningsSinceMs: number;
+}
+
 export interface StatusResult {
   projectId: string;
   version: string;
@@ -63,6 +88,8 @@ export interface StatusResult {
   categories: CategoryStatus[];
   /** The active cooldowns, soonest end first. */
   cooldowns: CooldownStatus[];
+  /** Null when the answering instance's Firestore is not counted (never when deployed). */
+  firestore: FirestoreSelfQuotaStatus | null;
   /**
    * True when the usage window held more per-minute documents than one answer reads (5,000):
    * the categories' `usage` then leave out the newest minutes.
@@ -228,7 +255,30 @@ export interface QuotaStatsResult {
   /** Per provider, category and minute, oldest first. */
   minutes: QuotaMinute[];
   totals: Array<UsageCounters & { provider: string; category: string }>;
-  /** True when more minutes matched than one answer holds (the newest were left out). */
+  /** True when more minutes matched than one answer holds (the oldest were left out). */
+  truncated: boolean;
+  /** Every instance's upstream calls and queue depths over the range (fleet statistics). */
+  upstream: FleetStatsAnswer;
+}
+
+/**
+ * Fleet statistics over a getQuotaStats range: read from the per-minute documents up to six
+ * hours, from the hourly ones beyond (then `fromMs` is the start of the first hour), merged
+ * into steps of `stepMs` so a series holds at most 250 points.
+ */
+export interface FleetStatsAnswer {
+  source: 'minute' | 'hour';
+  fromMs: number;
+  stepMs: number;
+  /** Per step, provider and operation, oldest first: calls by outcome, p50/p95 latency (ms). */
+  points: UpstreamPoint[];
+  /** Per provider and operation over the range. */
+  totals: UpstreamTotal[];
+  /** Per step and queue: the mean sampled depth, and the last sampled oldest age. */
+  queues: QueuePoint[];
+  /** Documents read (at most MAX_FLEET_DOCS). */
+  documents: number;
+  /** True when the range held more documents than one answer reads (the oldest were left out). */
   truncated: boolean;
 }
 

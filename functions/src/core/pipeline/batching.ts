@@ -145,6 +145,25 @@ export function withCostEstimates(
   return result;
 }
 
+/**
+ * `config` with batches of `kind` cut to `maxItems` (and the fewest worth a request with
+ * them): what a category's share carries when the cost per item turned out higher than the
+ * share was checked for (Keepa charging more than documented). At least one item.
+ */
+export function withBatchCap(
+  config: BatchingConfig,
+  kind: BatchKind,
+  maxItems: number,
+): BatchingConfig {
+  const cap = Math.max(1, Math.floor(maxItems));
+  const current = config[kind];
+  if (cap >= current.size) return config;
+  return {
+    ...config,
+    [kind]: { ...current, size: cap, minItems: Math.min(current.minItems, cap) },
+  };
+}
+
 /** Float slack so a task woken at `untilMs` finds the balance it was promised. */
 const EPSILON = 1e-9;
 

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { backupScheduleConfigSchema } from '../backup-schedule';
 import { healthConfigSchema } from '../health';
 import { validationConfigSchema } from '../validation';
 import { aggregationConfigSchema } from './aggregation';
@@ -22,5 +23,7 @@ export const pipelineConfigSchema = z.object({
   validation: validationConfigSchema.prefault({}),
   historical: historicalConfigSchema.prefault({}),
   health: healthConfigSchema.prefault({}),
+  /** Scheduled backups of configuration and collected data (core/scheduled-backup.ts). */
+  backups: backupScheduleConfigSchema.prefault({}),
 });
 export type PipelineConfig = z.infer<typeof pipelineConfigSchema>;

@@ -50,6 +50,12 @@ export interface RetryAt {
   atMs: number;
   reason: RetryReason;
   detail?: string;
+  /**
+   * Set when the call asks a limit more than the category's share can ever grant one call
+   * now: what it asked of that limit and the most the share carries. A caller that can make
+   * its call smaller (a batch) shrinks it to fit rather than wait for a larger share.
+   */
+  shareCarries?: { asked: number; max: number };
 }
 
 export type Decision = Granted | RetryAt;
@@ -419,11 +425,13 @@ export class Gate {
     if (limit.amount > everMax) {
       throw new CostExceedsLimitError(request.provider, limit.label, limit.amount, everMax);
     }
+    const max = limit.source.maxCost(now);
     return {
       kind: 'retryAt',
       atMs: now + PAUSED_RETRY_MS,
       reason: limit.reason,
-      detail: `${limit.label}: the category's share carries at most ${limit.source.maxCost(now)} of ${limit.amount}`,
+      detail: `${limit.label}: the category's share carries at most ${max} of ${limit.amount}`,
+      shareCarries: { asked: limit.amount, max },
     };
   }
 

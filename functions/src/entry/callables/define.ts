@@ -24,6 +24,9 @@ export const TIMEOUT_SECONDS: Partial<Record<ImplementedCallable, number>> = {
   forceFlush: 300,
   // Paged exports of large projects (adapters/backup.ts stops cleanly before the deadline).
   exportBackup: 540,
+  // Scheduled restores page by page (adapters/operations/backups.ts starts no page near the
+  // deadline and answers the page to resume at).
+  importBackup: 540,
   refreshRealtimeSales: 120,
 };
 
