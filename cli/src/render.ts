@@ -385,11 +385,56 @@ export function renderFlush(r: ForceFlushResult): string {
 
 export function renderStats(r: QuotaStatsResult): string {
   const head = `${time(r.fromMs)} .. ${time(r.toMs)}${r.truncated ? ' (truncated)' : ''}`;
-  if (r.totals.length === 0) return `${head}\nno usage`;
-  return `${head}\n${table(
-    ['provider', 'category', 'granted', 'deferred', 'calls', '429'],
-    r.totals.map((t) => [t.provider, t.category, t.granted, t.deferred, t.calls, t.quota429]),
-  )}`;
+  const usage =
+    r.totals.length === 0
+      ? 'no usage'
+      : table(
+          ['provider', 'category', 'granted', 'deferred', 'calls', '429'],
+          r.totals.map((t) => [t.provider, t.category, t.granted, t.deferred, t.calls, t.quota429]),
+        );
+  return [head, usage, renderUpstream(r.upstream)].join('\n');
+}
+
+/** Every instance's upstream calls over the range (fleet statistics), and the queues' depths. */
+function renderUpstream(u: QuotaStatsResult['upstream'] | undefined): string {
+  if (!u) return '';
+  const ms = (v: number | null) => (v === null ? '-' : `${Math.round(v)} ms`);
+  const rate = (v: number | null) => percent(v === null ? null : v * 100);
+  const calls =
+    u.totals.length === 0
+      ? 'no upstream calls recorded'
+      : table(
+          ['provider', 'operation', 'calls', 'errors', 'quota errors', 'p50', 'p95'],
+          u.totals.map((t) => [
+            t.provider,
+            t.operation,
+            t.calls,
+            rate(t.errorRate),
+            rate(t.quotaErrorRate),
+            ms(t.p50Ms),
+            ms(t.p95Ms),
+          ]),
+        );
+  // The newest step of each queue.
+  const latest = new Map<string, (typeof u.queues)[number]>();
+  for (const q of u.queues) {
+    const seen = latest.get(q.queue);
+    if (!seen || q.startMs >= seen.startMs) latest.set(q.queue, q);
+  }
+  const queues =
+    latest.size === 0
+      ? ''
+      : `\n${table(
+          ['queue', 'source', 'depth', 'oldest'],
+          [...latest.values()].map((q) => [
+            q.queue,
+            q.source ?? '-',
+            Math.round(q.depth),
+            duration(q.oldestAgeSeconds === null ? null : q.oldestAgeSeconds * 1000),
+          ]),
+        )}`;
+  const note = u.truncated ? ' (truncated: the oldest left out)' : '';
+  return `upstream, every instance (${u.source}s${note})\n${calls}${queues}`;
 }
 
 export function renderWarnings(r: RecentWarningsResult): string {

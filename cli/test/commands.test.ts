@@ -1,4 +1,6 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { WriteBuffer } from '../../functions/src/adapters/write-buffer.ts';
+import { FleetAccumulator } from '../../functions/src/core/fleet-stats.ts';
 import {
   type ApiFixture,
   apiFixture,
@@ -54,6 +56,21 @@ describe('status', () => {
     expect(run.stdout).toContain('cooling down');
     expect(run.stdout).toContain('(10m)');
     expect(run.stdout).not.toContain('\u001b['); // no colours in pipes
+  });
+
+  it("shows every instance's upstream calls with their latency next to the usage", async () => {
+    const acc = new FleetAccumulator();
+    const atMs = Date.now() - 60_000;
+    for (const latencyMs of [20, 30, 40, 900]) {
+      acc.add({ provider: 'keepa', operation: 'product', outcome: 'ok', latencyMs, atMs });
+    }
+    acc.add({ provider: 'keepa', operation: 'product', outcome: 'quota', latencyMs: 10, atMs });
+    const buffer = new WriteBuffer(fixture.db, { intervalMs: 1 });
+    await Promise.all(acc.drain(0).map((w) => buffer.merge(w.path, w.data)));
+    const run = await cli(fixture, ['stats', '--minutes', '10']);
+    expect(run.code, run.stderr).toBe(0);
+    expect(run.stdout).toContain('upstream, every instance (minutes)');
+    expect(run.stdout).toMatch(/│ keepa\s+│ product\s+│ 5\s+│ 20%\s+│ 20%\s+│ \d+ ms\s+│ \d+ ms/);
   });
 
   it('reads a collection', async () => {
