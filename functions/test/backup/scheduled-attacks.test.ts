@@ -1,7 +1,4 @@
-import { randomUUID } from 'node:crypto';
-import type { App } from 'firebase-admin/app';
 import { type Firestore, Query } from 'firebase-admin/firestore';
-import { getStorage } from 'firebase-admin/storage';
 import { afterAll, beforeEach, describe, expect, it, vi } from 'vitest';
 import { importBackup } from '../../src/adapters/backup';
 import type { BackupStorage } from '../../src/adapters/backup-storage';
@@ -18,7 +15,7 @@ import {
   writeScheduledBackup,
 } from '../../src/adapters/scheduled-backup';
 import * as selfQuota from '../../src/adapters/self-quota-runtime';
-import { type Actor, importBackupInput } from '../../src/core/api';
+import { importBackupInput } from '../../src/core/api';
 import { BackupError, type BackupMap, BackupTimestamp, createBackup } from '../../src/core/backup';
 import { documentSize } from '../../src/core/firestore-limits';
 import { payloadConfigSchema } from '../../src/core/payloads';
@@ -29,8 +26,8 @@ import {
   TARGET_PAGE_BYTES,
 } from '../../src/core/scheduled-backup';
 import { TIMEOUT_SECONDS } from '../../src/entry/callables/define';
-import { testFirestore } from '../support/firestore';
 import { quietLogger } from '../support/quiet-logger';
+import { ACTOR, closeFirestores, DAY, firestore, HOUR, storageFor, T0 } from './scheduled-support';
 
 /**
  * Findings of the hostile review of the scheduled backups, fixed (the review's numbers):
@@ -47,33 +44,7 @@ vi.mock('../../src/adapters/self-quota-runtime', async (original) => {
 
 quietLogger();
 
-const HOUR = 3_600_000;
-const DAY = 24 * HOUR;
-const T0 = Date.UTC(2026, 0, 10, 3, 0, 0);
-const ACTOR: Actor = { uid: 'admin-1', email: 'admin@example.com', role: 'admin' };
-
-const opened: Array<() => Promise<void>> = [];
-afterAll(async () => {
-  for (const close of opened) await close();
-});
-
-function firestore(): { db: Firestore; app: App } {
-  const { db, app, close } = testFirestore();
-  opened.push(close);
-  return { db, app };
-}
-
-const unique = (name: string) => `${name}-${randomUUID().slice(0, 8)}`;
-
-function storageFor(app: App): BackupStorage {
-  const gcs = getStorage(app);
-  return {
-    bucket: gcs.bucket(unique('backups')),
-    prefix: 'backups/',
-    spoolPrefix: 'tmp/',
-    payloads: gcs.bucket(unique('payloads')),
-  };
-}
+afterAll(closeFirestores);
 
 async function seed(db: Firestore, documents: Record<string, BackupMap>): Promise<void> {
   await importBackup(db, createBackup({ createdAt: T0, projectId: 'demo-seed', documents }), {

@@ -1,4 +1,4 @@
-import { createHash, randomUUID } from 'node:crypto';
+import { createHash } from 'node:crypto';
 import fc from 'fast-check';
 import type { App } from 'firebase-admin/app';
 import { type Firestore, Query } from 'firebase-admin/firestore';
@@ -20,7 +20,7 @@ import {
   scheduledFolder,
   writeScheduledBackup,
 } from '../../src/adapters/scheduled-backup';
-import { type Actor, AUDIT_LOG_COLLECTION, importBackupInput } from '../../src/core/api';
+import { AUDIT_LOG_COLLECTION, importBackupInput } from '../../src/core/api';
 import {
   BackupError,
   type BackupMap,
@@ -49,42 +49,22 @@ import {
   type ScheduledManifest,
   verifyManifest,
 } from '../../src/core/scheduled-backup';
-import { testFirestore } from '../support/firestore';
 import { quietLogger } from '../support/quiet-logger';
 import { fieldName, segment, values } from './arbitraries';
-
-// Firestore and Storage are the emulators the global setup started (see payloads/store.test.ts):
-// every Firestore here is its own namespace, every bucket a fresh name.
+import {
+  ACTOR,
+  closeFirestores,
+  DAY,
+  firestore,
+  HOUR,
+  storageFor,
+  T0,
+  unique,
+} from './scheduled-support';
 
 quietLogger();
 
-const HOUR = 3_600_000;
-const DAY = 24 * HOUR;
-const T0 = Date.UTC(2026, 0, 10, 3, 0, 0);
-const ACTOR: Actor = { uid: 'admin-1', email: 'admin@example.com', role: 'admin' };
-
-const opened: Array<() => Promise<void>> = [];
-afterAll(async () => {
-  for (const close of opened) await close();
-});
-
-function firestore(): { db: Firestore; app: App } {
-  const { db, app, close } = testFirestore();
-  opened.push(close);
-  return { db, app };
-}
-
-const unique = (name: string) => `${name}-${randomUUID().slice(0, 8)}`;
-
-function storageFor(app: App): BackupStorage {
-  const gcs = getStorage(app);
-  return {
-    bucket: gcs.bucket(unique('backups')),
-    prefix: 'backups/',
-    spoolPrefix: 'tmp/',
-    payloads: gcs.bucket(unique('payloads')),
-  };
-}
+afterAll(closeFirestores);
 
 /** Payloads over 64 bytes go to Cloud Storage. */
 function payloadStore(db: Firestore, bucket: Bucket): PayloadStore {

@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { AggregationStore } from '../../src/adapters/aggregation-store';
 import { aggregationConfigSchema } from '../../src/core/pipeline/aggregation';
+import { prng } from '../core/quota/fleet-sim';
 import { testFirestore } from '../support/firestore';
 import { quietLogger } from '../support/quiet-logger';
 
@@ -47,25 +48,14 @@ type Message =
   | { type: 'ack'; id: string; outcome: string; dueAtMs?: number }
   | { type: 'nack'; id: string; error: string };
 
-/** A deterministic generator, so a failing run can be replayed from its seed. */
-function random(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4_294_967_296;
-  };
-}
-
 describe('aggregation store in killed processes', () => {
   const { db, app, close } = testFirestore();
   afterAll(() => close());
 
   it(`loses nothing acknowledged, applies nothing twice, strands nothing across ${KILLS} kills`, async () => {
     expect(existsSync(COMPILED), 'build first: npm run build').toBe(true);
-    const rand = random(Number(process.env.KILL_SEED ?? 20261206));
+    // Deterministic, so a failing run can be replayed from its seed.
+    const rand = prng(Number(process.env.KILL_SEED ?? 20261206));
     const pick = <T>(values: readonly T[]): T => values[Math.floor(rand() * values.length)]!;
 
     const queue: Delivery[] = [];
