@@ -32,8 +32,7 @@ export async function recordStoredCount(
  */
 export async function recountRunningCollections(db: Firestore): Promise<string[]> {
   const moved: string[] = [];
-  for (const collection of await new CollectionsRepository(db).list()) {
-    if (collection.status !== 'running') continue;
+  for (const collection of await new CollectionsRepository(db).listRunning()) {
     for (const [marketplace, { collected }] of Object.entries(collection.marketplaces)) {
       const counted = await db
         .collection(PRODUCTS_PATH)

@@ -50,6 +50,8 @@ import { republishAllocations } from './quota/republish';
 
 /** Warnings about collections (a deadline its ETA passes), one document per episode. */
 export const COLLECTION_WARNINGS = 'collectionWarnings';
+/** Late warnings are history, not state: a TTL policy on `expiresAt` drops them after this. */
+export const COLLECTION_WARNING_RETENTION_MS = 90 * 24 * 60 * 60 * 1000;
 
 export const COLLECTIONS_PATH = 'collections';
 
@@ -199,6 +201,7 @@ export class CollectionsRepository {
             slackMs: report.deadline?.slackMs ?? null,
             ratePerHour: report.overall.ratePerHour,
             requiredRatePerHour: report.deadline?.requiredRatePerHour ?? null,
+            expiresAt: new Date(now + COLLECTION_WARNING_RETENTION_MS),
           });
           return { late: true, report };
         }
@@ -230,6 +233,15 @@ export class CollectionsRepository {
 
   async list(): Promise<Collection[]> {
     const snapshot = await this.db.collection(COLLECTIONS_PATH).get();
+    return snapshot.docs.map((doc) => parseCollection(doc.id, doc.data()));
+  }
+
+  /** The running collections only: what the heartbeat looks at, never the finished history. */
+  async listRunning(): Promise<Collection[]> {
+    const snapshot = await this.db
+      .collection(COLLECTIONS_PATH)
+      .where('status', '==', 'running')
+      .get();
     return snapshot.docs.map((doc) => parseCollection(doc.id, doc.data()));
   }
 

@@ -35,7 +35,7 @@ export async function followDeadlines(db: Firestore, now: number): Promise<Deadl
   const repository = new CollectionsRepository(db, { now: () => now });
   const judged = await repository.checkDeadlines(now);
   const config = (await loadPipelineConfig(db)).collections;
-  const raising = (await repository.list()).filter(
+  const raising = (await repository.listRunning()).filter(
     (c) => c.status === 'running' && c.deadline?.raiseShare && c.lateSince !== null,
   );
   const providers = [...new Set(raising.map((c) => c.provider))];
@@ -46,11 +46,14 @@ export async function followDeadlines(db: Firestore, now: number): Promise<Deadl
       if (!provider) return undefined;
       const categories = await readProviderCategories(db, tx, providerId);
       const snapshot = await tx.get(
-        db.collection(COLLECTIONS_PATH).where('provider', '==', providerId),
+        db
+          .collection(COLLECTIONS_PATH)
+          .where('provider', '==', providerId)
+          .where('status', '==', 'running'),
       );
       const standings: DeadlineStanding[] = [];
-      // Every collection of the provider: one without a deadline keeps its category from
-      // giving, and one still settling from its last raise neither asks nor gives.
+      // Every running collection of the provider: one without a deadline keeps its category
+      // from giving, and one still settling from its last raise neither asks nor gives.
       for (const doc of snapshot.docs) {
         const parsed = collectionSchema.safeParse(doc.data());
         if (!parsed.success) continue;

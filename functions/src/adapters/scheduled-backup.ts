@@ -25,6 +25,7 @@ import {
   backupSlotMs,
   createManifest,
   expiredBackups,
+  HOLDS_FOLDER,
   type ListedBackup,
   MANIFEST_NAME,
   type ManifestPage,
@@ -36,6 +37,9 @@ import {
   parseObjects,
   payloadDocumentProblem,
   projectBackupsFolder,
+  RESTORE_HOLD_MS,
+  restoreHoldName,
+  restoreHoldsPrefix,
   type ScheduledManifest,
   SLOTS_FOLDER,
   scheduledBackupId,
@@ -435,7 +439,7 @@ export async function listScheduledBackups(
     });
     for (const folder of (response as { prefixes?: string[] } | undefined)?.prefixes ?? []) {
       const id = folder.slice(prefix.length, -1);
-      if (`${id}/` === SLOTS_FOLDER) continue;
+      if (`${id}/` === SLOTS_FOLDER || `${id}/` === HOLDS_FOLDER) continue;
       if (scheduledBackupTimeMs(id) === undefined) {
         logger.warn({ folder }, 'not a scheduled backup: left alone');
       } else ids.push(id);
@@ -479,22 +483,102 @@ export async function deleteScheduledBackup(
  * abandoned incomplete ones; future-dated ones are left alone. Slot claims older than the
  * retention go too.
  *
- * It does not know about restores: a restore of a backup past the retention that is still
- * running when the hourly run comes (the newest complete backup is always kept) loses the rest
- * of its pages and stops (BackupImportError, `incomplete`).
+ * A backup a restore holds (restoreHold) is kept, whatever its age: the hold is checked right
+ * before the backup is deleted, and the deletion removes the manifest first, so a restore that
+ * took its hold later finds the backup incomplete or confirms its manifest before writing.
+ * Lapsed holds (a crashed restore's) go too.
  */
 export async function applyRetention(
   storage: BackupStorage,
   projectId: string,
   nowMs: number,
   retentionDays: number,
-): Promise<{ deleted: string[]; kept: string[] }> {
+): Promise<{ deleted: string[]; kept: string[]; held: string[] }> {
   const listed = await listScheduledBackups(storage, projectId);
-  const deleted = expiredBackups(listed, nowMs, retentionDays);
-  for (const id of deleted) await deleteScheduledBackup(storage, projectId, id);
+  const deleted: string[] = [];
+  const held: string[] = [];
+  for (const id of expiredBackups(listed, nowMs, retentionDays)) {
+    if (await isHeld(storage, projectId, id, nowMs)) {
+      logger.info({ id }, 'scheduled backup past its retention kept: a restore holds it');
+      held.push(id);
+      continue;
+    }
+    await deleteScheduledBackup(storage, projectId, id);
+    deleted.push(id);
+  }
   await expireSlotClaims(storage, projectId, nowMs - retentionDays * 86_400_000);
+  await expireHolds(storage, projectId, nowMs);
   const gone = new Set(deleted);
-  return { deleted, kept: listed.filter((b) => !gone.has(b.id)).map((b) => b.id) };
+  return { deleted, held, kept: listed.filter((b) => !gone.has(b.id)).map((b) => b.id) };
+}
+
+// ---- Restore holds -------------------------------------------------------------------------
+
+/** A restore's hold of one backup: renewed as pages go by, released at the end. */
+export interface RestoreHold {
+  /** Pushes the hold's end RESTORE_HOLD_MS past `nowMs` once half of it has gone by. */
+  renew(nowMs: number): Promise<void>;
+  release(): Promise<void>;
+}
+
+const holdUntil = (metadata: { metadata?: Record<string, unknown> } | undefined): number => {
+  const until = Number(metadata?.metadata?.untilMs);
+  return Number.isFinite(until) ? until : 0;
+};
+
+/**
+ * Holds backup `id` against the retention until `nowMs + RESTORE_HOLD_MS` (an object of its
+ * own per restore, so two restores of one backup never release each other's).
+ */
+export async function holdBackup(
+  storage: BackupStorage,
+  projectId: string,
+  id: string,
+  nowMs: number,
+): Promise<RestoreHold> {
+  const file = storage.bucket.file(
+    `${projectBackupsFolder(storage.prefix, projectId)}${restoreHoldName(id, randomBytes(8).toString('hex'))}`,
+  );
+  let untilMs = 0;
+  const save = async (at: number) => {
+    untilMs = at + RESTORE_HOLD_MS;
+    await file.save(`${JSON.stringify({ backup: id, until: new Date(untilMs).toISOString() })}\n`, {
+      resumable: false,
+      contentType: 'application/json',
+      metadata: { metadata: { untilMs: String(untilMs) } },
+    });
+  };
+  await save(nowMs);
+  return {
+    renew: async (at) => {
+      if (untilMs - at < RESTORE_HOLD_MS / 2) await save(at);
+    },
+    release: () => deleteQuietly(file),
+  };
+}
+
+async function holdFiles(storage: BackupStorage, projectId: string, prefix: string) {
+  const folder = projectBackupsFolder(storage.prefix, projectId);
+  const [files] = await storage.bucket.getFiles({ prefix: `${folder}${prefix}` });
+  return files;
+}
+
+/** Whether a restore holds backup `id` at `nowMs`. */
+async function isHeld(
+  storage: BackupStorage,
+  projectId: string,
+  id: string,
+  nowMs: number,
+): Promise<boolean> {
+  const files = await holdFiles(storage, projectId, restoreHoldsPrefix(id));
+  return files.some((file) => holdUntil(file.metadata) > nowMs);
+}
+
+/** Deletes the holds that lapsed (restores that crashed or never released them). */
+async function expireHolds(storage: BackupStorage, projectId: string, nowMs: number) {
+  for (const file of await holdFiles(storage, projectId, HOLDS_FOLDER)) {
+    if (holdUntil(file.metadata) <= nowMs) await deleteQuietly(file);
+  }
 }
 
 // ---- Slot claims ---------------------------------------------------------------------------
@@ -963,8 +1047,9 @@ function restorePayloadObjects(
  * - Payload objects are only created where missing, never overwritten (restorePayloadObjects):
  *   a payload whose object exists with other content is not restored (PayloadConflictError at
  *   the end, after everything else is written).
- * - The retention does not know about restores: a backup past the retention (not the newest)
- *   can be deleted by the hourly run while it is being restored, which then stops part way.
+ * - The backup is held against the retention while the restore runs (holdBackup): a backup past
+ *   its retention is not deleted under a restore, and one deleted before the restore began is
+ *   found incomplete before anything is written.
  * - With `deadlineMs`, no page starts after it: RestoreDeadlineError names the page to resume
  *   at (`fromPage`); pages before `fromPage` are still verified, but not their payload objects.
  *
@@ -982,6 +1067,25 @@ export async function restoreScheduledBackup(
   if (!BACKUP_ID.test(id) || scheduledBackupTimeMs(id) === undefined) {
     throw new BackupError('shape', `"${id}" is not a scheduled backup's id`);
   }
+  const now = options.now ?? Date.now;
+  // Held before the manifest is read: the retention either deleted it already (the restore
+  // finds it incomplete) or sees the hold and keeps the backup until the restore ends.
+  const hold = await holdBackup(storage, projectId, id, now());
+  try {
+    return await restoreHeld(db, storage, projectId, id, options, hold);
+  } finally {
+    await hold.release();
+  }
+}
+
+async function restoreHeld(
+  db: Firestore,
+  storage: BackupStorage,
+  projectId: string,
+  id: string,
+  options: ScheduledRestoreOptions,
+  hold: RestoreHold,
+): Promise<ScheduledRestoreResult> {
   const now = options.now ?? Date.now;
   const folder = scheduledFolder(storage, projectId, id);
   const manifest = await readManifest(storage, projectId, id);
@@ -1019,6 +1123,7 @@ export async function restoreScheduledBackup(
       throw new RestoreDeadlineError(id, 0, 0, fromPage, manifest.pages.length, true);
     }
     await paceFirestoreWork(db, 'backup');
+    await hold.renew(now());
     const prepared = await prepare(
       await readChecked(storage.bucket, `${folder}${page.name}`, page),
     );
@@ -1048,6 +1153,10 @@ export async function restoreScheduledBackup(
     auditIds: [],
   };
   if (result.dryRun) return result;
+  // Every page was read: the manifest still there says no retention run began deleting them.
+  if (!(await readManifest(storage, projectId, id))) {
+    throw new BackupError('incomplete', `backup ${id} of ${projectId} was deleted while read`);
+  }
 
   // Pass 2: page by page.
   const importPage =
@@ -1069,6 +1178,7 @@ export async function restoreScheduledBackup(
           false,
         );
       }
+      await hold.renew(now());
       const bytes = await readChecked(storage.bucket, `${folder}${page.name}`, page);
       const byPayload = await checkPage(
         storage,

@@ -49,6 +49,13 @@ export const SCHEDULED_FOLDER = 'scheduled/';
 export const MANIFEST_NAME = 'manifest.json';
 /** The folder of slot claims, next to a project's backups (never a backup id). */
 export const SLOTS_FOLDER = 'slots/';
+/**
+ * The folder of restore holds, next to a project's backups (never a backup id): a restore keeps
+ * one for its backup while it runs, and the retention leaves a held backup alone.
+ */
+export const HOLDS_FOLDER = 'holds/';
+/** A hold lapses this long after it was last renewed (a crashed restore holds no longer). */
+export const RESTORE_HOLD_MS = 15 * 60_000;
 
 const HOUR_MS = 3_600_000;
 const DAY_MS = 24 * HOUR_MS;
@@ -80,6 +87,16 @@ export function projectBackupsFolder(prefix: string, projectId: string): string 
 /** A slot's claim, relative to the project's folder. */
 export function slotClaimName(slotMs: number): string {
   return `${SLOTS_FOLDER}${new Date(slotMs).toISOString().replace(/[-:.]/g, '')}`;
+}
+
+/** Where a restore's hold of backup `id` is, relative to the project's folder. */
+export function restoreHoldName(id: string, token: string): string {
+  return `${HOLDS_FOLDER}${id}~${token}`;
+}
+
+/** The prefix of every hold of backup `id`, relative to the project's folder. */
+export function restoreHoldsPrefix(id: string): string {
+  return `${HOLDS_FOLDER}${id}~`;
 }
 
 /** The slot of a claim's name (relative to the project's folder), if it is one. */

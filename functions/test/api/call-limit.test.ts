@@ -2,6 +2,7 @@ import fc from 'fast-check';
 import type { HttpsError } from 'firebase-functions/v2/https';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CallLimiter } from '../../src/adapters/quota/call-limiter';
+import { callCost } from '../../src/core/api';
 import { providerSchema } from '../../src/core/config';
 import { boundedCallerLimit, CALLERS_PROVIDER, callerCategory } from '../../src/core/quota/callers';
 import { lowestBalance } from '../quota/grant-log';
@@ -301,3 +302,49 @@ function seeded(seed: number): () => number {
     return (state >>> 0) / 2 ** 32;
   };
 }
+
+describe('calls weighted by the range they read', () => {
+  let f: ApiFixture;
+  beforeAll(async () => {
+    f = await apiFixture({ callLimit: { perMinute: 120, burst: 60 } });
+  });
+  afterAll(() => f.close());
+
+  const stats = (uid: string, minutes: number) =>
+    f.callables.getQuotaStats.run(as('viewer', { minutes }, uid)).then(
+      () => undefined,
+      (e: HttpsError) => e,
+    );
+
+  it('costs a token per day of range: getQuotaStats, the sales summary, and 1 for the rest', () => {
+    expect(callCost('getQuotaStats', {})).toBe(1);
+    expect(callCost('getQuotaStats', { minutes: 1_440 })).toBe(1);
+    expect(callCost('getQuotaStats', { minutes: 1_441 })).toBe(2);
+    expect(callCost('getQuotaStats', { minutes: 43_200 })).toBe(30);
+    expect(callCost('getRealtimeSalesSummary', {})).toBe(1);
+    expect(callCost('getRealtimeSalesSummary', { sinceHours: 2_160 })).toBe(90);
+    expect(callCost('getStatus', { usageWindowMinutes: 60 })).toBe(1);
+  });
+
+  it('two 30-day reads spend a 60-call burst; a one-hour read passes a second later, not another 30 days', async () => {
+    expect(await stats('ranger', 43_200)).toBe(undefined);
+    expect(await stats('ranger', 43_200)).toBe(undefined);
+    const refused = await stats('ranger', 43_200);
+    expect(refused?.code).toBe('resource-exhausted');
+    // 30 tokens at 2 a second: most of 15 s away, where a one-token call was half a second.
+    const { retryAfterMs } = refused!.details as { retryAfterMs: number };
+    expect(retryAfterMs).toBeGreaterThan(10_000);
+    expect(retryAfterMs).toBeLessThanOrEqual(15_000);
+    f.clock.now += 1_000;
+    expect(await stats('ranger', 60)).toBe(undefined);
+    expect((await stats('ranger', 43_200))?.code).toBe('resource-exhausted');
+    // Sixty one-hour reads would have passed in the same bucket.
+    for (let i = 0; i < 60; i++) expect(await stats('hourly', 60)).toBe(undefined);
+  });
+
+  it('caps a cost at the burst, so a long read passes once the bucket is full', async () => {
+    const limiter = new CallLimiter(f.db, { perMinute: 60, burst: 5 }, { now: () => f.clock.now });
+    expect(await limiter.admit('capped', 'getQuotaStats', 30)).toEqual({ admitted: true });
+    expect(await limiter.admit('capped', 'getQuotaStats', 1)).toMatchObject({ admitted: false });
+  });
+});

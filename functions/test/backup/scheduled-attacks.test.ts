@@ -7,6 +7,7 @@ import type { OperationContext } from '../../src/adapters/operations/context';
 import { type Bucket, PayloadStore } from '../../src/adapters/payload-store';
 import {
   applyRetention,
+  holdBackup,
   listScheduledBackups,
   PayloadConflictError,
   RestoreDeadlineError,
@@ -22,6 +23,7 @@ import { payloadConfigSchema } from '../../src/core/payloads';
 import {
   DEFAULT_BACKUP_SCHEDULE,
   projectBackupsFolder,
+  RESTORE_HOLD_MS,
   slotClaimName,
   TARGET_PAGE_BYTES,
 } from '../../src/core/scheduled-backup';
@@ -499,6 +501,87 @@ describe('restoring some collections only', () => {
       { scheduled: id, project: '../x' },
     ]) {
       expect(importBackupInput.safeParse(input).success, JSON.stringify(input)).toBe(false);
+    }
+  });
+});
+
+describe('a restore racing the retention', () => {
+  /** Two backups: an old one past a 14-day retention (not the newest), and today's. */
+  async function twoBackups() {
+    const { db, app } = firestore();
+    const storage = storageFor(app);
+    await seed(db, { ...CONFIGURATION, ...products(30) });
+    const old = await writeScheduledBackup(db, storage, {
+      pageSize: 10,
+      projectId: 'demo-p',
+      now: () => T0 - 20 * DAY,
+    });
+    await writeScheduledBackup(db, storage, { pageSize: 10, projectId: 'demo-p', now: () => T0 });
+    return { storage, old };
+  }
+
+  it('the hourly retention keeps a backup while it is being restored, and the restore completes', async () => {
+    const { storage, old } = await twoBackups();
+    const target = firestore().db;
+    let pages = 0;
+    const retentions: Array<Awaited<ReturnType<typeof applyRetention>>> = [];
+    const restored = await restoreScheduledBackup(target, storage, 'demo-p', old.id, {
+      now: () => T0,
+      importPage: async (bytes, options) => {
+        // The hourly run comes between two pages.
+        if (++pages === 2) retentions.push(await applyRetention(storage, 'demo-p', T0, 14));
+        return importBackup(target, bytes, options);
+      },
+    });
+    expect(retentions[0]).toMatchObject({ deleted: [], held: [old.id] });
+    expect(restored.written).toBe(old.manifest.documents);
+    expect((await target.collection('products').count().get()).data().count).toBe(30);
+    // Released at the end: the next run deletes it.
+    expect((await applyRetention(storage, 'demo-p', T0, 14)).deleted).toEqual([old.id]);
+  });
+
+  it("a crashed restore's hold lapses: the backup goes at the first run after it", async () => {
+    const { storage, old } = await twoBackups();
+    await holdBackup(storage, 'demo-p', old.id, T0); // never released
+    expect((await applyRetention(storage, 'demo-p', T0 + RESTORE_HOLD_MS - 1, 14)).held).toEqual([
+      old.id,
+    ]);
+    const later = await applyRetention(storage, 'demo-p', T0 + RESTORE_HOLD_MS, 14);
+    expect(later).toMatchObject({ deleted: [old.id], held: [] });
+    const [holds] = await storage.bucket.getFiles({
+      prefix: `${projectBackupsFolder('backups/', 'demo-p')}holds/`,
+    });
+    expect(holds).toEqual([]);
+  });
+
+  it('a backup the retention deleted first is refused before anything is written', async () => {
+    const { storage, old } = await twoBackups();
+    await applyRetention(storage, 'demo-p', T0, 14);
+    const target = firestore().db;
+    const error = await restoreScheduledBackup(target, storage, 'demo-p', old.id).catch((e) => e);
+    expect(error).toMatchObject({ kind: 'incomplete' });
+    expect((await target.collection('products').count().get()).data().count).toBe(0);
+  });
+
+  it('a manifest gone once the pages were read stops the restore before its first write', async () => {
+    const { storage, old } = await twoBackups();
+    const target = firestore().db;
+    const pace = vi.mocked(selfQuota.paceFirestoreWork);
+    const actual = pace.getMockImplementation()!;
+    let calls = 0;
+    // The last page of the reading pass: a retention that missed the hold deletes the backup.
+    pace.mockImplementation(async (db, work) => {
+      if (++calls === old.manifest.pages.length) {
+        await storage.bucket.file(`${old.folder}manifest.json`).delete();
+      }
+      return actual(db, work);
+    });
+    try {
+      const error = await restoreScheduledBackup(target, storage, 'demo-p', old.id).catch((e) => e);
+      expect(error).toMatchObject({ kind: 'incomplete' });
+      expect((await target.collection('products').count().get()).data().count).toBe(0);
+    } finally {
+      pace.mockImplementation(actual);
     }
   });
 });

@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { COLLECTION_WARNINGS } from '../../src/adapters/collections-repository';
 import { QUOTA_COLLECTIONS } from '../../src/adapters/quota/collections';
 import { BATCH_MARKER_COLLECTION } from '../../src/adapters/write-buffer';
 import { FLEET_HOUR_COLLECTION, FLEET_MINUTE_COLLECTION } from '../../src/core/fleet-stats';
@@ -25,6 +26,7 @@ describe('firestore.indexes.json', () => {
     BATCH_MARKER_COLLECTION,
     'usageStats',
     'selfQuotaWarnings',
+    COLLECTION_WARNINGS,
     'aggregationStats',
     FLEET_MINUTE_COLLECTION,
     FLEET_HOUR_COLLECTION,

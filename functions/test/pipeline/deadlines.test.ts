@@ -1,6 +1,8 @@
 import type { Firestore } from 'firebase-admin/firestore';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { recountRunningCollections } from '../../src/adapters/collection-progress';
 import {
+  COLLECTION_WARNING_RETENTION_MS,
   COLLECTION_WARNINGS,
   CollectionsRepository,
 } from '../../src/adapters/collections-repository';
@@ -8,6 +10,7 @@ import { followDeadlines } from '../../src/adapters/deadline-allocation';
 import { type Collection, startCollection } from '../../src/core/pipeline/collections';
 import { testFirestore } from '../support/firestore';
 import { quietLogger } from '../support/quiet-logger';
+import { recordReads } from '../support/reads';
 
 /**
  * Deadlines on Firestore, as the heartbeat follows them: a collection whose ETA passes its
@@ -82,6 +85,10 @@ describe('following collection deadlines', () => {
     expect(warnings.docs.map((d) => d.data())).toEqual([
       expect.objectContaining({ collection: 'late', kind: 'deadline', at: T0 }),
     ]);
+    // Warnings expire through the TTL policy on `expiresAt` (firestore.indexes.json).
+    expect(warnings.docs[0]!.get('expiresAt').toMillis()).toBe(
+      T0 + COLLECTION_WARNING_RETENTION_MS,
+    );
     const audit = await db.doc(`auditLog/${first.raised[0]!.auditId}`).get();
     expect(audit.data()).toMatchObject({
       who: { uid: 'tollgate' },
@@ -128,5 +135,31 @@ describe('following collection deadlines', () => {
     const result = await followDeadlines(db, T0);
     expect(result).toMatchObject({ late: ['late'], raised: [] });
     expect([await share('a'), await share('b')]).toEqual([20, 40]);
+  });
+});
+
+describe("the heartbeat's reads", () => {
+  it('reads the running collections, never the finished ones piling up', async () => {
+    await put('late', 'a', 100, 30, 50);
+    const done = db.batch();
+    for (let i = 0; i < 40; i++) {
+      const { collection } = startCollection(
+        undefined,
+        { id: `old-${i}`, provider: 'p', category: 'c', targets: { m: 10 } },
+        T0 - 100 * HOUR,
+      );
+      done.set(db.doc(`collections/old-${i}`), { ...collection, status: 'completed' });
+    }
+    await done.commit();
+    const reads = recordReads();
+    try {
+      await recountRunningCollections(db);
+      await followDeadlines(db, T0);
+      const collectionQueries = reads.queries.filter((q) => q.collection === 'collections');
+      expect(collectionQueries.length).toBeGreaterThan(0);
+      for (const query of collectionQueries) expect(query.documents).toBeLessThanOrEqual(1);
+    } finally {
+      reads.restore();
+    }
   });
 });

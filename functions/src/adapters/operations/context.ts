@@ -48,7 +48,7 @@ export interface OperationDeps {
    * The per-user call limit every callable asks before its operation (production: the gate's
    * built-in callers provider). Absent, calls are not limited.
    */
-  callLimit?: { admit(uid: string, callable: string): Promise<CallAdmission> };
+  callLimit?: { admit(uid: string, callable: string, cost?: number): Promise<CallAdmission> };
   /**
    * Hands out a collection's next batch now (production: its provider's batch starter, as the
    * batches schedule runs it); a restart re-issues lost work through it. Absent, a restart

@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { Firestore } from 'firebase-admin/firestore';
 import {
+  boundedCallerLimit,
   CALLERS_PROVIDER,
   CallerContexts,
   type CallerRateLimit,
@@ -37,7 +38,7 @@ export class CallLimiter {
   /** Per user: the admission under way; a user's calls are admitted one after another. */
   private readonly queues = new Map<string, Promise<unknown>>();
   /** Per user: refused until then (answered from memory, without claiming). */
-  private readonly refusedUntil = new Map<string, number>();
+  private readonly refusedUntil = new Map<string, { untilMs: number; cost: number }>();
   private readonly now: () => number;
   private readonly build: () => Gate;
   private readonly maxUsers: number;
@@ -75,14 +76,22 @@ export class CallLimiter {
     this.refusedUntil.clear();
   }
 
-  admit(uid: string, callable: string): Promise<CallAdmission> {
+  /**
+   * Admits one call of `callable` costing `cost` tokens of the user's bucket (callCost; capped
+   * at the burst, so any call can pass once the bucket is full).
+   */
+  admit(uid: string, callable: string, cost = 1): Promise<CallAdmission> {
     const category = callerCategory(uid);
+    const tokens = Math.min(
+      Math.max(1, Math.ceil(Number.isFinite(cost) ? cost : 1)),
+      boundedCallerLimit(this.limit).burst,
+    );
     // One at a time per user: concurrent calls would share one claim run sized for one token
     // and be refused while tokens are there to claim.
     const previous = this.queues.get(category) ?? Promise.resolve();
     const next = previous.then(
-      () => this.admitNow(category, callable),
-      () => this.admitNow(category, callable),
+      () => this.admitNow(category, callable, tokens),
+      () => this.admitNow(category, callable, tokens),
     );
     this.queues.set(category, next);
     const forget = () => {
@@ -93,24 +102,26 @@ export class CallLimiter {
     return next;
   }
 
-  private async admitNow(category: string, callable: string): Promise<CallAdmission> {
+  private async admitNow(category: string, callable: string, cost: number): Promise<CallAdmission> {
     const now = this.now();
-    const until = this.refusedUntil.get(category);
-    if (until !== undefined && until > now)
-      return this.count(callable, { admitted: false, retryAtMs: until });
-    this.refusedUntil.delete(category);
+    const refused = this.refusedUntil.get(category);
+    // A refusal answers from memory for calls costing as much or more; a cheaper one may pass.
+    if (refused !== undefined && refused.untilMs > now && cost >= refused.cost)
+      return this.count(callable, { admitted: false, retryAtMs: refused.untilMs });
+    if (refused !== undefined && refused.untilMs <= now) this.refusedUntil.delete(category);
     if (!this.users.has(category) && this.users.size >= this.maxUsers) this.fresh();
     this.users.add(category);
     const decision = await this.gate.acquire({
       provider: CALLERS_PROVIDER,
       category,
+      cost,
       maxWaitMs: 0,
     });
     if (decision.kind === 'granted') {
       decision.release();
       return this.count(callable, { admitted: true });
     }
-    this.refusedUntil.set(category, decision.atMs);
+    this.refusedUntil.set(category, { untilMs: decision.atMs, cost });
     return this.count(callable, { admitted: false, retryAtMs: decision.atMs });
   }
 

@@ -39,7 +39,7 @@ import { SalesRepository } from '../sales-repository';
 import { enqueueTask } from '../task-queue';
 import { registerWorkHandler } from '../work-handlers';
 import type { WorkHandler } from '../work-runner';
-import { instanceWriteBuffer } from '../write-buffer';
+import { installShutdownFlush, instanceWriteBuffer } from '../write-buffer';
 import { KeepaClient } from './keepa';
 import { createKeepaIngestFetchers, discoverDeals } from './keepa-ingest';
 import {
@@ -274,17 +274,20 @@ function instanceProgress(): ProgressBuffer {
       },
       () => undefined,
     );
+    progress = new ProgressBuffer(
+      async (collection, marketplace) => {
+        await recordStoredCount(db(), collection, marketplace);
+        progressSettings = (await loadPipelineConfig(db())).collections;
+      },
+      {
+        batch: () => progressSettings.progressBatch,
+        flushMs: () => progressSettings.progressFlushSeconds * 1000,
+      },
+    );
+    // Scale-in sends SIGTERM: record what the instance holds rather than wait for a recount.
+    const buffer = progress;
+    installShutdownFlush({ flush: () => buffer.flushAll() });
   }
-  progress ??= new ProgressBuffer(
-    async (collection, marketplace) => {
-      await recordStoredCount(db(), collection, marketplace);
-      progressSettings = (await loadPipelineConfig(db())).collections;
-    },
-    {
-      batch: () => progressSettings.progressBatch,
-      flushMs: () => progressSettings.progressFlushSeconds * 1000,
-    },
-  );
   return progress;
 }
 

@@ -1,5 +1,6 @@
 /** The operator/client API: roles, input schemas, result types, the callable registry. */
 export * from './audit';
+export * from './call-cost';
 export * from './errors';
 export * from './inputs';
 export * from './registry';

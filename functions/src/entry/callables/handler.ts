@@ -5,6 +5,7 @@ import {
   type Actor,
   type CallableResult,
   callableRegistry,
+  callCost,
   fieldIssues,
   hasRole,
   type ImplementedCallable,
@@ -56,7 +57,8 @@ export function callableHandler<N extends ImplementedCallable>(
     if (resolved.callLimit) {
       let admission: CallAdmission;
       try {
-        admission = await resolved.callLimit.admit(auth.uid, name);
+        // A call reading a long range draws a token per day of it (callCost).
+        admission = await resolved.callLimit.admit(auth.uid, name, callCost(name, parsed.data));
       } catch (error) {
         throw toHttpsError(error);
       }
