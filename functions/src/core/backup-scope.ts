@@ -1,4 +1,4 @@
-import { AUDIT_LOG_COLLECTION } from './api/audit';
+import { AUDIT_LOG_COLLECTION } from './api/audit-log';
 
 /**
  * What a backup may hold and what a restore may write: configuration and the state that would

@@ -1,7 +1,8 @@
 import { z } from 'zod';
 import { keepaDomainIdProblem } from './keepa';
+import { type Limit, limitSchema, type windowUnits } from './limit-schema';
 import { DEFAULT_MAX_RETRY_AFTER_SECONDS } from './quota/cooldown';
-import { lineReserve, lineShape, maxGrantable } from './quota/limits';
+import { lineReserve, lineShape, maxGrantable } from './quota/limit-shape';
 import { upstreamUrlSchema } from './upstream-url';
 
 /**
@@ -11,58 +12,19 @@ import { upstreamUrlSchema } from './upstream-url';
  */
 
 const positive = z.number().positive();
-/** Token numbers must stay exact doubles (see quota/limits.ts LINE_EPOCH_MS). */
-const rate = positive.max(1_000_000, 'at most 1,000,000 per second');
 const nonNegative = z.number().nonnegative();
 /** Cooldowns of any origin end within this (a Timestamp holds far more; nothing needs more). */
 const MAX_COOLDOWN_SECONDS = 30 * 86_400;
 
-/** Below 2 a bucket cannot be shared exactly (see quota/token-line.ts). */
-const bucketSize = z.number().min(2, 'must be at least 2');
-/** Tokens one claim document buys; derived from the rate when absent. */
-const blockTokens = z.number().int().positive().optional();
-
-export const tokenBucketLimit = z.object({
-  kind: z.literal('tokenBucket'),
-  capacity: bucketSize,
-  refillPerSecond: rate,
-  /** Keepa lets a call run while the balance is positive and drives it below zero. */
-  allowNegative: z.boolean().default(false),
-  /** Stop granting once the balance would drop below capacity - burstThreshold. */
-  burstThreshold: bucketSize.optional(),
-  blockTokens,
-});
-
-export const windowUnits = ['second', 'minute', 'hour', 'day', 'month'] as const;
-export const windowLimit = z.object({
-  kind: z.literal('window'),
-  unit: z.enum(windowUnits),
-  limit: positive,
-  /** What the window counts: call cost (default), requests, or bytes (proxy traffic). */
-  measure: z.enum(['cost', 'requests', 'bytes']).default('cost'),
-  blockTokens,
-});
-
-export const operationLimit = z.object({
-  kind: z.literal('operation'),
-  operation: z.string().min(1),
-  ratePerSecond: rate,
-  burst: bucketSize,
-  blockTokens,
-});
-
-export const concurrencyLimit = z.object({
-  kind: z.literal('concurrency'),
-  max: z.number().int().positive(),
-});
-
-export const limitSchema = z.discriminatedUnion('kind', [
+export {
+  concurrencyLimit,
+  type Limit,
+  limitSchema,
+  operationLimit,
   tokenBucketLimit,
   windowLimit,
-  operationLimit,
-  concurrencyLimit,
-]);
-export type Limit = z.infer<typeof limitSchema>;
+  windowUnits,
+} from './limit-schema';
 
 /** The shortest length of each window unit (a month is at least 28 days). */
 const WINDOW_MIN_MS: Record<(typeof windowUnits)[number], number> = {

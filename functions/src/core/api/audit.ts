@@ -1,12 +1,7 @@
 import type { CallableName } from './registry';
 import type { Role } from './roles';
 
-/**
- * The audit log: one `auditLog/{autoId}` document per change, written in the same transaction
- * or batch as the change itself, so there is never a change without its entry nor an entry
- * without its change.
- */
-export const AUDIT_LOG_COLLECTION = 'auditLog';
+export { AUDIT_LOG_COLLECTION } from './audit-log';
 
 /** Who called, as the ID token said. */
 export interface Actor {

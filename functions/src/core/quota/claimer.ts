@@ -1,8 +1,7 @@
 import type { DemandMeter } from './demand';
-import type { PageOutcome, ReturnWindow } from './gate';
 import type { Ledger } from './ledger';
 import type { PlannedLimit } from './limits';
-import type { BlockRef, OwnedBlock } from './token-source';
+import type { BlockRef, OwnedBlock, PageOutcome, ReturnWindow } from './token-source';
 import { windowAt } from './windows';
 
 /** An instance takes a whole page when its demand would spend it within this time. */

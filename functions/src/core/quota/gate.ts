@@ -19,7 +19,7 @@ import {
   withAmounts,
 } from './limits';
 import { type TokenLine, validSpan } from './token-line';
-import type { BlockRef, OwnedBlock, TokenSource } from './token-source';
+import type { BlockRef, OwnedBlock, PageOutcome, ReturnWindow, TokenSource } from './token-source';
 import { windowAt } from './windows';
 
 export type RetryReason =
@@ -89,7 +89,8 @@ export interface GateContext {
   meterBlockedUntilMs?: number;
 }
 
-export type PageOutcome = 'won' | 'split' | 'taken';
+// Declared beside the blocks they are about; claimer.ts needs them without importing the gate.
+export type { PageOutcome, ReturnWindow } from './token-source';
 
 export interface SlotLease {
   release(): void;
@@ -120,11 +121,6 @@ export interface GatePorts {
 }
 
 /** A fixed window whose returned tokens are asked for: [startMs, endMs). */
-export interface ReturnWindow {
-  startMs: number;
-  endMs: number;
-}
-
 export const MAINTENANCE_RETRY_MS = 5 * 60_000;
 export const PAUSED_RETRY_MS = 5 * 60_000;
 export const CONCURRENCY_RETRY_MS = 1_000;

@@ -37,6 +37,15 @@ export interface BlockRef {
   page?: BlockRef;
 }
 
+/** How claiming a whole page ended: this instance won it, found it split, or lost it. */
+export type PageOutcome = 'won' | 'split' | 'taken';
+
+/** The span of tokens whose given-back blocks a claim may take again. */
+export interface ReturnWindow {
+  startMs: number;
+  endMs: number;
+}
+
 export const PAGE_BLOCKS = 8;
 
 /**

@@ -1,4 +1,4 @@
-import type { windowUnits } from '../config';
+import type { windowUnits } from '../limit-schema';
 
 export type WindowUnit = (typeof windowUnits)[number];
 
