@@ -84,6 +84,13 @@ export function duration(ms: number | null | undefined): string {
   return `${Math.floor(h / 24)}d ${h % 24}h`;
 }
 
+/**
+ * An epoch-ms time as ISO text; '-' for none and for values no Date holds (not finite, or
+ * |ms| > 8.64e15: an ETA of a collection far from its target), which would throw RangeError.
+ */
 export function time(ms: number | null | undefined): string {
-  return ms === null || ms === undefined ? '-' : new Date(ms).toISOString();
+  if (ms === null || ms === undefined || !Number.isFinite(ms) || Math.abs(ms) > 8.64e15) {
+    return '-';
+  }
+  return new Date(ms).toISOString();
 }

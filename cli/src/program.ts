@@ -8,9 +8,11 @@ import { type Failure, toFailure, UsageError } from './errors.ts';
 import { exportWithProgress, importWithAudit, observeProductPages, productCount } from './jobs.ts';
 import { noProgress, type Progress, type Stream, table, terminalProgress } from './output.ts';
 import {
+  renderAuditLog,
   renderCategoryChange,
   renderClearCooldown,
   renderCollection,
+  renderCollections,
   renderExport,
   renderFlags,
   renderFlush,
@@ -28,6 +30,7 @@ import {
   renderValidationReport,
   renderWarnings,
 } from './render.ts';
+import { PROGRESS_FROM_MS, parseReplayTime, readPolicyFile, renderReplay } from './replay.ts';
 import { isRunnable, type Runnable, runnableName, runOperation } from './run.ts';
 import {
   adcPrincipal,
@@ -288,6 +291,34 @@ export async function runCli(argv: readonly string[], options: CliOptions): Prom
       action(async (run, id: string) => {
         run.print(await run.call('getCollectionStatus', { id }), renderCollection);
       }),
+    );
+
+  program
+    .command('collections')
+    .description('every collection: progress, phase, rate, ETA (listCollections)')
+    .option('--status <status>', 'only running, paused, completed or stalled ones')
+    .option('--limit <n>', 'at most this many (default 100, at most 200)', number('--limit'))
+    .action(
+      action(async (run, opts: { status?: string; limit?: number }) => {
+        run.print(await run.call('listCollections', opts), renderCollections);
+      }),
+    );
+
+  program
+    .command('audit')
+    .description('the audit log, newest first (listAuditLog)')
+    .option('--limit <n>', 'at most this many (default 50, at most 200)', number('--limit'))
+    .option('--after <id>', 'the page after this entry (as the previous page says)')
+    .option('--what <callable>', "only this callable's entries")
+    .option('--target <path>', 'only entries about this document, e.g. categories/deals')
+    .action(
+      action(
+        async (run, opts: { limit?: number; after?: string; what?: string; target?: string }) => {
+          const { after, ...rest } = opts;
+          const input = after === undefined ? rest : { ...rest, startAfter: after };
+          run.print(await run.call('listAuditLog', input), renderAuditLog);
+        },
+      ),
     );
 
   program
@@ -601,6 +632,66 @@ export async function runCli(argv: readonly string[], options: CliOptions): Prom
       action(async (run, opts: { provider?: string; category?: string; minutes?: number }) => {
         run.print(await run.call('getQuotaStats', opts), renderStats);
       }),
+    );
+
+  program
+    .command('replay')
+    .description(
+      'replay recorded demand under the current policy and a proposed one, side by side (simulatePolicy)',
+    )
+    .requiredOption('--from <time>', 'start: now, -<n>[smhd], ISO 8601 or epoch ms')
+    .requiredOption('--to <time>', 'end (at most 24 hours after --from)')
+    .requiredOption(
+      '--policy <file>',
+      'JSON: {"providers": [...], "categories": [...], "flags": {...}}, documents by id',
+    )
+    .option('--provider <id>', "only this provider's demand")
+    .option('--instances <n>', 'simulated instances (10)', number('--instances'))
+    .option('--seed <n>', 'random seed (1)', number('--seed'))
+    .action(
+      action(
+        async (
+          run,
+          opts: {
+            from: string;
+            to: string;
+            policy: string;
+            provider?: string;
+            instances?: number;
+            seed?: number;
+          },
+        ) => {
+          const nowMs = Date.now();
+          const from = parseReplayTime(opts.from, nowMs, '--from');
+          const to = parseReplayTime(opts.to, nowMs, '--to');
+          const input = {
+            from,
+            to,
+            policy: await readPolicyFile(opts.policy),
+            ...(opts.provider ? { provider: opts.provider } : {}),
+            ...(opts.instances === undefined ? {} : { instances: opts.instances }),
+            ...(opts.seed === undefined ? {} : { seed: opts.seed }),
+          };
+          // Long ranges take a while: a bar over the simulated minutes of both runs.
+          const minutes = Math.max(1, Math.ceil((2 * (to - from)) / 60_000));
+          const bar = to - from >= PROGRESS_FROM_MS ? run.progress.start('replay', minutes) : null;
+          let shown = 0;
+          try {
+            const result = await run.call('simulatePolicy', input, {
+              onReplayProgress: (doneMs) => {
+                const done = Math.floor(doneMs / 60_000);
+                if (bar && done > shown) {
+                  bar.increment(done - shown);
+                  shown = done;
+                }
+              },
+            });
+            run.print(result, renderReplay);
+          } finally {
+            bar?.stop();
+          }
+        },
+      ),
     );
 
   program

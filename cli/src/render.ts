@@ -4,6 +4,8 @@ import type {
   ClearCooldownResult,
   CollectionStatusResult,
   ForceFlushResult,
+  ListAuditLogResult,
+  ListCollectionsResult,
   PurgeProviderQueuesResult,
   QuotaStatsResult,
   RecentWarningsResult,
@@ -45,6 +47,12 @@ export function renderStatus(s: StatusResult): string {
     ['at', time(s.nowMs)],
     ['maintenance', s.maintenance ? 'ON (no grants)' : 'off'],
     [
+      'heartbeat',
+      s.heartbeat.lastBeatMs === null
+        ? 'no beat yet'
+        : `${time(s.heartbeat.lastBeatMs)} (${duration(s.nowMs - s.heartbeat.lastBeatMs)} ago)`,
+    ],
+    [
       'flags',
       Object.entries(s.flags)
         .map(([k, v]) => `${k}=${cell(v)}`)
@@ -78,7 +86,9 @@ export function renderStatus(s: StatusResult): string {
       c.provider,
       percent(c.configuredSharePercent),
       percent(c.effectiveSharePercent),
-      percent(c.publishedSharePercent),
+      `${percent(c.publishedSharePercent)}${c.pendingShares
+        .map((p) => `\n${percent(p.percent)} from ${time(p.effectiveAtMs)}`)
+        .join('')}`,
       percent(c.overridePercent),
       c.priority,
       c.paused,
@@ -146,7 +156,60 @@ export function renderCollection(c: CollectionStatusResult): string {
       m.etaAt === null ? '-' : time(m.etaAt),
     ]),
   );
-  return `${header}\n${progress}`;
+  const phases = table(
+    ['phase', 'from', 'share', 'began', 'ended', 'lasted'],
+    c.phaseTimeline.map((p) => [
+      p.phase,
+      p.fromPercent === null ? '-' : percent(p.fromPercent),
+      percent(p.sharePercent),
+      time(p.startedAt),
+      p.endedAt === null ? '(current)' : time(p.endedAt),
+      duration(p.durationMs),
+    ]),
+  );
+  return `${header}\n${progress}\n${phases}`;
+}
+
+export function renderCollections(r: ListCollectionsResult): string {
+  const rows = table(
+    ['collection', 'provider / category', 'status', 'phase', 'done', 'per hour', 'eta', 'deadline'],
+    r.collections.map((c) => [
+      c.id,
+      `${c.provider} / ${c.category}`,
+      c.status,
+      c.phase,
+      `${c.overall.collected}/${c.overall.target} (${percent(c.overall.percent)})`,
+      c.overall.ratePerHour,
+      c.overall.etaAt === null ? '-' : time(c.overall.etaAt),
+      c.deadline ? `${time(c.deadline.atMs)}${c.deadline.onTrack === false ? ' (late)' : ''}` : '-',
+    ]),
+  );
+  const notes = [
+    r.truncated ? 'more collections than listed (raise --limit, or filter by --status)' : '',
+    r.unreadable.length > 0 ? `unreadable documents: ${r.unreadable.join(', ')}` : '',
+  ].filter(Boolean);
+  return [r.collections.length === 0 ? 'no collections' : rows, ...notes].join('\n');
+}
+
+function brief(value: unknown): string {
+  const text = JSON.stringify(value ?? null);
+  return text.length > 120 ? `${text.slice(0, 117)}...` : text;
+}
+
+export function renderAuditLog(r: ListAuditLogResult): string {
+  const rows = table(
+    ['at', 'who', 'what', 'target', 'before', 'after'],
+    r.entries.map((e) => [
+      time(e.atMs),
+      e.who.email ?? e.who.uid,
+      e.what,
+      e.target,
+      brief(e.before),
+      brief(e.after),
+    ]),
+  );
+  const next = r.nextCursor ? `\nmore: --after ${r.nextCursor}` : '';
+  return `${r.entries.length === 0 ? 'no entries' : rows}${next}`;
 }
 
 function deadlineRows(d: CollectionStatusResult['deadline']): Array<[string, unknown]> {

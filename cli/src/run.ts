@@ -48,7 +48,11 @@ export async function runOperation<N extends Runnable>(
   actor: Actor,
   name: N,
   raw: unknown,
-  overrides: { db?: Firestore } = {},
+  overrides: {
+    db?: Firestore;
+    /** simulatePolicy's progress (the replay's simulated time), for a progress bar. */
+    onReplayProgress?: (doneMs: number, totalMs: number) => void;
+  } = {},
 ): Promise<CallableResult<N>> {
   const input = raw ?? {};
   const schema = callableRegistry[name].input;

@@ -80,6 +80,47 @@ describe('status', () => {
     expect(run.stdout).toMatch(/│ takealot\s+│ 0\s+│ 100/);
   });
 
+  it('lists the collections, and the phase timeline of one', async () => {
+    const run = await writesNothing(['collections', '--status', 'running']);
+    expect(run.code, run.stderr).toBe(0);
+    expect(run.stdout).toMatch(new RegExp(`│ ${SEED_COLLECTION}\\s+│ keepa / deals\\s+│ running`));
+    const json = JSON.parse((await cli(fixture, ['--json', 'collections'])).stdout);
+    expect(json).toMatchObject({ truncated: false, collections: [{ id: SEED_COLLECTION }] });
+    const bad = await cli(fixture, ['collections', '--status', 'done']);
+    expect(bad.code).toBe(1);
+    expect(bad.stderr).toContain('status');
+    const one = await cli(fixture, ['collection', SEED_COLLECTION]);
+    expect(one.stdout).toMatch(/│ 1\s+│ 0%\s+│ 15%.*│ \(current\)/);
+  });
+
+  it('lists the audit log, newest first, a page at a time', async () => {
+    await cli(fixture, ['allocate', 'deals', '35']);
+    // Entries are ordered by their time: the fixture's clock moves, so the newest is the 36%.
+    fixture.clock.now += 1_000;
+    await cli(fixture, ['allocate', 'deals', '36']);
+    const run = await writesNothing(['audit', '--limit', '1']);
+    expect(run.code, run.stderr).toBe(0);
+    expect(run.stdout).toMatch(/setCategoryAllocation\s+│ categories\/deals/);
+    expect(run.stdout).toContain('"sharePercent":36');
+    const cursor = /more: --after (\S+)/.exec(run.stdout)?.[1];
+    expect(cursor).toBeDefined();
+    const next = JSON.parse(
+      (
+        await cli(fixture, [
+          '--json',
+          'audit',
+          '--after',
+          cursor!,
+          '--what',
+          'setCategoryAllocation',
+        ])
+      ).stdout,
+    );
+    expect(next.entries).toHaveLength(1);
+    expect(next.entries[0].after).toMatchObject({ sharePercent: 35 });
+    expect(next.nextCursor).toBeNull();
+  });
+
   it('answers not-found for a collection that does not exist (exit 1)', async () => {
     const run = await writesNothing(['collection', 'nope']);
     expect(run.code).toBe(1);

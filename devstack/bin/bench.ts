@@ -16,6 +16,7 @@ import {
 import { meteredSleep, roundMs, roundSummary } from '../src/bench/latency.ts';
 import { runPipelineBench } from '../src/bench/pipeline-bench.ts';
 import { remoteUpstream } from '../src/bench/remote-upstream.ts';
+import { runReplayBench } from '../src/bench/replay-bench.ts';
 import { EnginePool, tollgateLimiter } from '../src/bench/tollgate-limiter.ts';
 import { runWriteBufferBench } from '../src/bench/write-buffer-bench.ts';
 
@@ -210,6 +211,15 @@ try {
       ratio: round(pipeline.ratio, 3),
     };
   }
+  if (runs('replay')) {
+    const hours = flag('replay-hours', 6);
+    log(`replay: ${hours} h of recorded demand, current and proposed policy…`);
+    result.replay = await runReplayBench({
+      hours,
+      callsPerSecond: flag('replay-rate', 8),
+      instances: 10,
+    });
+  }
   const targets = targetRows({ ours, baseline, oursFast, baselineFast, churn });
   result.targets = targets;
 
@@ -242,6 +252,10 @@ try {
       });
       console.log('churn: deferrals by reason (a worker stops when told to retry after the cap):');
       console.table(c.deferralsByReason);
+    }
+    if (result.replay) {
+      console.log('replay: simulated seconds per wall second (both policies):');
+      console.table({ replay: result.replay });
     }
     if (result.writeBuffer) console.table({ writeBuffer: result.writeBuffer });
     if (result.pipeline) {

@@ -1,3 +1,4 @@
+import { DEMO_PASSWORD, dashboardSignInLink } from '../src/auth.ts';
 import { startDemo } from '../src/demo.ts';
 import { startStack } from '../src/stack.ts';
 
@@ -19,6 +20,10 @@ const { urls, projectId, region } = stack;
 const demo = await startDemo(stack, { log: (line) => console.log(line) });
 const base = `${urls.functions}/${projectId}/${region}`;
 console.log(`
+Tollgate dashboard: ${urls.hosting}/
+  signed in as the demo operator: ${dashboardSignInLink(urls.hosting, demo.users.operator)}
+  (or sign in as ${demo.users.viewer} / ${demo.users.operator}, password ${DEMO_PASSWORD})
+
 Tollgate local stack is up (project ${projectId}), with sandbox upstreams and demo collections.
   health        ${urls.health}   (status only; the report: -H "authorization: Bearer $METRICS")
   metrics       curl -s -H "authorization: Bearer $METRICS" ${base}/metrics
@@ -26,7 +31,7 @@ Tollgate local stack is up (project ${projectId}), with sandbox upstreams and de
   getStatus     curl -s -X POST -H 'content-type: application/json' -H "authorization: Bearer $TOKEN" -d '{"data":{}}' ${base}/getStatus
                 (TOKEN: an operator's ID token, written to .tollgate/operator-token)
   functions     ${urls.functions}
-  hosting       ${urls.hosting}
+  hosting       ${urls.hosting} (the dashboard)
   auth          ${urls.auth}
   cloud tasks   ${urls.tasks}
   firestore     ${urls.firestore} (FIRESTORE_EMULATOR_HOST)

@@ -13,7 +13,9 @@ export interface SignedIn {
 }
 
 const API_KEY = 'fake-api-key'; // the emulator accepts any key
-const PASSWORD = 'tollgate-local';
+/** The password of every local user (the Auth emulator only). */
+export const DEMO_PASSWORD = 'tollgate-local';
+const PASSWORD = DEMO_PASSWORD;
 
 async function post(url: string, body: unknown, owner = false): Promise<Record<string, unknown>> {
   const response = await fetch(url, {
@@ -51,6 +53,15 @@ export async function signInWithRole(
   );
   const signedIn = await post(`${base}/accounts:signInWithPassword?key=${API_KEY}`, credentials);
   return { uid, email, idToken: signedIn.idToken as string };
+}
+
+/**
+ * A link that opens the dashboard on the Hosting emulator signed in as a local user: the page
+ * honours `#signin=` only while it is connected to the Auth emulator (dashboard/src/firebase.ts).
+ */
+export function dashboardSignInLink(hostingUrl: string, email: string): string {
+  const fragment = new URLSearchParams({ signin: email, password: PASSWORD }).toString();
+  return `${hostingUrl}/#${fragment}`;
 }
 
 /** Calls a callable function over HTTP, as the Firebase client SDKs do. */

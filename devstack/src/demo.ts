@@ -23,6 +23,8 @@ export interface DemoOptions {
 export interface Demo {
   /** An operator's ID token for curl and the CLI (valid for an hour). */
   operatorToken: string;
+  /** The demo users (Auth emulator, password DEMO_PASSWORD): the dashboard's sign-in. */
+  users: { operator: string; viewer: string };
   stop(): Promise<void>;
 }
 
@@ -53,6 +55,12 @@ export async function startDemo(stack: Stack, options: DemoOptions): Promise<Dem
     stack.projectId,
     'demo-operator@tollgate.local',
     'operator',
+  );
+  const viewer = await signInWithRole(
+    stack.urls.auth,
+    stack.projectId,
+    'demo-viewer@tollgate.local',
+    'viewer',
   );
   const { app, db } = adminFirestoreAt(stack.projectId, stack.urls.firestore, `demo-${Date.now()}`);
 
@@ -105,6 +113,7 @@ export async function startDemo(stack: Stack, options: DemoOptions): Promise<Dem
 
   return {
     operatorToken: operator.idToken,
+    users: { operator: operator.email, viewer: viewer.email },
     stop: async () => {
       for (const timer of timers) clearTimeout(timer);
       await deleteApp(app);

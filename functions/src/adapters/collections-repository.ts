@@ -231,9 +231,14 @@ export class CollectionsRepository {
     return { late, onTrack };
   }
 
+  /**
+   * Every collection that parses. A document that does not (written by hand, or by an older
+   * version) is logged at ERROR and left out: one bad document must not stop the schedules that
+   * walk every collection (batches, recounts, deadlines) for all the others.
+   */
   async list(): Promise<Collection[]> {
     const snapshot = await this.db.collection(COLLECTIONS_PATH).get();
-    return snapshot.docs.map((doc) => parseCollection(doc.id, doc.data()));
+    return readable(snapshot.docs);
   }
 
   /** The running collections only: what the heartbeat looks at, never the finished history. */
@@ -242,7 +247,7 @@ export class CollectionsRepository {
       .collection(COLLECTIONS_PATH)
       .where('status', '==', 'running')
       .get();
-    return snapshot.docs.map((doc) => parseCollection(doc.id, doc.data()));
+    return readable(snapshot.docs);
   }
 
   /** The status report, with the category's effective share (after pauses and redistribution). */
@@ -360,6 +365,17 @@ export function collectionsRepository(options: CollectionsRepositoryOptions = {}
 function existing(id: string, current: Collection | undefined): Collection {
   if (!current) throw new CollectionNotFoundError(id);
   return current;
+}
+
+function readable(docs: ReadonlyArray<{ id: string; data(): unknown }>): Collection[] {
+  return docs.flatMap((doc) => {
+    try {
+      return [parseCollection(doc.id, doc.data())];
+    } catch (error) {
+      logger.error({ err: error, collection: doc.id }, 'collection document unreadable: skipped');
+      return [];
+    }
+  });
 }
 
 function parseCollection(id: string, data: unknown): Collection {

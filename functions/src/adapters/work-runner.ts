@@ -49,6 +49,7 @@ export function engineWorkPorts(
         cost: item.cost,
         requests: item.requests,
         holdMs: WORK_TIMEOUT_SECONDS * 1000,
+        attempt: item.deferrals,
       }),
     reportQuotaError: (error, category) => engine.reportQuotaError(error, category),
     enqueue,

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { SHARE_SUM_TOLERANCE, shareWeight } from './api/share-cap';
 import { keepaDomainIdProblem } from './keepa';
 import { type Limit, limitSchema, type windowUnits } from './limit-schema';
 import { DEFAULT_MAX_RETRY_AFTER_SECONDS } from './quota/cooldown';
@@ -222,11 +223,9 @@ export function validateRuntimeConfig(config: RuntimeConfig): RuntimeConfig {
         { path: 'provider', message: `unknown provider "${category.provider}"` },
       ]);
     }
-    const share =
-      (shareByProvider.get(category.provider) ?? 0) +
-      (category.paused ? 0 : Math.max(category.sharePercent, category.overridePercent ?? 0));
+    const share = (shareByProvider.get(category.provider) ?? 0) + shareWeight(category);
     shareByProvider.set(category.provider, share);
-    if (share > 100 + 1e-9) {
+    if (share > 100 + SHARE_SUM_TOLERANCE) {
       throw new ConfigError(document, [
         {
           path: 'sharePercent',

@@ -8,6 +8,8 @@ import { instanceDeps } from './callables/deps';
 export const {
   getStatus,
   getCollectionStatus,
+  listCollections,
+  listAuditLog,
   getQuotaStats,
   getRecentWarnings,
   startCollection,
@@ -29,4 +31,5 @@ export const {
   exportBackup,
   importBackup,
   purgeProviderQueues,
+  simulatePolicy,
 } = createCallables(instanceDeps);

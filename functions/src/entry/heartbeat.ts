@@ -4,6 +4,7 @@ import { recountRunningCollections } from '../adapters/collection-progress';
 import { followDeadlines } from '../adapters/deadline-allocation';
 import { db } from '../adapters/firebase';
 import { sampleQueueDepths } from '../adapters/fleet-stats';
+import { HEARTBEAT_DOC } from '../adapters/operations/status';
 import { cloudTasksAdmin } from '../adapters/queue-admin';
 import { PROVIDER_QUEUES, syncProviderQueues } from '../adapters/queue-rates';
 import { deployedQueueRate } from '../adapters/work-queue-params';
@@ -11,7 +12,7 @@ import { instanceWriteBuffer } from '../adapters/write-buffer';
 import { logger } from '../log';
 import './options';
 
-export const HEARTBEAT_DOC = 'system/heartbeat';
+export { HEARTBEAT_DOC };
 
 /**
  * Proves the scheduler runs (health reports the last beat), and keeps the provider queues in

@@ -378,6 +378,22 @@ export const domains: Record<
     valid: [{ id: 'deals-2026' }],
     domain: record({ id: ids }),
   },
+  listCollections: {
+    valid: [{}, { status: 'running', limit: 10 }],
+    domain: record({
+      status: fc.constantFrom('running', 'paused', 'completed', 'stalled', 'done', ''),
+      limit: smallInt,
+    }),
+  },
+  listAuditLog: {
+    valid: [{}, { limit: 5 }, { what: 'pauseCategory', target: 'categories/deals' }],
+    domain: record({
+      limit: smallInt,
+      startAfter: fc.oneof(ids, specialStrings),
+      target: fc.oneof(fc.constantFrom('categories/deals', 'config/flags', ''), specialStrings),
+      what: fc.oneof(fc.constantFrom('pauseCategory', 'setFlags', 'x y'), ids),
+    }),
+  },
   restartCollection: {
     valid: [{ id: 'deals-2026' }],
     domain: record({ id: ids }),
@@ -603,6 +619,34 @@ export const domains: Record<
   purgeProviderQueues: {
     valid: [{ provider: 'keepa', reason: 'stale work after a config mistake' }],
     domain: record({ provider: ids, reason: fc.string({ maxLength: 600 }) }),
+  },
+  simulatePolicy: {
+    valid: [
+      {
+        from: T0 - 10 * 60_000,
+        to: T0,
+        policy: { categories: [{ id: 'deals', sharePercent: 40 }] },
+        instances: 2,
+      },
+    ],
+    domain: record({
+      from: fc.oneof(fc.constant(T0 - 5 * 60_000), smallInt),
+      to: fc.oneof(fc.constant(T0), smallInt),
+      policy: record({
+        providers: fc.array(record({ id: ids, safetyMarginMs: smallInt }), { maxLength: 2 }),
+        categories: fc.array(
+          record({
+            id: ids,
+            sharePercent: fc.double({ min: -10, max: 120 }),
+            paused: fc.boolean(),
+          }),
+          { maxLength: 3 },
+        ),
+        flags: record({ maxAwaitSeconds: smallInt, maintenance: fc.boolean() }),
+      }),
+      provider: ids,
+      instances: fc.integer({ min: 0, max: 5 }),
+    }),
   },
   setFlags: {
     valid: [

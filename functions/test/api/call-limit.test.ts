@@ -324,6 +324,8 @@ describe('calls weighted by the range they read', () => {
     expect(callCost('getRealtimeSalesSummary', {})).toBe(1);
     expect(callCost('getRealtimeSalesSummary', { sinceHours: 2_160 })).toBe(90);
     expect(callCost('getStatus', { usageWindowMinutes: 60 })).toBe(1);
+    expect(callCost('simulatePolicy', { from: 0, to: 24 * 3_600_000 })).toBe(24);
+    expect(callCost('simulatePolicy', { from: 0, to: 60_000 })).toBe(1);
   });
 
   it('two 30-day reads spend a 60-call burst; a one-hour read passes a second later, not another 30 days', async () => {

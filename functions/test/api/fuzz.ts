@@ -68,6 +68,9 @@ const DERIVED = [
 const EXPECTED_CODES: Record<ImplementedCallable, readonly string[]> = {
   getStatus: [],
   getCollectionStatus: ['not-found'],
+  listCollections: [],
+  // A cursor naming no entry.
+  listAuditLog: ['not-found'],
   getQuotaStats: ['not-found', 'failed-precondition'],
   getRecentWarnings: [],
   getRealtimeSalesSummary: [],
@@ -91,6 +94,8 @@ const EXPECTED_CODES: Record<ImplementedCallable, readonly string[]> = {
   refreshRealtimeSales: [],
   importBackup: ['invalid-argument'],
   purgeProviderQueues: ['not-found', 'invalid-argument'],
+  // A policy whose documents do not validate; more recorded demand than one replay reads.
+  simulatePolicy: ['not-found', 'invalid-argument', 'failed-precondition'],
 };
 
 /** Who calls: claims (null: no user). */

@@ -389,6 +389,8 @@ const FUNCTIONS: Record<string, Deployed> = {
   getStatus: callable(),
   getValidationReport: callable(),
   importBackup: callable({ timeoutSeconds: 540 }),
+  listAuditLog: callable(),
+  listCollections: callable(),
   pauseCategory: callable(),
   purgeProviderQueues: callable(),
   refreshRealtimeSales: callable({ timeoutSeconds: 120, secrets: SPAPI }),
@@ -400,6 +402,7 @@ const FUNCTIONS: Record<string, Deployed> = {
   setFlags: callable(),
   setMaintenanceMode: callable(),
   setUserRole: callable(),
+  simulatePolicy: callable({ timeoutSeconds: 540, memoryMb: 1024 }),
   startCollection: callable(),
   validateData: callable({ timeoutSeconds: 540 }),
 

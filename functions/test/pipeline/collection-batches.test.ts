@@ -59,6 +59,16 @@ describe('collection batches', () => {
     expect(again).toMatchObject({ detail: { pages: 0, enqueued: 0 } });
   });
 
+  it('one unreadable collection document does not stop the others', async () => {
+    // Written by hand or by another version: no phase, no times, no history.
+    await db.doc('collections/a-broken-one').set({ provider: 'smartproxy', status: 'running' });
+    const summaries = await runCollectionBatches(db, Date.now(), () => starter());
+    expect(summaries).toEqual([
+      expect.objectContaining({ collection: 'buckcheap-historical', outcome: 'started' }),
+    ]);
+    expect(enqueued.size).toBe(4);
+  });
+
   it('a run repeated from the same state enqueues nothing twice (deterministic ids)', async () => {
     const run = starter();
     const collection = await new CollectionsRepository(db).get('buckcheap-historical');

@@ -5,8 +5,10 @@ import { getCollectionStatus, restartCollection, startCollection } from './colle
 import type { OperationContext } from './context';
 import { clearCooldown, startCooldown } from './cooldowns';
 import { setFlags, setMaintenanceMode } from './flags';
+import { listAuditLog, listCollections } from './listings';
 import { setProviderLimits } from './providers';
 import { purgeProviderQueues } from './queues';
+import { simulatePolicy } from './replay';
 import { forceFlush, getValidationReport, validateData } from './runs';
 import { getRealtimeSalesSummary, refreshRealtimeSales } from './sales';
 import { getQuotaStats, getRecentWarnings } from './stats';
@@ -30,6 +32,8 @@ export type Operations = { [N in ImplementedCallable]: Operation<N> };
 export const operations: Operations = {
   getStatus,
   getCollectionStatus,
+  listCollections,
+  listAuditLog,
   getQuotaStats,
   getRecentWarnings,
   startCollection,
@@ -51,4 +55,5 @@ export const operations: Operations = {
   exportBackup,
   importBackup,
   purgeProviderQueues,
+  simulatePolicy,
 };

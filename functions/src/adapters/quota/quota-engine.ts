@@ -5,16 +5,18 @@ import type { QuotaExceededError } from '../../core/quota/errors';
 import { type AcquireRequest, type Decision, Gate } from '../../core/quota/gate';
 import { MeterProjection, type MeterReading } from '../../core/quota/meters';
 import type { SelfQuotaMonitor } from '../../core/self-quota';
+import { demandStatsUpdate } from '../../core/write-buffer/demand-stats';
 import { logger } from '../../log';
 import { db as instanceDb } from '../firebase';
 import { gateDecisions } from '../metrics';
 import { attachSelfQuota } from '../self-quota-runtime';
 import { instanceSelfQuota } from '../self-quota-store';
 import {
+  installShutdownFlush,
   instanceWriteBuffer,
   recordUsage,
   type SignalTarget,
-  type WriteBuffer,
+  WriteBuffer,
 } from '../write-buffer';
 import { firestoreClaims } from './claims';
 import { ContextProvider } from './context';
@@ -27,6 +29,12 @@ export interface QuotaEngineOptions {
   instanceId?: string;
   /** Per-minute usage statistics go through this group-commit buffer, when given. */
   buffer?: WriteBuffer;
+  /**
+   * Recorded demand (`demandStats`) goes through this buffer (default: `buffer`). The instance
+   * engine's flushes every DEMAND_FLUSH_INTERVAL_MS, so demand costs at most one write per
+   * kind of call and minute document per 10 s, however the calls are spaced.
+   */
+  demandBuffer?: WriteBuffer;
   /**
    * Counts the engine's Firestore operations (every one of `db`'s, see self-quota-runtime.ts)
    * against this self-quota, when given and `db` has none yet.
@@ -49,6 +57,9 @@ export interface QuotaEngineOptions {
 /** Window tokens of a limit idle this long are given back (see QuotaEngineOptions). */
 export const IDLE_RELEASE_MS = 30_000;
 export const IDLE_CHECK_MS = 10_000;
+/** How long recorded demand waits in the instance's demand buffer before it is written. */
+export const DEMAND_FLUSH_INTERVAL_MS = 10_000;
+
 /** On SIGTERM, giving back waits at most this long before the process is let go. */
 export const SHUTDOWN_RELEASE_TIMEOUT_MS = 3_000;
 
@@ -70,6 +81,7 @@ export class QuotaEngine {
   /** Claim documents this instance created. */
   claimWrites = 0;
   private readonly buffer: WriteBuffer | undefined;
+  private readonly demandBuffer: WriteBuffer | undefined;
   private readonly now: () => number;
   private readonly idleReleaseMs: number;
   private readonly idleCheckMs: number;
@@ -91,6 +103,7 @@ export class QuotaEngine {
     this.contexts = new ContextProvider(db, this.cooldowns, this.meters, now, this.sharedMeters);
     this.slots = new SlotPool(db, this.instanceId, { now, random: options.random });
     this.buffer = options.buffer;
+    this.demandBuffer = options.demandBuffer ?? options.buffer;
     if (options.selfQuota) attachSelfQuota(db, options.selfQuota, { limits: false });
     const claims = firestoreClaims(db, this.instanceId, () => {
       this.claimWrites++;
@@ -115,7 +128,11 @@ export class QuotaEngine {
     });
   }
 
-  async acquire(request: AcquireRequest): Promise<Decision> {
+  /**
+   * `attempt`: how many times the call was deferred before (a work item's `deferrals`), so the
+   * recorded demand tells first asks from re-asks (see core/write-buffer/demand-stats.ts).
+   */
+  async acquire(request: AcquireRequest & { attempt?: number }): Promise<Decision> {
     if (this.now() - this.lastIdleCheckMs >= this.idleCheckMs) this.releaseIdle();
     const decision = await this.gate.acquire(request);
     gateDecisions.inc({
@@ -128,6 +145,7 @@ export class QuotaEngine {
       this.meters.spend(request.provider, request.cost ?? 1, decision.atMs);
     }
     this.record(request, decision.kind === 'granted' ? { granted: 1 } : { deferred: 1 });
+    this.recordDemand(request, decision, request.attempt);
     return decision;
   }
 
@@ -199,6 +217,39 @@ export class QuotaEngine {
       at: this.now(),
       ...counts,
     }).catch((error: unknown) => logger.warn({ err: error }, 'usage statistics not recorded'));
+  }
+
+  /**
+   * Records the decision in the per-minute demand documents (`demandStats`, read by policy
+   * replay): merged through the demand buffer, so a minute's decisions of one kind of call are
+   * one write per flush (every 10 s on an instance), never one per call.
+   */
+  private recordDemand(request: AcquireRequest, decision: Decision, attempt?: number): void {
+    if (!this.demandBuffer) return;
+    const now = this.now();
+    let write: ReturnType<typeof demandStatsUpdate>;
+    try {
+      write = demandStatsUpdate({
+        provider: request.provider,
+        category: request.category,
+        operation: request.operation,
+        at: now,
+        cost: request.cost ?? 1,
+        bytes: request.bytes ?? 0,
+        requests: request.requests ?? 1,
+        outcome: decision.kind === 'granted' ? 'granted' : 'deferred',
+        attempt,
+        ...(decision.kind === 'granted'
+          ? { waitedMs: decision.waitedMs }
+          : { delayMs: decision.atMs - now }),
+      });
+    } catch (error) {
+      logger.warn({ err: error }, 'demand not recorded');
+      return;
+    }
+    this.demandBuffer
+      .merge(write.path, write.data)
+      .catch((error: unknown) => logger.warn({ err: error }, 'demand not recorded'));
   }
 
   /**
@@ -298,13 +349,34 @@ export function installShutdownRelease(
 }
 
 let shared: QuotaEngine | undefined;
+let sharedDemand: WriteBuffer | undefined;
 
-/** The instance's engine: default app, usage statistics and self-quota through its buffer. */
+/**
+ * The instance's demand buffer: committed every DEMAND_FLUSH_INTERVAL_MS, flushed on SIGTERM
+ * (a SIGKILL loses at most that much recorded demand).
+ */
+export function instanceDemandBuffer(): WriteBuffer {
+  if (!sharedDemand) {
+    sharedDemand = new WriteBuffer(instanceDb(), { intervalMs: DEMAND_FLUSH_INTERVAL_MS });
+    installShutdownFlush(sharedDemand);
+  }
+  return sharedDemand;
+}
+
+/**
+ * The instance's engine: default app, usage statistics and self-quota through its buffer,
+ * recorded demand through the demand buffer.
+ */
 export function instanceQuotaEngine(): QuotaEngine {
   if (!shared) {
+    const selfQuota = instanceSelfQuota();
+    const demandBuffer = instanceDemandBuffer();
+    // Stretched near Firestore's quota like the instance buffer (self-quota-store.ts).
+    demandBuffer.setThrottle((ms) => selfQuota.delayMs(ms));
     shared = new QuotaEngine(instanceDb(), {
       buffer: instanceWriteBuffer(),
-      selfQuota: instanceSelfQuota(),
+      demandBuffer,
+      selfQuota,
       idleTimer: true,
     });
     installShutdownRelease(shared);

@@ -6,3 +6,4 @@ export * from './inputs';
 export * from './registry';
 export * from './results';
 export * from './roles';
+export * from './share-cap';

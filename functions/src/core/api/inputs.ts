@@ -3,6 +3,7 @@ import { BACKUP_ID, BACKUP_PROJECT_ID } from '../backup-schedule';
 import { EXPORTABLE_COLLECTIONS, SCHEDULED_BACKUP_COLLECTIONS } from '../backup-scope';
 import { flagsSchema, limitSchema } from '../config';
 import { idSchema } from '../ids';
+import { collectionStatuses } from '../pipeline/collections';
 import { type PipelineConfig, pipelineConfigSchema } from '../pipeline/config';
 import { phaseScheduleSchema, phaseSchema } from '../pipeline/phases';
 import { salesMarketplaceIdSchema } from '../sales';
@@ -66,6 +67,28 @@ export const getStatusInput = z.strictObject({
 });
 
 export const getCollectionStatusInput = z.strictObject({ id: apiIdSchema });
+
+/** The audit log, newest first, a page at a time (admins: it holds every change's before/after). */
+export const listAuditLogInput = z.strictObject({
+  /** Entries per page (default 50, at most 200). */
+  limit: z.number().int().min(1).max(200).optional(),
+  /** The id of the last entry of the previous page (its `nextCursor`). */
+  startAfter: documentIdSchema.optional(),
+  /** Only entries about this document (`categories/deals`, `users/{uid}`), exactly. */
+  target: textSchema(1_500).min(1).optional(),
+  /** Only entries of this callable or scheduled change (`pauseCategory`, `followDeadlines`). */
+  what: z
+    .string()
+    .regex(/^[A-Za-z][A-Za-z0-9]{0,62}$/, 'a callable name')
+    .optional(),
+});
+
+/** Every collection (or those of one status), by id, with its status report. */
+export const listCollectionsInput = z.strictObject({
+  status: z.enum(collectionStatuses).optional(),
+  /** Collections per answer (default 100, at most 200); `truncated` says when there were more. */
+  limit: z.number().int().min(1).max(200).optional(),
+});
 
 /** A stalled (or running) collection to run again, its lost work re-issued. */
 export const restartCollectionInput = z.strictObject({ id: apiIdSchema });
@@ -372,3 +395,47 @@ export const importBackupInput = z
       path: ['scheduled'],
     },
   );
+
+/** The longest range one simulatePolicy replays: a day (the callable's deadline bounds it). */
+export const MAX_SIMULATE_RANGE_MS = 24 * 3_600_000;
+
+/** A configuration document of a policy: fields over the current document of the same id. */
+const policyDocument = z
+  .record(z.string().max(100), z.unknown())
+  .refine((doc) => typeof doc.id === 'string' && doc.id.length > 0, {
+    message: 'each document names its id',
+    path: ['id'],
+  });
+
+export const simulatePolicyInput = z
+  .strictObject({
+    /** The recorded range to replay (epoch ms): at most a day within the 30 days kept. */
+    from: epochMs,
+    to: epochMs,
+    /** The configuration documents that would change (whole or partial, matched by id). */
+    policy: z.strictObject({
+      providers: z.array(policyDocument).max(20).optional(),
+      categories: z.array(policyDocument).max(500).optional(),
+      flags: z.record(z.string().max(100), z.unknown()).optional(),
+    }),
+    /** Only this provider's demand (default: all recorded in the range). */
+    provider: apiIdSchema.optional(),
+    /** Simulated instances (default 10). */
+    instances: z.number().int().min(1).max(100).optional(),
+    seed: z
+      .number()
+      .int()
+      .min(0)
+      .max(2 ** 31 - 1)
+      .optional(),
+    /**
+     * How deferred calls come back: through the provider's work queue at its dispatch rate
+     * (`provider-rate`, the default), or at their retry time (`none`: callers without a queue).
+     */
+    queue: z.enum(['provider-rate', 'none']).optional(),
+  })
+  .refine((i) => i.to > i.from, { message: 'must be after from', path: ['to'] })
+  .refine((i) => i.to - i.from <= MAX_SIMULATE_RANGE_MS, {
+    message: 'a range of at most 24 hours',
+    path: ['to'],
+  });

@@ -10,6 +10,8 @@ import {
   getStatusInput,
   getValidationReportInput,
   importBackupInput,
+  listAuditLogInput,
+  listCollectionsInput,
   pauseCategoryInput,
   purgeProviderQueuesInput,
   refreshRealtimeSalesInput,
@@ -20,6 +22,7 @@ import {
   setMaintenanceModeInput,
   setProviderLimitsInput,
   setUserRoleInput,
+  simulatePolicyInput,
   startCollectionInput,
   startCooldownInput,
   validateDataInput,
@@ -30,6 +33,8 @@ import type {
   ExportBackupResult,
   ForceFlushResult,
   ImportBackupResult,
+  ListAuditLogResult,
+  ListCollectionsResult,
   PauseCategoryResult,
   PurgeProviderQueuesResult,
   QuotaStatsResult,
@@ -42,6 +47,7 @@ import type {
   SetMaintenanceModeResult,
   SetProviderLimitsResult,
   SetUserRoleResult,
+  SimulatePolicyResult,
   StartCollectionResult,
   StartCooldownResult,
   StatusResult,
@@ -90,6 +96,18 @@ function callable<I extends z.ZodType>(
 export const callableRegistry = {
   getStatus: callable('viewer', false, getStatusInput, 'configuration, shares, usage, cooldowns'),
   getCollectionStatus: callable('viewer', false, getCollectionStatusInput, 'one collection'),
+  listCollections: callable(
+    'viewer',
+    false,
+    listCollectionsInput,
+    'every collection (or one status): progress, phase, rate, ETA',
+  ),
+  listAuditLog: callable(
+    'admin',
+    false,
+    listAuditLogInput,
+    'the audit log, newest first: who changed what, before and after',
+  ),
   getQuotaStats: callable('viewer', false, getQuotaStatsInput, 'usage per minute'),
   getRecentWarnings: callable('viewer', false, getRecentWarningsInput, 'Firestore self-quota'),
   startCollection: callable(
@@ -162,6 +180,12 @@ export const callableRegistry = {
     purgeProviderQueuesInput,
     "drop every waiting task of a provider's queues",
   ),
+  simulatePolicy: callable(
+    'operator',
+    false,
+    simulatePolicyInput,
+    'replay recorded demand under the current and a proposed policy',
+  ),
 } as const satisfies Record<string, CallableSpec | CallableSlot>;
 
 export type Registry = typeof callableRegistry;
@@ -181,6 +205,8 @@ export type ParsedInput<N extends ImplementedCallable> =
 export interface CallableResults {
   getStatus: StatusResult;
   getCollectionStatus: CollectionStatusResult;
+  listCollections: ListCollectionsResult;
+  listAuditLog: ListAuditLogResult;
   getQuotaStats: QuotaStatsResult;
   getRecentWarnings: RecentWarningsResult;
   startCollection: StartCollectionResult;
@@ -202,6 +228,7 @@ export interface CallableResults {
   exportBackup: ExportBackupResult;
   importBackup: ImportBackupResult;
   purgeProviderQueues: PurgeProviderQueuesResult;
+  simulatePolicy: SimulatePolicyResult;
 }
 export type CallableResult<N extends CallableName> = CallableResults[N];
 

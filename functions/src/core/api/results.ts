@@ -4,6 +4,7 @@ import type { CollectionStatusReport } from '../pipeline/collection-status';
 import type { Collection, PhaseTransition } from '../pipeline/collections';
 import type { PipelineConfig } from '../pipeline/config';
 import type { ShareChange } from '../pipeline/share-transition';
+import type { ReplayReport } from '../replay/replay';
 import type { SalesSummary } from '../sales';
 import type { FirestoreOp, QuotaWindow, SelfQuotaWarning } from '../self-quota';
 import type { UsageCounter } from '../write-buffer/usage-stats';
@@ -34,6 +35,60 @@ export interface ProviderStatus {
   cooldownSeconds: number;
   /** The active cooldown, if any. */
   cooldown: CooldownStatus | null;
+  /**
+   * Limits published but not yet used by the gate (an edit takes effect a lead time after its
+   * publication), soonest first; empty when the gate uses the configured limits.
+   */
+  pendingLimits: Array<{ effectiveAtMs: number; limits: Limit[] }>;
+  /** Each window limit's use in its current window, as far as the statistics tell. */
+  windows: WindowUsageStatus[];
+  /** The upstream's own meter as last shared by an instance (Keepa), null when none is stored. */
+  meter: MeterStatus | null;
+}
+
+/**
+ * A window limit's use so far in the window in progress, from the per-minute usage statistics
+ * (`usageStats`: calls granted per provider, category and minute, all instances).
+ */
+export interface WindowUsageStatus {
+  /** The limit's index in the provider's `limits`. */
+  limitIndex: number;
+  unit: 'second' | 'minute' | 'hour' | 'day' | 'month';
+  measure: 'cost' | 'requests' | 'bytes';
+  limit: number;
+  windowStartMs: number;
+  /** When the window resets. */
+  windowEndMs: number;
+  /**
+   * Calls granted since the window began (every category), or null where per-minute statistics
+   * cannot tell cheaply: second windows (finer than a minute), day and month windows (more
+   * minutes than a status answer reads), or more documents than its bound.
+   */
+  grantedCalls: number | null;
+  /**
+   * The window's use in its own measure: the granted calls for a `requests` window (one call, one
+   * request); null for `cost` and `bytes` windows (the statistics count calls, not their cost or
+   * bytes) and wherever grantedCalls is null.
+   */
+  used: number | null;
+  /** Why grantedCalls is null ('finer-than-a-minute' | 'too-long' | 'truncated'), else null. */
+  unknownBecause: 'finer-than-a-minute' | 'too-long' | 'truncated' | null;
+}
+
+/**
+ * The shared upstream meter (`quotaMeters/{provider}`): the newest balance an instance saw
+ * the upstream report, written when it changes what other instances would decide (not on every
+ * call). `projectedBalance` refills it to now at its rate, capped at capacity; spending since
+ * the reading is in the instances' memory only and not in it.
+ */
+export interface MeterStatus {
+  balance: number;
+  readingAtMs: number;
+  ratePerSecond: number;
+  capacity: number;
+  projectedBalance: number;
+  /** When a deficit is refilled (balance back to 0), null when the projection shows none. */
+  deficitEndsAtMs: number | null;
 }
 
 export interface CategoryStatus {
@@ -42,7 +97,10 @@ export interface CategoryStatus {
   /** The configured share: the override when pinned, else the share. */
   sharePercent: number;
   priority: number;
+  /** Paused: the stored flag, or the configured share at or below the minimum. */
   paused: boolean;
+  /** The stored `paused` flag alone (what the 100% rule of shares looks at). */
+  pausedFlag: boolean;
   configuredSharePercent: number;
   overridePercent: number | null;
   minSharePercent: number;
@@ -50,6 +108,10 @@ export interface CategoryStatus {
   effectiveSharePercent: number;
   /** What the gate uses: the published allocation's current epoch (null before the first). */
   publishedSharePercent: number | null;
+  /** The share the gate uses right now: the published epoch in force (null before the first). */
+  gateSharePercent: number | null;
+  /** Published shares not in force yet, soonest first: each takes effect at `effectiveAtMs`. */
+  pendingShares: Array<{ percent: number; effectiveAtMs: number }>;
   /** Summed over the last `windowMinutes` minutes of usage statistics. */
   usage: UsageCounters & { windowMinutes: number };
 }
@@ -95,9 +157,49 @@ export interface StatusResult {
    * the categories' `usage` then leave out the newest minutes.
    */
   usageTruncated: boolean;
+  /**
+   * The scheduler's heartbeat (`system/heartbeat`, every 5 minutes): its last beat and how many
+   * there were; nulls before the first.
+   */
+  heartbeat: { lastBeatMs: number | null; beats: number | null };
 }
 
 export type CollectionStatusResult = CollectionStatusReport;
+
+/** One audit log entry as stored (Timestamps as epoch ms). */
+export interface AuditLogEntry {
+  id: string;
+  who: { uid: string; email: string | null; role: Role | string };
+  /** The callable, or the scheduled change. */
+  what: string;
+  target: string;
+  /**
+   * The values before and after; one whose JSON exceeds 4,000 characters is served as
+   * `{ truncated: true, bytes, preview }` (its JSON's length and first 1,000 characters).
+   */
+  before: unknown;
+  after: unknown;
+  atMs: number;
+  /** How many related changes the entry stored (they are not served: an import has thousands). */
+  relatedCount: number;
+  reason?: string;
+}
+
+export interface ListAuditLogResult {
+  /** Newest first. */
+  entries: AuditLogEntry[];
+  /** Pass as `startAfter` for the next page; null when this page is the last. */
+  nextCursor: string | null;
+}
+
+export interface ListCollectionsResult {
+  /** Ordered by id; each as getCollectionStatus reports it. */
+  collections: CollectionStatusReport[];
+  /** More collections matched than `limit`: the ones after the last id were left out. */
+  truncated: boolean;
+  /** Documents that did not parse as a collection (their ids), left out of `collections`. */
+  unreadable: string[];
+}
 
 export interface StartCollectionResult extends Audited {
   collection: Collection;
@@ -357,4 +459,12 @@ export interface ImportBackupResult extends Audited {
   written: number;
   /** One audit entry per batch written (`auditId` is the first). */
   auditIds: string[];
+}
+
+/** A replay of recorded demand under the configuration in force and a proposed one. */
+export interface SimulatePolicyResult extends ReplayReport {
+  /** Recorded demand documents read (at most MAX_DEMAND_DOCS). */
+  documents: number;
+  /** The policy as applied: which documents it changed. */
+  changed: { providers: string[]; categories: string[]; flags: string[] };
 }

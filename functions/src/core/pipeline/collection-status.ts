@@ -6,6 +6,7 @@ import {
   currentSharePercent,
   DEFAULT_COLLECTION_CONFIG,
   type ProgressSample,
+  scheduleOf,
 } from './collections';
 
 /** What operators see per collection: where it stands, how fast it goes, when it will be done. */
@@ -49,6 +50,27 @@ export interface CollectionStatusReport {
   marketplaces: Array<ProgressLine & { marketplace: string }>;
   /** Null without a deadline. */
   deadline: DeadlineReport | null;
+  /**
+   * The collection's phase schedule (its own, else the configured one): the completion marks at
+   * which each phase begins and the share it gives.
+   */
+  schedule: Array<{ phase: number; fromPercent: number; sharePercent: number }>;
+  /**
+   * Each phase the collection entered, oldest first, from the document's phase history: when it
+   * began, when the next began (null for the current one) and how long it lasted (until now for
+   * the current one). Phases passed in one step (a lowered target) share their start.
+   */
+  phaseTimeline: PhaseTimelineEntry[];
+}
+
+export interface PhaseTimelineEntry {
+  phase: number;
+  sharePercent: number;
+  /** The schedule's completion mark for the phase (null beyond a schedule shortened since). */
+  fromPercent: number | null;
+  startedAt: number;
+  endedAt: number | null;
+  durationMs: number;
 }
 
 export interface DeadlineReport {
@@ -155,7 +177,30 @@ export function statusReport(
     overall,
     marketplaces,
     deadline: deadlineReport(collection, overall, now),
+    schedule: scheduleOf(collection, config).map((p, i) => ({ phase: i + 1, ...p })),
+    phaseTimeline: phaseTimeline(collection, config, now),
   };
+}
+
+/** The phase history as a timeline (see CollectionStatusReport.phaseTimeline). */
+export function phaseTimeline(
+  collection: Collection,
+  config: CollectionConfig,
+  now: number,
+): PhaseTimelineEntry[] {
+  const schedule = scheduleOf(collection, config);
+  const history = collection.phaseHistory;
+  return history.map((entry, i) => {
+    const endedAt = history[i + 1]?.at ?? null;
+    return {
+      phase: entry.phase,
+      sharePercent: entry.sharePercent,
+      fromPercent: schedule[entry.phase - 1]?.fromPercent ?? null,
+      startedAt: entry.at,
+      endedAt,
+      durationMs: Math.max(0, (endedAt ?? now) - entry.at),
+    };
+  });
 }
 
 function line(

@@ -1,3 +1,4 @@
+export * from './demand-stats';
 export * from './doc-update';
 export * from './field-ops';
 export * from './pending';

@@ -28,7 +28,19 @@ export const TIMEOUT_SECONDS: Partial<Record<ImplementedCallable, number>> = {
   // deadline and answers the page to resume at).
   importBackup: 540,
   refreshRealtimeSales: 120,
+  // Replays up to a day of recorded demand twice (core/replay) in process.
+  simulatePolicy: 540,
 };
+
+/**
+ * Callables that hold more than the default 256 MiB. A replay holds a minute of simulated calls
+ * and the retries pending (core/replay), plus up to MAX_DEMAND_DOCS demand documents and the
+ * two runs' gates, claims and waits: 1 GiB leaves room for a busy day.
+ */
+export const MEMORY: Partial<Record<ImplementedCallable, NonNullable<CallableOptions['memory']>>> =
+  {
+    simulatePolicy: '1GiB',
+  };
 
 export type Callables = {
   [N in ImplementedCallable]: CallableFunction<unknown, Promise<CallableResult<N>>>;
@@ -45,6 +57,8 @@ function define<N extends ImplementedCallable>(name: N, deps: DepsSource) {
   if (secrets) options.secrets = secretsOf(...secrets);
   const timeoutSeconds = TIMEOUT_SECONDS[name];
   if (timeoutSeconds) options.timeoutSeconds = timeoutSeconds;
+  const memory = MEMORY[name];
+  if (memory) options.memory = memory;
   // The operation learns its deadline, so long work ends (and releases its leases) before it.
   return onCall(
     options,

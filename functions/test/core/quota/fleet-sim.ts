@@ -11,10 +11,12 @@ import { type Allocation, nextAllocation } from '../../../src/core/quota/epochs'
 import { CostExceedsLimitError } from '../../../src/core/quota/errors';
 import {
   type AcquireRequest,
+  type Decision,
   Gate,
   type GateContext,
   type Granted,
 } from '../../../src/core/quota/gate';
+import { prng } from '../../../src/core/replay/sim-clock';
 
 /**
  * A simulated fleet for the quota engine's property tests: instances running the real Gate,
@@ -95,17 +97,8 @@ function rest(): Promise<void> {
   return new Promise((resolve) => setImmediate(resolve));
 }
 
-/** A deterministic PRNG (mulberry32) for the instances' own random choices. */
-export function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+// A deterministic PRNG (mulberry32) for the instances' own random choices: the replay's.
+export { prng } from '../../../src/core/replay/sim-clock';
 
 export interface CallRecord {
   /** True time the call went out. */
@@ -151,6 +144,13 @@ export interface FleetOptions {
   viewCacheMs?: number;
   /** How long an instance trusts its view of the cooldown (1 s in production). */
   cooldownCacheMs?: number;
+  /** Sees every decision of every gate (the demand a production gate would record). */
+  onDecision?: (
+    request: AcquireRequest,
+    decision: Decision,
+    askedAtMs: number,
+    retriesLeft: number,
+  ) => void;
 }
 
 /** The fleet: instances, the shared documents, and a log of everything that went out. */
@@ -166,8 +166,13 @@ export class Fleet {
     published: Published;
   }> = [];
   readonly errors: unknown[] = [];
-  readonly retries: Array<{ atMs: number; retryAtMs: number; reason: string; instance: number }> =
-    [];
+  readonly retries: Array<{
+    atMs: number;
+    retryAtMs: number;
+    reason: string;
+    instance: number;
+    category?: string;
+  }> = [];
   unknownCategory = 0;
   settling = 0;
   /** Asks whose gate has not answered yet. */
@@ -242,12 +247,14 @@ export class Fleet {
     const i = this.instances[instance % this.instances.length]!;
     const generation = i.generation;
     const gate = i.gate;
+    const askedAtMs = this.clock.t;
     this.open++;
     return gate
       .acquire(request)
       .finally(() => this.open--)
       .then(
         async (decision) => {
+          this.options.onDecision?.(request, decision, askedAtMs, retries);
           if (i.generation !== generation) {
             if (decision.kind === 'granted') decision.release();
             return;
@@ -259,6 +266,7 @@ export class Fleet {
               retryAtMs,
               reason: `${decision.reason} ${decision.detail ?? ''}`,
               instance,
+              category: request.category,
             });
             if (retries <= 0) return;
             // Re-enqueued, like a task: it comes back at the time given, on any instance.

@@ -1,0 +1,108 @@
+import { createRequire } from 'node:module';
+import type * as Config from '../../../functions/src/core/config.ts';
+import type * as Replay from '../../../functions/src/core/replay/index.ts';
+import type * as Demand from '../../../functions/src/core/write-buffer/demand-stats.ts';
+
+/**
+ * The `replay` bench scenario: how many simulated seconds policy replay runs per wall second.
+ * A recorded day is made by the simulator itself (the real gate on a simulated fleet, recording
+ * demand as production does), then replayed from its per-minute records under the current and
+ * a proposed policy, as `tollgate replay` does. Compiled code (functions/lib), as production
+ * runs it. Reported as a ratio; nothing here is a wall-clock threshold.
+ */
+
+const require = createRequire(import.meta.url);
+const { categorySchema, flagsSchema, providerSchema } =
+  require('../../../functions/lib/core/config.js') as typeof Config;
+const { FleetSimulator, replayPolicy, prng } =
+  require('../../../functions/lib/core/replay/index.js') as typeof Replay;
+require('../../../functions/lib/core/write-buffer/demand-stats.js') as typeof Demand;
+
+export interface ReplayBenchOptions {
+  /** Simulated hours replayed (default 6). */
+  hours: number;
+  /** Calls asked per second on average (default 8, a Keepa-sized provider). */
+  callsPerSecond: number;
+  instances: number;
+}
+
+export interface ReplayBenchResult {
+  simulatedSeconds: number;
+  firstAsks: number;
+  recordedMinutes: number;
+  recordWallMs: number;
+  replayWallMs: number;
+  /** Simulated seconds per wall second of the replay (both policies). */
+  speedup: number;
+  current: { utilization: number; deferrals: number };
+  proposed: { utilization: number; deferrals: number };
+}
+
+export async function runReplayBench(options: ReplayBenchOptions): Promise<ReplayBenchResult> {
+  const provider = providerSchema.parse({
+    id: 'keepa',
+    limits: [{ kind: 'tokenBucket', capacity: 300, refillPerSecond: 10 }],
+  });
+  const categories = [
+    categorySchema.parse({ id: 'deals', provider: 'keepa', sharePercent: 70 }),
+    categorySchema.parse({ id: 'history', provider: 'keepa', sharePercent: 30 }),
+  ];
+  const current = { providers: [provider], categories, flags: flagsSchema.parse({}) };
+  const fromMs = Date.UTC(2026, 11, 1);
+  const toMs = fromMs + options.hours * 3_600_000;
+  // Demand that follows the day: busier half-hours and quieter ones, 60/40 between categories.
+  const random = prng(11);
+  const arrivals: Replay.Arrival[] = [];
+  for (let t = fromMs; t < toMs; ) {
+    const halfHour = Math.floor((t - fromMs) / 1_800_000);
+    const rate = options.callsPerSecond * (halfHour % 3 === 0 ? 1.3 : 0.85);
+    t += (-Math.log(1 - random()) * 1000) / rate;
+    if (t >= toMs) break;
+    arrivals.push({
+      atMs: Math.floor(t),
+      provider: 'keepa',
+      category: random() < 0.6 ? 'deals' : 'history',
+      cost: 1,
+      bytes: 0,
+      requests: 1,
+    });
+  }
+  const recordStarted = performance.now();
+  const recorded = await new FleetSimulator({
+    config: current,
+    fromMs,
+    toMs,
+    instances: options.instances,
+    seed: 3,
+  }).run(arrivals);
+  const recordWallMs = performance.now() - recordStarted;
+  const demand = recorded.recorded.records();
+  const report = await replayPolicy({
+    fromMs,
+    toMs,
+    demand,
+    current,
+    policy: {
+      categories: [
+        { id: 'deals', sharePercent: 50 },
+        { id: 'history', sharePercent: 50 },
+      ],
+    },
+    instances: options.instances,
+    wallNow: () => performance.now(),
+  });
+  const side = (o: Replay.PolicyOutcome) => ({
+    utilization: Number(o.limits[0]!.utilization.toFixed(4)),
+    deferrals: o.categories.reduce((s, c) => s + c.deferrals, 0),
+  });
+  return {
+    simulatedSeconds: (2 * (toMs - fromMs)) / 1000,
+    firstAsks: report.demand.firstAsks,
+    recordedMinutes: demand.length,
+    recordWallMs: Math.round(recordWallMs),
+    replayWallMs: Math.round(report.wallMs),
+    speedup: Math.round(report.speedup),
+    current: side(report.current),
+    proposed: side(report.proposed),
+  };
+}

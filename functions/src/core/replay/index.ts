@@ -1,0 +1,6 @@
+export * from './demand';
+export * from './fleet-scale';
+export * from './replay';
+export * from './sim-clock';
+export * from './simulator';
+export * from './upstream-model';

@@ -1,0 +1,295 @@
+import { z } from 'zod';
+import {
+  ConfigError,
+  categorySchema,
+  type Flags,
+  flagsSchema,
+  formatPath,
+  providerSchema,
+  type RuntimeConfig,
+  validateRuntimeConfig,
+} from '../config';
+import type { DemandMinute } from '../write-buffer/demand-stats';
+import { arrivalFeed, demandPlan } from './demand';
+import { type CategoryOutcome, FleetSimulator, type SimResult } from './simulator';
+import type { LimitUtilization } from './upstream-model';
+
+/**
+ * Policy replay: recorded demand run through the real gate under simulated time, once with the
+ * configuration in force and once with a proposed one (the configuration documents that would
+ * change), against a model of the upstreams as they really are (the current providers' limits),
+ * so a proposal that asks more than an upstream gives shows up as predicted 429s.
+ */
+
+/**
+ * The documents a policy file changes, matched by id: a document's fields go over the current
+ * document's (so `{id: "deals", sharePercent: 50}` is enough), a new id is a new document;
+ * flags field by field.
+ */
+export const policySchema = z.strictObject({
+  providers: z.array(z.unknown()).max(100).optional(),
+  categories: z.array(z.unknown()).max(10_000).optional(),
+  flags: z.record(z.string(), z.unknown()).optional(),
+});
+export type PolicyInput = z.infer<typeof policySchema>;
+
+/**
+ * A running collection whose ETA the replay predicts. With its measured rate (items per second
+ * now, under the current policy), the rate under each policy is that rate times the policy's
+ * granted cost for the category over the current policy's; without one, `remainingCost` at the
+ * category's granted cost per second.
+ */
+export interface ReplayCollection {
+  id: string;
+  category: string;
+  remainingItems?: number;
+  itemsPerSecond?: number | null;
+  /** Cost still to spend (e.g. Keepa tokens), when no item rate is known. */
+  remainingCost?: number;
+  deadlineMs?: number | null;
+}
+
+/**
+ * The configuration with a policy's documents in place of (or beside) the current ones. Every
+ * document is validated as the runtime validates it; an invalid one is a ConfigError naming
+ * `policy.<kind>[i]` and the field path.
+ */
+export function applyPolicy(current: RuntimeConfig, policy: PolicyInput): RuntimeConfig {
+  const parsed = policySchema.safeParse(policy);
+  if (!parsed.success) {
+    throw new ConfigError(
+      'policy',
+      parsed.error.issues.map((i) => ({ path: formatPath(i.path), message: i.message })),
+    );
+  }
+  const providers = new Map(current.providers.map((p) => [p.id, p]));
+  (parsed.data.providers ?? []).forEach((doc, i) => {
+    const p = parseIn(providerSchema, `policy.providers[${i}]`, over(providers, doc));
+    providers.set(p.id, p);
+  });
+  const categories = new Map(current.categories.map((c) => [c.id, c]));
+  (parsed.data.categories ?? []).forEach((doc, i) => {
+    const c = parseIn(categorySchema, `policy.categories[${i}]`, over(categories, doc));
+    categories.set(c.id, c);
+  });
+  // Strict: an unknown flag is refused by name (policy.flags.<key>), not dropped.
+  const flags: Flags = parsed.data.flags
+    ? parseIn(strictFlagsSchema, 'policy.flags', { ...current.flags, ...parsed.data.flags })
+    : current.flags;
+  return validateRuntimeConfig({
+    providers: [...providers.values()],
+    categories: [...categories.values()],
+    flags,
+  });
+}
+
+/** A policy document's fields over the current document of the same id (if any). */
+function over(current: Map<string, object>, doc: unknown): unknown {
+  if (typeof doc !== 'object' || doc === null || Array.isArray(doc)) return doc;
+  const id = (doc as { id?: unknown }).id;
+  const base = typeof id === 'string' ? current.get(id) : undefined;
+  return base ? { ...base, ...doc } : doc;
+}
+
+const strictFlagsSchema = z.strictObject(flagsSchema.shape);
+
+function parseIn<T extends z.ZodType>(schema: T, document: string, data: unknown): z.infer<T> {
+  const result = schema.safeParse(data);
+  if (result.success) return result.data;
+  throw new ConfigError(
+    document,
+    result.error.issues.flatMap((i) =>
+      // An unknown key is named by its own path (policy.flags.typo), one issue each.
+      i.code === 'unrecognized_keys'
+        ? i.keys.map((key) => ({ path: formatPath([...i.path, key]), message: 'unknown field' }))
+        : [{ path: formatPath(i.path), message: i.message }],
+    ),
+  );
+}
+
+export interface ReplayOptions {
+  fromMs: number;
+  toMs: number;
+  demand: readonly DemandMinute[];
+  current: RuntimeConfig;
+  policy: PolicyInput;
+  collections?: readonly ReplayCollection[];
+  /** Simulated instances (default 10). */
+  instances?: number;
+  seed?: number;
+  callDurationMs?: number;
+  /** Simulated ms done of the total (both runs), for a progress bar. */
+  onProgress?: (doneMs: number, totalMs: number) => void;
+  /** ETAs are from this instant (default: the end of the range). */
+  nowMs?: number;
+  /** A wall clock, to report the speed-up (default Date.now). */
+  wallNow?: () => number;
+  /**
+   * How deferred calls come back: `provider-rate` (default), through the provider's work queue
+   * at its dispatch rate (QUEUE_HEADROOM x its tightest line rate, as queue-rate.ts sizes it);
+   * `none`, at their retry time with no queue in between (a harness or caller without one).
+   */
+  queue?: ReplayQueue;
+}
+
+export type ReplayQueue = 'provider-rate' | 'none';
+
+/** First asks one replay simulates at most (per run; both runs ask the same calls). */
+export const MAX_REPLAY_CALLS = 2_000_000;
+
+/** The recorded demand holds more calls than one replay simulates (MAX_REPLAY_CALLS). */
+export class ReplayTooLargeError extends Error {
+  constructor(
+    readonly calls: number,
+    readonly limit: number,
+  ) {
+    super(
+      `the range holds ${calls} recorded calls, more than the ${limit} one replay simulates: narrow it or name a provider`,
+    );
+    this.name = 'ReplayTooLargeError';
+  }
+}
+
+export interface PolicyOutcome {
+  categories: CategoryOutcome[];
+  limits: LimitUtilization[];
+  upstream429: Array<{ provider: string; limit: string; count: number }>;
+  collections: Array<{
+    id: string;
+    category: string;
+    /** Items (or cost, without a measured item rate) still to collect. */
+    remaining: number;
+    /** Items (or cost) per second under this policy. */
+    ratePerSecond: number;
+    etaMs: number | null;
+    deadlineMs: number | null;
+    /** `stalled`: no rate (nothing granted, or no measured rate to scale). */
+    status: 'on-track' | 'late' | 'no-deadline' | 'stalled';
+  }>;
+  claims: { won: number; lost: number };
+}
+
+export interface ReplayReport {
+  fromMs: number;
+  toMs: number;
+  seed: number;
+  instances: number;
+  /** The recorded demand replayed: documents read, asks in them, first asks in the range. */
+  demand: { minutes: number; asked: number; firstAsks: number };
+  current: PolicyOutcome;
+  proposed: PolicyOutcome;
+  /** Simulated seconds per wall second over both runs. */
+  speedup: number;
+  wallMs: number;
+}
+
+export const MAX_REPLAY_MS = 7 * 86_400_000;
+
+export async function replayPolicy(options: ReplayOptions): Promise<ReplayReport> {
+  const { fromMs, toMs } = options;
+  if (!(toMs > fromMs)) {
+    throw new ConfigError('replay', [{ path: 'to', message: 'must be after from' }]);
+  }
+  if (toMs - fromMs > MAX_REPLAY_MS) {
+    throw new ConfigError('replay', [{ path: 'to', message: 'a range of at most 7 days' }]);
+  }
+  const proposed = applyPolicy(options.current, options.policy);
+  const seed = options.seed ?? 1;
+  const instances = options.instances ?? 10;
+  const wallNow = options.wallNow ?? Date.now;
+  const started = wallNow();
+  const span = toMs - fromMs;
+  const plan = demandPlan(options.demand, { fromMs, toMs });
+  if (plan.firstAsks > MAX_REPLAY_CALLS) {
+    throw new ReplayTooLargeError(plan.firstAsks, MAX_REPLAY_CALLS);
+  }
+  const runs: SimResult[] = [];
+  for (const [i, config] of [options.current, proposed].entries()) {
+    const sim = new FleetSimulator({
+      config,
+      upstreams: options.current.providers,
+      fromMs,
+      toMs,
+      instances,
+      seed,
+      ...(options.callDurationMs === undefined ? {} : { callDurationMs: options.callDurationMs }),
+      ...(options.queue === 'none' ? { queueDispatchesPerSecond: Number.POSITIVE_INFINITY } : {}),
+      onProgress: (t) => options.onProgress?.(i * span + Math.min(span, t - fromMs), 2 * span),
+    });
+    // The calls are made minute by minute as the run reaches them, afresh for each run.
+    runs.push(await sim.run(arrivalFeed(plan, seed)));
+  }
+  const wallMs = Math.max(1, wallNow() - started);
+  const inRange = options.demand.filter((m) => m.minuteMs + 60_000 > fromMs && m.minuteMs < toMs);
+  return {
+    fromMs,
+    toMs,
+    seed,
+    instances,
+    demand: {
+      minutes: inRange.length,
+      asked: inRange.reduce((s, m) => s + m.asked, 0),
+      firstAsks: runs[0]!.categories.reduce((s, c) => s + c.asked, 0),
+    },
+    current: outcome(runs[0]!, runs[0]!, options.collections ?? [], options.nowMs ?? toMs),
+    proposed: outcome(runs[1]!, runs[0]!, options.collections ?? [], options.nowMs ?? toMs),
+    speedup: (2 * span) / wallMs,
+    wallMs,
+  };
+}
+
+function outcome(
+  run: SimResult,
+  baseline: SimResult,
+  collections: readonly ReplayCollection[],
+  nowMs: number,
+): PolicyOutcome {
+  const seconds = (run.toMs - run.fromMs) / 1000;
+  const grantedCost = (r: SimResult, category: string) =>
+    r.categories.filter((x) => x.category === category).reduce((s, x) => s + x.grantedCost, 0);
+  return {
+    categories: run.categories,
+    limits: run.limits,
+    upstream429: run.upstream429,
+    claims: { won: run.claims.won, lost: run.claims.lost },
+    collections: collections.map((c) => {
+      const granted = grantedCost(run, c.category);
+      const before = grantedCost(baseline, c.category);
+      let remaining: number;
+      let ratePerSecond: number;
+      if (c.remainingItems !== undefined) {
+        // The measured rate, scaled by what this policy grants the category against today's
+        // (no measured rate: no ETA).
+        remaining = c.remainingItems;
+        ratePerSecond = before > 0 && c.itemsPerSecond ? c.itemsPerSecond * (granted / before) : 0;
+      } else {
+        remaining = c.remainingCost ?? c.remainingItems ?? 0;
+        ratePerSecond = seconds > 0 ? granted / seconds : 0;
+      }
+      const etaMs =
+        remaining <= 0
+          ? nowMs
+          : ratePerSecond > 0
+            ? Math.ceil(nowMs + (remaining / ratePerSecond) * 1000)
+            : null;
+      const deadlineMs = c.deadlineMs ?? null;
+      const status =
+        etaMs === null
+          ? 'stalled'
+          : deadlineMs === null
+            ? 'no-deadline'
+            : etaMs <= deadlineMs
+              ? 'on-track'
+              : 'late';
+      return {
+        id: c.id,
+        category: c.category,
+        remaining,
+        ratePerSecond,
+        etaMs,
+        deadlineMs,
+        status,
+      };
+    }),
+  };
+}

@@ -1,0 +1,118 @@
+/**
+ * Simulated time for replay: timers fire in order of time (then of creation), and between two
+ * instants every promise the fired timers started runs to rest before time moves on. Nothing
+ * waits for real; the only real waits are the turns of the event loop that let promise chains
+ * finish (one per distinct instant, not one per timer).
+ */
+export class SimClock {
+  t: number;
+  private heap: Array<{ at: number; seq: number; fire: () => void }> = [];
+  private seq = 0;
+  /** Instants run so far (diagnostics). */
+  turns = 0;
+
+  constructor(startMs: number) {
+    this.t = startMs;
+  }
+
+  sleep(ms: number): Promise<void> {
+    return new Promise((resolve) => this.at(this.t + Math.max(0, ms), resolve));
+  }
+
+  /**
+   * Runs `fire` at `atMs` (or now, if that has passed). A time that is not a finite number is
+   * refused (RangeError): a NaN timer would never be due and never pass, and runUntil would
+   * never end.
+   */
+  at(atMs: number, fire: () => void): void {
+    if (!Number.isFinite(atMs)) throw new RangeError(`SimClock: not a time: ${atMs}`);
+    this.push({ at: Math.max(this.t, atMs), seq: this.seq++, fire });
+  }
+
+  pending(): number {
+    return this.heap.length;
+  }
+
+  nextAt(): number | undefined {
+    return this.heap[0]?.at;
+  }
+
+  /** Runs every timer due up to `target` (those the fired ones set included), then sets t. */
+  async runUntil(target: number, onTurn?: (t: number) => void): Promise<void> {
+    if (!Number.isFinite(target)) throw new RangeError(`SimClock: not a time: ${target}`);
+    await rest();
+    for (;;) {
+      const next = this.heap[0];
+      if (!next || next.at > target) break;
+      this.t = next.at;
+      // Every timer of this instant, then one turn of the event loop for what they started.
+      while (this.heap[0] && this.heap[0].at === this.t) this.pop()!.fire();
+      this.turns++;
+      await rest();
+      onTurn?.(this.t);
+    }
+    this.t = Math.max(this.t, target);
+  }
+
+  private push(item: { at: number; seq: number; fire: () => void }) {
+    const h = this.heap;
+    h.push(item);
+    let i = h.length - 1;
+    while (i > 0) {
+      const p = (i - 1) >> 1;
+      if (!before(h[i]!, h[p]!)) break;
+      [h[i], h[p]] = [h[p]!, h[i]!];
+      i = p;
+    }
+  }
+
+  private pop() {
+    const h = this.heap;
+    const top = h[0];
+    const last = h.pop()!;
+    if (h.length > 0) {
+      h[0] = last;
+      let i = 0;
+      for (;;) {
+        const l = 2 * i + 1;
+        const r = l + 1;
+        let m = i;
+        if (l < h.length && before(h[l]!, h[m]!)) m = l;
+        if (r < h.length && before(h[r]!, h[m]!)) m = r;
+        if (m === i) break;
+        [h[i], h[m]] = [h[m]!, h[i]!];
+        i = m;
+      }
+    }
+    return top;
+  }
+}
+
+function before(a: { at: number; seq: number }, b: { at: number; seq: number }) {
+  return a.at < b.at || (a.at === b.at && a.seq < b.seq);
+}
+
+/**
+ * A macrotask: Node's setImmediate (after every pending promise reaction), or a zero timeout
+ * where there is none (the core is also type-checked for browsers).
+ */
+const macrotask: (fn: () => void) => void =
+  (globalThis as { setImmediate?: (fn: () => void) => void }).setImmediate ??
+  ((fn) => setTimeout(fn, 0));
+
+/** One turn of the event loop: every pending promise reaction runs first. */
+function rest(): Promise<void> {
+  return new Promise((resolve) => macrotask(resolve));
+}
+
+/** A deterministic PRNG (mulberry32). */
+export function prng(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
