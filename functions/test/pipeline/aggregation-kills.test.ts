@@ -123,6 +123,11 @@ describe('aggregation store in killed processes', () => {
           if (killed || kill === null) return;
           killed = true;
           setTimeout(() => child.kill(kill.signal), kill.delayMs);
+          // As Cloud Run does: an instance still there 10 s after SIGTERM is killed.
+          if (kill.signal === 'SIGTERM') {
+            const grace = setTimeout(() => child.kill('SIGKILL'), kill.delayMs + 10_000);
+            child.on('exit', () => clearTimeout(grace));
+          }
         };
         child.on('message', (message: Message) => {
           switch (message.type) {
