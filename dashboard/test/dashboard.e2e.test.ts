@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { FieldValue } from 'firebase-admin/firestore';
 import { type BrowserContext, chromium, type Page } from 'playwright-core';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { DEMO_PASSWORD, dashboardSignInLink, signInWithRole } from '../../devstack/src/auth.ts';
 import { collectionSchema } from '../../functions/src/core/pipeline/collections.ts';
 import { connectToStack, fireSchedule, stack } from '../../functions/test/e2e/support.ts';
@@ -17,7 +17,11 @@ import { connectToStack, fireSchedule, stack } from '../../functions/test/e2e/su
 
 const CHROMIUM = '/usr/bin/chromium';
 const ROOT = resolve(import.meta.dirname, '..', '..');
-const SCREENSHOTS = join(ROOT, 'docs', 'screenshots');
+// The README's screenshots are refreshed on request (UPDATE_SCREENSHOTS=1); a plain run writes
+// its own under .tollgate/, so running the tests leaves the checkout as it was.
+const SCREENSHOTS = process.env.UPDATE_SCREENSHOTS
+  ? join(ROOT, 'docs', 'screenshots')
+  : join(ROOT, '.tollgate', 'screenshots');
 const { db } = connectToStack();
 const hosting = stack.urls.hosting!;
 const authUrl = stack.urls.auth!;
@@ -56,6 +60,20 @@ const CHROMIUM_ARGS = [
 
 /** Uncaught errors of every page, checked (and emptied) after each test. */
 const pageErrors: string[] = [];
+
+// A failed test prints what each open page showed: the refusal or state that explains it.
+beforeEach((context) => {
+  context.onTestFailed(async () => {
+    for (const { context: browser } of sessions) {
+      for (const page of browser.pages()) {
+        const text = await page
+          .evaluate(() => document.body.textContent ?? '')
+          .catch((e: unknown) => `(unreadable: ${String(e)})`);
+        process.stderr.write(`\n--- page ${page.url()} ---\n${text.slice(0, 4_000)}\n`);
+      }
+    }
+  });
+});
 
 afterEach(() => {
   const errors = pageErrors.splice(0);

@@ -92,6 +92,11 @@ export function spawnEmulators(options: {
         // the latest firebase-functions version it asks npm for (answered from npm's cache).
         CI: 'true',
         npm_config_offline: 'true',
+        // Seconds a new function worker may take to load before the emulator gives up on it
+        // ("Failed to load function.") and fails the request it was for: 30 by default, which
+        // a burst of workers loading at once on a busy 2-core machine exceeded (a callable of
+        // the dashboard test failed so, twice). Production has no such limit to hit.
+        FUNCTIONS_DISCOVERY_TIMEOUT: process.env.FUNCTIONS_DISCOVERY_TIMEOUT ?? '120',
       },
       detached: true,
       stdio: ['ignore', 'pipe', 'pipe'],

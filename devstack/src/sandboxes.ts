@@ -12,6 +12,9 @@ import {
 } from './sandbox/proxy.ts';
 import {
   LWA_TOKEN_PATH,
+  type RateLimit,
+  type RateLimitedOperation,
+  SPAPI_REPORTS_RATE_LIMITS,
   SPAPI_SANDBOX_CREDENTIALS,
   SPAPI_SANDBOX_MARKETPLACE_ID,
   type SpApiSandbox,
@@ -44,6 +47,11 @@ export interface SandboxOptions {
   ports: 'fixed' | 'free';
   /** From SP-API createReport to DONE (the sandbox's default otherwise). */
   spapiProcessingMs?: number;
+  /**
+   * SP-API rates other than the published ones, held alike by the sandbox and (patched into
+   * providers/spapi) by the gate. Unset: the published rates, as the seed configures them.
+   */
+  spapiRateLimits?: Partial<Record<RateLimitedOperation, RateLimit>>;
 }
 
 export async function startSandboxes(options: SandboxOptions): Promise<Sandboxes> {
@@ -64,6 +72,7 @@ export async function startSandboxes(options: SandboxOptions): Promise<Sandboxes
     const spapi = await startSpApiSandbox({
       port: await port('spapi'),
       processingMs: options.spapiProcessingMs,
+      rateLimits: options.spapiRateLimits,
     });
     started.push(spapi);
     const proxy = await startProxySandbox({
@@ -94,6 +103,9 @@ export async function startSandboxes(options: SandboxOptions): Promise<Sandboxes
           baseUrl: spapi.url,
           endpoints: { lwa: `${spapi.url}${LWA_TOKEN_PATH}` },
           settings: { marketplaceIds: [SPAPI_SANDBOX_MARKETPLACE_ID] },
+          ...(options.spapiRateLimits
+            ? { limits: spapiOperationLimits(options.spapiRateLimits) }
+            : {}),
         },
         smartproxy: { baseUrl: proxy.url, endpoints: { site: site.url } },
       },
@@ -112,6 +124,18 @@ export async function startSandboxes(options: SandboxOptions): Promise<Sandboxes
     await stop();
     throw error;
   }
+}
+
+/** providers/spapi's operation limits for the given rates (the published ones otherwise). */
+function spapiOperationLimits(
+  rates: Partial<Record<RateLimitedOperation, RateLimit>>,
+): Array<Record<string, unknown>> {
+  return Object.entries({ ...SPAPI_REPORTS_RATE_LIMITS, ...rates }).map(([operation, rate]) => ({
+    kind: 'operation',
+    operation,
+    ratePerSecond: rate.ratePerSecond,
+    burst: rate.burst,
+  }));
 }
 
 /**

@@ -24,7 +24,13 @@ import { type FirestoreEmulator, startFirestore } from './firestore/index.ts';
 import { localMetricsToken } from './local-secrets.ts';
 import { guardLoopback, OFF_LOOPBACK_LOG, type OffLoopbackAttempt } from './loopback.ts';
 import { freePort, waitFor } from './ports.ts';
-import { type Sandboxes, startSandboxes, writeEmulatorEnv, writeSecretsFile } from './sandboxes.ts';
+import {
+  type Sandboxes,
+  type SandboxOptions,
+  startSandboxes,
+  writeEmulatorEnv,
+  writeSecretsFile,
+} from './sandboxes.ts';
 import { type StorageEmulator, startStorage } from './storage/index.ts';
 
 export const PROJECT_DIR = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
@@ -41,6 +47,8 @@ export interface StackOptions {
   log?: (line: string) => void;
   /** SP-API sandbox report processing time (its default of 30 s otherwise). */
   spapiProcessingMs?: number;
+  /** SP-API rates other than the published ones, for sandbox and gate alike (see sandboxes.ts). */
+  spapiRateLimits?: SandboxOptions['spapiRateLimits'];
   /** Where refused connections off loopback are recorded (see loopback.ts). */
   offLoopbackLog?: string;
   /**
@@ -118,6 +126,7 @@ export async function startStack(options: StackOptions): Promise<Stack> {
     const sandboxes = await startSandboxes({
       ports: options.ports,
       spapiProcessingMs: options.spapiProcessingMs,
+      spapiRateLimits: options.spapiRateLimits,
     });
     cleanups.push(() => sandboxes.stop());
     await pointProvidersAt(projectId, firestore.hostPort, sandboxes.providerPatches);
