@@ -1,6 +1,6 @@
 import { maxSharePercent } from '@tollgate/client';
 import { describe, expect, it } from 'vitest';
-import { parseTargets } from '../src/app.tsx';
+import { parseTargets } from '../src/collections.tsx';
 import { isLoopbackHost, linkCredentials, parseEmulators } from '../src/firebase.ts';
 import {
   fmtDuration,
