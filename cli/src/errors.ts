@@ -1,6 +1,8 @@
 import { ZodError } from 'zod';
-import { BackupImportError } from '../../functions/src/adapters/backup.ts';
-import { CollectionNotFoundError } from '../../functions/src/adapters/collections-repository.ts';
+import { BackupImportError } from '../../functions/src/adapters/backup/backup.ts';
+import { CollectionNotFoundError } from '../../functions/src/adapters/pipeline/collections-repository.ts';
+import { BackupError } from '../../functions/src/core/backup/backup.ts';
+import { ConfigError } from '../../functions/src/core/config.ts';
 // Values from the API's own modules, not its index: Node's ESM import of a CommonJS module
 // (functions/src, under tsx) sees named exports but not `export *` re-exports.
 import {
@@ -9,9 +11,7 @@ import {
   describeIssues,
   type FieldIssue,
   fieldIssues,
-} from '../../functions/src/core/api/errors.ts';
-import { BackupError } from '../../functions/src/core/backup.ts';
-import { ConfigError } from '../../functions/src/core/config.ts';
+} from '../../functions/src/core/operations/errors.ts';
 import { CollectionConflictError } from '../../functions/src/core/pipeline/collections.ts';
 
 /** The command line is wrong (exit 2): an unknown command, a missing argument, `m=count`... */

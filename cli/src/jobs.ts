@@ -11,11 +11,11 @@ import {
   type ImportResult,
   type StreamedBackup,
   streamBackup,
-} from '../../functions/src/adapters/backup.ts';
+} from '../../functions/src/adapters/backup/backup.ts';
 import { writeAudit } from '../../functions/src/adapters/operations/audit.ts';
 import { importWithAudit as restore } from '../../functions/src/adapters/operations/backups.ts';
-import { PRODUCTS_PATH } from '../../functions/src/adapters/products-repository.ts';
-import type { Actor } from '../../functions/src/core/api/index.ts';
+import { PRODUCTS_PATH } from '../../functions/src/adapters/pipeline/products-repository.ts';
+import type { Actor } from '../../functions/src/core/operations/index.ts';
 import type { Progress, Stream } from './output.ts';
 
 /** The long jobs, with progress: backup export and import, and a validation run's reads. */
@@ -45,7 +45,7 @@ function textSink(stream: Stream): Writable {
 }
 
 /**
- * Exports the backed-up collections (adapters/backup.ts streamBackup) to a local file, or to
+ * Exports the backed-up collections (adapters/backup/backup.ts streamBackup) to a local file, or to
  * `stdout` when `out` is null: a page of documents at a time, the same bytes as a single
  * exportBackup would write. The documents' text is spooled to a temporary file while the
  * checksum is computed; a file is written aside (`.partial`) and renamed over `out` once

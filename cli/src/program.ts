@@ -1,9 +1,9 @@
 import { readFile } from 'node:fs/promises';
 import { Argument, Command, CommanderError, InvalidArgumentError } from 'commander';
-import type { Actor } from '../../functions/src/core/api/index.ts';
+import type { Actor } from '../../functions/src/core/operations/index.ts';
 // Values from the API's own modules (see errors.ts).
-import { callableNames, callableRegistry } from '../../functions/src/core/api/registry.ts';
-import { ROLES, type Role } from '../../functions/src/core/api/roles.ts';
+import { callableNames, callableRegistry } from '../../functions/src/core/operations/registry.ts';
+import { ROLES, type Role } from '../../functions/src/core/operations/roles.ts';
 import { type Failure, toFailure, UsageError } from './errors.ts';
 import { exportWithProgress, importWithAudit, observeProductPages, productCount } from './jobs.ts';
 import { noProgress, type Progress, type Stream, table, terminalProgress } from './output.ts';

@@ -1,4 +1,4 @@
-import type { ImportResult } from '../../functions/src/adapters/backup.ts';
+import type { ImportResult } from '../../functions/src/adapters/backup/backup.ts';
 import type {
   Audited,
   ClearCooldownResult,
@@ -19,7 +19,7 @@ import type {
   StatusResult,
   ValidateDataResult,
   ValidationReportResult,
-} from '../../functions/src/core/api/index.ts';
+} from '../../functions/src/core/operations/index.ts';
 import type { ShareChange } from '../../functions/src/core/pipeline/share-transition.ts';
 import { cell, duration, pairs, percent, table, time } from './output.ts';
 

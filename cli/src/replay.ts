@@ -1,5 +1,5 @@
 import { readFile } from 'node:fs/promises';
-import type { SimulatePolicyResult } from '../../functions/src/core/api/index.ts';
+import type { SimulatePolicyResult } from '../../functions/src/core/operations/index.ts';
 import { UsageError } from './errors.ts';
 import { duration, percent, table, time } from './output.ts';
 

@@ -10,13 +10,13 @@ import type {
   CallableResult,
   ImplementedCallable,
   ParsedInput,
-} from '../../functions/src/core/api/index.ts';
+} from '../../functions/src/core/operations/index.ts';
 // Values from the API's own modules (see errors.ts).
 import {
   callableRegistry,
   isCallableName,
   isImplemented,
-} from '../../functions/src/core/api/registry.ts';
+} from '../../functions/src/core/operations/registry.ts';
 import { FailureError, inputFailure, UsageError } from './errors.ts';
 import type { Session } from './session.ts';
 
@@ -38,7 +38,7 @@ export function runnableName(name: string): Runnable {
 }
 
 /**
- * Runs a callable's operation as its function does (entry/callables/handler.ts), with the
+ * Runs a callable's operation as its function does (entry/operations/handler.ts), with the
  * CLI's admin actor: the input is parsed with the registry's schema first (an invalid input
  * fails naming its fields, before anything runs), then the operation gets the parsed input and
  * the raw one. Changes are audited by the operation itself, under the CLI's actor.

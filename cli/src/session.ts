@@ -4,24 +4,27 @@ import { deleteApp, getApps, initializeApp } from 'firebase-admin/app';
 import { getAuth } from 'firebase-admin/auth';
 import { getFirestore } from 'firebase-admin/firestore';
 import { getStorage } from 'firebase-admin/storage';
-import { enqueueAggregationFlush } from '../../functions/src/adapters/aggregation-store.ts';
-import { backupPrefix } from '../../functions/src/adapters/backup-storage.ts';
+import { backupPrefix } from '../../functions/src/adapters/backup/backup-storage.ts';
 import type { OperationDeps } from '../../functions/src/adapters/operations/index.ts';
-import { cloudTasksAdmin } from '../../functions/src/adapters/queue-admin.ts';
-import { enqueueTask } from '../../functions/src/adapters/task-queue.ts';
-import { deployedQueueRate } from '../../functions/src/adapters/work-queue-params.ts';
-import { WriteBuffer } from '../../functions/src/adapters/write-buffer.ts';
-import type { Actor } from '../../functions/src/core/api/index.ts';
-import { DEFAULT_PAYLOAD_CONFIG, payloadBucketName } from '../../functions/src/core/payloads.ts';
+import { enqueueAggregationFlush } from '../../functions/src/adapters/pipeline/aggregation-store.ts';
+import { cloudTasksAdmin } from '../../functions/src/adapters/queues/queue-admin.ts';
+import { enqueueTask } from '../../functions/src/adapters/queues/task-queue.ts';
+import { deployedQueueRate } from '../../functions/src/adapters/queues/work-queue-params.ts';
+import { WriteBuffer } from '../../functions/src/adapters/storage/write-buffer.ts';
+import type { Actor } from '../../functions/src/core/operations/index.ts';
+import {
+  DEFAULT_PAYLOAD_CONFIG,
+  payloadBucketName,
+} from '../../functions/src/core/storage/payloads.ts';
 import { UsageError } from './errors.ts';
 
 /** The local stack's fixed ports (firebase.json, devstack/src/stack.ts). */
 export const LOCAL_ENV = {
   FIRESTORE_EMULATOR_HOST: '127.0.0.1:8080',
   FIREBASE_AUTH_EMULATOR_HOST: '127.0.0.1:9099',
-  /** The stack's Cloud Tasks (devstack/src/cloud-tasks), not firebase-tools' Tasks emulator. */
+  /** The stack's Cloud Tasks (devstack/src/emulators/cloud-tasks), not firebase-tools' Tasks emulator. */
   CLOUD_TASKS_EMULATOR_HOST: '127.0.0.1:9498',
-  /** The stack's Cloud Storage stand-in (devstack/src/storage): exports' objects. */
+  /** The stack's Cloud Storage stand-in (devstack/src/emulators/storage): exports' objects. */
   STORAGE_EMULATOR_HOST: 'http://127.0.0.1:9199',
 } as const;
 export const LOCAL_PROJECT = 'demo-tollgate';
@@ -145,7 +148,7 @@ function functionsVersion(): string {
 
 /**
  * The default firebase-admin app on the target, with the same dependencies the callables get
- * (entry/callables/deps.ts): its Firestore and Auth, Cloud Tasks for validation fixes and
+ * (entry/operations/deps.ts): its Firestore and Auth, Cloud Tasks for validation fixes and
  * aggregation flushes and for the provider queues' administration, a write buffer for aggregation statistics (flushed on close).
  */
 export const connectAdmin: Connect = async (target) => {

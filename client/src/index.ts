@@ -7,7 +7,7 @@
  *       targets: { 'amazon-de': 300 } });
  *
  * Everything is derived from the API's one table (`callableRegistry` in
- * functions/src/core/api): a callable added there is a method here, with its input and result
+ * functions/src/core/operations): a callable added there is a method here, with its input and result
  * types, and its input is checked with the same zod schema the function parses it with.
  *
  * This package is source: it (and the pure API module it re-exports, which imports nothing but
@@ -32,9 +32,9 @@ import {
   fieldIssues,
   type ImplementedCallable,
   type Registry,
-} from '../../functions/src/core/api/index.ts';
+} from '../../functions/src/core/operations/index.ts';
 
-export * from '../../functions/src/core/api/index.ts';
+export * from '../../functions/src/core/operations/index.ts';
 
 /**
  * What a callable takes. Unlike `CallableInput`, a slot (a callable whose schema is not in the
@@ -99,7 +99,7 @@ export function callLimitWaitMs(error: unknown): number | undefined {
 
 /**
  * Client timeouts for callables whose functions may run longer than the SDK's default of 70 s
- * (their `timeoutSeconds` in functions/src/entry/callables/define.ts, plus a margin).
+ * (their `timeoutSeconds` in functions/src/entry/operations/define.ts, plus a margin).
  */
 export const DEFAULT_TIMEOUTS_MS: Partial<Record<CallableName, number>> = {
   validateData: 550_000,

@@ -1,5 +1,5 @@
 import { startTokenBucketUpstream } from '../src/bench/token-bucket-upstream.ts';
-import { startFirestore } from '../src/firestore/index.ts';
+import { startFirestore } from '../src/emulators/firestore/index.ts';
 
 /**
  * The bench's services in a process of their own (the second core): the embedded Firestore

@@ -2,7 +2,7 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { deleteApp, initializeApp } from 'firebase-admin/app';
 import { getFirestore } from 'firebase-admin/firestore';
-import { startFirestore } from '../src/firestore/index.ts';
+import { startFirestore } from '../src/emulators/firestore/index.ts';
 import { DEFAULT_PROJECT_ID, PROJECT_DIR } from '../src/stack.ts';
 
 /**

@@ -1,7 +1,7 @@
 import { deleteApp } from 'firebase-admin/app';
 import type { Firestore } from 'firebase-admin/firestore';
 import { callCallable, signInWithRole } from './auth.ts';
-import { adminFirestoreAt } from './firestore/admin.ts';
+import { adminFirestoreAt } from './emulators/firestore/admin.ts';
 import type { Stack } from './stack.ts';
 
 /**

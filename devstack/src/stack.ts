@@ -3,8 +3,6 @@ import type { Server } from 'node:http';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { deleteApp } from 'firebase-admin/app';
-import { discoverTaskQueues } from './cloud-tasks/discover.ts';
-import { LocalCloudTasks, serveCloudTasks } from './cloud-tasks/server.ts';
 import {
   discoverSchedules,
   fireScheduled,
@@ -12,6 +10,11 @@ import {
   Scheduler,
 } from './control/scheduler.ts';
 import { startControlServer } from './control/server.ts';
+import { discoverTaskQueues } from './emulators/cloud-tasks/discover.ts';
+import { LocalCloudTasks, serveCloudTasks } from './emulators/cloud-tasks/server.ts';
+import { adminFirestoreAt } from './emulators/firestore/admin.ts';
+import { type FirestoreEmulator, startFirestore } from './emulators/firestore/index.ts';
+import { type StorageEmulator, startStorage } from './emulators/storage/index.ts';
 import {
   configuredPorts,
   type EmulatorPorts,
@@ -19,8 +22,6 @@ import {
   stopProcessGroup,
   writeConfigWithPorts,
 } from './firebase-emulators.ts';
-import { adminFirestoreAt } from './firestore/admin.ts';
-import { type FirestoreEmulator, startFirestore } from './firestore/index.ts';
 import { localMetricsToken } from './local-secrets.ts';
 import { guardLoopback, OFF_LOOPBACK_LOG, type OffLoopbackAttempt } from './loopback.ts';
 import { freePort, waitFor } from './ports.ts';
@@ -31,7 +32,6 @@ import {
   writeEmulatorEnv,
   writeSecretsFile,
 } from './sandboxes.ts';
-import { type StorageEmulator, startStorage } from './storage/index.ts';
 
 export const PROJECT_DIR = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 export const DEFAULT_PROJECT_ID = 'demo-tollgate';

@@ -6,7 +6,7 @@ import { ConfigError, parseDocument, providerSchema } from '../../functions/src/
 import {
   PRODUCTION_URL_RULES,
   setUpstreamUrlRules,
-} from '../../functions/src/core/upstream-url.ts';
+} from '../../functions/src/core/upstreams/upstream-url.ts';
 import { type Sandboxes, startSandboxes } from '../src/sandboxes.ts';
 import { PROJECT_DIR } from '../src/stack.ts';
 

@@ -3,9 +3,11 @@
  * adapters/ and core/.
  */
 
-export { aggregationFlush } from './entry/aggregation';
-export { realtimeSalesSync } from './entry/autosync';
-export { collectionBatches } from './entry/batches';
+export { scheduledBackup } from './entry/backup/scheduled-backup';
+export { diagnostics } from './entry/observability/diagnostics';
+export { health } from './entry/observability/health';
+export { heartbeat } from './entry/observability/heartbeat';
+export { metrics } from './entry/observability/metrics';
 export {
   clearCooldown,
   exportBackup,
@@ -33,12 +35,12 @@ export {
   startCollection,
   startCooldown,
   validateData,
-} from './entry/callables';
-export { diagnostics } from './entry/diagnostics';
-export { health } from './entry/health';
-export { heartbeat } from './entry/heartbeat';
-export { keepaIngest } from './entry/ingest';
-export { metrics } from './entry/metrics';
-export { allocationUpdate, payloadCleanup, scheduledBackup } from './entry/schedules';
-export { dataValidation } from './entry/validation';
-export { keepaWork, smartproxyWork } from './entry/work-queues';
+} from './entry/operations/callables';
+export { aggregationFlush } from './entry/pipeline/aggregation';
+export { realtimeSalesSync } from './entry/pipeline/autosync';
+export { collectionBatches } from './entry/pipeline/batches';
+export { keepaIngest } from './entry/pipeline/ingest';
+export { keepaWork, smartproxyWork } from './entry/pipeline/work-queues';
+export { allocationUpdate } from './entry/quota/allocation-update';
+export { payloadCleanup } from './entry/storage/payload-cleanup';
+export { dataValidation } from './entry/validation/data-validation';

@@ -1,8 +1,8 @@
 import type { Firestore } from 'firebase-admin/firestore';
-import { recordStoredCount } from '../../../functions/src/adapters/collection-progress.ts';
-import { CollectionsRepository } from '../../../functions/src/adapters/collections-repository.ts';
-import { ProductsRepository } from '../../../functions/src/adapters/products-repository.ts';
-import { ProgressBuffer } from '../../../functions/src/adapters/progress-buffer.ts';
+import { recordStoredCount } from '../../../functions/src/adapters/pipeline/collection-progress.ts';
+import { CollectionsRepository } from '../../../functions/src/adapters/pipeline/collections-repository.ts';
+import { ProductsRepository } from '../../../functions/src/adapters/pipeline/products-repository.ts';
+import { ProgressBuffer } from '../../../functions/src/adapters/pipeline/progress-buffer.ts';
 
 export interface PipelineRun {
   items: number;

@@ -1,7 +1,7 @@
 import { createRequire } from 'node:module';
 import type * as Config from '../../../functions/src/core/config.ts';
 import type * as Replay from '../../../functions/src/core/replay/index.ts';
-import type * as Demand from '../../../functions/src/core/write-buffer/demand-stats.ts';
+import type * as Demand from '../../../functions/src/core/storage/write-buffer/demand-stats.ts';
 
 /**
  * The `replay` bench scenario: how many simulated seconds policy replay runs per wall second.
@@ -16,7 +16,7 @@ const { categorySchema, flagsSchema, providerSchema } =
   require('../../../functions/lib/core/config.js') as typeof Config;
 const { FleetSimulator, replayPolicy, prng } =
   require('../../../functions/lib/core/replay/index.js') as typeof Replay;
-require('../../../functions/lib/core/write-buffer/demand-stats.js') as typeof Demand;
+require('../../../functions/lib/core/storage/write-buffer/demand-stats.js') as typeof Demand;
 
 export interface ReplayBenchOptions {
   /** Simulated hours replayed (default 6). */

@@ -1,6 +1,6 @@
 import type { Firestore } from 'firebase-admin/firestore';
-import { WriteBuffer } from '../../../functions/src/adapters/write-buffer.ts';
-import { increment } from '../../../functions/src/core/write-buffer/field-ops.ts';
+import { WriteBuffer } from '../../../functions/src/adapters/storage/write-buffer.ts';
+import { increment } from '../../../functions/src/core/storage/write-buffer/field-ops.ts';
 
 export interface WriteBufferBenchResult {
   logicalUpdates: number;

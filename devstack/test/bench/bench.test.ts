@@ -14,7 +14,7 @@ import {
   type TokenBucketUpstream,
 } from '../../src/bench/token-bucket-upstream.ts';
 import { EnginePool } from '../../src/bench/tollgate-limiter.ts';
-import { db, freshCollection } from '../firestore/clients.ts';
+import { db, freshCollection } from '../emulators/firestore/clients.ts';
 
 async function call(up: TokenBucketUpstream, path: string, method = 'GET', body?: string) {
   const res = await fetch(`${up.url}${path}`, { method, body });

@@ -1,7 +1,7 @@
 import { fileURLToPath } from 'node:url';
-import { startFirestore } from '../../src/firestore/index.ts';
+import { startFirestore } from '../../src/emulators/firestore/index.ts';
+import { startStorage } from '../../src/emulators/storage/index.ts';
 import { failOnOffLoopback, guardLoopback, OFF_LOOPBACK_LOG } from '../../src/loopback.ts';
-import { startStorage } from '../../src/storage/index.ts';
 
 /**
  * Starts the embedded Firestore and Storage emulators on free ports unless the environment

@@ -1,4 +1,4 @@
-import { setUpstreamUrlRules } from '../core/upstream-url';
+import { setUpstreamUrlRules } from '../core/upstreams/upstream-url';
 
 /**
  * Whether this process runs against emulators, never production: a function in the Functions
@@ -15,5 +15,5 @@ export function inFunctionsEmulator(env: NodeJS.ProcessEnv = process.env): boole
   return env.FUNCTIONS_EMULATOR === 'true';
 }
 
-// Upstream URLs (core/upstream-url.ts): plain http to loopback, the sandboxes, only emulated.
+// Upstream URLs (core/upstreams/upstream-url.ts): plain http to loopback, the sandboxes, only emulated.
 setUpstreamUrlRules(() => ({ loopbackHttp: runsEmulated() }));

@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { getApps, initializeApp } from 'firebase-admin/app';
 import { type Auth, getAuth } from 'firebase-admin/auth';
 import { type Firestore, getFirestore } from 'firebase-admin/firestore';
-import { attachInstanceSelfQuota } from './self-quota-runtime';
+import { attachInstanceSelfQuota } from './storage/self-quota-runtime';
 
 /**
  * The identity the emulators' tasks are enqueued as. The Admin SDK names a service account in
@@ -17,7 +17,7 @@ export function emulatedServiceAccount(projectId: string): string {
 /**
  * Where Cloud Tasks is served when it is emulated. firebase-tools points function workers'
  * CLOUD_TASKS_EMULATOR_HOST at its own Tasks emulator, which dispatches every task at once and
- * serves no queue administration; the local stack serves both (devstack/src/cloud-tasks) and
+ * serves no queue administration; the local stack serves both (devstack/src/emulators/cloud-tasks) and
  * names itself in TOLLGATE_CLOUD_TASKS_HOST. Undefined in production.
  */
 export function emulatedCloudTasksHost(): string | undefined {
@@ -28,7 +28,7 @@ export function emulatedCloudTasksHost(): string | undefined {
 
 /**
  * One firebase-admin app per instance, created on first use (cold starts stay cheap); its
- * Firestore is counted by the instance's self-quota monitor (self-quota-runtime.ts).
+ * Firestore is counted by the instance's self-quota monitor (storage/self-quota-runtime.ts).
  */
 export function db(): Firestore {
   if (!getApps().some((app) => app.name === '[DEFAULT]')) {

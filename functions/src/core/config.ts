@@ -1,10 +1,10 @@
 import { z } from 'zod';
-import { SHARE_SUM_TOLERANCE, shareWeight } from './api/share-cap';
-import { keepaDomainIdProblem } from './keepa';
 import { type Limit, limitSchema, type windowUnits } from './limit-schema';
 import { DEFAULT_MAX_RETRY_AFTER_SECONDS } from './quota/cooldown';
 import { lineReserve, lineShape, maxGrantable } from './quota/limit-shape';
-import { upstreamUrlSchema } from './upstream-url';
+import { SHARE_SUM_TOLERANCE, shareWeight } from './quota/share-cap';
+import { keepaDomainIdProblem } from './upstreams/keepa';
+import { upstreamUrlSchema } from './upstreams/upstream-url';
 
 /**
  * The runtime configuration, stored in Firestore (`providers/*`, `categories/*`,

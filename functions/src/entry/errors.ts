@@ -1,11 +1,11 @@
 import { type FunctionsErrorCode, HttpsError } from 'firebase-functions/v2/https';
 import { ZodError } from 'zod';
-import { CollectionNotFoundError } from '../adapters/collections-repository';
-import { ApiError, fieldIssues } from '../core/api';
-import { BackupError } from '../core/backup';
+import { CollectionNotFoundError } from '../adapters/pipeline/collections-repository';
+import { BackupError } from '../core/backup/backup';
 import { ConfigError } from '../core/config';
-import { FirestoreLimitError } from '../core/firestore-limits';
+import { ApiError, fieldIssues } from '../core/operations';
 import { CollectionConflictError } from '../core/pipeline/collections';
+import { FirestoreLimitError } from '../core/storage/firestore-limits';
 import { logger } from '../log';
 
 /** gRPC status codes Firestore reports that a caller can act on (retry, back off). */

@@ -1,7 +1,7 @@
 import type { Request } from 'firebase-functions/v2/tasks';
 import type { z } from 'zod';
-import { enqueueTask } from '../adapters/task-queue';
-import { earlyByMs, taskEnvelopeSchema } from '../core/task-envelope';
+import { enqueueTask } from '../adapters/queues/task-queue';
+import { earlyByMs, taskEnvelopeSchema } from '../core/queues/task-envelope';
 import { logger } from '../log';
 
 export interface TaskContext {

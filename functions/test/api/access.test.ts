@@ -5,7 +5,7 @@ import {
   type ImplementedCallable,
   implementedCallables,
   ROLES,
-} from '../../src/core/api';
+} from '../../src/core/operations';
 import { quietLogger } from '../support/quiet-logger';
 import { domains } from './arbitraries';
 import { type ApiFixture, apiFixture, changedPaths, quickSnapshot, request } from './support';

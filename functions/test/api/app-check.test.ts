@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { OperationDeps } from '../../src/adapters/operations';
-import { createCallables } from '../../src/entry/callables/define';
+import { createCallables } from '../../src/entry/operations/define';
 
 /**
  * ENFORCE_APP_CHECK (a deploy-time boolean parameter, default true, false only in the local

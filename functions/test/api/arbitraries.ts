@@ -1,12 +1,12 @@
 import fc from 'fast-check';
-import type { ImplementedCallable } from '../../src/core/api';
 import {
   type BackupFile,
   backupChecksum,
   createBackup,
   serializeBackup,
-} from '../../src/core/backup';
-import { EXPORTABLE_COLLECTIONS } from '../../src/core/backup-scope';
+} from '../../src/core/backup/backup';
+import { EXPORTABLE_COLLECTIONS } from '../../src/core/backup/backup-scope';
+import type { ImplementedCallable } from '../../src/core/operations';
 import { T0 } from './support';
 
 /**

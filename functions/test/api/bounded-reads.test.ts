@@ -6,14 +6,14 @@ import {
   SALES_COLLECTION,
   salesDocId,
   summary,
-} from '../../src/adapters/sales-repository';
+} from '../../src/adapters/pipeline/sales-repository';
 import type {
   QuotaStatsResult,
   RealtimeSalesSummaryResult,
   StatusResult,
-} from '../../src/core/api';
-import { HOUR_MS, hourKey } from '../../src/core/sales';
-import { usageStatsUpdate } from '../../src/core/write-buffer/usage-stats';
+} from '../../src/core/operations';
+import { usageStatsUpdate } from '../../src/core/storage/write-buffer/usage-stats';
+import { HOUR_MS, hourKey } from '../../src/core/upstreams/sales';
 import { quietLogger } from '../support/quiet-logger';
 import { type ReadRecorder, recordReads } from '../support/reads';
 import { type ApiFixture, apiFixture, as } from './support';

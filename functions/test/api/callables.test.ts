@@ -2,6 +2,13 @@ import { createHash } from 'node:crypto';
 import { Timestamp } from 'firebase-admin/firestore';
 import { HttpsError } from 'firebase-functions/v2/https';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import {
+  type BackupFile,
+  backupChecksum,
+  serializeBackup,
+  verifyBackup,
+} from '../../src/core/backup/backup';
+import { RESTORABLE_COLLECTIONS } from '../../src/core/backup/backup-scope';
 import type {
   ClearCooldownResult,
   ExportBackupResult,
@@ -17,16 +24,9 @@ import type {
   StartCollectionResult,
   StatusResult,
   ValidateDataResult,
-} from '../../src/core/api';
-import {
-  type BackupFile,
-  backupChecksum,
-  serializeBackup,
-  verifyBackup,
-} from '../../src/core/backup';
-import { RESTORABLE_COLLECTIONS } from '../../src/core/backup-scope';
+} from '../../src/core/operations';
 import type { CollectionStatusReport } from '../../src/core/pipeline/collection-status';
-import { createCallables } from '../../src/entry/callables/define';
+import { createCallables } from '../../src/entry/operations/define';
 import { quietLogger } from '../support/quiet-logger';
 import {
   type ApiFixture,

@@ -1,6 +1,6 @@
 import { HttpsError } from 'firebase-functions/v2/https';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { roleFromClaims } from '../../src/core/api';
+import { roleFromClaims } from '../../src/core/operations';
 import { quietLogger } from '../support/quiet-logger';
 import { type ApiFixture, apiFixture, request } from './support';
 

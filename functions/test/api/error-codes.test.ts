@@ -1,9 +1,9 @@
 import { HttpsError } from 'firebase-functions/v2/https';
 import { describe, expect, it } from 'vitest';
-import { ApiError } from '../../src/core/api';
-import { BackupError } from '../../src/core/backup';
+import { BackupError } from '../../src/core/backup/backup';
 import { ConfigError } from '../../src/core/config';
-import { assertWithinLimits } from '../../src/core/firestore-limits';
+import { ApiError } from '../../src/core/operations';
+import { assertWithinLimits } from '../../src/core/storage/firestore-limits';
 import { toHttpsError } from '../../src/entry/errors';
 import { testFirestore } from '../support/firestore';
 import { quietLogger } from '../support/quiet-logger';

@@ -1,7 +1,8 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { loadRuntimeConfig } from '../../src/adapters/config-repository';
-import { loadPipelineConfig } from '../../src/adapters/pipeline-config';
+import { loadPipelineConfig } from '../../src/adapters/pipeline/pipeline-config';
+import { restorablePathProblem } from '../../src/core/backup/backup-scope';
 import {
   AUDIT_LOG_COLLECTION,
   callableRegistry,
@@ -9,8 +10,7 @@ import {
   type ImplementedCallable,
   ROLES,
   type Role,
-} from '../../src/core/api';
-import { restorablePathProblem } from '../../src/core/backup-scope';
+} from '../../src/core/operations';
 import { quietLogger } from '../support/quiet-logger';
 import { payloadsFor } from './arbitraries';
 import {

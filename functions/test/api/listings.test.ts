@@ -8,7 +8,7 @@ import type {
   ListAuditLogResult,
   ListCollectionsResult,
   StatusResult,
-} from '../../src/core/api';
+} from '../../src/core/operations';
 import { startCollection } from '../../src/core/pipeline/collections';
 import { quietLogger } from '../support/quiet-logger';
 import { type ReadRecorder, recordReads } from '../support/reads';

@@ -1,6 +1,6 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { QuotaEngine } from '../../src/adapters/quota/quota-engine';
-import type { SetProviderLimitsResult, StartCooldownResult } from '../../src/core/api';
+import type { SetProviderLimitsResult, StartCooldownResult } from '../../src/core/operations';
 import { ALLOCATION_LEAD_MS } from '../../src/core/quota/epochs';
 import { quietLogger } from '../support/quiet-logger';
 import { type ApiFixture, apiFixture, auditEntries, call, fullSnapshot } from './support';

@@ -1,18 +1,18 @@
 import { HttpsError } from 'firebase-functions/v2/https';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { syncProviderQueues } from '../../src/adapters/queue-rates';
+import { syncProviderQueues } from '../../src/adapters/queues/queue-rates';
 import type {
   PurgeProviderQueuesResult,
   SetCategoryAllocationResult,
   SetMaintenanceModeResult,
-} from '../../src/core/api';
+} from '../../src/core/operations';
 import { quietLogger } from '../support/quiet-logger';
 import { type ApiFixture, apiFixture, as, auditEntries } from './support';
 
 /**
  * The provider queues as operations leave them: paused in maintenance, a work queue's rate
  * following its provider's quota, purged only by admins with an audit entry. Cloud Tasks is
- * faked in memory here (FakeQueueAdmin); devstack/test/cloud-tasks runs the production client
+ * faked in memory here (FakeQueueAdmin); devstack/test/emulators/cloud-tasks runs the production client
  * against the local stack's Cloud Tasks.
  */
 

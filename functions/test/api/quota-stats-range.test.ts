@@ -1,10 +1,8 @@
 import type { Firestore } from 'firebase-admin/firestore';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { FleetStatsRecorder } from '../../src/adapters/fleet-recorder';
+import { FleetStatsRecorder } from '../../src/adapters/observability/fleet-recorder';
 import { fleetStats, MAX_FLEET_DOCS } from '../../src/adapters/operations/stats';
-import { WriteBuffer } from '../../src/adapters/write-buffer';
-import type { QuotaStatsResult } from '../../src/core/api';
-import { getQuotaStatsInput, MAX_QUOTA_STATS_MINUTES } from '../../src/core/api';
+import { WriteBuffer } from '../../src/adapters/storage/write-buffer';
 import {
   FLEET_HOUR_COLLECTION,
   FLEET_MINUTE_COLLECTION,
@@ -12,8 +10,10 @@ import {
   HOUR_MS,
   MAX_POINTS_PER_SERIES,
   queueSampleWrites,
-} from '../../src/core/fleet-stats';
-import { minuteKey } from '../../src/core/write-buffer';
+} from '../../src/core/observability/fleet-stats';
+import type { QuotaStatsResult } from '../../src/core/operations';
+import { getQuotaStatsInput, MAX_QUOTA_STATS_MINUTES } from '../../src/core/operations';
+import { minuteKey } from '../../src/core/storage/write-buffer';
 import { quietLogger } from '../support/quiet-logger';
 import { type ReadRecorder, recordReads } from '../support/reads';
 import { type ApiFixture, apiFixture, as } from './support';

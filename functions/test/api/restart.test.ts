@@ -1,7 +1,10 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { BATCHES_COLLECTION, discoveryStarter } from '../../src/adapters/collection-batches';
-import { ProductsRepository } from '../../src/adapters/products-repository';
-import type { RestartCollectionResult, StartCollectionResult } from '../../src/core/api';
+import {
+  BATCHES_COLLECTION,
+  discoveryStarter,
+} from '../../src/adapters/pipeline/collection-batches';
+import { ProductsRepository } from '../../src/adapters/pipeline/products-repository';
+import type { RestartCollectionResult, StartCollectionResult } from '../../src/core/operations';
 import { type Collection, startCollection } from '../../src/core/pipeline/collections';
 import { quietLogger } from '../support/quiet-logger';
 import { type ApiFixture, apiFixture, as, auditEntries, call, SEED_COLLECTION } from './support';

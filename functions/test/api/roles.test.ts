@@ -9,7 +9,7 @@ import {
   hasRole,
   implementedCallables,
   roleFromClaims,
-} from '../../src/core/api';
+} from '../../src/core/operations';
 
 describe('roles from custom claims', () => {
   it('reads one role string, exactly as firestore.rules compares it', () => {

@@ -1,9 +1,9 @@
 import { afterEach, beforeEach, expect, it } from 'vitest';
-import { registerAutoSyncFetcher } from '../../src/adapters/autosync-fetchers';
-import { SalesRepository } from '../../src/adapters/sales-repository';
+import { registerAutoSyncFetcher } from '../../src/adapters/pipeline/autosync-fetchers';
+import { SalesRepository } from '../../src/adapters/pipeline/sales-repository';
 import { REALTIME_SALES_SOURCE } from '../../src/adapters/upstreams/wiring';
-import { AUDIT_LOG_COLLECTION, type RefreshRealtimeSalesResult } from '../../src/core/api';
-import { floorToHour, HOUR_MS } from '../../src/core/sales';
+import { AUDIT_LOG_COLLECTION, type RefreshRealtimeSalesResult } from '../../src/core/operations';
+import { floorToHour, HOUR_MS } from '../../src/core/upstreams/sales';
 import { quietLogger } from '../support/quiet-logger';
 import { type ApiFixture, apiFixture, as, recordWrites } from './support';
 

@@ -6,17 +6,20 @@ import {
   SPAPI_SANDBOX_MARKETPLACE_ID,
   startSpApiSandbox,
 } from '../../../devstack/src/sandbox/spapi.ts';
-import { AUTOSYNC_COLLECTION } from '../../src/adapters/autosync';
-import { registerAutoSyncFetcher } from '../../src/adapters/autosync-fetchers';
 import { REFRESH_SAVE_MARGIN_MS } from '../../src/adapters/operations/sales';
-import { SalesRepository, storeSalesRows } from '../../src/adapters/sales-repository';
+import { AUTOSYNC_COLLECTION } from '../../src/adapters/pipeline/autosync';
+import { registerAutoSyncFetcher } from '../../src/adapters/pipeline/autosync-fetchers';
+import { SalesRepository, storeSalesRows } from '../../src/adapters/pipeline/sales-repository';
 import { SpApiReportsClient } from '../../src/adapters/upstreams/spapi-reports';
 import { createRealtimeSalesFetcher } from '../../src/adapters/upstreams/spapi-sales-fetcher';
 import { REALTIME_SALES_SOURCE } from '../../src/adapters/upstreams/wiring';
-import type { RealtimeSalesSummaryResult, RefreshRealtimeSalesResult } from '../../src/core/api';
+import type {
+  RealtimeSalesSummaryResult,
+  RefreshRealtimeSalesResult,
+} from '../../src/core/operations';
 import { QuotaExceededError } from '../../src/core/quota/errors';
-import { floorToHour } from '../../src/core/sales';
-import { TIMEOUT_SECONDS } from '../../src/entry/callables/define';
+import { floorToHour } from '../../src/core/upstreams/sales';
+import { TIMEOUT_SECONDS } from '../../src/entry/operations/define';
 import { quietLogger } from '../support/quiet-logger';
 import { type ApiFixture, apiFixture, as, auditEntries } from './support';
 

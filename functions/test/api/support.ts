@@ -5,21 +5,21 @@ import { getStorage } from 'firebase-admin/storage';
 import type { CallableRequest } from 'firebase-functions/v2/https';
 import { HttpsError } from 'firebase-functions/v2/https';
 import { expect } from 'vitest';
-import { AggregationStore } from '../../src/adapters/aggregation-store';
-import type { BackupStorage } from '../../src/adapters/backup-storage';
+import type { BackupStorage } from '../../src/adapters/backup/backup-storage';
 import type { OperationDeps, UserDirectory } from '../../src/adapters/operations';
-import { ProductsRepository } from '../../src/adapters/products-repository';
-import type { QueueAdmin, QueueStatus } from '../../src/adapters/queue-admin';
-import { PROVIDER_QUEUES } from '../../src/adapters/queue-rates';
+import { AggregationStore } from '../../src/adapters/pipeline/aggregation-store';
+import { ProductsRepository } from '../../src/adapters/pipeline/products-repository';
+import type { QueueAdmin, QueueStatus } from '../../src/adapters/queues/queue-admin';
+import { PROVIDER_QUEUES } from '../../src/adapters/queues/queue-rates';
+import type { EnqueueOptions, EnqueueResult } from '../../src/adapters/queues/task-queue';
 import { CallLimiter } from '../../src/adapters/quota/call-limiter';
-import { warningDocument } from '../../src/adapters/self-quota-store';
-import type { EnqueueOptions, EnqueueResult } from '../../src/adapters/task-queue';
+import { warningDocument } from '../../src/adapters/storage/self-quota-store';
 import {
   AUDIT_LOG_COLLECTION,
   type CallableInput,
   type ImplementedCallable,
   type Role,
-} from '../../src/core/api';
+} from '../../src/core/operations';
 import { startCollection } from '../../src/core/pipeline/collections';
 import type { WorkItem } from '../../src/core/pipeline/work-items';
 import {
@@ -27,8 +27,8 @@ import {
   CALLERS_PROVIDER,
   type CallerRateLimit,
 } from '../../src/core/quota/callers';
-import { usageStatsUpdate } from '../../src/core/write-buffer/usage-stats';
-import { type Callables, createCallables } from '../../src/entry/callables/define';
+import { usageStatsUpdate } from '../../src/core/storage/write-buffer/usage-stats';
+import { type Callables, createCallables } from '../../src/entry/operations/define';
 import { testFirestore } from '../support/firestore';
 
 /** The tests' clock: a fixed time, moved only by the test. */
@@ -230,7 +230,7 @@ export async function seed(db: Firestore): Promise<void> {
   });
   batch.set(db.doc('providers/spapi'), {
     // 40% of a burst of 10 carries the auto-sync's getReport (a burst of 5 would not, and a
-    // configuration whose shares cannot carry their work does not load: adapters/work-shares.ts).
+    // configuration whose shares cannot carry their work does not load: adapters/pipeline/work-shares.ts).
     limits: [{ kind: 'operation', operation: 'getReport', ratePerSecond: 1, burst: 10 }],
   });
   batch.set(db.doc('categories/deals'), { provider: 'keepa', sharePercent: 40, priority: 1 });

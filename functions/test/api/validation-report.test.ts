@@ -1,6 +1,6 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { ProductsRepository } from '../../src/adapters/products-repository';
-import type { ValidateDataResult, ValidationReportResult } from '../../src/core/api';
+import { ProductsRepository } from '../../src/adapters/pipeline/products-repository';
+import type { ValidateDataResult, ValidationReportResult } from '../../src/core/operations';
 import { quietLogger } from '../support/quiet-logger';
 import { type ReadRecorder, recordReads } from '../support/reads';
 import { type ApiFixture, apiFixture, call } from './support';

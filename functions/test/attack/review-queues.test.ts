@@ -1,21 +1,24 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { checkHealth } from '../../src/adapters/health';
-import type { QueueAdmin } from '../../src/adapters/queue-admin';
-import { PROVIDER_QUEUES, syncProviderQueues } from '../../src/adapters/queue-rates';
-import type { SetCategoryAllocationResult, SetMaintenanceModeResult } from '../../src/core/api';
+import { checkHealth } from '../../src/adapters/observability/health';
+import type { QueueAdmin } from '../../src/adapters/queues/queue-admin';
+import { PROVIDER_QUEUES, syncProviderQueues } from '../../src/adapters/queues/queue-rates';
 import {
   type Category,
   categorySchema,
   type Provider,
   providerSchema,
 } from '../../src/core/config';
+import type {
+  SetCategoryAllocationResult,
+  SetMaintenanceModeResult,
+} from '../../src/core/operations';
 import {
   grantableItemsPerSecond,
   MIN_DISPATCHES_PER_SECOND,
   QUEUE_HEADROOM,
   type QueueRate,
   queueRateFor,
-} from '../../src/core/queue-rate';
+} from '../../src/core/queues/queue-rate';
 import type { WorkCall } from '../../src/core/quota/share-check';
 import { type ApiFixture, apiFixture, as, FakeQueueAdmin } from '../api/support';
 import { testFirestore } from '../support/firestore';

@@ -6,7 +6,7 @@ import {
   BackupTimestamp,
   type BackupValue,
   BackupVector,
-} from '../../src/core/backup';
+} from '../../src/core/backup/backup';
 
 const RESERVED = /^__.*__$/;
 

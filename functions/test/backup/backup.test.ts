@@ -7,14 +7,14 @@ import {
   exportBackup,
   importBackup,
   listBackupPaths,
-} from '../../src/adapters/backup';
+} from '../../src/adapters/backup/backup';
 import {
   BackupError,
   type BackupFile,
   backupChecksum,
   createBackup,
   serializeBackup,
-} from '../../src/core/backup';
+} from '../../src/core/backup/backup';
 import { testFirestore } from '../support/firestore';
 import { restorableDocumentSets } from './arbitraries';
 

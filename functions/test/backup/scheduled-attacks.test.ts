@@ -1,10 +1,7 @@
 import { type Firestore, Query } from 'firebase-admin/firestore';
 import { afterAll, beforeEach, describe, expect, it, vi } from 'vitest';
-import { importBackup } from '../../src/adapters/backup';
-import type { BackupStorage } from '../../src/adapters/backup-storage';
-import { importBackup as importOperation } from '../../src/adapters/operations/backups';
-import type { OperationContext } from '../../src/adapters/operations/context';
-import { type Bucket, PayloadStore } from '../../src/adapters/payload-store';
+import { importBackup } from '../../src/adapters/backup/backup';
+import type { BackupStorage } from '../../src/adapters/backup/backup-storage';
 import {
   applyRetention,
   holdBackup,
@@ -14,20 +11,28 @@ import {
   restoreScheduledBackup,
   runScheduledBackup,
   writeScheduledBackup,
-} from '../../src/adapters/scheduled-backup';
-import * as selfQuota from '../../src/adapters/self-quota-runtime';
-import { importBackupInput } from '../../src/core/api';
-import { BackupError, type BackupMap, BackupTimestamp, createBackup } from '../../src/core/backup';
-import { documentSize } from '../../src/core/firestore-limits';
-import { payloadConfigSchema } from '../../src/core/payloads';
+} from '../../src/adapters/backup/scheduled-backup';
+import { importBackup as importOperation } from '../../src/adapters/operations/backups';
+import type { OperationContext } from '../../src/adapters/operations/context';
+import { type Bucket, PayloadStore } from '../../src/adapters/storage/payload-store';
+import * as selfQuota from '../../src/adapters/storage/self-quota-runtime';
+import {
+  BackupError,
+  type BackupMap,
+  BackupTimestamp,
+  createBackup,
+} from '../../src/core/backup/backup';
 import {
   DEFAULT_BACKUP_SCHEDULE,
   projectBackupsFolder,
   RESTORE_HOLD_MS,
   slotClaimName,
   TARGET_PAGE_BYTES,
-} from '../../src/core/scheduled-backup';
-import { TIMEOUT_SECONDS } from '../../src/entry/callables/define';
+} from '../../src/core/backup/scheduled-backup';
+import { importBackupInput } from '../../src/core/operations';
+import { documentSize } from '../../src/core/storage/firestore-limits';
+import { payloadConfigSchema } from '../../src/core/storage/payloads';
+import { TIMEOUT_SECONDS } from '../../src/entry/operations/define';
 import { quietLogger } from '../support/quiet-logger';
 import { ACTOR, closeFirestores, DAY, firestore, HOUR, storageFor, T0 } from './scheduled-support';
 
@@ -39,8 +44,9 @@ import { ACTOR, closeFirestores, DAY, firestore, HOUR, storageFor, T0 } from './
  */
 
 // Every page and restore paces itself: recorded, and passed through to the real pacing.
-vi.mock('../../src/adapters/self-quota-runtime', async (original) => {
-  const actual = await original<typeof import('../../src/adapters/self-quota-runtime.js')>();
+vi.mock('../../src/adapters/storage/self-quota-runtime', async (original) => {
+  const actual =
+    await original<typeof import('../../src/adapters/storage/self-quota-runtime.js')>();
   return { ...actual, paceFirestoreWork: vi.fn(actual.paceFirestoreWork) };
 });
 

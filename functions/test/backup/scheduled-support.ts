@@ -2,8 +2,8 @@ import { randomUUID } from 'node:crypto';
 import type { App } from 'firebase-admin/app';
 import type { Firestore } from 'firebase-admin/firestore';
 import { getStorage } from 'firebase-admin/storage';
-import type { BackupStorage } from '../../src/adapters/backup-storage';
-import type { Actor } from '../../src/core/api';
+import type { BackupStorage } from '../../src/adapters/backup/backup-storage';
+import type { Actor } from '../../src/core/operations';
 import { testFirestore } from '../support/firestore';
 
 /**

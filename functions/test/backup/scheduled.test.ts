@@ -4,14 +4,8 @@ import type { App } from 'firebase-admin/app';
 import { type Firestore, Query } from 'firebase-admin/firestore';
 import { getStorage } from 'firebase-admin/storage';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
-import { documentDigest, importBackup } from '../../src/adapters/backup';
-import type { BackupStorage } from '../../src/adapters/backup-storage';
-import { importBackup as importOperation } from '../../src/adapters/operations/backups';
-import type { OperationContext } from '../../src/adapters/operations/context';
-import { type Bucket, PayloadStore } from '../../src/adapters/payload-store';
-import { PRODUCTS_PATH } from '../../src/adapters/products-repository';
-import { QUOTA_COLLECTIONS } from '../../src/adapters/quota/collections';
-import { SALES_COLLECTION } from '../../src/adapters/sales-repository';
+import { documentDigest, importBackup } from '../../src/adapters/backup/backup';
+import type { BackupStorage } from '../../src/adapters/backup/backup-storage';
 import {
   applyRetention,
   listScheduledBackups,
@@ -19,8 +13,13 @@ import {
   runScheduledBackup,
   scheduledFolder,
   writeScheduledBackup,
-} from '../../src/adapters/scheduled-backup';
-import { AUDIT_LOG_COLLECTION, importBackupInput } from '../../src/core/api';
+} from '../../src/adapters/backup/scheduled-backup';
+import { importBackup as importOperation } from '../../src/adapters/operations/backups';
+import type { OperationContext } from '../../src/adapters/operations/context';
+import { PRODUCTS_PATH } from '../../src/adapters/pipeline/products-repository';
+import { SALES_COLLECTION } from '../../src/adapters/pipeline/sales-repository';
+import { QUOTA_COLLECTIONS } from '../../src/adapters/quota/collections';
+import { type Bucket, PayloadStore } from '../../src/adapters/storage/payload-store';
 import {
   BackupError,
   type BackupMap,
@@ -28,15 +27,13 @@ import {
   createBackup,
   serializeBackup,
   verifyBackup,
-} from '../../src/core/backup';
+} from '../../src/core/backup/backup';
 import {
   COLLECTED_DATA_COLLECTIONS,
   RESTORABLE_COLLECTIONS,
   restorablePathProblem,
   SCHEDULED_BACKUP_COLLECTIONS,
-} from '../../src/core/backup-scope';
-import { isPayloadId, PAYLOADS_COLLECTION, payloadConfigSchema } from '../../src/core/payloads';
-import { pipelineConfigSchema } from '../../src/core/pipeline/config';
+} from '../../src/core/backup/backup-scope';
 import {
   ABANDONED_AFTER_MS,
   type BackupScheduleConfig,
@@ -48,7 +45,14 @@ import {
   MANIFEST_NAME,
   type ScheduledManifest,
   verifyManifest,
-} from '../../src/core/scheduled-backup';
+} from '../../src/core/backup/scheduled-backup';
+import { AUDIT_LOG_COLLECTION, importBackupInput } from '../../src/core/operations';
+import { pipelineConfigSchema } from '../../src/core/pipeline/config';
+import {
+  isPayloadId,
+  PAYLOADS_COLLECTION,
+  payloadConfigSchema,
+} from '../../src/core/storage/payloads';
 import { quietLogger } from '../support/quiet-logger';
 import { fieldName, segment, values } from './arbitraries';
 import {

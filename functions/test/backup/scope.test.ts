@@ -1,23 +1,23 @@
 import { describe, expect, it } from 'vitest';
-import { AUTOSYNC_COLLECTION } from '../../src/adapters/autosync';
-import { BACKUP_COLLECTIONS } from '../../src/adapters/backup';
-import { COLLECTIONS_PATH } from '../../src/adapters/collections-repository';
+import { BACKUP_COLLECTIONS } from '../../src/adapters/backup/backup';
 import { CONFIG_PATHS } from '../../src/adapters/config-repository';
-import { INGEST_COLLECTION } from '../../src/adapters/ingest';
-import { PIPELINE_CONFIG_PATH } from '../../src/adapters/pipeline-config';
-import { PRODUCTS_PATH } from '../../src/adapters/products-repository';
+import { AUTOSYNC_COLLECTION } from '../../src/adapters/pipeline/autosync';
+import { COLLECTIONS_PATH } from '../../src/adapters/pipeline/collections-repository';
+import { INGEST_COLLECTION } from '../../src/adapters/pipeline/ingest';
+import { PIPELINE_CONFIG_PATH } from '../../src/adapters/pipeline/pipeline-config';
+import { PRODUCTS_PATH } from '../../src/adapters/pipeline/products-repository';
+import { SALES_COLLECTION } from '../../src/adapters/pipeline/sales-repository';
 import { QUOTA_COLLECTIONS } from '../../src/adapters/quota/collections';
-import { SALES_COLLECTION } from '../../src/adapters/sales-repository';
-import { AUDIT_LOG_COLLECTION } from '../../src/core/api';
 import {
   CONFIG_DOCUMENTS,
   EXPORTABLE_COLLECTIONS,
   exportablePath,
   RESTORABLE_COLLECTIONS,
   restorablePathProblem,
-} from '../../src/core/backup-scope';
-import { PAYLOADS_COLLECTION } from '../../src/core/payloads';
-import { USAGE_STATS_COLLECTION } from '../../src/core/write-buffer/usage-stats';
+} from '../../src/core/backup/backup-scope';
+import { AUDIT_LOG_COLLECTION } from '../../src/core/operations';
+import { PAYLOADS_COLLECTION } from '../../src/core/storage/payloads';
+import { USAGE_STATS_COLLECTION } from '../../src/core/storage/write-buffer/usage-stats';
 
 describe('what a backup holds and a restore writes', () => {
   it("names the adapters' collections of configuration and state, and nothing else", () => {

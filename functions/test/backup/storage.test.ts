@@ -3,9 +3,12 @@ import type { App } from 'firebase-admin/app';
 import { type Firestore, Timestamp } from 'firebase-admin/firestore';
 import { getStorage } from 'firebase-admin/storage';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { exportBackup } from '../../src/adapters/backup';
-import { type BackupStorage, exportBackupToStorage } from '../../src/adapters/backup-storage';
-import { serializeBackup, verifyBackup } from '../../src/core/backup';
+import { exportBackup } from '../../src/adapters/backup/backup';
+import {
+  type BackupStorage,
+  exportBackupToStorage,
+} from '../../src/adapters/backup/backup-storage';
+import { serializeBackup, verifyBackup } from '../../src/core/backup/backup';
 import { testFirestore } from '../support/firestore';
 import { quietLogger } from '../support/quiet-logger';
 

@@ -1,10 +1,11 @@
-import { readdirSync, readFileSync, statSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { dirname, join, relative, resolve } from 'node:path';
 import { describe, expect, it } from 'vitest';
 
 /**
  * The layering, checked on the source: the core imports nothing of Firebase, Google Cloud or
- * the layers above it, and no module of functions/src imports itself through others (type
+ * the layers above it, the adapters no entry point, every folder has its README.md and every
+ * capability its namesake in the core, and no module of functions/src imports itself through others (type
  * imports included: a cycle of types is still two modules that cannot be read apart).
  */
 
@@ -87,5 +88,56 @@ describe('architecture', () => {
     };
     for (const file of files) if (!state.has(file)) visit(file);
     expect(cycles).toEqual([]);
+  });
+
+  it('keeps the adapters below the entry points', () => {
+    const offending = files
+      .filter((f) => relative(SRC, f).startsWith('adapters/'))
+      .flatMap((file) =>
+        (graph.get(file) ?? [])
+          .filter((target) => relative(SRC, target).startsWith('entry/'))
+          .map((target) => `${relative(SRC, file)} imports ${relative(SRC, target)}`),
+      );
+    expect(offending).toEqual([]);
+  });
+
+  it("keeps each capability's entry points apart from the others'", () => {
+    const capabilityOf = (file: string) => {
+      const parts = relative(SRC, file).split(/[\\/]/);
+      return parts[0] === 'entry' && parts.length > 2 ? parts[1] : undefined;
+    };
+    const offending = files.flatMap((file) =>
+      (graph.get(file) ?? [])
+        .filter((target) => {
+          const to = capabilityOf(target);
+          return (
+            to !== undefined && capabilityOf(file) !== to && relative(SRC, file) !== 'index.ts'
+          );
+        })
+        .map((target) => `${relative(SRC, file)} imports ${relative(SRC, target)}`),
+    );
+    expect(offending).toEqual([]);
+  });
+
+  it('names each capability alike in every layer, and every folder says what it owns', () => {
+    const folders = (dir: string): string[] =>
+      readdirSync(dir).flatMap((name) => {
+        const path = join(dir, name);
+        return statSync(path).isDirectory() ? [path, ...folders(path)] : [];
+      });
+    const all = [SRC, ...folders(SRC)];
+    expect(
+      all.filter((dir) => !existsSync(join(dir, 'README.md'))).map((d) => relative(SRC, d)),
+    ).toEqual([]);
+    // A capability folder of the adapters or the entry points has its namesake in the core.
+    const capabilities = (layer: string) =>
+      readdirSync(join(SRC, layer)).filter((n) => statSync(join(SRC, layer, n)).isDirectory());
+    const core = new Set(capabilities('core'));
+    for (const layer of ['adapters', 'entry']) {
+      expect(
+        capabilities(layer).filter((c) => !core.has(c)),
+        layer,
+      ).toEqual([]);
+    }
   });
 });

@@ -6,7 +6,7 @@ import {
   createBackup,
   serializeBackup,
   verifyBackup,
-} from '../../src/core/backup';
+} from '../../src/core/backup/backup';
 import { documentSets } from '../backup/arbitraries';
 
 const CREATED_AT = Date.UTC(2026, 0, 1);

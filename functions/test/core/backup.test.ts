@@ -14,7 +14,7 @@ import {
   parseTimestamp,
   serializeBackup,
   verifyBackup,
-} from '../../src/core/backup';
+} from '../../src/core/backup/backup';
 
 const CREATED_AT = Date.UTC(2026, 0, 2, 3, 4, 5, 678);
 

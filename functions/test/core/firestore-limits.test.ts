@@ -5,7 +5,7 @@ import {
   BackupReference,
   BackupTimestamp,
   BackupVector,
-} from '../../src/core/backup';
+} from '../../src/core/backup/backup';
 import {
   assertWithinLimits,
   documentIdProblem,
@@ -20,7 +20,7 @@ import {
   shrinkToFit,
   utf8Length,
   valueSize,
-} from '../../src/core/firestore-limits';
+} from '../../src/core/storage/firestore-limits';
 import { testFirestore } from '../support/firestore';
 
 describe('storage size (https://firebase.google.com/docs/firestore/storage-size)', () => {

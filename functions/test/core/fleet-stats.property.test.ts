@@ -17,8 +17,12 @@ import {
   parseUpstream,
   summarizeFleet,
   type UpstreamCallSample,
-} from '../../src/core/fleet-stats';
-import { addMerge, applyFieldUpdates, type FieldUpdates } from '../../src/core/write-buffer';
+} from '../../src/core/observability/fleet-stats';
+import {
+  addMerge,
+  applyFieldUpdates,
+  type FieldUpdates,
+} from '../../src/core/storage/write-buffer';
 
 /**
  * Fleet statistics, pure: percentiles from merged fixed-bucket histograms against a sorted-sample

@@ -7,7 +7,7 @@ import {
   httpStatusOf,
   parseHealthConfig,
   summarizeUsage,
-} from '../../src/core/health';
+} from '../../src/core/observability/health';
 
 const NOW = Date.UTC(2026, 0, 1, 12, 0, 0);
 

@@ -16,7 +16,7 @@ import {
   keepaSecondsUntilPositive,
   keepaTypeHistory,
   msToKeepaMinute,
-} from '../../src/core/keepa';
+} from '../../src/core/upstreams/keepa';
 
 const DAY_MIN = 1440;
 /** Keepa minute of a UTC date-time. */

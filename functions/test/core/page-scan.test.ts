@@ -1,5 +1,9 @@
 import { describe, expect, it } from 'vitest';
-import { findPriceHistoryLink, htmlTags, listingLinks } from '../../src/core/price-history';
+import {
+  findPriceHistoryLink,
+  htmlTags,
+  listingLinks,
+} from '../../src/core/upstreams/price-history';
 
 /**
  * Pages come from the site through a proxy: whatever they hold, scanning them takes time

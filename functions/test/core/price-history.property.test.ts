@@ -1,6 +1,6 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { parsePrice, parsePriceHistoryCsv } from '../../src/core/price-history';
+import { parsePrice, parsePriceHistoryCsv } from '../../src/core/upstreams/price-history';
 
 const DAY = 86_400_000;
 const START = Date.UTC(2015, 0, 1);

@@ -8,7 +8,7 @@ import {
   parseDate,
   parsePrice,
   parsePriceHistoryCsv,
-} from '../../src/core/price-history';
+} from '../../src/core/upstreams/price-history';
 
 const PAGE = 'https://buck.example/takealot/product/PLID123';
 

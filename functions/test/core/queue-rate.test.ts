@@ -11,7 +11,7 @@ import {
   MIN_DISPATCHES_PER_SECOND,
   QUEUE_HEADROOM,
   queueRateFor,
-} from '../../src/core/queue-rate';
+} from '../../src/core/queues/queue-rate';
 import type { WorkCall } from '../../src/core/quota/share-check';
 
 const DEPLOYED = { maxDispatchesPerSecond: 10, maxConcurrentDispatches: 10 };

@@ -8,7 +8,7 @@ import {
   salesBucketRange,
   salesReportSchema,
   salesRowsFromReport,
-} from '../../src/core/sales';
+} from '../../src/core/upstreams/sales';
 
 const T0 = Date.UTC(2026, 0, 10, 12, 0, 0);
 const spec = {

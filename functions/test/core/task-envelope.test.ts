@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { earlyByMs, taskId, wrapTask } from '../../src/core/task-envelope';
+import { earlyByMs, taskId, wrapTask } from '../../src/core/queues/task-envelope';
 
 describe('task envelope', () => {
   it('carries notBefore only for scheduled tasks', () => {

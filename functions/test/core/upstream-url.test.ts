@@ -6,7 +6,7 @@ import {
   PRODUCTION_URL_RULES,
   setUpstreamUrlRules,
   upstreamUrlProblem,
-} from '../../src/core/upstream-url';
+} from '../../src/core/upstreams/upstream-url';
 
 /**
  * Upstream URLs: https only (plain http only to loopback, only in the local stack), no

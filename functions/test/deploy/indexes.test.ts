@@ -1,10 +1,13 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { COLLECTION_WARNINGS } from '../../src/adapters/collections-repository';
+import { COLLECTION_WARNINGS } from '../../src/adapters/pipeline/collections-repository';
 import { QUOTA_COLLECTIONS } from '../../src/adapters/quota/collections';
-import { BATCH_MARKER_COLLECTION } from '../../src/adapters/write-buffer';
-import { FLEET_HOUR_COLLECTION, FLEET_MINUTE_COLLECTION } from '../../src/core/fleet-stats';
+import { BATCH_MARKER_COLLECTION } from '../../src/adapters/storage/write-buffer';
+import {
+  FLEET_HOUR_COLLECTION,
+  FLEET_MINUTE_COLLECTION,
+} from '../../src/core/observability/fleet-stats';
 
 interface FieldOverride {
   collectionGroup: string;

@@ -1,8 +1,8 @@
 import { randomUUID } from 'node:crypto';
 import { getFunctions } from 'firebase-admin/functions';
 import { describe, expect, it } from 'vitest';
-import { CollectionsRepository } from '../../src/adapters/collections-repository';
-import { wrapTask } from '../../src/core/task-envelope';
+import { CollectionsRepository } from '../../src/adapters/pipeline/collections-repository';
+import { wrapTask } from '../../src/core/queues/task-envelope';
 import { connectToStack, fireSchedule, stack } from './support';
 
 /**

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { signInWithRole } from '../../../devstack/src/auth.ts';
-import { enqueueTask } from '../../src/adapters/task-queue';
+import { enqueueTask } from '../../src/adapters/queues/task-queue';
 import { connectToStack, stack } from './support';
 
 /**

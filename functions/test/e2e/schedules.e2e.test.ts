@@ -1,23 +1,23 @@
 import { randomBytes, randomUUID } from 'node:crypto';
 import { getStorage } from 'firebase-admin/storage';
 import { describe, expect, it } from 'vitest';
-import { backupPrefix } from '../../src/adapters/backup-storage';
-import { CollectionsRepository } from '../../src/adapters/collections-repository';
-import { INGEST_FUNCTION } from '../../src/adapters/ingest-queue';
-import { PayloadStore } from '../../src/adapters/payload-store';
-import { ProductsRepository } from '../../src/adapters/products-repository';
-import { cloudTasksAdmin } from '../../src/adapters/queue-admin';
-import { listScheduledBackups } from '../../src/adapters/scheduled-backup';
-import { enqueueTask } from '../../src/adapters/task-queue';
-import { validationRunId } from '../../src/adapters/validation-runner';
+import { backupPrefix } from '../../src/adapters/backup/backup-storage';
+import { listScheduledBackups } from '../../src/adapters/backup/scheduled-backup';
+import { CollectionsRepository } from '../../src/adapters/pipeline/collections-repository';
+import { ProductsRepository } from '../../src/adapters/pipeline/products-repository';
+import { INGEST_FUNCTION } from '../../src/adapters/queues/ingest-queue';
+import { cloudTasksAdmin } from '../../src/adapters/queues/queue-admin';
+import { enqueueTask } from '../../src/adapters/queues/task-queue';
+import { PayloadStore } from '../../src/adapters/storage/payload-store';
+import { validationRunId } from '../../src/adapters/validation/validation-runner';
+import { LISTING_OPERATION, REALTIME_SALES_SYNC } from '../../src/core/pipeline/category-work';
+import { workItemSchema, workItemTaskId, workQueueName } from '../../src/core/pipeline/work-items';
 import {
   DEFAULT_PAYLOAD_CONFIG,
   DEFAULT_TEMPORARY_MAX_AGE_MS,
   PAYLOADS_COLLECTION,
   payloadBucketName,
-} from '../../src/core/payloads';
-import { LISTING_OPERATION, REALTIME_SALES_SYNC } from '../../src/core/pipeline/category-work';
-import { workItemSchema, workItemTaskId, workQueueName } from '../../src/core/pipeline/work-items';
+} from '../../src/core/storage/payloads';
 import { connectToStack, fireSchedule, stack } from './support';
 
 /**

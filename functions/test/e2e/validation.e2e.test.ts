@@ -2,8 +2,8 @@ import { describe, expect, it } from 'vitest';
 import {
   type PriceHistoryUpsert,
   ProductsRepository,
-} from '../../src/adapters/products-repository';
-import { latestValidation } from '../../src/adapters/validation-runner';
+} from '../../src/adapters/pipeline/products-repository';
+import { latestValidation } from '../../src/adapters/validation/validation-runner';
 import { connectToStack, fireSchedule } from './support';
 
 /**

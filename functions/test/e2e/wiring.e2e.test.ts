@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { getFunctions } from 'firebase-admin/functions';
 import { describe, expect, it } from 'vitest';
 import { signInWithRole } from '../../../devstack/src/auth.ts';
-import { enqueueTask } from '../../src/adapters/task-queue';
+import { enqueueTask } from '../../src/adapters/queues/task-queue';
 import { connectToStack, stack } from './support';
 
 const base = `${stack.urls.functions}/${stack.projectId}/${stack.region}`;

@@ -1,8 +1,12 @@
 import { type Firestore, Timestamp } from 'firebase-admin/firestore';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { usageMinutes } from '../../src/adapters/operations/stats';
-import { type FleetDoc, latestQueueSamples, queueSampleWrites } from '../../src/core/fleet-stats';
-import { minuteKey, USAGE_STATS_COLLECTION } from '../../src/core/write-buffer/usage-stats';
+import {
+  type FleetDoc,
+  latestQueueSamples,
+  queueSampleWrites,
+} from '../../src/core/observability/fleet-stats';
+import { minuteKey, USAGE_STATS_COLLECTION } from '../../src/core/storage/write-buffer/usage-stats';
 import { testFirestore } from '../support/firestore';
 import { quietLogger } from '../support/quiet-logger';
 

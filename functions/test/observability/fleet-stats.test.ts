@@ -1,11 +1,21 @@
 import { type Firestore, Timestamp } from 'firebase-admin/firestore';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { connectFleetStats, FleetStatsRecorder } from '../../src/adapters/fleet-recorder';
-import { readFleetDocs, readRecentFleet, sampleQueueDepths } from '../../src/adapters/fleet-stats';
-import { addIngestItems } from '../../src/adapters/ingest';
-import { FLEET_WINDOW_MINUTES, renderMetrics } from '../../src/adapters/state-metrics';
+import {
+  connectFleetStats,
+  FleetStatsRecorder,
+} from '../../src/adapters/observability/fleet-recorder';
+import {
+  readFleetDocs,
+  readRecentFleet,
+  sampleQueueDepths,
+} from '../../src/adapters/observability/fleet-stats';
+import {
+  FLEET_WINDOW_MINUTES,
+  renderMetrics,
+} from '../../src/adapters/observability/state-metrics';
+import { addIngestItems } from '../../src/adapters/pipeline/ingest';
+import { WriteBuffer } from '../../src/adapters/storage/write-buffer';
 import { upstreamFetch } from '../../src/adapters/upstreams/http';
-import { WriteBuffer } from '../../src/adapters/write-buffer';
 import {
   bucketIndex,
   bucketRange,
@@ -13,8 +23,8 @@ import {
   FLEET_SHARDS,
   summarizeFleet,
   type UpstreamCallSample,
-} from '../../src/core/fleet-stats';
-import { minuteKey } from '../../src/core/write-buffer';
+} from '../../src/core/observability/fleet-stats';
+import { minuteKey } from '../../src/core/storage/write-buffer';
 import { FakeQueueAdmin } from '../api/support';
 import { testFirestore } from '../support/firestore';
 import { quietLogger } from '../support/quiet-logger';

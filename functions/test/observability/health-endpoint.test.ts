@@ -1,10 +1,10 @@
 import { type Firestore, Timestamp } from 'firebase-admin/firestore';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { checkHealth } from '../../src/adapters/health';
-import { detailAccess } from '../../src/adapters/http-access';
-import { recordUsage, WriteBuffer } from '../../src/adapters/write-buffer';
-import { type HealthHandlerDeps, healthHandler } from '../../src/entry/health';
-import { metricsHandler } from '../../src/entry/metrics';
+import { checkHealth } from '../../src/adapters/observability/health';
+import { detailAccess } from '../../src/adapters/observability/http-access';
+import { recordUsage, WriteBuffer } from '../../src/adapters/storage/write-buffer';
+import { type HealthHandlerDeps, healthHandler } from '../../src/entry/observability/health';
+import { metricsHandler } from '../../src/entry/observability/metrics';
 import { FakeQueueAdmin } from '../api/support';
 import { testFirestore } from '../support/firestore';
 import { quietLogger } from '../support/quiet-logger';

@@ -1,15 +1,15 @@
 import { type Firestore, Timestamp } from 'firebase-admin/firestore';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { checkHealth } from '../../src/adapters/health';
-import { addIngestItems } from '../../src/adapters/ingest';
+import { checkHealth } from '../../src/adapters/observability/health';
 import {
   readCooldowns,
   readHealthConfig,
   readQueueBacklog,
   readUpstreamUsage,
-} from '../../src/adapters/observability';
-import { recordUsage, WriteBuffer } from '../../src/adapters/write-buffer';
-import { DEFAULT_HEALTH_CONFIG } from '../../src/core/health';
+} from '../../src/adapters/observability/observability';
+import { addIngestItems } from '../../src/adapters/pipeline/ingest';
+import { recordUsage, WriteBuffer } from '../../src/adapters/storage/write-buffer';
+import { DEFAULT_HEALTH_CONFIG } from '../../src/core/observability/health';
 import { FakeQueueAdmin } from '../api/support';
 import { testFirestore } from '../support/firestore';
 import { ManualTimers } from '../write-buffer/support';

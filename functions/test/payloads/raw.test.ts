@@ -3,9 +3,9 @@ import { getApps } from 'firebase-admin/app';
 import { type Firestore, getFirestore } from 'firebase-admin/firestore';
 import { getStorage } from 'firebase-admin/storage';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { PayloadStore } from '../../src/adapters/payload-store';
-import { rawPayloadId, rawPayloads } from '../../src/adapters/raw-payloads';
-import { DEFAULT_PAYLOAD_CONFIG, PAYLOADS_COLLECTION } from '../../src/core/payloads';
+import { PayloadStore } from '../../src/adapters/storage/payload-store';
+import { rawPayloadId, rawPayloads } from '../../src/adapters/storage/raw-payloads';
+import { DEFAULT_PAYLOAD_CONFIG, PAYLOADS_COLLECTION } from '../../src/core/storage/payloads';
 import { testFirestore } from '../support/firestore';
 
 /**

@@ -15,7 +15,7 @@ import {
   payloadOfObject,
   routePayload,
   withTotal,
-} from '../../src/core/payloads';
+} from '../../src/core/storage/payloads';
 
 describe('payload configuration', () => {
   it('defaults to 256 KiB inline, payloads/ and tmp/, 24 hours for temporaries', () => {

@@ -4,7 +4,11 @@ import { getApps } from 'firebase-admin/app';
 import { DocumentReference, type Firestore, getFirestore } from 'firebase-admin/firestore';
 import { getStorage } from 'firebase-admin/storage';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
-import { type Bucket, PayloadMissingError, PayloadStore } from '../../src/adapters/payload-store';
+import {
+  type Bucket,
+  PayloadMissingError,
+  PayloadStore,
+} from '../../src/adapters/storage/payload-store';
 import {
   DEFAULT_TEMPORARY_MAX_AGE_MS,
   MAX_CONTENT_TYPE_BYTES,
@@ -12,7 +16,7 @@ import {
   PAYLOADS_COLLECTION,
   PayloadIdError,
   payloadConfigSchema,
-} from '../../src/core/payloads';
+} from '../../src/core/storage/payloads';
 import { testFirestore } from '../support/firestore';
 
 // Firestore and Storage are the emulators the global setup started, reached only through the

@@ -2,7 +2,7 @@ import { type ChildProcess, fork } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { AggregationStore } from '../../src/adapters/aggregation-store';
+import { AggregationStore } from '../../src/adapters/pipeline/aggregation-store';
 import { aggregationConfigSchema } from '../../src/core/pipeline/aggregation';
 import { prng } from '../core/quota/fleet-sim';
 import { testFirestore } from '../support/firestore';
@@ -29,7 +29,7 @@ quietLogger();
  */
 const KILLS = Number(process.env.KILLS ?? 24);
 const WORKER = join(__dirname, '..', 'support', 'kill-worker.cjs');
-const COMPILED = join(__dirname, '..', '..', 'lib', 'adapters', 'aggregation-store.js');
+const COMPILED = join(__dirname, '..', '..', 'lib', 'adapters', 'pipeline', 'aggregation-store.js');
 /** Short times so timeout flushes happen during the run; quorum of 3 sources. */
 const CONFIG = aggregationConfigSchema.parse({ minResponses: 3, timeoutSeconds: 0.4 });
 

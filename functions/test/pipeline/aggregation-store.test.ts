@@ -5,10 +5,10 @@ import {
   type AggregationStoreOptions,
   flushTaskId,
   type SubmitResult,
-} from '../../src/adapters/aggregation-store';
-import { WriteBuffer } from '../../src/adapters/write-buffer';
+} from '../../src/adapters/pipeline/aggregation-store';
+import { WriteBuffer } from '../../src/adapters/storage/write-buffer';
 import { defaultAggregationConfig, type SourceResponse } from '../../src/core/pipeline/aggregation';
-import { minuteKey } from '../../src/core/write-buffer';
+import { minuteKey } from '../../src/core/storage/write-buffer';
 import { testFirestore } from '../support/firestore';
 
 const T0 = Date.UTC(2026, 0, 1, 12, 0, 0);

@@ -4,8 +4,11 @@ import {
   type AutoSyncFetcher,
   runAutoSyncCycle,
   type SyncWindow,
-} from '../../src/adapters/autosync';
-import { autoSyncFetcher, registerAutoSyncFetcher } from '../../src/adapters/autosync-fetchers';
+} from '../../src/adapters/pipeline/autosync';
+import {
+  autoSyncFetcher,
+  registerAutoSyncFetcher,
+} from '../../src/adapters/pipeline/autosync-fetchers';
 import { QuotaEngine } from '../../src/adapters/quota/quota-engine';
 import { chunkId } from '../../src/core/pipeline/backfill';
 import { QuotaExceededError } from '../../src/core/quota/errors';

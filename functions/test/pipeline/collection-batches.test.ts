@@ -4,9 +4,9 @@ import {
   discoveryStarter,
   markMarketplaceExhausted,
   runCollectionBatches,
-} from '../../src/adapters/collection-batches';
-import { CollectionsRepository } from '../../src/adapters/collections-repository';
-import type { Enqueue } from '../../src/adapters/task-queue';
+} from '../../src/adapters/pipeline/collection-batches';
+import { CollectionsRepository } from '../../src/adapters/pipeline/collections-repository';
+import type { Enqueue } from '../../src/adapters/queues/task-queue';
 import type { WorkItem } from '../../src/core/pipeline/work-items';
 import { testFirestore } from '../support/firestore';
 

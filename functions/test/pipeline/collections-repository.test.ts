@@ -3,7 +3,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import {
   CollectionNotFoundError,
   CollectionsRepository,
-} from '../../src/adapters/collections-repository';
+} from '../../src/adapters/pipeline/collections-repository';
 import { readAllocation } from '../../src/adapters/quota/allocations';
 import { ConfigError } from '../../src/core/config';
 import type { StartCollectionRequest } from '../../src/core/pipeline/collections';

@@ -1,12 +1,12 @@
 import type { Firestore } from 'firebase-admin/firestore';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { recountRunningCollections } from '../../src/adapters/collection-progress';
+import { recountRunningCollections } from '../../src/adapters/pipeline/collection-progress';
 import {
   COLLECTION_WARNING_RETENTION_MS,
   COLLECTION_WARNINGS,
   CollectionsRepository,
-} from '../../src/adapters/collections-repository';
-import { followDeadlines } from '../../src/adapters/deadline-allocation';
+} from '../../src/adapters/pipeline/collections-repository';
+import { followDeadlines } from '../../src/adapters/pipeline/deadline-allocation';
 import { type Collection, startCollection } from '../../src/core/pipeline/collections';
 import { testFirestore } from '../support/firestore';
 import { quietLogger } from '../support/quiet-logger';

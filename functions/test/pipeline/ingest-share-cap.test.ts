@@ -5,14 +5,14 @@ import {
   type IngestFetchers,
   type IngestItem,
   runIngestSlice,
-} from '../../src/adapters/ingest';
+} from '../../src/adapters/pipeline/ingest';
 import { QuotaEngine } from '../../src/adapters/quota/quota-engine';
 import { categorySchema, providerSchema } from '../../src/core/config';
-import { keepaIngestCostPerItem } from '../../src/core/keepa';
 import { defaultBatchingConfig } from '../../src/core/pipeline/batching';
 import { workProblems } from '../../src/core/pipeline/category-work';
 import { DEFAULT_PHASES } from '../../src/core/pipeline/phases';
 import type { MeterReading } from '../../src/core/quota/meters';
+import { keepaIngestCostPerItem } from '../../src/core/upstreams/keepa';
 import { testFirestore } from '../support/firestore';
 import { quietLogger } from '../support/quiet-logger';
 

@@ -10,10 +10,12 @@ import {
   ingestCounts,
   itemDocId,
   runIngestSlice,
-} from '../../src/adapters/ingest';
-import { ingestFetchers, registerIngestFetchers } from '../../src/adapters/ingest-fetchers';
+} from '../../src/adapters/pipeline/ingest';
+import {
+  ingestFetchers,
+  registerIngestFetchers,
+} from '../../src/adapters/pipeline/ingest-fetchers';
 import { QuotaEngine } from '../../src/adapters/quota/quota-engine';
-import { FirestoreLimitError } from '../../src/core/firestore-limits';
 import {
   type BatchKind,
   batchingConfigSchema,
@@ -21,6 +23,7 @@ import {
 } from '../../src/core/pipeline/batching';
 import { QuotaExceededError } from '../../src/core/quota/errors';
 import type { MeterReading } from '../../src/core/quota/meters';
+import { FirestoreLimitError } from '../../src/core/storage/firestore-limits';
 import { testFirestore } from '../support/firestore';
 
 const T0 = Date.UTC(2026, 0, 10, 12, 0, 0);

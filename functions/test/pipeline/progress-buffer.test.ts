@@ -1,5 +1,5 @@
 import { describe, expect, it, vi } from 'vitest';
-import { ProgressBuffer } from '../../src/adapters/progress-buffer';
+import { ProgressBuffer } from '../../src/adapters/pipeline/progress-buffer';
 import { quietLogger } from '../support/quiet-logger';
 
 /**

@@ -5,16 +5,16 @@ import { manualValidationRunId } from '../../src/adapters/operations/runs';
 import {
   type PriceHistoryUpsert,
   ProductsRepository,
-} from '../../src/adapters/products-repository';
-import type { EnqueueOptions, EnqueueResult } from '../../src/adapters/task-queue';
+} from '../../src/adapters/pipeline/products-repository';
+import type { EnqueueOptions, EnqueueResult } from '../../src/adapters/queues/task-queue';
 import {
   fixSlot,
   latestValidation,
   runValidation,
   type ValidationRunSummary,
-} from '../../src/adapters/validation-runner';
-import { FirestoreLimitError } from '../../src/core/firestore-limits';
+} from '../../src/adapters/validation/validation-runner';
 import type { WorkItem } from '../../src/core/pipeline/work-items';
+import { FirestoreLimitError } from '../../src/core/storage/firestore-limits';
 import { testFirestore } from '../support/firestore';
 
 const SLOT = Date.UTC(2026, 0, 10, 6, 0, 12);

@@ -1,8 +1,12 @@
 import type { Firestore } from 'firebase-admin/firestore';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import {
+  engineWorkPorts,
+  type WorkHandler,
+  WorkRunner,
+} from '../../src/adapters/pipeline/work-runner';
+import type { EnqueueOptions } from '../../src/adapters/queues/task-queue';
 import { QuotaEngine } from '../../src/adapters/quota/quota-engine';
-import type { EnqueueOptions } from '../../src/adapters/task-queue';
-import { engineWorkPorts, type WorkHandler, WorkRunner } from '../../src/adapters/work-runner';
 import { type WorkItem, workItemSchema } from '../../src/core/pipeline/work-items';
 import { QuotaExceededError } from '../../src/core/quota/errors';
 import { testFirestore } from '../support/firestore';

@@ -2,8 +2,8 @@ import type { Firestore } from 'firebase-admin/firestore';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { demandMinutes } from '../../src/adapters/operations/replay';
 import { DEMAND_FLUSH_INTERVAL_MS, QuotaEngine } from '../../src/adapters/quota/quota-engine';
-import { WriteBuffer } from '../../src/adapters/write-buffer';
-import { demandStatsUpdate } from '../../src/core/write-buffer/demand-stats';
+import { WriteBuffer } from '../../src/adapters/storage/write-buffer';
+import { demandStatsUpdate } from '../../src/core/storage/write-buffer/demand-stats';
 import { testFirestore } from '../support/firestore';
 
 let db: Firestore;

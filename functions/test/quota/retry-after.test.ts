@@ -6,12 +6,12 @@ import {
   startPriceSiteSandbox,
 } from '../../../devstack/src/sandbox/price-site.ts';
 import { type ProxySandbox, startProxySandbox } from '../../../devstack/src/sandbox/proxy.ts';
-import { ProductsRepository } from '../../src/adapters/products-repository';
+import { ProductsRepository } from '../../src/adapters/pipeline/products-repository';
+import { engineWorkPorts, WorkRunner } from '../../src/adapters/pipeline/work-runner';
 import { CooldownStore } from '../../src/adapters/quota/cooldowns';
 import { QuotaEngine } from '../../src/adapters/quota/quota-engine';
 import { createPriceHistoryHandler } from '../../src/adapters/upstreams/price-history';
 import { ProxiedHttpClient } from '../../src/adapters/upstreams/proxied-fetch';
-import { engineWorkPorts, WorkRunner } from '../../src/adapters/work-runner';
 import { parseDocument, providerSchema } from '../../src/core/config';
 import {
   cooldownGranularityMs,

@@ -1,17 +1,21 @@
 import type { Firestore } from 'firebase-admin/firestore';
 import { afterAll, describe, expect, it } from 'vitest';
-import { commitInBatches } from '../../src/adapters/batch-writes';
-import { metricsRegistry } from '../../src/adapters/metrics';
+import { metricsRegistry } from '../../src/adapters/observability/metrics';
 import type { OperationContext } from '../../src/adapters/operations';
 import { getStatus } from '../../src/adapters/operations/status';
+import { commitInBatches } from '../../src/adapters/storage/batch-writes';
 import {
   attachSelfQuota,
   instanceSelfQuotaMonitor,
   paceFirestoreWork,
   SelfQuotaLimits,
-} from '../../src/adapters/self-quota-runtime';
-import { FIRESTORE_OPS, type FirestoreOp, SelfQuotaMonitor } from '../../src/core/self-quota';
-import { selfQuotaSettings } from '../../src/core/self-quota-config';
+} from '../../src/adapters/storage/self-quota-runtime';
+import {
+  FIRESTORE_OPS,
+  type FirestoreOp,
+  SelfQuotaMonitor,
+} from '../../src/core/storage/self-quota';
+import { selfQuotaSettings } from '../../src/core/storage/self-quota-config';
 import { testFirestore } from '../support/firestore';
 import { quietLogger } from '../support/quiet-logger';
 

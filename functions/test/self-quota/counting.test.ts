@@ -1,11 +1,15 @@
 import { FieldValue, type Firestore } from 'firebase-admin/firestore';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { isInstrumented } from '../../src/adapters/firestore-ops';
-import { attachSelfQuota, selfQuotaOf } from '../../src/adapters/self-quota-runtime';
-import { WriteBuffer } from '../../src/adapters/write-buffer';
-import { unaryCost } from '../../src/core/firestore-billing';
-import { FIRESTORE_OPS, type FirestoreOp, SelfQuotaMonitor } from '../../src/core/self-quota';
-import { increment } from '../../src/core/write-buffer';
+import { isInstrumented } from '../../src/adapters/storage/firestore-ops';
+import { attachSelfQuota, selfQuotaOf } from '../../src/adapters/storage/self-quota-runtime';
+import { WriteBuffer } from '../../src/adapters/storage/write-buffer';
+import { unaryCost } from '../../src/core/storage/firestore-billing';
+import {
+  FIRESTORE_OPS,
+  type FirestoreOp,
+  SelfQuotaMonitor,
+} from '../../src/core/storage/self-quota';
+import { increment } from '../../src/core/storage/write-buffer';
 import { testFirestore } from '../support/firestore';
 
 /**

@@ -2,9 +2,9 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Firestore } from 'firebase-admin/firestore';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
-import { attachSelfQuota } from '../../src/adapters/self-quota-runtime';
-import { DEFAULT_SELF_QUOTA, SelfQuotaMonitor } from '../../src/core/self-quota';
-import { selfQuotaSettings } from '../../src/core/self-quota-config';
+import { attachSelfQuota } from '../../src/adapters/storage/self-quota-runtime';
+import { DEFAULT_SELF_QUOTA, SelfQuotaMonitor } from '../../src/core/storage/self-quota';
+import { selfQuotaSettings } from '../../src/core/storage/self-quota-config';
 import { logger } from '../../src/log';
 import { testFirestore } from '../support/firestore';
 

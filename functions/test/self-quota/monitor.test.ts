@@ -4,7 +4,7 @@ import {
   type FirestoreOp,
   SelfQuotaMonitor,
   type SelfQuotaOptions,
-} from '../../src/core/self-quota';
+} from '../../src/core/storage/self-quota';
 
 /** A monitor on a clock the test moves; writes limited to 100/s and 1000/min. */
 function setup(options: SelfQuotaOptions = {}) {

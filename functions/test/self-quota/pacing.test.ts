@@ -1,17 +1,17 @@
 import type { Firestore } from 'firebase-admin/firestore';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
-import { exportBackup } from '../../src/adapters/backup';
-import { commitInBatches } from '../../src/adapters/batch-writes';
-import { addIngestItems } from '../../src/adapters/ingest';
+import { exportBackup } from '../../src/adapters/backup/backup';
+import { addIngestItems } from '../../src/adapters/pipeline/ingest';
+import { commitInBatches } from '../../src/adapters/storage/batch-writes';
 import {
   attachSelfQuota,
   type HeavyWork,
   PACE_BASE_MS,
   PACE_MAX_WAIT_MS,
   paceFirestoreWork,
-} from '../../src/adapters/self-quota-runtime';
-import { runValidation } from '../../src/adapters/validation-runner';
-import { SelfQuotaMonitor } from '../../src/core/self-quota';
+} from '../../src/adapters/storage/self-quota-runtime';
+import { runValidation } from '../../src/adapters/validation/validation-runner';
+import { SelfQuotaMonitor } from '../../src/core/storage/self-quota';
 import { testFirestore } from '../support/firestore';
 
 /**

@@ -2,12 +2,15 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Firestore } from 'firebase-admin/firestore';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { metricsRegistry } from '../../src/adapters/metrics';
+import { metricsRegistry } from '../../src/adapters/observability/metrics';
 import type { OperationContext } from '../../src/adapters/operations';
 import { getStatus } from '../../src/adapters/operations/status';
-import { attachSelfQuota, instanceSelfQuotaMonitor } from '../../src/adapters/self-quota-runtime';
-import { warningDocument } from '../../src/adapters/self-quota-store';
-import { SelfQuotaMonitor } from '../../src/core/self-quota';
+import {
+  attachSelfQuota,
+  instanceSelfQuotaMonitor,
+} from '../../src/adapters/storage/self-quota-runtime';
+import { warningDocument } from '../../src/adapters/storage/self-quota-store';
+import { SelfQuotaMonitor } from '../../src/core/storage/self-quota';
 import { testFirestore } from '../support/firestore';
 import { quietLogger } from '../support/quiet-logger';
 

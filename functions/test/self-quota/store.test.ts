@@ -1,15 +1,15 @@
 import type { Firestore } from 'firebase-admin/firestore';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { attachSelfQuota } from '../../src/adapters/self-quota-runtime';
+import { attachSelfQuota } from '../../src/adapters/storage/self-quota-runtime';
 import {
   connectSelfQuota,
   recentWarnings,
   SELF_QUOTA_WARNINGS,
   warningDocument,
-} from '../../src/adapters/self-quota-store';
-import { WriteBuffer } from '../../src/adapters/write-buffer';
-import { SelfQuotaMonitor } from '../../src/core/self-quota';
-import { increment } from '../../src/core/write-buffer';
+} from '../../src/adapters/storage/self-quota-store';
+import { WriteBuffer } from '../../src/adapters/storage/write-buffer';
+import { SelfQuotaMonitor } from '../../src/core/storage/self-quota';
+import { increment } from '../../src/core/storage/write-buffer';
 import { testFirestore } from '../support/firestore';
 import { ManualTimers } from '../write-buffer/support';
 

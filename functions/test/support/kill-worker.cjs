@@ -12,8 +12,11 @@
  */
 const { initializeApp } = require('firebase-admin/app');
 const { getFirestore } = require('firebase-admin/firestore');
-const { AggregationStore, flushTaskId } = require('../../lib/adapters/aggregation-store.js');
-const { WriteBuffer, installShutdownFlush } = require('../../lib/adapters/write-buffer.js');
+const {
+  AggregationStore,
+  flushTaskId,
+} = require('../../lib/adapters/pipeline/aggregation-store.js');
+const { WriteBuffer, installShutdownFlush } = require('../../lib/adapters/storage/write-buffer.js');
 
 const app = initializeApp({ projectId: process.env.KILL_PROJECT_ID }, 'kill-worker');
 const db = getFirestore(app);

@@ -18,7 +18,7 @@ import {
   type SpApiSandbox,
   startSpApiSandbox,
 } from '../../../devstack/src/sandbox/spapi.ts';
-import { ProductsRepository } from '../../src/adapters/products-repository';
+import { ProductsRepository } from '../../src/adapters/pipeline/products-repository';
 import { readBytes, UpstreamError, upstreamFetch } from '../../src/adapters/upstreams/http';
 import { KEEPA_MAX_BODY_BYTES, KeepaClient } from '../../src/adapters/upstreams/keepa';
 import {
@@ -33,7 +33,7 @@ import {
   SpApiReportsClient,
 } from '../../src/adapters/upstreams/spapi-reports';
 import type { WorkItem } from '../../src/core/pipeline/work-items';
-import { VENDOR_REAL_TIME_SALES_REPORT } from '../../src/core/sales';
+import { VENDOR_REAL_TIME_SALES_REPORT } from '../../src/core/upstreams/sales';
 import { testFirestore } from '../support/firestore';
 import { quietLogger } from '../support/quiet-logger';
 

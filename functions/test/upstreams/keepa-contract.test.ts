@@ -6,13 +6,15 @@ import {
   sandboxProduct,
   startKeepaSandbox,
 } from '../../../devstack/src/sandbox/keepa.ts';
-import { addIngestItems, runIngestSlice } from '../../src/adapters/ingest';
-import { ProductsRepository } from '../../src/adapters/products-repository';
+import { addIngestItems, runIngestSlice } from '../../src/adapters/pipeline/ingest';
+import { ProductsRepository } from '../../src/adapters/pipeline/products-repository';
 import { QuotaEngine } from '../../src/adapters/quota/quota-engine';
 import { UpstreamError } from '../../src/adapters/upstreams/http';
 import { KeepaClient } from '../../src/adapters/upstreams/keepa';
 import { createKeepaIngestFetchers } from '../../src/adapters/upstreams/keepa-ingest';
 import { providerSchema } from '../../src/core/config';
+import { pipelineConfigSchema } from '../../src/core/pipeline/config';
+import { QuotaExceededError } from '../../src/core/quota/errors';
 import {
   KEEPA_DEAL_PRICE_TYPES,
   KEEPA_DOMAIN_IDS,
@@ -22,9 +24,7 @@ import {
   keepaProductCost,
   keepaProductTokensPerAsin,
   keepaSecondsUntilPositive,
-} from '../../src/core/keepa';
-import { pipelineConfigSchema } from '../../src/core/pipeline/config';
-import { QuotaExceededError } from '../../src/core/quota/errors';
+} from '../../src/core/upstreams/keepa';
 import { testFirestore } from '../support/firestore';
 import { rejection } from '../support/rejection';
 

@@ -7,23 +7,23 @@ import {
   sandboxProduct,
   startKeepaSandbox,
 } from '../../../devstack/src/sandbox/keepa.ts';
+import { upstreamErrors } from '../../src/adapters/observability/metrics';
 import {
   addIngestItems,
   type IngestFetchers,
   type IngestSliceSummary,
   ingestCounts,
   runIngestSlice,
-} from '../../src/adapters/ingest';
-import { upstreamErrors } from '../../src/adapters/metrics';
-import { ProductsRepository } from '../../src/adapters/products-repository';
+} from '../../src/adapters/pipeline/ingest';
+import { ProductsRepository } from '../../src/adapters/pipeline/products-repository';
 import { QuotaEngine } from '../../src/adapters/quota/quota-engine';
-import { type RawPayloads, rawPayloadId } from '../../src/adapters/raw-payloads';
+import { type RawPayloads, rawPayloadId } from '../../src/adapters/storage/raw-payloads';
 import { KeepaClient } from '../../src/adapters/upstreams/keepa';
 import {
   createKeepaIngestFetchers,
   discoverDeals,
 } from '../../src/adapters/upstreams/keepa-ingest';
-import { KeepaCsvType, keepaPeekFilter, keepaPriceHistory } from '../../src/core/keepa';
+import { KeepaCsvType, keepaPeekFilter, keepaPriceHistory } from '../../src/core/upstreams/keepa';
 import { testFirestore } from '../support/firestore';
 
 const T0 = Date.UTC(2026, 0, 10, 12, 0, 0);

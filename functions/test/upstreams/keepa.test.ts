@@ -15,8 +15,8 @@ import {
   KeepaClient,
   type KeepaClientOptions,
 } from '../../src/adapters/upstreams/keepa';
-import { KEEPA_DEAL_QUERY_DEFAULTS } from '../../src/core/keepa';
 import { QuotaExceededError } from '../../src/core/quota/errors';
+import { KEEPA_DEAL_QUERY_DEFAULTS } from '../../src/core/upstreams/keepa';
 
 const T0 = Date.UTC(2026, 0, 10, 12, 0, 0);
 let t = T0;

@@ -12,9 +12,10 @@ import {
   type ProxyUser,
   startProxySandbox,
 } from '../../../devstack/src/sandbox/proxy.ts';
-import { upstreamSkippedLinks } from '../../src/adapters/metrics';
-import { ProductsRepository } from '../../src/adapters/products-repository';
-import { type RawPayloads, rawPayloadId } from '../../src/adapters/raw-payloads';
+import { upstreamSkippedLinks } from '../../src/adapters/observability/metrics';
+import { ProductsRepository } from '../../src/adapters/pipeline/products-repository';
+import { type WorkHandler, WorkRunner } from '../../src/adapters/pipeline/work-runner';
+import { type RawPayloads, rawPayloadId } from '../../src/adapters/storage/raw-payloads';
 import { UpstreamError } from '../../src/adapters/upstreams/http';
 import {
   createPriceHistoryHandler,
@@ -26,10 +27,9 @@ import {
   type ProxiedHttpClientOptions,
   proxyRefusalStatus,
 } from '../../src/adapters/upstreams/proxied-fetch';
-import { type WorkHandler, WorkRunner } from '../../src/adapters/work-runner';
 import type { WorkItem } from '../../src/core/pipeline/work-items';
-import { CONFIDENCE_PENALTIES } from '../../src/core/price-history';
 import { QuotaExceededError } from '../../src/core/quota/errors';
+import { CONFIDENCE_PENALTIES } from '../../src/core/upstreams/price-history';
 import { defaultValidationConfig, validateProduct } from '../../src/core/validation';
 import { testFirestore } from '../support/firestore';
 import { rejection } from '../support/rejection';

@@ -6,9 +6,9 @@ import {
   salesDocId,
   storeSalesRows,
   summary,
-} from '../../src/adapters/sales-repository';
-import { MAX_BATCH_WRITES } from '../../src/adapters/write-buffer';
-import type { SalesRow } from '../../src/core/sales';
+} from '../../src/adapters/pipeline/sales-repository';
+import { MAX_BATCH_WRITES } from '../../src/adapters/storage/write-buffer';
+import type { SalesRow } from '../../src/core/upstreams/sales';
 import { testFirestore } from '../support/firestore';
 
 const HOUR = 3_600_000;

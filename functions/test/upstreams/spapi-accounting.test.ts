@@ -6,9 +6,9 @@ import {
   type SpApiSandbox,
   startSpApiSandbox,
 } from '../../../devstack/src/sandbox/spapi.ts';
-import { type AutoSyncSummary, runAutoSyncCycle } from '../../src/adapters/autosync';
+import { type AutoSyncSummary, runAutoSyncCycle } from '../../src/adapters/pipeline/autosync';
+import { SalesRepository } from '../../src/adapters/pipeline/sales-repository';
 import { QuotaEngine } from '../../src/adapters/quota/quota-engine';
-import { SalesRepository } from '../../src/adapters/sales-repository';
 import { SpApiReportsClient } from '../../src/adapters/upstreams/spapi-reports';
 import { createRealtimeSalesFetcher } from '../../src/adapters/upstreams/spapi-sales-fetcher';
 import { REALTIME_SALES_SYNC } from '../../src/core/pipeline/category-work';

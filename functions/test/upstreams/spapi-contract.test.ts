@@ -16,7 +16,7 @@ import {
   VENDOR_REAL_TIME_SALES_REPORT,
 } from '../../../devstack/src/sandbox/spapi.ts';
 import { SpApiReportsClient } from '../../src/adapters/upstreams/spapi-reports';
-import { salesReportSchema, salesRowsFromReport } from '../../src/core/sales';
+import { salesReportSchema, salesRowsFromReport } from '../../src/core/upstreams/sales';
 import { quietLogger } from '../support/quiet-logger';
 
 /**

@@ -11,7 +11,7 @@ import {
   sandboxSalesRows,
   startSpApiSandbox,
 } from '../../../devstack/src/sandbox/spapi.ts';
-import { SALES_COLLECTION, SalesRepository } from '../../src/adapters/sales-repository';
+import { SALES_COLLECTION, SalesRepository } from '../../src/adapters/pipeline/sales-repository';
 import { UpstreamError } from '../../src/adapters/upstreams/http';
 import {
   ReportProcessingError,
@@ -21,7 +21,7 @@ import {
 } from '../../src/adapters/upstreams/spapi-reports';
 import { createRealtimeSalesFetcher } from '../../src/adapters/upstreams/spapi-sales-fetcher';
 import { QuotaExceededError } from '../../src/core/quota/errors';
-import { roundMoney, VENDOR_REAL_TIME_SALES_REPORT } from '../../src/core/sales';
+import { roundMoney, VENDOR_REAL_TIME_SALES_REPORT } from '../../src/core/upstreams/sales';
 import { testFirestore } from '../support/firestore';
 import { rejection } from '../support/rejection';
 

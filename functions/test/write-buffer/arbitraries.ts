@@ -1,5 +1,5 @@
 import fc from 'fast-check';
-import { arrayUnion, type FieldOp, increment, setTo } from '../../src/core/write-buffer';
+import { arrayUnion, type FieldOp, increment, setTo } from '../../src/core/storage/write-buffer';
 
 /** Paths that overlap (a, a.x, a.x.z) so nested coalescing is exercised. */
 export const paths = ['a', 'b', 'a.x', 'a.y', 'a.x.z', 'c.d'];

@@ -8,7 +8,7 @@ import {
   WriteBuffer,
   WriteBufferError,
   type WriteBufferOptions,
-} from '../../src/adapters/write-buffer';
+} from '../../src/adapters/storage/write-buffer';
 import {
   addFieldOp,
   arrayUnion,
@@ -16,7 +16,7 @@ import {
   fieldSegments,
   increment,
   setTo,
-} from '../../src/core/write-buffer';
+} from '../../src/core/storage/write-buffer';
 import { testFirestore } from '../support/firestore';
 import { fieldOp } from './arbitraries';
 import { grpcError, ManualTimers, recordBatches, ticks } from './support';

@@ -10,7 +10,7 @@ import {
   isFieldOp,
   isPlainObject,
   PendingWrites,
-} from '../../src/core/write-buffer';
+} from '../../src/core/storage/write-buffer';
 import { fieldOp, paths, value } from './arbitraries';
 
 const update = fc.tuple(fc.constantFrom(...paths), fieldOp);

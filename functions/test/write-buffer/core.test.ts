@@ -7,7 +7,7 @@ import {
   minuteKey,
   PendingWrites,
   usageStatsUpdate,
-} from '../../src/core/write-buffer';
+} from '../../src/core/storage/write-buffer';
 
 describe('pending writes', () => {
   it('takes documents oldest first, at most max, skipping blocked ones', () => {

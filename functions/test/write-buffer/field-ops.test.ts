@@ -11,7 +11,7 @@ import {
   increment,
   sameValue,
   setTo,
-} from '../../src/core/write-buffer';
+} from '../../src/core/storage/write-buffer';
 
 const coalesce = (...ops: Array<[string, ReturnType<typeof setTo>]>): FieldUpdates => {
   const fields: FieldUpdates = new Map();

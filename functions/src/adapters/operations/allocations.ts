@@ -1,6 +1,7 @@
 import { isDeepStrictEqual } from 'node:util';
 import { FieldValue, type Firestore, type Transaction } from 'firebase-admin/firestore';
 import type { z } from 'zod';
+import type { Category, Provider } from '../../core/config';
 import {
   failedPrecondition,
   type PauseCategoryResult,
@@ -8,8 +9,7 @@ import {
   type RelatedChange,
   type SetCategoryAllocationResult,
   type setCategoryAllocationInput,
-} from '../../core/api';
-import type { Category, Provider } from '../../core/config';
+} from '../../core/operations';
 import {
   type Collection,
   collectionSchema,
@@ -22,8 +22,8 @@ import {
   type ShareChange,
 } from '../../core/pipeline/share-transition';
 import { logger } from '../../log';
-import { COLLECTIONS_PATH } from '../collections-repository';
-import { readWorkSources, refuseNewShareProblems } from '../work-shares';
+import { COLLECTIONS_PATH } from '../pipeline/collections-repository';
+import { readWorkSources, refuseNewShareProblems } from '../pipeline/work-shares';
 import { writeAudit } from './audit';
 import type { OperationContext } from './context';
 import {

@@ -13,9 +13,9 @@ import {
   type AuditRecord,
   auditFields,
   type CallableName,
-} from '../../core/api';
-import { RESERVED_COMMIT_WRITES } from '../batch-writes';
-import { MAX_BATCH_WRITES } from '../write-buffer';
+} from '../../core/operations';
+import { RESERVED_COMMIT_WRITES } from '../storage/batch-writes';
+import { MAX_BATCH_WRITES } from '../storage/write-buffer';
 
 /** Adds the audit entry to the transaction or batch that makes the change; returns its id. */
 export function writeAudit(

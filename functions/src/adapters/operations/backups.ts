@@ -1,6 +1,11 @@
 import type { DocumentData, Firestore } from 'firebase-admin/firestore';
 import type { z } from 'zod';
 import {
+  ADMIN_ONLY_EXPORTS,
+  type ExportableCollection,
+  RESTORABLE_COLLECTIONS,
+} from '../../core/backup/backup-scope';
+import {
   type Actor,
   ApiError,
   type AuditRecord,
@@ -13,13 +18,8 @@ import {
   type importBackupInput,
   permissionDenied,
   type RelatedChange,
-} from '../../core/api';
-import {
-  ADMIN_ONLY_EXPORTS,
-  type ExportableCollection,
-  RESTORABLE_COLLECTIONS,
-} from '../../core/backup-scope';
-import { documentLimitIssues, documentSize, utf8Length } from '../../core/firestore-limits';
+} from '../../core/operations';
+import { documentLimitIssues, documentSize, utf8Length } from '../../core/storage/firestore-limits';
 import {
   BackupImportError,
   BackupTooLargeError,
@@ -29,14 +29,14 @@ import {
   importBackup as importPrepared,
   isConfigurationPath,
   type PreparedWrite,
-} from '../backup';
-import { deleteStoredBackup, exportBackupToStorage } from '../backup-storage';
+} from '../backup/backup';
+import { deleteStoredBackup, exportBackupToStorage } from '../backup/backup-storage';
 import {
   type PageImportOptions,
   PayloadConflictError,
   RestoreDeadlineError,
   restoreScheduledBackup,
-} from '../scheduled-backup';
+} from '../backup/scheduled-backup';
 import { writeAudit } from './audit';
 import type { OperationContext } from './context';
 
@@ -49,7 +49,7 @@ const EXPORT_DEADLINE_MARGIN_MS = 10_000;
 const RESTORE_DEADLINE_MARGIN_MS = 60_000;
 
 /**
- * Configuration and state as one checksummed JSON file in Cloud Storage (adapters/backup.ts,
+ * Configuration and state as one checksummed JSON file in Cloud Storage (adapters/backup/backup.ts,
  * backup-storage.ts), read a page at a time. Only the backed-up collections (the input schema
  * refuses any other); the audit log for admins only; at most MAX_BACKUP_DOCUMENTS documents.
  * Every export is audited: who took which collections to which object, with its checksum; an
@@ -252,7 +252,7 @@ function auditRecord(
  * wrong), then writes it; every batch carries its audit entry. A batch that still fails is
  * `aborted` with the count written (importing the same file again finishes it).
  *
- * A scheduled backup (adapters/scheduled-backup.ts restoreScheduledBackup, which lists what a
+ * A scheduled backup (adapters/backup/scheduled-backup.ts restoreScheduledBackup, which lists what a
  * restore reverts and refuses) starts no page within RESTORE_DEADLINE_MARGIN_MS of the call's
  * deadline: `deadline-exceeded` with the pages written and `fromPage` to call again with.
  */

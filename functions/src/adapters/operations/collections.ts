@@ -1,5 +1,6 @@
 import { isDeepStrictEqual } from 'node:util';
 import type { z } from 'zod';
+import { parseDocument } from '../../core/config';
 import {
   type CollectionStatusResult,
   failedPrecondition,
@@ -9,8 +10,7 @@ import {
   type restartCollectionInput,
   type StartCollectionResult,
   type startCollectionInput,
-} from '../../core/api';
-import { parseDocument } from '../../core/config';
+} from '../../core/operations';
 import {
   type Collection,
   CollectionConflictError,
@@ -24,14 +24,14 @@ import {
   type ShareChange,
 } from '../../core/pipeline/share-transition';
 import { logger } from '../../log';
-import { rewindCollectionDiscovery } from '../collection-batches';
+import { rewindCollectionDiscovery } from '../pipeline/collection-batches';
 import {
   COLLECTIONS_PATH,
   CollectionNotFoundError,
   CollectionsRepository,
-} from '../collections-repository';
-import { loadPipelineConfig } from '../pipeline-config';
-import { readWorkSources, refuseNewShareProblems } from '../work-shares';
+} from '../pipeline/collections-repository';
+import { loadPipelineConfig } from '../pipeline/pipeline-config';
+import { readWorkSources, refuseNewShareProblems } from '../pipeline/work-shares';
 import { writeAudit } from './audit';
 import type { OperationContext } from './context';
 import {

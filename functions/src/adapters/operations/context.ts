@@ -1,13 +1,13 @@
 import type { Firestore } from 'firebase-admin/firestore';
-import type { Actor } from '../../core/api';
+import type { Actor } from '../../core/operations';
 import type { Collection } from '../../core/pipeline/collections';
 import type { WorkQueueProvider } from '../../core/pipeline/work-items';
-import type { QueueRate } from '../../core/queue-rate';
-import type { StatsSink } from '../aggregation-store';
-import type { BackupStorage } from '../backup-storage';
-import type { QueueAdmin } from '../queue-admin';
+import type { QueueRate } from '../../core/queues/queue-rate';
+import type { BackupStorage } from '../backup/backup-storage';
+import type { StatsSink } from '../pipeline/aggregation-store';
+import type { QueueAdmin } from '../queues/queue-admin';
+import type { Enqueue } from '../queues/task-queue';
 import type { CallAdmission } from '../quota/call-limiter';
-import type { Enqueue } from '../task-queue';
 
 /** The part of firebase-admin's Auth that role management needs (a fake in tests). */
 export interface UserDirectory {

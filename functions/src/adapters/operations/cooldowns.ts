@@ -7,7 +7,7 @@ import {
   notFound,
   type StartCooldownResult,
   type startCooldownInput,
-} from '../../core/api';
+} from '../../core/operations';
 import { logger } from '../../log';
 import { docId, QUOTA_COLLECTIONS } from '../quota/collections';
 import { writeAudit } from './audit';

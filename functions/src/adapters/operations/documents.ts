@@ -1,5 +1,4 @@
 import type { DocumentSnapshot, Firestore, Transaction } from 'firebase-admin/firestore';
-import { failedPrecondition, notFound } from '../../core/api';
 import {
   type Category,
   ConfigError,
@@ -10,6 +9,7 @@ import {
   providerSchema,
   validateRuntimeConfig,
 } from '../../core/config';
+import { failedPrecondition, notFound } from '../../core/operations';
 import { logger } from '../../log';
 import { CONFIG_PATHS } from '../config-repository';
 import { republishAllocations } from '../quota/republish';

@@ -1,6 +1,7 @@
 import { isDeepStrictEqual } from 'node:util';
 import type { Transaction } from 'firebase-admin/firestore';
 import type { z } from 'zod';
+import { flagsSchema, parseDocument } from '../../core/config';
 import {
   fieldIssues,
   invalidArgument,
@@ -9,12 +10,15 @@ import {
   type SetMaintenanceModeResult,
   type setFlagsInput,
   type setMaintenanceModeInput,
-} from '../../core/api';
-import { flagsSchema, parseDocument } from '../../core/config';
+} from '../../core/operations';
 import { pipelineConfigSchema } from '../../core/pipeline/config';
 import { CONFIG_PATHS } from '../config-repository';
-import { PIPELINE_CONFIG_PATH } from '../pipeline-config';
-import { parseWorkPipeline, readWorkSources, refuseNewShareProblems } from '../work-shares';
+import { PIPELINE_CONFIG_PATH } from '../pipeline/pipeline-config';
+import {
+  parseWorkPipeline,
+  readWorkSources,
+  refuseNewShareProblems,
+} from '../pipeline/work-shares';
 import { writeAudit } from './audit';
 import type { OperationContext } from './context';
 import { parseCategory, parseProvider } from './documents';

@@ -1,4 +1,4 @@
-import type { CallableResult, ImplementedCallable, ParsedInput } from '../../core/api';
+import type { CallableResult, ImplementedCallable, ParsedInput } from '../../core/operations';
 import { pauseCategory, resumeCategory, setCategoryAllocation } from './allocations';
 import { exportBackup, importBackup } from './backups';
 import { getCollectionStatus, restartCollection, startCollection } from './collections';

@@ -1,5 +1,6 @@
 import { DocumentReference, type Query, Timestamp } from 'firebase-admin/firestore';
 import type { z } from 'zod';
+import { type Category, categorySchema } from '../../core/config';
 import {
   AUDIT_LOG_COLLECTION,
   type AuditLogEntry,
@@ -9,14 +10,13 @@ import {
   type listAuditLogInput,
   type listCollectionsInput,
   notFound,
-} from '../../core/api';
-import { type Category, categorySchema } from '../../core/config';
+} from '../../core/operations';
 import { type CollectionStatusReport, statusReport } from '../../core/pipeline/collection-status';
 import { collectionSchema } from '../../core/pipeline/collections';
 import { effectiveShares } from '../../core/quota/allocation';
-import { COLLECTIONS_PATH } from '../collections-repository';
 import { CONFIG_PATHS } from '../config-repository';
-import { loadPipelineConfig } from '../pipeline-config';
+import { COLLECTIONS_PATH } from '../pipeline/collections-repository';
+import { loadPipelineConfig } from '../pipeline/pipeline-config';
 import type { OperationContext } from './context';
 
 /** Audit entries one page holds by default (at most 200, the schema's bound). */

@@ -1,14 +1,14 @@
 import { isDeepStrictEqual } from 'node:util';
 import type { z } from 'zod';
+import { providerSchema } from '../../core/config';
 import {
   fieldIssues,
   invalidArgument,
   type SetProviderLimitsResult,
   type setProviderLimitsInput,
-} from '../../core/api';
-import { providerSchema } from '../../core/config';
+} from '../../core/operations';
+import { readWorkSources, refuseNewShareProblems } from '../pipeline/work-shares';
 import { readAllocation } from '../quota/allocations';
-import { readWorkSources, refuseNewShareProblems } from '../work-shares';
 import { writeAudit } from './audit';
 import type { OperationContext } from './context';
 import {

@@ -4,9 +4,9 @@ import {
   type PurgeProviderQueuesResult,
   type purgeProviderQueuesInput,
   type QueueStateChange,
-} from '../../core/api';
+} from '../../core/operations';
 import { logger } from '../../log';
-import { PROVIDER_QUEUES, type QueueSync, syncProviderQueues } from '../queue-rates';
+import { PROVIDER_QUEUES, type QueueSync, syncProviderQueues } from '../queues/queue-rates';
 import { writeAudit } from './audit';
 import type { OperationContext } from './context';
 

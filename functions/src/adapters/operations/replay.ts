@@ -1,5 +1,6 @@
 import { type Firestore, Timestamp } from 'firebase-admin/firestore';
 import type { z } from 'zod';
+import { ConfigError } from '../../core/config';
 import {
   ApiError,
   failedPrecondition,
@@ -7,8 +8,7 @@ import {
   notFound,
   type SimulatePolicyResult,
   type simulatePolicyInput,
-} from '../../core/api';
-import { ConfigError } from '../../core/config';
+} from '../../core/operations';
 import { statusReport } from '../../core/pipeline/collection-status';
 import { collectionSchema } from '../../core/pipeline/collections';
 import { type ReplayCollection, ReplayTooLargeError, replayPolicy } from '../../core/replay/replay';
@@ -16,9 +16,9 @@ import {
   DEMAND_STATS_COLLECTION,
   type DemandMinute,
   demandMinuteSchema,
-} from '../../core/write-buffer/demand-stats';
-import { COLLECTIONS_PATH } from '../collections-repository';
+} from '../../core/storage/write-buffer/demand-stats';
 import { loadRuntimeConfig } from '../config-repository';
+import { COLLECTIONS_PATH } from '../pipeline/collections-repository';
 import type { OperationContext } from './context';
 
 /** Simulated ms done of the total, for a caller's progress bar (the CLI's). */

@@ -11,20 +11,20 @@ import {
   type ValidationReportResult,
   type ValidationRunLine,
   type validateDataInput,
-} from '../../core/api';
+} from '../../core/operations';
 import {
   AGGREGATES_COLLECTION,
   AGGREGATIONS_COLLECTION,
   AggregationStore,
   type FlushResult,
-} from '../aggregation-store';
-import { loadPipelineConfig } from '../pipeline-config';
+} from '../pipeline/aggregation-store';
+import { loadPipelineConfig } from '../pipeline/pipeline-config';
 import {
   FINDINGS_COLLECTION,
   runValidation,
   VALIDATION_RUNS_PATH,
   type ValidationRunSummary,
-} from '../validation-runner';
+} from '../validation/validation-runner';
 import { auditedFirestore, describeWrites } from './audit';
 import type { OperationContext } from './context';
 

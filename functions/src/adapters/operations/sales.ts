@@ -5,20 +5,20 @@ import type {
   RefreshRealtimeSalesResult,
   RefreshWindow,
   refreshRealtimeSalesInput,
-} from '../../core/api';
-import { HOUR_MS } from '../../core/sales';
+} from '../../core/operations';
+import { HOUR_MS } from '../../core/upstreams/sales';
 import { logger } from '../../log';
-import { AUTOSYNC_COLLECTION, runAutoSyncCycle } from '../autosync';
-import { autoSyncFetcher } from '../autosync-fetchers';
+import { AUTOSYNC_COLLECTION, runAutoSyncCycle } from '../pipeline/autosync';
+import { autoSyncFetcher } from '../pipeline/autosync-fetchers';
+import { summary } from '../pipeline/sales-repository';
 import { QuotaEngine } from '../quota/quota-engine';
-import { summary } from '../sales-repository';
 import { REALTIME_SALES_SYNC } from '../upstreams/wiring';
 import { auditedFirestore } from './audit';
 import type { OperationContext } from './context';
 
 /** The callable's own time budget: no chunk starts after this, well inside its timeout. */
 const REFRESH_BUDGET_MS = 60_000;
-/** The callable's timeout when the context names no deadline (see entry/callables/define.ts). */
+/** The callable's timeout when the context names no deadline (see entry/operations/define.ts). */
 const REFRESH_TIMEOUT_MS = 120_000;
 /**
  * Kept free at the end of the call: a fetch under way stops this long before the deadline, so

@@ -1,5 +1,6 @@
 import { type Firestore, type Query, Timestamp } from 'firebase-admin/firestore';
 import type { z } from 'zod';
+import { fleetResolution, summarizeFleet } from '../../core/observability/fleet-stats';
 import {
   type FleetStatsAnswer,
   failedPrecondition,
@@ -10,11 +11,13 @@ import {
   type QuotaStatsResult,
   type RecentWarningsResult,
   type UsageCounters,
-} from '../../core/api';
-import { fleetResolution, summarizeFleet } from '../../core/fleet-stats';
-import { USAGE_COUNTERS, USAGE_STATS_COLLECTION } from '../../core/write-buffer/usage-stats';
-import { readFleetDocs } from '../fleet-stats';
-import { recentWarnings } from '../self-quota-store';
+} from '../../core/operations';
+import {
+  USAGE_COUNTERS,
+  USAGE_STATS_COLLECTION,
+} from '../../core/storage/write-buffer/usage-stats';
+import { readFleetDocs } from '../observability/fleet-stats';
+import { recentWarnings } from '../storage/self-quota-store';
 import type { OperationContext } from './context';
 import { categoryPath, providerPath } from './documents';
 
@@ -82,7 +85,7 @@ export function sumCounters(rows: readonly UsageCounters[]): UsageCounters {
 /**
  * Every instance's upstream calls (by outcome, with p50/p95 latency) and queue depths over the
  * last `minutes` minutes, for one provider or all: at most MAX_FLEET_DOCS documents read,
- * newest first, downsampled to at most 250 points per series (core/fleet-stats.ts).
+ * newest first, downsampled to at most 250 points per series (core/observability/fleet-stats.ts).
  */
 export async function fleetStats(
   db: Firestore,

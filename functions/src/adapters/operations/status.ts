@@ -1,5 +1,6 @@
 import { type Firestore, Timestamp } from 'firebase-admin/firestore';
 import type { z } from 'zod';
+import type { Limit, Provider } from '../../core/config';
 import type {
   CooldownStatus,
   FirestoreSelfQuotaStatus,
@@ -8,25 +9,24 @@ import type {
   QuotaMinute,
   StatusResult,
   WindowUsageStatus,
-} from '../../core/api';
-import type { Limit, Provider } from '../../core/config';
+} from '../../core/operations';
 import { configuredPercent, effectiveShares, isPaused } from '../../core/quota/allocation';
 import { type Allocation, epochAt } from '../../core/quota/epochs';
 import { deficitEndMs, MeterProjection } from '../../core/quota/meters';
 import { windowAt } from '../../core/quota/windows';
 import { loadRuntimeConfig } from '../config-repository';
-import { isInstrumented } from '../firestore-ops';
 import { fromDoc as allocationFromDoc } from '../quota/allocations';
 import { QUOTA_COLLECTIONS } from '../quota/collections';
 import { meterFromDoc } from '../quota/meters-store';
-import { selfQuotaOf } from '../self-quota-runtime';
-import { countWarningsSince } from '../self-quota-store';
+import { isInstrumented } from '../storage/firestore-ops';
+import { selfQuotaOf } from '../storage/self-quota-runtime';
+import { countWarningsSince } from '../storage/self-quota-store';
 import type { OperationContext } from './context';
 import { cooldownStatus } from './cooldowns';
 import { emptyCounters, sumCounters, usageMinutes } from './stats';
 
 const MINUTE_MS = 60_000;
-/** The scheduler's heartbeat document (entry/heartbeat.ts writes it every 5 minutes). */
+/** The scheduler's heartbeat document (entry/observability/heartbeat.ts writes it every 5 minutes). */
 export const HEARTBEAT_DOC = 'system/heartbeat';
 /**
  * Usage documents one status answer reads per provider with an hour window (60 minutes of a

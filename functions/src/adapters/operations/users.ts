@@ -12,7 +12,7 @@ import {
   roleRank,
   type SetUserRoleResult,
   type setUserRoleInput,
-} from '../../core/api';
+} from '../../core/operations';
 import { logger } from '../../log';
 import { writeAudit } from './audit';
 import type { OperationContext, UserDirectory } from './context';

@@ -8,8 +8,8 @@ import {
   callerCategory,
 } from '../../core/quota/callers';
 import { Gate } from '../../core/quota/gate';
-import { callerDecisions } from '../metrics';
-import { instanceSelfQuota } from '../self-quota-store';
+import { callerDecisions } from '../observability/metrics';
+import { instanceSelfQuota } from '../storage/self-quota-store';
 import { firestoreClaims } from './claims';
 
 /** What the limiter answers for one call: go ahead, or not before `retryAtMs`. */

@@ -4,20 +4,20 @@ import { DEFAULT_MAX_RETRY_AFTER_SECONDS, requestedUntil } from '../../core/quot
 import type { QuotaExceededError } from '../../core/quota/errors';
 import { type AcquireRequest, type Decision, Gate } from '../../core/quota/gate';
 import { MeterProjection, type MeterReading } from '../../core/quota/meters';
-import type { SelfQuotaMonitor } from '../../core/self-quota';
-import { demandStatsUpdate } from '../../core/write-buffer/demand-stats';
+import type { SelfQuotaMonitor } from '../../core/storage/self-quota';
+import { demandStatsUpdate } from '../../core/storage/write-buffer/demand-stats';
 import { logger } from '../../log';
 import { db as instanceDb } from '../firebase';
-import { gateDecisions } from '../metrics';
-import { attachSelfQuota } from '../self-quota-runtime';
-import { instanceSelfQuota } from '../self-quota-store';
+import { gateDecisions } from '../observability/metrics';
+import { attachSelfQuota } from '../storage/self-quota-runtime';
+import { instanceSelfQuota } from '../storage/self-quota-store';
 import {
   installShutdownFlush,
   instanceWriteBuffer,
   recordUsage,
   type SignalTarget,
   WriteBuffer,
-} from '../write-buffer';
+} from '../storage/write-buffer';
 import { firestoreClaims } from './claims';
 import { ContextProvider } from './context';
 import { CooldownStore } from './cooldowns';
@@ -130,7 +130,7 @@ export class QuotaEngine {
 
   /**
    * `attempt`: how many times the call was deferred before (a work item's `deferrals`), so the
-   * recorded demand tells first asks from re-asks (see core/write-buffer/demand-stats.ts).
+   * recorded demand tells first asks from re-asks (see core/storage/write-buffer/demand-stats.ts).
    */
   async acquire(request: AcquireRequest & { attempt?: number }): Promise<Decision> {
     if (this.now() - this.lastIdleCheckMs >= this.idleCheckMs) this.releaseIdle();

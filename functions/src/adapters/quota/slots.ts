@@ -36,7 +36,7 @@ interface HeldSlot {
 
 /**
  * Concurrency caps without a write per call: an instance leases slot documents
- * (`quotaSlots/{provider}~{i}`, i < cap; see lease.ts) and reuses a leased slot for call after
+ * (`quotaSlots/{provider}~{i}`, i < cap; see adapters/lease.ts) and reuses a leased slot for call after
  * call, giving it back when idle. A slot serves a call only while its lease covers the call's
  * hold plus a margin (renewed first otherwise, one write), and a busy slot's lease is renewed in
  * the background, guarded by its last write time: calls in flight across instances never

@@ -5,8 +5,8 @@ import type { z } from 'zod';
 import { formatPath } from '../../core/config';
 import { parseRetryAfter, QuotaExceededError } from '../../core/quota/errors';
 import { logger } from '../../log';
-import { recordUpstreamCall } from '../fleet-recorder';
-import { upstreamBytes, upstreamCalls, upstreamErrors } from '../metrics';
+import { recordUpstreamCall } from '../observability/fleet-recorder';
+import { upstreamBytes, upstreamCalls, upstreamErrors } from '../observability/metrics';
 
 /**
  * The one way Tollgate calls an upstream over HTTP: a timeout per attempt, bounded retries

@@ -1,4 +1,6 @@
 import type { Firestore } from 'firebase-admin/firestore';
+import { mapLimit } from '../../core/map-limit';
+import type { MeterReading } from '../../core/quota/meters';
 import {
   isoDate,
   KEEPA_DEALS_PER_PAGE,
@@ -11,9 +13,7 @@ import {
   keepaIngestParams,
   keepaPeekFilter,
   keepaTypeHistory,
-} from '../../core/keepa';
-import { mapLimit } from '../../core/map-limit';
-import type { MeterReading } from '../../core/quota/meters';
+} from '../../core/upstreams/keepa';
 import { logger } from '../../log';
 import {
   addIngestItems,
@@ -21,14 +21,14 @@ import {
   type IngestFetchers,
   type IngestItem,
   type IngestItemResult,
-} from '../ingest';
-import type { ProductsRepository } from '../products-repository';
-import type { RawPayloads } from '../raw-payloads';
+} from '../pipeline/ingest';
+import type { ProductsRepository } from '../pipeline/products-repository';
+import type { RawPayloads } from '../storage/raw-payloads';
 import { UpstreamError } from './http';
 import type { KeepaClient, KeepaDealSelection, KeepaProduct } from './keepa';
 
 /**
- * Keepa as the ingest runner's upstream (see adapters/ingest.ts):
+ * Keepa as the ingest runner's upstream (see adapters/pipeline/ingest.ts):
  * - peek: `stats` only, no offers, no histories (1 token per ASIN); survivors pass the peek
  *   filter (default: a current NEW price and a sales rank below 100 000).
  * - commit: `stats` and `offers=20` with histories (6 tokens per page of up to 10 offers found:

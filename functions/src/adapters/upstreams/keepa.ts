@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import type { MeterReading } from '../../core/quota/meters';
 import {
   isKeepaDomainId,
   KEEPA_MAX_ASINS,
@@ -10,8 +11,7 @@ import {
   keepaMaxAsinsPerRequest,
   keepaMeterReading,
   keepaSecondsUntilPositive,
-} from '../../core/keepa';
-import type { MeterReading } from '../../core/quota/meters';
+} from '../../core/upstreams/keepa';
 import {
   KIB,
   MIB,
@@ -31,7 +31,7 @@ import {
  * QuotaExceededError). Every answer's meter fields become a MeterReading returned with the
  * result, so callers feed the quota engine what Keepa said. The rules it follows are the
  * official clients' (keepacom/api_backend, keepacom/php_api) and Keepa's documentation; see
- * core/keepa.ts and test/upstreams/keepa-contract.test.ts.
+ * core/upstreams/keepa.ts and test/upstreams/keepa-contract.test.ts.
  *
  * Errors, by the status codes the official clients know (KeepaAPI.java and KeepaAPI.php:
  * 400 REQUEST_REJECTED, 402 PAYMENT_REQUIRED, 404 NOT_FOUND, 405 METHOD_NOT_ALLOWED, 429
@@ -47,7 +47,7 @@ import {
  */
 
 export const KEEPA_PROVIDER = 'keepa';
-/** Keepa's limits of ASINs per /product request: 100, 20 with offers (see core/keepa.ts). */
+/** Keepa's limits of ASINs per /product request: 100, 20 with offers (see core/upstreams/keepa.ts). */
 export { KEEPA_MAX_ASINS, KEEPA_MAX_ASINS_WITH_OFFERS };
 
 export type KeepaOperation = 'product' | 'deal' | 'token';

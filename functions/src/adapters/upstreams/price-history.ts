@@ -5,12 +5,12 @@ import {
   findPriceHistoryLink,
   listingLinks,
   parsePriceHistoryCsv,
-} from '../../core/price-history';
+} from '../../core/upstreams/price-history';
 import { logger } from '../../log';
-import { upstreamSkippedLinks } from '../metrics';
-import type { ProductsRepository } from '../products-repository';
-import type { RawPayloads } from '../raw-payloads';
-import type { WorkHandler, WorkResult } from '../work-runner';
+import { upstreamSkippedLinks } from '../observability/metrics';
+import type { ProductsRepository } from '../pipeline/products-repository';
+import type { WorkHandler, WorkResult } from '../pipeline/work-runner';
+import type { RawPayloads } from '../storage/raw-payloads';
 import { UpstreamError, upstreamFailure } from './http';
 import type { ProxiedGetOptions, ProxiedResponse } from './proxied-fetch';
 

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { type SalesRow, salesReportSchema, salesRowsFromReport } from '../../core/sales';
+import { type SalesRow, salesReportSchema, salesRowsFromReport } from '../../core/upstreams/sales';
 import { logger } from '../../log';
 import {
   KIB,

@@ -1,8 +1,8 @@
-import { hourWindow, VENDOR_REAL_TIME_SALES_REPORT } from '../../core/sales';
+import { hourWindow, VENDOR_REAL_TIME_SALES_REPORT } from '../../core/upstreams/sales';
 import { logger } from '../../log';
-import type { AutoSyncFetcher } from '../autosync';
-import type { RawPayloads } from '../raw-payloads';
-import type { SalesStore } from '../sales-repository';
+import type { AutoSyncFetcher } from '../pipeline/autosync';
+import type { SalesStore } from '../pipeline/sales-repository';
+import type { RawPayloads } from '../storage/raw-payloads';
 import type { FetchReportOptions, SpApiReportsClient } from './spapi-reports';
 
 /**

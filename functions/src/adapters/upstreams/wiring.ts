@@ -14,32 +14,32 @@ import {
   workItemTaskId,
   workQueueName,
 } from '../../core/pipeline/work-items';
-import { registerAutoSyncFetcher } from '../autosync-fetchers';
+import { db } from '../firebase';
+import { connectFleetStats, runsAsFunction } from '../observability/fleet-recorder';
+import { registerAutoSyncFetcher } from '../pipeline/autosync-fetchers';
 import {
   DISCOVER_KIND,
   type DiscoverPayload,
   discoveryStarter,
   markMarketplaceExhausted,
   registerBatchStarter,
-} from '../collection-batches';
-import { recordStoredCount } from '../collection-progress';
-import { db } from '../firebase';
-import { connectFleetStats, runsAsFunction } from '../fleet-recorder';
-import type { IngestFetcher, IngestFetchers } from '../ingest';
-import { addIngestItems } from '../ingest';
-import { registerIngestFetchers } from '../ingest-fetchers';
-import { rescheduleIngest } from '../ingest-queue';
-import { payloadStore } from '../payload-store';
-import { loadPipelineConfig } from '../pipeline-config';
-import { productsRepository } from '../products-repository';
-import { ProgressBuffer } from '../progress-buffer';
+} from '../pipeline/collection-batches';
+import { recordStoredCount } from '../pipeline/collection-progress';
+import type { IngestFetcher, IngestFetchers } from '../pipeline/ingest';
+import { addIngestItems } from '../pipeline/ingest';
+import { registerIngestFetchers } from '../pipeline/ingest-fetchers';
+import { loadPipelineConfig } from '../pipeline/pipeline-config';
+import { productsRepository } from '../pipeline/products-repository';
+import { ProgressBuffer } from '../pipeline/progress-buffer';
+import { SalesRepository } from '../pipeline/sales-repository';
+import { registerWorkHandler } from '../pipeline/work-handlers';
+import type { WorkHandler } from '../pipeline/work-runner';
+import { rescheduleIngest } from '../queues/ingest-queue';
+import { enqueueTask } from '../queues/task-queue';
 import { instanceQuotaEngine } from '../quota/quota-engine';
-import { type RawPayloads, rawPayloads } from '../raw-payloads';
-import { SalesRepository } from '../sales-repository';
-import { enqueueTask } from '../task-queue';
-import { registerWorkHandler } from '../work-handlers';
-import type { WorkHandler } from '../work-runner';
-import { installShutdownFlush, instanceWriteBuffer } from '../write-buffer';
+import { payloadStore } from '../storage/payload-store';
+import { type RawPayloads, rawPayloads } from '../storage/raw-payloads';
+import { installShutdownFlush, instanceWriteBuffer } from '../storage/write-buffer';
 import { KeepaClient } from './keepa';
 import { createKeepaIngestFetchers, discoverDeals } from './keepa-ingest';
 import {

@@ -127,7 +127,7 @@ export type ChunkResult =
   | { chunk: Interval; outcome: 'other-error'; message: string }
   /**
    * Never called, left unmarked: the run stopped before it (a quota error, the gate's "later",
-   * the deadline; the auto-sync cycle in adapters/autosync.ts runs the chunks).
+   * the deadline; the auto-sync cycle in adapters/pipeline/autosync.ts runs the chunks).
    */
   | { chunk: Interval; outcome: 'not-attempted' };
 

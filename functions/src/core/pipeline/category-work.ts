@@ -1,5 +1,4 @@
 import type { Category, Provider } from '../config';
-import { keepaIngestCostPerItem } from '../keepa';
 import { isPaused } from '../quota/allocation';
 import {
   type CategoryWork,
@@ -10,6 +9,7 @@ import {
   shareProblems,
   type WorkCall,
 } from '../quota/share-check';
+import { keepaIngestCostPerItem } from '../upstreams/keepa';
 import { type BatchingConfig, batchKinds, largestAffordable, withCostEstimates } from './batching';
 import type { Collection } from './collections';
 import type { PhaseSchedule } from './phases';
@@ -71,7 +71,7 @@ export const SCHEDULED_SYNCS: readonly ScheduledSync[] = [
 const RECOLLECT_CALL: WorkCall = { work: 'validation re-collection', cost: 1 };
 
 /**
- * Ingest slices (adapters/ingest.ts) ask the gate for one batch at a time, the batch kind as
+ * Ingest slices (adapters/pipeline/ingest.ts) ask the gate for one batch at a time, the batch kind as
  * the operation, at its estimated cost. The largest batch is the configured size, or fewer
  * items when the bucket plus the allowed deficit cannot pay for that many (the planner's cap,
  * from the capacity the slice starts from: the provider's token bucket).

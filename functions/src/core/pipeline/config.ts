@@ -1,6 +1,6 @@
 import { z } from 'zod';
-import { backupScheduleConfigSchema } from '../backup-schedule';
-import { healthConfigSchema } from '../health';
+import { backupScheduleConfigSchema } from '../backup/backup-schedule';
+import { healthConfigSchema } from '../observability/health';
 import { validationConfigSchema } from '../validation';
 import { aggregationConfigSchema } from './aggregation';
 import { auditConfigSchema } from './audits';
@@ -23,7 +23,7 @@ export const pipelineConfigSchema = z.object({
   validation: validationConfigSchema.prefault({}),
   historical: historicalConfigSchema.prefault({}),
   health: healthConfigSchema.prefault({}),
-  /** Scheduled backups of configuration and collected data (core/scheduled-backup.ts). */
+  /** Scheduled backups of configuration and collected data (core/backup/scheduled-backup.ts). */
   backups: backupScheduleConfigSchema.prefault({}),
 });
 export type PipelineConfig = z.infer<typeof pipelineConfigSchema>;

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { taskId } from '../task-envelope';
+import { taskId } from '../queues/task-envelope';
 
 /**
  * One unit of collection work carried by a task: which collection it serves, what kind of work
@@ -48,7 +48,7 @@ export function workQueueName(provider: string): string {
 }
 
 /**
- * The providers whose work goes through a work queue (entry/work-queues.ts): Keepa's deal
+ * The providers whose work goes through a work queue (entry/pipeline/work-queues.ts): Keepa's deal
  * scans and re-collections, the proxy's listing pages and price histories. SP-API has none:
  * its one kind of work, the vendor real-time sales, is the `realtimeSalesSync` auto-sync, and no
  * work item names it, so a queue for it would be a function bound to its secrets with nothing

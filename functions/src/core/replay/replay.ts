@@ -9,7 +9,7 @@ import {
   type RuntimeConfig,
   validateRuntimeConfig,
 } from '../config';
-import type { DemandMinute } from '../write-buffer/demand-stats';
+import type { DemandMinute } from '../storage/write-buffer/demand-stats';
 import { arrivalFeed, demandPlan } from './demand';
 import { type CategoryOutcome, FleetSimulator, type SimResult } from './simulator';
 import type { LimitUtilization } from './upstream-model';

@@ -9,12 +9,12 @@ import {
   MAX_DISPATCHES_PER_SECOND,
   MIN_DISPATCHES_PER_SECOND,
   QUEUE_HEADROOM,
-} from '../queue-rate';
+} from '../queues/queue-rate';
 import { requestedUntil } from '../quota/cooldown';
 import { type Allocation, nextAllocation } from '../quota/epochs';
 import { CostExceedsLimitError } from '../quota/errors';
 import { type Decision, Gate, type GateContext } from '../quota/gate';
-import { DemandRecorder, NO_OPERATION } from '../write-buffer/demand-stats';
+import { DemandRecorder, NO_OPERATION } from '../storage/write-buffer/demand-stats';
 import type { WriteMeter } from './fleet-scale';
 import { prng, SimClock } from './sim-clock';
 import {

@@ -1,4 +1,4 @@
-import { taskId } from '../task-envelope';
+import { taskId } from '../queues/task-envelope';
 import {
   defaultValidationConfig,
   type RuleId,

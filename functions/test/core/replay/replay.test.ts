@@ -26,8 +26,8 @@ import {
   delayBucket,
   demandMinuteSchema,
   demandStatsUpdate,
-} from '../../../src/core/write-buffer/demand-stats';
-import { isFieldOp } from '../../../src/core/write-buffer/field-ops';
+} from '../../../src/core/storage/write-buffer/demand-stats';
+import { isFieldOp } from '../../../src/core/storage/write-buffer/field-ops';
 
 const from = Date.UTC(2026, 11, 1, 10);
 

@@ -1,0 +1,10 @@
+/** The operator/client API: roles, input schemas, result types, the callable registry. */
+
+export * from '../quota/share-cap';
+export * from './audit';
+export * from './call-cost';
+export * from './errors';
+export * from './inputs';
+export * from './registry';
+export * from './results';
+export * from './roles';

@@ -1,0 +1,79 @@
+import { defineBoolean } from 'firebase-functions/params';
+import { type CallableFunction, type CallableOptions, onCall } from 'firebase-functions/v2/https';
+import { operations } from '../../adapters/operations';
+import { secretsOf, type UpstreamProvider } from '../../adapters/upstreams/secrets';
+import type { CallableResult, ImplementedCallable } from '../../core/operations';
+import { callableHandler, type DepsSource } from './handler';
+import '../options';
+
+/**
+ * Deploy-time parameter (functions/.env, true): reject calls without a valid App Check token.
+ * The local stack turns it off in functions/.env.local, which only the emulator reads.
+ */
+export const ENFORCE_APP_CHECK = defineBoolean('ENFORCE_APP_CHECK', {
+  default: true,
+  description: 'Reject callable requests without a valid App Check token',
+});
+
+/** A callable's timeout unless it says otherwise (Cloud Functions' default). */
+export const DEFAULT_CALLABLE_TIMEOUT_SECONDS = 60;
+
+/** Callables that run long jobs get a longer timeout than the default minute. */
+export const TIMEOUT_SECONDS: Partial<Record<ImplementedCallable, number>> = {
+  validateData: 540,
+  forceFlush: 300,
+  // Paged exports of large projects (adapters/backup/backup.ts stops cleanly before the deadline).
+  exportBackup: 540,
+  // Scheduled restores page by page (adapters/operations/backups.ts starts no page near the
+  // deadline and answers the page to resume at).
+  importBackup: 540,
+  refreshRealtimeSales: 120,
+  // Replays up to a day of recorded demand twice (core/replay) in process.
+  simulatePolicy: 540,
+};
+
+/**
+ * Callables that hold more than the default 256 MiB. A replay holds a minute of simulated calls
+ * and the retries pending (core/replay), plus up to MAX_DEMAND_DOCS demand documents and the
+ * two runs' gates, claims and waits: 1 GiB leaves room for a busy day.
+ */
+export const MEMORY: Partial<Record<ImplementedCallable, NonNullable<CallableOptions['memory']>>> =
+  {
+    simulatePolicy: '1GiB',
+  };
+
+export type Callables = {
+  [N in ImplementedCallable]: CallableFunction<unknown, Promise<CallableResult<N>>>;
+};
+
+/** Callables that call an upstream need its credentials. */
+const SECRETS: Partial<Record<ImplementedCallable, UpstreamProvider[]>> = {
+  refreshRealtimeSales: ['spapi'],
+};
+
+function define<N extends ImplementedCallable>(name: N, deps: DepsSource) {
+  const options: CallableOptions = { enforceAppCheck: ENFORCE_APP_CHECK };
+  const secrets = SECRETS[name];
+  if (secrets) options.secrets = secretsOf(...secrets);
+  const timeoutSeconds = TIMEOUT_SECONDS[name];
+  if (timeoutSeconds) options.timeoutSeconds = timeoutSeconds;
+  const memory = MEMORY[name];
+  if (memory) options.memory = memory;
+  // The operation learns its deadline, so long work ends (and releases its leases) before it.
+  return onCall(
+    options,
+    callableHandler(name, operations[name], deps, {
+      timeoutSeconds: timeoutSeconds ?? DEFAULT_CALLABLE_TIMEOUT_SECONDS,
+    }),
+  );
+}
+
+/**
+ * Every implemented callable of the registry, on `deps` (a function is called per request, so
+ * the instance's Firestore is only created on first use). Tests pass their own deps and call
+ * `.run(request)`.
+ */
+export function createCallables(deps: DepsSource): Callables {
+  const names = Object.keys(operations) as ImplementedCallable[];
+  return Object.fromEntries(names.map((name) => [name, define(name, deps)])) as Callables;
+}
