@@ -3,7 +3,7 @@ import {
   DELAY_BUCKET_NAMES,
   type DemandMinute,
   NO_OPERATION,
-} from '../write-buffer/demand-stats';
+} from '../storage/write-buffer/demand-stats';
 import { prng } from './sim-clock';
 import type { Arrival, ArrivalFeed } from './simulator';
 
@@ -121,7 +121,7 @@ export function demandPlan(
 
 /**
  * The first asks of one kind of call in one minute, in time order, made one at a time: each
- * recorded second's share spread over that second with a seeded jitter, or, for records without
+ * recorded second's share at seeded uniform times within that second, or, for records without
  * seconds, spread evenly over the minute; each with the minute's mean cost, bytes and requests
  * per first ask (whole costs distributed so that they sum to the minute's share).
  */
@@ -156,16 +156,19 @@ export function* kindArrivals(k: KindMinute, seed: number): Generator<Arrival> {
   };
   if (recorded > 0) {
     // Recorded by second: the first asks spread over the seconds as recorded (exactly the
-    // recorded counts when they sum to the first asks), each second's over that second.
+    // recorded counts when they sum to the first asks), each second's at independent uniform
+    // times within it, as Poisson arrivals given their count are: spaced evenly, they lost the
+    // clumps that cause deferrals (fidelity.test.ts).
     let before = 0;
     for (const [field, n] of seconds) {
       const from = Math.round((before * k.fresh) / recorded);
       before += n;
       const count = Math.round((before * k.fresh) / recorded) - from;
       const second = Number(field.slice(1));
-      for (let j = 0; j < count; j++) {
-        yield call(Math.floor(m.minuteMs + second * 1000 + ((j + random()) * 1000) / count));
-      }
+      const within = Array.from({ length: count }, () => Math.floor(random() * 1000)).sort(
+        (a, b) => a - b,
+      );
+      for (const ms of within) yield call(m.minuteMs + second * 1000 + ms);
     }
     return;
   }

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { categorySchema, flagsSchema, providerSchema } from '../../../src/core/config';
 import { prng, replayPolicy } from '../../../src/core/replay';
-import { DemandRecorder } from '../../../src/core/write-buffer/demand-stats';
+import { DemandRecorder } from '../../../src/core/storage/write-buffer/demand-stats';
 import { Fleet } from '../quota/fleet-sim';
 
 /**
@@ -10,9 +10,11 @@ import { Fleet } from '../quota/fleet-sim';
  * first asks by second, deferrals with their delays), then replayed from the record alone through
  * replayPolicy (the callable's path: its drain, deferrals counted within the range) with
  * `queue: 'none'`, since the harness re-asks a deferred call at its retry time with no work
- * queue in between. Utilization is predicted within 2% for every seed; deferrals within 6% for
- * every seed (the jitter within each recorded second moves them: -5.0% to +2.5% over seeds 1-8)
- * and within 2% on the mean of seeds 1-8 (-1.7%). With the default queue (dispatches at 1.25x the
+ * queue in between. Utilization is predicted within 2% for every seed; deferrals within 3.5% for
+ * every seed (where the asks of a recorded second fall within it moves them: -2.1% to +2.9% over
+ * seeds 1-8) and within 2% on the mean of seeds 1-8 (+0.9%). Spreading each second's asks evenly
+ * instead of at independent uniform times, as this replay did first, smoothed out the clumps
+ * Poisson arrivals have and predicted too few deferrals: -5.0% to +2.5%, mean -1.7%. With the default queue (dispatches at 1.25x the
  * provider's rate, which this harness does not have) the replay predicts about 75% fewer
  * deferrals: the queue spaces re-asks so fewer of them are deferred again.
  */
@@ -116,7 +118,7 @@ describe('replay fidelity', () => {
       expect(replay.upstream429).toEqual([]);
       expect(Math.abs(utilization - run.utilization) / run.utilization).toBeLessThan(0.02);
       const error = (deferrals - run.deferrals) / run.deferrals;
-      expect(Math.abs(error)).toBeLessThan(0.06);
+      expect(Math.abs(error)).toBeLessThan(0.035);
       errors.push(error);
     }
     const mean = errors.reduce((a, b) => a + b, 0) / errors.length;
