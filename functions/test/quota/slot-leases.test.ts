@@ -26,8 +26,10 @@ async function slotDoc(provider: string, index = 0) {
 describe('slot leases over long calls', () => {
   it('keeps a slot through a call longer than the lease: no other instance gets in (cap 1)', async () => {
     let now = T0;
-    const a = new SlotPool(db, 'a', { now: () => now, leaseMs: 60_000, idleMs: 20 });
-    const b = new SlotPool(db, 'b', { now: () => now, leaseMs: 60_000, idleMs: 20 });
+    // The idle hold runs on a real timer: 1 s, so that B asking right after the release is
+    // still within it on a loaded machine (at 20 ms, B asked after it had ended, once).
+    const a = new SlotPool(db, 'a', { now: () => now, leaseMs: 60_000, idleMs: 1_000 });
+    const b = new SlotPool(db, 'b', { now: () => now, leaseMs: 60_000, idleMs: 1_000 });
     const call = await a.acquire('long', 1);
     expect(call).toBeDefined();
     // A's call runs five minutes, five leases; its renewal runs every third of the lease.
@@ -41,7 +43,7 @@ describe('slot leases over long calls', () => {
     // Released but still held by A (idle): B waits until A gives it back.
     expect(await b.acquire('long', 1)).toBeUndefined();
     await vi.waitFor(async () => expect(await slotDoc('long')).toBeUndefined(), {
-      timeout: 2_000,
+      timeout: 10_000,
       interval: 20,
     });
     const next = await b.acquire('long', 1);
