@@ -1,9 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import {
-  findPriceHistoryLink,
-  htmlTags,
-  listingLinks,
-} from '../../src/core/upstreams/price-history';
+import { htmlTags } from '../../src/core/upstreams/html-scan';
+import { listingLinks } from '../../src/core/upstreams/listing-page';
+import { findPriceHistoryLink } from '../../src/core/upstreams/product-page';
 
 /**
  * Pages come from the site through a proxy: whatever they hold, scanning them takes time

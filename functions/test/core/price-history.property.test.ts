@@ -1,6 +1,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { parsePrice, parsePriceHistoryCsv } from '../../src/core/upstreams/price-history';
+import { parsePrice } from '../../src/core/upstreams/dates-and-prices';
+import { parsePriceHistoryCsv } from '../../src/core/upstreams/price-history';
 
 const DAY = 86_400_000;
 const START = Date.UTC(2015, 0, 1);

@@ -1,14 +1,16 @@
 import { describe, expect, it } from 'vitest';
+import { csvRecords } from '../../src/core/upstreams/csv-records';
 import {
   AMBIGUOUS_PRICE_CONFIDENCE,
-  CONFIDENCE_PENALTIES,
-  coveredRange,
-  csvRecords,
-  findPriceHistoryLink,
   parseDate,
   parsePrice,
+} from '../../src/core/upstreams/dates-and-prices';
+import {
+  CONFIDENCE_PENALTIES,
+  coveredRange,
   parsePriceHistoryCsv,
 } from '../../src/core/upstreams/price-history';
+import { findPriceHistoryLink } from '../../src/core/upstreams/product-page';
 
 const PAGE = 'https://buck.example/takealot/product/PLID123';
 

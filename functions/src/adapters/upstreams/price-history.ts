@@ -1,11 +1,8 @@
 import { z } from 'zod';
 import type { WorkItem } from '../../core/pipeline/work-items';
-import {
-  coveredRange,
-  findPriceHistoryLink,
-  listingLinks,
-  parsePriceHistoryCsv,
-} from '../../core/upstreams/price-history';
+import { listingLinks } from '../../core/upstreams/listing-page';
+import { coveredRange, parsePriceHistoryCsv } from '../../core/upstreams/price-history';
+import { findPriceHistoryLink } from '../../core/upstreams/product-page';
 import { logger } from '../../log';
 import { upstreamSkippedLinks } from '../observability/metrics';
 import type { ProductsRepository } from '../pipeline/products-repository';
