@@ -10,7 +10,7 @@ import {
   recordWrites,
   SEED_COLLECTION,
 } from '../../functions/test/api/support.ts';
-import { parseFlagSettings, parseTargets } from '../src/program.ts';
+import { parseFlagSettings, parseTargets } from '../src/argument-parsers.ts';
 import { ACTOR_EMAIL, cli, RecordedProgress } from './support.ts';
 
 let fixture: ApiFixture;
