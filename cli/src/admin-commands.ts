@@ -3,7 +3,8 @@ import { Argument } from 'commander';
 import { ROLES, type Role } from '../../functions/src/core/operations/roles.ts';
 import type { CommandContext } from './command-context.ts';
 import { exportWithProgress, importWithAudit } from './jobs.ts';
-import { renderExport, renderImport, renderRole } from './render.ts';
+import { renderExport, renderImport } from './render-backups.ts';
+import { renderRole } from './render-changes.ts';
 
 /** Users and backups: `role`, `export` to a local file and `import` from one. */
 

@@ -1,6 +1,6 @@
 import { number } from './argument-parsers.ts';
 import type { CommandContext } from './command-context.ts';
-import { renderCategoryChange } from './render.ts';
+import { renderCategoryChange } from './render-changes.ts';
 
 /** A category's share of its provider: `allocate`, `pause` and `resume`. */
 

@@ -1,7 +1,8 @@
 import { collect, number, parseFlagSettings } from './argument-parsers.ts';
 import type { CommandContext } from './command-context.ts';
 import { observeProductPages, productCount } from './jobs.ts';
-import { renderFlags, renderFlush, renderValidation, renderValidationReport } from './render.ts';
+import { renderFlags } from './render-changes.ts';
+import { renderFlush, renderValidation, renderValidationReport } from './render-reports.ts';
 
 /**
  * Flags and pipeline settings, data validation and pending aggregations: `flags`, `validate`,

@@ -7,7 +7,7 @@ import {
   renderPurge,
   renderSetProviderLimits,
   renderStartCooldown,
-} from './render.ts';
+} from './render-changes.ts';
 
 /**
  * The providers and their calls: `cooldown clear|start`, `provider set`, `maintenance` and

@@ -1,13 +1,12 @@
 import { number, parseJson, parseTargets, parseTime } from './argument-parsers.ts';
 import type { CommandContext } from './command-context.ts';
+import { renderRestartCollection, renderStartCollection } from './render-changes.ts';
 import {
   renderAuditLog,
   renderCollection,
   renderCollections,
-  renderRestartCollection,
-  renderStartCollection,
   renderStatus,
-} from './render.ts';
+} from './render-status.ts';
 
 /**
  * The status and collection commands: `status`, `collection`, `collections`, `audit`,

@@ -1,6 +1,6 @@
 import { number } from './argument-parsers.ts';
 import type { CommandContext } from './command-context.ts';
-import { renderStats, renderWarnings } from './render.ts';
+import { renderStats, renderWarnings } from './render-reports.ts';
 import { PROGRESS_FROM_MS, parseReplayTime, readPolicyFile, renderReplay } from './replay.ts';
 
 /**
