@@ -1,6 +1,6 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { WriteBuffer } from '../../functions/src/adapters/storage/write-buffer.ts';
-import { FleetAccumulator } from '../../functions/src/core/observability/fleet-stats.ts';
+import { FleetAccumulator } from '../../functions/src/core/observability/fleet-writes.ts';
 import {
   type ApiFixture,
   apiFixture,

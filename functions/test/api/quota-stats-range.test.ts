@@ -9,8 +9,8 @@ import {
   FLEET_SHARDS,
   HOUR_MS,
   MAX_POINTS_PER_SERIES,
-  queueSampleWrites,
 } from '../../src/core/observability/fleet-stats';
+import { queueSampleWrites } from '../../src/core/observability/fleet-writes';
 import type { QuotaStatsResult } from '../../src/core/operations';
 import { getQuotaStatsInput, MAX_QUOTA_STATS_MINUTES } from '../../src/core/operations';
 import { minuteKey } from '../../src/core/storage/write-buffer';

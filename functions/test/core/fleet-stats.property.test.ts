@@ -1,23 +1,27 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
+import { parseUpstream } from '../../src/core/observability/fleet-documents';
 import {
-  bucketIndex,
-  bucketRange,
   decodeFieldKey,
-  emptyHistogram,
   encodeFieldKey,
   FLEET_HOUR_COLLECTION,
   FLEET_MINUTE_COLLECTION,
-  FleetAccumulator,
   fleetResolution,
+  MAX_POINTS_PER_SERIES,
+} from '../../src/core/observability/fleet-stats';
+import { summarizeFleet } from '../../src/core/observability/fleet-summary';
+import {
+  FleetAccumulator,
+  type UpstreamCallSample,
+} from '../../src/core/observability/fleet-writes';
+import {
+  bucketIndex,
+  bucketRange,
+  emptyHistogram,
   histogramQuantile,
   LATENCY_BOUNDS_MS,
-  MAX_POINTS_PER_SERIES,
   mergeHistogram,
-  parseUpstream,
-  summarizeFleet,
-  type UpstreamCallSample,
-} from '../../src/core/observability/fleet-stats';
+} from '../../src/core/observability/latency-histogram';
 import {
   addMerge,
   applyFieldUpdates,

@@ -1,11 +1,9 @@
 import { type Firestore, Timestamp } from 'firebase-admin/firestore';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { usageMinutes } from '../../src/adapters/operations/stats';
-import {
-  type FleetDoc,
-  latestQueueSamples,
-  queueSampleWrites,
-} from '../../src/core/observability/fleet-stats';
+import type { FleetDoc } from '../../src/core/observability/fleet-documents';
+import { latestQueueSamples } from '../../src/core/observability/fleet-summary';
+import { queueSampleWrites } from '../../src/core/observability/fleet-writes';
 import { minuteKey, USAGE_STATS_COLLECTION } from '../../src/core/storage/write-buffer/usage-stats';
 import { testFirestore } from '../support/firestore';
 import { quietLogger } from '../support/quiet-logger';

@@ -16,14 +16,10 @@ import {
 import { addIngestItems } from '../../src/adapters/pipeline/ingest';
 import { WriteBuffer } from '../../src/adapters/storage/write-buffer';
 import { upstreamFetch } from '../../src/adapters/upstreams/http';
-import {
-  bucketIndex,
-  bucketRange,
-  FLEET_MINUTE_COLLECTION,
-  FLEET_SHARDS,
-  summarizeFleet,
-  type UpstreamCallSample,
-} from '../../src/core/observability/fleet-stats';
+import { FLEET_MINUTE_COLLECTION, FLEET_SHARDS } from '../../src/core/observability/fleet-stats';
+import { summarizeFleet } from '../../src/core/observability/fleet-summary';
+import type { UpstreamCallSample } from '../../src/core/observability/fleet-writes';
+import { bucketIndex, bucketRange } from '../../src/core/observability/latency-histogram';
 import { minuteKey } from '../../src/core/storage/write-buffer';
 import { FakeQueueAdmin } from '../api/support';
 import { testFirestore } from '../support/firestore';

@@ -1,9 +1,5 @@
-import {
-  FLEET_RETENTION_MS,
-  FLEET_SHARDS,
-  FleetAccumulator,
-  type UpstreamCallSample,
-} from '../../core/observability/fleet-stats';
+import { FLEET_RETENTION_MS, FLEET_SHARDS } from '../../core/observability/fleet-stats';
+import { FleetAccumulator, type UpstreamCallSample } from '../../core/observability/fleet-writes';
 import { logger } from '../../log';
 import { installShutdownFlush, type Timers } from '../storage/write-buffer';
 

@@ -1,14 +1,13 @@
 import { type Firestore, Timestamp } from 'firebase-admin/firestore';
+import type { FleetDoc } from '../../core/observability/fleet-documents';
 import {
   FLEET_HOUR_COLLECTION,
   FLEET_MINUTE_COLLECTION,
   FLEET_RETENTION_MS,
   FLEET_SHARDS,
-  type FleetDoc,
   MINUTE_MS,
-  type QueueSample,
-  queueSampleWrites,
 } from '../../core/observability/fleet-stats';
+import { type QueueSample, queueSampleWrites } from '../../core/observability/fleet-writes';
 import type { TaskQueueStatus } from '../../core/queues/task-queue-status';
 import type { QueueAdmin } from '../queues/queue-admin';
 import type { MergeSink } from './fleet-recorder';

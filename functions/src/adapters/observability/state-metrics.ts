@@ -1,6 +1,6 @@
 import type { Firestore } from 'firebase-admin/firestore';
 import { Gauge } from 'prom-client';
-import { latestQueueSamples, summarizeFleet } from '../../core/observability/fleet-stats';
+import { latestQueueSamples, summarizeFleet } from '../../core/observability/fleet-summary';
 import {
   cooldownRemainingSeconds,
   errorRateOf,

@@ -1,6 +1,7 @@
 import { type Firestore, type Query, Timestamp } from 'firebase-admin/firestore';
 import type { z } from 'zod';
-import { fleetResolution, summarizeFleet } from '../../core/observability/fleet-stats';
+import { fleetResolution } from '../../core/observability/fleet-stats';
+import { summarizeFleet } from '../../core/observability/fleet-summary';
 import {
   type FleetStatsAnswer,
   failedPrecondition,

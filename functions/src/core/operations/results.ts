@@ -1,5 +1,5 @@
 import type { Category, Flags, Limit, Provider } from '../config';
-import type { QueuePoint, UpstreamPoint, UpstreamTotal } from '../observability/fleet-stats';
+import type { QueuePoint, UpstreamPoint, UpstreamTotal } from '../observability/fleet-summary';
 import type { CollectionStatusReport } from '../pipeline/collection-status';
 import type { Collection, PhaseTransition } from '../pipeline/collections';
 import type { PipelineConfig } from '../pipeline/config';
