@@ -3,15 +3,19 @@ import { afterAll, beforeEach, describe, expect, it, vi } from 'vitest';
 import { importBackup } from '../../src/adapters/backup/backup';
 import type { BackupStorage } from '../../src/adapters/backup/backup-storage';
 import {
-  applyRetention,
-  holdBackup,
-  listScheduledBackups,
-  PayloadConflictError,
-  RestoreDeadlineError,
-  restoreScheduledBackup,
   runScheduledBackup,
   writeScheduledBackup,
 } from '../../src/adapters/backup/scheduled-backup';
+import {
+  PayloadConflictError,
+  RestoreDeadlineError,
+  restoreScheduledBackup,
+} from '../../src/adapters/backup/scheduled-restore';
+import {
+  applyRetention,
+  holdBackup,
+  listScheduledBackups,
+} from '../../src/adapters/backup/scheduled-retention';
 import { importBackup as importOperation } from '../../src/adapters/operations/backups';
 import type { OperationContext } from '../../src/adapters/operations/context';
 import { type Bucket, PayloadStore } from '../../src/adapters/storage/payload-store';

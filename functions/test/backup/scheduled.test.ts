@@ -7,13 +7,15 @@ import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { documentDigest, importBackup } from '../../src/adapters/backup/backup';
 import type { BackupStorage } from '../../src/adapters/backup/backup-storage';
 import {
-  applyRetention,
-  listScheduledBackups,
-  restoreScheduledBackup,
   runScheduledBackup,
-  scheduledFolder,
   writeScheduledBackup,
 } from '../../src/adapters/backup/scheduled-backup';
+import { scheduledFolder } from '../../src/adapters/backup/scheduled-folder';
+import { restoreScheduledBackup } from '../../src/adapters/backup/scheduled-restore';
+import {
+  applyRetention,
+  listScheduledBackups,
+} from '../../src/adapters/backup/scheduled-retention';
 import { importBackup as importOperation } from '../../src/adapters/operations/backups';
 import type { OperationContext } from '../../src/adapters/operations/context';
 import { PRODUCTS_PATH } from '../../src/adapters/pipeline/products-repository';

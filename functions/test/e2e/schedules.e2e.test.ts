@@ -2,7 +2,7 @@ import { randomBytes, randomUUID } from 'node:crypto';
 import { getStorage } from 'firebase-admin/storage';
 import { describe, expect, it } from 'vitest';
 import { backupPrefix } from '../../src/adapters/backup/backup-storage';
-import { listScheduledBackups } from '../../src/adapters/backup/scheduled-backup';
+import { listScheduledBackups } from '../../src/adapters/backup/scheduled-retention';
 import { CollectionsRepository } from '../../src/adapters/pipeline/collections-repository';
 import { ProductsRepository } from '../../src/adapters/pipeline/products-repository';
 import { INGEST_FUNCTION } from '../../src/adapters/queues/ingest-queue';

@@ -25,7 +25,8 @@ export interface BackupStorage {
   /** Where spools are named: the payloads' temporary prefix, which the clean-up empties. */
   spoolPrefix: string;
   /**
-   * The payload bucket, whose objects scheduled backups copy and restore (scheduled-backup.ts).
+   * The payload bucket, whose objects scheduled backups copy (scheduled-backup.ts) and restore
+   * (scheduled-restore-objects.ts).
    * Absent, a scheduled backup leaves out payloads in Cloud Storage and a restore refuses them.
    */
   payloads?: Bucket;

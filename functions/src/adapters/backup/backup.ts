@@ -660,7 +660,7 @@ export async function prepareImport(
 export interface PrepareOptions {
   /**
    * Collected data (products, sales, payloads) may be restored too: a page of a scheduled
-   * backup (scheduled-backup.ts). Default: configuration and state only.
+   * backup (scheduled-restore.ts). Default: configuration and state only.
    */
   collectedData?: boolean;
   /**

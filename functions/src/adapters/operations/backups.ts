@@ -36,7 +36,7 @@ import {
   PayloadConflictError,
   RestoreDeadlineError,
   restoreScheduledBackup,
-} from '../backup/scheduled-backup';
+} from '../backup/scheduled-restore';
 import { writeAudit } from './audit';
 import type { OperationContext } from './context';
 
@@ -252,7 +252,7 @@ function auditRecord(
  * wrong), then writes it; every batch carries its audit entry. A batch that still fails is
  * `aborted` with the count written (importing the same file again finishes it).
  *
- * A scheduled backup (adapters/backup/scheduled-backup.ts restoreScheduledBackup, which lists what a
+ * A scheduled backup (adapters/backup/scheduled-restore.ts restoreScheduledBackup, which lists what a
  * restore reverts and refuses) starts no page within RESTORE_DEADLINE_MARGIN_MS of the call's
  * deadline: `deadline-exceeded` with the pages written and `fromPage` to call again with.
  */

@@ -11,8 +11,9 @@ import { scheduleTimeMs } from '../schedule-time';
  * Hourly: a scheduled backup of configuration, state and collected data to Cloud Storage when
  * its slot is due (config/pipeline `backups`: daily at 03:00 UTC by default; the cron is fixed
  * at deploy time, so the slots are runtime configuration checked here), then the retention
- * (adapters/backup/scheduled-backup.ts). Due is judged as of the slot Cloud Scheduler fired for (see
- * entry/schedule-time.ts): a slot whose backup failed is retried by the next hour's run.
+ * (adapters/backup/scheduled-backup.ts, the retention in scheduled-retention.ts). Due is judged as
+ * of the slot Cloud Scheduler fired for (see entry/schedule-time.ts): a slot whose backup failed
+ * is retried by the next hour's run.
  */
 export const scheduledBackup = onSchedule(
   { schedule: '0 * * * *', timeZone: 'UTC', timeoutSeconds: 1800, memory: '1GiB' },
