@@ -1,5 +1,5 @@
 import { ZodError } from 'zod';
-import { BackupImportError } from '../../functions/src/adapters/backup/backup.ts';
+import { BackupImportError } from '../../functions/src/adapters/backup/backup-import.ts';
 import { CollectionNotFoundError } from '../../functions/src/adapters/pipeline/collections-repository.ts';
 import { BackupError } from '../../functions/src/core/backup/backup.ts';
 import { ConfigError } from '../../functions/src/core/config.ts';

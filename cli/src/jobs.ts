@@ -8,10 +8,10 @@ import { type Firestore, Query } from 'firebase-admin/firestore';
 import {
   BACKUP_COLLECTIONS,
   type BackupTarget,
-  type ImportResult,
   type StreamedBackup,
   streamBackup,
-} from '../../functions/src/adapters/backup/backup.ts';
+} from '../../functions/src/adapters/backup/backup-export.ts';
+import type { ImportResult } from '../../functions/src/adapters/backup/backup-import.ts';
 import { writeAudit } from '../../functions/src/adapters/operations/audit.ts';
 import { importWithAudit as restore } from '../../functions/src/adapters/operations/backups.ts';
 import { PRODUCTS_PATH } from '../../functions/src/adapters/pipeline/products-repository.ts';
@@ -45,9 +45,9 @@ function textSink(stream: Stream): Writable {
 }
 
 /**
- * Exports the backed-up collections (adapters/backup/backup.ts streamBackup) to a local file, or to
- * `stdout` when `out` is null: a page of documents at a time, the same bytes as a single
- * exportBackup would write. The documents' text is spooled to a temporary file while the
+ * Exports the backed-up collections (adapters/backup/backup-export.ts streamBackup) to a local
+ * file, or to `stdout` when `out` is null: a page of documents at a time, the same bytes as a
+ * single exportBackup would write. The documents' text is spooled to a temporary file while the
  * checksum is computed; a file is written aside (`.partial`) and renamed over `out` once
  * complete, so it is whole or absent. Audited as the callable audits its exports.
  */

@@ -1,4 +1,4 @@
-import type { ImportResult } from '../../functions/src/adapters/backup/backup.ts';
+import type { ImportResult } from '../../functions/src/adapters/backup/backup-import.ts';
 import { pairs, table } from './output.ts';
 
 /** Human renderings of a backup's export and import; `--json` prints the answer itself. */

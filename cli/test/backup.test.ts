@@ -3,7 +3,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Timestamp } from 'firebase-admin/firestore';
 import { afterAll, afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { BACKUP_COLLECTIONS, exportBackup } from '../../functions/src/adapters/backup/backup.ts';
+import {
+  BACKUP_COLLECTIONS,
+  exportBackup,
+} from '../../functions/src/adapters/backup/backup-export.ts';
 import { serializeBackup } from '../../functions/src/core/backup/backup.ts';
 import {
   type ApiFixture,

@@ -3,11 +3,10 @@ import { FieldValue, type Firestore, GeoPoint, Timestamp } from 'firebase-admin/
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import {
   BACKUP_COLLECTIONS,
-  BackupImportError,
   exportBackup,
-  importBackup,
   listBackupPaths,
-} from '../../src/adapters/backup/backup';
+} from '../../src/adapters/backup/backup-export';
+import { BackupImportError, importBackup } from '../../src/adapters/backup/backup-import';
 import {
   BackupError,
   type BackupFile,

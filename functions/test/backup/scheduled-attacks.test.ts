@@ -1,6 +1,6 @@
 import { type Firestore, Query } from 'firebase-admin/firestore';
 import { afterAll, beforeEach, describe, expect, it, vi } from 'vitest';
-import { importBackup } from '../../src/adapters/backup/backup';
+import { importBackup } from '../../src/adapters/backup/backup-import';
 import type { BackupStorage } from '../../src/adapters/backup/backup-storage';
 import {
   runScheduledBackup,

@@ -4,8 +4,9 @@ import type { App } from 'firebase-admin/app';
 import { type Firestore, Query } from 'firebase-admin/firestore';
 import { getStorage } from 'firebase-admin/storage';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
-import { documentDigest, importBackup } from '../../src/adapters/backup/backup';
+import { importBackup } from '../../src/adapters/backup/backup-import';
 import type { BackupStorage } from '../../src/adapters/backup/backup-storage';
+import { documentDigest } from '../../src/adapters/backup/backup-values';
 import {
   runScheduledBackup,
   writeScheduledBackup,

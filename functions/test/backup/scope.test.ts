@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { BACKUP_COLLECTIONS } from '../../src/adapters/backup/backup';
+import { BACKUP_COLLECTIONS } from '../../src/adapters/backup/backup-export';
 import { CONFIG_PATHS } from '../../src/adapters/config-repository';
 import { AUTOSYNC_COLLECTION } from '../../src/adapters/pipeline/autosync';
 import { COLLECTIONS_PATH } from '../../src/adapters/pipeline/collections-repository';

@@ -3,7 +3,7 @@ import type { App } from 'firebase-admin/app';
 import { type Firestore, Timestamp } from 'firebase-admin/firestore';
 import { getStorage } from 'firebase-admin/storage';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { exportBackup } from '../../src/adapters/backup/backup';
+import { exportBackup } from '../../src/adapters/backup/backup-export';
 import {
   type BackupStorage,
   exportBackupToStorage,

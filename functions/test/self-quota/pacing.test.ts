@@ -1,6 +1,6 @@
 import type { Firestore } from 'firebase-admin/firestore';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
-import { exportBackup } from '../../src/adapters/backup/backup';
+import { exportBackup } from '../../src/adapters/backup/backup-export';
 import { addIngestItems } from '../../src/adapters/pipeline/ingest';
 import { commitInBatches } from '../../src/adapters/storage/batch-writes';
 import {

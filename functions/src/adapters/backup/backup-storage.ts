@@ -6,7 +6,12 @@ import { DEFAULT_PAYLOAD_CONFIG, payloadBucketName } from '../../core/storage/pa
 import { logger } from '../../log';
 import { projectId } from '../firebase';
 import type { Bucket } from '../storage/payload-store';
-import { type BackupTarget, type ExportOptions, type StreamedBackup, streamBackup } from './backup';
+import {
+  type BackupTarget,
+  type ExportOptions,
+  type StreamedBackup,
+  streamBackup,
+} from './backup-export';
 
 /**
  * Backups in Cloud Storage: an export writes its file to `{prefix}{createdAt}-{checksum}.json`

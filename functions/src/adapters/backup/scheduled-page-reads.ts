@@ -4,7 +4,7 @@ import { RESTORABLE_SUBCOLLECTIONS } from '../../core/backup/backup-scope';
 import { TARGET_PAGE_BYTES } from '../../core/backup/scheduled-backup';
 import { documentSize } from '../../core/storage/firestore-limits';
 import { paceFirestoreWork } from '../storage/self-quota-runtime';
-import { fromFirestoreMap } from './backup';
+import { fromFirestoreMap } from './backup-values';
 
 /**
  * What a scheduled backup reads: Firestore's documents a page at a time, each page sized to the

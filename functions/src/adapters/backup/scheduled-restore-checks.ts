@@ -12,7 +12,7 @@ import {
 import { mapLimit } from '../../core/map-limit';
 import { PAYLOADS_COLLECTION } from '../../core/storage/payloads';
 import type { Bucket } from '../storage/payload-store';
-import type { prepareImport } from './backup';
+import type { prepareImport } from './backup-import';
 import { type BackupStorage, httpStatus } from './backup-storage';
 import { digestStream } from './digest-stream';
 import { OBJECT_CONCURRENCY, RESUMABLE_FROM_BYTES, sha256 } from './scheduled-folder';

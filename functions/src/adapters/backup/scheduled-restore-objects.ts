@@ -2,8 +2,8 @@ import { type BackupMap, documentChecksum } from '../../core/backup/backup';
 import { type ObjectEntry, objectCopyName } from '../../core/backup/scheduled-backup';
 import { mapLimit } from '../../core/map-limit';
 import { logger } from '../../log';
-import type { PreparedWrite } from './backup';
 import { type BackupStorage, httpStatus } from './backup-storage';
+import type { PreparedWrite } from './backup-values';
 import { OBJECT_CONCURRENCY } from './scheduled-folder';
 import { streamChecked } from './scheduled-restore-checks';
 

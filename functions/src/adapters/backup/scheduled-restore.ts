@@ -4,15 +4,15 @@ import { BACKUP_ID, scheduledBackupTimeMs } from '../../core/backup/scheduled-ba
 import { PAYLOADS_COLLECTION } from '../../core/storage/payloads';
 import { logger } from '../../log';
 import { paceFirestoreWork } from '../storage/self-quota-runtime';
+import { checkConfiguration } from './backup-configuration-check';
 import {
   BackupImportError,
-  checkConfiguration,
   type ImportOptions,
   importBackup,
-  type PreparedWrite,
   prepareImport,
-} from './backup';
+} from './backup-import';
 import type { BackupStorage } from './backup-storage';
+import type { PreparedWrite } from './backup-values';
 import { readManifest, scheduledFolder } from './scheduled-folder';
 import { checkPage, readChecked } from './scheduled-restore-checks';
 import { restorePayloadObjects } from './scheduled-restore-objects';
@@ -24,12 +24,12 @@ import { holdBackup, type RestoreHold } from './scheduled-retention';
  * what a restore answers, and how it stops (deadline, payload conflicts).
  */
 
-/** The configuration a restore checks as a whole, across pages (adapters/backup/backup.ts). */
+/** The configuration a restore checks as a whole, across pages (backup-configuration-check.ts). */
 const CONFIGURATION_COLLECTIONS = new Set(['categories', 'collections', 'config', 'providers']);
 
 // ---- Restoring -----------------------------------------------------------------------------
 
-/** What restoring one page takes besides its bytes (see adapters/backup/backup.ts ImportOptions). */
+/** What restoring one page takes besides its bytes (see adapters/backup/backup-import.ts ImportOptions). */
 export type PageImportOptions = Pick<
   ImportOptions,
   'collectedData' | 'checkConfiguration' | 'beforeWrite'
@@ -38,7 +38,7 @@ export type PageImportOptions = Pick<
 export interface ScheduledRestoreOptions {
   /** Verify and count only; write nothing. */
   dryRun?: boolean;
-  /** Writes one page (default: adapters/backup/backup.ts importBackup; the callable audits each batch). */
+  /** Writes one page (default: adapters/backup/backup-import.ts importBackup; the callable audits each batch). */
   importPage?: (
     bytes: Buffer,
     options: PageImportOptions,
@@ -116,9 +116,10 @@ export class PayloadConflictError extends Error {
  * First every page and payload object is read and checked (manifest checksum, each object's
  * size and SHA-256, each page as a backup file: shape, values, Firestore's limits, the restore's
  * scope with collected data, payload documents against their objects) and the configuration of
- * all pages together (adapters/backup/backup.ts checkConfiguration); a missing manifest or object, a
- * truncated or changed one, or hostile content is a BackupError and nothing is written. Then
- * page by page, each read and checked again: payload objects, then the documents.
+ * all pages together (adapters/backup/backup-configuration-check.ts checkConfiguration); a
+ * missing manifest or object, a truncated or changed one, or hostile content is a BackupError
+ * and nothing is written. Then page by page, each read and checked again: payload objects, then
+ * the documents.
  *
  * What a restore does and does not do:
  * - Documents are set as they were in the backup: anything collected or changed since (a newer

@@ -20,17 +20,15 @@ import {
   type RelatedChange,
 } from '../../core/operations';
 import { documentLimitIssues, documentSize, utf8Length } from '../../core/storage/firestore-limits';
+import { isConfigurationPath } from '../backup/backup-configuration-check';
+import { BackupTooLargeError, ExportDeadlineError } from '../backup/backup-export';
 import {
   BackupImportError,
-  BackupTooLargeError,
-  documentDigest,
-  ExportDeadlineError,
   type ImportResult,
   importBackup as importPrepared,
-  isConfigurationPath,
-  type PreparedWrite,
-} from '../backup/backup';
+} from '../backup/backup-import';
 import { deleteStoredBackup, exportBackupToStorage } from '../backup/backup-storage';
+import { documentDigest, type PreparedWrite } from '../backup/backup-values';
 import {
   type PageImportOptions,
   PayloadConflictError,
@@ -49,8 +47,8 @@ const EXPORT_DEADLINE_MARGIN_MS = 10_000;
 const RESTORE_DEADLINE_MARGIN_MS = 60_000;
 
 /**
- * Configuration and state as one checksummed JSON file in Cloud Storage (adapters/backup/backup.ts,
- * backup-storage.ts), read a page at a time. Only the backed-up collections (the input schema
+ * Configuration and state as one checksummed JSON file in Cloud Storage
+ * (adapters/backup/backup-export.ts, backup-storage.ts), read a page at a time. Only the backed-up collections (the input schema
  * refuses any other); the audit log for admins only; at most MAX_BACKUP_DOCUMENTS documents.
  * Every export is audited: who took which collections to which object, with its checksum; an
  * export whose entry cannot be written is deleted.

@@ -13,8 +13,8 @@ import {
  *     {format: 'tollgate-backup', version: 1, createdAt, projectId,
  *      documents: {"providers/keepa": {...}, ...}, checksum: 'sha256:<hex>'}
  *
- * Pure: no Firebase. The adapter (adapters/backup/backup.ts) turns Admin SDK values into the value
- * model below and back.
+ * Pure: no Firebase. The adapter (adapters/backup/backup-values.ts) turns Admin SDK values into
+ * the value model below and back.
  *
  * Values are plain JSON where JSON is exact (null, booleans, strings, finite numbers, arrays,
  * maps) and tagged objects with one `$` key otherwise:

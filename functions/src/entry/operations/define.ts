@@ -22,7 +22,8 @@ export const DEFAULT_CALLABLE_TIMEOUT_SECONDS = 60;
 export const TIMEOUT_SECONDS: Partial<Record<ImplementedCallable, number>> = {
   validateData: 540,
   forceFlush: 300,
-  // Paged exports of large projects (adapters/backup/backup.ts stops cleanly before the deadline).
+  // Paged exports of large projects (adapters/backup/backup-export.ts stops cleanly before the
+  // deadline).
   exportBackup: 540,
   // Scheduled restores page by page (adapters/operations/backups.ts starts no page near the
   // deadline and answers the page to resume at).
