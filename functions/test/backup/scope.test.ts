@@ -3,7 +3,7 @@ import { BACKUP_COLLECTIONS } from '../../src/adapters/backup/backup-export';
 import { CONFIG_PATHS } from '../../src/adapters/config-repository';
 import { AUTOSYNC_COLLECTION } from '../../src/adapters/pipeline/autosync';
 import { COLLECTIONS_PATH } from '../../src/adapters/pipeline/collections-repository';
-import { INGEST_COLLECTION } from '../../src/adapters/pipeline/ingest';
+import { INGEST_COLLECTION } from '../../src/adapters/pipeline/ingest-queues';
 import { PIPELINE_CONFIG_PATH } from '../../src/adapters/pipeline/pipeline-config';
 import { PRODUCTS_PATH } from '../../src/adapters/pipeline/products-repository';
 import { SALES_COLLECTION } from '../../src/adapters/pipeline/sales-repository';

@@ -13,7 +13,7 @@ import {
   FLEET_WINDOW_MINUTES,
   renderMetrics,
 } from '../../src/adapters/observability/state-metrics';
-import { addIngestItems } from '../../src/adapters/pipeline/ingest';
+import { addIngestItems } from '../../src/adapters/pipeline/ingest-queue-writes';
 import { WriteBuffer } from '../../src/adapters/storage/write-buffer';
 import { upstreamFetch } from '../../src/adapters/upstreams/http';
 import { FLEET_MINUTE_COLLECTION, FLEET_SHARDS } from '../../src/core/observability/fleet-stats';

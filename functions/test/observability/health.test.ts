@@ -7,7 +7,7 @@ import {
   readQueueBacklog,
   readUpstreamUsage,
 } from '../../src/adapters/observability/observability';
-import { addIngestItems } from '../../src/adapters/pipeline/ingest';
+import { addIngestItems } from '../../src/adapters/pipeline/ingest-queue-writes';
 import { recordUsage, WriteBuffer } from '../../src/adapters/storage/write-buffer';
 import { DEFAULT_HEALTH_CONFIG } from '../../src/core/observability/health';
 import { FakeQueueAdmin } from '../api/support';

@@ -2,7 +2,7 @@ import { type Firestore, Timestamp } from 'firebase-admin/firestore';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { metricsRegistry } from '../../src/adapters/observability/metrics';
 import { renderMetrics } from '../../src/adapters/observability/state-metrics';
-import { addIngestItems } from '../../src/adapters/pipeline/ingest';
+import { addIngestItems } from '../../src/adapters/pipeline/ingest-queue-writes';
 import { attachSelfQuota } from '../../src/adapters/storage/self-quota-runtime';
 import { recordUsage, WriteBuffer } from '../../src/adapters/storage/write-buffer';
 import { SelfQuotaMonitor } from '../../src/core/storage/self-quota';

@@ -1,11 +1,8 @@
 import type { Firestore } from 'firebase-admin/firestore';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import {
-  addIngestItems,
-  type IngestFetchers,
-  type IngestItem,
-  runIngestSlice,
-} from '../../src/adapters/pipeline/ingest';
+import { type IngestFetchers, runIngestSlice } from '../../src/adapters/pipeline/ingest';
+import { addIngestItems } from '../../src/adapters/pipeline/ingest-queue-writes';
+import type { IngestItem } from '../../src/adapters/pipeline/ingest-queues';
 import { QuotaEngine } from '../../src/adapters/quota/quota-engine';
 import { categorySchema, providerSchema } from '../../src/core/config';
 import { defaultBatchingConfig } from '../../src/core/pipeline/batching';

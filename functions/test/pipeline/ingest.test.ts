@@ -1,20 +1,24 @@
 import type { Firestore } from 'firebase-admin/firestore';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import {
-  addIngestItems,
-  applyIngestResults,
   type IngestBatchResult,
   type IngestFetchers,
-  type IngestItem,
-  type IngestItemResult,
-  ingestCounts,
-  itemDocId,
   runIngestSlice,
 } from '../../src/adapters/pipeline/ingest';
 import {
   ingestFetchers,
   registerIngestFetchers,
 } from '../../src/adapters/pipeline/ingest-fetchers';
+import {
+  addIngestItems,
+  applyIngestResults,
+  type IngestItemResult,
+} from '../../src/adapters/pipeline/ingest-queue-writes';
+import {
+  type IngestItem,
+  ingestCounts,
+  itemDocId,
+} from '../../src/adapters/pipeline/ingest-queues';
 import { QuotaEngine } from '../../src/adapters/quota/quota-engine';
 import {
   type BatchKind,

@@ -1,7 +1,7 @@
 import type { Firestore } from 'firebase-admin/firestore';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { exportBackup } from '../../src/adapters/backup/backup-export';
-import { addIngestItems } from '../../src/adapters/pipeline/ingest';
+import { addIngestItems } from '../../src/adapters/pipeline/ingest-queue-writes';
 import { commitInBatches } from '../../src/adapters/storage/batch-writes';
 import {
   attachSelfQuota,

@@ -6,7 +6,8 @@ import {
   sandboxProduct,
   startKeepaSandbox,
 } from '../../../devstack/src/sandbox/keepa.ts';
-import { addIngestItems, runIngestSlice } from '../../src/adapters/pipeline/ingest';
+import { runIngestSlice } from '../../src/adapters/pipeline/ingest';
+import { addIngestItems } from '../../src/adapters/pipeline/ingest-queue-writes';
 import { ProductsRepository } from '../../src/adapters/pipeline/products-repository';
 import { QuotaEngine } from '../../src/adapters/quota/quota-engine';
 import { UpstreamError } from '../../src/adapters/upstreams/http';

@@ -9,12 +9,12 @@ import {
 } from '../../../devstack/src/sandbox/keepa.ts';
 import { upstreamErrors } from '../../src/adapters/observability/metrics';
 import {
-  addIngestItems,
   type IngestFetchers,
   type IngestSliceSummary,
-  ingestCounts,
   runIngestSlice,
 } from '../../src/adapters/pipeline/ingest';
+import { addIngestItems } from '../../src/adapters/pipeline/ingest-queue-writes';
+import { ingestCounts } from '../../src/adapters/pipeline/ingest-queues';
 import { ProductsRepository } from '../../src/adapters/pipeline/products-repository';
 import { QuotaEngine } from '../../src/adapters/quota/quota-engine';
 import { type RawPayloads, rawPayloadId } from '../../src/adapters/storage/raw-payloads';

@@ -12,7 +12,7 @@ import { USAGE_STATS_COLLECTION } from '../../core/storage/write-buffer';
 import { CONFIG_PATHS } from '../config-repository';
 import { AGGREGATIONS_COLLECTION } from '../pipeline/aggregation-store';
 import { AUTOSYNC_COLLECTION } from '../pipeline/autosync';
-import { INGEST_COLLECTION, queueTimeMs, queueValue } from '../pipeline/ingest';
+import { INGEST_COLLECTION, queueTimeMs, queueValue } from '../pipeline/ingest-queues';
 import { PIPELINE_CONFIG_PATH } from '../pipeline/pipeline-config';
 import { QUOTA_COLLECTIONS } from '../quota/collections';
 import { VALIDATION_RUNS_PATH } from '../validation/validation-runner';

@@ -15,13 +15,9 @@ import {
   keepaTypeHistory,
 } from '../../core/upstreams/keepa';
 import { logger } from '../../log';
-import {
-  addIngestItems,
-  type IngestBatchResult,
-  type IngestFetchers,
-  type IngestItem,
-  type IngestItemResult,
-} from '../pipeline/ingest';
+import type { IngestBatchResult, IngestFetchers } from '../pipeline/ingest';
+import { addIngestItems, type IngestItemResult } from '../pipeline/ingest-queue-writes';
+import type { IngestItem } from '../pipeline/ingest-queues';
 import type { ProductsRepository } from '../pipeline/products-repository';
 import type { RawPayloads } from '../storage/raw-payloads';
 import { UpstreamError } from './http';

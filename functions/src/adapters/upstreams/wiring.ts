@@ -26,8 +26,8 @@ import {
 } from '../pipeline/collection-batches';
 import { recordStoredCount } from '../pipeline/collection-progress';
 import type { IngestFetcher, IngestFetchers } from '../pipeline/ingest';
-import { addIngestItems } from '../pipeline/ingest';
 import { registerIngestFetchers } from '../pipeline/ingest-fetchers';
+import { addIngestItems } from '../pipeline/ingest-queue-writes';
 import { loadPipelineConfig } from '../pipeline/pipeline-config';
 import { productsRepository } from '../pipeline/products-repository';
 import { ProgressBuffer } from '../pipeline/progress-buffer';
