@@ -113,6 +113,12 @@ describe('aggregation store in killed processes', () => {
           if (inFlight.size === 0 && queue.length === 0) {
             if (flushTasks.size === 0) {
               if (kill === null) child.kill('SIGKILL'); // drained: the healthy instance is done
+              else {
+                // Drained before its kill came: more work, so the kill still lands mid-flush
+                // (an idle instance waiting for a kill that never comes hung the test).
+                addItem();
+                dispatch();
+              }
               return;
             }
             // Waiting for a flush task's time.
