@@ -28,6 +28,8 @@ quietLogger();
  * runs 24.
  */
 const KILLS = Number(process.env.KILLS ?? 24);
+/** One instance's life takes seconds; one still going after this is stuck. */
+const LIFE_TIMEOUT_MS = 120_000;
 const WORKER = join(__dirname, '..', 'support', 'kill-worker.cjs');
 const COMPILED = join(__dirname, '..', '..', 'lib', 'adapters', 'pipeline', 'aggregation-store.js');
 /** Short times so timeout flushes happen during the run; quorum of 3 sources. */
@@ -112,7 +114,8 @@ describe('aggregation store in killed processes', () => {
           }
           if (inFlight.size === 0 && queue.length === 0) {
             if (flushTasks.size === 0) {
-              if (kill === null) child.kill('SIGKILL'); // drained: the healthy instance is done
+              if (kill === null)
+                child.kill('SIGKILL'); // drained: the healthy instance is done
               else {
                 // Drained before its kill came: more work, so the kill still lands mid-flush
                 // (an idle instance waiting for a kill that never comes hung the test).
@@ -168,7 +171,17 @@ describe('aggregation store in killed processes', () => {
             }
           }
         });
+        // A life that neither ends nor progresses fails with its state instead of hanging.
+        const watchdog = setTimeout(() => {
+          const state = { kill, killed, transactions, inFlight: inFlight.size };
+          const waiting = { queue: queue.length, flushTasks: flushTasks.size };
+          reject(
+            new Error(`an instance's life is stuck: ${JSON.stringify({ ...state, ...waiting })}`),
+          );
+          child.kill('SIGKILL');
+        }, LIFE_TIMEOUT_MS);
         child.on('exit', () => {
+          clearTimeout(watchdog);
           clearTimeout(idle);
           // What the instance had not acknowledged is delivered again.
           queue.push(...inFlight.values());
