@@ -106,8 +106,12 @@ describe('a historical collection through the proxy, end to end', () => {
     expect(after[id]).toBeCloseTo(4.2);
     // The freed share went to the provider's other categories: the total is unchanged.
     expect(sum(after)).toBeCloseTo(sum(before));
-    const published = (await db.doc('quotaAllocations/smartproxy').get()).data();
-    expect(published?.categories[id].epochs.at(-1).percent).toBeCloseTo(4.2);
+    // The allocation is published just after the phase change commits: wait for it.
+    await until(
+      'the 4.2% share to be published',
+      async () => (await db.doc('quotaAllocations/smartproxy').get()).data(),
+      (published) => Math.abs(published?.categories[id]?.epochs.at(-1)?.percent - 4.2) < 1e-9,
+    );
 
     const products = await db.collection('products').where('collection', '==', id).get();
     expect(products.size).toBe(20);

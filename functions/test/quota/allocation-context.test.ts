@@ -39,4 +39,36 @@ describe('the published allocation', () => {
       await engine.acquire({ provider: 'proxy', category: 'added', maxWaitMs: 0 }),
     ).toMatchObject({ kind: 'granted' });
   });
+
+  it('catches up a share change whose publication was lost (its instance died after the commit)', async () => {
+    let now = 5_000_000;
+    const engine = new QuotaEngine(db, { now: () => now });
+    await engine.acquire({ provider: 'proxy', category: 'old', maxWaitMs: 0 });
+    const before = await readAllocation(db, 'proxy');
+    expect(before?.categories.old?.at(-1)?.percent).toBe(50);
+
+    // The share change commits; the republish that follows it never runs.
+    await db.doc('categories/old').update({ sharePercent: 30 });
+    await db.doc('categories/added').update({ sharePercent: 40 });
+    now += 1_000; // still within the instance's cache: nothing is read yet
+    await engine.acquire({ provider: 'proxy', category: 'old', maxWaitMs: 0 });
+    expect((await readAllocation(db, 'proxy'))?.categories.old?.at(-1)?.percent).toBe(50);
+
+    now += 10_000; // past the cache: the next gate of the provider publishes the lost change
+    await engine.acquire({ provider: 'proxy', category: 'old', maxWaitMs: 0 });
+    const after = await readAllocation(db, 'proxy');
+    expect(after?.categories.old?.at(-1)).toEqual({
+      percent: 30,
+      startMs: now + ALLOCATION_LEAD_MS,
+    });
+    expect(after?.categories.added?.at(-1)).toEqual({
+      percent: 40,
+      startMs: now + ALLOCATION_LEAD_MS,
+    });
+
+    // Once caught up, a gate publishes nothing more: the document is left as it is.
+    now += 10_000;
+    await engine.acquire({ provider: 'proxy', category: 'old', maxWaitMs: 0 });
+    expect(await readAllocation(db, 'proxy')).toEqual(after);
+  });
 });

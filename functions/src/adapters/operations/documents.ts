@@ -92,8 +92,8 @@ export function checkProviderShares(provider: Provider, categories: Category[]):
 
 /**
  * Publishes the provider's allocation after a committed share change, so the gate switches
- * after its lead time. The change is durable, so a failure is logged rather than thrown; the
- * twice-daily allocation update catches up.
+ * after its lead time. The change is durable, so a failure is logged rather than thrown: the
+ * next gate of the provider publishes it (isBehind), or the twice-daily allocation update.
  */
 export async function publishAfterChange(
   db: Firestore,

@@ -1,6 +1,7 @@
 import type { Firestore } from 'firebase-admin/firestore';
 import { z } from 'zod';
 import {
+  type Category,
   ConfigError,
   categorySchema,
   flagsSchema,
@@ -118,13 +119,20 @@ export async function readAllocation(
   return snap.exists ? fromDoc(snap.data()) : undefined;
 }
 
-/** Whether the published allocation still lacks something the configuration has. */
-export function isBehind(allocation: Allocation, provider: Provider, category?: string): boolean {
-  const last = allocation.limits.at(-1);
+/**
+ * Whether publishing now would change the allocation: a share, a category or a limit the
+ * configuration has and the published allocation lacks. A share change is published after its
+ * transaction commits; an instance that dies in between leaves it unpublished, and whoever
+ * gates the provider next catches it up instead of the twice-daily allocation update.
+ */
+export function isBehind(
+  allocation: Allocation,
+  provider: Provider,
+  categories: Category[],
+  nowMs: number,
+): boolean {
   return (
-    (category !== undefined && !allocation.categories[category]) ||
-    !last ||
-    last.safetyMarginMs !== provider.safetyMarginMs ||
-    JSON.stringify(last.limits) !== JSON.stringify(provider.limits)
+    allocation.limits.length === 0 || // published before limits were
+    nextAllocation(allocation, provider, categories, nowMs).changed.length > 0
   );
 }

@@ -54,22 +54,16 @@ export class ContextProvider {
 
   /**
    * The published allocation; published here when there is none yet, or when it lags the
-   * configuration: a category added straight to Firestore would otherwise have no share, and
-   * an edited limit would not take effect, until the next allocation update.
+   * configuration: a category added straight to Firestore would otherwise have no share, an
+   * edited limit would not take effect, and a share change whose publication was lost (its
+   * instance died after the commit) would wait for the next allocation update.
    */
-  private allocation(
-    provider: Provider,
-    category: string,
-    config: RuntimeConfig,
-  ): Promise<Allocation> {
+  private allocation(provider: Provider, config: RuntimeConfig): Promise<Allocation> {
     const now = this.now();
     const cached = this.allocations.get(provider.id);
     if (cached && now - cached.atMs < CONTEXT_CACHE_MS) return cached.value;
-    const configured = config.categories.some(
-      (c) => c.id === category && c.provider === provider.id,
-    );
     const value = readAllocation(this.db, provider.id).then(async (doc) =>
-      doc && !isBehind(doc, provider, configured ? category : undefined)
+      doc && !isBehind(doc, provider, config.categories, this.now())
         ? doc
         : (await publishAllocation(this.db, provider.id, this.now())).allocation,
     );
@@ -92,7 +86,7 @@ export class ContextProvider {
     }
     const category = config.categories.find((c) => c.id === categoryId);
     const [allocation, cooldownUntilMs] = await Promise.all([
-      this.allocation(provider, categoryId, config),
+      this.allocation(provider, config),
       this.cooldowns.untilMs(providerId),
       this.sharedMeters?.refresh(providerId), // adopted into this.meters when newer
     ]);
