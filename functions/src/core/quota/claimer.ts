@@ -1,5 +1,5 @@
 import type { DemandMeter } from './demand';
-import type { Ledger } from './ledger';
+import type { Ledger, Look } from './ledger';
 import type { PlannedLimit } from './limits';
 import type { BlockRef, OwnedBlock, PageOutcome, ReturnWindow } from './token-source';
 import { windowAt } from './windows';
@@ -114,10 +114,10 @@ export class Claimer {
     enough: (spendableNow: number) => boolean,
   ): Promise<boolean> {
     const ledger = this.ledgerFor(limit.key);
-    const pageTaken = this.pageTaken(limit, now);
+    const gone = this.pageTaken(limit, now);
     /** Blocks this run galloped over: not tried again by the gallop. */
     const galloped = new Set<string>();
-    const skip = (ref: BlockRef) => pageTaken(ref) || galloped.has(ref.id);
+    const look = { gone, skip: (ref: BlockRef) => galloped.has(ref.id) };
     // A window's blocks all expire together, so which one is claimed does not matter: a run
     // sees all of them (up to a bound), gallops faster, and once a gallop would run past the
     // last block it halves the rest instead, so a busy window's free blocks are found (and a
@@ -131,7 +131,7 @@ export class Claimer {
     /** What the last gallop skipped, if nothing was tried since: the free blocks may start there. */
     let lastSkipped: BlockRef[] = [];
     for (let scan = 0; scan < MAX_SCANS && run.lost < maxLost; scan++) {
-      const all = ledger.claimable(limit.source, now, horizonMs, skip, max);
+      const all = ledger.claimable(limit.source, now, horizonMs, { ...look, max });
       // Skip blocks this instance would let expire, but never all of those spendable now: the
       // newest one always stays a candidate, so a starved instance cannot talk itself out of work.
       const newestNow = all.filter((ref) => this.firstMintMs(limit, ref) <= now).at(-1);
@@ -148,7 +148,7 @@ export class Claimer {
         // instance first looks for a page it can take whole, with one write for eight blocks:
         // when tokens are plentiful the oldest pages are about to expire and only split ones
         // would be claimed, one write per block.
-        const whole = isWindow ? undefined : this.wholePageCandidate(limit, candidates, now, skip);
+        const whole = isWindow ? undefined : this.wholePageCandidate(limit, candidates, now, look);
         if (whole && !candidates.includes(whole)) candidates.unshift(whole);
         const pick = whole
           ? candidates.indexOf(whole)
@@ -201,7 +201,11 @@ export class Claimer {
     // gallop jumped over (blocks left behind by claims that ran ahead) is hit in a few tries.
     if (await this.takeReturned(limit, now, enough)) run.claimedAny = true;
     if (enough(0) || run.lost >= maxLost) return run.claimedAny;
-    const unsure = ledger.claimable(limit.source, now, horizonMs, pageTaken, max, true);
+    const unsure = ledger.claimable(limit.source, now, horizonMs, {
+      gone,
+      max,
+      withPresumed: true,
+    });
     const presumed = isWindow ? spread(unsure, this.ports.random()) : unsure;
     while (presumed.length > 0 && run.lost < maxLost && !enough(0)) {
       const ref = presumed.shift()!;
@@ -248,7 +252,10 @@ export class Claimer {
     const ledger = this.ledgerFor(limit.key);
     const window = windowAt(limit.limit.unit, now);
     const inWindow = (ref: BlockRef) => ref.validFromMs === window.startMs;
-    const regular = ledger.claimable(limit.source, now, 0, this.pageTaken(limit, now), 1);
+    const regular = ledger.claimable(limit.source, now, 0, {
+      gone: this.pageTaken(limit, now),
+      max: 1,
+    });
     if (regular.some(inWindow)) return false;
     let took = false;
     for (let i = 0; i < MAX_RETURNS_PER_RUN && !enough(0); i++) {
@@ -318,7 +325,7 @@ export class Claimer {
     const tokens = page.end - page.start;
     if ((rate * WHOLE_PAGE_WITHIN_MS) / 1000 < tokens) return false;
     // Spent in order at that rate, the page's last token must still be valid when reached.
-    const lastExpiry = limit.source.expiryMs({ ...page, cursor: page.start }, page.end - 1);
+    const lastExpiry = limit.source.expiryMs(page, page.end - 1);
     return lastExpiry - now >= (tokens / rate) * 1000;
   }
 
@@ -331,13 +338,13 @@ export class Claimer {
     limit: PlannedLimit,
     candidates: BlockRef[],
     now: number,
-    skip: (ref: BlockRef) => boolean,
+    look: Look,
   ): BlockRef | undefined {
     const first = candidates[0]?.page;
     if (!first) return undefined;
     const rate = this.demand.rate(limit.key, now);
     if ((rate * WHOLE_PAGE_WITHIN_MS) / 1000 < first.end - first.start) return undefined;
-    const look = (refs: BlockRef[]) =>
+    const find = (refs: BlockRef[]) =>
       refs.find((ref) => {
         if (!ref.page || ref.start !== ref.page.start || this.firstMintMs(limit, ref) > now) {
           return false;
@@ -347,8 +354,13 @@ export class Claimer {
         );
       });
     return (
-      look(candidates) ??
-      look(this.ledgerFor(limit.key).claimable(limit.source, now, 0, skip, MAX_WHOLE_PAGE_SEARCH))
+      find(candidates) ??
+      find(
+        this.ledgerFor(limit.key).claimable(limit.source, now, 0, {
+          ...look,
+          max: MAX_WHOLE_PAGE_SEARCH,
+        }),
+      )
     );
   }
 
@@ -380,12 +392,12 @@ export class Claimer {
 
   /** From the source, not the block's window: a window's edges are guarded by half the margin. */
   private expiryOfFirstMs(limit: PlannedLimit, ref: BlockRef): number {
-    return limit.source.expiryMs({ ...ref, cursor: ref.start }, ref.start);
+    return limit.source.expiryMs(ref, ref.start);
   }
 
   /** When the block's first token can be spent (a spent window answers its guarded start). */
   firstMintMs(limit: PlannedLimit, ref: BlockRef): number {
-    return limit.source.mintMs({ ...ref, cursor: ref.start }, ref.start);
+    return limit.source.mintMs(ref, ref.start);
   }
 
   /**
@@ -400,12 +412,16 @@ export class Claimer {
       3_600_000,
       32 * 86_400_000,
     ]) {
-      const pageTaken = this.pageTaken(limit, now);
-      const refs = ledger.claimable(limit.source, now, reach, pageTaken, undefined, true);
-      if (refs.length > 0) {
+      // Candidates come soonest first: the first one found is the answer.
+      const [first] = ledger.claimable(limit.source, now, reach, {
+        gone: this.pageTaken(limit, now),
+        max: 1,
+        withPresumed: true,
+      });
+      if (first) {
         // Blocks spendable now that this run did not get to (contended, or presumed taken):
         // come back after a short, jittered pause rather than at once, so it does not spin.
-        const soonest = Math.min(...refs.map((ref) => this.firstMintMs(limit, ref)));
+        const soonest = this.firstMintMs(limit, first);
         return Math.max(now + RETRY_CONTENDED_MS * (1 + this.ports.random()), soonest);
       }
     }

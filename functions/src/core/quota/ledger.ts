@@ -4,6 +4,19 @@ const MAX_CANDIDATE_TIMES = 4096;
 /** Claim candidates looked at per call, and known-taken blocks stepped over at most. */
 const MAX_CLAIMABLE = 64;
 const MAX_SKIPPED = 100_000;
+/** Expired entries are dropped at most this often. */
+const SWEEP_EVERY_MS = 1_000;
+
+/** What a look for claimable blocks leaves out, and how many it returns. */
+export interface Look {
+  /** Left out for this look only (galloped over by the current run). */
+  skip?: (ref: BlockRef) => boolean;
+  /** Known taken elsewhere until the block expires (a page another instance owns whole). */
+  gone?: (ref: BlockRef) => boolean;
+  max?: number;
+  /** Include blocks presumed taken (tried last). */
+  withPresumed?: boolean;
+}
 
 interface Holding {
   block: OwnedBlock;
@@ -28,6 +41,9 @@ export class Ledger {
    * guess is not knowledge: such blocks are tried last, never treated as gone for good.
    */
   private readonly presumed = new Map<string, number>();
+  /** Per numbered source: blocks before this ordinal are known gone (owned, spent, taken). */
+  private readonly floors = new WeakMap<TokenSource, number>();
+  private nextSweepMs = Number.NEGATIVE_INFINITY;
 
   /** Tokens spendable at `atMs`. */
   available(atMs: number): number {
@@ -183,35 +199,49 @@ export class Ledger {
 
   /**
    * Up to `max` blocks of `source` worth claiming at `atMs`, oldest first: not owned, not known
-   * to be taken, and (unless `withPresumed`) not presumed taken. Candidates are generated
-   * lazily, so a huge bucket costs no more than a small one.
+   * to be taken, not `gone` (known taken elsewhere: a page owned whole), not skipped, and
+   * (unless `withPresumed`) not presumed taken. Candidates are generated lazily, so a huge bucket
+   * costs no more than a small one; and where they are numbered, the run of blocks at the start
+   * known to be gone for good is remembered, so the next look starts after it.
    */
-  claimable(
-    source: TokenSource,
-    atMs: number,
-    horizonMs: number,
-    skip: (ref: BlockRef) => boolean = () => false,
-    max = MAX_CLAIMABLE,
-    withPresumed = false,
-  ): BlockRef[] {
+  claimable(source: TokenSource, atMs: number, horizonMs: number, look: Look = {}): BlockRef[] {
+    const { skip, gone, max = MAX_CLAIMABLE, withPresumed = false } = look;
+    this.sweep(atMs);
     const owned = new Set(this.holdings.map((h) => h.block.id));
-    for (const [id, expiresAtMs] of this.taken) if (expiresAtMs <= atMs) this.taken.delete(id);
-    for (const [id, untilMs] of this.presumed) if (untilMs <= atMs) this.presumed.delete(id);
     const refs: BlockRef[] = [];
     let skipped = 0;
-    for (const ref of source.candidates(atMs, horizonMs)) {
+    let prefix = true;
+    for (const ref of source.candidates(atMs, horizonMs, this.floors.get(source))) {
       if (refs.length >= max || skipped > MAX_SKIPPED) break;
-      if (
+      // Owned, spent or lost stays so until the block expires: never a candidate again.
+      const forGood =
         owned.has(ref.id) ||
         this.taken.has(ref.id) ||
-        (!withPresumed && this.presumed.has(ref.id)) ||
         ref.expiresAtMs <= atMs ||
-        skip(ref)
+        gone?.(ref) === true;
+      if (prefix && forGood && ref.ordinal !== undefined) {
+        this.floors.set(source, ref.ordinal + 1);
+      } else prefix = false;
+      if (
+        forGood ||
+        (!withPresumed && (this.presumed.get(ref.id) ?? 0) > atMs) ||
+        skip?.(ref) === true
       ) {
         skipped++;
       } else refs.push(ref);
     }
     return refs;
+  }
+
+  /**
+   * Forgets known-taken blocks once they have expired, and lapsed guesses (at most once a
+   * second: both are checked against the time where they are read).
+   */
+  private sweep(atMs: number): void {
+    if (atMs < this.nextSweepMs) return;
+    this.nextSweepMs = atMs + SWEEP_EVERY_MS;
+    for (const [id, expiresAtMs] of this.taken) if (expiresAtMs <= atMs) this.taken.delete(id);
+    for (const [id, untilMs] of this.presumed) if (untilMs <= atMs) this.presumed.delete(id);
   }
 
   ownedBlocks(): readonly OwnedBlock[] {

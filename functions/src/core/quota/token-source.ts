@@ -35,6 +35,11 @@ export interface BlockRef {
    * many tokens with one write, idle ones take small blocks and strand little.
    */
   page?: BlockRef;
+  /**
+   * The block's place in its source's candidate order, for sources whose blocks keep their ids
+   * and order for good (lines): a ledger skips the blocks before one it knows are all gone.
+   */
+  ordinal?: number;
 }
 
 /** How claiming a whole page ended: this instance won it, found it split, or lost it. */
@@ -59,14 +64,20 @@ export interface TokenSource {
   /** First spendable token index of the block at `atMs` and the bound (exclusive). */
   spendable(block: OwnedBlock, atMs: number): { start: number; end: number };
   /** When token n of the block becomes spendable. */
-  mintMs(block: OwnedBlock, n: number): number;
+  mintMs(block: BlockValidity, n: number): number;
   /** When token n of the block stops being spendable. */
-  expiryMs(block: OwnedBlock, n: number): number;
+  expiryMs(block: BlockValidity, n: number): number;
   /** Tokens of the block not yet spent that are valid now or will be: what it can still pay. */
   unspent(block: OwnedBlock, atMs: number): { start: number; end: number };
-  /** Blocks with tokens spendable now or within the horizon, soonest first; lazily. */
-  candidates(atMs: number, horizonMs: number): Iterable<BlockRef>;
+  /**
+   * Blocks with tokens spendable now or within the horizon, soonest first; lazily. Sources that
+   * number their blocks (`ordinal`) start at `fromOrdinal` when it is given.
+   */
+  candidates(atMs: number, horizonMs: number, fromOrdinal?: number): Iterable<BlockRef>;
 }
+
+/** What mint and expiry times depend on besides the token: a window block's window. */
+export type BlockValidity = Pick<BlockRef, 'validFromMs' | 'validUntilMs'>;
 
 export function lineSource(line: TokenLine, blockSize: number): TokenSource {
   const size = Math.max(1, Math.floor(blockSize));
@@ -82,8 +93,8 @@ export function lineSource(line: TokenLine, blockSize: number): TokenSource {
     }),
     mintMs: (_block, n) => mintTimeMs(line, n),
     expiryMs: (_block, n) => expiryTimeMs(line, n),
-    candidates: function* (atMs, horizonMs) {
-      const first = blockOf(oldestValid(line, atMs), size);
+    candidates: function* (atMs, horizonMs, fromOrdinal) {
+      const first = Math.max(blockOf(oldestValid(line, atMs), size), fromOrdinal ?? 0);
       const last = blockOf(frontier(line, atMs + horizonMs), size);
       const origin = line.originMs ?? 0;
       const pageSize = size * PAGE_BLOCKS;
@@ -94,6 +105,7 @@ export function lineSource(line: TokenLine, blockSize: number): TokenSource {
           start: k * size,
           end: (k + 1) * size,
           expiresAtMs: expiryTimeMs(line, (k + 1) * size - 1),
+          ordinal: k,
           page: {
             id: `${origin}-p${j}`,
             start: j * pageSize,
