@@ -1,11 +1,13 @@
-import { z } from 'zod';
+import { completion } from './collection-completion';
+import { restartStalled } from './collection-lifecycle';
+import { addSample, sampleOf } from './collection-samples';
 import {
-  advancePhase,
-  DEFAULT_PHASES,
-  type PhaseSchedule,
-  phaseScheduleSchema,
-  shareOfPhase,
-} from './phases';
+  type Collection,
+  type CollectionConfig,
+  DEFAULT_COLLECTION_CONFIG,
+  type StartCollectionRequest,
+} from './collection-schema';
+import { advancePhase, type PhaseSchedule, shareOfPhase } from './phases';
 
 /**
  * A collection: one provider and category collecting up to a target per marketplace. Pure state
@@ -13,115 +15,34 @@ import {
  * transaction. Times are epoch milliseconds, passed in.
  */
 
-const idSchema = z
-  .string()
-  .regex(/^[a-z][a-z0-9_-]{0,62}$/, 'lowercase id: letters, digits, - and _');
-const epochMs = z.number().int().nonnegative();
-const count = z.number().int().nonnegative();
-const MINUTE_MS = 60_000;
-
-export const collectionConfigSchema = z.object({
-  /** Used by collections that carry no schedule of their own. */
-  phases: phaseScheduleSchema.prefault(() => DEFAULT_PHASES.map((p) => ({ ...p }))),
-  /** A running collection without progress for this long is stalled. */
-  stalledAfterMinutes: z.number().positive().default(120),
-  /** Rates and estimates look back this far (sampled, see addSample). */
-  rateWindowMinutes: z.number().positive().default(360),
-  /** At most one rate sample per this interval, which bounds the samples kept. */
-  sampleIntervalMinutes: z.number().positive().default(15),
-  /**
-   * Progress reports coalesce per instance: the collection's document is written once this
-   * many products were stored for a marketplace, or after `progressFlushSeconds`, not once per
-   * product (progress is a count of stored products, so a late or lost report loses nothing:
-   * the heartbeat counts again).
-   */
-  progressBatch: z.number().int().positive().max(10_000).default(3),
-  progressFlushSeconds: z.number().positive().max(3_600).default(60),
-});
-export type CollectionConfig = z.infer<typeof collectionConfigSchema>;
-export const DEFAULT_COLLECTION_CONFIG: CollectionConfig = collectionConfigSchema.parse({});
-
-export const collectionStatuses = ['running', 'paused', 'completed', 'stalled'] as const;
-export type CollectionStatus = (typeof collectionStatuses)[number];
-
-const targetsSchema = z
-  .record(idSchema, z.number().int().positive())
-  .refine((targets) => Object.keys(targets).length > 0, 'at least one marketplace');
-
-export const startCollectionRequestSchema = z.object({
-  id: idSchema,
-  provider: idSchema,
-  category: idSchema,
-  /** Products to collect per marketplace, e.g. `{ takealot: 800 }`. */
-  targets: targetsSchema,
-  /** A schedule for this collection only; otherwise the configured one applies. */
-  phases: phaseScheduleSchema.optional(),
-  /** When it should be done (null clears a deadline; absent keeps the one it has). */
-  deadline: z
-    .lazy(() => deadlineSchema)
-    .nullable()
-    .optional(),
-});
-export type StartCollectionRequest = z.infer<typeof startCollectionRequestSchema>;
-
-/**
- * When a collection should be done, and whether Tollgate may raise its category's share to get
- * there (off unless asked): within `maxSharePercent`, taken from categories of the same provider
- * whose own collections are ahead of their deadlines.
- */
-export const deadlineSchema = z.object({
-  atMs: epochMs,
-  raiseShare: z
-    .object({ maxSharePercent: z.number().min(1).max(100) })
-    .nullable()
-    .default(null),
-});
-export type Deadline = z.infer<typeof deadlineSchema>;
-
-export const phaseEntrySchema = z.object({
-  phase: z.number().int().positive(),
-  sharePercent: z.number().min(0).max(100),
-  at: epochMs,
-});
-export type PhaseEntry = z.infer<typeof phaseEntrySchema>;
-
-/** Collected counts per marketplace at one time; a marketplace missing had collected nothing. */
-export const progressSampleSchema = z.object({
-  at: epochMs,
-  collected: z.record(z.string(), count),
-});
-export type ProgressSample = z.infer<typeof progressSampleSchema>;
-
-export const collectionSchema = z.object({
-  id: idSchema,
-  provider: idSchema,
-  category: idSchema,
-  marketplaces: z
-    .record(
-      idSchema,
-      z.object({ target: z.number().int().positive(), collected: count.default(0) }),
-    )
-    .refine((m) => Object.keys(m).length > 0, 'at least one marketplace'),
-  phase: z.number().int().positive(),
-  status: z.enum(collectionStatuses),
-  startedAt: epochMs,
-  /** Last change of any kind (progress report, target, status). */
-  lastUpdateAt: epochMs,
-  /** Last time a count went up; stalled detection measures from here. */
-  lastProgressAt: epochMs,
-  phaseHistory: z.array(phaseEntrySchema).min(1),
-  /** A small ring of samples for recent rates (see addSample). */
-  samples: z.array(progressSampleSchema).default([]),
-  phases: phaseScheduleSchema.nullable().default(null),
-  stalledAt: epochMs.nullable().default(null),
-  restarts: count.default(0),
-  deadline: deadlineSchema.nullable().default(null),
-  /** Since when its ETA is past its deadline (a warning is stored once per such episode). */
-  lateSince: epochMs.nullable().default(null),
-  /** When Tollgate last raised its category's share to meet the deadline. */
-  deadlineRaisedAt: epochMs.nullable().default(null),
-});
-export type Collection = z.infer<typeof collectionSchema>;
+// The document's schema, its completion, samples and lifecycle are declared beside the
+// transitions; importers read them all from here.
+export { type Completion, completion, type MarketplaceCompletion } from './collection-completion';
+export {
+  isStalled,
+  markStalled,
+  pauseCollection,
+  restartStalled,
+  resumeCollection,
+} from './collection-lifecycle';
+export { addSample, sampleOf } from './collection-samples';
+export {
+  type Collection,
+  type CollectionConfig,
+  type CollectionStatus,
+  collectionConfigSchema,
+  collectionSchema,
+  collectionStatuses,
+  DEFAULT_COLLECTION_CONFIG,
+  type Deadline,
+  deadlineSchema,
+  type PhaseEntry,
+  type ProgressSample,
+  phaseEntrySchema,
+  progressSampleSchema,
+  type StartCollectionRequest,
+  startCollectionRequestSchema,
+} from './collection-schema';
 
 /** What the caller must apply to the category when a collection changes phase. */
 export interface PhaseTransition {
@@ -171,39 +92,6 @@ export function scheduleOf(collection: Collection, config: CollectionConfig): Ph
 
 export function currentSharePercent(collection: Collection): number {
   return collection.phaseHistory.at(-1)!.sharePercent;
-}
-
-export interface MarketplaceCompletion {
-  marketplace: string;
-  target: number;
-  collected: number;
-  /** 0..100; collecting beyond the target does not count. */
-  percent: number;
-}
-
-export interface Completion {
-  /** Collected is capped per marketplace, so one marketplace cannot make up for another. */
-  overall: { target: number; collected: number; percent: number };
-  marketplaces: MarketplaceCompletion[];
-  done: boolean;
-}
-
-export function completion(collection: Collection): Completion {
-  const marketplaces = Object.entries(collection.marketplaces)
-    .sort(([a], [b]) => a.localeCompare(b))
-    .map(([marketplace, { target, collected }]) => ({
-      marketplace,
-      target,
-      collected,
-      percent: (Math.min(collected, target) / target) * 100,
-    }));
-  const target = marketplaces.reduce((sum, m) => sum + m.target, 0);
-  const collected = marketplaces.reduce((sum, m) => sum + Math.min(m.collected, m.target), 0);
-  return {
-    overall: { target, collected, percent: (collected / target) * 100 },
-    marketplaces,
-    done: marketplaces.every((m) => m.collected >= m.target),
-  };
 }
 
 /**
@@ -385,93 +273,4 @@ function settle(collection: Collection, schedule: PhaseSchedule, now: number): C
   const completedNow = state.done && next.status !== 'completed';
   if (completedNow) next = { ...next, status: 'completed', stalledAt: null };
   return { collection: next, transition, completedNow };
-}
-
-export function sampleOf(collection: Collection, at: number): ProgressSample {
-  return {
-    at,
-    collected: Object.fromEntries(
-      Object.entries(collection.marketplaces).map(([m, { collected }]) => [m, collected]),
-    ),
-  };
-}
-
-/**
- * The sample ring: a new sample only when the last one is at least an interval old, and only the
- * newest sample at or before the rate window's start is kept of the older ones. So the document
- * holds at most window / interval + 2 samples however fast progress is reported.
- */
-export function addSample(
-  samples: readonly ProgressSample[],
-  sample: ProgressSample,
-  config: CollectionConfig,
-): ProgressSample[] {
-  const last = samples.at(-1);
-  if (last && sample.at - last.at < config.sampleIntervalMinutes * MINUTE_MS) return [...samples];
-  const next = [...samples, sample];
-  const windowStart = sample.at - config.rateWindowMinutes * MINUTE_MS;
-  let anchor = 0;
-  for (let i = 0; i < next.length; i++) if (next[i]!.at <= windowStart) anchor = i;
-  return next.slice(anchor);
-}
-
-export function isStalled(collection: Collection, now: number, config: CollectionConfig): boolean {
-  return (
-    collection.status === 'running' &&
-    now - collection.lastProgressAt >= config.stalledAfterMinutes * MINUTE_MS
-  );
-}
-
-/** Marks a running collection stalled once it made no progress for the configured time. */
-export function markStalled(
-  collection: Collection,
-  now: number,
-  config: CollectionConfig = DEFAULT_COLLECTION_CONFIG,
-): { collection: Collection; stalledNow: boolean } {
-  if (!isStalled(collection, now, config)) return { collection, stalledNow: false };
-  return {
-    collection: { ...collection, status: 'stalled', stalledAt: now, lastUpdateAt: now },
-    stalledNow: true,
-  };
-}
-
-/**
- * Runs a stalled collection again, keeping counts, phase and history. The rate window starts
- * over, so the stall does not depress the estimate once work flows again.
- */
-export function restartStalled(
-  collection: Collection,
-  now: number,
-): { collection: Collection; restarted: boolean } {
-  if (collection.status !== 'stalled') return { collection, restarted: false };
-  return {
-    collection: {
-      ...collection,
-      status: 'running',
-      stalledAt: null,
-      lastProgressAt: now,
-      lastUpdateAt: now,
-      samples: [sampleOf(collection, now)],
-      restarts: collection.restarts + 1,
-    },
-    restarted: true,
-  };
-}
-
-/** Pausing keeps everything; a completed collection stays completed. */
-export function pauseCollection(collection: Collection, now: number): Collection {
-  if (collection.status !== 'running' && collection.status !== 'stalled') return collection;
-  return { ...collection, status: 'paused', stalledAt: null, lastUpdateAt: now };
-}
-
-/** Resumes a paused collection; the pause counts neither as a stall nor in the rate. */
-export function resumeCollection(collection: Collection, now: number): Collection {
-  if (collection.status !== 'paused') return collection;
-  return {
-    ...collection,
-    status: 'running',
-    lastProgressAt: now,
-    lastUpdateAt: now,
-    samples: [sampleOf(collection, now)],
-  };
 }
