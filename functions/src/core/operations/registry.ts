@@ -1,4 +1,15 @@
 import type { z } from 'zod';
+import type {
+  ExportBackupResult,
+  ForceFlushResult,
+  QuotaStatsResult,
+  RealtimeSalesSummaryResult,
+  RecentWarningsResult,
+  RefreshRealtimeSalesResult,
+  SimulatePolicyResult,
+  ValidateDataResult,
+  ValidationReportResult,
+} from './data-results';
 import {
   clearCooldownInput,
   exportBackupInput,
@@ -29,32 +40,21 @@ import {
 } from './inputs';
 import type {
   ClearCooldownResult,
-  CollectionStatusResult,
-  ExportBackupResult,
-  ForceFlushResult,
   ImportBackupResult,
   ListAuditLogResult,
-  ListCollectionsResult,
   PauseCategoryResult,
   PurgeProviderQueuesResult,
-  QuotaStatsResult,
-  RealtimeSalesSummaryResult,
-  RecentWarningsResult,
-  RefreshRealtimeSalesResult,
   RestartCollectionResult,
   SetCategoryAllocationResult,
   SetFlagsResult,
   SetMaintenanceModeResult,
   SetProviderLimitsResult,
   SetUserRoleResult,
-  SimulatePolicyResult,
   StartCollectionResult,
   StartCooldownResult,
-  StatusResult,
-  ValidateDataResult,
-  ValidationReportResult,
 } from './results';
 import type { Role } from './roles';
+import type { CollectionStatusResult, ListCollectionsResult, StatusResult } from './status-results';
 
 /**
  * Every callable of the API: the role it needs, whether it changes anything (and so writes an
