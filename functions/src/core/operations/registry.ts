@@ -1,4 +1,22 @@
 import type { z } from 'zod';
+import {
+  purgeProviderQueuesInput,
+  setFlagsInput,
+  setMaintenanceModeInput,
+  setProviderLimitsInput,
+} from './configuration-inputs';
+import {
+  exportBackupInput,
+  forceFlushInput,
+  getQuotaStatsInput,
+  getRealtimeSalesSummaryInput,
+  getRecentWarningsInput,
+  getValidationReportInput,
+  importBackupInput,
+  refreshRealtimeSalesInput,
+  simulatePolicyInput,
+  validateDataInput,
+} from './data-inputs';
 import type {
   ExportBackupResult,
   ForceFlushResult,
@@ -12,31 +30,17 @@ import type {
 } from './data-results';
 import {
   clearCooldownInput,
-  exportBackupInput,
-  forceFlushInput,
   getCollectionStatusInput,
-  getQuotaStatsInput,
-  getRealtimeSalesSummaryInput,
-  getRecentWarningsInput,
   getStatusInput,
-  getValidationReportInput,
-  importBackupInput,
   listAuditLogInput,
   listCollectionsInput,
   pauseCategoryInput,
-  purgeProviderQueuesInput,
-  refreshRealtimeSalesInput,
   restartCollectionInput,
   resumeCategoryInput,
   setCategoryAllocationInput,
-  setFlagsInput,
-  setMaintenanceModeInput,
-  setProviderLimitsInput,
   setUserRoleInput,
-  simulatePolicyInput,
   startCollectionInput,
   startCooldownInput,
-  validateDataInput,
 } from './inputs';
 import type {
   ClearCooldownResult,
