@@ -1,14 +1,15 @@
-import { FieldValue, type Firestore, Timestamp } from 'firebase-admin/firestore';
+import { type Firestore, Timestamp } from 'firebase-admin/firestore';
 import {
   type Cooldown,
   DEFAULT_MAX_RETRY_AFTER_SECONDS,
   extendsCooldown,
-  laterCooldownEnd,
   requestedUntil,
 } from '../../core/quota/cooldown';
 import type { QuotaExceededError } from '../../core/quota/errors';
 import { logger } from '../../log';
 import { docId, QUOTA_COLLECTIONS } from './collections';
+import { cooldownRef, fromDoc, readCooldownHistory, writeCooldownHit } from './cooldown-documents';
+import { CooldownHitCounts } from './cooldown-hits';
 
 export interface CooldownStoreOptions {
   now?: () => number;
@@ -34,29 +35,6 @@ interface Hold {
   seq: number;
 }
 
-interface PendingHits {
-  provider: string;
-  episode: number;
-  count: number;
-}
-
-/** Retries of a failed hit-count flush back off up to this many doublings of the interval. */
-const MAX_FLUSH_BACKOFF = 5;
-
-function fromDoc(
-  provider: string,
-  data: FirebaseFirestore.DocumentData | undefined,
-): Cooldown | undefined {
-  if (!data) return undefined;
-  return {
-    provider,
-    untilMs: (data.until as Timestamp).toMillis(),
-    startedAtMs: (data.startedAt as Timestamp).toMillis(),
-    lastOperation: String(data.lastOperation ?? ''),
-    hits: Number(data.hits ?? 0),
-  };
-}
-
 /**
  * Cooldowns as documents: a quota error writes `cooldowns/{provider}` (until = the later of the
  * current end and now + Retry-After, rounded up to a granularity), which survives restarts and
@@ -75,17 +53,13 @@ export class CooldownStore {
   private readonly cache = new Map<string, Cached>();
   private readonly holds = new Map<string, Hold>();
   private readonly inflight = new Map<string, Promise<Cooldown>>();
-  /** Hits counted but not written yet, by history document (provider and episode). */
-  private readonly pendingHits = new Map<string, PendingHits>();
+  private readonly hits: CooldownHitCounts;
   /** Episodes this instance saw active, to log their end once (provider and start). */
   private readonly activeEpisodes = new Set<string>();
-  private hitTimer: NodeJS.Timeout | undefined;
-  private flushFailures = 0;
   /** Orders what this instance learns: holds, document reads, its own commits. */
   private seq = 0;
   private readonly now: () => number;
   private readonly cacheMs: number;
-  private readonly hitFlushMs: number;
   /** Documents written, for the write-cost accounting. */
   writes = 0;
 
@@ -95,11 +69,13 @@ export class CooldownStore {
   ) {
     this.now = options.now ?? Date.now;
     this.cacheMs = options.cacheMs ?? 1_000;
-    this.hitFlushMs = options.hitFlushMs ?? 1_000;
+    this.hits = new CooldownHitCounts(db, options.hitFlushMs ?? 1_000, () => {
+      this.writes++;
+    });
   }
 
   private ref(provider: string) {
-    return this.db.collection(QUOTA_COLLECTIONS.cooldowns).doc(provider);
+    return cooldownRef(this.db, provider);
   }
 
   /** The provider's cooldown as this instance knows it: the document, or a longer local hold. */
@@ -182,48 +158,7 @@ export class CooldownStore {
 
   private async writeHit(error: QuotaExceededError, asked: number): Promise<Cooldown> {
     const provider = error.provider;
-    const result = await this.db.runTransaction(async (tx) => {
-      const snap = await tx.get(this.ref(provider));
-      const current = fromDoc(provider, snap.data());
-      const now = this.now();
-      if (!extendsCooldown(current, asked, now)) {
-        return { cooldown: current!, wrote: false };
-      }
-      const active = current && current.untilMs > now;
-      const cooldown: Cooldown = {
-        provider,
-        untilMs: laterCooldownEnd(current, now, asked),
-        startedAtMs: active ? current.startedAtMs : now,
-        lastOperation: error.operation,
-        hits: (active ? current.hits : 0) + 1,
-      };
-      tx.set(this.ref(provider), {
-        provider,
-        until: Timestamp.fromMillis(cooldown.untilMs),
-        startedAt: Timestamp.fromMillis(cooldown.startedAtMs),
-        lastOperation: cooldown.lastOperation,
-        hits: cooldown.hits,
-        // What the upstream asked, as it asked it (the end above is bounded); never Infinity.
-        retryAfterSeconds: Number.isFinite(error.retryAfterSeconds)
-          ? (error.retryAfterSeconds as number)
-          : null,
-        message: error.message,
-      });
-      tx.set(
-        this.db
-          .collection(QUOTA_COLLECTIONS.cooldownHistory)
-          .doc(docId(provider, String(cooldown.startedAtMs))),
-        {
-          provider,
-          startedAt: Timestamp.fromMillis(cooldown.startedAtMs),
-          until: Timestamp.fromMillis(cooldown.untilMs),
-          lastOperation: cooldown.lastOperation,
-          hits: FieldValue.increment(1),
-        },
-        { merge: true },
-      );
-      return { cooldown, wrote: true };
-    });
+    const result = await writeCooldownHit(this.db, error, asked, () => this.now());
     if (result.wrote) {
       this.writes += 2;
       const { cooldown } = result;
@@ -321,54 +256,15 @@ export class CooldownStore {
   }
 
   private countHit(provider: string, episode: number, count = 1): void {
-    const key = docId(provider, String(episode));
-    const pending = this.pendingHits.get(key);
-    if (pending) pending.count += count;
-    else this.pendingHits.set(key, { provider, episode, count });
-    this.scheduleFlush();
-  }
-
-  private scheduleFlush(): void {
-    if (this.hitTimer) return;
-    const delay = this.hitFlushMs * 2 ** Math.min(this.flushFailures, MAX_FLUSH_BACKOFF);
-    this.hitTimer = setTimeout(() => {
-      this.hitTimer = undefined;
-      this.flushHits().catch((error: unknown) =>
-        logger.warn({ err: error }, 'cooldown hit counts not written; they are retried'),
-      );
-    }, delay);
+    this.hits.countHit(provider, episode, count);
   }
 
   /**
    * Writes counted hits: one increment per provider and episode, however many hits arrived.
    * Counts whose write fails are put back (and a retry scheduled) before it rejects.
    */
-  async flushHits(): Promise<void> {
-    clearTimeout(this.hitTimer);
-    this.hitTimer = undefined;
-    const pending = [...this.pendingHits.values()];
-    this.pendingHits.clear();
-    const results = await Promise.allSettled(
-      pending.map(async ({ provider, episode, count }) => {
-        await this.db
-          .collection(QUOTA_COLLECTIONS.cooldownHistory)
-          .doc(docId(provider, String(episode)))
-          .set({ provider, hits: FieldValue.increment(count) }, { merge: true });
-        this.writes++;
-      }),
-    );
-    const failed = pending.filter((_, i) => results[i]!.status === 'rejected');
-    if (failed.length === 0) {
-      this.flushFailures = 0;
-      return;
-    }
-    // Put the uncounted hits back; the next flush (scheduled here, backing off) writes them.
-    this.flushFailures++;
-    for (const { provider, episode, count } of failed) this.countHit(provider, episode, count);
-    const errors = results.flatMap((r) => (r.status === 'rejected' ? [r.reason as unknown] : []));
-    throw errors.length === 1
-      ? errors[0]
-      : new AggregateError(errors, `${errors.length} cooldown hit counts not written`);
+  flushHits(): Promise<void> {
+    return this.hits.flushHits();
   }
 
   /** An operator ends a cooldown early. */
@@ -390,15 +286,7 @@ export class CooldownStore {
     return before;
   }
 
-  async history(provider: string, limit = 20) {
-    const snap = await this.db
-      .collection(QUOTA_COLLECTIONS.cooldownHistory)
-      .where('provider', '==', provider)
-      .get();
-    return snap.docs
-      .map((d) => d.data())
-      .filter((d) => d.startedAt)
-      .sort((a, b) => b.startedAt.toMillis() - a.startedAt.toMillis())
-      .slice(0, limit);
+  history(provider: string, limit = 20) {
+    return readCooldownHistory(this.db, provider, limit);
   }
 }
