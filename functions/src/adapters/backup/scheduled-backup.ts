@@ -203,7 +203,7 @@ export async function writeScheduledBackup(
   let skipped = 0;
   for (const collection of collections) {
     for await (const read of collectionPages(db, collection, options.pageSize, seen)) {
-      // A page file is in code-unit order of its paths (core/backup/backup.ts); Firestore's order is
+      // A page file is in code-unit order of its paths (core/backup/backup-create.ts); Firestore's order is
       // by UTF-8 bytes, segment by segment, so each page is sorted on its own.
       let docs = read
         .filter((d) => restorablePathProblem(d.path, { collectedData: true }) === undefined)

@@ -66,8 +66,9 @@ function isOneOf<T extends string>(list: readonly T[], value: string): value is 
 
 /**
  * Why a document at `path` is not restored, or undefined when it is. `path` is a valid document
- * path (core/backup/backup.ts checks that first). Collected data only with `collectedData` (a
- * scheduled backup's restore), and only its top-level documents (it has no subcollections).
+ * path (core/backup/backup-verify.ts checks that first). Collected data only with
+ * `collectedData` (a scheduled backup's restore), and only its top-level documents (it has no
+ * subcollections).
  */
 export function restorablePathProblem(
   path: string,
