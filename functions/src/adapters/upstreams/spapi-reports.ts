@@ -1,20 +1,39 @@
-import { z } from 'zod';
+import type { z } from 'zod';
 import { type SalesRow, salesReportSchema, salesRowsFromReport } from '../../core/upstreams/sales';
 import { logger } from '../../log';
 import {
-  KIB,
-  MIB,
   parseBody,
   readBytes,
   readErrorText,
   readJson,
   realSleep,
-  safeJson,
   type UpstreamCall,
   UpstreamError,
   upstreamFailure,
   upstreamFetch,
 } from './http';
+import { LwaAccessTokens } from './spapi-lwa';
+import {
+  createReportResponseSchema,
+  errorDetail,
+  isS3SlowDown,
+  type Report,
+  type ReportDocument,
+  ReportProcessingError,
+  reportDocumentSchema,
+  reportSchema,
+} from './spapi-reports-answers';
+import {
+  type CallDeadline,
+  type FetchReportOptions,
+  RATE_LIMITED,
+  type SalesReportResult,
+  SPAPI_MAX_BODY_BYTES,
+  SPAPI_PROVIDER,
+  type SpApiRateLimitedOperation,
+  type SpApiReportsClientOptions,
+  type SpApiReportsOperation,
+} from './spapi-reports-options';
 
 /**
  * Amazon SP-API Reports API 2021-06-30 with Login with Amazon: create a report, poll it until
@@ -30,161 +49,6 @@ import {
  * timeouts, so that it ends by then.
  */
 
-export const SPAPI_PROVIDER = 'spapi';
-
-export type SpApiReportsOperation =
-  | 'lwaToken'
-  | 'createReport'
-  | 'getReport'
-  | 'getReportDocument'
-  | 'downloadDocument';
-
-/**
- * The largest answer read per step, in bytes: the JSON steps' answers are tiny; the document
- * download is gzip (`downloadDocument`) and `document` bounds what it inflates to. A real-time
- * sales report of a few hours for thousands of ASINs is a few MiB of JSON.
- */
-export const SPAPI_MAX_BODY_BYTES: Readonly<Record<SpApiReportsOperation | 'document', number>> = {
-  lwaToken: 64 * KIB,
-  createReport: 64 * KIB,
-  getReport: 64 * KIB,
-  getReportDocument: 64 * KIB,
-  downloadDocument: 16 * MIB,
-  document: 32 * MIB,
-};
-
-export interface LwaCredentials {
-  clientId: string;
-  clientSecret: string;
-  refreshToken: string;
-}
-
-export interface SpApiReportsClientOptions {
-  /** The regional SP-API endpoint, e.g. `https://sellingpartnerapi-na.amazon.com`. */
-  baseUrl: string;
-  /** The LWA token endpoint, e.g. `https://api.amazon.com/auth/o2/token`. */
-  lwaUrl: string;
-  credentials: LwaCredentials;
-  /** Reports are requested for these unless a call names others. */
-  marketplaceIds: readonly string[];
-  fetch?: typeof fetch;
-  now?: () => number;
-  sleep?: (ms: number) => Promise<void>;
-  random?: () => number;
-  /** Per attempt (see the HTTP helper). */
-  timeoutMs?: number;
-  /** Further attempts after a 5xx, a timeout or a network fault. */
-  retries?: number;
-  /** Called with every `x-amzn-RateLimit-Limit` an answer carries (requests per second). */
-  onRateLimit?: (operation: SpApiReportsOperation, ratePerSecond: number) => void;
-  /** Overrides SPAPI_MAX_BODY_BYTES per step (`document`: the inflated document). */
-  maxBodyBytes?: Partial<Record<SpApiReportsOperation | 'document', number>>;
-}
-
-/** The operations of the Reports API that SP-API rate-limits (the download is S3's). */
-export type SpApiRateLimitedOperation = 'createReport' | 'getReport' | 'getReportDocument';
-const RATE_LIMITED: ReadonlySet<SpApiReportsOperation> = new Set<SpApiReportsOperation>([
-  'createReport',
-  'getReport',
-  'getReportDocument',
-]);
-
-/** Bounds one call of the flow in time, and admits each of its requests. */
-export interface CallDeadline {
-  /** Epoch ms (on the client's clock) by which the call must be over (see UpstreamCall). */
-  deadlineMs?: number;
-  /**
-   * The gate's admission, asked before every request to a rate-limited operation (each poll,
-   * each retry), so every one of them is charged to its operation's limit. Throws
-   * (GateDeferredError, a quota error) to stop the flow before the request.
-   */
-  admit?: (operation: SpApiRateLimitedOperation) => Promise<void>;
-}
-
-export const processingStatuses = [
-  'IN_QUEUE',
-  'IN_PROGRESS',
-  'DONE',
-  'CANCELLED',
-  'FATAL',
-] as const;
-export type ProcessingStatus = (typeof processingStatuses)[number];
-
-const lwaTokenSchema = z.object({
-  access_token: z.string().min(1),
-  token_type: z.string().optional(),
-  expires_in: z.number().positive(),
-  refresh_token: z.string().optional(),
-});
-const lwaErrorSchema = z.object({ error: z.string(), error_description: z.string().optional() });
-const spApiErrorsSchema = z.object({
-  errors: z.array(z.object({ code: z.string(), message: z.string().optional() }).loose()).min(1),
-});
-
-export const createReportResponseSchema = z.object({ reportId: z.string().min(1) });
-
-export const reportSchema = z.object({
-  reportId: z.string().min(1),
-  reportType: z.string(),
-  processingStatus: z.enum(processingStatuses),
-  dataStartTime: z.string().optional(),
-  dataEndTime: z.string().optional(),
-  marketplaceIds: z.array(z.string()).optional(),
-  createdTime: z.string(),
-  processingStartTime: z.string().optional(),
-  processingEndTime: z.string().optional(),
-  reportDocumentId: z.string().min(1).optional(),
-});
-export type Report = z.infer<typeof reportSchema>;
-
-export const reportDocumentSchema = z.object({
-  reportDocumentId: z.string().min(1),
-  url: z.url(),
-  compressionAlgorithm: z.literal('GZIP').optional(),
-});
-export type ReportDocument = z.infer<typeof reportDocumentSchema>;
-
-export interface FetchReportOptions {
-  /** Between two getReport polls (15 s by default); waited on the injected sleep. */
-  pollIntervalMs?: number;
-  /** getReport calls before giving up (40 by default). */
-  maxPolls?: number;
-  marketplaceIds?: readonly string[];
-  /**
-   * Epoch ms (on the client's clock) by which the flow must be over: no poll waits past it, and
-   * every HTTP call's timeout is cut to what is left. A report still processing then is a
-   * ReportProcessingError ('timeout'), as after `maxPolls`.
-   */
-  deadlineMs?: number;
-  /** The gate's admission of each request (see CallDeadline). */
-  admit?: CallDeadline['admit'];
-}
-
-export interface SalesReportResult {
-  reportId: string;
-  processingStatus: 'DONE' | 'CANCELLED';
-  marketplaceIds: string[];
-  /** Empty when the report was CANCELLED (SP-API's answer when there is no data). */
-  rows: SalesRow[];
-  /** The report document as downloaded (inflated), when there was one: the raw payload. */
-  document?: string;
-}
-
-/** A report that ended FATAL (or never ended): there is nothing to download. */
-export class ReportProcessingError extends UpstreamError {
-  constructor(
-    readonly reportId: string,
-    readonly processingStatus: ProcessingStatus,
-    message: string,
-  ) {
-    // FATAL is the upstream's verdict; a report still processing is out of time.
-    super(SPAPI_PROVIDER, 'getReport', processingStatus === 'FATAL' ? 'http' : 'timeout', message);
-    this.name = 'ReportProcessingError';
-  }
-}
-
-/** Refresh this long before LWA's expiry (at most half the token's lifetime). */
-const TOKEN_MARGIN_MS = 60_000;
 const USER_AGENT = 'Tollgate/0.1 (Language=TypeScript)';
 
 export class SpApiReportsClient {
@@ -192,8 +56,7 @@ export class SpApiReportsClient {
   private readonly baseUrl: string;
   private readonly now: () => number;
   private readonly sleep: (ms: number) => Promise<void>;
-  private token?: { value: string; refreshAtMs: number };
-  private exchange?: Promise<string>;
+  private readonly lwa: LwaAccessTokens;
 
   constructor(private readonly options: SpApiReportsClientOptions) {
     if (options.marketplaceIds.length === 0) {
@@ -203,6 +66,7 @@ export class SpApiReportsClient {
     this.baseUrl = options.baseUrl.replace(/\/+$/, '');
     this.now = options.now ?? Date.now;
     this.sleep = options.sleep ?? realSleep;
+    this.lwa = new LwaAccessTokens(options, this.now, (operation) => this.call(operation));
   }
 
   /** Requests a report; resolves with its id (SP-API answers 202). */
@@ -424,7 +288,7 @@ export class SpApiReportsClient {
   ): Promise<z.infer<T>> {
     const call = this.call(operation, deadline);
     for (let attempt = 1; ; attempt++) {
-      const token = await this.accessToken();
+      const token = await this.lwa.accessToken();
       const response = await upstreamFetch(
         url,
         {
@@ -441,7 +305,7 @@ export class SpApiReportsClient {
       if (response.ok) return readJson(response, schema, call);
       const detail = errorDetail(await readErrorText(response, SPAPI_PROVIDER));
       if ((response.status === 401 || response.status === 403) && attempt === 1) {
-        this.dropToken(token);
+        this.lwa.dropToken(token);
         continue;
       }
       throw upstreamFailure(
@@ -455,82 +319,14 @@ export class SpApiReportsClient {
       );
     }
   }
-
-  /** The cached access token, or one LWA exchange shared by every caller waiting for it. */
-  private accessToken(): Promise<string> {
-    if (this.token && this.now() < this.token.refreshAtMs) return Promise.resolve(this.token.value);
-    this.exchange ??= this.exchangeToken().finally(() => {
-      this.exchange = undefined;
-    });
-    return this.exchange;
-  }
-
-  private dropToken(value: string): void {
-    if (this.token?.value === value) this.token = undefined;
-  }
-
-  private async exchangeToken(): Promise<string> {
-    const call = this.call('lwaToken');
-    const { clientId, clientSecret, refreshToken } = this.options.credentials;
-    const requestedAt = this.now();
-    const response = await upstreamFetch(
-      this.options.lwaUrl,
-      {
-        method: 'POST',
-        headers: {
-          'content-type': 'application/x-www-form-urlencoded;charset=UTF-8',
-          accept: 'application/json',
-        },
-        body: new URLSearchParams({
-          grant_type: 'refresh_token',
-          refresh_token: refreshToken,
-          client_id: clientId,
-          client_secret: clientSecret,
-        }).toString(),
-      },
-      call,
-    );
-    if (!response.ok) {
-      const text = await readErrorText(response, SPAPI_PROVIDER);
-      const parsed = safeJson(text, lwaErrorSchema);
-      const detail = parsed
-        ? `${parsed.error}${parsed.error_description ? ` (${parsed.error_description})` : ''}`
-        : `HTTP ${response.status}`;
-      // 400 invalid_grant (refresh token) and 401 invalid_client: waiting will not fix them.
-      const credentials = response.status === 400 || response.status === 401;
-      throw upstreamFailure(
-        new UpstreamError(
-          SPAPI_PROVIDER,
-          'lwaToken',
-          credentials ? 'credentials' : 'http',
-          `LWA refused the token exchange: ${detail}`,
-          response.status,
-        ),
-      );
-    }
-    const body = await readJson(response, lwaTokenSchema, call);
-    const lifetimeMs = body.expires_in * 1000;
-    this.token = {
-      value: body.access_token,
-      refreshAtMs: requestedAt + lifetimeMs - Math.min(TOKEN_MARGIN_MS, lifetimeMs / 2),
-    };
-    return body.access_token;
-  }
 }
 
-/**
- * S3's throttle: `503 Slow Down` with an XML `<Error><Code>SlowDown</Code>…` body (Amazon S3 API
- * Reference, "Error responses": SlowDown, "Please reduce your request rate.", 503). A 503 with
- * another code (ServiceUnavailable) or none is a server fault.
- */
-export function isS3SlowDown(status: number, body: string): boolean {
-  return status === 503 && /<Code>\s*SlowDown\s*<\/Code>/.test(body);
-}
-
-/** `Code: message` from SP-API's `{errors: [...]}` body, if that is what it is. */
-function errorDetail(text: string): string | undefined {
-  const parsed = safeJson(text, spApiErrorsSchema);
-  const first = parsed?.errors[0];
-  if (first) return first.message ? `${first.code}: ${first.message}` : first.code;
-  return text ? text.slice(0, 120) : undefined;
-}
+// What the client is given and answers, and its LWA tokens, live in spapi-reports-options.ts,
+// spapi-reports-answers.ts and spapi-lwa.ts; this module re-exports what its importers use.
+export { ReportProcessingError } from './spapi-reports-answers';
+export {
+  type FetchReportOptions,
+  SPAPI_MAX_BODY_BYTES,
+  type SpApiReportsClientOptions,
+  type SpApiReportsOperation,
+} from './spapi-reports-options';
