@@ -1,19 +1,14 @@
 import {
   AggregateField,
   type DocumentReference,
-  type DocumentSnapshot,
   type Firestore,
   Timestamp,
 } from 'firebase-admin/firestore';
-import { getStorage, type Storage } from 'firebase-admin/storage';
-import { mapLimit } from '../../core/map-limit';
+import { getStorage } from 'firebase-admin/storage';
 import { assertWithinLimits } from '../../core/storage/firestore-limits';
 import {
-  assertPayloadId,
   contentTypeProblem,
   DEFAULT_PAYLOAD_CONFIG,
-  expiredBeforeMs,
-  isExpired,
   type LocationStats,
   objectName,
   PAYLOADS_COLLECTION,
@@ -22,12 +17,29 @@ import {
   type PayloadMetadata,
   type PayloadStats,
   payloadBucketName,
-  payloadOfObject,
   routePayload,
   withTotal,
 } from '../../core/storage/payloads';
-import { logger } from '../../log';
 import { db, projectId } from '../firebase';
+import { cleanupTemporaryPayloads } from './payload-cleanup';
+import {
+  GRPC_ALREADY_EXISTS,
+  grpcCode,
+  httpStatus,
+  metadataFromFields,
+  metadataOf,
+  payloadDocument,
+} from './payload-metadata';
+import { deleteStored, rollBackObject } from './payload-objects';
+import {
+  type Bucket,
+  type CleanupResult,
+  PayloadMissingError,
+  type PayloadStoreOptions,
+  type PutOptions,
+  type PutResult,
+  type StoredPayload,
+} from './payload-store-types';
 
 /**
  * Payloads in Firestore and Cloud Storage. Every payload has a metadata document
@@ -44,53 +56,9 @@ import { db, projectId } from '../firebase';
  * a document (clean-up, an operator in the console).
  */
 
-export type Bucket = ReturnType<Storage['bucket']>;
-type StorageFile = ReturnType<Bucket['file']>;
-
-export interface PutOptions {
-  contentType: string;
-  /** Temporary payloads are removed by the clean-up once older than its threshold. */
-  temporary?: boolean;
-}
-
-/** The payload's metadata; `created` is false when the id was already stored (nothing written). */
-export type PutResult = PayloadMetadata & { created: boolean };
-export type StoredPayload = PayloadMetadata & { data: Buffer };
-
-export interface CleanupResult {
-  /** Temporary objects deleted from Cloud Storage. */
-  objects: number;
-  /** Metadata documents deleted (inline temporaries and those of the deleted objects). */
-  documents: number;
-}
-
-export interface PayloadStoreOptions {
-  config?: PayloadConfig;
-  /** Clock for `createdAt`; the clean-up takes its "now" as an argument. */
-  now?: () => number;
-}
-
-/** The metadata says the payload is in Cloud Storage but the object is not there. */
-export class PayloadMissingError extends Error {
-  constructor(
-    readonly id: string,
-    readonly object: string,
-  ) {
-    super(`payload ${id}: object ${object} is missing`);
-    this.name = 'PayloadMissingError';
-  }
-}
-
 /** Above this size uploads are resumable (a session plus chunks), below one multipart request. */
 const RESUMABLE_FROM_BYTES = 8 * 1024 * 1024;
-/** Deletes run this many at a time during the clean-up. */
-const CLEANUP_CONCURRENCY = 32;
-const CLEANUP_PAGE = 500;
 const LOCATIONS: readonly PayloadLocation[] = ['inline', 'storage'];
-
-const GRPC_NOT_FOUND = 5;
-const GRPC_ALREADY_EXISTS = 6;
-const GRPC_FAILED_PRECONDITION = 9;
 
 export class PayloadStore {
   readonly config: PayloadConfig;
@@ -106,8 +74,7 @@ export class PayloadStore {
   }
 
   private doc(id: string): DocumentReference {
-    assertPayloadId(id);
-    return this.firestore.collection(PAYLOADS_COLLECTION).doc(id);
+    return payloadDocument(this.firestore, id);
   }
 
   /**
@@ -169,11 +136,11 @@ export class PayloadStore {
         generation,
       });
     } catch (error) {
-      if (ours) await this.rollBackObject(ref, file, generation);
+      if (ours) await rollBackObject(ref, file, generation);
       throw error;
     }
     // Lost a race to a put of the same id stored elsewhere (inline, or the other prefix).
-    if (ours && result.object !== name) await this.rollBackObject(ref, file, generation);
+    if (ours && result.object !== name) await rollBackObject(ref, file, generation);
     return result;
   }
 
@@ -195,29 +162,6 @@ export class PayloadStore {
     }
     const { data: _inline, ...rest } = fields;
     return { ...metadataFromFields(ref.id, rest), created: true };
-  }
-
-  /**
-   * After a failed metadata write, deletes the object this put just created, unless the
-   * document did get written (a timeout after commit) and points at it. When that cannot be
-   * told (Firestore unreachable) the object is left: an orphan costs bytes, a document
-   * pointing at a deleted object loses the payload. Orphans under the temporary prefix go
-   * with the next clean-up; others stay until removed by hand (they are logged).
-   */
-  private async rollBackObject(ref: DocumentReference, file: StorageFile, generation: string) {
-    try {
-      const snapshot = await ref.get();
-      if (snapshot.exists && snapshot.get('object') === file.name) return;
-    } catch (error) {
-      logger.error({ err: error, object: file.name }, 'payload metadata unknown; object left');
-      return;
-    }
-    try {
-      await file.delete({ ifGenerationMatch: generation });
-    } catch (error) {
-      if (httpStatus(error) === 404 || httpStatus(error) === 412) return;
-      logger.error({ err: error, object: file.name }, 'orphaned payload object left behind');
-    }
   }
 
   /** The payload's metadata, or undefined when none is stored. */
@@ -252,36 +196,7 @@ export class PayloadStore {
     const ref = this.doc(id);
     const snapshot = await ref.get();
     if (!snapshot.exists) return false;
-    return this.deleteStored(snapshot);
-  }
-
-  /**
-   * Deletes a document (only if unchanged since `snapshot`), then its object if any. The order
-   * keeps the invariant: at worst an object outlives its document.
-   */
-  private async deleteStored(snapshot: DocumentSnapshot): Promise<boolean> {
-    try {
-      await snapshot.ref.delete({ lastUpdateTime: snapshot.updateTime! });
-    } catch (error) {
-      if (grpcCode(error) === GRPC_NOT_FOUND) return false;
-      throw error; // FAILED_PRECONDITION: replaced in between; the caller may retry
-    }
-    const metadata = metadataOf(snapshot);
-    if (metadata.location === 'storage' && metadata.object) {
-      await this.deleteObject(this.bucket.file(metadata.object), metadata.generation);
-    }
-    return true;
-  }
-
-  private async deleteObject(file: StorageFile, generation?: string | number): Promise<boolean> {
-    try {
-      await file.delete(generation === undefined ? {} : { ifGenerationMatch: generation });
-      return true;
-    } catch (error) {
-      // Gone already, or replaced by a newer generation that is not ours to delete.
-      if (httpStatus(error) === 404 || httpStatus(error) === 412) return false;
-      throw error;
-    }
+    return deleteStored(snapshot, this.bucket);
   }
 
   /**
@@ -297,58 +212,7 @@ export class PayloadStore {
     olderThanMs = this.config.temporaryMaxAgeMs,
   ): Promise<CleanupResult> {
     const nowMs = typeof now === 'number' ? now : now.getTime();
-    const result: CleanupResult = { objects: 0, documents: 0 };
-
-    let pageToken: string | undefined;
-    do {
-      const [files, next] = await this.bucket.getFiles({
-        prefix: this.config.temporaryPrefix,
-        autoPaginate: false,
-        maxResults: CLEANUP_PAGE,
-        ...(pageToken ? { pageToken } : {}),
-      });
-      const expired = files.filter((file) => {
-        const created = Date.parse(file.metadata.timeCreated ?? '');
-        return Number.isFinite(created) && isExpired(created, nowMs, olderThanMs);
-      });
-      await mapLimit(expired, CLEANUP_CONCURRENCY, (file) =>
-        this.removeTemporaryObject(file, result),
-      );
-      pageToken = (next as { pageToken?: string } | null)?.pageToken;
-    } while (pageToken);
-
-    const before = Timestamp.fromMillis(expiredBeforeMs(nowMs, olderThanMs));
-    let query = this.firestore
-      .collection(PAYLOADS_COLLECTION)
-      .where('temporaryCreatedAt', '<', before)
-      .orderBy('temporaryCreatedAt')
-      .limit(CLEANUP_PAGE);
-    for (;;) {
-      const page = await query.get();
-      await mapLimit(page.docs, CLEANUP_CONCURRENCY, async (snapshot) => {
-        if (await this.deleteStored(snapshot).catch(skipChanged)) result.documents++;
-      });
-      if (page.size < CLEANUP_PAGE) break;
-      query = query.startAfter(page.docs.at(-1)!);
-    }
-    return result;
-  }
-
-  private async removeTemporaryObject(file: StorageFile, result: CleanupResult): Promise<void> {
-    const owner = payloadOfObject(file.name, this.config);
-    if (owner?.temporary) {
-      const snapshot = await this.doc(owner.id).get();
-      if (snapshot.exists && snapshot.get('object') === file.name) {
-        try {
-          await snapshot.ref.delete({ lastUpdateTime: snapshot.updateTime! });
-          result.documents++;
-        } catch (error) {
-          if (grpcCode(error) === GRPC_FAILED_PRECONDITION) return; // replaced: not expired
-          if (grpcCode(error) !== GRPC_NOT_FOUND) throw error;
-        }
-      }
-    }
-    if (await this.deleteObject(file, file.metadata.generation)) result.objects++;
+    return cleanupTemporaryPayloads(this.firestore, this.bucket, this.config, nowMs, olderThanMs);
   }
 
   /** Counts and bytes by location, from aggregation queries over `payloads`. */
@@ -382,40 +246,15 @@ export function payloadStore(options: PayloadStoreOptions = {}): PayloadStore {
   return new PayloadStore(firestore, bucket, options);
 }
 
-function metadataOf(snapshot: DocumentSnapshot): PayloadMetadata {
-  return metadataFromFields(snapshot.id, snapshot.data() ?? {});
-}
-
-function metadataFromFields(id: string, d: Record<string, unknown>): PayloadMetadata {
-  if (d.location !== 'inline' && d.location !== 'storage') {
-    throw new Error(`payloads/${id}: unknown location ${JSON.stringify(d.location)}`);
-  }
-  return {
-    id,
-    location: d.location,
-    bytes: d.bytes as number,
-    contentType: d.contentType as string,
-    createdAtMs: (d.createdAt as Timestamp).toMillis(),
-    temporary: d.temporary === true,
-    ...(typeof d.object === 'string' ? { object: d.object } : {}),
-    ...(typeof d.generation === 'string' ? { generation: d.generation } : {}),
-  };
-}
-
-/** A clean-up skips a document that changed since it was read. */
-function skipChanged(error: unknown): false {
-  if (grpcCode(error) === GRPC_FAILED_PRECONDITION) return false;
-  throw error;
-}
-
-function grpcCode(error: unknown): number | undefined {
-  const code = (error as { code?: unknown } | undefined)?.code;
-  return typeof code === 'number' ? code : undefined;
-}
-
-/** The HTTP status of a Cloud Storage error (JSON API or resumable upload path). */
-function httpStatus(error: unknown): number | undefined {
-  const e = error as { code?: unknown; status?: unknown; response?: { status?: unknown } };
-  for (const v of [e?.code, e?.status, e?.response?.status]) if (typeof v === 'number') return v;
-  return undefined;
-}
+// The store's types, its metadata document and error codes, its deletes and its clean-up live
+// in payload-store-types.ts, payload-metadata.ts, payload-objects.ts and payload-cleanup.ts;
+// importers take the types from here.
+export {
+  type Bucket,
+  type CleanupResult,
+  PayloadMissingError,
+  type PayloadStoreOptions,
+  type PutOptions,
+  type PutResult,
+  type StoredPayload,
+} from './payload-store-types';
