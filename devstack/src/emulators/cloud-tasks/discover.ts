@@ -2,13 +2,8 @@ import { existsSync, readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { join } from 'node:path';
 import { parseEnv } from 'node:util';
-import {
-  burstFor,
-  DEFAULT_RATE_LIMITS,
-  DEFAULT_RETRY,
-  type RateLimits,
-  type RetryConfig,
-} from './queue.ts';
+import { burstFor, DEFAULT_RATE_LIMITS, DEFAULT_RETRY } from './queue-rules.ts';
+import type { RateLimits, RetryConfig } from './queue-types.ts';
 
 /** A task-queue function's queue as `firebase deploy` would create it. */
 export interface DiscoveredQueue {

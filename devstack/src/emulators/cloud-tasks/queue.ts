@@ -1,3 +1,22 @@
+import {
+  backoffMs,
+  burstFor,
+  DEFAULT_DISPATCH_DEADLINE_SECONDS,
+  NAME_REUSE_MS,
+} from './queue-rules.ts';
+import type {
+  Clock,
+  Dispatcher,
+  DispatchResult,
+  NewTask,
+  QueueConfig,
+  QueuedTask,
+  QueueState,
+  QueueStats,
+  QueueTotals,
+  RateLimits,
+} from './queue-types.ts';
+
 /**
  * One Cloud Tasks queue of the local stack, as Cloud Tasks runs it: tasks wait for their
  * schedule time, a token bucket of `maxDispatchesPerSecond` (burst `maxBurstSize`) and at most
@@ -5,117 +24,6 @@
  * queue's backoff, a paused queue dispatches nothing (tasks can still be added), and a purge
  * drops every waiting task. Names are deduplicated for the life of the queue.
  */
-
-export interface RateLimits {
-  maxDispatchesPerSecond: number;
-  maxBurstSize: number;
-  maxConcurrentDispatches: number;
-}
-
-export interface RetryConfig {
-  /** -1: unlimited. Counts the first attempt. */
-  maxAttempts: number;
-  /** 0: unlimited. */
-  maxRetrySeconds: number;
-  minBackoffSeconds: number;
-  maxBackoffSeconds: number;
-  maxDoublings: number;
-}
-
-export type QueueState = 'RUNNING' | 'PAUSED';
-
-export interface QueueConfig {
-  /** projects/<p>/locations/<l>/queues/<id> */
-  name: string;
-  rateLimits: RateLimits;
-  retryConfig: RetryConfig;
-  /** Where a task without its own URL goes: the task-queue function. */
-  defaultUri: string;
-}
-
-export interface NewTask {
-  /** Full resource name; generated when absent. */
-  name?: string;
-  url?: string;
-  body: string;
-  headers?: Record<string, string>;
-  scheduleTimeMs?: number;
-  dispatchDeadlineSeconds?: number;
-}
-
-export interface QueuedTask {
-  name: string;
-  url: string;
-  body: string;
-  headers: Record<string, string>;
-  createTimeMs: number;
-  /** The original schedule time (the ETA header). */
-  etaMs: number;
-  /** When it may next be dispatched: the schedule time, or after a retry's backoff. */
-  dueMs: number;
-  dispatchDeadlineSeconds: number;
-  dispatchCount: number;
-  responseCount: number;
-  firstAttemptMs?: number;
-  lastStatus?: number;
-}
-
-export interface DispatchResult {
-  /** HTTP status, or undefined when the request failed (refused, timed out). */
-  status?: number;
-}
-
-export type Dispatcher = (
-  task: QueuedTask,
-  headers: Record<string, string>,
-) => Promise<DispatchResult>;
-
-export interface QueueStats {
-  tasksCount: number;
-  oldestEstimatedArrivalTimeMs?: number;
-  executedLastMinuteCount: number;
-  concurrentDispatchesCount: number;
-  effectiveExecutionRate: number;
-}
-
-export interface Clock {
-  now(): number;
-}
-
-/** Cloud Tasks' defaults for an HTTP target queue. */
-export const DEFAULT_RATE_LIMITS: RateLimits = {
-  maxDispatchesPerSecond: 500,
-  maxBurstSize: 100,
-  maxConcurrentDispatches: 1000,
-};
-export const DEFAULT_RETRY: RetryConfig = {
-  maxAttempts: 100,
-  maxRetrySeconds: 0,
-  minBackoffSeconds: 0.1,
-  maxBackoffSeconds: 3600,
-  maxDoublings: 16,
-};
-/** An HTTP task's default dispatch deadline (10 minutes). */
-export const DEFAULT_DISPATCH_DEADLINE_SECONDS = 600;
-export const MAX_DISPATCHES_PER_SECOND = 500;
-export const MAX_CONCURRENT_DISPATCHES = 5000;
-
-/** Cloud Tasks derives the bucket size from the rate; at least one token. */
-export function burstFor(maxDispatchesPerSecond: number): number {
-  return Math.max(1, Math.min(MAX_DISPATCHES_PER_SECOND, Math.ceil(maxDispatchesPerSecond)));
-}
-
-/** Since the queue started: what a test measures a run by (Cloud Tasks has no such totals). */
-export interface QueueTotals {
-  added: number;
-  dispatches: number;
-  delivered: number;
-  dropped: number;
-  purged: number;
-}
-
-/** How long Cloud Tasks keeps a finished or deleted task's name taken ("about an hour"). */
-export const NAME_REUSE_MS = 60 * 60_000;
 
 export class LocalQueue {
   state: QueueState = 'RUNNING';
@@ -396,12 +304,4 @@ export class LocalQueue {
     while (drop < this.executed.length && this.executed[drop]! < ms) drop += 1;
     if (drop > 0) this.executed.splice(0, drop);
   }
-}
-
-/** Backoff before the next attempt: doubles maxDoublings times, then grows linearly. */
-export function backoffMs(retry: RetryConfig, attemptsSoFar: number): number {
-  const doublings = Math.min(attemptsSoFar - 1, retry.maxDoublings);
-  const linear = Math.max(0, attemptsSoFar - 1 - retry.maxDoublings);
-  const factor = 2 ** doublings + linear * 2 ** retry.maxDoublings;
-  return Math.min(retry.maxBackoffSeconds, retry.minBackoffSeconds * factor) * 1000;
 }

@@ -3,14 +3,9 @@ import type { AddressInfo } from 'node:net';
 import { z } from 'zod';
 import { readJson, send, TOO_LARGE } from '../../http-json.ts';
 import type { DiscoveredQueue } from './discover.ts';
-import {
-  type Clock,
-  type Dispatcher,
-  LocalQueue,
-  MAX_CONCURRENT_DISPATCHES,
-  MAX_DISPATCHES_PER_SECOND,
-  type QueuedTask,
-} from './queue.ts';
+import { LocalQueue } from './queue.ts';
+import { MAX_CONCURRENT_DISPATCHES, MAX_DISPATCHES_PER_SECOND } from './queue-rules.ts';
+import type { Clock, Dispatcher, QueuedTask } from './queue-types.ts';
 
 /**
  * The local stack's Cloud Tasks. firebase-tools' Tasks emulator dispatches every task at once

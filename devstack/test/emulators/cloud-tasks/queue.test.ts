@@ -1,14 +1,16 @@
 import fc from 'fast-check';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import { LocalQueue } from '../../../src/emulators/cloud-tasks/queue.ts';
 import {
   backoffMs,
   burstFor,
   DEFAULT_RETRY,
-  type DispatchResult,
-  LocalQueue,
-  type QueueConfig,
-  type QueuedTask,
-} from '../../../src/emulators/cloud-tasks/queue.ts';
+} from '../../../src/emulators/cloud-tasks/queue-rules.ts';
+import type {
+  DispatchResult,
+  QueueConfig,
+  QueuedTask,
+} from '../../../src/emulators/cloud-tasks/queue-types.ts';
 
 const T0 = Date.UTC(2026, 11, 6, 12);
 

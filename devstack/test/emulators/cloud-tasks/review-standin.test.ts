@@ -1,14 +1,13 @@
 import type { AddressInfo } from 'node:net';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
-import {
-  burstFor,
-  type Clock,
-  DEFAULT_RETRY,
-  type DispatchResult,
-  LocalQueue,
-  type QueueConfig,
-  type QueuedTask,
-} from '../../../src/emulators/cloud-tasks/queue.ts';
+import { LocalQueue } from '../../../src/emulators/cloud-tasks/queue.ts';
+import { burstFor, DEFAULT_RETRY } from '../../../src/emulators/cloud-tasks/queue-rules.ts';
+import type {
+  Clock,
+  DispatchResult,
+  QueueConfig,
+  QueuedTask,
+} from '../../../src/emulators/cloud-tasks/queue-types.ts';
 import { LocalCloudTasks, serveCloudTasks } from '../../../src/emulators/cloud-tasks/server.ts';
 
 /**
