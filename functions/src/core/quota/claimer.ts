@@ -35,6 +35,20 @@ const MAX_WINDOW_CANDIDATES = 1_024;
  */
 const WINDOW_GALLOP_BASE = 4;
 
+/** Expired pages are forgotten at most this often. */
+const PAGE_SWEEP_EVERY_MS = 1_000;
+
+/** A page known split (its blocks are claimable one by one) or taken whole, until it expires. */
+interface PageState {
+  mode: 'split' | 'taken';
+  expiresAtMs: number;
+}
+
+/** A block's page, or the block itself when its source has no pages. */
+function pageId(ref: BlockRef): string {
+  return ref.page?.id ?? ref.id;
+}
+
 export interface ClaimPorts {
   random(): number;
   claim(limitKey: string, ref: BlockRef): Promise<boolean>;
@@ -57,8 +71,9 @@ export interface ClaimStats {
  */
 export class Claimer {
   private readonly claiming = new Map<string, Promise<boolean>>();
-  /** Pages known to be split (their blocks are claimable) or taken, until they expire. */
-  private readonly pages = new Map<string, { mode: 'split' | 'taken'; expiresAtMs: number }>();
+  /** Pages known to be split (their blocks are claimable) or taken, by limit key and page id. */
+  private readonly pages = new Map<string, Map<string, PageState>>();
+  private nextPageSweepMs = Number.NEGATIVE_INFINITY;
 
   constructor(
     private readonly ports: ClaimPorts,
@@ -111,6 +126,7 @@ export class Claimer {
     limit: PlannedLimit,
     now: number,
     horizonMs: number,
+    /** `spendableNow`: candidates with tokens now, counted up to CLAIM_SPREAD. */
     enough: (spendableNow: number) => boolean,
   ): Promise<boolean> {
     const ledger = this.ledgerFor(limit.key);
@@ -134,14 +150,19 @@ export class Claimer {
       const all = ledger.claimable(limit.source, now, horizonMs, { ...look, max });
       // Skip blocks this instance would let expire, but never all of those spendable now: the
       // newest one always stays a candidate, so a starved instance cannot talk itself out of work.
-      const newestNow = all.filter((ref) => this.firstMintMs(limit, ref) <= now).at(-1);
+      const newestNow = findLast(all, (ref) => this.firstMintMs(limit, ref) <= now);
       const candidates = all.filter(
         (ref) => ref === newestNow || this.canSpendInTime(limit, ref, now),
       );
       if (candidates.length === 0) break;
       while (candidates.length > 0 && run.lost < maxLost) {
         // Blocks with tokens now come first; only once those are gone is waiting acceptable.
-        const spendableNow = candidates.filter((ref) => this.firstMintMs(limit, ref) <= now).length;
+        // Counted up to the few the pick spreads over: past that, only "none" matters.
+        const spendableNow = countUpTo(
+          candidates,
+          CLAIM_SPREAD,
+          (ref) => this.firstMintMs(limit, ref) <= now,
+        );
         if (enough(spendableNow)) return run.claimedAny;
         // Oldest first (they expire first), at random among the oldest few so that instances
         // running out together spread over different blocks instead of racing for one. A busy
@@ -169,7 +190,7 @@ export class Claimer {
           lastSkipped = [];
         } else {
           losing++;
-          if (this.pages.get(this.pageKey(limit, ref))?.mode === 'taken') {
+          if (this.pagesOf(limit).get(pageId(ref))?.mode === 'taken') {
             this.dropPageBlocks(candidates, ref.page!);
           }
           // Claims are taken roughly in order, oldest first: after a run of losses, gallop
@@ -211,7 +232,7 @@ export class Claimer {
       const ref = presumed.shift()!;
       const won = await this.tryClaim(limit, ref, now, run);
       if (won && won !== ref) this.dropPageBlocks(presumed, won);
-      if (!won && this.pages.get(this.pageKey(limit, ref))?.mode === 'taken') {
+      if (!won && this.pagesOf(limit).get(pageId(ref))?.mode === 'taken') {
         this.dropPageBlocks(presumed, ref.page!);
       }
     }
@@ -283,19 +304,20 @@ export class Claimer {
     const ledger = this.ledgerFor(limit.key);
     const page = ref.page;
     if (page) {
-      const key = this.pageKey(limit, ref);
-      for (const [k, v] of this.pages) if (v.expiresAtMs <= now) this.pages.delete(k);
-      let mode = this.pages.get(key)?.mode;
+      const pages = this.pagesOf(limit);
+      const key = pageId(ref);
+      this.sweepPages(now);
+      let mode = pages.get(key)?.mode;
       if (mode === undefined) {
         const whole = this.wantsWholePage(limit, page, now);
         const outcome = await this.ports.claimPage(limit.key, page, whole ? 'whole' : 'split');
         if (outcome === 'won') {
           this.stats.wholePages++;
-          this.pages.set(key, { mode: 'taken', expiresAtMs: page.expiresAtMs });
+          pages.set(key, { mode: 'taken', expiresAtMs: page.expiresAtMs });
           return page;
         }
         mode = outcome === 'split' ? 'split' : 'taken';
-        this.pages.set(key, { mode, expiresAtMs: page.expiresAtMs });
+        pages.set(key, { mode, expiresAtMs: page.expiresAtMs });
       }
       if (mode === 'taken') {
         ledger.markTaken(ref.id, ref.expiresAtMs);
@@ -309,14 +331,33 @@ export class Claimer {
 
   /** Blocks of pages owned whole (by anyone, this instance included) are not claimable. */
   private pageTaken(limit: PlannedLimit, now: number): (ref: BlockRef) => boolean {
+    const pages = this.pagesOf(limit);
     return (ref) => {
-      const page = this.pages.get(this.pageKey(limit, ref));
+      const page = pages.get(pageId(ref));
       return page !== undefined && page.mode === 'taken' && page.expiresAtMs > now;
     };
   }
 
-  private pageKey(limit: PlannedLimit, ref: BlockRef): string {
-    return `${limit.key}/${ref.page?.id ?? ref.id}`;
+  /** The pages of the limit this instance knows about, by page id. */
+  private pagesOf(limit: PlannedLimit): Map<string, PageState> {
+    let pages = this.pages.get(limit.key);
+    if (!pages) {
+      pages = new Map();
+      this.pages.set(limit.key, pages);
+    }
+    return pages;
+  }
+
+  /**
+   * Forgets expired pages, at most once a second. A page outlives its blocks, so a block
+   * still worth looking at never finds its page's entry expired.
+   */
+  private sweepPages(now: number): void {
+    if (now < this.nextPageSweepMs) return;
+    this.nextPageSweepMs = now + PAGE_SWEEP_EVERY_MS;
+    for (const pages of this.pages.values()) {
+      for (const [id, page] of pages) if (page.expiresAtMs <= now) pages.delete(id);
+    }
   }
 
   /** A whole page is worth one write when this instance would spend it soon, before it expires. */
@@ -349,9 +390,7 @@ export class Claimer {
         if (!ref.page || ref.start !== ref.page.start || this.firstMintMs(limit, ref) > now) {
           return false;
         }
-        return (
-          !this.pages.has(this.pageKey(limit, ref)) && this.wantsWholePage(limit, ref.page, now)
-        );
+        return !this.pagesOf(limit).has(pageId(ref)) && this.wantsWholePage(limit, ref.page, now);
       });
     return (
       find(candidates) ??
@@ -427,6 +466,19 @@ export class Claimer {
     }
     return now + horizonMs + 1_000;
   }
+}
+
+/** Array.prototype.findLast (ES2023; the project compiles to ES2022). */
+function findLast<T>(items: readonly T[], test: (item: T) => boolean): T | undefined {
+  for (let i = items.length - 1; i >= 0; i--) if (test(items[i]!)) return items[i];
+  return undefined;
+}
+
+/** How many items pass, counting no further than `cap`. */
+function countUpTo<T>(items: readonly T[], cap: number, test: (item: T) => boolean): number {
+  let n = 0;
+  for (let i = 0; i < items.length && n < cap; i++) if (test(items[i]!)) n++;
+  return n;
 }
 
 /**

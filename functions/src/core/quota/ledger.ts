@@ -5,7 +5,7 @@ const MAX_CANDIDATE_TIMES = 4096;
 const MAX_CLAIMABLE = 64;
 const MAX_SKIPPED = 100_000;
 /** Expired entries are dropped at most this often. */
-const SWEEP_EVERY_MS = 1_000;
+const SWEEP_EVERY_MS = 5_000;
 
 /** What a look for claimable blocks leaves out, and how many it returns. */
 export interface Look {
@@ -34,6 +34,8 @@ export type Receipt = Array<{ holding: Holding; from: number; to: number }>;
  */
 export class Ledger {
   private holdings: Holding[] = [];
+  /** The ids of the blocks held, built when first needed after the holdings change. */
+  private owned: Set<string> | undefined;
   /** Blocks known to be owned (by another instance, or spent here), until they expire. */
   private readonly taken = new Map<string, number>();
   /**
@@ -112,6 +114,7 @@ export class Ledger {
   refund(receipt: Receipt): void {
     for (const { holding, from, to } of receipt) {
       const block = holding.block;
+      this.owned = undefined;
       this.holdings.push({
         block: { ...block, id: `${block.id}@${from}`, start: from, end: to, cursor: from },
         source: holding.source,
@@ -164,6 +167,7 @@ export class Ledger {
    */
   release(atMs: number, select: (block: OwnedBlock) => boolean): OwnedBlock[] {
     const released: OwnedBlock[] = [];
+    this.owned = undefined;
     this.holdings = this.holdings.filter(({ block, source }) => {
       if (!select(block)) return true;
       const range = source.unspent(block, atMs);
@@ -178,6 +182,7 @@ export class Ledger {
 
   /** Records a block this instance has just claimed. */
   add(ref: BlockRef, source: TokenSource): void {
+    this.owned = undefined;
     this.holdings.push({ block: { ...ref, cursor: ref.start }, source });
   }
 
@@ -207,7 +212,8 @@ export class Ledger {
   claimable(source: TokenSource, atMs: number, horizonMs: number, look: Look = {}): BlockRef[] {
     const { skip, gone, max = MAX_CLAIMABLE, withPresumed = false } = look;
     this.sweep(atMs);
-    const owned = new Set(this.holdings.map((h) => h.block.id));
+    this.owned ??= new Set(this.holdings.map((h) => h.block.id));
+    const owned = this.owned;
     const refs: BlockRef[] = [];
     let skipped = 0;
     let prefix = true;
@@ -234,8 +240,8 @@ export class Ledger {
   }
 
   /**
-   * Forgets known-taken blocks once they have expired, and lapsed guesses (at most once a
-   * second: both are checked against the time where they are read).
+   * Forgets known-taken blocks once they have expired, and lapsed guesses (at most every
+   * 5 s: both are checked against the time where they are read).
    */
   private sweep(atMs: number): void {
     if (atMs < this.nextSweepMs) return;
@@ -250,6 +256,7 @@ export class Ledger {
 
   /** Drops blocks that are spent or whose tokens can no longer be spent. */
   prune(atMs: number): void {
+    const before = this.holdings.length;
     this.holdings = this.holdings.filter(({ block, source }) => {
       const unspent = source.unspent(block, atMs);
       const live =
@@ -260,6 +267,7 @@ export class Ledger {
       if (!live) this.taken.set(block.id, block.expiresAtMs);
       return live;
     });
+    if (this.holdings.length !== before) this.owned = undefined;
   }
 
   private sorted(): Holding[] {

@@ -98,20 +98,25 @@ export function lineSource(line: TokenLine, blockSize: number): TokenSource {
       const last = blockOf(frontier(line, atMs + horizonMs), size);
       const origin = line.originMs ?? 0;
       const pageSize = size * PAGE_BLOCKS;
+      let page: BlockRef | undefined;
       for (let k = first; k <= last; k++) {
         const j = Math.floor(k / PAGE_BLOCKS);
+        // One page object for its eight blocks (refs are never changed, only read).
+        if (page?.start !== j * pageSize) {
+          page = {
+            id: `${origin}-p${j}`,
+            start: j * pageSize,
+            end: (j + 1) * pageSize,
+            expiresAtMs: expiryTimeMs(line, (j + 1) * pageSize - 1),
+          };
+        }
         yield {
           id: `${origin}-${k}`,
           start: k * size,
           end: (k + 1) * size,
           expiresAtMs: expiryTimeMs(line, (k + 1) * size - 1),
           ordinal: k,
-          page: {
-            id: `${origin}-p${j}`,
-            start: j * pageSize,
-            end: (j + 1) * pageSize,
-            expiresAtMs: expiryTimeMs(line, (j + 1) * pageSize - 1),
-          },
+          page,
         };
       }
     },
