@@ -5,7 +5,7 @@ import {
   NO_OPERATION,
 } from '../storage/write-buffer/demand-stats';
 import { prng } from './sim-clock';
-import type { Arrival, ArrivalFeed } from './simulator';
+import type { Arrival, ArrivalFeed } from './sim-types';
 
 const MINUTE_MS = 60_000;
 

@@ -2,5 +2,7 @@ export * from './demand';
 export * from './fleet-scale';
 export * from './replay';
 export * from './sim-clock';
+export * from './sim-queue';
+export * from './sim-types';
 export * from './simulator';
 export * from './upstream-model';

@@ -11,7 +11,8 @@ import {
 } from '../config';
 import type { DemandMinute } from '../storage/write-buffer/demand-stats';
 import { arrivalFeed, demandPlan } from './demand';
-import { type CategoryOutcome, FleetSimulator, type SimResult } from './simulator';
+import type { CategoryOutcome, SimResult } from './sim-types';
+import { FleetSimulator } from './simulator';
 import type { LimitUtilization } from './upstream-model';
 
 /**

@@ -1,0 +1,157 @@
+import { type Category, ConfigError, type Flags, type Provider } from '../config';
+import { type Allocation, nextAllocation } from '../quota/epochs';
+import { Gate, type GateContext } from '../quota/gate';
+import { prng, SimClock } from './sim-clock';
+import type { SimOptions } from './sim-types';
+
+export interface InstanceState {
+  index: number;
+  gate: Gate;
+  views: Map<string, { atMs: number; allocation: Allocation }>;
+  cooldownView: Map<string, { atMs: number; untilMs: number | undefined }>;
+  /** Cooldowns this instance saw a 429 for: held at once. */
+  held: Map<string, number>;
+}
+
+/**
+ * The simulated instances and what they share: each instance runs its own real Gate with its own
+ * cached views of the published allocation and of the cooldowns, and claims on one claim table
+ * (create-if-absent, dropped once expired) and one set of concurrency slots. FleetSimulator
+ * (simulator.ts) runs the calls on them.
+ */
+export class SimFleet {
+  readonly clock: SimClock;
+  private readonly random: () => number;
+  protected readonly instances: InstanceState[];
+  private readonly allocations = new Map<string, Allocation>();
+  protected readonly providers = new Map<string, Provider>();
+  private readonly categories = new Map<string, Category>();
+  private readonly flags: Flags;
+  protected readonly cooldowns = new Map<string, { writtenAtMs: number; untilMs: number }[]>();
+  /** Claim documents by limit key and block or page id; dropped once expired (the TTL). */
+  private readonly claims = new Map<
+    string,
+    { mode: 'whole' | 'split' | 'block'; expiresAtMs: number }
+  >();
+  protected prunedAtMs = 0;
+  protected readonly claimTally = new Map<string, { won: number; lost: number }>();
+  private readonly slots = new Map<string, number>();
+
+  constructor(protected readonly options: SimOptions) {
+    this.clock = new SimClock(options.fromMs);
+    this.random = prng(options.seed);
+    this.flags = options.config.flags;
+    for (const p of options.config.providers) this.providers.set(p.id, p);
+    for (const c of options.config.categories) this.categories.set(c.id, c);
+    for (const p of options.config.providers) {
+      const { allocation } = nextAllocation(
+        undefined,
+        p,
+        options.config.categories,
+        options.fromMs,
+      );
+      this.allocations.set(p.id, allocation);
+    }
+    this.instances = Array.from({ length: Math.max(1, options.instances) }, (_, i) =>
+      this.instance(i),
+    );
+  }
+
+  /** Drops claims expired a minute ago or more: no gate asks for those blocks again. */
+  protected prune(t: number) {
+    this.prunedAtMs = t;
+    for (const [id, claim] of this.claims) {
+      if (claim.expiresAtMs < t - 60_000) this.claims.delete(id);
+    }
+  }
+
+  private countClaim(key: string, won: boolean) {
+    this.options.meter?.claim(key, this.clock.t);
+    let t = this.claimTally.get(key);
+    if (!t) {
+      t = { won: 0, lost: 0 };
+      this.claimTally.set(key, t);
+    }
+    if (won) t.won++;
+    else t.lost++;
+  }
+
+  private instance(index: number): InstanceState {
+    const state: InstanceState = {
+      index,
+      gate: undefined as unknown as Gate,
+      views: new Map(),
+      cooldownView: new Map(),
+      held: new Map(),
+    };
+    const viewCacheMs = this.options.viewCacheMs ?? 5_000;
+    const cooldownCacheMs = this.options.cooldownCacheMs ?? 1_000;
+    // Instances refresh their caches at different moments.
+    const phase = Math.floor(this.random() * viewCacheMs);
+    state.gate = new Gate({
+      now: () => this.clock.t,
+      sleep: (ms) => this.clock.sleep(ms),
+      random: prng(this.options.seed * 31 + index * 7 + 1),
+      context: async (providerId, categoryId): Promise<GateContext> => {
+        const now = this.clock.t;
+        let view = state.views.get(providerId);
+        if (!view || now - view.atMs >= viewCacheMs) {
+          const allocation = this.allocations.get(providerId);
+          if (!allocation) {
+            throw new ConfigError(`providers/${providerId}`, [
+              { path: 'id', message: `no provider "${providerId}"` },
+            ]);
+          }
+          view = { atMs: view ? now : now - phase, allocation };
+          state.views.set(providerId, view);
+        }
+        let cooldown = state.cooldownView.get(providerId);
+        if (!cooldown || now - cooldown.atMs >= cooldownCacheMs) {
+          const untils = (this.cooldowns.get(providerId) ?? [])
+            .filter((c) => c.writtenAtMs <= now && c.untilMs > now)
+            .map((c) => c.untilMs);
+          cooldown = { atMs: now, untilMs: untils.length > 0 ? Math.max(...untils) : undefined };
+          state.cooldownView.set(providerId, cooldown);
+        }
+        const held = state.held.get(providerId);
+        const untilMs = Math.max(cooldown.untilMs ?? 0, held ?? 0);
+        return {
+          provider: this.providers.get(providerId)!,
+          category: this.categories.get(categoryId),
+          allocation: view.allocation,
+          flags: this.flags,
+          cooldownUntilMs: untilMs > 0 ? untilMs : undefined,
+        };
+      },
+      claim: async (key, ref) => {
+        const id = `${key}/${ref.id}`;
+        const won = !this.claims.has(id);
+        if (won) this.claims.set(id, { mode: 'block', expiresAtMs: ref.expiresAtMs });
+        this.countClaim(key, won);
+        return won;
+      },
+      claimPage: async (key, page, mode) => {
+        const id = `${key}/${page.id}`;
+        const existing = this.claims.get(id)?.mode;
+        this.countClaim(key, !existing);
+        if (existing) return existing === 'split' ? 'split' : 'taken';
+        this.claims.set(id, { mode, expiresAtMs: page.expiresAtMs });
+        return mode === 'whole' ? 'won' : 'split';
+      },
+      acquireSlot: async (providerId, cap) => {
+        const used = this.slots.get(providerId) ?? 0;
+        if (used >= cap) return undefined;
+        this.slots.set(providerId, used + 1);
+        let released = false;
+        return {
+          release: () => {
+            if (released) return;
+            released = true;
+            this.slots.set(providerId, (this.slots.get(providerId) ?? 1) - 1);
+          },
+        };
+      },
+    });
+    return state;
+  }
+}
