@@ -1,13 +1,9 @@
-import type { DemandMeter } from './demand';
-import type { Ledger, Look } from './ledger';
+import { countUpTo, findLast, spread } from './candidate-lists';
+import { PageClaims, pageId } from './claim-pages';
 import type { PlannedLimit } from './limits';
-import type { BlockRef, OwnedBlock, PageOutcome, ReturnWindow } from './token-source';
-import { windowAt } from './windows';
+import { takeReturned } from './returned-tokens';
+import type { BlockRef, OwnedBlock } from './token-source';
 
-/** An instance takes a whole page when its demand would spend it within this time. */
-const WHOLE_PAGE_WITHIN_MS = 1_000;
-/** Blocks a busy instance looks through for a page it can take whole. */
-const MAX_WHOLE_PAGE_SEARCH = 1_024;
 /** A cold instance claims line blocks whose first token is still valid this long. */
 const COLD_MIN_LIFE_MS = 250;
 /** Instances racing for the oldest blocks spread over this many of them. */
@@ -25,8 +21,6 @@ const MAX_SCANS = 4;
 const PRESUMED_TAKEN_MS = 10_000;
 /** A run that gave up on contended blocks answers "retry" this long (up to twice) later. */
 const RETRY_CONTENDED_MS = 25;
-/** Ranges given back by other instances one run may take. */
-const MAX_RETURNS_PER_RUN = 4;
 /** Window blocks one scan looks at (all of a window with the default 200 blocks). */
 const MAX_WINDOW_CANDIDATES = 1_024;
 /**
@@ -35,52 +29,13 @@ const MAX_WINDOW_CANDIDATES = 1_024;
  */
 const WINDOW_GALLOP_BASE = 4;
 
-/** Expired pages are forgotten at most this often. */
-const PAGE_SWEEP_EVERY_MS = 1_000;
-
-/** A page known split (its blocks are claimable one by one) or taken whole, until it expires. */
-interface PageState {
-  mode: 'split' | 'taken';
-  expiresAtMs: number;
-}
-
-/** A block's page, or the block itself when its source has no pages. */
-function pageId(ref: BlockRef): string {
-  return ref.page?.id ?? ref.id;
-}
-
-export interface ClaimPorts {
-  random(): number;
-  claim(limitKey: string, ref: BlockRef): Promise<boolean>;
-  claimPage(limitKey: string, page: BlockRef, mode: 'whole' | 'split'): Promise<PageOutcome>;
-  /** Takes a range of the window's tokens another instance gave back (see GatePorts). */
-  takeReturn?(limitKey: string, window: ReturnWindow): Promise<BlockRef | undefined>;
-}
-
-export interface ClaimStats {
-  claimsWon: number;
-  claimsLost: number;
-  tokensClaimed: number;
-  wholePages: number;
-}
-
 /**
  * Which blocks an instance claims, and how: oldest first among those it can spend before they
  * expire, through their pages (whole for a busy instance, block by block for an idle one),
  * one claim run at a time per limit.
  */
-export class Claimer {
+export class Claimer extends PageClaims {
   private readonly claiming = new Map<string, Promise<boolean>>();
-  /** Pages known to be split (their blocks are claimable) or taken, by limit key and page id. */
-  private readonly pages = new Map<string, Map<string, PageState>>();
-  private nextPageSweepMs = Number.NEGATIVE_INFINITY;
-
-  constructor(
-    private readonly ports: ClaimPorts,
-    private readonly ledgerFor: (key: string) => Ledger,
-    private readonly demand: DemandMeter,
-    private readonly stats: ClaimStats,
-  ) {}
 
   /** Claims blocks until the limit's amount is covered within the horizon; one at a time per key. */
   claimFor(limit: PlannedLimit, now: number, horizonMs: number): Promise<boolean> {
@@ -220,7 +175,7 @@ export class Claimer {
     // check the presumptions one by one with the claims this run has left. Lines: oldest
     // first (they expire first). Windows: spread over the window, so a free stretch the
     // gallop jumped over (blocks left behind by claims that ran ahead) is hit in a few tries.
-    if (await this.takeReturned(limit, now, enough)) run.claimedAny = true;
+    if (await takeReturned(this.ports, ledger, gone, limit, now, enough)) run.claimedAny = true;
     if (enough(0) || run.lost >= maxLost) return run.claimedAny;
     const unsure = ledger.claimable(limit.source, now, horizonMs, {
       gone,
@@ -260,158 +215,6 @@ export class Claimer {
   }
 
   /**
-   * Window tokens other instances gave back (idle, or shutting down): taken only once this
-   * instance finds no regular block of the current window left to try, so a window that still
-   * has unclaimed blocks costs no extra read. True when it took any.
-   */
-  private async takeReturned(
-    limit: PlannedLimit,
-    now: number,
-    enough: (spendableNow: number) => boolean,
-  ): Promise<boolean> {
-    if (!this.ports.takeReturn || limit.limit.kind !== 'window') return false;
-    const ledger = this.ledgerFor(limit.key);
-    const window = windowAt(limit.limit.unit, now);
-    const inWindow = (ref: BlockRef) => ref.validFromMs === window.startMs;
-    const regular = ledger.claimable(limit.source, now, 0, {
-      gone: this.pageTaken(limit, now),
-      max: 1,
-    });
-    if (regular.some(inWindow)) return false;
-    let took = false;
-    for (let i = 0; i < MAX_RETURNS_PER_RUN && !enough(0); i++) {
-      const ref = await this.ports.takeReturn(limit.key, {
-        startMs: window.startMs,
-        endMs: window.endMs,
-      });
-      if (!ref) break;
-      ledger.add(ref, limit.source);
-      took = true;
-    }
-    return took;
-  }
-
-  /**
-   * Claims a block, through its page: an instance whose demand would spend the whole page soon
-   * takes it with one write; otherwise the page is split and only the block is taken. A page is
-   * claimed once, in one mode, so whole and split claims can never overlap.
-   */
-  private async claimBlockOrPage(
-    limit: PlannedLimit,
-    ref: BlockRef,
-    now: number,
-  ): Promise<BlockRef | undefined> {
-    const ledger = this.ledgerFor(limit.key);
-    const page = ref.page;
-    if (page) {
-      const pages = this.pagesOf(limit);
-      const key = pageId(ref);
-      this.sweepPages(now);
-      let mode = pages.get(key)?.mode;
-      if (mode === undefined) {
-        const whole = this.wantsWholePage(limit, page, now);
-        const outcome = await this.ports.claimPage(limit.key, page, whole ? 'whole' : 'split');
-        if (outcome === 'won') {
-          this.stats.wholePages++;
-          pages.set(key, { mode: 'taken', expiresAtMs: page.expiresAtMs });
-          return page;
-        }
-        mode = outcome === 'split' ? 'split' : 'taken';
-        pages.set(key, { mode, expiresAtMs: page.expiresAtMs });
-      }
-      if (mode === 'taken') {
-        ledger.markTaken(ref.id, ref.expiresAtMs);
-        return undefined;
-      }
-    }
-    if (await this.ports.claim(limit.key, ref)) return ref;
-    ledger.markTaken(ref.id, ref.expiresAtMs);
-    return undefined;
-  }
-
-  /** Blocks of pages owned whole (by anyone, this instance included) are not claimable. */
-  private pageTaken(limit: PlannedLimit, now: number): (ref: BlockRef) => boolean {
-    const pages = this.pagesOf(limit);
-    return (ref) => {
-      const page = pages.get(pageId(ref));
-      return page !== undefined && page.mode === 'taken' && page.expiresAtMs > now;
-    };
-  }
-
-  /** The pages of the limit this instance knows about, by page id. */
-  private pagesOf(limit: PlannedLimit): Map<string, PageState> {
-    let pages = this.pages.get(limit.key);
-    if (!pages) {
-      pages = new Map();
-      this.pages.set(limit.key, pages);
-    }
-    return pages;
-  }
-
-  /**
-   * Forgets expired pages, at most once a second. A page outlives its blocks, so a block
-   * still worth looking at never finds its page's entry expired.
-   */
-  private sweepPages(now: number): void {
-    if (now < this.nextPageSweepMs) return;
-    this.nextPageSweepMs = now + PAGE_SWEEP_EVERY_MS;
-    for (const pages of this.pages.values()) {
-      for (const [id, page] of pages) if (page.expiresAtMs <= now) pages.delete(id);
-    }
-  }
-
-  /** A whole page is worth one write when this instance would spend it soon, before it expires. */
-  private wantsWholePage(limit: PlannedLimit, page: BlockRef, now: number): boolean {
-    const rate = this.demand.rate(limit.key, now);
-    const tokens = page.end - page.start;
-    if ((rate * WHOLE_PAGE_WITHIN_MS) / 1000 < tokens) return false;
-    // Spent in order at that rate, the page's last token must still be valid when reached.
-    const lastExpiry = limit.source.expiryMs(page, page.end - 1);
-    return lastExpiry - now >= (tokens / rate) * 1000;
-  }
-
-  /**
-   * For a busy instance, the first block of the oldest unclaimed page it can take whole among
-   * those spendable now, looking past the candidates to the newest pages if need be; undefined
-   * when there is none or the instance is not busy enough for pages.
-   */
-  private wholePageCandidate(
-    limit: PlannedLimit,
-    candidates: BlockRef[],
-    now: number,
-    look: Look,
-  ): BlockRef | undefined {
-    const first = candidates[0]?.page;
-    if (!first) return undefined;
-    const rate = this.demand.rate(limit.key, now);
-    if ((rate * WHOLE_PAGE_WITHIN_MS) / 1000 < first.end - first.start) return undefined;
-    const find = (refs: BlockRef[]) =>
-      refs.find((ref) => {
-        if (!ref.page || ref.start !== ref.page.start || this.firstMintMs(limit, ref) > now) {
-          return false;
-        }
-        return !this.pagesOf(limit).has(pageId(ref)) && this.wantsWholePage(limit, ref.page, now);
-      });
-    return (
-      find(candidates) ??
-      find(
-        this.ledgerFor(limit.key).claimable(limit.source, now, 0, {
-          ...look,
-          max: MAX_WHOLE_PAGE_SEARCH,
-        }),
-      )
-    );
-  }
-
-  /** Forgets candidate blocks inside a page that is now owned whole or known taken. */
-  private dropPageBlocks(candidates: BlockRef[], page: BlockRef): void {
-    for (let i = candidates.length - 1; i >= 0; i--) {
-      const ref = candidates[i]!;
-      if (ref.page?.id === page.id) candidates.splice(i, 1);
-    }
-  }
-
-  /**
    * Whether this instance, at the rate it has been asking, can use a block's tokens before
    * they expire. Claiming one it cannot would strand tokens another instance could have used.
    */
@@ -432,11 +235,6 @@ export class Claimer {
   /** From the source, not the block's window: a window's edges are guarded by half the margin. */
   private expiryOfFirstMs(limit: PlannedLimit, ref: BlockRef): number {
     return limit.source.expiryMs(ref, ref.start);
-  }
-
-  /** When the block's first token can be spent (a spent window answers its guarded start). */
-  firstMintMs(limit: PlannedLimit, ref: BlockRef): number {
-    return limit.source.mintMs(ref, ref.start);
   }
 
   /**
@@ -466,40 +264,4 @@ export class Claimer {
     }
     return now + horizonMs + 1_000;
   }
-}
-
-/** Array.prototype.findLast (ES2023; the project compiles to ES2022). */
-function findLast<T>(items: readonly T[], test: (item: T) => boolean): T | undefined {
-  for (let i = items.length - 1; i >= 0; i--) if (test(items[i]!)) return items[i];
-  return undefined;
-}
-
-/** How many items pass, counting no further than `cap`. */
-function countUpTo<T>(items: readonly T[], cap: number, test: (item: T) => boolean): number {
-  let n = 0;
-  for (let i = 0; i < items.length && n < cap; i++) if (test(items[i]!)) n++;
-  return n;
-}
-
-/**
- * The items in an order that covers them evenly early on (van der Corput: 0, 1/2, 1/4, 3/4...
- * of the way through, turned by `offset` in [0, 1) so instances do not all start in one place):
- * any stretch of k in n items is reached within about 2n/k of them.
- */
-export function spread<T>(items: readonly T[], offset: number): T[] {
-  const n = items.length;
-  const seen = new Uint8Array(n);
-  const order: T[] = [];
-  for (let k = 0; order.length < n && k < 4 * n; k++) {
-    let x = 0;
-    let f = 0.5;
-    for (let b = k; b > 0; b >>= 1, f /= 2) if (b & 1) x += f;
-    const i = Math.floor(((x + offset) % 1) * n);
-    if (!seen[i]) {
-      seen[i] = 1;
-      order.push(items[i]!);
-    }
-  }
-  for (let i = 0; i < n; i++) if (!seen[i]) order.push(items[i]!);
-  return order;
 }

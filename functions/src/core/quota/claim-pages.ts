@@ -1,0 +1,167 @@
+import type { ClaimPorts, ClaimStats } from './claim-ports';
+import type { DemandMeter } from './demand';
+import type { Ledger, Look } from './ledger';
+import type { PlannedLimit } from './limits';
+import type { BlockRef } from './token-source';
+
+/**
+ * The claimer's pages (claimer.ts extends this): what it knows of pages (split, or taken whole),
+ * and how it claims a block through its page, whole for a busy instance or split.
+ */
+
+/** An instance takes a whole page when its demand would spend it within this time. */
+const WHOLE_PAGE_WITHIN_MS = 1_000;
+/** Blocks a busy instance looks through for a page it can take whole. */
+const MAX_WHOLE_PAGE_SEARCH = 1_024;
+
+/** Expired pages are forgotten at most this often. */
+const PAGE_SWEEP_EVERY_MS = 1_000;
+
+/** A page known split (its blocks are claimable one by one) or taken whole, until it expires. */
+interface PageState {
+  mode: 'split' | 'taken';
+  expiresAtMs: number;
+}
+
+/** A block's page, or the block itself when its source has no pages. */
+export function pageId(ref: BlockRef): string {
+  return ref.page?.id ?? ref.id;
+}
+
+export class PageClaims {
+  /** Pages known to be split (their blocks are claimable) or taken, by limit key and page id. */
+  private readonly pages = new Map<string, Map<string, PageState>>();
+  private nextPageSweepMs = Number.NEGATIVE_INFINITY;
+
+  constructor(
+    protected readonly ports: ClaimPorts,
+    protected readonly ledgerFor: (key: string) => Ledger,
+    protected readonly demand: DemandMeter,
+    protected readonly stats: ClaimStats,
+  ) {}
+
+  /**
+   * Claims a block, through its page: an instance whose demand would spend the whole page soon
+   * takes it with one write; otherwise the page is split and only the block is taken. A page is
+   * claimed once, in one mode, so whole and split claims can never overlap.
+   */
+  protected async claimBlockOrPage(
+    limit: PlannedLimit,
+    ref: BlockRef,
+    now: number,
+  ): Promise<BlockRef | undefined> {
+    const ledger = this.ledgerFor(limit.key);
+    const page = ref.page;
+    if (page) {
+      const pages = this.pagesOf(limit);
+      const key = pageId(ref);
+      this.sweepPages(now);
+      let mode = pages.get(key)?.mode;
+      if (mode === undefined) {
+        const whole = this.wantsWholePage(limit, page, now);
+        const outcome = await this.ports.claimPage(limit.key, page, whole ? 'whole' : 'split');
+        if (outcome === 'won') {
+          this.stats.wholePages++;
+          pages.set(key, { mode: 'taken', expiresAtMs: page.expiresAtMs });
+          return page;
+        }
+        mode = outcome === 'split' ? 'split' : 'taken';
+        pages.set(key, { mode, expiresAtMs: page.expiresAtMs });
+      }
+      if (mode === 'taken') {
+        ledger.markTaken(ref.id, ref.expiresAtMs);
+        return undefined;
+      }
+    }
+    if (await this.ports.claim(limit.key, ref)) return ref;
+    ledger.markTaken(ref.id, ref.expiresAtMs);
+    return undefined;
+  }
+
+  /** Blocks of pages owned whole (by anyone, this instance included) are not claimable. */
+  protected pageTaken(limit: PlannedLimit, now: number): (ref: BlockRef) => boolean {
+    const pages = this.pagesOf(limit);
+    return (ref) => {
+      const page = pages.get(pageId(ref));
+      return page !== undefined && page.mode === 'taken' && page.expiresAtMs > now;
+    };
+  }
+
+  /** The pages of the limit this instance knows about, by page id. */
+  protected pagesOf(limit: PlannedLimit): Map<string, PageState> {
+    let pages = this.pages.get(limit.key);
+    if (!pages) {
+      pages = new Map();
+      this.pages.set(limit.key, pages);
+    }
+    return pages;
+  }
+
+  /**
+   * Forgets expired pages, at most once a second. A page outlives its blocks, so a block
+   * still worth looking at never finds its page's entry expired.
+   */
+  private sweepPages(now: number): void {
+    if (now < this.nextPageSweepMs) return;
+    this.nextPageSweepMs = now + PAGE_SWEEP_EVERY_MS;
+    for (const pages of this.pages.values()) {
+      for (const [id, page] of pages) if (page.expiresAtMs <= now) pages.delete(id);
+    }
+  }
+
+  /** A whole page is worth one write when this instance would spend it soon, before it expires. */
+  private wantsWholePage(limit: PlannedLimit, page: BlockRef, now: number): boolean {
+    const rate = this.demand.rate(limit.key, now);
+    const tokens = page.end - page.start;
+    if ((rate * WHOLE_PAGE_WITHIN_MS) / 1000 < tokens) return false;
+    // Spent in order at that rate, the page's last token must still be valid when reached.
+    const lastExpiry = limit.source.expiryMs(page, page.end - 1);
+    return lastExpiry - now >= (tokens / rate) * 1000;
+  }
+
+  /**
+   * For a busy instance, the first block of the oldest unclaimed page it can take whole among
+   * those spendable now, looking past the candidates to the newest pages if need be; undefined
+   * when there is none or the instance is not busy enough for pages.
+   */
+  protected wholePageCandidate(
+    limit: PlannedLimit,
+    candidates: BlockRef[],
+    now: number,
+    look: Look,
+  ): BlockRef | undefined {
+    const first = candidates[0]?.page;
+    if (!first) return undefined;
+    const rate = this.demand.rate(limit.key, now);
+    if ((rate * WHOLE_PAGE_WITHIN_MS) / 1000 < first.end - first.start) return undefined;
+    const find = (refs: BlockRef[]) =>
+      refs.find((ref) => {
+        if (!ref.page || ref.start !== ref.page.start || this.firstMintMs(limit, ref) > now) {
+          return false;
+        }
+        return !this.pagesOf(limit).has(pageId(ref)) && this.wantsWholePage(limit, ref.page, now);
+      });
+    return (
+      find(candidates) ??
+      find(
+        this.ledgerFor(limit.key).claimable(limit.source, now, 0, {
+          ...look,
+          max: MAX_WHOLE_PAGE_SEARCH,
+        }),
+      )
+    );
+  }
+
+  /** Forgets candidate blocks inside a page that is now owned whole or known taken. */
+  protected dropPageBlocks(candidates: BlockRef[], page: BlockRef): void {
+    for (let i = candidates.length - 1; i >= 0; i--) {
+      const ref = candidates[i]!;
+      if (ref.page?.id === page.id) candidates.splice(i, 1);
+    }
+  }
+
+  /** When the block's first token can be spent (a spent window answers its guarded start). */
+  firstMintMs(limit: PlannedLimit, ref: BlockRef): number {
+    return limit.source.mintMs(ref, ref.start);
+  }
+}
