@@ -1,26 +1,57 @@
-import { createHash } from 'node:crypto';
-import {
-  type DocumentReference,
-  FieldValue,
-  type Firestore,
-  type Transaction,
-} from 'firebase-admin/firestore';
-import { z } from 'zod';
+import { type DocumentReference, FieldValue, type Firestore } from 'firebase-admin/firestore';
 import { mapLimit } from '../../core/map-limit';
 import {
   type Aggregate,
   type AggregationConfig,
   aggregateValues,
-  type FlushReason,
   type SourceResponse,
 } from '../../core/pipeline/aggregation';
-import { taskId } from '../../core/queues/task-envelope';
 import { increment, minuteKey } from '../../core/storage/write-buffer';
 import { logger } from '../../log';
 import { db as instanceDb } from '../firebase';
-import { enqueueTask } from '../queues/task-queue';
 import { instanceWriteBuffer } from '../storage/write-buffer';
+import {
+  AGGREGATES_COLLECTION,
+  AGGREGATION_STATS_COLLECTION,
+  AGGREGATIONS_COLLECTION,
+  flushReason,
+  type Header,
+  RESPONSES_SUBCOLLECTION,
+  readHeader,
+  sourceResponseSchema,
+  stored,
+  storedResponseSchema,
+  toSourceResponse,
+} from './aggregation-documents';
+import { enqueueAggregationFlush } from './aggregation-flush-task';
+import type {
+  AggregationStoreOptions,
+  FlushResult,
+  StatCounter,
+  SubmitOutcome,
+  SubmitResult,
+} from './aggregation-store-types';
 import { loadPipelineConfig } from './pipeline-config';
+
+export {
+  AGGREGATES_COLLECTION,
+  AGGREGATION_STATS_COLLECTION,
+  AGGREGATIONS_COLLECTION,
+  RESPONSES_SUBCOLLECTION,
+  sourceResponseSchema,
+} from './aggregation-documents';
+export {
+  AGGREGATION_FLUSH_FUNCTION,
+  enqueueAggregationFlush,
+  flushTaskId,
+} from './aggregation-flush-task';
+export type {
+  AggregationStoreOptions,
+  FlushResult,
+  StatsSink,
+  SubmitOutcome,
+  SubmitResult,
+} from './aggregation-store-types';
 
 /**
  * Responses for one work item reach whichever function instance Cloud Functions picks, so the
@@ -39,84 +70,12 @@ import { loadPipelineConfig } from './pipeline-config';
  * (acknowledged `late`): nothing acknowledged is lost or silently left out.
  */
 
-export const AGGREGATIONS_COLLECTION = 'aggregations';
-export const RESPONSES_SUBCOLLECTION = 'responses';
-export const AGGREGATES_COLLECTION = 'aggregates';
-export const AGGREGATION_STATS_COLLECTION = 'aggregationStats';
-export const AGGREGATION_FLUSH_FUNCTION = 'aggregationFlush';
 /** How long per-minute counters are kept (a TTL policy on `expiresAt` drops them). */
 const STATS_RETENTION_MS = 30 * 24 * 60 * 60 * 1000;
 /** A few sources contend on one header; allow more attempts than the SDK's 5. */
 const TRANSACTION_ATTEMPTS = 10;
 /** Concurrent flushes of an operator's force flush. */
 const FORCE_CONCURRENCY = 8;
-
-/** A Firestore document id: no slash, not `.`/`..`, not `__x__`. */
-const docId = z
-  .string()
-  .min(1)
-  .max(500)
-  .refine((s) => !s.includes('/') && s !== '.' && s !== '..' && !/^__.*__$/.test(s), {
-    message: 'not usable as a document id',
-  });
-
-export const sourceResponseSchema = z.object({
-  workItemId: docId,
-  source: docId,
-  value: z.number().finite().nullable(),
-  confidence: z.number().min(0).max(1).optional(),
-});
-
-const headerSchema = z.object({
-  workItemId: z.string(),
-  firstAtMs: z.number(),
-  count: z.number().int().nonnegative(),
-  lateCount: z.number().int().nonnegative().default(0),
-  status: z.enum(['pending', 'written']),
-  flushAtMs: z.number(),
-  flushScheduled: z.boolean(),
-});
-type Header = z.infer<typeof headerSchema>;
-
-const storedResponseSchema = sourceResponseSchema.extend({
-  receivedAtMs: z.number(),
-  late: z.boolean(),
-});
-
-export type SubmitOutcome = 'added' | 'duplicate' | 'late';
-
-export interface SubmitResult {
-  outcome: SubmitOutcome;
-  /** Responses counted for the item (late ones not included) after this one. */
-  count: number;
-  /** Set when this submission completed the quorum and flushed. */
-  flush?: FlushResult;
-}
-
-export type FlushResult =
-  | { outcome: 'written'; aggregate: Aggregate }
-  | { outcome: 'already-written' }
-  /** Not forced, below the minimum and before the timeout. */
-  | { outcome: 'not-due'; dueAtMs: number }
-  /** No response has arrived for the item. */
-  | { outcome: 'unknown' };
-
-/** Counters per minute; they go through the group-commit buffer. */
-type StatCounter = 'responses' | 'duplicates' | 'late' | 'written';
-
-export interface StatsSink {
-  update(path: string, fields: Record<string, unknown>): Promise<void>;
-}
-
-export interface AggregationStoreOptions {
-  /** Arranges for `flushItem(workItemId)` to run at `atMs` (production: a scheduled task). */
-  scheduleFlush: (workItemId: string, atMs: number) => Promise<void>;
-  /** The group-commit buffer (production: the instance's). */
-  stats: StatsSink;
-  /** Fixed configuration; without it `config/pipeline` is read on every call (runtime changes). */
-  config?: AggregationConfig;
-  now?: () => number;
-}
 
 export class AggregationStore {
   private readonly now: () => number;
@@ -325,66 +284,6 @@ export class AggregationStore {
   private async config(): Promise<AggregationConfig> {
     return this.options.config ?? (await loadPipelineConfig(this.db)).aggregation;
   }
-}
-
-/** The core's precedence: a due reason (quorum, then timeout) before `forced`. */
-function flushReason(
-  count: number,
-  header: Header,
-  nowMs: number,
-  config: AggregationConfig,
-  force = false,
-): FlushReason | undefined {
-  if (count >= config.minResponses) return 'quorum';
-  if (nowMs >= header.flushAtMs) return 'timeout';
-  return force && count > 0 ? 'forced' : undefined;
-}
-
-async function readHeader(tx: Transaction, ref: DocumentReference): Promise<Header | undefined> {
-  const snapshot = await tx.get(ref);
-  return snapshot.exists ? headerSchema.parse(snapshot.data()) : undefined;
-}
-
-function toSourceResponse(r: z.infer<typeof storedResponseSchema>): SourceResponse {
-  const { workItemId, source, value, confidence } = r;
-  return confidence === undefined
-    ? { workItemId, source, value }
-    : { workItemId, source, value, confidence };
-}
-
-/** The stored document; an absent confidence is left out (Firestore rejects undefined). */
-function stored(response: SourceResponse, receivedAtMs: number, late: boolean) {
-  const { workItemId, source, value, confidence } = response;
-  return {
-    workItemId,
-    source,
-    value,
-    ...(confidence === undefined ? {} : { confidence }),
-    receivedAtMs,
-    late,
-  };
-}
-
-/**
- * One task id per item and time: Cloud Tasks drops a second enqueue of it. The hash keeps ids
- * distinct where `taskId` maps different characters to `_`.
- */
-export function flushTaskId(workItemId: string, atMs: number): string {
-  const hash = createHash('sha256').update(workItemId).digest('hex').slice(0, 16);
-  return taskId(AGGREGATION_FLUSH_FUNCTION, workItemId.slice(0, 200), hash, String(atMs));
-}
-
-/** Enqueues the flush task for `atMs` (a deterministic id unless one is given). */
-export async function enqueueAggregationFlush(
-  workItemId: string,
-  atMs: number,
-  id = flushTaskId(workItemId, atMs),
-): Promise<void> {
-  await enqueueTask(
-    AGGREGATION_FLUSH_FUNCTION,
-    { workItemId },
-    { id, scheduleTime: new Date(atMs) },
-  );
 }
 
 /** The instance's store: the default app, its write buffer, flush tasks on Cloud Tasks. */
