@@ -1,3 +1,27 @@
+import { resolveSelfQuotaConfig } from './self-quota-defaults';
+import {
+  FIRESTORE_OPS,
+  type FirestoreOp,
+  type QuotaWindow,
+  type SelfQuotaConfig,
+  type SelfQuotaOptions,
+  type SelfQuotaStatus,
+  type SelfQuotaWarning,
+  WINDOWS,
+} from './self-quota-types';
+
+export { DEFAULT_SELF_QUOTA, resolveSelfQuotaConfig } from './self-quota-defaults';
+export {
+  FIRESTORE_OPS,
+  type FirestoreOp,
+  type OpLimits,
+  type QuotaWindow,
+  type SelfQuotaConfig,
+  type SelfQuotaOptions,
+  type SelfQuotaStatus,
+  type SelfQuotaWarning,
+} from './self-quota-types';
+
 /**
  * Counts this instance's Firestore reads, writes and deletes per second and per minute against
  * configured limits. Warns at 90% of a limit; above the soft limit (80%) it throttles with a
@@ -17,108 +41,7 @@
  * instances together may spend up to N times them (see core/storage/self-quota-config.ts).
  */
 
-export type FirestoreOp = 'read' | 'write' | 'delete';
-export type QuotaWindow = 'second' | 'minute';
-
-export const FIRESTORE_OPS: readonly FirestoreOp[] = ['read', 'write', 'delete'];
-const WINDOWS: readonly QuotaWindow[] = ['second', 'minute'];
-
-export interface OpLimits {
-  perSecond: number;
-  perMinute: number;
-}
-
-export interface SelfQuotaConfig {
-  limits: Record<FirestoreOp, OpLimits>;
-  /** Usage ratio at which a warning is recorded. */
-  warnRatio: number;
-  /** Usage ratio above which callers are throttled. */
-  softRatio: number;
-  maxMultiplier: number;
-  /** Multiplier growth per second over the soft limit (and decay per second under it). */
-  growthFactor: number;
-  /**
-   * The part of the soft limit heavy background work may use before it is paced, in (0, 1]
-   * (`categories/firestore-pipeline` sets it).
-   */
-  backgroundShare: number;
-  /** At most one warning per op and window in this time. */
-  warningCooldownMs: number;
-  /** Warnings kept in memory for `recent()`. */
-  keepWarnings: number;
-}
-
-export const DEFAULT_SELF_QUOTA: SelfQuotaConfig = {
-  limits: {
-    read: { perSecond: 10_000, perMinute: 300_000 },
-    write: { perSecond: 500, perMinute: 20_000 },
-    delete: { perSecond: 500, perMinute: 20_000 },
-  },
-  warnRatio: 0.9,
-  softRatio: 0.8,
-  maxMultiplier: 10,
-  growthFactor: 2,
-  backgroundShare: 1,
-  warningCooldownMs: 60_000,
-  keepWarnings: 50,
-};
-
-export type SelfQuotaOptions = Partial<Omit<SelfQuotaConfig, 'limits'>> & {
-  limits?: Partial<Record<FirestoreOp, Partial<OpLimits>>>;
-};
-
-export interface SelfQuotaWarning {
-  atMs: number;
-  op: FirestoreOp;
-  window: QuotaWindow;
-  usage: number;
-  limit: number;
-  /** usage / limit in percent, one decimal. */
-  percent: number;
-}
-
-export interface SelfQuotaStatus {
-  multiplier: number;
-  throttled: boolean;
-  /** The multiplier heavy background work is paced with (1 = not paced). */
-  backgroundMultiplier: number;
-  backgroundShare: number;
-  usage: Record<
-    FirestoreOp,
-    Record<QuotaWindow, { usage: number; limit: number; percent: number }>
-  >;
-}
-
 const SECONDS_PER_MINUTE = 60;
-
-export function resolveSelfQuotaConfig(options: SelfQuotaOptions = {}): SelfQuotaConfig {
-  const { limits, ...rest } = options;
-  const config: SelfQuotaConfig = {
-    ...DEFAULT_SELF_QUOTA,
-    ...rest,
-    limits: {
-      read: { ...DEFAULT_SELF_QUOTA.limits.read, ...limits?.read },
-      write: { ...DEFAULT_SELF_QUOTA.limits.write, ...limits?.write },
-      delete: { ...DEFAULT_SELF_QUOTA.limits.delete, ...limits?.delete },
-    },
-  };
-  for (const op of FIRESTORE_OPS) {
-    const { perSecond, perMinute } = config.limits[op];
-    if (!(perSecond > 0 && perMinute > 0)) {
-      throw new RangeError(`self-quota limits for ${op} must be positive`);
-    }
-  }
-  if (!(config.softRatio > 0 && config.softRatio <= 1 && config.warnRatio > 0)) {
-    throw new RangeError('self-quota ratios must be within (0, 1]');
-  }
-  if (!(config.growthFactor > 1 && config.maxMultiplier >= 1)) {
-    throw new RangeError('self-quota growth must exceed 1 and the multiplier cap be at least 1');
-  }
-  if (!(config.backgroundShare > 0 && config.backgroundShare <= 1)) {
-    throw new RangeError('self-quota background share must be within (0, 1]');
-  }
-  return config;
-}
 
 export class SelfQuotaMonitor {
   private current: SelfQuotaConfig;
