@@ -1,14 +1,5 @@
 import { isDeepStrictEqual } from 'node:util';
-import type { Firestore, Transaction } from 'firebase-admin/firestore';
-import {
-  type Category,
-  ConfigError,
-  categorySchema,
-  flagsSchema,
-  parseDocument,
-  providerSchema,
-  validateRuntimeConfig,
-} from '../../core/config';
+import type { Firestore } from 'firebase-admin/firestore';
 import { type CollectionStatusReport, statusReport } from '../../core/pipeline/collection-status';
 import {
   type Collection,
@@ -28,17 +19,27 @@ import {
   startCollection,
   startCollectionRequestSchema,
 } from '../../core/pipeline/collections';
-import {
-  applyShareChanges,
-  redistributeShare,
-  type ShareChange,
-} from '../../core/pipeline/share-transition';
+import type { ShareChange } from '../../core/pipeline/share-transition';
 import { effectiveShares } from '../../core/quota/allocation';
 import { logger } from '../../log';
-import { CONFIG_PATHS } from '../config-repository';
 import { db as instanceDb } from '../firebase';
-import { republishAllocations } from '../quota/republish';
+import { checkDeadlines } from './collection-deadlines';
+import {
+  COLLECTIONS_PATH,
+  CollectionNotFoundError,
+  existing,
+  parseCollection,
+  readable,
+} from './collection-documents';
+import { applyTransition, providerCategories, publishAllocation } from './collection-shares';
 import { loadPipelineConfig } from './pipeline-config';
+
+export {
+  COLLECTION_WARNING_RETENTION_MS,
+  COLLECTION_WARNINGS,
+  COLLECTIONS_PATH,
+  CollectionNotFoundError,
+} from './collection-documents';
 
 /**
  * Collections in Firestore, one document `collections/{id}` holding the core's `Collection`
@@ -48,25 +49,11 @@ import { loadPipelineConfig } from './pipeline-config';
  * provider's allocation is republished after it, so the gate switches after its lead time.
  */
 
-/** Warnings about collections (a deadline its ETA passes), one document per episode. */
-export const COLLECTION_WARNINGS = 'collectionWarnings';
-/** Late warnings are history, not state: a TTL policy on `expiresAt` drops them after this. */
-export const COLLECTION_WARNING_RETENTION_MS = 90 * 24 * 60 * 60 * 1000;
-
-export const COLLECTIONS_PATH = 'collections';
-
 /**
  * Progress reports contend on one document; Firestore queues them on its lock but may abort
  * some under load, so allow more attempts than the SDK's default of 5.
  */
 const TRANSACTION_ATTEMPTS = 10;
-
-export class CollectionNotFoundError extends Error {
-  constructor(readonly collection: string) {
-    super(`collection ${collection} does not exist`);
-    this.name = 'CollectionNotFoundError';
-  }
-}
 
 /** What a change did besides the collection itself. */
 export interface Applied {
@@ -163,72 +150,9 @@ export class CollectionsRepository {
     return snapshot.exists ? parseCollection(id, snapshot.data()) : undefined;
   }
 
-  /**
-   * Judges every running collection with a deadline: one whose ETA passes its deadline is
-   * marked late (`lateSince`) and a warning stored in `collectionWarnings` (once per episode:
-   * a collection that stays late writes nothing more), one back on track is unmarked. A
-   * collection without a measurable rate is not judged. Returns the ids that turned late.
-   */
-  async checkDeadlines(now = this.now()): Promise<{ late: string[]; onTrack: string[] }> {
-    const config = (await loadPipelineConfig(this.db)).collections;
-    const running = await this.db
-      .collection(COLLECTIONS_PATH)
-      .where('status', '==', 'running')
-      .get();
-    const late: string[] = [];
-    const onTrack: string[] = [];
-    for (const doc of running.docs) {
-      const parsed = collectionSchema.safeParse(doc.data());
-      if (!parsed.success || !parsed.data.deadline) continue;
-      const changed = await this.db.runTransaction(async (tx) => {
-        const snapshot = await tx.get(doc.ref);
-        const current = collectionSchema.safeParse(snapshot.data());
-        if (!current.success || !current.data.deadline || current.data.status !== 'running') {
-          return undefined;
-        }
-        const report = statusReport(current.data, now, { config });
-        const verdict = report.deadline?.onTrack;
-        if (verdict === false && current.data.lateSince === null) {
-          tx.update(doc.ref, { lateSince: now });
-          tx.create(this.db.collection(COLLECTION_WARNINGS).doc(`${doc.id}~${now}`), {
-            collection: doc.id,
-            provider: current.data.provider,
-            category: current.data.category,
-            kind: 'deadline',
-            at: now,
-            deadlineAtMs: current.data.deadline.atMs,
-            etaAt: report.overall.etaAt,
-            slackMs: report.deadline?.slackMs ?? null,
-            ratePerHour: report.overall.ratePerHour,
-            requiredRatePerHour: report.deadline?.requiredRatePerHour ?? null,
-            expiresAt: new Date(now + COLLECTION_WARNING_RETENTION_MS),
-          });
-          return { late: true, report };
-        }
-        if (verdict === true && current.data.lateSince !== null) {
-          tx.update(doc.ref, { lateSince: null });
-          return { late: false, report };
-        }
-        return undefined;
-      });
-      if (!changed) continue;
-      const { deadline, overall } = changed.report;
-      const fields = {
-        collection: doc.id,
-        deadline: new Date(deadline!.atMs).toISOString(),
-        eta: overall.etaAt === null ? null : new Date(overall.etaAt).toISOString(),
-        ratePerHour: overall.ratePerHour,
-        requiredRatePerHour: deadline!.requiredRatePerHour,
-      };
-      if (changed.late) {
-        late.push(doc.id);
-        logger.warn(fields, 'collection will miss its deadline');
-      } else {
-        onTrack.push(doc.id);
-        logger.info(fields, 'collection back on track for its deadline');
-      }
-    }
-    return { late, onTrack };
+  /** Marks late collections and unmarks those back on track (see collection-deadlines.ts). */
+  checkDeadlines(now = this.now()): Promise<{ late: string[]; onTrack: string[] }> {
+    return checkDeadlines(this.db, now);
   }
 
   /**
@@ -254,7 +178,7 @@ export class CollectionsRepository {
   async status(id: string): Promise<CollectionStatusReport> {
     const [collection, config] = await Promise.all([this.get(id), loadPipelineConfig(this.db)]);
     if (!collection) throw new CollectionNotFoundError(id);
-    const categories = await this.providerCategories(collection.provider);
+    const categories = await providerCategories(this.db, collection.provider);
     const share = effectiveShares(categories).find((s) => s.category === collection.category);
     return statusReport(collection, this.now(), {
       config: config.collections,
@@ -276,7 +200,7 @@ export class CollectionsRepository {
         const current = snapshot.exists ? parseCollection(id, snapshot.data()) : undefined;
         const outcome = step(current, this.now(), config);
         const shareChanges = outcome.transition
-          ? await this.applyTransition(tx, outcome.transition)
+          ? await applyTransition(this.db, tx, outcome.transition)
           : [];
         const written = !current || !isDeepStrictEqual(current, outcome.collection);
         if (written) tx.set(ref, outcome.collection);
@@ -292,99 +216,17 @@ export class CollectionsRepository {
       );
     }
     if (result.shareChanges.length > 0) {
-      result.allocationPublished = await this.publish(result.collection.provider);
+      result.allocationPublished = await publishAllocation(
+        this.db,
+        this.now(),
+        result.collection.provider,
+      );
     }
     return result;
-  }
-
-  /**
-   * Sets the category's share for the new phase, redistributing what it frees to the
-   * provider's other categories, and checks the provider's shares stay valid. Reads the
-   * provider and its categories in the transaction, so concurrent transitions serialize.
-   */
-  private async applyTransition(tx: Transaction, t: PhaseTransition): Promise<ShareChange[]> {
-    const providerSnapshot = await tx.get(this.db.doc(`${CONFIG_PATHS.providers}/${t.provider}`));
-    const categories = (await tx.get(this.providerCategoriesQuery(t.provider))).docs.map((doc) =>
-      parseCategory(doc.id, doc.data()),
-    );
-    if (!categories.some((c) => c.id === t.category)) {
-      throw new ConfigError(`${CONFIG_PATHS.categories}/${t.category}`, [
-        { path: '', message: `missing, or not a category of "${t.provider}"` },
-      ]);
-    }
-    const changes = redistributeShare(categories, t.category, t.sharePercent);
-    if (changes.length === 0) return [];
-    const updated = applyShareChanges(categories, changes);
-    const provider = providerSnapshot.exists
-      ? [
-          parseDocument(providerSchema, `${CONFIG_PATHS.providers}/${t.provider}`, {
-            id: t.provider,
-            ...providerSnapshot.data(),
-          }),
-        ]
-      : [];
-    validateRuntimeConfig({
-      providers: provider,
-      categories: updated,
-      flags: flagsSchema.parse({}),
-    });
-    for (const change of changes) {
-      tx.update(this.db.doc(`${CONFIG_PATHS.categories}/${change.category}`), {
-        sharePercent: change.toPercent,
-      });
-    }
-    return changes;
-  }
-
-  /** From a fresh read of the configuration, so it also carries any change committed since. */
-  private async publish(provider: string): Promise<boolean> {
-    try {
-      await republishAllocations(this.db, this.now(), [provider]);
-      return true;
-    } catch (error) {
-      logger.error({ err: error, provider }, 'allocation not republished after a share change');
-      return false;
-    }
-  }
-
-  private providerCategoriesQuery(provider: string) {
-    return this.db.collection(CONFIG_PATHS.categories).where('provider', '==', provider);
-  }
-
-  private async providerCategories(provider: string): Promise<Category[]> {
-    const snapshot = await this.providerCategoriesQuery(provider).get();
-    return snapshot.docs.map((doc) => parseCategory(doc.id, doc.data()));
   }
 }
 
 /** The instance's repository on the default app's Firestore. */
 export function collectionsRepository(options: CollectionsRepositoryOptions = {}) {
   return new CollectionsRepository(instanceDb(), options);
-}
-
-function existing(id: string, current: Collection | undefined): Collection {
-  if (!current) throw new CollectionNotFoundError(id);
-  return current;
-}
-
-function readable(docs: ReadonlyArray<{ id: string; data(): unknown }>): Collection[] {
-  return docs.flatMap((doc) => {
-    try {
-      return [parseCollection(doc.id, doc.data())];
-    } catch (error) {
-      logger.error({ err: error, collection: doc.id }, 'collection document unreadable: skipped');
-      return [];
-    }
-  });
-}
-
-function parseCollection(id: string, data: unknown): Collection {
-  return parseDocument(collectionSchema, `${COLLECTIONS_PATH}/${id}`, data);
-}
-
-function parseCategory(id: string, data: unknown): Category {
-  return parseDocument(categorySchema, `${CONFIG_PATHS.categories}/${id}`, {
-    id,
-    ...(data as object),
-  });
 }
