@@ -4,64 +4,26 @@ import { DEFAULT_MAX_RETRY_AFTER_SECONDS, requestedUntil } from '../../core/quot
 import type { QuotaExceededError } from '../../core/quota/errors';
 import { type AcquireRequest, type Decision, Gate } from '../../core/quota/gate';
 import { MeterProjection, type MeterReading } from '../../core/quota/meters';
-import type { SelfQuotaMonitor } from '../../core/storage/self-quota';
 import { demandStatsUpdate } from '../../core/storage/write-buffer/demand-stats';
 import { logger } from '../../log';
-import { db as instanceDb } from '../firebase';
 import { gateDecisions } from '../observability/metrics';
 import { attachSelfQuota } from '../storage/self-quota-runtime';
-import { instanceSelfQuota } from '../storage/self-quota-store';
-import {
-  installShutdownFlush,
-  instanceWriteBuffer,
-  recordUsage,
-  type SignalTarget,
-  WriteBuffer,
-} from '../storage/write-buffer';
+import { recordUsage, type WriteBuffer } from '../storage/write-buffer';
 import { firestoreClaims } from './claims';
 import { ContextProvider } from './context';
 import { CooldownStore } from './cooldowns';
 import { MeterStore } from './meters-store';
+import { IDLE_CHECK_MS, IDLE_RELEASE_MS, type QuotaEngineOptions } from './quota-engine-options';
 import { WindowReturns } from './returns';
 import { SlotPool } from './slots';
 
-export interface QuotaEngineOptions {
-  instanceId?: string;
-  /** Per-minute usage statistics go through this group-commit buffer, when given. */
-  buffer?: WriteBuffer;
-  /**
-   * Recorded demand (`demandStats`) goes through this buffer (default: `buffer`). The instance
-   * engine's flushes every DEMAND_FLUSH_INTERVAL_MS, so demand costs at most one write per
-   * kind of call and minute document per 10 s, however the calls are spaced.
-   */
-  demandBuffer?: WriteBuffer;
-  /**
-   * Counts the engine's Firestore operations (every one of `db`'s, see self-quota-runtime.ts)
-   * against this self-quota, when given and `db` has none yet.
-   */
-  selfQuota?: SelfQuotaMonitor;
-  now?: () => number;
-  sleep?: (ms: number) => Promise<void>;
-  random?: () => number;
-  /** Window tokens of a limit not asked for this long are given back to other instances. */
-  idleReleaseMs?: number;
-  /** Idle limits are looked for at most this often: on acquire, and on the timer if enabled. */
-  idleCheckMs?: number;
-  /**
-   * Looks for idle limits on an unref'd timer every `idleCheckMs`, so a fully idle instance
-   * gives its window tokens back too (the instance engine does; short-lived engines need not).
-   */
-  idleTimer?: boolean;
-}
-
-/** Window tokens of a limit idle this long are given back (see QuotaEngineOptions). */
-export const IDLE_RELEASE_MS = 30_000;
-export const IDLE_CHECK_MS = 10_000;
-/** How long recorded demand waits in the instance's demand buffer before it is written. */
-export const DEMAND_FLUSH_INTERVAL_MS = 10_000;
-
-/** On SIGTERM, giving back waits at most this long before the process is let go. */
-export const SHUTDOWN_RELEASE_TIMEOUT_MS = 3_000;
+export {
+  DEMAND_FLUSH_INTERVAL_MS,
+  IDLE_CHECK_MS,
+  IDLE_RELEASE_MS,
+  type QuotaEngineOptions,
+} from './quota-engine-options';
+export { installShutdownRelease, SHUTDOWN_RELEASE_TIMEOUT_MS } from './shutdown-release';
 
 /**
  * One instance's quota engine: the gate wired to Firestore (block claims, allocation,
@@ -307,79 +269,4 @@ export class QuotaEngine {
       this.returns.writes
     );
   }
-}
-
-/**
- * Gives back what the engine holds when the instance is told to stop (Cloud Functions sends
- * SIGTERM, then kills the instance seconds later), waiting at most `timeoutMs`. Once done, and
- * no other listener for the signal remains, the signal is raised again so the default handling
- * ends the process. Returns the uninstall function.
- */
-export function installShutdownRelease(
-  engine: { shutdown(): Promise<void> },
-  options: { signals?: NodeJS.Signals[]; target?: SignalTarget; timeoutMs?: number } = {},
-): () => void {
-  const target: SignalTarget = options.target ?? process;
-  const signals = options.signals ?? ['SIGTERM'];
-  const timeoutMs = options.timeoutMs ?? SHUTDOWN_RELEASE_TIMEOUT_MS;
-  const handlers = signals.map((signal) => {
-    const handler = () => {
-      logger.info({ signal }, 'giving back quota before shutdown');
-      let timer: NodeJS.Timeout | undefined;
-      const timeout = new Promise<void>((resolve) => {
-        timer = setTimeout(() => {
-          logger.warn({ signal, timeoutMs }, 'quota give-back still running at shutdown');
-          resolve();
-        }, timeoutMs);
-      });
-      Promise.race([engine.shutdown(), timeout])
-        .catch((error: unknown) => logger.error({ err: error }, 'quota give-back failed'))
-        .finally(() => {
-          clearTimeout(timer);
-          target.off(signal, handler);
-          if (target.listenerCount(signal) === 0) target.kill(target.pid, signal);
-        });
-    };
-    target.on(signal, handler);
-    return { signal, handler };
-  });
-  return () => {
-    for (const { signal, handler } of handlers) target.off(signal, handler);
-  };
-}
-
-let shared: QuotaEngine | undefined;
-let sharedDemand: WriteBuffer | undefined;
-
-/**
- * The instance's demand buffer: committed every DEMAND_FLUSH_INTERVAL_MS, flushed on SIGTERM
- * (a SIGKILL loses at most that much recorded demand).
- */
-export function instanceDemandBuffer(): WriteBuffer {
-  if (!sharedDemand) {
-    sharedDemand = new WriteBuffer(instanceDb(), { intervalMs: DEMAND_FLUSH_INTERVAL_MS });
-    installShutdownFlush(sharedDemand);
-  }
-  return sharedDemand;
-}
-
-/**
- * The instance's engine: default app, usage statistics and self-quota through its buffer,
- * recorded demand through the demand buffer.
- */
-export function instanceQuotaEngine(): QuotaEngine {
-  if (!shared) {
-    const selfQuota = instanceSelfQuota();
-    const demandBuffer = instanceDemandBuffer();
-    // Stretched near Firestore's quota like the instance buffer (self-quota-store.ts).
-    demandBuffer.setThrottle((ms) => selfQuota.delayMs(ms));
-    shared = new QuotaEngine(instanceDb(), {
-      buffer: instanceWriteBuffer(),
-      demandBuffer,
-      selfQuota,
-      idleTimer: true,
-    });
-    installShutdownRelease(shared);
-  }
-  return shared;
 }

@@ -36,7 +36,7 @@ import { registerWorkHandler } from '../pipeline/work-handlers';
 import type { WorkHandler } from '../pipeline/work-runner';
 import { rescheduleIngest } from '../queues/ingest-queue';
 import { enqueueTask } from '../queues/task-queue';
-import { instanceQuotaEngine } from '../quota/quota-engine';
+import { instanceQuotaEngine } from '../quota/instance-quota-engine';
 import { payloadStore } from '../storage/payload-store';
 import { type RawPayloads, rawPayloads } from '../storage/raw-payloads';
 import { installShutdownFlush, instanceWriteBuffer } from '../storage/write-buffer';

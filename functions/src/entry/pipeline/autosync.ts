@@ -2,7 +2,7 @@ import { onSchedule } from 'firebase-functions/v2/scheduler';
 import { db } from '../../adapters/firebase';
 import { runAutoSyncCycle } from '../../adapters/pipeline/autosync';
 import { autoSyncFetcher } from '../../adapters/pipeline/autosync-fetchers';
-import { instanceQuotaEngine } from '../../adapters/quota/quota-engine';
+import { instanceQuotaEngine } from '../../adapters/quota/instance-quota-engine';
 import { secretsOf } from '../../adapters/upstreams/secrets';
 import { REALTIME_SALES_SYNC } from '../../adapters/upstreams/wiring';
 import { logger } from '../../log';

@@ -5,7 +5,7 @@ import { collectionsRepository } from '../../adapters/pipeline/collections-repos
 import { runIngestSlice } from '../../adapters/pipeline/ingest';
 import { ingestFetchers } from '../../adapters/pipeline/ingest-fetchers';
 import { INGEST_FUNCTION, rescheduleIngest } from '../../adapters/queues/ingest-queue';
-import { instanceQuotaEngine } from '../../adapters/quota/quota-engine';
+import { instanceQuotaEngine } from '../../adapters/quota/instance-quota-engine';
 import { secretsOf } from '../../adapters/upstreams/secrets';
 import '../../adapters/upstreams/wiring';
 import { logger } from '../../log';

@@ -1,6 +1,6 @@
 import { onTaskDispatched } from 'firebase-functions/v2/tasks';
 import { enqueueTask } from '../../adapters/queues/task-queue';
-import { instanceQuotaEngine } from '../../adapters/quota/quota-engine';
+import { instanceQuotaEngine } from '../../adapters/quota/instance-quota-engine';
 import { secretsOf } from '../../adapters/upstreams/secrets';
 import '../../adapters/upstreams/wiring';
 import { workHandler } from '../../adapters/pipeline/work-handlers';
