@@ -71,4 +71,42 @@ describe('the published allocation', () => {
     await engine.acquire({ provider: 'proxy', category: 'old', maxWaitMs: 0 });
     expect(await readAllocation(db, 'proxy')).toEqual(after);
   });
+
+  it('serves the published allocation when catching it up fails, and tries again after the cache', async () => {
+    await db.doc('providers/busy').set({
+      limits: [{ kind: 'tokenBucket', capacity: 100, refillPerSecond: 10 }],
+      safetyMarginMs: 0,
+    });
+    await db.doc('categories/busy-a').set({ provider: 'busy', sharePercent: 50 });
+    let now = Date.UTC(2026, 0, 1, 12);
+    const engine = new QuotaEngine(db, { now: () => now });
+    const granted = () => engine.acquire({ provider: 'busy', category: 'busy-a', maxWaitMs: 0 });
+    expect(await granted()).toMatchObject({ kind: 'granted' });
+
+    // A share change commits; its publication has not run yet (or was lost), and for a while
+    // every transaction fails (contention on the allocation document, a deadline).
+    await db.doc('categories/busy-a').update({ sharePercent: 40 });
+    const original = db.runTransaction.bind(db);
+    let transactions = 0;
+    (db as { runTransaction: unknown }).runTransaction = async () => {
+      transactions++;
+      throw Object.assign(new Error('10 ABORTED: Too much contention'), { code: 10 });
+    };
+    try {
+      now += 10_000; // past the instance's caches
+      const kinds: string[] = [];
+      for (let i = 0; i < 5; i++) {
+        now += 10;
+        kinds.push((await granted()).kind);
+      }
+      // Every call served from the published allocation; one catch-up tried per cache time.
+      expect(kinds).toEqual(['granted', 'granted', 'granted', 'granted', 'granted']);
+      expect(transactions).toBe(1);
+    } finally {
+      (db as { runTransaction: unknown }).runTransaction = original;
+    }
+    now += 10_000;
+    await granted();
+    expect((await readAllocation(db, 'busy'))?.categories['busy-a']?.at(-1)?.percent).toBe(40);
+  });
 });

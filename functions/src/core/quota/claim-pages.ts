@@ -102,7 +102,8 @@ export class PageClaims {
    * still worth looking at never finds its page's entry expired.
    */
   private sweepPages(now: number): void {
-    if (now < this.nextPageSweepMs) return;
+    // A clock that stepped back sweeps at once rather than after the time it lost.
+    if (now < this.nextPageSweepMs && now >= this.nextPageSweepMs - PAGE_SWEEP_EVERY_MS) return;
     this.nextPageSweepMs = now + PAGE_SWEEP_EVERY_MS;
     for (const pages of this.pages.values()) {
       for (const [id, page] of pages) if (page.expiresAtMs <= now) pages.delete(id);

@@ -7,6 +7,15 @@ const MAX_SKIPPED = 100_000;
 /** Expired entries are dropped at most this often. */
 const SWEEP_EVERY_MS = 5_000;
 
+/**
+ * A numbered source's blocks before `ordinal` are gone (owned, spent, known taken) or expired,
+ * at `fromMs` and any later time.
+ */
+interface Floor {
+  ordinal: number;
+  fromMs: number;
+}
+
 /** What a look for claimable blocks leaves out, and how many it returns. */
 export interface Look {
   /** Left out for this look only (galloped over by the current run). */
@@ -43,8 +52,8 @@ export class Ledger {
    * guess is not knowledge: such blocks are tried last, never treated as gone for good.
    */
   private readonly presumed = new Map<string, number>();
-  /** Per numbered source: blocks before this ordinal are known gone (owned, spent, taken). */
-  private readonly floors = new WeakMap<TokenSource, number>();
+  /** Per numbered source: where its known-gone start ends (see {@link claimable}). */
+  private readonly floors = new WeakMap<TokenSource, Floor>();
   private nextSweepMs = Number.NEGATIVE_INFINITY;
 
   /** Tokens spendable at `atMs`. */
@@ -216,20 +225,30 @@ export class Ledger {
     const owned = this.owned;
     const refs: BlockRef[] = [];
     let skipped = 0;
-    let prefix = true;
-    for (const ref of source.candidates(atMs, horizonMs, this.floors.get(source))) {
+    // The floor holds from its time on. A look at an earlier time (the clock stepped back)
+    // looks through every block, and leaves the floor as it is.
+    const floor = this.floors.get(source);
+    const usable = floor && atMs >= floor.fromMs ? floor : undefined;
+    let prefix = floor === undefined || usable !== undefined;
+    let fromMs: number | undefined;
+    for (const ref of source.candidates(atMs, horizonMs, usable?.ordinal)) {
       if (refs.length >= max || skipped > MAX_SKIPPED) break;
       // Owned, spent or lost stays so until the block expires: never a candidate again.
-      const forGood =
-        owned.has(ref.id) ||
-        this.taken.has(ref.id) ||
-        ref.expiresAtMs <= atMs ||
-        gone?.(ref) === true;
+      const forGood = owned.has(ref.id) || this.taken.has(ref.id) || gone?.(ref) === true;
       if (prefix && forGood && ref.ordinal !== undefined) {
-        this.floors.set(source, ref.ordinal + 1);
+        // The blocks before this one are the floor's, or expired (the source no longer offers
+        // them): the new floor holds from the floor's time and from when the last of them expired.
+        fromMs ??= Math.max(
+          usable?.fromMs ?? Number.NEGATIVE_INFINITY,
+          ref.ordinal === usable?.ordinal || ref.start === 0
+            ? Number.NEGATIVE_INFINITY
+            : source.expiryMs(ref, ref.start - 1),
+        );
+        this.floors.set(source, { ordinal: ref.ordinal + 1, fromMs });
       } else prefix = false;
       if (
         forGood ||
+        ref.expiresAtMs <= atMs ||
         (!withPresumed && (this.presumed.get(ref.id) ?? 0) > atMs) ||
         skip?.(ref) === true
       ) {
@@ -244,7 +263,8 @@ export class Ledger {
    * 5 s: both are checked against the time where they are read).
    */
   private sweep(atMs: number): void {
-    if (atMs < this.nextSweepMs) return;
+    // A clock that stepped back sweeps at once rather than after the time it lost.
+    if (atMs < this.nextSweepMs && atMs >= this.nextSweepMs - SWEEP_EVERY_MS) return;
     this.nextSweepMs = atMs + SWEEP_EVERY_MS;
     for (const [id, expiresAtMs] of this.taken) if (expiresAtMs <= atMs) this.taken.delete(id);
     for (const [id, untilMs] of this.presumed) if (untilMs <= atMs) this.presumed.delete(id);
