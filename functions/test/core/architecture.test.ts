@@ -1,10 +1,13 @@
 import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { dirname, join, relative, resolve } from 'node:path';
+import ts from 'typescript';
 import { describe, expect, it } from 'vitest';
 
 /**
  * The layering, checked on the source: the core imports nothing of Firebase, Google Cloud or
- * the layers above it, the adapters no entry point, every folder has its README.md and every
+ * the layers above it (and no library but zod), the adapters no entry point, the entry points
+ * no Firebase Admin SDK, every relative import resolves, every folder has its README.md (saying
+ * what it may import) and every
  * capability its namesake in the core, and no module of functions/src imports itself through others (type
  * imports included: a cycle of types is still two modules that cannot be read apart).
  */
@@ -19,15 +22,10 @@ function sources(dir: string): string[] {
   });
 }
 
-/** Every module specifier a file imports or re-exports. */
+/** Every module specifier a file imports, re-exports or loads (TypeScript's own reading). */
 function specifiers(file: string): string[] {
-  const text = readFileSync(file, 'utf8');
-  const found: string[] = [];
-  for (const match of text.matchAll(/(?:^|\n)\s*(?:import|export)\b[^'"]*?from\s+'([^']+)'/g)) {
-    found.push(match[1]!);
-  }
-  for (const match of text.matchAll(/(?:^|\n)\s*import\s+'([^']+)'/g)) found.push(match[1]!);
-  return found;
+  const { importedFiles } = ts.preProcessFile(readFileSync(file, 'utf8'), true, true);
+  return importedFiles.map((f) => f.fileName);
 }
 
 function resolveLocal(from: string, specifier: string): string | undefined {
@@ -119,6 +117,37 @@ describe('architecture', () => {
     expect(offending).toEqual([]);
   });
 
+  it('resolves every relative import (one that does not would escape every check here)', () => {
+    const unresolved = files.flatMap((file) =>
+      specifiers(file)
+        .filter((s) => s.startsWith('.') && resolveLocal(file, s) === undefined)
+        .map((s) => `${relative(SRC, file)} imports ${s}`),
+    );
+    expect(unresolved).toEqual([]);
+  });
+
+  it('lets the core use no library but zod and node:crypto', () => {
+    const libraries = files
+      .filter((f) => relative(SRC, f).startsWith('core/'))
+      .flatMap((file) =>
+        specifiers(file)
+          .filter((s) => !s.startsWith('.') && !['zod', 'node:crypto'].includes(s))
+          .map((s) => `${relative(SRC, file)} imports ${s}`),
+      );
+    expect(libraries).toEqual([]);
+  });
+
+  it('keeps the entry points thin: Firestore, Auth and Cloud Tasks are reached through adapters', () => {
+    const offending = files
+      .filter((f) => relative(SRC, f).startsWith('entry/'))
+      .flatMap((file) =>
+        specifiers(file)
+          .filter((s) => /^(firebase-admin|@google-cloud)(\/|$)/.test(s))
+          .map((s) => `${relative(SRC, file)} imports ${s}`),
+      );
+    expect(offending).toEqual([]);
+  });
+
   it('names each capability alike in every layer, and every folder says what it owns', () => {
     const folders = (dir: string): string[] =>
       readdirSync(dir).flatMap((name) => {
@@ -128,6 +157,14 @@ describe('architecture', () => {
     const all = [SRC, ...folders(SRC)];
     expect(
       all.filter((dir) => !existsSync(join(dir, 'README.md'))).map((d) => relative(SRC, d)),
+    ).toEqual([]);
+    // ... and what it may import (the root's README gives each layer's rule).
+    expect(
+      all
+        .filter(
+          (dir) => dir !== SRC && !/may import/i.test(readFileSync(join(dir, 'README.md'), 'utf8')),
+        )
+        .map((d) => relative(SRC, d)),
     ).toEqual([]);
     // A capability folder of the adapters or the entry points has its namesake in the core.
     const capabilities = (layer: string) =>

@@ -1,7 +1,7 @@
-import { FieldValue } from 'firebase-admin/firestore';
 import { onTaskDispatched } from 'firebase-functions/v2/tasks';
 import { z } from 'zod';
 import { db } from '../../adapters/firebase';
+import { recordDiagnosticRun } from '../../adapters/observability/beats';
 import { logger } from '../../log';
 import { taskHandler } from '../task-handler';
 import '../options';
@@ -21,17 +21,7 @@ export const diagnostics = onTaskDispatched(
     rateLimits: { maxConcurrentDispatches: 2 },
   },
   taskHandler('diagnostics', diagnosticPayload, async (payload, context) => {
-    await db()
-      .doc(`diagnostics/${payload.probeId}`)
-      .set(
-        {
-          ranAt: FieldValue.serverTimestamp(),
-          runs: FieldValue.increment(1),
-          retryCount: context.retryCount,
-          note: payload.note ?? null,
-        },
-        { merge: true },
-      );
+    await recordDiagnosticRun(db(), payload, context.retryCount);
     logger.info({ probeId: payload.probeId }, 'diagnostic probe ran');
   }),
 );

@@ -1,8 +1,7 @@
-import { FieldValue } from 'firebase-admin/firestore';
 import { onSchedule } from 'firebase-functions/v2/scheduler';
 import { db } from '../../adapters/firebase';
+import { recordHeartbeat } from '../../adapters/observability/beats';
 import { sampleQueueDepths } from '../../adapters/observability/fleet-stats';
-import { HEARTBEAT_DOC } from '../../adapters/operations/status';
 import { recountRunningCollections } from '../../adapters/pipeline/collection-progress';
 import { followDeadlines } from '../../adapters/pipeline/deadline-allocation';
 import { cloudTasksAdmin } from '../../adapters/queues/queue-admin';
@@ -20,9 +19,7 @@ import '../options';
  * depths into the fleet statistics (adapters/observability/fleet-stats.ts).
  */
 export const heartbeat = onSchedule({ schedule: 'every 5 minutes', timeZone: 'UTC' }, async () => {
-  await db()
-    .doc(HEARTBEAT_DOC)
-    .set({ at: FieldValue.serverTimestamp(), beats: FieldValue.increment(1) }, { merge: true });
+  await recordHeartbeat(db());
   logger.info('heartbeat');
   // Each step runs even when another fails.
   try {

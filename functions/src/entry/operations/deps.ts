@@ -1,6 +1,5 @@
-import { getAuth } from 'firebase-admin/auth';
 import { instanceBackupStorage } from '../../adapters/backup/backup-storage';
-import { db, projectId, version } from '../../adapters/firebase';
+import { adminAuth, db, projectId, version } from '../../adapters/firebase';
 import type { OperationDeps } from '../../adapters/operations';
 import { enqueueAggregationFlush } from '../../adapters/pipeline/aggregation-store';
 import { batchStarter } from '../../adapters/pipeline/collection-batches';
@@ -16,11 +15,11 @@ let shared: OperationDeps | undefined;
 /** The instance's dependencies: the default app's Firestore and Auth, Cloud Tasks and its queue administration, the buffer, the backup bucket. */
 export function instanceDeps(): OperationDeps {
   if (!shared) {
-    const firestore = db(); // initializes the default app, which Auth shares
+    const firestore = db();
     shared = {
       db: firestore,
       now: Date.now,
-      users: getAuth(),
+      users: adminAuth(),
       enqueue: (queue, item, options) => enqueueTask(queue, item, options),
       aggregationStats: instanceWriteBuffer(),
       scheduleFlush: (workItemId, atMs) => enqueueAggregationFlush(workItemId, atMs),
