@@ -5,7 +5,7 @@ import type { PlannedLimit } from './limits';
 import type { BlockRef } from './token-source';
 
 /**
- * The claimer's pages (claimer.ts extends this): what it knows of pages (split, or taken whole),
+ * The claimer's pages (held by claimer.ts): what it knows of pages (split, or taken whole),
  * and how it claims a block through its page, whole for a busy instance or split.
  */
 
@@ -24,20 +24,38 @@ interface PageState {
 }
 
 /** A block's page, or the block itself when its source has no pages. */
-export function pageId(ref: BlockRef): string {
+function pageId(ref: BlockRef): string {
   return ref.page?.id ?? ref.id;
 }
 
+/** When the block's first token can be spent (a spent window answers its guarded start). */
+export function firstMintMs(limit: PlannedLimit, ref: BlockRef): number {
+  return limit.source.mintMs(ref, ref.start);
+}
+
+/** Forgets candidate blocks inside a page that is now owned whole or known taken. */
+export function dropPageBlocks(candidates: BlockRef[], page: BlockRef): void {
+  for (let i = candidates.length - 1; i >= 0; i--) {
+    const ref = candidates[i]!;
+    if (ref.page?.id === page.id) candidates.splice(i, 1);
+  }
+}
+
+/**
+ * What this instance knows of pages and its claims through them: `claim` (a block, or its page
+ * whole), `takenTest` and `knownTaken` (pages owned whole), `wholePageCandidate` (for a busy
+ * instance).
+ */
 export class PageClaims {
   /** Pages known to be split (their blocks are claimable) or taken, by limit key and page id. */
   private readonly pages = new Map<string, Map<string, PageState>>();
   private nextPageSweepMs = Number.NEGATIVE_INFINITY;
 
   constructor(
-    protected readonly ports: ClaimPorts,
-    protected readonly ledgerFor: (key: string) => Ledger,
-    protected readonly demand: DemandMeter,
-    protected readonly stats: ClaimStats,
+    private readonly ports: ClaimPorts,
+    private readonly ledgerFor: (key: string) => Ledger,
+    private readonly demand: DemandMeter,
+    private readonly stats: ClaimStats,
   ) {}
 
   /**
@@ -45,11 +63,7 @@ export class PageClaims {
    * takes it with one write; otherwise the page is split and only the block is taken. A page is
    * claimed once, in one mode, so whole and split claims can never overlap.
    */
-  protected async claimBlockOrPage(
-    limit: PlannedLimit,
-    ref: BlockRef,
-    now: number,
-  ): Promise<BlockRef | undefined> {
+  async claim(limit: PlannedLimit, ref: BlockRef, now: number): Promise<BlockRef | undefined> {
     const ledger = this.ledgerFor(limit.key);
     const page = ref.page;
     if (page) {
@@ -79,7 +93,7 @@ export class PageClaims {
   }
 
   /** Blocks of pages owned whole (by anyone, this instance included) are not claimable. */
-  protected pageTaken(limit: PlannedLimit, now: number): (ref: BlockRef) => boolean {
+  takenTest(limit: PlannedLimit, now: number): (ref: BlockRef) => boolean {
     const pages = this.pagesOf(limit);
     return (ref) => {
       const page = pages.get(pageId(ref));
@@ -87,8 +101,16 @@ export class PageClaims {
     };
   }
 
+  /**
+   * Whether the block's page is known taken (owned whole by anyone, or lost whole), expired or
+   * not: a lost claim's page whose other blocks are not worth trying.
+   */
+  knownTaken(limit: PlannedLimit, ref: BlockRef): boolean {
+    return this.pagesOf(limit).get(pageId(ref))?.mode === 'taken';
+  }
+
   /** The pages of the limit this instance knows about, by page id. */
-  protected pagesOf(limit: PlannedLimit): Map<string, PageState> {
+  private pagesOf(limit: PlannedLimit): Map<string, PageState> {
     let pages = this.pages.get(limit.key);
     if (!pages) {
       pages = new Map();
@@ -125,7 +147,7 @@ export class PageClaims {
    * those spendable now, looking past the candidates to the newest pages if need be; undefined
    * when there is none or the instance is not busy enough for pages.
    */
-  protected wholePageCandidate(
+  wholePageCandidate(
     limit: PlannedLimit,
     candidates: BlockRef[],
     now: number,
@@ -137,7 +159,7 @@ export class PageClaims {
     if ((rate * WHOLE_PAGE_WITHIN_MS) / 1000 < first.end - first.start) return undefined;
     const find = (refs: BlockRef[]) =>
       refs.find((ref) => {
-        if (!ref.page || ref.start !== ref.page.start || this.firstMintMs(limit, ref) > now) {
+        if (!ref.page || ref.start !== ref.page.start || firstMintMs(limit, ref) > now) {
           return false;
         }
         return !this.pagesOf(limit).has(pageId(ref)) && this.wantsWholePage(limit, ref.page, now);
@@ -151,18 +173,5 @@ export class PageClaims {
         }),
       )
     );
-  }
-
-  /** Forgets candidate blocks inside a page that is now owned whole or known taken. */
-  protected dropPageBlocks(candidates: BlockRef[], page: BlockRef): void {
-    for (let i = candidates.length - 1; i >= 0; i--) {
-      const ref = candidates[i]!;
-      if (ref.page?.id === page.id) candidates.splice(i, 1);
-    }
-  }
-
-  /** When the block's first token can be spent (a spent window answers its guarded start). */
-  firstMintMs(limit: PlannedLimit, ref: BlockRef): number {
-    return limit.source.mintMs(ref, ref.start);
   }
 }

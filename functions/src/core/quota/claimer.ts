@@ -1,8 +1,16 @@
 import { countUpTo, findLast, spread } from './candidate-lists';
-import { PageClaims, pageId } from './claim-pages';
+import { dropPageBlocks, firstMintMs, PageClaims } from './claim-pages';
+import type { ClaimPorts, ClaimStats } from './claim-ports';
+import type { DemandMeter } from './demand';
+import type { Ledger } from './ledger';
 import type { PlannedLimit } from './limits';
 import { takeReturned } from './returned-tokens';
 import type { BlockRef, OwnedBlock } from './token-source';
+
+/**
+ * The claimer: which blocks an instance claims, in what order, and when to come back; claims
+ * go through the pages it holds (claim-pages.ts).
+ */
 
 /** A cold instance claims line blocks whose first token is still valid this long. */
 const COLD_MIN_LIFE_MS = 250;
@@ -34,8 +42,19 @@ const WINDOW_GALLOP_BASE = 4;
  * expire, through their pages (whole for a busy instance, block by block for an idle one),
  * one claim run at a time per limit.
  */
-export class Claimer extends PageClaims {
+export class Claimer {
   private readonly claiming = new Map<string, Promise<boolean>>();
+  /** What this instance knows of pages, and its claims through them. */
+  private readonly pages: PageClaims;
+
+  constructor(
+    private readonly ports: ClaimPorts,
+    private readonly ledgerFor: (key: string) => Ledger,
+    private readonly demand: DemandMeter,
+    private readonly stats: ClaimStats,
+  ) {
+    this.pages = new PageClaims(ports, ledgerFor, demand, stats);
+  }
 
   /** Claims blocks until the limit's amount is covered within the horizon; one at a time per key. */
   claimFor(limit: PlannedLimit, now: number, horizonMs: number): Promise<boolean> {
@@ -85,7 +104,7 @@ export class Claimer extends PageClaims {
     enough: (spendableNow: number) => boolean,
   ): Promise<boolean> {
     const ledger = this.ledgerFor(limit.key);
-    const gone = this.pageTaken(limit, now);
+    const gone = this.pages.takenTest(limit, now);
     /** Blocks this run galloped over: not tried again by the gallop. */
     const galloped = new Set<string>();
     const look = { gone, skip: (ref: BlockRef) => galloped.has(ref.id) };
@@ -105,7 +124,7 @@ export class Claimer extends PageClaims {
       const all = ledger.claimable(limit.source, now, horizonMs, { ...look, max });
       // Skip blocks this instance would let expire, but never all of those spendable now: the
       // newest one always stays a candidate, so a starved instance cannot talk itself out of work.
-      const newestNow = findLast(all, (ref) => this.firstMintMs(limit, ref) <= now);
+      const newestNow = findLast(all, (ref) => firstMintMs(limit, ref) <= now);
       const candidates = all.filter(
         (ref) => ref === newestNow || this.canSpendInTime(limit, ref, now),
       );
@@ -116,7 +135,7 @@ export class Claimer extends PageClaims {
         const spendableNow = countUpTo(
           candidates,
           CLAIM_SPREAD,
-          (ref) => this.firstMintMs(limit, ref) <= now,
+          (ref) => firstMintMs(limit, ref) <= now,
         );
         if (enough(spendableNow)) return run.claimedAny;
         // Oldest first (they expire first), at random among the oldest few so that instances
@@ -124,7 +143,9 @@ export class Claimer extends PageClaims {
         // instance first looks for a page it can take whole, with one write for eight blocks:
         // when tokens are plentiful the oldest pages are about to expire and only split ones
         // would be claimed, one write per block.
-        const whole = isWindow ? undefined : this.wholePageCandidate(limit, candidates, now, look);
+        const whole = isWindow
+          ? undefined
+          : this.pages.wholePageCandidate(limit, candidates, now, look);
         if (whole && !candidates.includes(whole)) candidates.unshift(whole);
         const pick = whole
           ? candidates.indexOf(whole)
@@ -134,7 +155,7 @@ export class Claimer extends PageClaims {
         const won = await this.tryClaim(limit, ref, now, run);
         if (won) {
           losing = 0;
-          if (won !== ref) this.dropPageBlocks(candidates, won);
+          if (won !== ref) dropPageBlocks(candidates, won);
           // Free blocks right after a gallop: the first free one may be among those skipped
           // just before. They are no longer presumed taken, and come first in this run.
           for (const back of lastSkipped) {
@@ -145,8 +166,8 @@ export class Claimer extends PageClaims {
           lastSkipped = [];
         } else {
           losing++;
-          if (this.pagesOf(limit).get(pageId(ref))?.mode === 'taken') {
-            this.dropPageBlocks(candidates, ref.page!);
+          if (this.pages.knownTaken(limit, ref)) {
+            dropPageBlocks(candidates, ref.page!);
           }
           // Claims are taken roughly in order, oldest first: after a run of losses, gallop
           // past the blocks just behind this one (presumed taken for a while), so a cold
@@ -186,9 +207,9 @@ export class Claimer extends PageClaims {
     while (presumed.length > 0 && run.lost < maxLost && !enough(0)) {
       const ref = presumed.shift()!;
       const won = await this.tryClaim(limit, ref, now, run);
-      if (won && won !== ref) this.dropPageBlocks(presumed, won);
-      if (!won && this.pagesOf(limit).get(pageId(ref))?.mode === 'taken') {
-        this.dropPageBlocks(presumed, ref.page!);
+      if (won && won !== ref) dropPageBlocks(presumed, won);
+      if (!won && this.pages.knownTaken(limit, ref)) {
+        dropPageBlocks(presumed, ref.page!);
       }
     }
     return run.claimedAny;
@@ -201,7 +222,7 @@ export class Claimer extends PageClaims {
     now: number,
     run: { claimedAny: boolean; lost: number },
   ): Promise<BlockRef | undefined> {
-    const won = await this.claimBlockOrPage(limit, ref, now);
+    const won = await this.pages.claim(limit, ref, now);
     if (won) {
       this.ledgerFor(limit.key).add(won, limit.source);
       run.claimedAny = true;
@@ -219,7 +240,7 @@ export class Claimer extends PageClaims {
    * they expire. Claiming one it cannot would strand tokens another instance could have used.
    */
   private canSpendInTime(limit: PlannedLimit, ref: BlockRef, now: number): boolean {
-    const lifeMs = this.expiryOfFirstMs(limit, ref) - Math.max(now, this.firstMintMs(limit, ref));
+    const lifeMs = this.expiryOfFirstMs(limit, ref) - Math.max(now, firstMintMs(limit, ref));
     // An instance that has not asked for a whole second yet cannot know its rate; a line's
     // tokens expire within a second or so anyway, so it may take any that outlive the claim,
     // rather than let a fleet starting cold skip its bucket's whole burst. (Windows, whose
@@ -251,14 +272,14 @@ export class Claimer extends PageClaims {
     ]) {
       // Candidates come soonest first: the first one found is the answer.
       const [first] = ledger.claimable(limit.source, now, reach, {
-        gone: this.pageTaken(limit, now),
+        gone: this.pages.takenTest(limit, now),
         max: 1,
         withPresumed: true,
       });
       if (first) {
         // Blocks spendable now that this run did not get to (contended, or presumed taken):
         // come back after a short, jittered pause rather than at once, so it does not spin.
-        const soonest = this.firstMintMs(limit, first);
+        const soonest = firstMintMs(limit, first);
         return Math.max(now + RETRY_CONTENDED_MS * (1 + this.ports.random()), soonest);
       }
     }
