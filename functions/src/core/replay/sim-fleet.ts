@@ -2,7 +2,7 @@ import { type Category, ConfigError, type Flags, type Provider } from '../config
 import { type Allocation, nextAllocation } from '../quota/epochs';
 import { Gate, type GateContext } from '../quota/gate';
 import { prng, SimClock } from './sim-clock';
-import type { SimOptions } from './sim-types';
+import type { SimOptions, SimResult } from './sim-types';
 
 export interface InstanceState {
   index: number;
@@ -17,31 +17,33 @@ export interface InstanceState {
  * The simulated instances and what they share: each instance runs its own real Gate with its own
  * cached views of the published allocation and of the cooldowns, and claims on one claim table
  * (create-if-absent, dropped once expired) and one set of concurrency slots. FleetSimulator
- * (simulator.ts) runs the calls on them.
+ * (simulator.ts) holds one and runs the calls on it: `clock`, `providers`, `instanceFor` (the
+ * instance a call's n-th ask goes to), `writeCooldown`, `pruneIfDue`, `claimCounts` and
+ * `tokensClaimed`.
  */
 export class SimFleet {
   readonly clock: SimClock;
   private readonly random: () => number;
-  protected readonly instances: InstanceState[];
+  private readonly instances: InstanceState[];
   private readonly allocations = new Map<string, Allocation>();
-  protected readonly providers = new Map<string, Provider>();
+  private readonly providerMap = new Map<string, Provider>();
   private readonly categories = new Map<string, Category>();
   private readonly flags: Flags;
-  protected readonly cooldowns = new Map<string, { writtenAtMs: number; untilMs: number }[]>();
+  private readonly cooldowns = new Map<string, { writtenAtMs: number; untilMs: number }[]>();
   /** Claim documents by limit key and block or page id; dropped once expired (the TTL). */
   private readonly claims = new Map<
     string,
     { mode: 'whole' | 'split' | 'block'; expiresAtMs: number }
   >();
-  protected prunedAtMs = 0;
-  protected readonly claimTally = new Map<string, { won: number; lost: number }>();
+  private prunedAtMs = 0;
+  private readonly claimTally = new Map<string, { won: number; lost: number }>();
   private readonly slots = new Map<string, number>();
 
-  constructor(protected readonly options: SimOptions) {
+  constructor(private readonly options: SimOptions) {
     this.clock = new SimClock(options.fromMs);
     this.random = prng(options.seed);
     this.flags = options.config.flags;
-    for (const p of options.config.providers) this.providers.set(p.id, p);
+    for (const p of options.config.providers) this.providerMap.set(p.id, p);
     for (const c of options.config.categories) this.categories.set(c.id, c);
     for (const p of options.config.providers) {
       const { allocation } = nextAllocation(
@@ -53,12 +55,50 @@ export class SimFleet {
       this.allocations.set(p.id, allocation);
     }
     this.instances = Array.from({ length: Math.max(1, options.instances) }, (_, i) =>
-      this.instance(i),
+      this.startInstance(i),
     );
   }
 
+  /** The providers of the configuration, by id. */
+  get providers(): ReadonlyMap<string, Provider> {
+    return this.providerMap;
+  }
+
+  /** The instance the n-th ask goes to (asks go round the instances). */
+  instanceFor(n: number): InstanceState {
+    return this.instances[n % this.instances.length]!;
+  }
+
+  /** A cooldown written for the other instances at `writtenAtMs`, until `untilMs`. */
+  writeCooldown(providerId: string, writtenAtMs: number, untilMs: number): void {
+    const list = this.cooldowns.get(providerId) ?? [];
+    list.push({ writtenAtMs, untilMs });
+    this.cooldowns.set(providerId, list);
+  }
+
+  /** Prunes the claim table when a minute has passed since it last did. */
+  pruneIfDue(t: number): void {
+    if (t - this.prunedAtMs >= 60_000) this.prune(t);
+  }
+
+  /** Claims won and lost, in all and by limit key. */
+  claimCounts(): SimResult['claims'] {
+    let won = 0;
+    let lost = 0;
+    for (const t of this.claimTally.values()) {
+      won += t.won;
+      lost += t.lost;
+    }
+    return { won, lost, byKey: Object.fromEntries(this.claimTally) };
+  }
+
+  /** Tokens claimed by all the instances' gates. */
+  tokensClaimed(): number {
+    return this.instances.reduce((s, i) => s + i.gate.stats.tokensClaimed, 0);
+  }
+
   /** Drops claims expired a minute ago or more: no gate asks for those blocks again. */
-  protected prune(t: number) {
+  private prune(t: number) {
     this.prunedAtMs = t;
     for (const [id, claim] of this.claims) {
       if (claim.expiresAtMs < t - 60_000) this.claims.delete(id);
@@ -76,7 +116,7 @@ export class SimFleet {
     else t.lost++;
   }
 
-  private instance(index: number): InstanceState {
+  private startInstance(index: number): InstanceState {
     const state: InstanceState = {
       index,
       gate: undefined as unknown as Gate,
@@ -116,7 +156,7 @@ export class SimFleet {
         const held = state.held.get(providerId);
         const untilMs = Math.max(cooldown.untilMs ?? 0, held ?? 0);
         return {
-          provider: this.providers.get(providerId)!,
+          provider: this.providerMap.get(providerId)!,
           category: this.categories.get(categoryId),
           allocation: view.allocation,
           flags: this.flags,

@@ -3,6 +3,7 @@ import { requestedUntil } from '../quota/cooldown';
 import { CostExceedsLimitError } from '../quota/errors';
 import type { Decision } from '../quota/gate';
 import { DemandRecorder, NO_OPERATION } from '../storage/write-buffer/demand-stats';
+import type { SimClock } from './sim-clock';
 import { type InstanceState, SimFleet } from './sim-fleet';
 import { ReaskQueues } from './sim-queue';
 import type { Arrival, ArrivalFeed, CategoryOutcome, SimOptions, SimResult } from './sim-types';
@@ -14,7 +15,8 @@ import { type CallAmounts, LimitUsage, UpstreamModel } from './upstream-model';
  * cooldowns, claims blocks and pages with create-if-absent on a shared claim table, takes
  * concurrency slots, settles and releases; a deferred call comes back at its retry time on any
  * instance (its task re-enqueued); a 429 from the upstream model starts a cooldown that the
- * instance holds at once and the others see within their cache. Deterministic for a seed.
+ * instance holds at once and the others see within their cache. Deterministic for a seed. Here:
+ * the calls, their re-asks and tallies; the instances and what they share are a SimFleet it holds.
  */
 
 interface Call extends Arrival {
@@ -32,7 +34,10 @@ interface CategoryTally {
 const MAX_ATTEMPTS = 1_000;
 const DRAIN_MS = 120_000;
 
-export class FleetSimulator extends SimFleet {
+export class FleetSimulator {
+  /** The simulated instances, their clock and what they share. */
+  private readonly fleet: SimFleet;
+  readonly clock: SimClock;
   private readonly upstreams = new Map<string, UpstreamModel>();
   private readonly usage = new Map<string, LimitUsage>();
   private readonly tallies = new Map<string, CategoryTally>();
@@ -41,13 +46,15 @@ export class FleetSimulator extends SimFleet {
   private next = 0;
   /** Calls asked and neither granted for good nor refused yet (retry pending, or in the gate). */
   private readonly unresolved = new Set<Call>();
-  private readonly queues = new ReaskQueues(this.providers, this.options);
+  private readonly queues: ReaskQueues;
 
-  constructor(options: SimOptions) {
-    super(options);
+  constructor(private readonly options: SimOptions) {
+    this.fleet = new SimFleet(options);
+    this.clock = this.fleet.clock;
+    this.queues = new ReaskQueues(this.fleet.providers, options);
     for (const p of options.upstreams ?? options.config.providers) {
       this.upstreams.set(p.id, new UpstreamModel(p));
-      this.usage.set(p.id, new LimitUsage(this.providers.get(p.id) ?? p));
+      this.usage.set(p.id, new LimitUsage(this.fleet.providers.get(p.id) ?? p));
     }
   }
 
@@ -66,7 +73,7 @@ export class FleetSimulator extends SimFleet {
     const end = this.options.toMs + (this.options.drainMs ?? DRAIN_MS);
     const progress = this.options.onProgress;
     await this.clock.runUntil(end, (t) => {
-      if (t - this.prunedAtMs >= 60_000) this.prune(t);
+      this.fleet.pruneIfDue(t);
       progress?.(t);
     });
     // What neither went out nor was refused is still waiting: for its retry, or in the gate.
@@ -120,7 +127,7 @@ export class FleetSimulator extends SimFleet {
     if (this.clock.t >= this.options.toMs + (this.options.drainMs ?? DRAIN_MS)) return;
     call.attempts++;
     if (call.attempts > 1) call.instance++;
-    const instance = this.instances[call.instance % this.instances.length]!;
+    const instance = this.fleet.instanceFor(call.instance);
     const askedAt = this.clock.t;
     this.options.meter?.dispatch(call.provider, askedAt);
     this.open++;
@@ -195,7 +202,7 @@ export class FleetSimulator extends SimFleet {
       // The upstream said 429: the instance holds a cooldown at once, writes it for the others,
       // and the call's task comes back after it.
       t.outcome.quota429++;
-      const provider = this.providers.get(call.provider);
+      const provider = this.fleet.providers.get(call.provider);
       const untilMs = requestedUntil(
         now,
         answer.retryAfterSeconds,
@@ -203,9 +210,7 @@ export class FleetSimulator extends SimFleet {
         provider?.maxRetryAfterSeconds,
       );
       instance.held.set(call.provider, Math.max(instance.held.get(call.provider) ?? 0, untilMs));
-      const list = this.cooldowns.get(call.provider) ?? [];
-      list.push({ writtenAtMs: now, untilMs });
-      this.cooldowns.set(call.provider, list);
+      this.fleet.writeCooldown(call.provider, now, untilMs);
       decision.release();
       this.reask(call, untilMs);
       return;
@@ -261,21 +266,14 @@ export class FleetSimulator extends SimFleet {
     const upstream429 = [...this.upstreams.values()].flatMap((u) =>
       [...u.refusals].map(([limit, count]) => ({ provider: u.provider.id, limit, count })),
     );
-    let won = 0;
-    let lost = 0;
-    for (const t of this.claimTally.values()) {
-      won += t.won;
-      lost += t.lost;
-    }
-    const tokensClaimed = this.instances.reduce((s, i) => s + i.gate.stats.tokensClaimed, 0);
     return {
       fromMs: this.options.fromMs,
       toMs: this.options.toMs,
       categories,
       limits,
       upstream429,
-      claims: { won, lost, byKey: Object.fromEntries(this.claimTally) },
-      tokensClaimed,
+      claims: this.fleet.claimCounts(),
+      tokensClaimed: this.fleet.tokensClaimed(),
       recorded: this.recorded,
       turns: this.clock.turns,
     };
