@@ -9,7 +9,7 @@ import { INGEST_FUNCTION } from '../../src/adapters/queues/ingest-queue';
 import { cloudTasksAdmin } from '../../src/adapters/queues/queue-admin';
 import { enqueueTask } from '../../src/adapters/queues/task-queue';
 import { PayloadStore } from '../../src/adapters/storage/payload-store';
-import { validationRunId } from '../../src/adapters/validation/validation-runner';
+import { validationRunId } from '../../src/adapters/validation/validation-schedule';
 import { LISTING_OPERATION, REALTIME_SALES_SYNC } from '../../src/core/pipeline/category-work';
 import { workItemSchema, workItemTaskId, workQueueName } from '../../src/core/pipeline/work-items';
 import {

@@ -3,7 +3,7 @@ import {
   type PriceHistoryUpsert,
   ProductsRepository,
 } from '../../src/adapters/pipeline/products-repository';
-import { latestValidation } from '../../src/adapters/validation/validation-runner';
+import { latestValidation } from '../../src/adapters/validation/latest-validation';
 import { connectToStack, fireSchedule } from './support';
 
 /**

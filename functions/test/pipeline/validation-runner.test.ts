@@ -7,12 +7,12 @@ import {
   ProductsRepository,
 } from '../../src/adapters/pipeline/products-repository';
 import type { EnqueueOptions, EnqueueResult } from '../../src/adapters/queues/task-queue';
+import { latestValidation } from '../../src/adapters/validation/latest-validation';
 import {
-  fixSlot,
-  latestValidation,
   runValidation,
   type ValidationRunSummary,
 } from '../../src/adapters/validation/validation-runner';
+import { fixSlot } from '../../src/adapters/validation/validation-schedule';
 import type { WorkItem } from '../../src/core/pipeline/work-items';
 import { FirestoreLimitError } from '../../src/core/storage/firestore-limits';
 import { testFirestore } from '../support/firestore';

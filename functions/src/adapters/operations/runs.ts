@@ -19,8 +19,8 @@ import {
   type FlushResult,
 } from '../pipeline/aggregation-store';
 import { loadPipelineConfig } from '../pipeline/pipeline-config';
+import { FINDINGS_COLLECTION } from '../validation/validation-findings';
 import {
-  FINDINGS_COLLECTION,
   runValidation,
   VALIDATION_RUNS_PATH,
   type ValidationRunSummary,

@@ -1,17 +1,7 @@
-import {
-  type DocumentData,
-  type DocumentReference,
-  FieldPath,
-  type Firestore,
-} from 'firebase-admin/firestore';
+import type { DocumentReference, Firestore } from 'firebase-admin/firestore';
 import { mapLimit } from '../../core/map-limit';
-import { collectionSchema } from '../../core/pipeline/collections';
-import { workItemSchema, workItemTaskId, workQueueName } from '../../core/pipeline/work-items';
 import { assertWithinLimits, shrinkToFit } from '../../core/storage/firestore-limits';
 import {
-  type Finding,
-  type FixWorkItem,
-  fixId,
   type MarketplaceSummary,
   type RuleId,
   ruleIds,
@@ -19,12 +9,14 @@ import {
   validateRun,
 } from '../../core/validation';
 import { logger } from '../../log';
-import { COLLECTIONS_PATH } from '../pipeline/collections-repository';
 import { loadPipelineConfig } from '../pipeline/pipeline-config';
 import { ProductsRepository, type StoredProduct } from '../pipeline/products-repository';
-import { type Enqueue, type EnqueueResult, enqueueTask } from '../queues/task-queue';
+import { type Enqueue, enqueueTask } from '../queues/task-queue';
 import { commitInBatches } from '../storage/batch-writes';
 import { paceFirestoreWork } from '../storage/self-quota-runtime';
+import { type FixResult, fixScheduler } from './fix-scheduler';
+import { deleteStaleFindings, FINDINGS_COLLECTION, findingDocument } from './validation-findings';
+import { fixSlot, validationRunId } from './validation-schedule';
 
 /**
  * A data-validation run: every marketplace's products, read page by page, checked by the core's
@@ -36,40 +28,10 @@ import { paceFirestoreWork } from '../storage/self-quota-runtime';
  */
 
 export const VALIDATION_RUNS_PATH = 'validationRuns';
-export const FINDINGS_COLLECTION = 'findings';
 
-/** Firestore's limit on writes per batch. */
-const BATCH_LIMIT = 500;
 const DEFAULT_PAGE_SIZE = 200;
 /** Enqueues in flight at once: enough to hide latency without a burst on the queue API. */
 const ENQUEUE_CONCURRENCY = 10;
-
-/** The task-queue function that does a provider's work. */
-export const queueFor = workQueueName;
-
-/** The schedule slot of a time: its UTC hour, e.g. `2026-01-10T06`. */
-export function validationRunId(atMs: number): string {
-  return new Date(atMs).toISOString().slice(0, 13);
-}
-
-/** The UTC hours the scheduled validation runs at (entry/validation/data-validation.ts builds its cron from them). */
-export const VALIDATION_HOURS = [6, 18] as const;
-
-/**
- * The period between two scheduled validations that a time falls in, named by the hour it
- * starts (`2026-01-10T06` from 06:00 to 17:59). A failing product gets one re-collection per
- * period, however many runs (re-fired schedules, manual `validateData`) find it failing.
- */
-export function fixSlot(atMs: number): string {
-  const day = Math.floor(atMs / 86_400_000) * 86_400_000;
-  const starts = [
-    ...VALIDATION_HOURS.map((h) => day - 86_400_000 + h * 3_600_000),
-    ...VALIDATION_HOURS.map((h) => day + h * 3_600_000),
-  ];
-  return validationRunId(Math.max(...starts.filter((start) => start <= atMs)));
-}
-
-export type FixResult = EnqueueResult | 'unschedulable' | 'failed';
 
 export type MarketplaceResult = Omit<MarketplaceSummary, 'marketplace'>;
 
@@ -136,35 +98,6 @@ export async function runValidation(options: RunValidationOptions): Promise<Vali
       .catch(() => {});
     throw error;
   }
-}
-
-/**
- * The latest completed run, or with `marketplace` the latest completed run that checked it.
- * Scans newest first (run ids sort by time), at most `maxRuns` runs, so no index is needed.
- */
-export async function latestValidation(
-  db: Firestore,
-  marketplace?: string,
-  { maxRuns = 60 }: { maxRuns?: number } = {},
-): Promise<ValidationRunSummary | undefined> {
-  const pageSize = 20;
-  let cursor: string | undefined;
-  for (let seen = 0; seen < maxRuns; seen += pageSize) {
-    let query = db
-      .collection(VALIDATION_RUNS_PATH)
-      .orderBy(FieldPath.documentId(), 'desc')
-      .limit(Math.min(pageSize, maxRuns - seen));
-    if (cursor) query = query.startAfter(cursor);
-    const { docs } = await query.get();
-    for (const doc of docs) {
-      const run = doc.data() as ValidationRunSummary;
-      if (run.status !== 'completed') continue;
-      if (marketplace === undefined || Object.hasOwn(run.marketplaces, marketplace)) return run;
-    }
-    if (docs.length < pageSize) return undefined;
-    cursor = docs[docs.length - 1]!.id;
-  }
-  return undefined;
 }
 
 interface Checked {
@@ -254,113 +187,6 @@ async function checkAll(
     fixes,
     failing,
   };
-}
-
-interface Scheduled {
-  result: FixResult;
-  queue: string | null;
-  taskId: string | null;
-}
-
-/**
- * Enqueues a fix as a work item of the product's collection, on its provider's queue. The
- * collection documents are read once per run. An enqueue that fails is logged and counted, not
- * thrown: the other fixes still go out, and a rerun of the slot retries it under the same id.
- */
-function fixScheduler(db: Firestore, enqueue: Enqueue, slot: string) {
-  const owners = new Map<string, Promise<{ provider: string; category: string } | undefined>>();
-  const ownerOf = (collection: string) => {
-    let owner = owners.get(collection);
-    if (!owner) {
-      owner = readOwner(db, collection);
-      owners.set(collection, owner);
-    }
-    return owner;
-  };
-
-  return async (fix: FixWorkItem, product: StoredProduct): Promise<Scheduled> => {
-    const owner = product.collection ? await ownerOf(product.collection) : undefined;
-    if (!owner) {
-      logger.warn(
-        { product: product.id, collection: product.collection },
-        'no collection to re-collect a failing product with',
-      );
-      return { result: 'unschedulable', queue: null, taskId: null };
-    }
-    const { id: _runFixId, kind, ...payload } = fix;
-    const item = workItemSchema.parse({
-      collection: product.collection,
-      kind,
-      // Named by the slot, not the run: one re-collection per product per slot.
-      key: fixId(slot, fix.marketplace, fix.productKey),
-      provider: owner.provider,
-      category: owner.category,
-      // What the collector needs to fetch the product again, and why.
-      payload,
-    });
-    const queue = queueFor(owner.provider);
-    const taskId = workItemTaskId(item);
-    try {
-      return { result: await enqueue(queue, item, { id: taskId }), queue, taskId };
-    } catch (error) {
-      logger.error({ err: error, product: product.id, queue, taskId }, 'fix not enqueued');
-      return { result: 'failed', queue, taskId };
-    }
-  };
-}
-
-const ownerSchema = collectionSchema.pick({ provider: true, category: true });
-
-async function readOwner(db: Firestore, collection: string) {
-  const snapshot = await db.collection(COLLECTIONS_PATH).doc(collection).get();
-  if (!snapshot.exists) return undefined;
-  const parsed = ownerSchema.safeParse(snapshot.data());
-  if (parsed.success) return parsed.data;
-  logger.warn({ collection, issues: parsed.error.issues }, 'unreadable collection');
-  return undefined;
-}
-
-function findingDocument(
-  runId: string,
-  product: StoredProduct,
-  found: Finding[],
-  fix: { id: string } & Scheduled,
-  maxExamples: number,
-): DocumentData {
-  return {
-    runId,
-    product: product.id,
-    marketplace: product.marketplace,
-    productKey: product.key,
-    collection: product.collection,
-    rules: found.map((f) => f.rule),
-    findings: found.map(({ rule, count, examples }) => ({
-      rule,
-      count,
-      examples: examples.slice(0, maxExamples),
-    })),
-    fix,
-  };
-}
-
-/** Deletes the findings of an earlier attempt of this run that this attempt did not write. */
-async function deleteStaleFindings(db: Firestore, runRef: DocumentReference, keep: Set<string>) {
-  const stale: Array<{ ref: DocumentReference }> = [];
-  let cursor: string | undefined;
-  for (;;) {
-    await paceFirestoreWork(db, 'validation');
-    let query = runRef
-      .collection(FINDINGS_COLLECTION)
-      .orderBy(FieldPath.documentId())
-      .select()
-      .limit(BATCH_LIMIT);
-    if (cursor) query = query.startAfter(cursor);
-    const { docs } = await query.get();
-    for (const doc of docs) if (!keep.has(doc.id)) stale.push({ ref: doc.ref });
-    if (docs.length < BATCH_LIMIT) break;
-    cursor = docs[docs.length - 1]!.id;
-  }
-  await commitInBatches(db, stale);
 }
 
 function emptyResult(): MarketplaceResult {

@@ -1,10 +1,7 @@
 import { onSchedule } from 'firebase-functions/v2/scheduler';
 import { db } from '../../adapters/firebase';
-import {
-  runValidation,
-  VALIDATION_HOURS,
-  validationRunId,
-} from '../../adapters/validation/validation-runner';
+import { runValidation } from '../../adapters/validation/validation-runner';
+import { VALIDATION_HOURS, validationRunId } from '../../adapters/validation/validation-schedule';
 import { logger } from '../../log';
 import '../options';
 import { scheduleTimeMs } from '../schedule-time';
