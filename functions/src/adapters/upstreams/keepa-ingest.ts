@@ -21,7 +21,8 @@ import type { IngestItem } from '../pipeline/ingest-queues';
 import type { ProductsRepository } from '../pipeline/products-repository';
 import type { RawPayloads } from '../storage/raw-payloads';
 import { UpstreamError } from './http';
-import type { KeepaClient, KeepaDealSelection, KeepaProduct } from './keepa';
+import type { KeepaClient, KeepaDealSelection } from './keepa';
+import type { KeepaProduct } from './keepa-answers';
 
 /**
  * Keepa as the ingest runner's upstream (see adapters/pipeline/ingest.ts):

@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import type { z } from 'zod';
 import type { MeterReading } from '../../core/quota/meters';
 import {
   isKeepaDomainId,
@@ -10,19 +10,17 @@ import {
   keepaDomainIdProblem,
   keepaMaxAsinsPerRequest,
   keepaMeterReading,
-  keepaSecondsUntilPositive,
 } from '../../core/upstreams/keepa';
+import { KIB, MIB, readErrorText, readJson, type UpstreamCall, upstreamFetch } from './http';
 import {
-  KIB,
-  MIB,
-  readErrorText,
-  readJson,
-  safeJson,
-  type UpstreamCall,
-  UpstreamError,
-  upstreamFailure,
-  upstreamFetch,
-} from './http';
+  dealBodySchema,
+  type KeepaDeal,
+  type KeepaProduct,
+  productBodySchema,
+  retryAfterFromBody,
+  tokenBodySchema,
+} from './keepa-answers';
+import { keepaFailure } from './keepa-errors';
 
 /**
  * The Keepa product API client: `/product` (batched by Keepa's 100 ASINs per request, 20 when
@@ -95,61 +93,6 @@ export interface KeepaProductOptions {
   /** false sends `history=0`: no csv histories (smaller answers, same cost). */
   history?: boolean;
 }
-
-const tokenFields = {
-  tokensLeft: z.number(),
-  refillIn: z.number(),
-  refillRate: z.number(),
-  tokensConsumed: z.number().optional(),
-  timestamp: z.number().optional(),
-};
-
-const numbers = z.array(z.number());
-
-export const keepaProductSchema = z.looseObject({
-  asin: z.string().min(1),
-  domainId: z.number().optional(),
-  title: z.string().nullish(),
-  /** Histories per csv type; null for types without data. */
-  csv: z.array(numbers.nullable()).nullish(),
-  stats: z.looseObject({ current: numbers.nullish() }).nullish(),
-  offers: z.array(z.unknown()).nullish(),
-});
-export type KeepaProduct = z.infer<typeof keepaProductSchema>;
-
-export const keepaDealSchema = z.looseObject({
-  asin: z.string().min(1),
-  title: z.string().nullish(),
-  current: numbers.nullish(),
-  deltaPercent: z.array(numbers.nullable()).nullish(),
-});
-export type KeepaDeal = z.infer<typeof keepaDealSchema>;
-
-const tokenBodySchema = z.looseObject(tokenFields);
-const productBodySchema = z.looseObject({
-  ...tokenFields,
-  products: z.array(keepaProductSchema),
-});
-/** DealResponse (api_backend structs/DealResponse.java): the deals and their root categories. */
-const dealBodySchema = z.looseObject({
-  ...tokenFields,
-  deals: z.looseObject({
-    dr: z.array(keepaDealSchema),
-    categoryIds: z.array(z.number()).nullish(),
-    categoryNames: z.array(z.string()).nullish(),
-    categoryCount: z.array(z.number()).nullish(),
-  }),
-});
-/** RequestError (api_backend structs/RequestError.java): type, message, details. */
-const errorBodySchema = z.object({
-  error: z
-    .object({
-      type: z.string().nullish(),
-      message: z.string().nullish(),
-      details: z.unknown().optional(),
-    })
-    .nullish(),
-});
 
 export interface KeepaAnswer {
   meter: MeterReading;
@@ -286,7 +229,7 @@ export class KeepaClient {
       { method: 'GET', headers: { accept: 'application/json' } },
       call,
     );
-    if (!response.ok) throw await this.failure(response, call, params);
+    if (!response.ok) throw await keepaFailure(response, call, params);
     const body = await readJson(response, schema, call);
     const tokens: KeepaTokenFields = {
       tokensLeft: body.tokensLeft,
@@ -300,46 +243,6 @@ export class KeepaClient {
       ...(this.options.capacity === undefined ? {} : { capacity: this.options.capacity }),
     });
     return { body, meter, tokens };
-  }
-
-  /** Maps a non-2xx answer (below 500, not 429: the helper handled those) to a typed error. */
-  private async failure(
-    response: Response,
-    call: UpstreamCall,
-    params: Record<string, string>,
-  ): Promise<UpstreamError> {
-    const text = await readErrorText(response, call.provider);
-    const detail = keepaErrorMessage(text);
-    const { status } = response;
-    const fail = (kind: UpstreamError['kind'], message: string) =>
-      upstreamFailure(new UpstreamError(call.provider, call.operation, kind, message, status));
-    if (status === 400 && detail && /\bkey\b|accesskey|apikey/i.test(detail)) {
-      return fail('credentials', `Keepa refused the API key (HTTP 400): ${detail}`);
-    }
-    if (status === 400) {
-      const sent = Object.entries(params)
-        .filter(([name]) => name !== 'asin' && name !== 'selection')
-        .map(([name, value]) => `${name}=${value}`)
-        .join('&');
-      return fail(
-        'configuration',
-        `Keepa rejected the request parameters${sent ? ` (${sent})` : ''}: ${detail ?? 'HTTP 400'}. Fix the configuration or the call; retrying cannot help`,
-      );
-    }
-    if (status === 401 || status === 402 || status === 403) {
-      const what =
-        status === 402
-          ? 'the Keepa account has no active subscription (HTTP 402)'
-          : `Keepa refused the API key (HTTP ${status})`;
-      return fail('credentials', `${what}${detail ? `: ${detail}` : ''}`);
-    }
-    if (status === 404 || status === 405) {
-      return fail(
-        'configuration',
-        `Keepa answered ${status === 404 ? 'not found' : 'method not allowed'} (HTTP ${status}) for ${call.operation}: check the provider's baseUrl and the plan's access${detail ? `: ${detail}` : ''}`,
-      );
-    }
-    return fail('http', `HTTP ${status}${detail ? `: ${detail}` : ''}`);
   }
 
   /**
@@ -359,20 +262,4 @@ export class KeepaClient {
     if (seconds !== undefined) headers.set('retry-after', String(seconds));
     return new Response(text, { status: 429, statusText: response.statusText, headers });
   };
-}
-
-function retryAfterFromBody(text: string): number | undefined {
-  const tokens = safeJson(text, tokenBodySchema);
-  return tokens ? keepaSecondsUntilPositive(tokens) : undefined;
-}
-
-function keepaErrorMessage(text: string): string | undefined {
-  try {
-    const parsed = errorBodySchema.safeParse(JSON.parse(text));
-    if (!parsed.success || !parsed.data.error) return undefined;
-    const { type, message } = parsed.data.error;
-    return [type, message].filter(Boolean).join(': ') || undefined;
-  } catch {
-    return text.trim().slice(0, 200) || undefined;
-  }
 }
