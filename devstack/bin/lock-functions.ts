@@ -1,7 +1,8 @@
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { functionsLock, LockfileError } from '../src/deploy/functions-lock.ts';
+import { functionsLock } from '../src/deploy/functions-lock.ts';
+import { LockfileError } from '../src/deploy/lockfile-resolution.ts';
 
 /**
  * `npm run lock:functions`: writes functions/package-lock.json from the root package-lock.json

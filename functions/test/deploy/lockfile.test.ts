@@ -3,13 +3,12 @@ import { copyFileSync, existsSync, mkdtempSync, readFileSync, rmSync } from 'nod
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { deriveWorkspaceLock, functionsLock } from '../../../devstack/src/deploy/functions-lock.ts';
 import {
-  deriveWorkspaceLock,
-  functionsLock,
   type Lockfile,
   LockfileError,
   resolveIn,
-} from '../../../devstack/src/deploy/functions-lock.ts';
+} from '../../../devstack/src/deploy/lockfile-resolution.ts';
 
 /** JSON with every object's keys sorted. */
 const canonical = (value: unknown): string =>
