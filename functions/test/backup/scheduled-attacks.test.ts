@@ -34,7 +34,7 @@ import {
   TARGET_PAGE_BYTES,
 } from '../../src/core/backup/scheduled-backup';
 import { importBackupInput } from '../../src/core/operations';
-import { documentSize } from '../../src/core/storage/firestore-limits';
+import { documentSize } from '../../src/core/storage/firestore-storage-size';
 import { payloadConfigSchema } from '../../src/core/storage/payloads';
 import { TIMEOUT_SECONDS } from '../../src/entry/operations/define';
 import { quietLogger } from '../support/quiet-logger';

@@ -6,21 +6,25 @@ import {
   BackupTimestamp,
   BackupVector,
 } from '../../src/core/backup/backup';
+import { planBatches } from '../../src/core/storage/batch-plan';
 import {
   assertWithinLimits,
-  documentIdProblem,
   documentLimitIssues,
-  documentNameSize,
-  documentPathProblem,
-  documentSize,
   FirestoreLimitError,
-  fieldNameProblem,
-  MAX_DOCUMENT_BYTES,
-  planBatches,
-  shrinkToFit,
-  utf8Length,
-  valueSize,
 } from '../../src/core/storage/firestore-limits';
+import {
+  documentIdProblem,
+  documentPathProblem,
+  fieldNameProblem,
+  utf8Length,
+} from '../../src/core/storage/firestore-names';
+import {
+  documentNameSize,
+  documentSize,
+  MAX_DOCUMENT_BYTES,
+  shrinkToFit,
+  valueSize,
+} from '../../src/core/storage/firestore-storage-size';
 import { testFirestore } from '../support/firestore';
 
 describe('storage size (https://firebase.google.com/docs/firestore/storage-size)', () => {

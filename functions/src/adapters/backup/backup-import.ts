@@ -7,7 +7,8 @@ import {
 } from '../../core/backup/backup';
 import { restorablePathProblem } from '../../core/backup/backup-scope';
 import type { ImportBackupResult } from '../../core/operations/results';
-import { planBatches, utf8Length } from '../../core/storage/firestore-limits';
+import { planBatches } from '../../core/storage/batch-plan';
+import { utf8Length } from '../../core/storage/firestore-names';
 import { logger } from '../../log';
 import { commitCapacity } from '../storage/batch-writes';
 import { paceFirestoreWork } from '../storage/self-quota-runtime';

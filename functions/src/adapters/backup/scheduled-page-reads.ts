@@ -2,7 +2,7 @@ import type { Firestore, Query, QueryDocumentSnapshot } from 'firebase-admin/fir
 import type { BackupMap } from '../../core/backup/backup';
 import { RESTORABLE_SUBCOLLECTIONS } from '../../core/backup/backup-scope';
 import { TARGET_PAGE_BYTES } from '../../core/backup/scheduled-backup';
-import { documentSize } from '../../core/storage/firestore-limits';
+import { documentSize } from '../../core/storage/firestore-storage-size';
 import { paceFirestoreWork } from '../storage/self-quota-runtime';
 import { fromFirestoreMap } from './backup-values';
 

@@ -19,7 +19,9 @@ import {
   permissionDenied,
   type RelatedChange,
 } from '../../core/operations';
-import { documentLimitIssues, documentSize, utf8Length } from '../../core/storage/firestore-limits';
+import { documentLimitIssues } from '../../core/storage/firestore-limits';
+import { utf8Length } from '../../core/storage/firestore-names';
+import { documentSize } from '../../core/storage/firestore-storage-size';
 import { isConfigurationPath } from '../backup/backup-configuration-check';
 import { BackupTooLargeError, ExportDeadlineError } from '../backup/backup-export';
 import {

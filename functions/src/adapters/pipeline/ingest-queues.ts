@@ -5,7 +5,7 @@ import {
   type BatchQueues,
   batchKinds,
 } from '../../core/pipeline/batching';
-import { isReservedName } from '../../core/storage/firestore-limits';
+import { isReservedName } from '../../core/storage/firestore-names';
 
 /**
  * The ingest items and their queues in Firestore: where they are stored, their document ids and

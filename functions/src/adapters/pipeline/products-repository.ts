@@ -6,12 +6,12 @@ import {
   type QueryDocumentSnapshot,
 } from 'firebase-admin/firestore';
 import { z } from 'zod';
+import { assertWithinLimits } from '../../core/storage/firestore-limits';
 import {
-  assertWithinLimits,
   documentIdProblem,
   isReservedName,
   refineFieldNames,
-} from '../../core/storage/firestore-limits';
+} from '../../core/storage/firestore-names';
 import { type ProductRecord, productRecordSchema } from '../../core/validation';
 import { db as instanceDb } from '../firebase';
 

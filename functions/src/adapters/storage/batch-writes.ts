@@ -1,5 +1,6 @@
 import type { DocumentData, DocumentReference, Firestore } from 'firebase-admin/firestore';
-import { planBatches, utf8Length } from '../../core/storage/firestore-limits';
+import { planBatches } from '../../core/storage/batch-plan';
+import { utf8Length } from '../../core/storage/firestore-names';
 import { paceFirestoreWork } from './self-quota-runtime';
 import { MAX_BATCH_WRITES } from './write-buffer';
 

@@ -1,6 +1,7 @@
 import type { DocumentReference, Firestore } from 'firebase-admin/firestore';
 import { mapLimit } from '../../core/map-limit';
-import { assertWithinLimits, shrinkToFit } from '../../core/storage/firestore-limits';
+import { assertWithinLimits } from '../../core/storage/firestore-limits';
+import { shrinkToFit } from '../../core/storage/firestore-storage-size';
 import {
   type MarketplaceSummary,
   type RuleId,

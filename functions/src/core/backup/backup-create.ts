@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { fieldNameProblem } from '../storage/firestore-limits';
+import { fieldNameProblem } from '../storage/firestore-names';
 import { define, encodeValue, fieldWhere } from './backup-encoding';
 import {
   BACKUP_FORMAT,

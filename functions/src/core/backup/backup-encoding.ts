@@ -1,4 +1,4 @@
-import { documentPathProblem, fieldNameProblem } from '../storage/firestore-limits';
+import { documentPathProblem, fieldNameProblem } from '../storage/firestore-names';
 import {
   BackupGeoPoint,
   type BackupMap,

@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { documentPathProblem } from '../storage/firestore-limits';
+import { documentPathProblem } from '../storage/firestore-names';
 import type { BackupDocuments, EncodedValue } from './backup-value-model';
 
 /**

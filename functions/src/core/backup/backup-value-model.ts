@@ -1,4 +1,4 @@
-import { documentPathProblem } from '../storage/firestore-limits';
+import { documentPathProblem } from '../storage/firestore-names';
 
 /**
  * The values a backup holds (the Firestore value model, without Firebase) and the text of its

@@ -1,5 +1,6 @@
 import { z } from 'zod';
-import { documentLimitIssues, formatFieldPath } from '../storage/firestore-limits';
+import { documentLimitIssues } from '../storage/firestore-limits';
+import { formatFieldPath } from '../storage/firestore-names';
 import { decodeMap, define, isPlainObject } from './backup-encoding';
 import {
   BACKUP_FORMAT,

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { utf8Length } from './firestore-limits';
+import { utf8Length } from './firestore-names';
 
 /**
  * Payload routing: where a result's bytes live. Small payloads stay inline in their Firestore

@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import type { Interval } from '../pipeline/backfill';
-import { documentIdProblem } from '../storage/firestore-limits';
+import { documentIdProblem } from '../storage/firestore-names';
 
 /**
  * Vendor real-time sales (SP-API report GET_VENDOR_REAL_TIME_SALES_REPORT): the report's
