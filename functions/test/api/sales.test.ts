@@ -7,8 +7,8 @@ import {
   startSpApiSandbox,
 } from '../../../devstack/src/sandbox/spapi.ts';
 import { REFRESH_SAVE_MARGIN_MS } from '../../src/adapters/operations/sales';
-import { AUTOSYNC_COLLECTION } from '../../src/adapters/pipeline/autosync';
 import { registerAutoSyncFetcher } from '../../src/adapters/pipeline/autosync-fetchers';
+import { AUTOSYNC_COLLECTION } from '../../src/adapters/pipeline/autosync-state';
 import { SalesRepository, storeSalesRows } from '../../src/adapters/pipeline/sales-repository';
 import { SpApiReportsClient } from '../../src/adapters/upstreams/spapi-reports';
 import { createRealtimeSalesFetcher } from '../../src/adapters/upstreams/spapi-sales-fetcher';

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { BACKUP_COLLECTIONS } from '../../src/adapters/backup/backup-export';
 import { CONFIG_PATHS } from '../../src/adapters/config-repository';
-import { AUTOSYNC_COLLECTION } from '../../src/adapters/pipeline/autosync';
+import { AUTOSYNC_COLLECTION } from '../../src/adapters/pipeline/autosync-state';
 import { COLLECTIONS_PATH } from '../../src/adapters/pipeline/collections-repository';
 import { INGEST_COLLECTION } from '../../src/adapters/pipeline/ingest-queues';
 import { PIPELINE_CONFIG_PATH } from '../../src/adapters/pipeline/pipeline-config';

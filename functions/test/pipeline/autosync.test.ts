@@ -1,14 +1,11 @@
 import type { Firestore } from 'firebase-admin/firestore';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import {
-  type AutoSyncFetcher,
-  runAutoSyncCycle,
-  type SyncWindow,
-} from '../../src/adapters/pipeline/autosync';
+import { runAutoSyncCycle } from '../../src/adapters/pipeline/autosync';
 import {
   autoSyncFetcher,
   registerAutoSyncFetcher,
 } from '../../src/adapters/pipeline/autosync-fetchers';
+import type { AutoSyncFetcher, SyncWindow } from '../../src/adapters/pipeline/autosync-input';
 import { QuotaEngine } from '../../src/adapters/quota/quota-engine';
 import { chunkId } from '../../src/core/pipeline/backfill';
 import { QuotaExceededError } from '../../src/core/quota/errors';

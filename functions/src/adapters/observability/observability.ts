@@ -11,7 +11,7 @@ import type { BatchKind } from '../../core/pipeline/batching';
 import { USAGE_STATS_COLLECTION } from '../../core/storage/write-buffer';
 import { CONFIG_PATHS } from '../config-repository';
 import { AGGREGATIONS_COLLECTION } from '../pipeline/aggregation-store';
-import { AUTOSYNC_COLLECTION } from '../pipeline/autosync';
+import { AUTOSYNC_COLLECTION } from '../pipeline/autosync-state';
 import { INGEST_COLLECTION, queueTimeMs, queueValue } from '../pipeline/ingest-queues';
 import { PIPELINE_CONFIG_PATH } from '../pipeline/pipeline-config';
 import { QUOTA_COLLECTIONS } from '../quota/collections';

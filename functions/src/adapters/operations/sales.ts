@@ -8,8 +8,9 @@ import type {
 } from '../../core/operations';
 import { HOUR_MS } from '../../core/upstreams/sales';
 import { logger } from '../../log';
-import { AUTOSYNC_COLLECTION, runAutoSyncCycle } from '../pipeline/autosync';
+import { runAutoSyncCycle } from '../pipeline/autosync';
 import { autoSyncFetcher } from '../pipeline/autosync-fetchers';
+import { AUTOSYNC_COLLECTION } from '../pipeline/autosync-state';
 import { summary } from '../pipeline/sales-repository';
 import { QuotaEngine } from '../quota/quota-engine';
 import { REALTIME_SALES_SYNC } from '../upstreams/wiring';

@@ -1,5 +1,5 @@
 import { Registry } from '../registry';
-import type { AutoSyncFetcher } from './autosync';
+import type { AutoSyncFetcher } from './autosync-input';
 
 /** Which fetcher serves each auto-sync source. */
 const fetchers = new Registry<AutoSyncFetcher>();

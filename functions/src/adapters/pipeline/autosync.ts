@@ -1,28 +1,15 @@
-import { type Firestore, Timestamp } from 'firebase-admin/firestore';
-import { parseDocument } from '../../core/config';
-import {
-  type AuditKind,
-  type AuditProgresses,
-  type AuditRuns,
-  auditProgressesSchema,
-  auditRunsSchema,
-  dueAudits,
-  recordAuditProgress,
-} from '../../core/pipeline/audits';
+import { Timestamp } from 'firebase-admin/firestore';
+import { type AuditKind, dueAudits, recordAuditProgress } from '../../core/pipeline/audits';
 import {
   applyChunkResults,
-  type BackfillState,
-  backfillStateSchema,
-  type Chunk,
-  type ChunkResult,
   chunkId,
   chunkWindow,
   planBackfill,
 } from '../../core/pipeline/backfill';
-import { GateDeferredError, QuotaExceededError } from '../../core/quota/errors';
 import { logger } from '../../log';
-import { acquireLease } from '../lease';
-import type { QuotaEngine } from '../quota/quota-engine';
+import type { AutoSyncCycleInput } from './autosync-input';
+import { AUTOSYNC_COLLECTION, acquireSourceLease, readState } from './autosync-state';
+import { type ChunkCounts, count, runWindows, type StopReason } from './autosync-windows';
 import { loadPipelineConfig } from './pipeline-config';
 
 /**
@@ -31,83 +18,8 @@ import { loadPipelineConfig } from './pipeline-config';
  * overlap, then the backfill chunks through the gate, then the due audits.
  */
 
-export const AUTOSYNC_COLLECTION = 'autosync';
 /** Longer than the scheduled function's timeout: a crashed cycle frees the lease by then. */
 export const DEFAULT_LEASE_MS = 10 * 60_000;
-
-export type SyncPurpose = 'backfill' | 'requested' | AuditKind;
-
-/** One chunk to fetch and store, and why it is fetched. */
-export interface SyncWindow extends Chunk {
-  purpose: SyncPurpose;
-}
-
-/** What a fetch is told besides its window. */
-export interface AutoSyncFetchOptions {
-  /**
-   * Epoch ms by which the fetch must be over (it stops polling and cuts its HTTP timeouts,
-   * and fails with a typed timeout if it cannot finish), so that the cycle still saves its
-   * state and releases its lease before its function is stopped.
-   */
-  deadlineMs?: number;
-  /**
-   * The Firestore to store through: the cycle's own, which for an operator's refresh is an
-   * audited one (every commit carries its audit entry). The instance's when absent.
-   */
-  db?: Firestore;
-  /**
-   * The gate's admission of one upstream request of the named operation, for the cycle's
-   * provider and category: a fetcher asks it before every request (each step, each poll, each
-   * marketplace), so every request is charged to its limit. It may wait within the wait bound
-   * (and never past the fetch's deadline); beyond, it throws GateDeferredError, which ends the
-   * cycle with the window unmarked, as a quota error would but without a cooldown.
-   */
-  admit?: (operation: string) => Promise<void>;
-}
-
-/** Fetches one window from the upstream and stores it; resolves only once it is durable. */
-export type AutoSyncFetcher = (window: SyncWindow, options?: AutoSyncFetchOptions) => Promise<void>;
-
-export interface AutoSyncCycleInput {
-  db: Firestore;
-  engine: QuotaEngine;
-  /** Names the state document `autosync/{source}`. */
-  source: string;
-  provider: string;
-  category: string;
-  fetchAndStore: AutoSyncFetcher;
-  now: () => number;
-  /** No chunk starts after this instant, so a cycle ends before its function times out. */
-  deadlineMs?: number;
-  /**
-   * A fetch under way must be over by this instant (AutoSyncFetchOptions.deadlineMs): the
-   * function's timeout less the time the cycle needs to save its state and release its lease.
-   * Without it a started fetch runs as long as its upstream flow allows.
-   */
-  fetchDeadlineMs?: number;
-  leaseMs?: number;
-  /**
-   * A window fetched before the backfill, whatever the state says (an operator's refresh of a
-   * named window: a restatement, a gap): it moves no watermark and records no audit. Should it
-   * stop on quota or the gate, nothing else runs.
-   */
-  requested?: { startMs: number; endMs: number };
-}
-
-/** Why the chunks of a run stopped early; those not attempted stay unmarked. */
-export type StopReason =
-  /** untilMs is missing only when the cooldown could not be written. */
-  | { kind: 'quota'; untilMs?: number }
-  | { kind: 'deferred'; atMs: number; reason: string }
-  | { kind: 'deadline' };
-
-export interface ChunkCounts {
-  stored: number;
-  /** The fetcher was called and threw (a quota error or another error). */
-  failed: number;
-  /** Never called: left for a later cycle. */
-  aborted: number;
-}
 
 export interface AuditSummary extends ChunkCounts {
   kind: AuditKind;
@@ -128,25 +40,6 @@ export type AutoSyncSummary =
       /** The requested window's chunks (AutoSyncCycleInput.requested), when one was asked. */
       requested?: ChunkCounts;
     });
-
-interface StoredState {
-  backfill: BackfillState;
-  audits: AuditRuns;
-  auditProgress: AuditProgresses;
-}
-
-function readState(source: string, data: FirebaseFirestore.DocumentData | undefined): StoredState {
-  const path = `${AUTOSYNC_COLLECTION}/${source}`;
-  return {
-    backfill: parseDocument(backfillStateSchema, path, data ?? {}),
-    audits: parseDocument(auditRunsSchema, `${path}.audits`, data?.audits ?? {}),
-    auditProgress: parseDocument(
-      auditProgressesSchema,
-      `${path}.auditProgress`,
-      data?.auditProgress ?? {},
-    ),
-  };
-}
 
 export async function runAutoSyncCycle(input: AutoSyncCycleInput): Promise<AutoSyncSummary> {
   const { db, engine, source, provider, now } = input;
@@ -243,109 +136,4 @@ async function runLeased(input: AutoSyncCycleInput): Promise<AutoSyncSummary> {
     audits,
     ...(requested ? { requested: count(requested.results) } : {}),
   };
-}
-
-/**
- * Runs windows in order through the fetcher, which asks the gate before each request. A quota
- * error reports the cooldown and stops the run; so does a gate answer beyond its wait bound,
- * and the deadline.
- * Any other error is logged and the next window proceeds.
- */
-async function runWindows(
-  input: AutoSyncCycleInput,
-  windows: readonly SyncWindow[],
-  stoppedBefore?: StopReason,
-): Promise<{ results: ChunkResult[]; stopped?: StopReason }> {
-  const { engine, source, category, now } = input;
-  const results: ChunkResult[] = [];
-  let stopped: StopReason | undefined = stoppedBefore;
-  const admit = await admission(input);
-  for (const window of windows) {
-    const chunk = { startMs: window.startMs, endMs: window.endMs };
-    if (!stopped && input.deadlineMs !== undefined && now() >= input.deadlineMs) {
-      stopped = { kind: 'deadline' };
-    }
-    if (stopped) {
-      results.push({ chunk, outcome: 'not-attempted' });
-      continue;
-    }
-    try {
-      await input.fetchAndStore(window, {
-        db: input.db,
-        admit,
-        ...(input.fetchDeadlineMs === undefined ? {} : { deadlineMs: input.fetchDeadlineMs }),
-      });
-      results.push({ chunk, outcome: 'stored' });
-    } catch (error) {
-      const message = error instanceof Error ? error.message : String(error);
-      if (error instanceof GateDeferredError) {
-        // What this window stored stays (its writes replace the window's buckets); the window
-        // stays unmarked and is fetched whole by a later cycle.
-        stopped = { kind: 'deferred', atMs: error.atMs, reason: error.reason };
-        results.push({ chunk, outcome: 'not-attempted' });
-      } else if (error instanceof QuotaExceededError) {
-        stopped = { kind: 'quota', untilMs: await startCooldown(engine, error, category) };
-        results.push({ chunk, outcome: 'quota-error', message });
-      } else {
-        logger.error({ err: error, source, window }, 'auto-sync chunk failed');
-        results.push({ chunk, outcome: 'other-error', message });
-      }
-    }
-  }
-  return stopped ? { results, stopped } : { results };
-}
-
-/**
- * The cycle's admission of each upstream request (AutoSyncFetchOptions.admit): granted within
- * the flags' wait bound, cut to the time left before the fetch's deadline, else deferred.
- */
-async function admission(input: AutoSyncCycleInput): Promise<(operation: string) => Promise<void>> {
-  const { engine, provider, category, now } = input;
-  const { flags } = await engine.contexts.runtimeConfig();
-  return async (operation) => {
-    const boundMs = flags.maxAwaitSeconds * 1000;
-    const leftMs =
-      input.fetchDeadlineMs === undefined ? boundMs : Math.max(0, input.fetchDeadlineMs - now());
-    const decision = await engine.acquire({
-      provider,
-      category,
-      operation,
-      maxWaitMs: Math.min(boundMs, leftMs),
-    });
-    if (decision.kind === 'retryAt') {
-      throw new GateDeferredError(provider, operation, decision.atMs, decision.reason);
-    }
-    // The request goes out now; no concurrency slot outlives its admission.
-    decision.release();
-  };
-}
-
-/** A failure to write the cooldown must not turn the quota error into an ordinary one. */
-async function startCooldown(
-  engine: QuotaEngine,
-  error: QuotaExceededError,
-  category: string,
-): Promise<number | undefined> {
-  try {
-    return (await engine.reportQuotaError(error, category)).untilMs;
-  } catch (writeError) {
-    logger.error({ err: writeError, provider: error.provider }, 'cooldown not recorded');
-    return undefined;
-  }
-}
-
-function count(results: readonly ChunkResult[]): ChunkCounts {
-  const of = (outcome: ChunkResult['outcome']) =>
-    results.filter((r) => r.outcome === outcome).length;
-  return {
-    stored: of('stored'),
-    failed: of('quota-error') + of('other-error'),
-    aborted: of('not-attempted'),
-  };
-}
-
-/** `autosync/{source}/lease/current`: one cycle per source at a time (see lease.ts). */
-function acquireSourceLease(db: Firestore, source: string, nowMs: number, leaseMs: number) {
-  const ref = db.collection(AUTOSYNC_COLLECTION).doc(source).collection('lease').doc('current');
-  return acquireLease(ref, nowMs, leaseMs, { source });
 }

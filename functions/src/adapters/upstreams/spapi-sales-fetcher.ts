@@ -1,6 +1,6 @@
 import { hourWindow, VENDOR_REAL_TIME_SALES_REPORT } from '../../core/upstreams/sales';
 import { logger } from '../../log';
-import type { AutoSyncFetcher } from '../pipeline/autosync';
+import type { AutoSyncFetcher } from '../pipeline/autosync-input';
 import type { SalesStore } from '../pipeline/sales-repository';
 import type { RawPayloads } from '../storage/raw-payloads';
 import type { FetchReportOptions, SpApiReportsClient } from './spapi-reports';

@@ -2,7 +2,7 @@
 // that stores the reports' sales.
 
 import { db } from '../firebase';
-import type { AutoSyncFetcher } from '../pipeline/autosync';
+import type { AutoSyncFetcher } from '../pipeline/autosync-input';
 import { SalesRepository } from '../pipeline/sales-repository';
 import { instanceQuotaEngine } from '../quota/instance-quota-engine';
 import { cached, instanceRawPayloads, providerConfig, required } from './provider-clients';
