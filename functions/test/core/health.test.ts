@@ -1,13 +1,11 @@
 import { describe, expect, it } from 'vitest';
+import { evaluateHealth, httpStatusOf } from '../../src/core/observability/health';
 import {
   DEFAULT_HEALTH_CONFIG,
-  errorRateOf,
-  evaluateHealth,
-  type HealthInput,
-  httpStatusOf,
   parseHealthConfig,
-  summarizeUsage,
-} from '../../src/core/observability/health';
+} from '../../src/core/observability/health-config';
+import type { HealthInput } from '../../src/core/observability/health-input';
+import { errorRateOf, summarizeUsage } from '../../src/core/observability/upstream-usage';
 
 const NOW = Date.UTC(2026, 0, 1, 12, 0, 0);
 

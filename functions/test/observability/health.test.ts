@@ -9,7 +9,7 @@ import {
 } from '../../src/adapters/observability/observability';
 import { addIngestItems } from '../../src/adapters/pipeline/ingest-queue-writes';
 import { recordUsage, WriteBuffer } from '../../src/adapters/storage/write-buffer';
-import { DEFAULT_HEALTH_CONFIG } from '../../src/core/observability/health';
+import { DEFAULT_HEALTH_CONFIG } from '../../src/core/observability/health-config';
 import { FakeQueueAdmin } from '../api/support';
 import { testFirestore } from '../support/firestore';
 import { ManualTimers } from '../write-buffer/support';

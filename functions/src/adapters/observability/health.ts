@@ -1,13 +1,8 @@
 import type { Firestore } from 'firebase-admin/firestore';
-import type { UnreadableTaskQueue } from '../../core/observability/health';
-import {
-  type Check,
-  DEFAULT_HEALTH_CONFIG,
-  evaluateHealth,
-  type HealthConfig,
-  type HealthReport,
-  httpStatusOf,
-} from '../../core/observability/health';
+import { evaluateHealth, httpStatusOf } from '../../core/observability/health';
+import { DEFAULT_HEALTH_CONFIG, type HealthConfig } from '../../core/observability/health-config';
+import type { Check, UnreadableTaskQueue } from '../../core/observability/health-input';
+import type { HealthReport } from '../../core/observability/health-report';
 import type { TaskQueueStatus } from '../../core/queues/task-queue-status';
 import { logger } from '../../log';
 import { CONFIG_PATHS } from '../config-repository';

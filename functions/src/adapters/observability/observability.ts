@@ -1,12 +1,7 @@
 import { FieldPath, type Firestore, Timestamp } from 'firebase-admin/firestore';
-import {
-  type CooldownState,
-  type HealthConfig,
-  parseHealthConfig,
-  type QueueBacklog,
-  summarizeUsage,
-  type UpstreamUsage,
-} from '../../core/observability/health';
+import { type HealthConfig, parseHealthConfig } from '../../core/observability/health-config';
+import type { CooldownState, QueueBacklog } from '../../core/observability/health-input';
+import { summarizeUsage, type UpstreamUsage } from '../../core/observability/upstream-usage';
 import type { BatchKind } from '../../core/pipeline/batching';
 import { USAGE_STATS_COLLECTION } from '../../core/storage/write-buffer';
 import { CONFIG_PATHS } from '../config-repository';

@@ -1,10 +1,7 @@
 import type { Firestore } from 'firebase-admin/firestore';
 import { latestQueueSamples, summarizeFleet } from '../../core/observability/fleet-summary';
-import {
-  cooldownRemainingSeconds,
-  errorRateOf,
-  type QueueBacklog,
-} from '../../core/observability/health';
+import { cooldownRemainingSeconds, type QueueBacklog } from '../../core/observability/health-input';
+import { errorRateOf } from '../../core/observability/upstream-usage';
 import type { TaskQueueStatus } from '../../core/queues/task-queue-status';
 import { logger } from '../../log';
 import type { QueueAdmin } from '../queues/queue-admin';

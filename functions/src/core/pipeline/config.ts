@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { backupScheduleConfigSchema } from '../backup/backup-schedule';
-import { healthConfigSchema } from '../observability/health';
+import { healthConfigSchema } from '../observability/health-config';
 import { validationConfigSchema } from '../validation';
 import { aggregationConfigSchema } from './aggregation';
 import { auditConfigSchema } from './audits';
