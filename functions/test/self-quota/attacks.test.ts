@@ -4,11 +4,11 @@ import { metricsRegistry } from '../../src/adapters/observability/metrics';
 import type { OperationContext } from '../../src/adapters/operations';
 import { getStatus } from '../../src/adapters/operations/status';
 import { commitInBatches } from '../../src/adapters/storage/batch-writes';
+import { SelfQuotaLimits } from '../../src/adapters/storage/self-quota-limits';
 import {
   attachSelfQuota,
   instanceSelfQuotaMonitor,
   paceFirestoreWork,
-  SelfQuotaLimits,
 } from '../../src/adapters/storage/self-quota-runtime';
 import {
   FIRESTORE_OPS,

@@ -1,14 +1,9 @@
 import type { Firestore } from 'firebase-admin/firestore';
 import { SelfQuotaMonitor, type SelfQuotaStatus } from '../../core/storage/self-quota';
-import {
-  FIRESTORE_PIPELINE_CATEGORY,
-  FIRESTORE_PROVIDER,
-  type SelfQuotaSettings,
-  selfQuotaSettings,
-} from '../../core/storage/self-quota-config';
-import { logger } from '../../log';
 import { firestoreOps, selfQuotaPauseSeconds, setSelfQuotaSource } from '../observability/metrics';
 import { instrumentFirestore, type OpSink } from './firestore-ops';
+import { nextRecord, takeTurn, turnOf } from './pace-turn';
+import { SelfQuotaLimits } from './self-quota-limits';
 
 /**
  * The Firestore self-quota of a Firestore instance: every operation it makes is counted
@@ -24,8 +19,6 @@ import { instrumentFirestore, type OpSink } from './firestore-ops';
  * divided by the most instances they expect to run at once.
  */
 
-/** How long the limits read from Firestore are used before they are read again. */
-export const SELF_QUOTA_LIMITS_CACHE_MS = 60_000;
 /** The growing delay heavy work takes on top of waiting for room is m times this. */
 export const PACE_BASE_MS = 100;
 /**
@@ -45,82 +38,6 @@ export type HeavyWork = 'ingest' | 'validation' | 'backup' | 'batch';
 
 export interface SelfQuotaReading extends SelfQuotaStatus {
   limitsSource: 'provider' | 'default';
-}
-
-/** Applies the stored limits and share to a monitor, read again once `cacheMs` has passed. */
-export class SelfQuotaLimits {
-  source: 'provider' | 'default' = 'default';
-  private readAtMs = Number.NEGATIVE_INFINITY;
-  private inflight: Promise<void> | undefined;
-  private reported = '';
-  private readonly now: () => number;
-  private readonly cacheMs: number;
-
-  constructor(
-    private readonly db: Firestore,
-    private readonly monitor: SelfQuotaMonitor,
-    options: { now?: () => number; cacheMs?: number } = {},
-  ) {
-    this.now = options.now ?? Date.now;
-    this.cacheMs = options.cacheMs ?? SELF_QUOTA_LIMITS_CACHE_MS;
-  }
-
-  /** Reads the documents unless read within `cacheMs` (one reading at a time); never throws. */
-  refresh(options: { force?: boolean } = {}): Promise<void> {
-    if (this.inflight) return this.inflight;
-    const now = this.now();
-    if (!options.force && now - this.readAtMs < this.cacheMs) return Promise.resolve();
-    this.readAtMs = now;
-    this.inflight = this.load().finally(() => {
-      this.inflight = undefined;
-    });
-    return this.inflight;
-  }
-
-  private async load(): Promise<void> {
-    try {
-      const [provider, category] = await this.db.getAll(
-        this.db.doc(`providers/${FIRESTORE_PROVIDER}`),
-        this.db.doc(`categories/${FIRESTORE_PIPELINE_CATEGORY}`),
-      );
-      this.apply(
-        selfQuotaSettings(
-          provider?.exists ? provider.data() : undefined,
-          category?.exists ? category.data() : undefined,
-        ),
-      );
-    } catch (error) {
-      logger.warn(
-        { err: error },
-        'Firestore self-quota: reading its limits failed, kept as they were',
-      );
-    }
-  }
-
-  /**
-   * Configures the monitor; a problem is logged when it first appears, not at every reading.
-   * The limits applied here are this instance's own (see the top of this file): the fleet may
-   * spend up to the number of instances times them.
-   */
-  apply(settings: SelfQuotaSettings): void {
-    const problems = [...settings.problems];
-    try {
-      this.monitor.configure(settings.options);
-      this.source = settings.limitsSource;
-    } catch (error) {
-      problems.push(String(error));
-      this.monitor.configure({ limits: {}, backgroundShare: 1 });
-      this.source = 'default';
-    }
-    const report = problems.join('\n');
-    if (report !== this.reported && problems.length > 0) {
-      logger.warn(
-        { problems, limitsSource: this.source, limits: this.monitor.config.limits },
-        'Firestore self-quota: configuration not used as stored',
-      );
-    }
-    this.reported = report;
-  }
 }
 
 export interface SelfQuota {
@@ -147,51 +64,6 @@ export interface AttachOptions {
   paceMaxWaitMs?: number;
   /** PACE_ADMIT_HOLD_MS. */
   paceAdmitHoldMs?: number;
-}
-
-/**
- * The pacing turn of one monitor (one instance): heavy work is let through one call at a time,
- * each re-checking the windows after every wait, so waiters released by the same turn of a
- * window do not all spend its room at once.
- */
-interface PaceTurn {
-  tail: Promise<void>;
-  /** The last call let through after pausing, and what the monitor had counted by then. */
-  admitted?: { atMs: number; recorded: number };
-}
-
-const turns = new WeakMap<SelfQuotaMonitor, PaceTurn>();
-
-function turnOf(monitor: SelfQuotaMonitor): PaceTurn {
-  let turn = turns.get(monitor);
-  if (!turn) {
-    turn = { tail: Promise.resolve() };
-    turns.set(monitor, turn);
-  }
-  return turn;
-}
-
-/** Waits for the turn; answers the function that hands it on. */
-async function takeTurn(turn: PaceTurn): Promise<() => void> {
-  const before = turn.tail;
-  let done!: () => void;
-  turn.tail = new Promise<void>((resolve) => {
-    done = resolve;
-  });
-  await before;
-  return done;
-}
-
-/** Resolves at the monitor's next record. */
-function nextRecord(monitor: SelfQuotaMonitor): { promise: Promise<void>; cancel: () => void } {
-  let off: () => void = () => undefined;
-  const promise = new Promise<void>((resolve) => {
-    off = monitor.onRecord(() => {
-      off();
-      resolve();
-    });
-  });
-  return { promise, cancel: () => off() };
 }
 
 const SELF_QUOTA = Symbol.for('tollgate.selfQuota');
