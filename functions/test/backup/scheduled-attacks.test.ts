@@ -2,10 +2,7 @@ import { type Firestore, Query } from 'firebase-admin/firestore';
 import { afterAll, beforeEach, describe, expect, it, vi } from 'vitest';
 import { importBackup } from '../../src/adapters/backup/backup-import';
 import type { BackupStorage } from '../../src/adapters/backup/backup-storage';
-import {
-  runScheduledBackup,
-  writeScheduledBackup,
-} from '../../src/adapters/backup/scheduled-backup';
+import { writeScheduledBackup } from '../../src/adapters/backup/scheduled-backup';
 import {
   PayloadConflictError,
   RestoreDeadlineError,
@@ -16,6 +13,7 @@ import {
   holdBackup,
   listScheduledBackups,
 } from '../../src/adapters/backup/scheduled-retention';
+import { runScheduledBackup } from '../../src/adapters/backup/scheduled-run';
 import { importBackup as importOperation } from '../../src/adapters/operations/backups';
 import type { OperationContext } from '../../src/adapters/operations/context';
 import { type Bucket, PayloadStore } from '../../src/adapters/storage/payload-store';

@@ -7,16 +7,14 @@ import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { importBackup } from '../../src/adapters/backup/backup-import';
 import type { BackupStorage } from '../../src/adapters/backup/backup-storage';
 import { documentDigest } from '../../src/adapters/backup/backup-values';
-import {
-  runScheduledBackup,
-  writeScheduledBackup,
-} from '../../src/adapters/backup/scheduled-backup';
+import { writeScheduledBackup } from '../../src/adapters/backup/scheduled-backup';
 import { scheduledFolder } from '../../src/adapters/backup/scheduled-folder';
 import { restoreScheduledBackup } from '../../src/adapters/backup/scheduled-restore';
 import {
   applyRetention,
   listScheduledBackups,
 } from '../../src/adapters/backup/scheduled-retention';
+import { runScheduledBackup } from '../../src/adapters/backup/scheduled-run';
 import { importBackup as importOperation } from '../../src/adapters/operations/backups';
 import type { OperationContext } from '../../src/adapters/operations/context';
 import { PRODUCTS_PATH } from '../../src/adapters/pipeline/products-repository';

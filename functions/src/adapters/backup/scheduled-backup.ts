@@ -1,44 +1,27 @@
 import { randomBytes } from 'node:crypto';
-import { pipeline } from 'node:stream/promises';
 import type { Firestore } from 'firebase-admin/firestore';
-import { BackupBuilder } from '../../core/backup/backup';
 import {
   restorablePathProblem,
   SCHEDULED_BACKUP_COLLECTIONS,
 } from '../../core/backup/backup-scope';
 import {
-  type BackupScheduleConfig,
-  backupDue,
-  backupSlotMs,
   createManifest,
   MANIFEST_NAME,
   type ManifestPage,
-  newestComplete,
   type ObjectEntry,
-  objectCopyName,
   pageName,
   pageObjectsName,
-  payloadDocumentProblem,
   type ScheduledManifest,
   scheduledBackupId,
   serializeObjects,
-  TARGET_PAGE_BYTES,
 } from '../../core/backup/scheduled-backup';
-import { mapLimit } from '../../core/map-limit';
 import { PAYLOADS_COLLECTION } from '../../core/storage/payloads';
 import { logger } from '../../log';
-import type { Bucket } from '../storage/payload-store';
-import { type BackupStorage, deleteQuietly, httpStatus } from './backup-storage';
-import { digestStream } from './digest-stream';
-import {
-  OBJECT_CONCURRENCY,
-  RESUMABLE_FROM_BYTES,
-  scheduledFolder,
-  sha256,
-} from './scheduled-folder';
-import { collectionPages, type ReadDocument, type SizeSeen } from './scheduled-page-reads';
-import { applyRetention, listScheduledBackups } from './scheduled-retention';
-import { claimSlot, releaseSlot } from './scheduled-slots';
+import type { BackupStorage } from './backup-storage';
+import { scheduledFolder, sha256 } from './scheduled-folder';
+import { collectionPages, type SizeSeen } from './scheduled-page-reads';
+import { pageTexts, saveNew } from './scheduled-page-writes';
+import { copyPayloadObjects } from './scheduled-payload-copies';
 
 /**
  * Scheduled backups (core/backup/scheduled-backup.ts has the layout): configuration, state and
@@ -55,11 +38,9 @@ import { claimSlot, releaseSlot } from './scheduled-slots';
  *
  * The reads are not one snapshot: each document is as it was when its page was read.
  *
- * This module writes a backup and runs the schedule; beside it, scheduled-retention.ts lists,
- * deletes and holds backups, scheduled-restore.ts restores them.
+ * This module writes a backup; beside it, scheduled-run.ts runs the schedule,
+ * scheduled-retention.ts lists, deletes and holds backups, scheduled-restore.ts restores them.
  */
-
-// ---- Writing a backup ----------------------------------------------------------------------
 
 export interface ScheduledBackupOptions {
   /** Documents per page, at most. */
@@ -80,101 +61,6 @@ export interface ScheduledBackupResult {
   bucket: string;
   folder: string;
   manifest: ScheduledManifest;
-}
-
-async function saveNew(bucket: Bucket, name: string, text: string): Promise<Buffer> {
-  const bytes = Buffer.from(text, 'utf8');
-  await bucket.file(name).save(bytes, {
-    resumable: false,
-    contentType: 'application/json',
-    preconditionOpts: { ifGenerationMatch: 0 },
-  });
-  return bytes;
-}
-
-/** Splits documents (sorted) into page texts of at most TARGET_PAGE_BYTES (one document more). */
-function* pageTexts(
-  docs: readonly ReadDocument[],
-  header: { createdAt: number; projectId: string },
-): Generator<{ text: string; checksum: string; documents: number }> {
-  let builder = new BackupBuilder(header);
-  let body = '';
-  const finish = () => {
-    const { head, tail, checksum } = builder.finish();
-    return { text: head + body + tail, checksum, documents: builder.documents };
-  };
-  for (const { path, data } of docs) {
-    body += builder.document(path, data);
-    if (body.length >= TARGET_PAGE_BYTES) {
-      yield finish();
-      builder = new BackupBuilder(header);
-      body = '';
-    }
-  }
-  if (builder.documents > 0) yield finish();
-}
-
-/**
- * Copies a page's payload objects into the backup (streamed, with their SHA-256), and answers
- * the documents to keep: a payload whose object is gone, or whose document names an object that
- * is not its own, is left out (a restore would refuse it), and so is one in Cloud Storage when no
- * payload bucket is known.
- */
-async function copyPayloadObjects(
-  storage: BackupStorage,
-  folder: string,
-  docs: readonly ReadDocument[],
-): Promise<{ kept: ReadDocument[]; objects: ObjectEntry[]; skipped: number }> {
-  const results = await mapLimit([...docs], OBJECT_CONCURRENCY, async (doc) => {
-    const id = doc.path.split('/')[1]!;
-    const problem = payloadDocumentProblem(id, doc.data);
-    if (problem) {
-      logger.warn({ path: doc.path, problem }, 'payload left out of the backup');
-      return undefined;
-    }
-    if (doc.data.location !== 'storage') return { doc };
-    if (!storage.payloads) {
-      logger.warn({ path: doc.path }, 'no payload bucket: payload left out of the backup');
-      return undefined;
-    }
-    const object = doc.data.object as string;
-    const generation = typeof doc.data.generation === 'string' ? doc.data.generation : undefined;
-    const source = storage.payloads.file(object, generation ? { generation } : {});
-    const measure = digestStream();
-    const contentType = typeof doc.data.contentType === 'string' ? doc.data.contentType : undefined;
-    const target = storage.bucket.file(`${folder}${objectCopyName(id)}`);
-    try {
-      await pipeline(
-        source.createReadStream(),
-        measure.stream,
-        target.createWriteStream({
-          resumable: typeof doc.data.bytes === 'number' && doc.data.bytes >= RESUMABLE_FROM_BYTES,
-          ...(contentType ? { contentType } : {}),
-          preconditionOpts: { ifGenerationMatch: 0 },
-        }),
-      );
-    } catch (error) {
-      if (httpStatus(error) !== 404) throw error;
-      logger.warn({ path: doc.path, object }, 'payload object missing: left out of the backup');
-      await deleteQuietly(target);
-      return undefined;
-    }
-    const entry: ObjectEntry = {
-      payload: id,
-      object,
-      ...measure.digest(),
-      ...(contentType ? { contentType } : {}),
-    };
-    return { doc, entry };
-  });
-  const kept: ReadDocument[] = [];
-  const objects: ObjectEntry[] = [];
-  for (const r of results) {
-    if (!r) continue;
-    kept.push(r.doc);
-    if (r.entry) objects.push(r.entry);
-  }
-  return { kept, objects, skipped: docs.length - kept.length };
 }
 
 /**
@@ -272,65 +158,4 @@ export async function writeScheduledBackup(
     'scheduled backup written',
   );
   return { id, bucket: storage.bucket.name, folder, manifest };
-}
-
-// ---- One run of the schedule ---------------------------------------------------------------
-
-export interface ScheduledRunResult {
-  /** The backup written, if one was due. */
-  backup?: ScheduledBackupResult;
-  /** Backups the retention deleted. */
-  deleted: string[];
-  /** The slot was due but another run holds its claim: this run did not back up. */
-  claimedElsewhere?: boolean;
-}
-
-/**
- * One run of the schedule as of `asOfMs` (its slot): a backup when no complete backup of this
- * project is of the slot yet and this run claims the slot, then the retention (also after a
- * failed backup; the failure is then thrown). Nothing when backups are disabled.
- */
-export async function runScheduledBackup(input: {
-  db: Firestore;
-  storage: BackupStorage;
-  config: BackupScheduleConfig;
-  projectId: string;
-  asOfMs: number;
-  now?: () => number;
-}): Promise<ScheduledRunResult> {
-  const { config, storage, projectId } = input;
-  const now = input.now ?? Date.now;
-  if (!config.enabled) return { deleted: [] };
-  const newest = newestComplete(await listScheduledBackups(storage, projectId), now());
-  let backup: ScheduledBackupResult | undefined;
-  let failure: unknown;
-  let claimedElsewhere = false;
-  if (backupDue(input.asOfMs, config, newest?.slotMs)) {
-    const slotMs = backupSlotMs(input.asOfMs, config);
-    const claim = await claimSlot(storage, projectId, slotMs, now());
-    if (!claim) {
-      claimedElsewhere = true;
-      logger.info({ slot: new Date(slotMs).toISOString() }, 'slot claimed by another run');
-    } else {
-      try {
-        backup = await writeScheduledBackup(input.db, storage, {
-          pageSize: config.pageSize,
-          projectId,
-          slotMs,
-          now,
-        });
-      } catch (error) {
-        logger.error({ err: error }, 'scheduled backup failed');
-        failure = error;
-        await releaseSlot(claim);
-      }
-    }
-  }
-  const { deleted } = await applyRetention(storage, projectId, now(), config.retentionDays);
-  if (failure !== undefined) throw failure;
-  return {
-    ...(backup ? { backup } : {}),
-    deleted,
-    ...(claimedElsewhere ? { claimedElsewhere } : {}),
-  };
 }

@@ -1,6 +1,6 @@
 import { onSchedule } from 'firebase-functions/v2/scheduler';
 import { instanceBackupStorage } from '../../adapters/backup/backup-storage';
-import { runScheduledBackup } from '../../adapters/backup/scheduled-backup';
+import { runScheduledBackup } from '../../adapters/backup/scheduled-run';
 import { db, projectId } from '../../adapters/firebase';
 import { loadPipelineConfig } from '../../adapters/pipeline/pipeline-config';
 import { logger } from '../../log';
