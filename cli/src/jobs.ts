@@ -14,7 +14,7 @@ import {
 import type { ImportResult } from '../../functions/src/adapters/backup/backup-import.ts';
 import { writeAudit } from '../../functions/src/adapters/operations/audit.ts';
 import { importWithAudit as restore } from '../../functions/src/adapters/operations/backups.ts';
-import { PRODUCTS_PATH } from '../../functions/src/adapters/pipeline/products-repository.ts';
+import { PRODUCTS_PATH } from '../../functions/src/adapters/pipeline/product-documents.ts';
 import type { Actor } from '../../functions/src/core/operations/index.ts';
 import type { Progress, Stream } from './output.ts';
 

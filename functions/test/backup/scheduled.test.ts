@@ -17,7 +17,7 @@ import {
 import { runScheduledBackup } from '../../src/adapters/backup/scheduled-run';
 import { importBackup as importOperation } from '../../src/adapters/operations/backups';
 import type { OperationContext } from '../../src/adapters/operations/context';
-import { PRODUCTS_PATH } from '../../src/adapters/pipeline/products-repository';
+import { PRODUCTS_PATH } from '../../src/adapters/pipeline/product-documents';
 import { SALES_COLLECTION } from '../../src/adapters/pipeline/sales-repository';
 import { QUOTA_COLLECTIONS } from '../../src/adapters/quota/collections';
 import { type Bucket, PayloadStore } from '../../src/adapters/storage/payload-store';

@@ -5,7 +5,7 @@ import { AUTOSYNC_COLLECTION } from '../../src/adapters/pipeline/autosync-state'
 import { COLLECTIONS_PATH } from '../../src/adapters/pipeline/collections-repository';
 import { INGEST_COLLECTION } from '../../src/adapters/pipeline/ingest-queues';
 import { PIPELINE_CONFIG_PATH } from '../../src/adapters/pipeline/pipeline-config';
-import { PRODUCTS_PATH } from '../../src/adapters/pipeline/products-repository';
+import { PRODUCTS_PATH } from '../../src/adapters/pipeline/product-documents';
 import { SALES_COLLECTION } from '../../src/adapters/pipeline/sales-repository';
 import { QUOTA_COLLECTIONS } from '../../src/adapters/quota/collections';
 import {

@@ -1,8 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import {
-  type PriceHistoryUpsert,
-  ProductsRepository,
-} from '../../src/adapters/pipeline/products-repository';
+import type { PriceHistoryUpsert } from '../../src/adapters/pipeline/price-history-upsert';
+import { ProductsRepository } from '../../src/adapters/pipeline/products-repository';
 import { latestValidation } from '../../src/adapters/validation/latest-validation';
 import { connectToStack, fireSchedule } from './support';
 

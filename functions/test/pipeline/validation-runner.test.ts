@@ -2,10 +2,8 @@ import type { Firestore } from 'firebase-admin/firestore';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { ZodError } from 'zod';
 import { manualValidationRunId } from '../../src/adapters/operations/runs';
-import {
-  type PriceHistoryUpsert,
-  ProductsRepository,
-} from '../../src/adapters/pipeline/products-repository';
+import type { PriceHistoryUpsert } from '../../src/adapters/pipeline/price-history-upsert';
+import { ProductsRepository } from '../../src/adapters/pipeline/products-repository';
 import type { EnqueueOptions, EnqueueResult } from '../../src/adapters/queues/task-queue';
 import { latestValidation } from '../../src/adapters/validation/latest-validation';
 import {

@@ -1,6 +1,6 @@
 import type { Firestore } from 'firebase-admin/firestore';
 import { CollectionsRepository } from './collections-repository';
-import { PRODUCTS_PATH } from './products-repository';
+import { PRODUCTS_PATH } from './product-documents';
 
 /**
  * Reports a collection's progress for one marketplace as the number of products it has stored

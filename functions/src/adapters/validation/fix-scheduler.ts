@@ -6,7 +6,7 @@ import { workItemSchema, workItemTaskId, workQueueName } from '../../core/pipeli
 import { type FixWorkItem, fixId } from '../../core/validation';
 import { logger } from '../../log';
 import { COLLECTIONS_PATH } from '../pipeline/collections-repository';
-import type { StoredProduct } from '../pipeline/products-repository';
+import type { StoredProduct } from '../pipeline/product-documents';
 import type { Enqueue, EnqueueResult } from '../queues/task-queue';
 
 /** The task-queue function that does a provider's work. */

@@ -7,7 +7,7 @@ import {
   type Firestore,
 } from 'firebase-admin/firestore';
 import type { Finding } from '../../core/validation';
-import type { StoredProduct } from '../pipeline/products-repository';
+import type { StoredProduct } from '../pipeline/product-documents';
 import { commitInBatches } from '../storage/batch-writes';
 import { paceFirestoreWork } from '../storage/self-quota-runtime';
 import type { Scheduled } from './fix-scheduler';

@@ -11,7 +11,8 @@ import {
 } from '../../core/validation';
 import { logger } from '../../log';
 import { loadPipelineConfig } from '../pipeline/pipeline-config';
-import { ProductsRepository, type StoredProduct } from '../pipeline/products-repository';
+import type { StoredProduct } from '../pipeline/product-documents';
+import { ProductsRepository } from '../pipeline/products-repository';
 import { type Enqueue, enqueueTask } from '../queues/task-queue';
 import { commitInBatches } from '../storage/batch-writes';
 import { paceFirestoreWork } from '../storage/self-quota-runtime';
