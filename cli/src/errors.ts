@@ -1,7 +1,7 @@
 import { ZodError } from 'zod';
 import { BackupImportError } from '../../functions/src/adapters/backup/backup-import.ts';
 import { CollectionNotFoundError } from '../../functions/src/adapters/pipeline/collections-repository.ts';
-import { BackupError } from '../../functions/src/core/backup/backup.ts';
+import { BackupError } from '../../functions/src/core/backup/backup-file.ts';
 import { ConfigError } from '../../functions/src/core/config.ts';
 // Values from the API's own modules, not its index: Node's ESM import of a CommonJS module
 // (functions/src, under tsx) sees named exports but not `export *` re-exports.

@@ -6,11 +6,11 @@ import { getFirestore } from 'firebase-admin/firestore';
 import { getStorage } from 'firebase-admin/storage';
 import { backupPrefix } from '../../functions/src/adapters/backup/backup-storage.ts';
 import type { OperationDeps } from '../../functions/src/adapters/operations/index.ts';
-import { enqueueAggregationFlush } from '../../functions/src/adapters/pipeline/aggregation-store.ts';
+import { enqueueAggregationFlush } from '../../functions/src/adapters/pipeline/aggregation-flush-task.ts';
 import { cloudTasksAdmin } from '../../functions/src/adapters/queues/queue-admin.ts';
 import { enqueueTask } from '../../functions/src/adapters/queues/task-queue.ts';
 import { deployedQueueRate } from '../../functions/src/adapters/queues/work-queue-params.ts';
-import { WriteBuffer } from '../../functions/src/adapters/storage/write-buffer.ts';
+import { WriteBuffer } from '../../functions/src/adapters/storage/group-commit.ts';
 import type { Actor } from '../../functions/src/core/operations/index.ts';
 import {
   DEFAULT_PAYLOAD_CONFIG,

@@ -7,7 +7,7 @@ import {
   BACKUP_COLLECTIONS,
   exportBackup,
 } from '../../functions/src/adapters/backup/backup-export.ts';
-import { serializeBackup } from '../../functions/src/core/backup/backup.ts';
+import { serializeBackup } from '../../functions/src/core/backup/backup-create.ts';
 import {
   type ApiFixture,
   apiFixture,

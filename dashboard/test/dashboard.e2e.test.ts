@@ -6,7 +6,7 @@ import { FieldValue } from 'firebase-admin/firestore';
 import { type BrowserContext, chromium, type Page } from 'playwright-core';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { DEMO_PASSWORD, dashboardSignInLink, signInWithRole } from '../../devstack/src/auth.ts';
-import { collectionSchema } from '../../functions/src/core/pipeline/collections.ts';
+import { collectionSchema } from '../../functions/src/core/pipeline/collection-schema.ts';
 import { connectToStack, fireSchedule, stack } from '../../functions/test/e2e/support.ts';
 
 /**

@@ -2,24 +2,29 @@ import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { ControlledSandbox } from './control/server.ts';
 import { freePort } from './ports.ts';
-import { KEEPA_SANDBOX_KEY, type KeepaSandbox, startKeepaSandbox } from './sandbox/keepa.ts';
-import { type PriceSiteSandbox, startPriceSiteSandbox } from './sandbox/price-site.ts';
+import { startKeepaSandbox } from './sandbox/keepa.ts';
+import { KEEPA_SANDBOX_KEY } from './sandbox/keepa-rules.ts';
+import type { KeepaSandbox } from './sandbox/keepa-types.ts';
+import { startPriceSiteSandbox } from './sandbox/price-site.ts';
+import type { PriceSiteSandbox } from './sandbox/price-site-types.ts';
+import { startProxySandbox } from './sandbox/proxy.ts';
 import {
   PROXY_SANDBOX_PASSWORD,
   PROXY_SANDBOX_USER,
   type ProxySandbox,
-  startProxySandbox,
-} from './sandbox/proxy.ts';
+} from './sandbox/proxy-types.ts';
+import { startSpApiSandbox } from './sandbox/spapi.ts';
 import {
-  LWA_TOKEN_PATH,
   type RateLimit,
   type RateLimitedOperation,
   SPAPI_REPORTS_RATE_LIMITS,
+} from './sandbox/spapi-rate-limits.ts';
+import {
+  LWA_TOKEN_PATH,
   SPAPI_SANDBOX_CREDENTIALS,
   SPAPI_SANDBOX_MARKETPLACE_ID,
   type SpApiSandbox,
-  startSpApiSandbox,
-} from './sandbox/spapi.ts';
+} from './sandbox/spapi-types.ts';
 
 /**
  * The sandbox upstreams of the local stack: Keepa, SP-API (with its LWA endpoint), a

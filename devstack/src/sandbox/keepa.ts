@@ -57,28 +57,7 @@ import {
 
 // Its parts, one module each: the types (keepa-types.ts), the rules (keepa-rules.ts), the
 // products (keepa-products.ts) and deals (keepa-deals.ts), the token bucket (keepa-bucket.ts),
-// the HTTP helpers (keepa-http.ts) and the metered endpoints (keepa-endpoints.ts). Importers use
-// this module.
-export { sandboxDealAsin, sandboxDealCategories, sandboxDeals } from './keepa-deals.ts';
-export { sandboxProduct, sandboxProductTokens } from './keepa-products.ts';
-export {
-  DEAL_COST,
-  DEAL_PRICE_TYPES,
-  DEALS_PER_PAGE,
-  KEEPA_SANDBOX_DOMAINS,
-  KEEPA_SANDBOX_KEY,
-  MAX_ASINS,
-  MAX_ASINS_WITH_OFFERS,
-  MAX_SANDBOX_OFFERS,
-  OFFERS_PER_PAGE,
-  TOKENS_PER_OFFER_PAGE,
-} from './keepa-rules.ts';
-export type {
-  KeepaMisbehaviour,
-  KeepaSandbox,
-  KeepaSandboxOptions,
-  KeepaSandboxState,
-} from './keepa-types.ts';
+// the HTTP helpers (keepa-http.ts) and the metered endpoints (keepa-endpoints.ts).
 
 export async function startKeepaSandbox(opts: KeepaSandboxOptions = {}): Promise<KeepaSandbox> {
   const now = opts.now ?? Date.now;

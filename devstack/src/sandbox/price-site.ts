@@ -68,28 +68,7 @@ import {
 
 // Its parts, one module each: the types (price-site-types.ts), the catalogue
 // (price-site-catalogue.ts), how the site writes (price-site-formats.ts) and its pages
-// (price-site-pages.ts). Importers use this module.
-export {
-  GAP_DAYS,
-  JUMP_FACTOR,
-  sandboxDefect,
-  sandboxPriceProduct,
-  sandboxProductId,
-} from './price-site-catalogue.ts';
-export { priceHistoryCsv } from './price-site-formats.ts';
-export { MALFORMED_PRODUCT_HREF } from './price-site-pages.ts';
-export {
-  PRICE_SITE_DEFECTS,
-  PRICE_SITE_MARKETPLACES,
-  type PriceSiteDefect,
-  type PriceSiteMarketplace,
-  type PriceSiteMisbehaviour,
-  type PriceSiteOptions,
-  type PriceSiteSandbox,
-  type PriceSiteState,
-  type SandboxPricePoint,
-  type SandboxPriceProduct,
-} from './price-site-types.ts';
+// (price-site-pages.ts).
 
 export async function startPriceSiteSandbox(
   opts: PriceSiteOptions = {},

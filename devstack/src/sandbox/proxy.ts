@@ -63,19 +63,7 @@ import { closeServer, FAR_RETRY_AFTER, listenLocal, realSleep } from './shared.t
 
 // Its parts, one module each: the types (proxy-types.ts), the targets (proxy-targets.ts), the
 // refusals (proxy-refusals.ts), the user accounts (proxy-account.ts) and the relay
-// (proxy-relay.ts). Importers use this module.
-export { isLoopbackHost } from './proxy-targets.ts';
-export {
-  PROXY_SANDBOX_PASSWORD,
-  PROXY_SANDBOX_USER,
-  type ProxyMisbehaviour,
-  type ProxySandbox,
-  type ProxySandboxOptions,
-  type ProxySandboxState,
-  type ProxyUser,
-  type ProxyUserUsage,
-  TRAFFIC_LIMIT_MESSAGE,
-} from './proxy-types.ts';
+// (proxy-relay.ts).
 
 export async function startProxySandbox(opts: ProxySandboxOptions = {}): Promise<ProxySandbox> {
   const now = opts.now ?? Date.now;

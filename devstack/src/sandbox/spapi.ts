@@ -65,37 +65,7 @@ import {
 
 // Its parts, one module each: the types and names (spapi-types.ts), the rate limits
 // (spapi-rate-limits.ts), the sales data (spapi-sales.ts), the answers (spapi-answers.ts), LWA
-// (spapi-lwa.ts) and the Reports API (spapi-reports.ts). Importers use this module.
-export {
-  type RateLimit,
-  type RateLimitedOperation,
-  SPAPI_REPORTS_RATE_LIMITS,
-} from './spapi-rate-limits.ts';
-export {
-  SANDBOX_SALES_CYCLE_HOURS,
-  type SalesRowJson,
-  sandboxAsins,
-  sandboxSalesRow,
-  sandboxSalesRows,
-} from './spapi-sales.ts';
-export {
-  LWA_TOKEN_PATH,
-  REPORTS_API_PATH,
-  SPAPI_OPERATIONS,
-  SPAPI_SANDBOX_CLIENT_ID,
-  SPAPI_SANDBOX_CLIENT_SECRET,
-  SPAPI_SANDBOX_CREDENTIALS,
-  SPAPI_SANDBOX_MARKETPLACE_ID,
-  SPAPI_SANDBOX_REFRESH_TOKEN,
-  type SpApiCallMode,
-  type SpApiMisbehaviour,
-  type SpApiOperation,
-  type SpApiOperationCounts,
-  type SpApiSandbox,
-  type SpApiSandboxOptions,
-  type SpApiSandboxState,
-  VENDOR_REAL_TIME_SALES_REPORT,
-} from './spapi-types.ts';
+// (spapi-lwa.ts) and the Reports API (spapi-reports.ts).
 
 export async function startSpApiSandbox(opts: SpApiSandboxOptions = {}): Promise<SpApiSandbox> {
   const now = opts.now ?? Date.now;

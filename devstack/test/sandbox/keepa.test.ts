@@ -1,16 +1,15 @@
 import { afterEach, describe, expect, it } from 'vitest';
+import { startKeepaSandbox } from '../../src/sandbox/keepa.ts';
+import { sandboxDealAsin } from '../../src/sandbox/keepa-deals.ts';
+import { sandboxProduct } from '../../src/sandbox/keepa-products.ts';
 import {
   DEAL_COST,
   DEALS_PER_PAGE,
   KEEPA_SANDBOX_KEY,
-  type KeepaSandbox,
-  type KeepaSandboxOptions,
   OFFERS_PER_PAGE,
-  sandboxDealAsin,
-  sandboxProduct,
-  startKeepaSandbox,
   TOKENS_PER_OFFER_PAGE,
-} from '../../src/sandbox/keepa.ts';
+} from '../../src/sandbox/keepa-rules.ts';
+import type { KeepaSandbox, KeepaSandboxOptions } from '../../src/sandbox/keepa-types.ts';
 
 const KEY = KEEPA_SANDBOX_KEY;
 let sb: KeepaSandbox | undefined;

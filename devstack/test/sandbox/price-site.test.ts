@@ -1,15 +1,17 @@
 import { afterEach, describe, expect, it } from 'vitest';
+import { startPriceSiteSandbox } from '../../src/sandbox/price-site.ts';
 import {
   GAP_DAYS,
   JUMP_FACTOR,
+  sandboxDefect,
+  sandboxPriceProduct,
+} from '../../src/sandbox/price-site-catalogue.ts';
+import {
   PRICE_SITE_DEFECTS,
   type PriceSiteDefect,
   type PriceSiteOptions,
   type PriceSiteSandbox,
-  sandboxDefect,
-  sandboxPriceProduct,
-  startPriceSiteSandbox,
-} from '../../src/sandbox/price-site.ts';
+} from '../../src/sandbox/price-site-types.ts';
 
 let site: PriceSiteSandbox | undefined;
 const NOW = Date.UTC(2026, 2, 15, 9, 30);

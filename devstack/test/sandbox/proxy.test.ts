@@ -1,15 +1,15 @@
 import { createServer, type IncomingHttpHeaders, request, type Server } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { startProxySandbox } from '../../src/sandbox/proxy.ts';
+import { isLoopbackHost } from '../../src/sandbox/proxy-targets.ts';
 import {
-  isLoopbackHost,
   PROXY_SANDBOX_PASSWORD,
   PROXY_SANDBOX_USER,
   type ProxySandbox,
   type ProxySandboxOptions,
-  startProxySandbox,
   TRAFFIC_LIMIT_MESSAGE,
-} from '../../src/sandbox/proxy.ts';
+} from '../../src/sandbox/proxy-types.ts';
 
 let proxy: ProxySandbox | undefined;
 let target: Server;

@@ -1,19 +1,21 @@
 import { gunzipSync, constants as zlibConstants } from 'node:zlib';
 import { afterEach, describe, expect, it } from 'vitest';
+import { startSpApiSandbox } from '../../src/sandbox/spapi.ts';
+import {
+  SANDBOX_SALES_CYCLE_HOURS,
+  sandboxAsins,
+  sandboxSalesRow,
+  sandboxSalesRows,
+} from '../../src/sandbox/spapi-sales.ts';
 import {
   LWA_TOKEN_PATH,
   REPORTS_API_PATH,
-  SANDBOX_SALES_CYCLE_HOURS,
   SPAPI_SANDBOX_CREDENTIALS,
   SPAPI_SANDBOX_MARKETPLACE_ID,
   type SpApiSandbox,
   type SpApiSandboxOptions,
-  sandboxAsins,
-  sandboxSalesRow,
-  sandboxSalesRows,
-  startSpApiSandbox,
   VENDOR_REAL_TIME_SALES_REPORT,
-} from '../../src/sandbox/spapi.ts';
+} from '../../src/sandbox/spapi-types.ts';
 
 const HOUR = 3_600_000;
 const T0 = Date.UTC(2026, 0, 10, 12, 0, 0);

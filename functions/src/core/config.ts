@@ -3,7 +3,7 @@ import { type Limit, limitSchema, type windowUnits } from './limit-schema';
 import { DEFAULT_MAX_RETRY_AFTER_SECONDS } from './quota/cooldown';
 import { lineReserve, lineShape, maxGrantable } from './quota/limit-shape';
 import { SHARE_SUM_TOLERANCE, shareWeight } from './quota/share-cap';
-import { keepaDomainIdProblem } from './upstreams/keepa';
+import { keepaDomainIdProblem } from './upstreams/keepa-domains';
 import { upstreamUrlSchema } from './upstreams/upstream-url';
 
 /**

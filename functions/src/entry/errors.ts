@@ -1,7 +1,7 @@
 import { type FunctionsErrorCode, HttpsError } from 'firebase-functions/v2/https';
 import { ZodError } from 'zod';
 import { CollectionNotFoundError } from '../adapters/pipeline/collections-repository';
-import { BackupError } from '../core/backup/backup';
+import { BackupError } from '../core/backup/backup-file';
 import { ConfigError } from '../core/config';
 import { ApiError, fieldIssues } from '../core/operations';
 import { CollectionConflictError } from '../core/pipeline/collections';

@@ -1,10 +1,6 @@
 import fc from 'fast-check';
-import {
-  type BackupFile,
-  backupChecksum,
-  createBackup,
-  serializeBackup,
-} from '../../src/core/backup/backup';
+import { createBackup, serializeBackup } from '../../src/core/backup/backup-create';
+import { type BackupFile, backupChecksum } from '../../src/core/backup/backup-file';
 import { EXPORTABLE_COLLECTIONS } from '../../src/core/backup/backup-scope';
 import type { ImplementedCallable } from '../../src/core/operations';
 import { T0 } from './support';

@@ -2,13 +2,10 @@ import { createHash } from 'node:crypto';
 import { Timestamp } from 'firebase-admin/firestore';
 import { HttpsError } from 'firebase-functions/v2/https';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import {
-  type BackupFile,
-  backupChecksum,
-  serializeBackup,
-  verifyBackup,
-} from '../../src/core/backup/backup';
+import { serializeBackup } from '../../src/core/backup/backup-create';
+import { type BackupFile, backupChecksum } from '../../src/core/backup/backup-file';
 import { RESTORABLE_COLLECTIONS } from '../../src/core/backup/backup-scope';
+import { verifyBackup } from '../../src/core/backup/backup-verify';
 import type {
   ClearCooldownResult,
   ExportBackupResult,

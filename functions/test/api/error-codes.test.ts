@@ -1,6 +1,6 @@
 import { HttpsError } from 'firebase-functions/v2/https';
 import { describe, expect, it } from 'vitest';
-import { BackupError } from '../../src/core/backup/backup';
+import { BackupError } from '../../src/core/backup/backup-file';
 import { ConfigError } from '../../src/core/config';
 import { ApiError } from '../../src/core/operations';
 import { assertWithinLimits } from '../../src/core/storage/firestore-limits';

@@ -5,7 +5,8 @@ import {
 } from '../../src/adapters/pipeline/collection-batches';
 import { ProductsRepository } from '../../src/adapters/pipeline/products-repository';
 import type { RestartCollectionResult, StartCollectionResult } from '../../src/core/operations';
-import { type Collection, startCollection } from '../../src/core/pipeline/collections';
+import type { Collection } from '../../src/core/pipeline/collection-schema';
+import { startCollection } from '../../src/core/pipeline/collections';
 import { quietLogger } from '../support/quiet-logger';
 import { type ApiFixture, apiFixture, as, auditEntries, call, SEED_COLLECTION } from './support';
 

@@ -1,11 +1,11 @@
 import type { Timestamp } from 'firebase-admin/firestore';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { startSpApiSandbox } from '../../../devstack/src/sandbox/spapi.ts';
 import {
   LWA_TOKEN_PATH,
   SPAPI_SANDBOX_CREDENTIALS,
   SPAPI_SANDBOX_MARKETPLACE_ID,
-  startSpApiSandbox,
-} from '../../../devstack/src/sandbox/spapi.ts';
+} from '../../../devstack/src/sandbox/spapi-types.ts';
 import { REFRESH_SAVE_MARGIN_MS } from '../../src/adapters/operations/sales';
 import { registerAutoSyncFetcher } from '../../src/adapters/pipeline/autosync-fetchers';
 import { AUTOSYNC_COLLECTION } from '../../src/adapters/pipeline/autosync-state';

@@ -1,6 +1,8 @@
 import { categorySchema, flagsSchema, providerSchema } from '../../src/core/config';
+import type { AcquireRequest } from '../../src/core/quota/decision';
 import { nextAllocation } from '../../src/core/quota/epochs';
-import { type AcquireRequest, Gate, type GateContext } from '../../src/core/quota/gate';
+import { Gate } from '../../src/core/quota/gate';
+import type { GateContext } from '../../src/core/quota/gate-ports';
 import { categories, Fleet, provider } from '../core/quota/fleet-sim';
 
 /**

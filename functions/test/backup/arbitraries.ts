@@ -6,7 +6,7 @@ import {
   BackupTimestamp,
   type BackupValue,
   BackupVector,
-} from '../../src/core/backup/backup';
+} from '../../src/core/backup/backup-value-model';
 
 const RESERVED = /^__.*__$/;
 

@@ -7,13 +7,8 @@ import {
   listBackupPaths,
 } from '../../src/adapters/backup/backup-export';
 import { BackupImportError, importBackup } from '../../src/adapters/backup/backup-import';
-import {
-  BackupError,
-  type BackupFile,
-  backupChecksum,
-  createBackup,
-  serializeBackup,
-} from '../../src/core/backup/backup';
+import { createBackup, serializeBackup } from '../../src/core/backup/backup-create';
+import { BackupError, type BackupFile, backupChecksum } from '../../src/core/backup/backup-file';
 import { testFirestore } from '../support/firestore';
 import { restorableDocumentSets } from './arbitraries';
 

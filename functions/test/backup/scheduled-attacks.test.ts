@@ -16,21 +16,19 @@ import {
 import { runScheduledBackup } from '../../src/adapters/backup/scheduled-run';
 import { importBackup as importOperation } from '../../src/adapters/operations/backups';
 import type { OperationContext } from '../../src/adapters/operations/context';
-import { type Bucket, PayloadStore } from '../../src/adapters/storage/payload-store';
+import { PayloadStore } from '../../src/adapters/storage/payload-store';
+import type { Bucket } from '../../src/adapters/storage/payload-store-types';
 import * as selfQuota from '../../src/adapters/storage/self-quota-runtime';
+import { createBackup } from '../../src/core/backup/backup-create';
+import { BackupError } from '../../src/core/backup/backup-file';
+import { type BackupMap, BackupTimestamp } from '../../src/core/backup/backup-value-model';
+import { DEFAULT_BACKUP_SCHEDULE } from '../../src/core/backup/scheduled-due';
 import {
-  BackupError,
-  type BackupMap,
-  BackupTimestamp,
-  createBackup,
-} from '../../src/core/backup/backup';
-import {
-  DEFAULT_BACKUP_SCHEDULE,
   projectBackupsFolder,
   RESTORE_HOLD_MS,
   slotClaimName,
   TARGET_PAGE_BYTES,
-} from '../../src/core/backup/scheduled-backup';
+} from '../../src/core/backup/scheduled-layout';
 import { importBackupInput } from '../../src/core/operations';
 import { documentSize } from '../../src/core/storage/firestore-storage-size';
 import { payloadConfigSchema } from '../../src/core/storage/payloads';

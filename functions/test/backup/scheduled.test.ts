@@ -20,33 +20,27 @@ import type { OperationContext } from '../../src/adapters/operations/context';
 import { PRODUCTS_PATH } from '../../src/adapters/pipeline/product-documents';
 import { SALES_COLLECTION } from '../../src/adapters/pipeline/sales-repository';
 import { QUOTA_COLLECTIONS } from '../../src/adapters/quota/collections';
-import { type Bucket, PayloadStore } from '../../src/adapters/storage/payload-store';
-import {
-  BackupError,
-  type BackupMap,
-  BackupTimestamp,
-  createBackup,
-  serializeBackup,
-  verifyBackup,
-} from '../../src/core/backup/backup';
+import { PayloadStore } from '../../src/adapters/storage/payload-store';
+import type { Bucket } from '../../src/adapters/storage/payload-store-types';
+import { createBackup, serializeBackup } from '../../src/core/backup/backup-create';
+import { BackupError } from '../../src/core/backup/backup-file';
+import type { BackupScheduleConfig } from '../../src/core/backup/backup-schedule';
 import {
   COLLECTED_DATA_COLLECTIONS,
   RESTORABLE_COLLECTIONS,
   restorablePathProblem,
   SCHEDULED_BACKUP_COLLECTIONS,
 } from '../../src/core/backup/backup-scope';
+import { type BackupMap, BackupTimestamp } from '../../src/core/backup/backup-value-model';
+import { verifyBackup } from '../../src/core/backup/backup-verify';
+import { backupDue, DEFAULT_BACKUP_SCHEDULE } from '../../src/core/backup/scheduled-due';
+import { ABANDONED_AFTER_MS, MANIFEST_NAME } from '../../src/core/backup/scheduled-layout';
 import {
-  ABANDONED_AFTER_MS,
-  type BackupScheduleConfig,
-  backupDue,
   createManifest,
-  DEFAULT_BACKUP_SCHEDULE,
-  expiredBackups,
-  type ListedBackup,
-  MANIFEST_NAME,
   type ScheduledManifest,
   verifyManifest,
-} from '../../src/core/backup/scheduled-backup';
+} from '../../src/core/backup/scheduled-manifest';
+import { expiredBackups, type ListedBackup } from '../../src/core/backup/scheduled-retention';
 import { AUDIT_LOG_COLLECTION, importBackupInput } from '../../src/core/operations';
 import { pipelineConfigSchema } from '../../src/core/pipeline/config';
 import {

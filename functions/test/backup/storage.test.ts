@@ -8,7 +8,8 @@ import {
   type BackupStorage,
   exportBackupToStorage,
 } from '../../src/adapters/backup/backup-storage';
-import { serializeBackup, verifyBackup } from '../../src/core/backup/backup';
+import { serializeBackup } from '../../src/core/backup/backup-create';
+import { verifyBackup } from '../../src/core/backup/backup-verify';
 import { testFirestore } from '../support/firestore';
 import { quietLogger } from '../support/quiet-logger';
 

@@ -1,12 +1,8 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import {
-  BackupBuilder,
-  BackupError,
-  createBackup,
-  serializeBackup,
-  verifyBackup,
-} from '../../src/core/backup/backup';
+import { BackupBuilder, createBackup, serializeBackup } from '../../src/core/backup/backup-create';
+import { BackupError } from '../../src/core/backup/backup-file';
+import { verifyBackup } from '../../src/core/backup/backup-verify';
 import { documentSets } from '../backup/arbitraries';
 
 const CREATED_AT = Date.UTC(2026, 0, 1);

@@ -1,20 +1,16 @@
 import { describe, expect, it } from 'vitest';
+import { createBackup, serializeBackup } from '../../src/core/backup/backup-create';
+import { decodeValue, encodeValue } from '../../src/core/backup/backup-encoding';
+import { BackupError, backupChecksum, canonicalJson } from '../../src/core/backup/backup-file';
 import {
-  BackupError,
   BackupGeoPoint,
   BackupReference,
   BackupTimestamp,
   BackupVector,
-  backupChecksum,
-  canonicalJson,
-  createBackup,
-  decodeValue,
-  encodeValue,
   formatTimestamp,
   parseTimestamp,
-  serializeBackup,
-  verifyBackup,
-} from '../../src/core/backup/backup';
+} from '../../src/core/backup/backup-value-model';
+import { verifyBackup } from '../../src/core/backup/backup-verify';
 
 const CREATED_AT = Date.UTC(2026, 0, 2, 3, 4, 5, 678);
 

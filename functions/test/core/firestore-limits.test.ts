@@ -5,7 +5,7 @@ import {
   BackupReference,
   BackupTimestamp,
   BackupVector,
-} from '../../src/core/backup/backup';
+} from '../../src/core/backup/backup-value-model';
 import { planBatches } from '../../src/core/storage/batch-plan';
 import {
   assertWithinLimits,

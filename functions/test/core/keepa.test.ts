@@ -1,22 +1,27 @@
 import { describe, expect, it } from 'vitest';
 import {
-  KEEPA_DEAL_QUERY_DEFAULTS,
   KeepaCsvType,
   keepaCurrentPrice,
+  keepaMinuteToMs,
+  keepaPeekFilter,
+  keepaPriceHistory,
+  keepaTypeHistory,
+  msToKeepaMinute,
+} from '../../src/core/upstreams/keepa-csv';
+import {
+  KEEPA_DEAL_QUERY_DEFAULTS,
   keepaDealQuery,
+} from '../../src/core/upstreams/keepa-deal-request';
+import {
   keepaDomain,
   keepaDomainIdProblem,
   keepaMarketplace,
+} from '../../src/core/upstreams/keepa-domains';
+import { keepaMeterReading, keepaSecondsUntilPositive } from '../../src/core/upstreams/keepa-meter';
+import {
   keepaMaxAsinsPerRequest,
-  keepaMeterReading,
-  keepaMinuteToMs,
   keepaOfferPages,
-  keepaPeekFilter,
-  keepaPriceHistory,
-  keepaSecondsUntilPositive,
-  keepaTypeHistory,
-  msToKeepaMinute,
-} from '../../src/core/upstreams/keepa';
+} from '../../src/core/upstreams/keepa-product-request';
 
 const DAY_MIN = 1440;
 /** Keepa minute of a UTC date-time. */

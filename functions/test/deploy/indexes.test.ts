@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { COLLECTION_WARNINGS } from '../../src/adapters/pipeline/collections-repository';
 import { QUOTA_COLLECTIONS } from '../../src/adapters/quota/collections';
-import { BATCH_MARKER_COLLECTION } from '../../src/adapters/storage/write-buffer';
+import { BATCH_MARKER_COLLECTION } from '../../src/adapters/storage/write-buffer-types';
 import {
   FLEET_HOUR_COLLECTION,
   FLEET_MINUTE_COLLECTION,

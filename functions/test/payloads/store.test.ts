@@ -4,11 +4,8 @@ import { getApps } from 'firebase-admin/app';
 import { DocumentReference, type Firestore, getFirestore } from 'firebase-admin/firestore';
 import { getStorage } from 'firebase-admin/storage';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
-import {
-  type Bucket,
-  PayloadMissingError,
-  PayloadStore,
-} from '../../src/adapters/storage/payload-store';
+import { PayloadStore } from '../../src/adapters/storage/payload-store';
+import { type Bucket, PayloadMissingError } from '../../src/adapters/storage/payload-store-types';
 import {
   DEFAULT_TEMPORARY_MAX_AGE_MS,
   MAX_CONTENT_TYPE_BYTES,

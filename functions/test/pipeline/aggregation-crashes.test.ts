@@ -1,7 +1,8 @@
 import fc from 'fast-check';
 import type { Firestore } from 'firebase-admin/firestore';
 import { afterAll, describe, expect, it } from 'vitest';
-import { AggregationStore, flushTaskId } from '../../src/adapters/pipeline/aggregation-store';
+import { flushTaskId } from '../../src/adapters/pipeline/aggregation-flush-task';
+import { AggregationStore } from '../../src/adapters/pipeline/aggregation-store';
 import { defaultAggregationConfig } from '../../src/core/pipeline/aggregation';
 import { testFirestore } from '../support/firestore';
 import { quietLogger } from '../support/quiet-logger';

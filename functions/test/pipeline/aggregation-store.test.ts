@@ -1,12 +1,12 @@
 import type { Firestore } from 'firebase-admin/firestore';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import {
-  AggregationStore,
-  type AggregationStoreOptions,
-  flushTaskId,
-  type SubmitResult,
-} from '../../src/adapters/pipeline/aggregation-store';
-import { WriteBuffer } from '../../src/adapters/storage/write-buffer';
+import { flushTaskId } from '../../src/adapters/pipeline/aggregation-flush-task';
+import { AggregationStore } from '../../src/adapters/pipeline/aggregation-store';
+import type {
+  AggregationStoreOptions,
+  SubmitResult,
+} from '../../src/adapters/pipeline/aggregation-store-types';
+import { WriteBuffer } from '../../src/adapters/storage/group-commit';
 import { defaultAggregationConfig, type SourceResponse } from '../../src/core/pipeline/aggregation';
 import { minuteKey } from '../../src/core/storage/write-buffer';
 import { testFirestore } from '../support/firestore';

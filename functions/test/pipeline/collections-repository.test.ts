@@ -6,7 +6,7 @@ import {
 } from '../../src/adapters/pipeline/collections-repository';
 import { readAllocation } from '../../src/adapters/quota/allocations';
 import { ConfigError } from '../../src/core/config';
-import type { StartCollectionRequest } from '../../src/core/pipeline/collections';
+import type { StartCollectionRequest } from '../../src/core/pipeline/collection-schema';
 import { testFirestore } from '../support/firestore';
 
 const T0 = Date.UTC(2026, 0, 1);

@@ -7,7 +7,8 @@ import {
   CollectionsRepository,
 } from '../../src/adapters/pipeline/collections-repository';
 import { followDeadlines } from '../../src/adapters/pipeline/deadline-allocation';
-import { type Collection, startCollection } from '../../src/core/pipeline/collections';
+import type { Collection } from '../../src/core/pipeline/collection-schema';
+import { startCollection } from '../../src/core/pipeline/collections';
 import { testFirestore } from '../support/firestore';
 import { quietLogger } from '../support/quiet-logger';
 import { recordReads } from '../support/reads';

@@ -9,7 +9,7 @@ import { defaultBatchingConfig } from '../../src/core/pipeline/batching';
 import { workProblems } from '../../src/core/pipeline/category-work';
 import { DEFAULT_PHASES } from '../../src/core/pipeline/phases';
 import type { MeterReading } from '../../src/core/quota/meters';
-import { keepaIngestCostPerItem } from '../../src/core/upstreams/keepa';
+import { keepaIngestCostPerItem } from '../../src/core/upstreams/keepa-product-request';
 import { testFirestore } from '../support/firestore';
 import { quietLogger } from '../support/quiet-logger';
 

@@ -2,7 +2,7 @@ import type { Firestore } from 'firebase-admin/firestore';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { firestoreClaims } from '../../src/adapters/quota/claims';
 import { QuotaEngine } from '../../src/adapters/quota/quota-engine';
-import type { Decision } from '../../src/core/quota/gate';
+import type { Decision } from '../../src/core/quota/decision';
 import type { BlockRef } from '../../src/core/quota/token-source';
 import { testFirestore } from '../support/firestore';
 import { dayClock, dayProvider, seeded, windowBlocks } from './window-support';

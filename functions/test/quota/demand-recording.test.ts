@@ -1,8 +1,9 @@
 import type { Firestore } from 'firebase-admin/firestore';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { demandMinutes } from '../../src/adapters/operations/replay';
-import { DEMAND_FLUSH_INTERVAL_MS, QuotaEngine } from '../../src/adapters/quota/quota-engine';
-import { WriteBuffer } from '../../src/adapters/storage/write-buffer';
+import { QuotaEngine } from '../../src/adapters/quota/quota-engine';
+import { DEMAND_FLUSH_INTERVAL_MS } from '../../src/adapters/quota/quota-engine-options';
+import { WriteBuffer } from '../../src/adapters/storage/group-commit';
 import { demandStatsUpdate } from '../../src/core/storage/write-buffer/demand-stats';
 import { testFirestore } from '../support/firestore';
 

@@ -1,11 +1,10 @@
 import fc from 'fast-check';
 import { type Firestore, Timestamp } from 'firebase-admin/firestore';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import {
-  type PriceSiteSandbox,
-  startPriceSiteSandbox,
-} from '../../../devstack/src/sandbox/price-site.ts';
-import { type ProxySandbox, startProxySandbox } from '../../../devstack/src/sandbox/proxy.ts';
+import { startPriceSiteSandbox } from '../../../devstack/src/sandbox/price-site.ts';
+import type { PriceSiteSandbox } from '../../../devstack/src/sandbox/price-site-types.ts';
+import { startProxySandbox } from '../../../devstack/src/sandbox/proxy.ts';
+import type { ProxySandbox } from '../../../devstack/src/sandbox/proxy-types.ts';
 import { ProductsRepository } from '../../src/adapters/pipeline/products-repository';
 import { engineWorkPorts, WorkRunner } from '../../src/adapters/pipeline/work-runner';
 import { CooldownStore } from '../../src/adapters/quota/cooldowns';

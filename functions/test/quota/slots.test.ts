@@ -1,7 +1,7 @@
 import type { Firestore } from 'firebase-admin/firestore';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { SlotPool } from '../../src/adapters/quota/slots';
-import type { SlotLease } from '../../src/core/quota/gate';
+import type { SlotLease } from '../../src/core/quota/gate-ports';
 import { testFirestore } from '../support/firestore';
 
 let db: Firestore;

@@ -1,25 +1,23 @@
 import type { Firestore } from 'firebase-admin/firestore';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import {
-  KEEPA_SANDBOX_KEY,
-  type KeepaSandbox,
-  startKeepaSandbox,
-} from '../../../devstack/src/sandbox/keepa.ts';
-import {
-  type PriceSiteSandbox,
-  sandboxDefect,
-  startPriceSiteSandbox,
-} from '../../../devstack/src/sandbox/price-site.ts';
-import { type ProxySandbox, startProxySandbox } from '../../../devstack/src/sandbox/proxy.ts';
+import { startKeepaSandbox } from '../../../devstack/src/sandbox/keepa.ts';
+import { KEEPA_SANDBOX_KEY } from '../../../devstack/src/sandbox/keepa-rules.ts';
+import type { KeepaSandbox } from '../../../devstack/src/sandbox/keepa-types.ts';
+import { startPriceSiteSandbox } from '../../../devstack/src/sandbox/price-site.ts';
+import { sandboxDefect } from '../../../devstack/src/sandbox/price-site-catalogue.ts';
+import type { PriceSiteSandbox } from '../../../devstack/src/sandbox/price-site-types.ts';
+import { startProxySandbox } from '../../../devstack/src/sandbox/proxy.ts';
+import type { ProxySandbox } from '../../../devstack/src/sandbox/proxy-types.ts';
+import { startSpApiSandbox } from '../../../devstack/src/sandbox/spapi.ts';
 import {
   LWA_TOKEN_PATH,
   SPAPI_SANDBOX_CREDENTIALS,
   SPAPI_SANDBOX_MARKETPLACE_ID,
   type SpApiSandbox,
-  startSpApiSandbox,
-} from '../../../devstack/src/sandbox/spapi.ts';
+} from '../../../devstack/src/sandbox/spapi-types.ts';
 import { ProductsRepository } from '../../src/adapters/pipeline/products-repository';
-import { readBytes, UpstreamError, upstreamFetch } from '../../src/adapters/upstreams/http';
+import { upstreamFetch } from '../../src/adapters/upstreams/http';
+import { readBytes } from '../../src/adapters/upstreams/http-body';
 import { KEEPA_MAX_BODY_BYTES, KeepaClient } from '../../src/adapters/upstreams/keepa';
 import {
   createPriceHistoryHandler,
@@ -32,6 +30,7 @@ import {
   SPAPI_MAX_BODY_BYTES,
   SpApiReportsClient,
 } from '../../src/adapters/upstreams/spapi-reports';
+import { UpstreamError } from '../../src/adapters/upstreams/upstream-call';
 import type { WorkItem } from '../../src/core/pipeline/work-items';
 import { VENDOR_REAL_TIME_SALES_REPORT } from '../../src/core/upstreams/sales';
 import { testFirestore } from '../support/firestore';

@@ -1,31 +1,28 @@
 import type { Firestore } from 'firebase-admin/firestore';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import {
-  KEEPA_SANDBOX_KEY,
-  type KeepaSandbox,
-  sandboxProduct,
-  startKeepaSandbox,
-} from '../../../devstack/src/sandbox/keepa.ts';
+import { startKeepaSandbox } from '../../../devstack/src/sandbox/keepa.ts';
+import { sandboxProduct } from '../../../devstack/src/sandbox/keepa-products.ts';
+import { KEEPA_SANDBOX_KEY } from '../../../devstack/src/sandbox/keepa-rules.ts';
+import type { KeepaSandbox } from '../../../devstack/src/sandbox/keepa-types.ts';
 import { runIngestSlice } from '../../src/adapters/pipeline/ingest';
 import { addIngestItems } from '../../src/adapters/pipeline/ingest-queue-writes';
 import { ProductsRepository } from '../../src/adapters/pipeline/products-repository';
 import { QuotaEngine } from '../../src/adapters/quota/quota-engine';
-import { UpstreamError } from '../../src/adapters/upstreams/http';
 import { KeepaClient } from '../../src/adapters/upstreams/keepa';
 import { createKeepaIngestFetchers } from '../../src/adapters/upstreams/keepa-ingest';
+import { UpstreamError } from '../../src/adapters/upstreams/upstream-call';
 import { providerSchema } from '../../src/core/config';
 import { pipelineConfigSchema } from '../../src/core/pipeline/config';
 import { QuotaExceededError } from '../../src/core/quota/errors';
+import { KEEPA_DEAL_PRICE_TYPES } from '../../src/core/upstreams/keepa-deal-request';
+import { KEEPA_DOMAIN_IDS, KEEPA_DOMAINS } from '../../src/core/upstreams/keepa-domains';
+import { keepaSecondsUntilPositive } from '../../src/core/upstreams/keepa-meter';
 import {
-  KEEPA_DEAL_PRICE_TYPES,
-  KEEPA_DOMAIN_IDS,
-  KEEPA_DOMAINS,
   KEEPA_MAX_ASINS,
   KEEPA_MAX_ASINS_WITH_OFFERS,
   keepaProductCost,
   keepaProductTokensPerAsin,
-  keepaSecondsUntilPositive,
-} from '../../src/core/upstreams/keepa';
+} from '../../src/core/upstreams/keepa-product-request';
 import { testFirestore } from '../support/firestore';
 import { rejection } from '../support/rejection';
 

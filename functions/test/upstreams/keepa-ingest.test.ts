@@ -1,12 +1,10 @@
 import type { Firestore } from 'firebase-admin/firestore';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import {
-  KEEPA_SANDBOX_KEY,
-  type KeepaSandbox,
-  sandboxDealAsin,
-  sandboxProduct,
-  startKeepaSandbox,
-} from '../../../devstack/src/sandbox/keepa.ts';
+import { startKeepaSandbox } from '../../../devstack/src/sandbox/keepa.ts';
+import { sandboxDealAsin } from '../../../devstack/src/sandbox/keepa-deals.ts';
+import { sandboxProduct } from '../../../devstack/src/sandbox/keepa-products.ts';
+import { KEEPA_SANDBOX_KEY } from '../../../devstack/src/sandbox/keepa-rules.ts';
+import type { KeepaSandbox } from '../../../devstack/src/sandbox/keepa-types.ts';
 import { upstreamErrors } from '../../src/adapters/observability/metrics';
 import {
   type IngestFetchers,
@@ -23,7 +21,11 @@ import {
   createKeepaIngestFetchers,
   discoverDeals,
 } from '../../src/adapters/upstreams/keepa-ingest';
-import { KeepaCsvType, keepaPeekFilter, keepaPriceHistory } from '../../src/core/upstreams/keepa';
+import {
+  KeepaCsvType,
+  keepaPeekFilter,
+  keepaPriceHistory,
+} from '../../src/core/upstreams/keepa-csv';
 import { testFirestore } from '../support/firestore';
 
 const T0 = Date.UTC(2026, 0, 10, 12, 0, 0);

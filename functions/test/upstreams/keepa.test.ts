@@ -1,22 +1,21 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import {
-  DEAL_COST,
-  KEEPA_SANDBOX_KEY,
-  type KeepaSandbox,
-  type KeepaSandboxOptions,
-  sandboxDealAsin,
-  sandboxProduct,
-  startKeepaSandbox,
-} from '../../../devstack/src/sandbox/keepa.ts';
-import { UpstreamError } from '../../src/adapters/upstreams/http';
+import { startKeepaSandbox } from '../../../devstack/src/sandbox/keepa.ts';
+import { sandboxDealAsin } from '../../../devstack/src/sandbox/keepa-deals.ts';
+import { sandboxProduct } from '../../../devstack/src/sandbox/keepa-products.ts';
+import { DEAL_COST, KEEPA_SANDBOX_KEY } from '../../../devstack/src/sandbox/keepa-rules.ts';
+import type {
+  KeepaSandbox,
+  KeepaSandboxOptions,
+} from '../../../devstack/src/sandbox/keepa-types.ts';
 import {
   KEEPA_MAX_ASINS,
   KEEPA_MAX_ASINS_WITH_OFFERS,
   KeepaClient,
   type KeepaClientOptions,
 } from '../../src/adapters/upstreams/keepa';
+import { UpstreamError } from '../../src/adapters/upstreams/upstream-call';
 import { QuotaExceededError } from '../../src/core/quota/errors';
-import { KEEPA_DEAL_QUERY_DEFAULTS } from '../../src/core/upstreams/keepa';
+import { KEEPA_DEAL_QUERY_DEFAULTS } from '../../src/core/upstreams/keepa-deal-request';
 
 const T0 = Date.UTC(2026, 0, 10, 12, 0, 0);
 let t = T0;

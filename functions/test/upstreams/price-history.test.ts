@@ -2,21 +2,15 @@ import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Firestore } from 'firebase-admin/firestore';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import {
-  type PriceSiteSandbox,
-  sandboxDefect,
-  startPriceSiteSandbox,
-} from '../../../devstack/src/sandbox/price-site.ts';
-import {
-  type ProxySandbox,
-  type ProxyUser,
-  startProxySandbox,
-} from '../../../devstack/src/sandbox/proxy.ts';
+import { startPriceSiteSandbox } from '../../../devstack/src/sandbox/price-site.ts';
+import { sandboxDefect } from '../../../devstack/src/sandbox/price-site-catalogue.ts';
+import type { PriceSiteSandbox } from '../../../devstack/src/sandbox/price-site-types.ts';
+import { startProxySandbox } from '../../../devstack/src/sandbox/proxy.ts';
+import type { ProxySandbox, ProxyUser } from '../../../devstack/src/sandbox/proxy-types.ts';
 import { upstreamSkippedLinks } from '../../src/adapters/observability/metrics';
 import { ProductsRepository } from '../../src/adapters/pipeline/products-repository';
 import { type WorkHandler, WorkRunner } from '../../src/adapters/pipeline/work-runner';
 import { type RawPayloads, rawPayloadId } from '../../src/adapters/storage/raw-payloads';
-import { UpstreamError } from '../../src/adapters/upstreams/http';
 import {
   createPriceHistoryHandler,
   discoverProducts,
@@ -27,6 +21,7 @@ import {
   type ProxiedHttpClientOptions,
   proxyRefusalStatus,
 } from '../../src/adapters/upstreams/proxied-fetch';
+import { UpstreamError } from '../../src/adapters/upstreams/upstream-call';
 import type { WorkItem } from '../../src/core/pipeline/work-items';
 import { QuotaExceededError } from '../../src/core/quota/errors';
 import { CONFIDENCE_PENALTIES } from '../../src/core/upstreams/price-history';

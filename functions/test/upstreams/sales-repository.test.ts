@@ -7,7 +7,7 @@ import {
   storeSalesRows,
   summary,
 } from '../../src/adapters/pipeline/sales-repository';
-import { MAX_BATCH_WRITES } from '../../src/adapters/storage/write-buffer';
+import { MAX_BATCH_WRITES } from '../../src/adapters/storage/write-buffer-types';
 import type { SalesRow } from '../../src/core/upstreams/sales';
 import { testFirestore } from '../support/firestore';
 

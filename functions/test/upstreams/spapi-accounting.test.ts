@@ -1,11 +1,11 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { startSpApiSandbox } from '../../../devstack/src/sandbox/spapi.ts';
+import { SPAPI_REPORTS_RATE_LIMITS } from '../../../devstack/src/sandbox/spapi-rate-limits.ts';
 import {
   LWA_TOKEN_PATH,
-  SPAPI_REPORTS_RATE_LIMITS,
   SPAPI_SANDBOX_CREDENTIALS,
   type SpApiSandbox,
-  startSpApiSandbox,
-} from '../../../devstack/src/sandbox/spapi.ts';
+} from '../../../devstack/src/sandbox/spapi-types.ts';
 import { type AutoSyncSummary, runAutoSyncCycle } from '../../src/adapters/pipeline/autosync';
 import { SalesRepository } from '../../src/adapters/pipeline/sales-repository';
 import { QuotaEngine } from '../../src/adapters/quota/quota-engine';

@@ -4,6 +4,8 @@ import { gunzipSync } from 'node:zlib';
 import Ajv, { type ValidateFunction } from 'ajv';
 import addFormats from 'ajv-formats';
 import { afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { startSpApiSandbox } from '../../../devstack/src/sandbox/spapi.ts';
+import { sandboxAsins } from '../../../devstack/src/sandbox/spapi-sales.ts';
 import {
   LWA_TOKEN_PATH,
   REPORTS_API_PATH,
@@ -11,10 +13,8 @@ import {
   SPAPI_SANDBOX_MARKETPLACE_ID,
   type SpApiOperation,
   type SpApiSandbox,
-  sandboxAsins,
-  startSpApiSandbox,
   VENDOR_REAL_TIME_SALES_REPORT,
-} from '../../../devstack/src/sandbox/spapi.ts';
+} from '../../../devstack/src/sandbox/spapi-types.ts';
 import { SpApiReportsClient } from '../../src/adapters/upstreams/spapi-reports';
 import { salesReportSchema, salesRowsFromReport } from '../../src/core/upstreams/sales';
 import { quietLogger } from '../support/quiet-logger';

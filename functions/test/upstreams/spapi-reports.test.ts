@@ -1,5 +1,7 @@
 import type { Firestore } from 'firebase-admin/firestore';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { startSpApiSandbox } from '../../../devstack/src/sandbox/spapi.ts';
+import { sandboxAsins, sandboxSalesRows } from '../../../devstack/src/sandbox/spapi-sales.ts';
 import {
   LWA_TOKEN_PATH,
   SPAPI_SANDBOX_CREDENTIALS,
@@ -7,12 +9,8 @@ import {
   type SpApiOperation,
   type SpApiSandbox,
   type SpApiSandboxOptions,
-  sandboxAsins,
-  sandboxSalesRows,
-  startSpApiSandbox,
-} from '../../../devstack/src/sandbox/spapi.ts';
+} from '../../../devstack/src/sandbox/spapi-types.ts';
 import { SALES_COLLECTION, SalesRepository } from '../../src/adapters/pipeline/sales-repository';
-import { UpstreamError } from '../../src/adapters/upstreams/http';
 import {
   ReportProcessingError,
   SpApiReportsClient,
@@ -20,6 +18,7 @@ import {
   type SpApiReportsOperation,
 } from '../../src/adapters/upstreams/spapi-reports';
 import { createRealtimeSalesFetcher } from '../../src/adapters/upstreams/spapi-sales-fetcher';
+import { UpstreamError } from '../../src/adapters/upstreams/upstream-call';
 import { QuotaExceededError } from '../../src/core/quota/errors';
 import { roundMoney, VENDOR_REAL_TIME_SALES_REPORT } from '../../src/core/upstreams/sales';
 import { testFirestore } from '../support/firestore';

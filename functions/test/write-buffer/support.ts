@@ -1,5 +1,5 @@
 import type { Firestore, WriteBatch } from 'firebase-admin/firestore';
-import type { Timers } from '../../src/adapters/storage/write-buffer';
+import type { Timers } from '../../src/adapters/storage/write-buffer-types';
 
 /** Timers that only fire when the test says so: batching points are deterministic. */
 export class ManualTimers implements Timers {

@@ -1,5 +1,5 @@
 import type { DocumentData, Firestore } from 'firebase-admin/firestore';
-import { BackupError } from '../../core/backup/backup';
+import { BackupError } from '../../core/backup/backup-file';
 import {
   type Category,
   ConfigError,
@@ -11,7 +11,7 @@ import {
   validateRuntimeConfig,
 } from '../../core/config';
 import { workProblems } from '../../core/pipeline/category-work';
-import { collectionSchema } from '../../core/pipeline/collections';
+import { collectionSchema } from '../../core/pipeline/collection-schema';
 import { pipelineConfigSchema } from '../../core/pipeline/config';
 import { introducedProblems, shareError } from '../../core/quota/share-check';
 import { CONFIG_PATHS } from '../config-repository';

@@ -1,19 +1,15 @@
 import { Readable, type Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import type { Firestore, Query, QueryDocumentSnapshot } from 'firebase-admin/firestore';
-import {
-  BackupBuilder,
-  type BackupFile,
-  type BackupMap,
-  createBackup,
-  topLevelCollection,
-} from '../../core/backup/backup';
+import { BackupBuilder, createBackup } from '../../core/backup/backup-create';
+import { type BackupFile, topLevelCollection } from '../../core/backup/backup-file';
 import {
   exportablePath,
   MAX_BACKUP_DOCUMENTS,
   RESTORABLE_COLLECTIONS,
   RESTORABLE_SUBCOLLECTIONS,
 } from '../../core/backup/backup-scope';
+import type { BackupMap } from '../../core/backup/backup-value-model';
 import { mapLimit } from '../../core/map-limit';
 import { logger } from '../../log';
 import { projectId as envProjectId } from '../firebase';

@@ -1,11 +1,8 @@
 import type { Firestore, WriteBatch } from 'firebase-admin/firestore';
-import {
-  BackupError,
-  documentChecksum,
-  type VerifiedBackup,
-  verifyBackup,
-} from '../../core/backup/backup';
+import { documentChecksum } from '../../core/backup/backup-create';
+import { BackupError, type VerifiedBackup } from '../../core/backup/backup-file';
 import { restorablePathProblem } from '../../core/backup/backup-scope';
+import { verifyBackup } from '../../core/backup/backup-verify';
 import type { ImportBackupResult } from '../../core/operations/results';
 import { planBatches } from '../../core/storage/batch-plan';
 import { utf8Length } from '../../core/storage/firestore-names';

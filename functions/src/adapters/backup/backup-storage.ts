@@ -5,7 +5,7 @@ import { getStorage } from 'firebase-admin/storage';
 import { DEFAULT_PAYLOAD_CONFIG, payloadBucketName } from '../../core/storage/payloads';
 import { logger } from '../../log';
 import { projectId } from '../firebase';
-import type { Bucket } from '../storage/payload-store';
+import type { Bucket } from '../storage/payload-store-types';
 import {
   type BackupTarget,
   type ExportOptions,

@@ -6,6 +6,7 @@ import {
   GeoPoint,
   Timestamp,
 } from 'firebase-admin/firestore';
+import { documentChecksum } from '../../core/backup/backup-create';
 import {
   BackupGeoPoint,
   type BackupMap,
@@ -13,8 +14,7 @@ import {
   BackupTimestamp,
   type BackupValue,
   BackupVector,
-  documentChecksum,
-} from '../../core/backup/backup';
+} from '../../core/backup/backup-value-model';
 
 /**
  * Documents in the backup's value model and as the Admin SDK reads and writes them: the

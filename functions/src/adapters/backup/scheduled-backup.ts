@@ -5,16 +5,17 @@ import {
   SCHEDULED_BACKUP_COLLECTIONS,
 } from '../../core/backup/backup-scope';
 import {
-  createManifest,
   MANIFEST_NAME,
-  type ManifestPage,
-  type ObjectEntry,
   pageName,
   pageObjectsName,
-  type ScheduledManifest,
   scheduledBackupId,
-  serializeObjects,
-} from '../../core/backup/scheduled-backup';
+} from '../../core/backup/scheduled-layout';
+import {
+  createManifest,
+  type ManifestPage,
+  type ScheduledManifest,
+} from '../../core/backup/scheduled-manifest';
+import { type ObjectEntry, serializeObjects } from '../../core/backup/scheduled-objects';
 import { PAYLOADS_COLLECTION } from '../../core/storage/payloads';
 import { logger } from '../../log';
 import type { BackupStorage } from './backup-storage';
@@ -24,7 +25,7 @@ import { pageTexts, saveNew } from './scheduled-page-writes';
 import { copyPayloadObjects } from './scheduled-payload-copies';
 
 /**
- * Scheduled backups (core/backup/scheduled-backup.ts has the layout): configuration, state and
+ * Scheduled backups (core/backup/scheduled-layout.ts has the layout): configuration, state and
  * collected data, read a page at a time (a cursor by document name, at most `pageSize`
  * documents) and written as one object per page, each a tollgate-backup file with its checksum;
  * payload objects are copied next to them; the manifest, written last, lists every page with its

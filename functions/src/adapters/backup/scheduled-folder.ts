@@ -1,11 +1,7 @@
 import { createHash } from 'node:crypto';
-import { BackupError } from '../../core/backup/backup';
-import {
-  MANIFEST_NAME,
-  projectBackupsFolder,
-  type ScheduledManifest,
-  verifyManifest,
-} from '../../core/backup/scheduled-backup';
+import { BackupError } from '../../core/backup/backup-file';
+import { MANIFEST_NAME, projectBackupsFolder } from '../../core/backup/scheduled-layout';
+import { type ScheduledManifest, verifyManifest } from '../../core/backup/scheduled-manifest';
 import { type BackupStorage, httpStatus } from './backup-storage';
 
 /**

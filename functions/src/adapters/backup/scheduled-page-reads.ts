@@ -1,7 +1,7 @@
 import type { Firestore, Query, QueryDocumentSnapshot } from 'firebase-admin/firestore';
-import type { BackupMap } from '../../core/backup/backup';
 import { RESTORABLE_SUBCOLLECTIONS } from '../../core/backup/backup-scope';
-import { TARGET_PAGE_BYTES } from '../../core/backup/scheduled-backup';
+import type { BackupMap } from '../../core/backup/backup-value-model';
+import { TARGET_PAGE_BYTES } from '../../core/backup/scheduled-layout';
 import { documentSize } from '../../core/storage/firestore-storage-size';
 import { paceFirestoreWork } from '../storage/self-quota-runtime';
 import { fromFirestoreMap } from './backup-values';

@@ -1,8 +1,8 @@
 // The objects a scheduled backup writes: its documents cut into page texts (tollgate-backup
 // files), and each object saved only if new.
-import { BackupBuilder } from '../../core/backup/backup';
-import { TARGET_PAGE_BYTES } from '../../core/backup/scheduled-backup';
-import type { Bucket } from '../storage/payload-store';
+import { BackupBuilder } from '../../core/backup/backup-create';
+import { TARGET_PAGE_BYTES } from '../../core/backup/scheduled-layout';
+import type { Bucket } from '../storage/payload-store-types';
 import type { ReadDocument } from './scheduled-page-reads';
 
 export async function saveNew(bucket: Bucket, name: string, text: string): Promise<Buffer> {

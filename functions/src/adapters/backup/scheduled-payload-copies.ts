@@ -1,11 +1,8 @@
 // The payload objects of a scheduled backup: copied into its folder (streamed, digested), and the
 // payload documents left out whose object is missing or not their own.
 import { pipeline } from 'node:stream/promises';
-import {
-  type ObjectEntry,
-  objectCopyName,
-  payloadDocumentProblem,
-} from '../../core/backup/scheduled-backup';
+import { objectCopyName } from '../../core/backup/scheduled-layout';
+import { type ObjectEntry, payloadDocumentProblem } from '../../core/backup/scheduled-objects';
 import { mapLimit } from '../../core/map-limit';
 import { logger } from '../../log';
 import { type BackupStorage, deleteQuietly, httpStatus } from './backup-storage';

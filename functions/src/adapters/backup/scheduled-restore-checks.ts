@@ -1,17 +1,16 @@
 import { Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import { BackupError, topLevelCollection } from '../../core/backup/backup';
+import { BackupError, topLevelCollection } from '../../core/backup/backup-file';
+import { objectCopyName } from '../../core/backup/scheduled-layout';
+import type { ManifestPage, ScheduledManifest } from '../../core/backup/scheduled-manifest';
 import {
-  type ManifestPage,
   type ObjectEntry,
-  objectCopyName,
   parseObjects,
   payloadDocumentProblem,
-  type ScheduledManifest,
-} from '../../core/backup/scheduled-backup';
+} from '../../core/backup/scheduled-objects';
 import { mapLimit } from '../../core/map-limit';
 import { PAYLOADS_COLLECTION } from '../../core/storage/payloads';
-import type { Bucket } from '../storage/payload-store';
+import type { Bucket } from '../storage/payload-store-types';
 import type { prepareImport } from './backup-import';
 import { type BackupStorage, httpStatus } from './backup-storage';
 import { digestStream } from './digest-stream';

@@ -1,5 +1,7 @@
-import { type BackupMap, documentChecksum } from '../../core/backup/backup';
-import { type ObjectEntry, objectCopyName } from '../../core/backup/scheduled-backup';
+import { documentChecksum } from '../../core/backup/backup-create';
+import type { BackupMap } from '../../core/backup/backup-value-model';
+import { objectCopyName } from '../../core/backup/scheduled-layout';
+import type { ObjectEntry } from '../../core/backup/scheduled-objects';
 import { mapLimit } from '../../core/map-limit';
 import { logger } from '../../log';
 import { type BackupStorage, httpStatus } from './backup-storage';

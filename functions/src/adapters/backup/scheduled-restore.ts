@@ -1,6 +1,7 @@
 import type { Firestore } from 'firebase-admin/firestore';
-import { BackupError, topLevelCollection } from '../../core/backup/backup';
-import { BACKUP_ID, scheduledBackupTimeMs } from '../../core/backup/scheduled-backup';
+import { BackupError, topLevelCollection } from '../../core/backup/backup-file';
+import { BACKUP_ID } from '../../core/backup/backup-schedule';
+import { scheduledBackupTimeMs } from '../../core/backup/scheduled-layout';
 import { PAYLOADS_COLLECTION } from '../../core/storage/payloads';
 import { logger } from '../../log';
 import { paceFirestoreWork } from '../storage/self-quota-runtime';

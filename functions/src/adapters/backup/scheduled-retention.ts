@@ -1,19 +1,18 @@
 import { randomBytes } from 'node:crypto';
-import { BackupError } from '../../core/backup/backup';
+import { BackupError } from '../../core/backup/backup-file';
+import { BACKUP_ID } from '../../core/backup/backup-schedule';
 import {
-  BACKUP_ID,
-  expiredBackups,
   HOLDS_FOLDER,
-  type ListedBackup,
   MANIFEST_NAME,
   projectBackupsFolder,
   RESTORE_HOLD_MS,
   restoreHoldName,
   restoreHoldsPrefix,
-  type ScheduledManifest,
   SLOTS_FOLDER,
   scheduledBackupTimeMs,
-} from '../../core/backup/scheduled-backup';
+} from '../../core/backup/scheduled-layout';
+import type { ScheduledManifest } from '../../core/backup/scheduled-manifest';
+import { expiredBackups, type ListedBackup } from '../../core/backup/scheduled-retention';
 import { mapLimit } from '../../core/map-limit';
 import { logger } from '../../log';
 import { type BackupStorage, deleteQuietly } from './backup-storage';
@@ -39,7 +38,7 @@ export interface ScheduledBackupListing extends ListedBackup {
 /**
  * Every scheduled backup of `projectId` in `storage` (its folder only: other projects sharing
  * the bucket are never read), oldest first, with whether it is complete. Future-dated backups
- * are listed; the due check and the retention ignore them (core/backup/scheduled-backup.ts).
+ * are listed; the due check and the retention ignore them (core/backup/scheduled-layout.ts).
  */
 export async function listScheduledBackups(
   storage: BackupStorage,
@@ -97,7 +96,7 @@ export async function deleteScheduledBackup(
 }
 
 /**
- * The retention of `projectId`'s backups as of `nowMs` (core/backup/scheduled-backup.ts
+ * The retention of `projectId`'s backups as of `nowMs` (core/backup/scheduled-layout.ts
  * expiredBackups): complete backups older than `retentionDays`, never the newest complete one,
  * abandoned incomplete ones; future-dated ones are left alone. Slot claims older than the
  * retention go too.

@@ -1,11 +1,8 @@
 // One run of the backup schedule: a backup when its slot is due and claimed, then the retention.
 import type { Firestore } from 'firebase-admin/firestore';
-import {
-  type BackupScheduleConfig,
-  backupDue,
-  backupSlotMs,
-  newestComplete,
-} from '../../core/backup/scheduled-backup';
+import type { BackupScheduleConfig } from '../../core/backup/backup-schedule';
+import { backupDue, backupSlotMs } from '../../core/backup/scheduled-due';
+import { newestComplete } from '../../core/backup/scheduled-retention';
 import { logger } from '../../log';
 import type { BackupStorage } from './backup-storage';
 import { type ScheduledBackupResult, writeScheduledBackup } from './scheduled-backup';

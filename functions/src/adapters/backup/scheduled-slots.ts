@@ -4,9 +4,9 @@ import {
   SLOTS_FOLDER,
   slotClaimName,
   slotOfClaim,
-} from '../../core/backup/scheduled-backup';
+} from '../../core/backup/scheduled-layout';
 import { logger } from '../../log';
-import type { Bucket } from '../storage/payload-store';
+import type { Bucket } from '../storage/payload-store-types';
 import { type BackupStorage, deleteQuietly, httpStatus } from './backup-storage';
 
 /**

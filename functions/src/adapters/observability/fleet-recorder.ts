@@ -1,7 +1,8 @@
 import { FLEET_RETENTION_MS, FLEET_SHARDS } from '../../core/observability/fleet-stats';
 import { FleetAccumulator, type UpstreamCallSample } from '../../core/observability/fleet-writes';
 import { logger } from '../../log';
-import { installShutdownFlush, type Timers } from '../storage/write-buffer';
+import { installShutdownFlush } from '../storage/shutdown-flush';
+import type { Timers } from '../storage/write-buffer-types';
 
 /**
  * The recording half of fleet statistics (layout and reasons: core/observability/fleet-stats.ts): each

@@ -5,7 +5,7 @@ import { summarizeUsage, type UpstreamUsage } from '../../core/observability/ups
 import type { BatchKind } from '../../core/pipeline/batching';
 import { USAGE_STATS_COLLECTION } from '../../core/storage/write-buffer';
 import { CONFIG_PATHS } from '../config-repository';
-import { AGGREGATIONS_COLLECTION } from '../pipeline/aggregation-store';
+import { AGGREGATIONS_COLLECTION } from '../pipeline/aggregation-documents';
 import { AUTOSYNC_COLLECTION } from '../pipeline/autosync-state';
 import { INGEST_COLLECTION, queueTimeMs, queueValue } from '../pipeline/ingest-queues';
 import { PIPELINE_CONFIG_PATH } from '../pipeline/pipeline-config';

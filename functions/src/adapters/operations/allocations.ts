@@ -10,12 +10,8 @@ import {
   type SetCategoryAllocationResult,
   type setCategoryAllocationInput,
 } from '../../core/operations';
-import {
-  type Collection,
-  collectionSchema,
-  pauseCollection,
-  resumeCollection,
-} from '../../core/pipeline/collections';
+import { pauseCollection, resumeCollection } from '../../core/pipeline/collection-lifecycle';
+import { type Collection, collectionSchema } from '../../core/pipeline/collection-schema';
 import {
   applyShareChanges,
   redistributeShare,

@@ -15,7 +15,7 @@ import {
   type CallableName,
 } from '../../core/operations';
 import { RESERVED_COMMIT_WRITES } from '../storage/batch-writes';
-import { MAX_BATCH_WRITES } from '../storage/write-buffer';
+import { MAX_BATCH_WRITES } from '../storage/write-buffer-types';
 
 /** Adds the audit entry to the transaction or batch that makes the change; returns its id. */
 export function writeAudit(

@@ -11,11 +11,10 @@ import {
   type StartCollectionResult,
   type startCollectionInput,
 } from '../../core/operations';
+import { restartStalled } from '../../core/pipeline/collection-lifecycle';
+import { type Collection, collectionSchema } from '../../core/pipeline/collection-schema';
 import {
-  type Collection,
   CollectionConflictError,
-  collectionSchema,
-  restartStalled,
   startCollection as startInCore,
 } from '../../core/pipeline/collections';
 import {

@@ -1,10 +1,10 @@
 import type { Firestore } from 'firebase-admin/firestore';
 import type { Actor } from '../../core/operations';
-import type { Collection } from '../../core/pipeline/collections';
+import type { Collection } from '../../core/pipeline/collection-schema';
 import type { WorkQueueProvider } from '../../core/pipeline/work-items';
 import type { QueueRate } from '../../core/queues/queue-rate';
 import type { BackupStorage } from '../backup/backup-storage';
-import type { StatsSink } from '../pipeline/aggregation-store';
+import type { StatsSink } from '../pipeline/aggregation-store-types';
 import type { QueueAdmin } from '../queues/queue-admin';
 import type { Enqueue } from '../queues/task-queue';
 import type { CallAdmission } from '../quota/call-limiter';

@@ -11,8 +11,8 @@ import {
   type listCollectionsInput,
   notFound,
 } from '../../core/operations';
+import { collectionSchema } from '../../core/pipeline/collection-schema';
 import { type CollectionStatusReport, statusReport } from '../../core/pipeline/collection-status';
-import { collectionSchema } from '../../core/pipeline/collections';
 import { effectiveShares } from '../../core/quota/allocation';
 import { CONFIG_PATHS } from '../config-repository';
 import { COLLECTIONS_PATH } from '../pipeline/collections-repository';

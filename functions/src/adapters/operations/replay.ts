@@ -9,8 +9,8 @@ import {
   type SimulatePolicyResult,
   type simulatePolicyInput,
 } from '../../core/operations';
+import { collectionSchema } from '../../core/pipeline/collection-schema';
 import { statusReport } from '../../core/pipeline/collection-status';
-import { collectionSchema } from '../../core/pipeline/collections';
 import { type ReplayCollection, ReplayTooLargeError, replayPolicy } from '../../core/replay/replay';
 import {
   DEMAND_STATS_COLLECTION,

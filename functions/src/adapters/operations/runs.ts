@@ -12,12 +12,9 @@ import {
   type ValidationRunLine,
   type validateDataInput,
 } from '../../core/operations';
-import {
-  AGGREGATES_COLLECTION,
-  AGGREGATIONS_COLLECTION,
-  AggregationStore,
-  type FlushResult,
-} from '../pipeline/aggregation-store';
+import { AGGREGATES_COLLECTION, AGGREGATIONS_COLLECTION } from '../pipeline/aggregation-documents';
+import { AggregationStore } from '../pipeline/aggregation-store';
+import type { FlushResult } from '../pipeline/aggregation-store-types';
 import { loadPipelineConfig } from '../pipeline/pipeline-config';
 import { FINDINGS_COLLECTION } from '../validation/validation-findings';
 import {

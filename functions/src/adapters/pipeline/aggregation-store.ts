@@ -33,26 +33,6 @@ import type {
 } from './aggregation-store-types';
 import { loadPipelineConfig } from './pipeline-config';
 
-export {
-  AGGREGATES_COLLECTION,
-  AGGREGATION_STATS_COLLECTION,
-  AGGREGATIONS_COLLECTION,
-  RESPONSES_SUBCOLLECTION,
-  sourceResponseSchema,
-} from './aggregation-documents';
-export {
-  AGGREGATION_FLUSH_FUNCTION,
-  enqueueAggregationFlush,
-  flushTaskId,
-} from './aggregation-flush-task';
-export type {
-  AggregationStoreOptions,
-  FlushResult,
-  StatsSink,
-  SubmitOutcome,
-  SubmitResult,
-} from './aggregation-store-types';
-
 /**
  * Responses for one work item reach whichever function instance Cloud Functions picks, so the
  * pending state lives in Firestore, not in the core's in-memory state machine:

@@ -1,7 +1,7 @@
 import type { Firestore } from 'firebase-admin/firestore';
 import { parseDocument } from '../../core/config';
 import { LISTING_OPERATION } from '../../core/pipeline/category-work';
-import type { Collection } from '../../core/pipeline/collections';
+import type { Collection } from '../../core/pipeline/collection-schema';
 import {
   generationKey,
   type HistoricalConfig,

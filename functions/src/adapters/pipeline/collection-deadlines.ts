@@ -1,6 +1,6 @@
 import type { Firestore } from 'firebase-admin/firestore';
+import { collectionSchema } from '../../core/pipeline/collection-schema';
 import { statusReport } from '../../core/pipeline/collection-status';
-import { collectionSchema } from '../../core/pipeline/collections';
 import { logger } from '../../log';
 import {
   COLLECTION_WARNING_RETENTION_MS,

@@ -1,5 +1,5 @@
 import { type Category, categorySchema, parseDocument } from '../../core/config';
-import { type Collection, collectionSchema } from '../../core/pipeline/collections';
+import { type Collection, collectionSchema } from '../../core/pipeline/collection-schema';
 import { logger } from '../../log';
 import { CONFIG_PATHS } from '../config-repository';
 

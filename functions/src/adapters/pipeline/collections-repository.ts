@@ -1,23 +1,27 @@
 import { isDeepStrictEqual } from 'node:util';
 import type { Firestore } from 'firebase-admin/firestore';
-import { type CollectionStatusReport, statusReport } from '../../core/pipeline/collection-status';
+import {
+  isStalled,
+  markStalled,
+  pauseCollection,
+  restartStalled,
+  resumeCollection,
+} from '../../core/pipeline/collection-lifecycle';
 import {
   type Collection,
   type CollectionConfig,
-  type CollectionOutcome,
   collectionSchema,
-  isStalled,
-  markStalled,
+  type StartCollectionRequest,
+  startCollectionRequestSchema,
+} from '../../core/pipeline/collection-schema';
+import { type CollectionStatusReport, statusReport } from '../../core/pipeline/collection-status';
+import {
+  type CollectionOutcome,
   type PhaseTransition,
   type Progress,
-  pauseCollection,
   recordProgress,
-  restartStalled,
-  resumeCollection,
-  type StartCollectionRequest,
   type StartOutcome,
   startCollection,
-  startCollectionRequestSchema,
 } from '../../core/pipeline/collections';
 import type { ShareChange } from '../../core/pipeline/share-transition';
 import { effectiveShares } from '../../core/quota/allocation';

@@ -1,7 +1,7 @@
 import type { Firestore } from 'firebase-admin/firestore';
 import { TOLLGATE_ACTOR } from '../../core/operations';
+import { collectionSchema } from '../../core/pipeline/collection-schema';
 import { statusReport } from '../../core/pipeline/collection-status';
-import { collectionSchema } from '../../core/pipeline/collections';
 import { type DeadlineStanding, deadlineShareChanges } from '../../core/pipeline/deadline-shares';
 import { applyShareChanges, type ShareChange } from '../../core/pipeline/share-transition';
 import { logger } from '../../log';

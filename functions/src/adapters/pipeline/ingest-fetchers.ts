@@ -1,4 +1,4 @@
-import type { Collection } from '../../core/pipeline/collections';
+import type { Collection } from '../../core/pipeline/collection-schema';
 import { Registry } from '../registry';
 import type { IngestFetchers } from './ingest';
 

@@ -1,8 +1,8 @@
 import { type Firestore, Timestamp } from 'firebase-admin/firestore';
 import { type BatchKind, type CostPerItem, planNextBatch } from '../../core/pipeline/batching';
 import { requestedUntil } from '../../core/quota/cooldown';
+import type { Decision, RetryReason } from '../../core/quota/decision';
 import { CostExceedsLimitError, QuotaExceededError } from '../../core/quota/errors';
-import type { Decision, RetryReason } from '../../core/quota/gate';
 import type { MeterReading } from '../../core/quota/meters';
 import { logger } from '../../log';
 import { acquireLease } from '../lease';

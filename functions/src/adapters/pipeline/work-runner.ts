@@ -1,6 +1,6 @@
 import { deferred, deferredTaskId, type WorkItem } from '../../core/pipeline/work-items';
+import type { Decision } from '../../core/quota/decision';
 import { CostExceedsLimitError, QuotaExceededError } from '../../core/quota/errors';
-import type { Decision } from '../../core/quota/gate';
 import { logger } from '../../log';
 import type { EnqueueOptions, EnqueueResult } from '../queues/task-queue';
 import type { QuotaEngine } from '../quota/quota-engine';

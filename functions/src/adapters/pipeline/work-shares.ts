@@ -7,7 +7,7 @@ import {
   type PhasedCollection,
   type WorkConfiguration,
 } from '../../core/pipeline/category-work';
-import { collectionConfigSchema, collectionSchema } from '../../core/pipeline/collections';
+import { collectionConfigSchema, collectionSchema } from '../../core/pipeline/collection-schema';
 import { shareError } from '../../core/quota/share-check';
 import { PIPELINE_CONFIG_PATH } from './pipeline-config';
 

@@ -1,6 +1,6 @@
 import { FieldValue, type Firestore, Timestamp } from 'firebase-admin/firestore';
-import type { PageOutcome } from '../../core/quota/gate';
-import type { BlockRef } from '../../core/quota/token-source';
+
+import type { BlockRef, PageOutcome } from '../../core/quota/token-source';
 import { docId, isAlreadyExists, QUOTA_COLLECTIONS } from './collections';
 
 /**

@@ -1,7 +1,7 @@
 import type { Firestore } from 'firebase-admin/firestore';
 import { ConfigError, type Provider, type RuntimeConfig } from '../../core/config';
 import type { Allocation } from '../../core/quota/epochs';
-import type { GateContext } from '../../core/quota/gate';
+import type { GateContext } from '../../core/quota/gate-ports';
 import type { MeterProjection } from '../../core/quota/meters';
 import { logger } from '../../log';
 import { loadRuntimeConfig } from '../config-repository';

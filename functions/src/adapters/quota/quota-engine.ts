@@ -1,14 +1,16 @@
 import { randomUUID } from 'node:crypto';
 import type { Firestore } from 'firebase-admin/firestore';
 import { DEFAULT_MAX_RETRY_AFTER_SECONDS, requestedUntil } from '../../core/quota/cooldown';
+import type { AcquireRequest, Decision } from '../../core/quota/decision';
 import type { QuotaExceededError } from '../../core/quota/errors';
-import { type AcquireRequest, type Decision, Gate } from '../../core/quota/gate';
+import { Gate } from '../../core/quota/gate';
 import { MeterProjection, type MeterReading } from '../../core/quota/meters';
 import { demandStatsUpdate } from '../../core/storage/write-buffer/demand-stats';
 import { logger } from '../../log';
 import { gateDecisions } from '../observability/metrics';
+import type { WriteBuffer } from '../storage/group-commit';
 import { attachSelfQuota } from '../storage/self-quota-runtime';
-import { recordUsage, type WriteBuffer } from '../storage/write-buffer';
+import { recordUsage } from '../storage/write-buffer';
 import { firestoreClaims } from './claims';
 import { ContextProvider } from './context';
 import { CooldownStore } from './cooldowns';
@@ -16,14 +18,6 @@ import { MeterStore } from './meters-store';
 import { IDLE_CHECK_MS, IDLE_RELEASE_MS, type QuotaEngineOptions } from './quota-engine-options';
 import { WindowReturns } from './returns';
 import { SlotPool } from './slots';
-
-export {
-  DEMAND_FLUSH_INTERVAL_MS,
-  IDLE_CHECK_MS,
-  IDLE_RELEASE_MS,
-  type QuotaEngineOptions,
-} from './quota-engine-options';
-export { installShutdownRelease, SHUTDOWN_RELEASE_TIMEOUT_MS } from './shutdown-release';
 
 /**
  * One instance's quota engine: the gate wired to Firestore (block claims, allocation,

@@ -5,8 +5,8 @@ import {
   type QueryDocumentSnapshot,
   Timestamp,
 } from 'firebase-admin/firestore';
-import type { ReturnWindow } from '../../core/quota/gate';
-import type { BlockRef, OwnedBlock } from '../../core/quota/token-source';
+
+import type { BlockRef, OwnedBlock, ReturnWindow } from '../../core/quota/token-source';
 import { docId, isAlreadyExists, QUOTA_COLLECTIONS } from './collections';
 
 /** After finding no returned range of a window, an instance does not look again this long. */

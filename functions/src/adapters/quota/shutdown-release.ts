@@ -1,5 +1,5 @@
 import { logger } from '../../log';
-import type { SignalTarget } from '../storage/write-buffer';
+import type { SignalTarget } from '../storage/shutdown-flush';
 
 /** On SIGTERM, giving back waits at most this long before the process is let go. */
 export const SHUTDOWN_RELEASE_TIMEOUT_MS = 3_000;

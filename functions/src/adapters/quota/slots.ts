@@ -1,5 +1,5 @@
 import type { Firestore } from 'firebase-admin/firestore';
-import type { SlotLease } from '../../core/quota/gate';
+import type { SlotLease } from '../../core/quota/gate-ports';
 import { logger } from '../../log';
 import { type AcquiredLease, acquireLease } from '../lease';
 import { docId, QUOTA_COLLECTIONS } from './collections';

@@ -2,7 +2,7 @@ import type { DocumentData, DocumentReference, Firestore } from 'firebase-admin/
 import { planBatches } from '../../core/storage/batch-plan';
 import { utf8Length } from '../../core/storage/firestore-names';
 import { paceFirestoreWork } from './self-quota-runtime';
-import { MAX_BATCH_WRITES } from './write-buffer';
+import { MAX_BATCH_WRITES } from './write-buffer-types';
 
 /**
  * Writes of each commit a wrapped Firestore adds itself (an audited Firestore adds its audit

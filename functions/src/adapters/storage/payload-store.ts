@@ -247,14 +247,4 @@ export function payloadStore(options: PayloadStoreOptions = {}): PayloadStore {
 }
 
 // The store's types, its metadata document and error codes, its deletes and its clean-up live
-// in payload-store-types.ts, payload-metadata.ts, payload-objects.ts and payload-cleanup.ts;
-// importers take the types from here.
-export {
-  type Bucket,
-  type CleanupResult,
-  PayloadMissingError,
-  type PayloadStoreOptions,
-  type PutOptions,
-  type PutResult,
-  type StoredPayload,
-} from './payload-store-types';
+// in payload-store-types.ts, payload-metadata.ts, payload-objects.ts and payload-cleanup.ts.

@@ -9,18 +9,6 @@ import { installShutdownFlush } from './shutdown-flush';
  * the flush on shutdown in shutdown-flush.ts.
  */
 
-export { WriteBuffer } from './group-commit';
-export { installShutdownFlush, type SignalTarget } from './shutdown-flush';
-export {
-  BATCH_MARKER_COLLECTION,
-  type CommitInfo,
-  MAX_BATCH_WRITES,
-  type Timers,
-  WriteBufferError,
-  type WriteBufferOptions,
-  type WriteBufferStats,
-} from './write-buffer-types';
-
 /**
  * Adds one usage sample to its per-minute document `usageStats/{provider}~{category}~{minute}`.
  * Resolves when durable; callers that do not wait should still attach a catch.

@@ -138,29 +138,4 @@ export async function upstreamFetch(
 }
 
 // The rest of the helper, one module each: the call's settings and errors (upstream-call.ts),
-// body reads under a cap (http-body.ts) and JSON answers (http-json.ts). Importers use this
-// module.
-export {
-  bodyReadFailure,
-  ERROR_BODY_BYTES,
-  type ReadBodyOptions,
-  readBytes,
-  readErrorText,
-  readText,
-} from './http-body';
-export { parseBody, readJson, safeJson } from './http-json';
-export {
-  DEFAULT_BASE_DELAY_MS,
-  DEFAULT_MAX_BODY_BYTES,
-  DEFAULT_RETRIES,
-  DEFAULT_TIMEOUT_MS,
-  KIB,
-  MIB,
-  quotaError,
-  quotaFailure,
-  realSleep,
-  type UpstreamCall,
-  UpstreamError,
-  type UpstreamErrorKind,
-  upstreamFailure,
-} from './upstream-call';
+// body reads under a cap (http-body.ts) and JSON answers (http-json.ts).

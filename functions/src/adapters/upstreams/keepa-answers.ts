@@ -1,8 +1,8 @@
 // The shapes of Keepa's answers (products, deals, the token meter, zod-checked) and the wait a
 // 429's body names.
 import { z } from 'zod';
-import { keepaSecondsUntilPositive } from '../../core/upstreams/keepa';
-import { safeJson } from './http';
+import { keepaSecondsUntilPositive } from '../../core/upstreams/keepa-meter';
+import { safeJson } from './http-json';
 
 const tokenFields = {
   tokensLeft: z.number(),

@@ -1,7 +1,8 @@
 // Keepa's refusals as typed errors: a non-2xx answer (not 429, not 5xx) becomes an UpstreamError
 // of the kind its status and message say (credentials, configuration or http).
 import { z } from 'zod';
-import { readErrorText, type UpstreamCall, UpstreamError, upstreamFailure } from './http';
+import { readErrorText } from './http-body';
+import { type UpstreamCall, UpstreamError, upstreamFailure } from './upstream-call';
 
 /** RequestError (api_backend structs/RequestError.java): type, message, details. */
 const errorBodySchema = z.object({

@@ -3,26 +3,28 @@ import { mapLimit } from '../../core/map-limit';
 import type { MeterReading } from '../../core/quota/meters';
 import {
   isoDate,
-  KEEPA_DEALS_PER_PAGE,
-  KEEPA_INGEST_COMMIT_OFFERS,
   KeepaCsvType,
   type KeepaPricePoint,
   keepaCurrentPrice,
-  keepaDomain,
-  keepaIngestCostPerItem,
-  keepaIngestParams,
   keepaPeekFilter,
   keepaTypeHistory,
-} from '../../core/upstreams/keepa';
+} from '../../core/upstreams/keepa-csv';
+import { KEEPA_DEALS_PER_PAGE } from '../../core/upstreams/keepa-deal-request';
+import { keepaDomain } from '../../core/upstreams/keepa-domains';
+import {
+  KEEPA_INGEST_COMMIT_OFFERS,
+  keepaIngestCostPerItem,
+  keepaIngestParams,
+} from '../../core/upstreams/keepa-product-request';
 import { logger } from '../../log';
 import type { IngestBatchResult, IngestFetchers } from '../pipeline/ingest';
 import { addIngestItems, type IngestItemResult } from '../pipeline/ingest-queue-writes';
 import type { IngestItem } from '../pipeline/ingest-queues';
 import type { ProductsRepository } from '../pipeline/products-repository';
 import type { RawPayloads } from '../storage/raw-payloads';
-import { UpstreamError } from './http';
 import type { KeepaClient, KeepaDealSelection } from './keepa';
 import type { KeepaProduct } from './keepa-answers';
+import { UpstreamError } from './upstream-call';
 
 /**
  * Keepa as the ingest runner's upstream (see adapters/pipeline/ingest.ts):

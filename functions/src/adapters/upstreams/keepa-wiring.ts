@@ -6,7 +6,7 @@ import {
   KEEPA_DEAL_PAGE_COST,
   keepaDealPages,
 } from '../../core/pipeline/category-work';
-import type { Collection } from '../../core/pipeline/collections';
+import type { Collection } from '../../core/pipeline/collection-schema';
 import {
   type WorkItem,
   workItemSchema,

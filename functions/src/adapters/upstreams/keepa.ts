@@ -1,17 +1,16 @@
 import type { z } from 'zod';
 import type { MeterReading } from '../../core/quota/meters';
+import { type KeepaDealQuery, keepaDealQuery } from '../../core/upstreams/keepa-deal-request';
+import { isKeepaDomainId, keepaDomainIdProblem } from '../../core/upstreams/keepa-domains';
+import { type KeepaTokenFields, keepaMeterReading } from '../../core/upstreams/keepa-meter';
 import {
-  isKeepaDomainId,
   KEEPA_MAX_ASINS,
   KEEPA_MAX_ASINS_WITH_OFFERS,
-  type KeepaDealQuery,
-  type KeepaTokenFields,
-  keepaDealQuery,
-  keepaDomainIdProblem,
   keepaMaxAsinsPerRequest,
-  keepaMeterReading,
-} from '../../core/upstreams/keepa';
-import { KIB, MIB, readErrorText, readJson, type UpstreamCall, upstreamFetch } from './http';
+} from '../../core/upstreams/keepa-product-request';
+import { upstreamFetch } from './http';
+import { readErrorText } from './http-body';
+import { readJson } from './http-json';
 import {
   dealBodySchema,
   type KeepaDeal,
@@ -21,6 +20,7 @@ import {
   tokenBodySchema,
 } from './keepa-answers';
 import { keepaFailure } from './keepa-errors';
+import { KIB, MIB, type UpstreamCall } from './upstream-call';
 
 /**
  * The Keepa product API client: `/product` (batched by Keepa's 100 ASINs per request, 20 when

@@ -8,8 +8,8 @@ import { upstreamSkippedLinks } from '../observability/metrics';
 import type { ProductsRepository } from '../pipeline/products-repository';
 import type { WorkHandler, WorkResult } from '../pipeline/work-runner';
 import type { RawPayloads } from '../storage/raw-payloads';
-import { UpstreamError, upstreamFailure } from './http';
 import type { ProxiedGetOptions, ProxiedResponse } from './proxied-fetch';
+import { UpstreamError, upstreamFailure } from './upstream-call';
 
 /**
  * The proxied price-history pattern (Buck.cheap through SmartProxy): a listing page names

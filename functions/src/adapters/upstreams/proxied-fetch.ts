@@ -1,12 +1,7 @@
 import { ProxyAgent, fetch as undiciFetch } from 'undici';
-import {
-  quotaError,
-  readText,
-  type UpstreamCall,
-  UpstreamError,
-  upstreamFailure,
-  upstreamFetch,
-} from './http';
+import { upstreamFetch } from './http';
+import { readText } from './http-body';
+import { quotaError, type UpstreamCall, UpstreamError, upstreamFailure } from './upstream-call';
 
 /**
  * HTTP GETs through an authenticated forward proxy (SmartProxy's residential endpoint), over

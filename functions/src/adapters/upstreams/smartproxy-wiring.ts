@@ -2,7 +2,7 @@
 // listing-page and price-history work handlers, and the instance's coalesced progress.
 
 import { PRODUCT_OPERATION } from '../../core/pipeline/category-work';
-import { DEFAULT_COLLECTION_CONFIG } from '../../core/pipeline/collections';
+import { DEFAULT_COLLECTION_CONFIG } from '../../core/pipeline/collection-schema';
 import { generationKey } from '../../core/pipeline/historical';
 import {
   type WorkItem,
@@ -17,7 +17,7 @@ import { loadPipelineConfig } from '../pipeline/pipeline-config';
 import { productsRepository } from '../pipeline/products-repository';
 import { ProgressBuffer } from '../pipeline/progress-buffer';
 import { enqueueTask } from '../queues/task-queue';
-import { installShutdownFlush } from '../storage/write-buffer';
+import { installShutdownFlush } from '../storage/shutdown-flush';
 import { createPriceHistoryHandler, discoverProducts, PRICE_HISTORY_KIND } from './price-history';
 import { cached, instanceRawPayloads, providerConfig, required } from './provider-clients';
 import { ProxiedHttpClient } from './proxied-fetch';

@@ -1,14 +1,9 @@
 import { z } from 'zod';
-import {
-  readErrorText,
-  readJson,
-  safeJson,
-  type UpstreamCall,
-  UpstreamError,
-  upstreamFailure,
-  upstreamFetch,
-} from './http';
+import { upstreamFetch } from './http';
+import { readErrorText } from './http-body';
+import { readJson, safeJson } from './http-json';
 import { SPAPI_PROVIDER, type SpApiReportsClientOptions } from './spapi-reports-options';
+import { type UpstreamCall, UpstreamError, upstreamFailure } from './upstream-call';
 
 /**
  * Login with Amazon for the SP-API Reports client: the access token every SP-API call carries,

@@ -1,6 +1,7 @@
 import { z } from 'zod';
-import { safeJson, UpstreamError } from './http';
+import { safeJson } from './http-json';
 import { SPAPI_PROVIDER } from './spapi-reports-options';
+import { UpstreamError } from './upstream-call';
 
 /**
  * What the Reports API, and S3 serving its documents, answer: the report and document schemas,

@@ -1,5 +1,5 @@
 import type { SalesRow } from '../../core/upstreams/sales';
-import { KIB, MIB } from './http';
+import { KIB, MIB } from './upstream-call';
 
 /**
  * What the SP-API Reports client is given and gives back: its options, the operations it calls

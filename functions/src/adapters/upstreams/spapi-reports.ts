@@ -1,17 +1,9 @@
 import type { z } from 'zod';
 import { type SalesRow, salesReportSchema, salesRowsFromReport } from '../../core/upstreams/sales';
 import { logger } from '../../log';
-import {
-  parseBody,
-  readBytes,
-  readErrorText,
-  readJson,
-  realSleep,
-  type UpstreamCall,
-  UpstreamError,
-  upstreamFailure,
-  upstreamFetch,
-} from './http';
+import { upstreamFetch } from './http';
+import { readBytes, readErrorText } from './http-body';
+import { parseBody, readJson } from './http-json';
 import { LwaAccessTokens } from './spapi-lwa';
 import {
   createReportResponseSchema,
@@ -34,6 +26,7 @@ import {
   type SpApiReportsClientOptions,
   type SpApiReportsOperation,
 } from './spapi-reports-options';
+import { realSleep, type UpstreamCall, UpstreamError, upstreamFailure } from './upstream-call';
 
 /**
  * Amazon SP-API Reports API 2021-06-30 with Login with Amazon: create a report, poll it until

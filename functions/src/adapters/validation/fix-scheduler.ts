@@ -1,7 +1,7 @@
 // Re-collection of failing products: each fix becomes a work item of the product's collection,
 // enqueued on its provider's queue (the collection's owner is read once per run).
 import type { Firestore } from 'firebase-admin/firestore';
-import { collectionSchema } from '../../core/pipeline/collections';
+import { collectionSchema } from '../../core/pipeline/collection-schema';
 import { workItemSchema, workItemTaskId, workQueueName } from '../../core/pipeline/work-items';
 import { type FixWorkItem, fixId } from '../../core/validation';
 import { logger } from '../../log';

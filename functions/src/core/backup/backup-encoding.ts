@@ -13,7 +13,7 @@ import {
 
 /**
  * Values of the model to and from the file's JSON: plain where JSON is exact, tagged with one
- * `$` key otherwise (backup.ts has the table).
+ * `$` key otherwise (backup-file.ts has the table).
  */
 
 const BASE64 = /^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$/;

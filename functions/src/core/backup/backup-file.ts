@@ -3,8 +3,43 @@ import { documentPathProblem } from '../storage/firestore-names';
 import type { BackupDocuments, EncodedValue } from './backup-value-model';
 
 /**
- * A backup file's envelope: its format and version, its types, the error every check of a
- * backup throws, and the canonical JSON its checksum is taken over (backup.ts has the layout).
+ * Tollgate backups: configuration and state documents in one versioned JSON file,
+ *
+ *     {format: 'tollgate-backup', version: 1, createdAt, projectId,
+ *      documents: {"providers/keepa": {...}, ...}, checksum: 'sha256:<hex>'}
+ *
+ * Pure: no Firebase. The adapter (adapters/backup/backup-values.ts) turns Admin SDK values into
+ * the value model (backup-value-model.ts) and back.
+ *
+ * Values are plain JSON where JSON is exact (null, booleans, strings, finite numbers, arrays,
+ * maps) and tagged objects with one `$` key otherwise:
+ *
+ * | Firestore value | encoded |
+ * | --- | --- |
+ * | timestamp | `{"$timestamp": "2026-01-01T00:00:00.123456789Z"}` (nanosecond precision) |
+ * | bytes | `{"$bytes": "<base64>"}` |
+ * | geo point | `{"$geopoint": {"latitude": 1, "longitude": 2}}` |
+ * | reference | `{"$ref": "providers/keepa"}` (relative to the database) |
+ * | vector | `{"$vector": [1, 2, 3]}` |
+ * | integer beyond 2^53 (bigint) | `{"$int": "9007199254740993"}` |
+ * | NaN, Infinity, -Infinity, -0 | `{"$double": "NaN"}` ... |
+ * | a map whose only key starts with `$` | `{"$map": {...}}` |
+ *
+ * Numbers: the Admin SDK returns Firestore integers and doubles alike as JS numbers and writes
+ * a number back as an integer when it is a safe integer, else as a double. A JSON number
+ * restores exactly that, so export and import agree with the SDK; the one thing no JS number
+ * can say (a double with an integral value, 5.0, which the SDK reads as 5) is lost in the SDK
+ * already. Integers read as bigint (Firestore `useBigInt`) are kept exactly as `$int`.
+ *
+ * The checksum is SHA-256 over the canonical JSON (object keys sorted, no whitespace) of
+ * everything but the checksum. The serialized file is that canonical JSON plus a newline, and
+ * verifying text also requires the text to be canonical, so any change to the file is refused,
+ * even one that parses to the same values (say, `\u00e9` for `é`).
+ *
+ * This module is the file's envelope: its format and version, its types, the error every check
+ * of a backup throws, and the canonical JSON its checksum is taken over. Beside it: the value
+ * model (backup-value-model.ts), the value encoding (backup-encoding.ts), writing
+ * (backup-create.ts) and verifying (backup-verify.ts).
  */
 
 export const BACKUP_FORMAT = 'tollgate-backup';

@@ -10,7 +10,7 @@ import { AUDIT_LOG_COLLECTION } from '../operations/audit-log';
  * own), and any document at a path the code does not write. The audit log may be exported
  * (admins only) but is never restored: an entry is written by the change it records, never by a
  * file. Collected data (`products`, `sales`, `payloads`) is backed up and restored only by the
- * scheduled backups (core/backup/scheduled-backup.ts), which read and write it a page at a time; a
+ * scheduled backups (core/backup/scheduled-layout.ts), which read and write it a page at a time; a
  * single backup file (exportBackup, importBackup with a file) holds configuration and state.
  */
 

@@ -2,7 +2,7 @@ import { documentPathProblem } from '../storage/firestore-names';
 
 /**
  * The values a backup holds (the Firestore value model, without Firebase) and the text of its
- * timestamps. backup.ts has how each is written in the file.
+ * timestamps. backup-file.ts has how each is written in the file.
  */
 
 /** A Firestore timestamp: seconds since the epoch and nanoseconds within the second. */

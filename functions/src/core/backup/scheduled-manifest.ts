@@ -20,7 +20,7 @@ const pageSchema = z.strictObject({
   documents: z.number().int().min(1).max(MAX_PAGE_DOCUMENTS),
   bytes: z.number().int().min(1).max(MAX_PAGE_BYTES),
   sha256: sha256Hex,
-  /** The page file's own checksum (core/backup/backup.ts). */
+  /** The page file's own checksum (core/backup/backup-file.ts). */
   checksum: z.string().regex(/^sha256:[0-9a-f]{64}$/),
   objects: z
     .strictObject({

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { collectionStatuses } from '../pipeline/collections';
+import { collectionStatuses } from '../pipeline/collection-schema';
 import { phaseScheduleSchema, phaseSchema } from '../pipeline/phases';
 import { apiIdSchema, documentIdSchema, epochMs, percent, textSchema } from './input-primitives';
 import { roleSchema } from './roles';

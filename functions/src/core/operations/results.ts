@@ -1,5 +1,6 @@
 import type { Category, Flags, Provider } from '../config';
-import type { Collection, PhaseTransition } from '../pipeline/collections';
+import type { Collection } from '../pipeline/collection-schema';
+import type { PhaseTransition } from '../pipeline/collections';
 import type { PipelineConfig } from '../pipeline/config';
 import type { ShareChange } from '../pipeline/share-transition';
 import type { Role } from './roles';

@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import { CostExceedsLimitError } from '../quota/errors';
 import { type BucketShape, type BucketState, refill, timeUntil } from '../quota/token-bucket';
-import { KEEPA_MAX_ASINS_WITH_OFFERS } from '../upstreams/keepa';
+import { KEEPA_MAX_ASINS_WITH_OFFERS } from '../upstreams/keepa-product-request';
 
 /**
  * Decoupled batching (the Keepa ingestor pattern). Discovery is peeked in large batches with a
@@ -22,7 +22,7 @@ function kindSchema(defaults: { size: number; costPerItem: number; minItems: num
       /**
        * Estimated upstream cost of one item (Keepa tokens): the least the planner assumes. The
        * ingest raises it to the upstream's documented price of the request it makes (Keepa:
-       * `keepaProductTokensPerAsin` in core/upstreams/keepa.ts) and to what the last batch of the kind
+       * `keepaProductTokensPerAsin` in core/upstreams/keepa-product-request.ts) and to what the last batch of the kind
        * really cost per item (see `withCostEstimates`).
        */
       costPerItem: z.number().positive().default(defaults.costPerItem),

@@ -9,9 +9,9 @@ import {
   shareProblems,
   type WorkCall,
 } from '../quota/share-check';
-import { keepaIngestCostPerItem } from '../upstreams/keepa';
+import { keepaIngestCostPerItem } from '../upstreams/keepa-product-request';
 import { type BatchingConfig, batchKinds, largestAffordable, withCostEstimates } from './batching';
-import type { Collection } from './collections';
+import type { Collection } from './collection-schema';
 import type { PhaseSchedule } from './phases';
 
 /**

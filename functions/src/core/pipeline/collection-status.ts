@@ -1,13 +1,12 @@
+import { completion } from './collection-completion';
 import {
   type Collection,
   type CollectionConfig,
   type CollectionStatus,
-  completion,
-  currentSharePercent,
   DEFAULT_COLLECTION_CONFIG,
   type ProgressSample,
-  scheduleOf,
-} from './collections';
+} from './collection-schema';
+import { currentSharePercent, scheduleOf } from './collections';
 
 /** What operators see per collection: where it stands, how fast it goes, when it will be done. */
 

@@ -16,33 +16,8 @@ import { advancePhase, type PhaseSchedule, shareOfPhase } from './phases';
  */
 
 // The document's schema, its completion, samples and lifecycle are declared beside the
-// transitions; importers read them all from here.
-export { type Completion, completion, type MarketplaceCompletion } from './collection-completion';
-export {
-  isStalled,
-  markStalled,
-  pauseCollection,
-  restartStalled,
-  resumeCollection,
-} from './collection-lifecycle';
-export { addSample, sampleOf } from './collection-samples';
-export {
-  type Collection,
-  type CollectionConfig,
-  type CollectionStatus,
-  collectionConfigSchema,
-  collectionSchema,
-  collectionStatuses,
-  DEFAULT_COLLECTION_CONFIG,
-  type Deadline,
-  deadlineSchema,
-  type PhaseEntry,
-  type ProgressSample,
-  phaseEntrySchema,
-  progressSampleSchema,
-  type StartCollectionRequest,
-  startCollectionRequestSchema,
-} from './collection-schema';
+// transitions: collection-schema.ts, collection-completion.ts, collection-samples.ts and
+// collection-lifecycle.ts.
 
 /** What the caller must apply to the category when a collection changes phase. */
 export interface PhaseTransition {

@@ -6,7 +6,7 @@ import { aggregationConfigSchema } from './aggregation';
 import { auditConfigSchema } from './audits';
 import { backfillConfigSchema } from './backfill';
 import { batchingConfigSchema } from './batching';
-import { collectionConfigSchema } from './collections';
+import { collectionConfigSchema } from './collection-schema';
 import { historicalConfigSchema } from './historical';
 
 /**
@@ -23,7 +23,7 @@ export const pipelineConfigSchema = z.object({
   validation: validationConfigSchema.prefault({}),
   historical: historicalConfigSchema.prefault({}),
   health: healthConfigSchema.prefault({}),
-  /** Scheduled backups of configuration and collected data (core/backup/scheduled-backup.ts). */
+  /** Scheduled backups of configuration and collected data (core/backup/scheduled-layout.ts). */
   backups: backupScheduleConfigSchema.prefault({}),
 });
 export type PipelineConfig = z.infer<typeof pipelineConfigSchema>;

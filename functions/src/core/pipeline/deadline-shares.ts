@@ -1,7 +1,7 @@
 import type { Category } from '../config';
 import { isPaused } from '../quota/allocation';
+import type { Collection } from './collection-schema';
 import type { CollectionStatusReport } from './collection-status';
-import type { Collection } from './collections';
 import type { ShareChange } from './share-transition';
 
 /**

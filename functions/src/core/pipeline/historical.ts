@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import type { Collection } from './collections';
+import type { Collection } from './collection-schema';
 
 /**
  * Historical collection batches (the Buck.cheap pattern): a few times a day the schedule asks,

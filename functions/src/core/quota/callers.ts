@@ -9,7 +9,7 @@ import {
 } from '../config';
 import { DEFAULT_MAX_RETRY_AFTER_SECONDS } from './cooldown';
 import type { Allocation } from './epochs';
-import type { GateContext } from './gate';
+import type { GateContext } from './gate-ports';
 
 /**
  * Tollgate's own callables are a provider of the gate like any upstream: each signed-in user

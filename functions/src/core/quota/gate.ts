@@ -14,13 +14,7 @@ import { Settlement } from './settlement';
 import type { OwnedBlock } from './token-source';
 
 // What a call asks and the gate answers, and what the gate asks of its adapter, are declared
-// beside it (decision.ts, gate-ports.ts); callers import them with the gate.
-export type { AcquireRequest, Decision, Granted, RetryAt, RetryReason } from './decision';
-export { CONCURRENCY_RETRY_MS, MAINTENANCE_RETRY_MS, PAUSED_RETRY_MS } from './decision';
-export type { GateContext, GatePorts, GateStats, SlotLease } from './gate-ports';
-
-// Declared beside the blocks they are about; claimer.ts needs them without importing the gate.
-export type { PageOutcome, ReturnWindow } from './token-source';
+// beside it (decision.ts, gate-ports.ts).
 
 const MAX_ROUNDS = 8;
 /** A call whose claims took longer than this looks at the allocation and cooldowns again. */

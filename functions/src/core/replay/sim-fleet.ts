@@ -1,6 +1,7 @@
 import { type Category, ConfigError, type Flags, type Provider } from '../config';
 import { type Allocation, nextAllocation } from '../quota/epochs';
-import { Gate, type GateContext } from '../quota/gate';
+import { Gate } from '../quota/gate';
+import type { GateContext } from '../quota/gate-ports';
 import { prng, SimClock } from './sim-clock';
 import type { SimOptions, SimResult } from './sim-types';
 

@@ -1,7 +1,7 @@
 import { ConfigError } from '../config';
 import { requestedUntil } from '../quota/cooldown';
+import type { Decision } from '../quota/decision';
 import { CostExceedsLimitError } from '../quota/errors';
-import type { Decision } from '../quota/gate';
 import { DemandRecorder, NO_OPERATION } from '../storage/write-buffer/demand-stats';
 import type { SimClock } from './sim-clock';
 import { type InstanceState, SimFleet } from './sim-fleet';

@@ -1,7 +1,7 @@
 import { instanceBackupStorage } from '../../adapters/backup/backup-storage';
 import { adminAuth, db, projectId, version } from '../../adapters/firebase';
 import type { OperationDeps } from '../../adapters/operations';
-import { enqueueAggregationFlush } from '../../adapters/pipeline/aggregation-store';
+import { enqueueAggregationFlush } from '../../adapters/pipeline/aggregation-flush-task';
 import { batchStarter } from '../../adapters/pipeline/collection-batches';
 import { cloudTasksAdmin } from '../../adapters/queues/queue-admin';
 import { enqueueTask } from '../../adapters/queues/task-queue';

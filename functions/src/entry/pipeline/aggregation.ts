@@ -2,9 +2,9 @@ import { onTaskDispatched } from 'firebase-functions/v2/tasks';
 import { z } from 'zod';
 import {
   AGGREGATION_FLUSH_FUNCTION,
-  aggregationStore,
   enqueueAggregationFlush,
-} from '../../adapters/pipeline/aggregation-store';
+} from '../../adapters/pipeline/aggregation-flush-task';
+import { aggregationStore } from '../../adapters/pipeline/aggregation-store';
 import { taskId } from '../../core/queues/task-envelope';
 import { logger } from '../../log';
 import { taskHandler } from '../task-handler';

@@ -16,7 +16,7 @@ import {
   type WorkConfiguration,
   workProblems,
 } from '../../../src/core/pipeline/category-work';
-import { collectionSchema } from '../../../src/core/pipeline/collections';
+import { collectionSchema } from '../../../src/core/pipeline/collection-schema';
 import { DEFAULT_PHASES } from '../../../src/core/pipeline/phases';
 import { shareProblemMessage } from '../../../src/core/quota/share-check';
 

@@ -1,13 +1,11 @@
 import { describe, expect, it } from 'vitest';
-import { statusReport } from '../../../src/core/pipeline/collection-status';
+import { markStalled, pauseCollection } from '../../../src/core/pipeline/collection-lifecycle';
 import {
   type Collection,
   collectionConfigSchema,
-  markStalled,
-  pauseCollection,
-  recordProgress,
-  startCollection,
-} from '../../../src/core/pipeline/collections';
+} from '../../../src/core/pipeline/collection-schema';
+import { statusReport } from '../../../src/core/pipeline/collection-status';
+import { recordProgress, startCollection } from '../../../src/core/pipeline/collections';
 
 const T0 = Date.UTC(2026, 0, 1, 0, 0, 0);
 const MINUTE = 60_000;

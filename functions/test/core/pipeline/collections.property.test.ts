@@ -1,10 +1,12 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
+import { completion } from '../../../src/core/pipeline/collection-completion';
 import {
   type Collection,
   collectionConfigSchema,
   collectionSchema,
-  completion,
+} from '../../../src/core/pipeline/collection-schema';
+import {
   type PhaseTransition,
   recordProgress,
   startCollection,

@@ -1,20 +1,24 @@
 import { describe, expect, it } from 'vitest';
+import { completion } from '../../../src/core/pipeline/collection-completion';
 import {
-  type Collection,
-  CollectionConflictError,
-  collectionConfigSchema,
-  collectionSchema,
-  completion,
-  DEFAULT_COLLECTION_CONFIG,
   isStalled,
   markStalled,
   pauseCollection,
-  recordProgress,
   restartStalled,
   resumeCollection,
+} from '../../../src/core/pipeline/collection-lifecycle';
+import {
+  type Collection,
+  collectionConfigSchema,
+  collectionSchema,
+  DEFAULT_COLLECTION_CONFIG,
   type StartCollectionRequest,
-  startCollection,
   startCollectionRequestSchema,
+} from '../../../src/core/pipeline/collection-schema';
+import {
+  CollectionConflictError,
+  recordProgress,
+  startCollection,
 } from '../../../src/core/pipeline/collections';
 
 const T0 = Date.UTC(2026, 0, 1, 0, 0, 0);

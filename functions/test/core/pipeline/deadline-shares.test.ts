@@ -1,8 +1,9 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { type Category, categorySchema } from '../../../src/core/config';
+import type { Collection } from '../../../src/core/pipeline/collection-schema';
 import { statusReport } from '../../../src/core/pipeline/collection-status';
-import { type Collection, startCollection } from '../../../src/core/pipeline/collections';
+import { startCollection } from '../../../src/core/pipeline/collections';
 import {
   type DeadlineStanding,
   deadlineShareChanges,

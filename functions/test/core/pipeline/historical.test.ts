@@ -1,6 +1,6 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import type { Collection } from '../../../src/core/pipeline/collections';
+import type { Collection } from '../../../src/core/pipeline/collection-schema';
 import {
   generationKey,
   type HistoricalState,

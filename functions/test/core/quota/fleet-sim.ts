@@ -7,15 +7,11 @@ import {
   type Provider,
   providerSchema,
 } from '../../../src/core/config';
+import type { AcquireRequest, Decision, Granted } from '../../../src/core/quota/decision';
 import { type Allocation, nextAllocation } from '../../../src/core/quota/epochs';
 import { CostExceedsLimitError } from '../../../src/core/quota/errors';
-import {
-  type AcquireRequest,
-  type Decision,
-  Gate,
-  type GateContext,
-  type Granted,
-} from '../../../src/core/quota/gate';
+import { Gate } from '../../../src/core/quota/gate';
+import type { GateContext } from '../../../src/core/quota/gate-ports';
 import { prng } from '../../../src/core/replay/sim-clock';
 
 /**

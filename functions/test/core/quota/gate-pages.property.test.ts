@@ -1,7 +1,8 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { categorySchema, flagsSchema, providerSchema } from '../../../src/core/config';
-import { Gate, type GateContext } from '../../../src/core/quota/gate';
+import { Gate } from '../../../src/core/quota/gate';
+import type { GateContext } from '../../../src/core/quota/gate-ports';
 import { lowestBalance } from '../../quota/grant-log';
 import { allocationFor } from './allocation-fixture';
 

@@ -7,7 +7,8 @@ import {
   providerSchema,
 } from '../../../src/core/config';
 import { CostExceedsLimitError } from '../../../src/core/quota/errors';
-import { Gate, type GateContext, type SlotLease } from '../../../src/core/quota/gate';
+import { Gate } from '../../../src/core/quota/gate';
+import type { GateContext, SlotLease } from '../../../src/core/quota/gate-ports';
 import { allocationFor } from './allocation-fixture';
 
 const START = Date.UTC(2026, 0, 1, 12, 0, 0);
