@@ -10,7 +10,7 @@ import { enqueueAggregationFlush } from '../../functions/src/adapters/pipeline/a
 import { cloudTasksAdmin } from '../../functions/src/adapters/queues/queue-admin.ts';
 import { enqueueTask } from '../../functions/src/adapters/queues/task-queue.ts';
 import { deployedQueueRate } from '../../functions/src/adapters/queues/work-queue-params.ts';
-import { WriteBuffer } from '../../functions/src/adapters/storage/group-commit.ts';
+import { WriteBuffer } from '../../functions/src/adapters/storage/write-buffer.ts';
 import type { Actor } from '../../functions/src/core/operations/index.ts';
 import {
   DEFAULT_PAYLOAD_CONFIG,

@@ -1,5 +1,5 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { WriteBuffer } from '../../functions/src/adapters/storage/group-commit.ts';
+import { WriteBuffer } from '../../functions/src/adapters/storage/write-buffer.ts';
 import { FleetAccumulator } from '../../functions/src/core/observability/fleet-writes.ts';
 import {
   type ApiFixture,

@@ -2,7 +2,7 @@ import { mkdtemp, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { WriteBuffer } from '../../functions/src/adapters/storage/group-commit.ts';
+import { WriteBuffer } from '../../functions/src/adapters/storage/write-buffer.ts';
 import { demandStatsUpdate } from '../../functions/src/core/storage/write-buffer/demand-stats.ts';
 import { type ApiFixture, apiFixture } from '../../functions/test/api/support.ts';
 import { parseReplayTime } from '../src/replay.ts';

@@ -1,5 +1,5 @@
 import type { Firestore } from 'firebase-admin/firestore';
-import { WriteBuffer } from '../../../functions/src/adapters/storage/group-commit.ts';
+import { WriteBuffer } from '../../../functions/src/adapters/storage/write-buffer.ts';
 import { increment } from '../../../functions/src/core/storage/write-buffer/field-ops.ts';
 
 export interface WriteBufferBenchResult {

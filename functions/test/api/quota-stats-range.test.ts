@@ -2,7 +2,7 @@ import type { Firestore } from 'firebase-admin/firestore';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { FleetStatsRecorder } from '../../src/adapters/observability/fleet-recorder';
 import { fleetStats, MAX_FLEET_DOCS } from '../../src/adapters/operations/stats';
-import { WriteBuffer } from '../../src/adapters/storage/group-commit';
+import { WriteBuffer } from '../../src/adapters/storage/write-buffer';
 import {
   FLEET_HOUR_COLLECTION,
   FLEET_MINUTE_COLLECTION,

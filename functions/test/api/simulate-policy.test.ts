@@ -2,7 +2,7 @@ import { Timestamp } from 'firebase-admin/firestore';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { OperationContext } from '../../src/adapters/operations/context';
 import { REPLAY_DEADLINE_MARGIN_MS, simulatePolicy } from '../../src/adapters/operations/replay';
-import { WriteBuffer } from '../../src/adapters/storage/group-commit';
+import { WriteBuffer } from '../../src/adapters/storage/write-buffer';
 import { ApiError, type SimulatePolicyResult } from '../../src/core/operations';
 import { demandStatsUpdate } from '../../src/core/storage/write-buffer/demand-stats';
 import { quietLogger } from '../support/quiet-logger';

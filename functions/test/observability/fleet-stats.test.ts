@@ -14,7 +14,7 @@ import {
   renderMetrics,
 } from '../../src/adapters/observability/state-metrics';
 import { addIngestItems } from '../../src/adapters/pipeline/ingest-queue-writes';
-import { WriteBuffer } from '../../src/adapters/storage/group-commit';
+import { WriteBuffer } from '../../src/adapters/storage/write-buffer';
 import { upstreamFetch } from '../../src/adapters/upstreams/http';
 import { FLEET_MINUTE_COLLECTION, FLEET_SHARDS } from '../../src/core/observability/fleet-stats';
 import { summarizeFleet } from '../../src/core/observability/fleet-summary';

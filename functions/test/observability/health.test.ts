@@ -8,8 +8,8 @@ import {
   readUpstreamUsage,
 } from '../../src/adapters/observability/observability';
 import { addIngestItems } from '../../src/adapters/pipeline/ingest-queue-writes';
-import { WriteBuffer } from '../../src/adapters/storage/group-commit';
-import { recordUsage } from '../../src/adapters/storage/write-buffer';
+import { recordUsage } from '../../src/adapters/storage/usage-stats';
+import { WriteBuffer } from '../../src/adapters/storage/write-buffer';
 import { DEFAULT_HEALTH_CONFIG } from '../../src/core/observability/health-config';
 import { FakeQueueAdmin } from '../api/support';
 import { testFirestore } from '../support/firestore';

@@ -6,7 +6,7 @@ import type {
   AggregationStoreOptions,
   SubmitResult,
 } from '../../src/adapters/pipeline/aggregation-store-types';
-import { WriteBuffer } from '../../src/adapters/storage/group-commit';
+import { WriteBuffer } from '../../src/adapters/storage/write-buffer';
 import { defaultAggregationConfig, type SourceResponse } from '../../src/core/pipeline/aggregation';
 import { minuteKey } from '../../src/core/storage/write-buffer';
 import { testFirestore } from '../support/firestore';

@@ -3,7 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { demandMinutes } from '../../src/adapters/operations/replay';
 import { QuotaEngine } from '../../src/adapters/quota/quota-engine';
 import { DEMAND_FLUSH_INTERVAL_MS } from '../../src/adapters/quota/quota-engine-options';
-import { WriteBuffer } from '../../src/adapters/storage/group-commit';
+import { WriteBuffer } from '../../src/adapters/storage/write-buffer';
 import { demandStatsUpdate } from '../../src/core/storage/write-buffer/demand-stats';
 import { testFirestore } from '../support/firestore';
 

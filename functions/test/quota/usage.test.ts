@@ -1,7 +1,7 @@
 import type { Firestore } from 'firebase-admin/firestore';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { QuotaEngine } from '../../src/adapters/quota/quota-engine';
-import { WriteBuffer } from '../../src/adapters/storage/group-commit';
+import { WriteBuffer } from '../../src/adapters/storage/write-buffer';
 import { QuotaExceededError } from '../../src/core/quota/errors';
 import { SelfQuotaMonitor } from '../../src/core/storage/self-quota';
 import { testFirestore } from '../support/firestore';

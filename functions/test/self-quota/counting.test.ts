@@ -1,8 +1,8 @@
 import { FieldValue, type Firestore } from 'firebase-admin/firestore';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { isInstrumented } from '../../src/adapters/storage/firestore-ops';
-import { WriteBuffer } from '../../src/adapters/storage/group-commit';
 import { attachSelfQuota, selfQuotaOf } from '../../src/adapters/storage/self-quota-runtime';
+import { WriteBuffer } from '../../src/adapters/storage/write-buffer';
 import { unaryCost } from '../../src/core/storage/firestore-billing';
 import {
   FIRESTORE_OPS,

@@ -1,6 +1,5 @@
 import type { Firestore } from 'firebase-admin/firestore';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { WriteBuffer } from '../../src/adapters/storage/group-commit';
 import { attachSelfQuota } from '../../src/adapters/storage/self-quota-runtime';
 import {
   connectSelfQuota,
@@ -8,6 +7,7 @@ import {
   SELF_QUOTA_WARNINGS,
   warningDocument,
 } from '../../src/adapters/storage/self-quota-store';
+import { WriteBuffer } from '../../src/adapters/storage/write-buffer';
 import { SelfQuotaMonitor } from '../../src/core/storage/self-quota';
 import { increment } from '../../src/core/storage/write-buffer';
 import { testFirestore } from '../support/firestore';

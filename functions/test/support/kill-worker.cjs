@@ -14,7 +14,7 @@ const { initializeApp } = require('firebase-admin/app');
 const { getFirestore } = require('firebase-admin/firestore');
 const { AggregationStore } = require('../../lib/adapters/pipeline/aggregation-store.js');
 const { flushTaskId } = require('../../lib/adapters/pipeline/aggregation-flush-task.js');
-const { WriteBuffer } = require('../../lib/adapters/storage/group-commit.js');
+const { WriteBuffer } = require('../../lib/adapters/storage/write-buffer.js');
 const { installShutdownFlush } = require('../../lib/adapters/storage/shutdown-flush.js');
 
 const app = initializeApp({ projectId: process.env.KILL_PROJECT_ID }, 'kill-worker');

@@ -2,9 +2,9 @@ import { EventEmitter } from 'node:events';
 import fc from 'fast-check';
 import { FieldPath, type Firestore, Timestamp } from 'firebase-admin/firestore';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
-import { WriteBuffer } from '../../src/adapters/storage/group-commit';
 import { installShutdownFlush } from '../../src/adapters/storage/shutdown-flush';
-import { recordUsage } from '../../src/adapters/storage/write-buffer';
+import { recordUsage } from '../../src/adapters/storage/usage-stats';
+import { WriteBuffer } from '../../src/adapters/storage/write-buffer';
 import {
   WriteBufferError,
   type WriteBufferOptions,

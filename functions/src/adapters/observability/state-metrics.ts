@@ -5,7 +5,7 @@ import { errorRateOf } from '../../core/observability/upstream-usage';
 import type { TaskQueueStatus } from '../../core/queues/task-queue-status';
 import { logger } from '../../log';
 import type { QueueAdmin } from '../queues/queue-admin';
-import { instanceWriteBuffer } from '../storage/write-buffer';
+import { instanceWriteBuffer } from '../storage/instance-write-buffer';
 import type { MergeSink } from './fleet-recorder';
 import { queueSamplesOf, readRecentFleet, writeQueueSamples } from './fleet-stats';
 import { readTaskQueues, withTimeout } from './health';

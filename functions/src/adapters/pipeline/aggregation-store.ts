@@ -9,7 +9,7 @@ import {
 import { increment, minuteKey } from '../../core/storage/write-buffer';
 import { logger } from '../../log';
 import { db as instanceDb } from '../firebase';
-import { instanceWriteBuffer } from '../storage/write-buffer';
+import { instanceWriteBuffer } from '../storage/instance-write-buffer';
 import {
   AGGREGATES_COLLECTION,
   AGGREGATION_STATS_COLLECTION,

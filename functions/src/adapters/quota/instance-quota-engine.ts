@@ -1,8 +1,8 @@
 import { db as instanceDb } from '../firebase';
-import { WriteBuffer } from '../storage/group-commit';
+import { instanceWriteBuffer } from '../storage/instance-write-buffer';
 import { instanceSelfQuota } from '../storage/self-quota-store';
 import { installShutdownFlush } from '../storage/shutdown-flush';
-import { instanceWriteBuffer } from '../storage/write-buffer';
+import { WriteBuffer } from '../storage/write-buffer';
 import { QuotaEngine } from './quota-engine';
 import { DEMAND_FLUSH_INTERVAL_MS } from './quota-engine-options';
 import { installShutdownRelease } from './shutdown-release';

@@ -1,5 +1,5 @@
 import type { SelfQuotaMonitor } from '../../core/storage/self-quota';
-import type { WriteBuffer } from '../storage/group-commit';
+import type { WriteBuffer } from '../storage/write-buffer';
 
 /** What a quota engine (quota-engine.ts) takes, and its default timings. */
 

@@ -7,9 +7,9 @@ import type {
   SelfQuotaWarning,
 } from '../../core/storage/self-quota';
 import { logger } from '../../log';
-import type { WriteBuffer } from './group-commit';
+import { instanceWriteBuffer } from './instance-write-buffer';
 import { instanceSelfQuotaMonitor } from './self-quota-runtime';
-import { instanceWriteBuffer } from './write-buffer';
+import type { WriteBuffer } from './write-buffer';
 
 export const SELF_QUOTA_WARNINGS = 'selfQuotaWarnings';
 /** Warnings are for operators looking back a few days; the TTL policy deletes them after. */

@@ -2,7 +2,7 @@ import type { WriteBatch } from 'firebase-admin/firestore';
 import type { RetryPolicy } from '../../core/storage/write-buffer';
 
 /**
- * What the write buffer (group-commit.ts) takes and reports: its limits, options and timers, the
+ * What the write buffer (write-buffer.ts) takes and reports: its limits, options and timers, the
  * commits it announces, its counters and the error of a batch that could not be committed.
  */
 

@@ -12,7 +12,7 @@ import { registerIngestFetchers } from '../pipeline/ingest-fetchers';
 import { registerWorkHandler } from '../pipeline/work-handlers';
 import type { WorkHandler } from '../pipeline/work-runner';
 import { enqueueTask } from '../queues/task-queue';
-import { instanceWriteBuffer } from '../storage/write-buffer';
+import { instanceWriteBuffer } from '../storage/instance-write-buffer';
 import {
   handleKeepaDeals,
   KEEPA_DEALS_KIND,

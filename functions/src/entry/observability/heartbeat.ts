@@ -7,7 +7,7 @@ import { followDeadlines } from '../../adapters/pipeline/deadline-allocation';
 import { cloudTasksAdmin } from '../../adapters/queues/queue-admin';
 import { PROVIDER_QUEUES, syncProviderQueues } from '../../adapters/queues/queue-rates';
 import { deployedQueueRate } from '../../adapters/queues/work-queue-params';
-import { instanceWriteBuffer } from '../../adapters/storage/write-buffer';
+import { instanceWriteBuffer } from '../../adapters/storage/instance-write-buffer';
 import { logger } from '../../log';
 import '../options';
 

@@ -9,7 +9,7 @@ import {
 import { renderMetrics } from '../../adapters/observability/state-metrics';
 import { cloudTasksAdmin } from '../../adapters/queues/queue-admin';
 import { PROVIDER_QUEUES } from '../../adapters/queues/queue-rates';
-import { instanceWriteBuffer } from '../../adapters/storage/write-buffer';
+import { instanceWriteBuffer } from '../../adapters/storage/instance-write-buffer';
 import { logger } from '../../log';
 import type { HttpRequest } from './health';
 import '../options';

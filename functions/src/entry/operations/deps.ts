@@ -8,7 +8,7 @@ import { enqueueTask } from '../../adapters/queues/task-queue';
 import { deployedQueueRate } from '../../adapters/queues/work-queue-params';
 import { instanceCallLimiter } from '../../adapters/quota/call-limiter';
 import { deployedCallerLimit } from '../../adapters/quota/caller-limit-params';
-import { instanceWriteBuffer } from '../../adapters/storage/write-buffer';
+import { instanceWriteBuffer } from '../../adapters/storage/instance-write-buffer';
 
 let shared: OperationDeps | undefined;
 
