@@ -3,9 +3,9 @@ import { requestedUntil } from '../quota/cooldown';
 import type { Decision } from '../quota/decision';
 import { CostExceedsLimitError } from '../quota/errors';
 import { DemandRecorder, NO_OPERATION } from '../storage/write-buffer/demand-stats';
+import { ReaskQueues } from './reask-queues';
 import type { SimClock } from './sim-clock';
 import { type InstanceState, SimFleet } from './sim-fleet';
-import { ReaskQueues } from './sim-queue';
 import type { Arrival, ArrivalFeed, CategoryOutcome, SimOptions, SimResult } from './sim-types';
 import { type CallAmounts, LimitUsage, UpstreamModel } from './upstream-model';
 
