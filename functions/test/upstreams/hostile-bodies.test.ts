@@ -25,11 +25,9 @@ import {
   PRICE_HISTORY_MAX_BODY_BYTES,
 } from '../../src/adapters/upstreams/price-history';
 import { ProxiedHttpClient } from '../../src/adapters/upstreams/proxied-fetch';
-import {
-  ReportProcessingError,
-  SPAPI_MAX_BODY_BYTES,
-  SpApiReportsClient,
-} from '../../src/adapters/upstreams/spapi-reports';
+import { SPAPI_MAX_BODY_BYTES } from '../../src/adapters/upstreams/spapi-calls';
+import { SpApiReportsClient } from '../../src/adapters/upstreams/spapi-reports';
+import { ReportProcessingError } from '../../src/adapters/upstreams/spapi-reports-answers';
 import { UpstreamError } from '../../src/adapters/upstreams/upstream-call';
 import type { WorkItem } from '../../src/core/pipeline/work-items';
 import { VENDOR_REAL_TIME_SALES_REPORT } from '../../src/core/upstreams/sales';

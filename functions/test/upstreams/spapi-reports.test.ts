@@ -11,12 +11,10 @@ import {
   type SpApiSandboxOptions,
 } from '../../../devstack/src/sandbox/spapi-types.ts';
 import { SALES_COLLECTION, SalesRepository } from '../../src/adapters/pipeline/sales-repository';
-import {
-  ReportProcessingError,
-  SpApiReportsClient,
-  type SpApiReportsClientOptions,
-  type SpApiReportsOperation,
-} from '../../src/adapters/upstreams/spapi-reports';
+import type { SpApiReportsOperation } from '../../src/adapters/upstreams/spapi-calls';
+import { SpApiReportsClient } from '../../src/adapters/upstreams/spapi-reports';
+import { ReportProcessingError } from '../../src/adapters/upstreams/spapi-reports-answers';
+import type { SpApiReportsClientOptions } from '../../src/adapters/upstreams/spapi-reports-types';
 import { createRealtimeSalesFetcher } from '../../src/adapters/upstreams/spapi-sales-fetcher';
 import { UpstreamError } from '../../src/adapters/upstreams/upstream-call';
 import { QuotaExceededError } from '../../src/core/quota/errors';

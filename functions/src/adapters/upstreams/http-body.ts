@@ -1,10 +1,10 @@
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { createGunzip } from 'node:zlib';
+import { KIB } from '../../core/storage/payloads';
 import { upstreamBytes } from '../observability/metrics';
 import {
   DEFAULT_MAX_BODY_BYTES,
-  KIB,
   type UpstreamCall,
   UpstreamError,
   upstreamFailure,

@@ -1,5 +1,6 @@
 import type { z } from 'zod';
 import type { MeterReading } from '../../core/quota/meters';
+import { KIB } from '../../core/storage/payloads';
 import { type KeepaDealQuery, keepaDealQuery } from '../../core/upstreams/keepa-deal-request';
 import { isKeepaDomainId, keepaDomainIdProblem } from '../../core/upstreams/keepa-domains';
 import { type KeepaTokenFields, keepaMeterReading } from '../../core/upstreams/keepa-meter';
@@ -20,7 +21,7 @@ import {
   tokenBodySchema,
 } from './keepa-answers';
 import { keepaFailure } from './keepa-errors';
-import { KIB, MIB, type UpstreamCall } from './upstream-call';
+import { MIB, type UpstreamCall } from './upstream-call';
 
 /**
  * The Keepa product API client: `/product` (batched by Keepa's 100 ASINs per request, 20 when

@@ -2,7 +2,7 @@ import { z } from 'zod';
 import { upstreamFetch } from './http';
 import { readErrorText } from './http-body';
 import { readJson, safeJson } from './http-json';
-import { SPAPI_PROVIDER, type SpApiReportsClientOptions } from './spapi-reports-options';
+import { SPAPI_PROVIDER } from './spapi-calls';
 import { type UpstreamCall, UpstreamError, upstreamFailure } from './upstream-call';
 
 /**
@@ -10,6 +10,12 @@ import { type UpstreamCall, UpstreamError, upstreamFailure } from './upstream-ca
  * exchanged for the refresh token, cached until shortly before it expires and shared by every
  * caller waiting for it.
  */
+
+export interface LwaCredentials {
+  clientId: string;
+  clientSecret: string;
+  refreshToken: string;
+}
 
 const lwaTokenSchema = z.object({
   access_token: z.string().min(1),
@@ -27,7 +33,7 @@ export class LwaAccessTokens {
   private exchange?: Promise<string>;
 
   constructor(
-    private readonly options: Pick<SpApiReportsClientOptions, 'credentials' | 'lwaUrl'>,
+    private readonly options: { credentials: LwaCredentials; lwaUrl: string },
     private readonly now: () => number,
     /** The client's HTTP helper settings for the exchange (its rate limits are reported). */
     private readonly call: (operation: 'lwaToken') => UpstreamCall,

@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { safeJson } from './http-json';
-import { SPAPI_PROVIDER } from './spapi-reports-options';
+import { SPAPI_PROVIDER } from './spapi-calls';
 import { UpstreamError } from './upstream-call';
 
 /**

@@ -4,6 +4,13 @@ import { logger } from '../../log';
 import { upstreamFetch } from './http';
 import { readBytes, readErrorText } from './http-body';
 import { parseBody, readJson } from './http-json';
+import {
+  type CallDeadline,
+  SPAPI_PROVIDER,
+  type SpApiReportsOperation,
+  spApiCall,
+  spApiMaxBodyBytes,
+} from './spapi-calls';
 import { LwaAccessTokens } from './spapi-lwa';
 import {
   createReportResponseSchema,
@@ -15,17 +22,11 @@ import {
   reportDocumentSchema,
   reportSchema,
 } from './spapi-reports-answers';
-import {
-  type CallDeadline,
-  type FetchReportOptions,
-  RATE_LIMITED,
-  type SalesReportResult,
-  SPAPI_MAX_BODY_BYTES,
-  SPAPI_PROVIDER,
-  type SpApiRateLimitedOperation,
-  type SpApiReportsClientOptions,
-  type SpApiReportsOperation,
-} from './spapi-reports-options';
+import type {
+  FetchReportOptions,
+  SalesReportResult,
+  SpApiReportsClientOptions,
+} from './spapi-reports-types';
 import { realSleep, type UpstreamCall, UpstreamError, upstreamFailure } from './upstream-call';
 
 /**
@@ -134,7 +135,7 @@ export class SpApiReportsClient {
         ),
       );
     }
-    const documentLimit = this.maxBodyBytes('document');
+    const documentLimit = spApiMaxBodyBytes(this.options, 'document');
     const gzipped = document.compressionAlgorithm === 'GZIP';
     const bytes = await readBytes(
       response,
@@ -226,46 +227,9 @@ export class SpApiReportsClient {
     return { rows: salesRowsFromReport(parsed), document: text };
   }
 
-  private maxBodyBytes(step: SpApiReportsOperation | 'document'): number {
-    return this.options.maxBodyBytes?.[step] ?? SPAPI_MAX_BODY_BYTES[step];
-  }
-
-  /** The HTTP helper's settings for one operation; every answer's rate limit is reported. */
+  /** The HTTP helper's settings for one operation (spapi-calls.ts). */
   private call(operation: SpApiReportsOperation, deadline: CallDeadline = {}): UpstreamCall {
-    const { options } = this;
-    const baseFetch = options.fetch ?? fetch;
-    const observed: typeof fetch = async (input, init) => {
-      const response = await baseFetch(input, init);
-      this.reportRateLimit(operation, response.headers.get('x-amzn-ratelimit-limit'));
-      return response;
-    };
-    return {
-      provider: SPAPI_PROVIDER,
-      operation,
-      fetch: observed,
-      now: this.now,
-      sleep: this.sleep,
-      maxBodyBytes: this.maxBodyBytes(operation),
-      ...(deadline.deadlineMs !== undefined ? { deadlineMs: deadline.deadlineMs } : {}),
-      ...(deadline.admit && RATE_LIMITED.has(operation)
-        ? { beforeAttempt: () => deadline.admit!(operation as SpApiRateLimitedOperation) }
-        : {}),
-      ...(options.random ? { random: options.random } : {}),
-      ...(options.timeoutMs !== undefined ? { timeoutMs: options.timeoutMs } : {}),
-      ...(options.retries !== undefined ? { retries: options.retries } : {}),
-    };
-  }
-
-  private reportRateLimit(operation: SpApiReportsOperation, header: string | null): void {
-    const { onRateLimit } = this.options;
-    if (header === null || !onRateLimit) return;
-    const rate = Number(header);
-    if (!Number.isFinite(rate) || rate <= 0) return;
-    try {
-      onRateLimit(operation, rate);
-    } catch (error) {
-      logger.warn({ err: error, operation }, 'onRateLimit listener failed');
-    }
+    return spApiCall(this.options, { now: this.now, sleep: this.sleep }, operation, deadline);
   }
 
   /**
@@ -314,12 +278,5 @@ export class SpApiReportsClient {
   }
 }
 
-// What the client is given and answers, and its LWA tokens, live in spapi-reports-options.ts,
-// spapi-reports-answers.ts and spapi-lwa.ts; this module re-exports what its importers use.
-export { ReportProcessingError } from './spapi-reports-answers';
-export {
-  type FetchReportOptions,
-  SPAPI_MAX_BODY_BYTES,
-  type SpApiReportsClientOptions,
-  type SpApiReportsOperation,
-} from './spapi-reports-options';
+// Its calls' settings, what it is given and answers, and its LWA tokens live in spapi-calls.ts,
+// spapi-reports-types.ts, spapi-reports-answers.ts and spapi-lwa.ts.

@@ -3,7 +3,8 @@ import { logger } from '../../log';
 import type { AutoSyncFetcher } from '../pipeline/autosync-input';
 import type { SalesStore } from '../pipeline/sales-repository';
 import type { RawPayloads } from '../storage/raw-payloads';
-import type { FetchReportOptions, SpApiReportsClient } from './spapi-reports';
+import type { SpApiReportsClient } from './spapi-reports';
+import type { FetchReportOptions } from './spapi-reports-types';
 
 /**
  * The auto-sync fetcher for vendor real-time sales: for each marketplace, one report over the

@@ -1,4 +1,5 @@
 import { parseRetryAfter, QuotaExceededError } from '../../core/quota/errors';
+import { KIB } from '../../core/storage/payloads';
 import { logger } from '../../log';
 import { upstreamErrors } from '../observability/metrics';
 
@@ -71,8 +72,7 @@ export interface UpstreamCall {
 export const DEFAULT_TIMEOUT_MS = 30_000;
 /** What a call may read unless it says otherwise: 8 MiB. */
 export const DEFAULT_MAX_BODY_BYTES = 8 * 1024 * 1024;
-export const KIB = 1024;
-export const MIB = 1024 * 1024;
+export const MIB = 1024 * KIB;
 export const DEFAULT_RETRIES = 2;
 export const DEFAULT_BASE_DELAY_MS = 250;
 
