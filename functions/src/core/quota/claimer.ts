@@ -1,4 +1,4 @@
-import { countUpTo, findLast, spread } from './candidate-lists';
+import { countUpTo, findLast, spread } from '../arrays';
 import { dropPageBlocks, firstMintMs, PageClaims } from './claim-pages';
 import type { ClaimPorts, ClaimStats } from './claim-ports';
 import type { DemandMeter } from './demand';

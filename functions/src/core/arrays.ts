@@ -1,4 +1,7 @@
-/** Small helpers over the claimer's lists of candidate blocks (of any items). */
+/**
+ * Generic array helpers: findLast (a polyfill), a count that stops at a cap, and an order that
+ * spreads over the items evenly (the claimer's candidate lists use them).
+ */
 
 /** Array.prototype.findLast (ES2023; the project compiles to ES2022). */
 export function findLast<T>(items: readonly T[], test: (item: T) => boolean): T | undefined {
