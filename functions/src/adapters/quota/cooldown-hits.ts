@@ -2,6 +2,11 @@ import { FieldValue, type Firestore } from 'firebase-admin/firestore';
 import { logger } from '../../log';
 import { docId, QUOTA_COLLECTIONS } from './collections';
 
+/**
+ * The cooldown store's hit counts (cooldowns.ts): hits on a cooldown episode, counted in memory
+ * and written to its `cooldownHistory` entry in batches.
+ */
+
 interface PendingHits {
   provider: string;
   episode: number;

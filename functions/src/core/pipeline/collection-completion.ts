@@ -1,5 +1,7 @@
 import type { Collection } from './collection-schema';
 
+/** How complete a collection is: collected against target per marketplace and overall. */
+
 export interface MarketplaceCompletion {
   marketplace: string;
   target: number;

@@ -5,6 +5,11 @@ import type { GateContext } from '../quota/gate-ports';
 import { prng, SimClock } from './sim-clock';
 import type { SimOptions, SimResult } from './sim-types';
 
+/**
+ * The fleet of a simulation: the simulated instances, each with its own Gate and cached views,
+ * and the claim table, slots, allocations and cooldowns they share (simulator.ts drives them).
+ */
+
 export interface InstanceState {
   index: number;
   gate: Gate;
