@@ -30,7 +30,7 @@ import { MIB, type UpstreamCall } from './upstream-call';
  * QuotaExceededError). Every answer's meter fields become a MeterReading returned with the
  * result, so callers feed the quota engine what Keepa said. The rules it follows are the
  * official clients' (keepacom/api_backend, keepacom/php_api) and Keepa's documentation; see
- * core/upstreams/keepa.ts and test/upstreams/keepa-contract.test.ts.
+ * core/upstreams/keepa-*.ts and test/upstreams/keepa-contract.test.ts.
  *
  * Errors, by the status codes the official clients know (KeepaAPI.java and KeepaAPI.php:
  * 400 REQUEST_REJECTED, 402 PAYMENT_REQUIRED, 404 NOT_FOUND, 405 METHOD_NOT_ALLOWED, 429
@@ -46,7 +46,10 @@ import { MIB, type UpstreamCall } from './upstream-call';
  */
 
 export const KEEPA_PROVIDER = 'keepa';
-/** Keepa's limits of ASINs per /product request: 100, 20 with offers (see core/upstreams/keepa.ts). */
+/**
+ * Keepa's limits of ASINs per /product request: 100, 20 with offers (see
+ * core/upstreams/keepa-product-request.ts).
+ */
 export { KEEPA_MAX_ASINS, KEEPA_MAX_ASINS_WITH_OFFERS };
 
 export type KeepaOperation = 'product' | 'deal' | 'token';
