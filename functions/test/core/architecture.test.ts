@@ -117,6 +117,23 @@ describe('architecture', () => {
     expect(offending).toEqual([]);
   });
 
+  it('keeps modules small: near 300 lines, none over 400, in every workspace', () => {
+    const ROOT = resolve(SRC, '..', '..');
+    const workspaces = ['functions/src', 'devstack/src', 'cli/src', 'client/src', 'dashboard/src'];
+    const all = (dir: string): string[] =>
+      readdirSync(dir).flatMap((name) => {
+        const path = join(dir, name);
+        if (statSync(path).isDirectory()) return all(path);
+        return /\.tsx?$/.test(name) ? [path] : [];
+      });
+    const long = workspaces
+      .flatMap((w) => all(join(ROOT, w)))
+      .map((file) => ({ file, lines: readFileSync(file, 'utf8').split('\n').length }))
+      .filter(({ lines }) => lines > 400)
+      .map(({ file, lines }) => `${relative(ROOT, file)}: ${lines} lines`);
+    expect(long).toEqual([]);
+  });
+
   it('resolves every relative import (one that does not would escape every check here)', () => {
     const unresolved = files.flatMap((file) =>
       specifiers(file)
