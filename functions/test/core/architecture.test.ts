@@ -14,11 +14,11 @@ import { describe, expect, it } from 'vitest';
 
 const SRC = resolve(__dirname, '..', '..', 'src');
 
-function sources(dir: string): string[] {
+function sources(dir: string, pattern = /\.ts$/): string[] {
   return readdirSync(dir).flatMap((name) => {
     const path = join(dir, name);
-    if (statSync(path).isDirectory()) return sources(path);
-    return path.endsWith('.ts') ? [path] : [];
+    if (statSync(path).isDirectory()) return sources(path, pattern);
+    return pattern.test(name) ? [path] : [];
   });
 }
 
@@ -40,10 +40,13 @@ function resolveLocal(from: string, specifier: string): string | undefined {
 }
 
 const files = sources(SRC);
+/** Each file's specifiers, read once for every check. */
+const imports = new Map(files.map((file) => [file, specifiers(file)]));
+const importsOf = (file: string) => imports.get(file) ?? [];
 const graph = new Map(
   files.map((file) => [
     file,
-    specifiers(file)
+    importsOf(file)
       .map((s) => resolveLocal(file, s))
       .filter((target): target is string => target !== undefined),
   ]),
@@ -53,7 +56,7 @@ describe('architecture', () => {
   it('keeps the core free of Firebase, Google Cloud and the layers above it', () => {
     const offending: string[] = [];
     for (const file of files.filter((f) => relative(SRC, f).startsWith('core/'))) {
-      for (const specifier of specifiers(file)) {
+      for (const specifier of importsOf(file)) {
         const target = resolveLocal(file, specifier);
         const outside = target !== undefined && !relative(SRC, target).startsWith('core/');
         if (
@@ -120,14 +123,8 @@ describe('architecture', () => {
   it('keeps modules small: near 300 lines, none over 400, in every workspace', () => {
     const ROOT = resolve(SRC, '..', '..');
     const workspaces = ['functions/src', 'devstack/src', 'cli/src', 'client/src', 'dashboard/src'];
-    const all = (dir: string): string[] =>
-      readdirSync(dir).flatMap((name) => {
-        const path = join(dir, name);
-        if (statSync(path).isDirectory()) return all(path);
-        return /\.tsx?$/.test(name) ? [path] : [];
-      });
     const long = workspaces
-      .flatMap((w) => all(join(ROOT, w)))
+      .flatMap((w) => sources(join(ROOT, w), /\.tsx?$/))
       .map((file) => ({ file, lines: readFileSync(file, 'utf8').split('\n').length }))
       .filter(({ lines }) => lines > 400)
       .map(({ file, lines }) => `${relative(ROOT, file)}: ${lines} lines`);
@@ -136,7 +133,7 @@ describe('architecture', () => {
 
   it('resolves every relative import (one that does not would escape every check here)', () => {
     const unresolved = files.flatMap((file) =>
-      specifiers(file)
+      importsOf(file)
         .filter((s) => s.startsWith('.') && resolveLocal(file, s) === undefined)
         .map((s) => `${relative(SRC, file)} imports ${s}`),
     );
@@ -147,7 +144,7 @@ describe('architecture', () => {
     const libraries = files
       .filter((f) => relative(SRC, f).startsWith('core/'))
       .flatMap((file) =>
-        specifiers(file)
+        importsOf(file)
           .filter((s) => !s.startsWith('.') && !['zod', 'node:crypto'].includes(s))
           .map((s) => `${relative(SRC, file)} imports ${s}`),
       );
@@ -158,7 +155,7 @@ describe('architecture', () => {
     const offending = files
       .filter((f) => relative(SRC, f).startsWith('entry/'))
       .flatMap((file) =>
-        specifiers(file)
+        importsOf(file)
           .filter((s) => /^(firebase-admin|@google-cloud)(\/|$)/.test(s))
           .map((s) => `${relative(SRC, file)} imports ${s}`),
       );
