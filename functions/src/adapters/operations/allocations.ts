@@ -20,12 +20,12 @@ import {
 import { logger } from '../../log';
 import { COLLECTIONS_PATH } from '../pipeline/collections-repository';
 import { readWorkSources, refuseNewShareProblems } from '../pipeline/work-shares';
+import { publishAfterChange } from '../quota/republish';
 import { writeAudit } from './audit';
 import type { OperationContext } from './context';
 import {
   categoryPath,
   checkProviderShares,
-  publishAfterChange,
   readCategory,
   readProvider,
   readProviderCategories,

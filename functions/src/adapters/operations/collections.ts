@@ -31,13 +31,13 @@ import {
 } from '../pipeline/collections-repository';
 import { loadPipelineConfig } from '../pipeline/pipeline-config';
 import { readWorkSources, refuseNewShareProblems } from '../pipeline/work-shares';
+import { publishAfterChange } from '../quota/republish';
 import { writeAudit } from './audit';
 import type { OperationContext } from './context';
 import {
   categoryPath,
   checkProviderShares,
   providerPath,
-  publishAfterChange,
   readCategory,
   readProvider,
   readProviderCategories,

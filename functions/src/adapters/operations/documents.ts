@@ -10,9 +10,7 @@ import {
   validateRuntimeConfig,
 } from '../../core/config';
 import { failedPrecondition, notFound } from '../../core/operations';
-import { logger } from '../../log';
 import { CONFIG_PATHS } from '../config-repository';
-import { republishAllocations } from '../quota/republish';
 
 /** Reading and parsing configuration documents inside an operation's transaction. */
 
@@ -87,24 +85,5 @@ export function checkProviderShares(provider: Provider, categories: Category[]):
       document: error.document,
       issues: error.issues,
     });
-  }
-}
-
-/**
- * Publishes the provider's allocation after a committed share change, so the gate switches
- * after its lead time. The change is durable, so a failure is logged rather than thrown: the
- * next gate of the provider publishes it (isBehind), or the twice-daily allocation update.
- */
-export async function publishAfterChange(
-  db: Firestore,
-  nowMs: number,
-  provider: string,
-): Promise<boolean> {
-  try {
-    await republishAllocations(db, nowMs, [provider]);
-    return true;
-  } catch (error) {
-    logger.error({ err: error, provider }, 'allocation not republished after a share change');
-    return false;
   }
 }

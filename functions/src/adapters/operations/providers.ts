@@ -9,13 +9,13 @@ import {
 } from '../../core/operations';
 import { readWorkSources, refuseNewShareProblems } from '../pipeline/work-shares';
 import { readAllocation } from '../quota/allocations';
+import { publishAfterChange } from '../quota/republish';
 import { writeAudit } from './audit';
 import type { OperationContext } from './context';
 import {
   checkProviderShares,
   parseProvider,
   providerPath,
-  publishAfterChange,
   readProviderCategories,
 } from './documents';
 import { syncQueuesAfterChange } from './queues';

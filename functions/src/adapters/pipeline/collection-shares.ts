@@ -13,9 +13,7 @@ import {
   redistributeShare,
   type ShareChange,
 } from '../../core/pipeline/share-transition';
-import { logger } from '../../log';
 import { CONFIG_PATHS } from '../config-repository';
-import { republishAllocations } from '../quota/republish';
 import { parseCategory } from './collection-documents';
 
 /** A phase transition's share change, in the collection's transaction, and its republication. */
@@ -61,21 +59,6 @@ export async function applyTransition(
     });
   }
   return changes;
-}
-
-/** From a fresh read of the configuration, so it also carries any change committed since. */
-export async function publishAllocation(
-  db: Firestore,
-  now: number,
-  provider: string,
-): Promise<boolean> {
-  try {
-    await republishAllocations(db, now, [provider]);
-    return true;
-  } catch (error) {
-    logger.error({ err: error, provider }, 'allocation not republished after a share change');
-    return false;
-  }
 }
 
 export function providerCategoriesQuery(db: Firestore, provider: string) {

@@ -27,6 +27,7 @@ import type { ShareChange } from '../../core/pipeline/share-transition';
 import { effectiveShares } from '../../core/quota/allocation';
 import { logger } from '../../log';
 import { db as instanceDb } from '../firebase';
+import { publishAfterChange } from '../quota/republish';
 import { checkDeadlines } from './collection-deadlines';
 import {
   COLLECTIONS_PATH,
@@ -35,7 +36,7 @@ import {
   parseCollection,
   readable,
 } from './collection-documents';
-import { applyTransition, providerCategories, publishAllocation } from './collection-shares';
+import { applyTransition, providerCategories } from './collection-shares';
 import { loadPipelineConfig } from './pipeline-config';
 
 export {
@@ -220,7 +221,7 @@ export class CollectionsRepository {
       );
     }
     if (result.shareChanges.length > 0) {
-      result.allocationPublished = await publishAllocation(
+      result.allocationPublished = await publishAfterChange(
         this.db,
         this.now(),
         result.collection.provider,

@@ -9,10 +9,10 @@ import { writeAudit } from '../operations/audit';
 import {
   categoryPath,
   checkProviderShares,
-  publishAfterChange,
   readProvider,
   readProviderCategories,
 } from '../operations/documents';
+import { publishAfterChange } from '../quota/republish';
 import { COLLECTIONS_PATH, CollectionsRepository } from './collections-repository';
 import { loadPipelineConfig } from './pipeline-config';
 

@@ -1,4 +1,5 @@
 import type { Firestore } from 'firebase-admin/firestore';
+import { logger } from '../../log';
 import { loadRuntimeConfig } from '../config-repository';
 import { publishAllocation } from './allocations';
 
@@ -26,4 +27,23 @@ export async function republishAllocations(
       return { provider: provider.id, changed };
     }),
   );
+}
+
+/**
+ * Publishes the provider's allocation after a committed share change, so the gate switches
+ * after its lead time. The change is durable, so a failure is logged rather than thrown: the
+ * next gate of the provider publishes it (isBehind), or the twice-daily allocation update.
+ */
+export async function publishAfterChange(
+  db: Firestore,
+  nowMs: number,
+  provider: string,
+): Promise<boolean> {
+  try {
+    await republishAllocations(db, nowMs, [provider]);
+    return true;
+  } catch (error) {
+    logger.error({ err: error, provider }, 'allocation not republished after a share change');
+    return false;
+  }
 }
