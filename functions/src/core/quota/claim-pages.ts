@@ -1,5 +1,6 @@
 import type { ClaimPorts, ClaimStats } from './claim-ports';
 import type { DemandMeter } from './demand';
+import { Every } from './every';
 import type { Ledger, Look } from './ledger';
 import type { PlannedLimit } from './limits';
 import type { BlockRef } from './token-source';
@@ -49,7 +50,7 @@ export function dropPageBlocks(candidates: BlockRef[], page: BlockRef): void {
 export class PageClaims {
   /** Pages known to be split (their blocks are claimable) or taken, by limit key and page id. */
   private readonly pages = new Map<string, Map<string, PageState>>();
-  private nextPageSweepMs = Number.NEGATIVE_INFINITY;
+  private readonly sweeps = new Every(PAGE_SWEEP_EVERY_MS);
 
   constructor(
     private readonly ports: ClaimPorts,
@@ -124,9 +125,7 @@ export class PageClaims {
    * still worth looking at never finds its page's entry expired.
    */
   private sweepPages(now: number): void {
-    // A clock that stepped back sweeps at once rather than after the time it lost.
-    if (now < this.nextPageSweepMs && now >= this.nextPageSweepMs - PAGE_SWEEP_EVERY_MS) return;
-    this.nextPageSweepMs = now + PAGE_SWEEP_EVERY_MS;
+    if (!this.sweeps.due(now)) return;
     for (const pages of this.pages.values()) {
       for (const [id, page] of pages) if (page.expiresAtMs <= now) pages.delete(id);
     }

@@ -1,3 +1,4 @@
+import { Every } from './every';
 import type { BlockRef, OwnedBlock, TokenSource } from './token-source';
 
 const MAX_CANDIDATE_TIMES = 4096;
@@ -54,7 +55,7 @@ export class Ledger {
   private readonly presumed = new Map<string, number>();
   /** Per numbered source: where its known-gone start ends (see {@link claimable}). */
   private readonly floors = new WeakMap<TokenSource, Floor>();
-  private nextSweepMs = Number.NEGATIVE_INFINITY;
+  private readonly sweeps = new Every(SWEEP_EVERY_MS);
 
   /** Tokens spendable at `atMs`. */
   available(atMs: number): number {
@@ -263,9 +264,7 @@ export class Ledger {
    * 5 s: both are checked against the time where they are read).
    */
   private sweep(atMs: number): void {
-    // A clock that stepped back sweeps at once rather than after the time it lost.
-    if (atMs < this.nextSweepMs && atMs >= this.nextSweepMs - SWEEP_EVERY_MS) return;
-    this.nextSweepMs = atMs + SWEEP_EVERY_MS;
+    if (!this.sweeps.due(atMs)) return;
     for (const [id, expiresAtMs] of this.taken) if (expiresAtMs <= atMs) this.taken.delete(id);
     for (const [id, untilMs] of this.presumed) if (untilMs <= atMs) this.presumed.delete(id);
   }
