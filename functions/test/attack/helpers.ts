@@ -213,6 +213,12 @@ export function soloGate(
       claimed.set(id, 'block');
       return true;
     },
+    claimRun: async (k, refs) => {
+      counters.claims++;
+      const taken = refs.filter((ref) => claimed.has(`${k}/${ref.id}`)).map((ref) => ref.id);
+      if (taken.length === 0) for (const ref of refs) claimed.set(`${k}/${ref.id}`, 'block');
+      return taken;
+    },
     claimPage: async (k, page, mode) => {
       counters.claims++;
       const id = `${k}/${page.id}`;

@@ -97,10 +97,15 @@ describe('distributed token accounting on the local stack', () => {
         // A broken claim: every instance believes it owns every block.
         const ports = (
           engine.gate as unknown as {
-            ports: { claim: () => Promise<boolean>; claimPage: () => Promise<string> };
+            ports: {
+              claim: () => Promise<boolean>;
+              claimPage: () => Promise<string>;
+              claimRun: () => Promise<string[]>;
+            };
           }
         ).ports;
         ports.claim = async () => true;
+        ports.claimRun = async () => [];
         ports.claimPage = async () => 'won';
         return engine;
       },

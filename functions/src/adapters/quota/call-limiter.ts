@@ -60,6 +60,7 @@ export class CallLimiter {
         context: async (_provider, category) => this.contexts.context(category),
         claim: claims.claim,
         claimPage: claims.claimPage,
+        claimRun: claims.claimRun,
       });
     this.fresh();
   }

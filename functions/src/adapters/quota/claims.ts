@@ -33,8 +33,29 @@ export function firestoreClaims(db: Firestore, owner: string, onWrite?: () => vo
     }
   }
 
+  /**
+   * One batch of creates: Firestore applies all or none. A lost batch reads which blocks exist:
+   * all of them ours means the commit landed and only its answer was lost (the SDK retried it);
+   * otherwise those that exist are taken.
+   */
+  async function createAll(limitKey: string, blocks: BlockRef[]): Promise<string[]> {
+    const batch = db.batch();
+    for (const block of blocks) batch.create(ref(limitKey, block.id), fields(limitKey, block));
+    try {
+      await batch.commit();
+      for (const _ of blocks) onWrite?.();
+      return [];
+    } catch (error) {
+      if (!isAlreadyExists(error)) throw error;
+      const existing = await db.getAll(...blocks.map((block) => ref(limitKey, block.id)));
+      if (existing.every((doc) => doc.exists && doc.get('owner') === owner)) return [];
+      return blocks.filter((_, i) => existing[i]?.exists).map((block) => block.id);
+    }
+  }
+
   return {
     claim: (limitKey: string, block: BlockRef): Promise<boolean> => create(limitKey, block),
+    claimRun: createAll,
     claimPage: async (
       limitKey: string,
       page: BlockRef,

@@ -79,6 +79,7 @@ export class QuotaEngine {
       context: (provider, category, cost) => this.contexts.context(provider, category, cost),
       claim: claims.claim,
       claimPage: claims.claimPage,
+      claimRun: claims.claimRun,
       acquireSlot: (provider, cap, holdMs) => this.slots.acquire(provider, cap, holdMs),
       takeReturn: (limitKey, window) => this.returns.take(limitKey, window),
     });

@@ -93,6 +93,28 @@ export class PageClaims {
     return undefined;
   }
 
+  /**
+   * Makes sure the pages of a run's blocks are split (claimed block by block), splitting those no
+   * one has claimed yet: false when one is owned whole (by anyone), so the run cannot be had.
+   */
+  async splitAll(limit: PlannedLimit, run: BlockRef[], now: number): Promise<boolean> {
+    const pages = this.pagesOf(limit);
+    this.sweepPages(now);
+    for (const ref of run) {
+      const page = ref.page;
+      if (!page) continue;
+      const key = pageId(ref);
+      let mode = pages.get(key)?.mode;
+      if (mode === undefined) {
+        const outcome = await this.ports.claimPage(limit.key, page, 'split');
+        mode = outcome === 'split' ? 'split' : 'taken';
+        pages.set(key, { mode, expiresAtMs: page.expiresAtMs });
+      }
+      if (mode === 'taken') return false;
+    }
+    return true;
+  }
+
   /** Blocks of pages owned whole (by anyone, this instance included) are not claimable. */
   takenTest(limit: PlannedLimit, now: number): (ref: BlockRef) => boolean {
     const pages = this.pagesOf(limit);

@@ -6,6 +6,8 @@ export interface ClaimPorts {
   random(): number;
   claim(limitKey: string, ref: BlockRef): Promise<boolean>;
   claimPage(limitKey: string, page: BlockRef, mode: 'whole' | 'split'): Promise<PageOutcome>;
+  /** Create-if-absent of every block's claim, all or none (see GatePorts). */
+  claimRun(limitKey: string, refs: BlockRef[]): Promise<string[]>;
   /** Takes a range of the window's tokens another instance gave back (see GatePorts). */
   takeReturn?(limitKey: string, window: ReturnWindow): Promise<BlockRef | undefined>;
 }

@@ -1,6 +1,8 @@
 import { countUpTo, findLast, spread } from '../arrays';
+import { claimAheadMs } from './claim-ahead';
 import { dropPageBlocks, firstMintMs, PageClaims } from './claim-pages';
 import type { ClaimPorts, ClaimStats } from './claim-ports';
+import { claimRun, freeRun, runReadyMs } from './claim-runs';
 import type { DemandMeter } from './demand';
 import type { Ledger } from './ledger';
 import type { PlannedLimit } from './limits';
@@ -57,15 +59,33 @@ export class Claimer {
   }
 
   /** Claims blocks until the limit's amount is covered within the horizon; one at a time per key. */
-  claimFor(limit: PlannedLimit, now: number, horizonMs: number): Promise<boolean> {
+  claimFor(limit: PlannedLimit, now: number, horizonMs: number, waitMs = horizonMs) {
     const ledger = this.ledgerFor(limit.key);
-    return this.oneAtATime(limit.key, () =>
+    return this.oneAtATime(limit.key, async () => {
+      // A call needing several blocks that this instance cannot cover claims them as one run,
+      // once the soonest run is ready within the call's wait (nextClaimableMs says when).
+      if (this.needsRun(limit, now)) {
+        const look = { gone: this.pages.takenTest(limit, now) };
+        const deps = { ports: this.ports, pages: this.pages, stats: this.stats, ledger };
+        // A run ready within the wait starts minting before it ends.
+        const reachMs = waitMs + claimAheadMs(limit);
+        return (await claimRun(deps, limit, now, reachMs, now + waitMs, look)) === 'won';
+      }
       // Enough: tokens now, or, once no block has tokens now, tokens within the horizon.
-      this.claimBlocks(limit, now, horizonMs, (spendableNow) => {
+      return this.claimBlocks(limit, now, horizonMs, (spendableNow) => {
         const ready = ledger.readyAt(limit.amount, now);
         if (ready === now) return true;
         return spendableNow === 0 && ready !== undefined && ready - now <= horizonMs;
-      }),
+      });
+    });
+  }
+
+  /** Whether a call needs a run: a line's, costing more than a block, not covered by the ledger. */
+  private needsRun(limit: PlannedLimit, now: number): boolean {
+    return (
+      limit.blockTokens !== undefined &&
+      limit.amount > limit.blockTokens &&
+      this.ledgerFor(limit.key).readyAt(limit.amount, now) === undefined
     );
   }
 
@@ -264,6 +284,13 @@ export class Claimer {
    */
   nextClaimableMs(limit: PlannedLimit, now: number, horizonMs: number): number {
     const ledger = this.ledgerFor(limit.key);
+    const jittered = now + RETRY_CONTENDED_MS * (1 + this.ports.random());
+    if (this.needsRun(limit, now)) {
+      // A call needing a run asks again once the soonest free run is ready within its wait.
+      const reachMs = horizonMs * 2 + claimAheadMs(limit) + 1_000;
+      const run = freeRun(limit, ledger, now, reachMs, { gone: this.pages.takenTest(limit, now) });
+      return run ? Math.max(jittered, runReadyMs(limit, run[0]!) - horizonMs) : now + reachMs;
+    }
     for (const reach of [
       horizonMs * 2 + 1_000,
       horizonMs * 10 + 60_000,
@@ -279,8 +306,7 @@ export class Claimer {
       if (first) {
         // Blocks spendable now that this run did not get to (contended, or presumed taken):
         // come back after a short, jittered pause rather than at once, so it does not spin.
-        const soonest = firstMintMs(limit, first);
-        return Math.max(now + RETRY_CONTENDED_MS * (1 + this.ports.random()), soonest);
+        return Math.max(jittered, firstMintMs(limit, first));
       }
     }
     return now + horizonMs + 1_000;

@@ -34,6 +34,11 @@ export interface GatePorts {
    * page), 'split' (the page is, or now is, claimed block by block) or 'taken' (someone owns it).
    */
   claimPage(limitKey: string, page: BlockRef, mode: 'whole' | 'split'): Promise<PageOutcome>;
+  /**
+   * Create-if-absent of every block's claim document in one commit, all or none: the ids of
+   * those someone else already owns (none: this instance now owns them all).
+   */
+  claimRun(limitKey: string, refs: BlockRef[]): Promise<string[]>;
   /** A concurrency slot for the provider held up to `holdMs`, or undefined when all are in use. */
   acquireSlot?(provider: string, cap: number, holdMs?: number): Promise<SlotLease | undefined>;
   /**

@@ -126,6 +126,7 @@ export class Gate {
             limit,
             now,
             Math.max(Math.min(horizonMs, CLAIM_AHEAD_MS), claimAheadMs(limit)),
+            horizonMs,
           ),
         ),
       );

@@ -31,6 +31,8 @@ export interface PlannedLimit {
   ratePerSecond?: number;
   /** Lines: the token line and the start of the segment it belongs to. */
   line?: { line: TokenLine; segmentStartMs: number };
+  /** Lines: tokens per block (a call costing more needs a run of blocks: claim-runs.ts). */
+  blockTokens?: number;
 }
 
 /**
@@ -177,10 +179,12 @@ export function planSegment(
       if (limit.kind === 'operation' && operation !== limit.operation) return;
       const { capacity, ratePerSecond } = lineShape(limit);
       const line = lineFor(capacity, ratePerSecond, segment);
+      const blockTokens = Math.max(1, Math.floor(limit.blockTokens ?? defaultLineBlock(line)));
       limits.push({
         ...common,
         reason: 'tokens',
-        source: lineSource(line, limit.blockTokens ?? defaultLineBlock(line)),
+        source: lineSource(line, blockTokens),
+        blockTokens,
         ratePerSecond: line.ratePerSecond,
         line: { line, segmentStartMs: segment.startMs },
       });

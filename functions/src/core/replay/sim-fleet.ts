@@ -176,6 +176,16 @@ export class SimFleet {
         this.countClaim(key, won);
         return won;
       },
+      claimRun: async (key, refs) => {
+        const taken = refs.filter((ref) => this.claims.has(`${key}/${ref.id}`)).map((r) => r.id);
+        for (const ref of refs) {
+          this.countClaim(key, taken.length === 0);
+          if (taken.length === 0) {
+            this.claims.set(`${key}/${ref.id}`, { mode: 'block', expiresAtMs: ref.expiresAtMs });
+          }
+        }
+        return taken;
+      },
       claimPage: async (key, page, mode) => {
         const id = `${key}/${page.id}`;
         const existing = this.claims.get(id)?.mode;

@@ -360,6 +360,15 @@ export class Fleet {
         this.claims.set(id, 'block');
         return true;
       },
+      claimRun: async (key, refs) => {
+        this.clock.working++;
+        await rest();
+        this.clock.working--;
+        const taken = refs.filter((ref) => this.claims.has(`${key}/${ref.id}`)).map((r) => r.id);
+        if (taken.length === 0)
+          for (const ref of refs) this.claims.set(`${key}/${ref.id}`, 'block');
+        return taken;
+      },
       claimPage: async (key, page, mode) => {
         this.clock.working++;
         await rest();

@@ -63,6 +63,11 @@ describe('whole and split pages', () => {
                   docs.set(id, 'block');
                   return true;
                 },
+                claimRun: async (key, refs) => {
+                  const taken = refs.filter((r) => docs.has(`${key}/${r.id}`)).map((r) => r.id);
+                  if (taken.length === 0) for (const r of refs) docs.set(`${key}/${r.id}`, 'block');
+                  return taken;
+                },
                 claimPage: async (key, page, mode) => {
                   const id = `${key}/${page.id}`;
                   const existing = docs.get(id);

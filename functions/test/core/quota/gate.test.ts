@@ -50,6 +50,11 @@ function setup(
       claimed.add(id);
       return true;
     },
+    claimRun: async (key, refs) => {
+      const taken = refs.filter((ref) => claimed.has(`${key}/${ref.id}`)).map((ref) => ref.id);
+      if (taken.length === 0) for (const ref of refs) claimed.add(`${key}/${ref.id}`);
+      return taken;
+    },
     claimPage: async (key, page, mode) => {
       const id = `${key}/${page.id}`;
       if (claimed.has(id)) return pageModes.get(id) === 'split' ? 'split' : 'taken';
