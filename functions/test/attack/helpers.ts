@@ -213,11 +213,14 @@ export function soloGate(
       claimed.set(id, 'block');
       return true;
     },
-    claimRun: async (k, refs) => {
+    claimRun: async (k, run) => {
       counters.claims++;
-      const taken = refs.filter((ref) => claimed.has(`${k}/${ref.id}`)).map((ref) => ref.id);
-      if (taken.length === 0) for (const ref of refs) claimed.set(`${k}/${ref.id}`, 'block');
-      return taken;
+      const all = [...run.pages, ...run.blocks];
+      const taken = all.filter((ref) => claimed.has(`${k}/${ref.id}`)).map((ref) => ref.id);
+      if (taken.length > 0) return taken;
+      for (const ref of run.blocks) claimed.set(`${k}/${ref.id}`, 'block');
+      for (const ref of run.pages) claimed.set(`${k}/${ref.id}`, 'whole');
+      return [];
     },
     claimPage: async (k, page, mode) => {
       counters.claims++;

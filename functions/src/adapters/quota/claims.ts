@@ -1,6 +1,7 @@
+import { randomUUID } from 'node:crypto';
 import { FieldValue, type Firestore, Timestamp } from 'firebase-admin/firestore';
 
-import type { BlockRef, PageOutcome } from '../../core/quota/token-source';
+import type { BlockRef, PageOutcome, RunClaim } from '../../core/quota/token-source';
 import { docId, isAlreadyExists, QUOTA_COLLECTIONS } from './collections';
 
 /**
@@ -34,22 +35,29 @@ export function firestoreClaims(db: Firestore, owner: string, onWrite?: () => vo
   }
 
   /**
-   * One batch of creates: Firestore applies all or none. A lost batch reads which blocks exist:
-   * all of them ours means the commit landed and only its answer was lost (the SDK retried it);
-   * otherwise those that exist are taken.
+   * One batch of creates: Firestore applies all or none. Each carries this commit's own id, so
+   * a lost batch can tell its own commit (landed, its answer lost, the SDK retried it) from an
+   * earlier claim under the same owner; otherwise the documents that exist are taken.
    */
-  async function createAll(limitKey: string, blocks: BlockRef[]): Promise<string[]> {
+  async function createAll(limitKey: string, run: RunClaim): Promise<string[]> {
+    const commit = randomUUID();
+    const all = [...run.pages, ...run.blocks];
     const batch = db.batch();
-    for (const block of blocks) batch.create(ref(limitKey, block.id), fields(limitKey, block));
+    for (const page of run.pages) {
+      batch.create(ref(limitKey, page.id), { ...fields(limitKey, page), mode: 'whole', commit });
+    }
+    for (const block of run.blocks) {
+      batch.create(ref(limitKey, block.id), { ...fields(limitKey, block), commit });
+    }
     try {
       await batch.commit();
-      for (const _ of blocks) onWrite?.();
+      for (const _ of all) onWrite?.();
       return [];
     } catch (error) {
       if (!isAlreadyExists(error)) throw error;
-      const existing = await db.getAll(...blocks.map((block) => ref(limitKey, block.id)));
-      if (existing.every((doc) => doc.exists && doc.get('owner') === owner)) return [];
-      return blocks.filter((_, i) => existing[i]?.exists).map((block) => block.id);
+      const existing = await db.getAll(...all.map((claim) => ref(limitKey, claim.id)));
+      if (existing.every((doc) => doc.exists && doc.get('commit') === commit)) return [];
+      return all.filter((_, i) => existing[i]?.exists).map((claim) => claim.id);
     }
   }
 

@@ -115,6 +115,30 @@ export class PageClaims {
     return true;
   }
 
+  /**
+   * The pages a run covers whole that no one is known to have claimed: a run claims them whole,
+   * one document for their blocks.
+   */
+  wholeIn(limit: PlannedLimit, run: BlockRef[]): BlockRef[] {
+    const known = this.pagesOf(limit);
+    const counts = new Map<string, { page: BlockRef; blocks: number; size: number }>();
+    for (const ref of run) {
+      const page = ref.page;
+      if (!page || known.has(pageId(ref))) continue;
+      const entry = counts.get(page.id) ?? { page, blocks: 0, size: ref.end - ref.start };
+      entry.blocks++;
+      counts.set(page.id, entry);
+    }
+    return [...counts.values()]
+      .filter((c) => c.blocks * c.size >= c.page.end - c.page.start)
+      .map((c) => c.page);
+  }
+
+  /** A page this instance now owns whole (claimed in a run). */
+  owned(limit: PlannedLimit, page: BlockRef): void {
+    this.pagesOf(limit).set(page.id, { mode: 'taken', expiresAtMs: page.expiresAtMs });
+  }
+
   /** Blocks of pages owned whole (by anyone, this instance included) are not claimable. */
   takenTest(limit: PlannedLimit, now: number): (ref: BlockRef) => boolean {
     const pages = this.pagesOf(limit);

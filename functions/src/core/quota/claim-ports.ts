@@ -1,4 +1,4 @@
-import type { BlockRef, PageOutcome, ReturnWindow } from './token-source';
+import type { BlockRef, PageOutcome, ReturnWindow, RunClaim } from './token-source';
 
 /** What the claimer (claimer.ts) asks of its adapter and the counters it keeps. */
 
@@ -6,8 +6,8 @@ export interface ClaimPorts {
   random(): number;
   claim(limitKey: string, ref: BlockRef): Promise<boolean>;
   claimPage(limitKey: string, page: BlockRef, mode: 'whole' | 'split'): Promise<PageOutcome>;
-  /** Create-if-absent of every block's claim, all or none (see GatePorts). */
-  claimRun(limitKey: string, refs: BlockRef[]): Promise<string[]>;
+  /** Create-if-absent of a run's blocks and whole pages, all or none (see GatePorts). */
+  claimRun(limitKey: string, run: RunClaim): Promise<string[]>;
   /** Takes a range of the window's tokens another instance gave back (see GatePorts). */
   takeReturn?(limitKey: string, window: ReturnWindow): Promise<BlockRef | undefined>;
 }

@@ -2,7 +2,7 @@ import type { PageClaims } from './claim-pages';
 import type { ClaimPorts, ClaimStats } from './claim-ports';
 import type { Ledger, Look } from './ledger';
 import type { PlannedLimit } from './limits';
-import type { BlockRef } from './token-source';
+import { type BlockRef, PAGE_BLOCKS } from './token-source';
 
 /**
  * Runs (held by claimer.ts): a call whose cost needs several blocks of a token line claims
@@ -10,37 +10,64 @@ import type { BlockRef } from './token-source';
  * each hold a part of the few tokens valid together until they expire, and none gathers a call's
  * cost: with 2% of a 250-token bucket (4 tokens valid at once), calls of 3 tokens on 3
  * instances were served 3 of 13 in an hour. With runs, every contended commit has one winner.
+ * A run is the soonest set of free blocks whose tokens are valid together for the call, in
+ * order but not necessarily adjacent (other instances' blocks may lie between); pages it covers
+ * whole are claimed whole, one document for their blocks.
  */
 
 /** Runs one claim may lose before it answers "retry later" (each loss is a failed commit). */
 const MAX_LOST_RUNS = 8;
-/** Blocks one look for a run goes through. */
-const MAX_RUN_CANDIDATES = 512;
-
+/** Looks one claim may take (a look also ends when a page is found owned whole). */
+const MAX_RUN_LOOKS = 64;
 /**
- * The soonest run of consecutive candidate blocks that holds the limit's amount, its first token
- * still valid when its last needed token is minted; undefined when the amount fits in one block
- * (the claimer's usual way serves it) or no such run is among the candidates.
+ * The most blocks a run claims in one commit. A call needing more claims block by block, as
+ * before runs (Firestore has long taken at most 500 writes a commit; pages cut a run's writes).
  */
-export function findRun(limit: PlannedLimit, candidates: BlockRef[], now: number) {
-  const first = candidates[0];
-  if (!first || first.ordinal === undefined) return undefined;
-  const count = Math.ceil(limit.amount / (first.end - first.start));
-  if (count < 2) return undefined;
-  for (let i = 0; i + count <= candidates.length; i++) {
-    const start = candidates[i]!;
-    // Candidates come in order, each once: equal distance means no block between is missing.
-    if (candidates[i + count - 1]!.ordinal! - start.ordinal! !== count - 1) continue;
-    const readyMs = runReadyMs(limit, start);
-    if (limit.source.expiryMs(start, start.start) <= Math.max(now, readyMs)) continue;
-    return candidates.slice(i, i + count);
-  }
-  return undefined;
+export const MAX_RUN_BLOCKS = 256;
+/** Candidates looked through for a run, beyond the blocks it needs: others' blocks between. */
+const RUN_LOOK_SLACK = 4;
+
+export interface Run {
+  /** The blocks, oldest first. */
+  blocks: BlockRef[];
+  /** When the call's amount is spendable from them. */
+  readyMs: number;
 }
 
-/** When a run starting with `first` holds the limit's amount: its last needed token's mint. */
-export function runReadyMs(limit: PlannedLimit, first: BlockRef): number {
-  return limit.source.mintMs(first, first.start + limit.amount - 1);
+/** Blocks a call of the limit's amount needs at least (lines only). */
+export function runBlocks(limit: PlannedLimit): number {
+  return Math.ceil(limit.amount / (limit.blockTokens ?? limit.amount));
+}
+
+function spendableAt(limit: PlannedLimit, ref: BlockRef, atMs: number): number {
+  const range = limit.source.spendable({ ...ref, cursor: ref.start }, atMs);
+  return Math.max(0, range.end - range.start);
+}
+
+/**
+ * The soonest run among the candidates (free blocks, oldest first): at the mint of each
+ * candidate's last token (or now), the tokens of the candidates so far still valid then, oldest
+ * first, until they hold the amount. Tokens the line never mints (past its end) or that may
+ * never be spent (before its first) do not count.
+ */
+export function findRun(limit: PlannedLimit, candidates: readonly BlockRef[], now: number) {
+  let from = 0;
+  for (let j = 0; j < candidates.length; j++) {
+    const last = candidates[j]!;
+    const readyMs = Math.max(now, limit.source.mintMs(last, last.end - 1));
+    // Candidates whose tokens have all expired by then are left behind for good (times only grow).
+    while (from < j && spendableAt(limit, candidates[from]!, readyMs) === 0) from++;
+    const blocks: BlockRef[] = [];
+    let tokens = 0;
+    for (let i = from; i <= j && tokens < limit.amount; i++) {
+      const n = spendableAt(limit, candidates[i]!, readyMs);
+      if (n === 0) continue;
+      blocks.push(candidates[i]!);
+      tokens += n;
+    }
+    if (tokens >= limit.amount) return { blocks, readyMs } satisfies Run;
+  }
+  return undefined;
 }
 
 /** The soonest free run for the limit's amount among what the ledger can claim (see findRun). */
@@ -50,10 +77,10 @@ export function freeRun(
   now: number,
   reachMs: number,
   look: Look,
-): BlockRef[] | undefined {
+): Run | undefined {
   const candidates = ledger.claimable(limit.source, now, reachMs, {
     ...look,
-    max: MAX_RUN_CANDIDATES,
+    max: runBlocks(limit) * RUN_LOOK_SLACK + 2 * PAGE_BLOCKS,
   });
   return findRun(limit, candidates, now);
 }
@@ -62,11 +89,13 @@ export function freeRun(
 export type RunOutcome = 'won' | 'lost' | 'none';
 
 /**
- * Claims the soonest free run for the limit's amount that is ready by `latestMs`, its pages
- * split first (a page owned whole is not claimable block by block). A lost commit names the
- * blocks already claimed: they are known taken, and the next run is looked for past them.
- * Tokens are claimed only for a call that will wait for them here: a call deferred past its
- * run may be asked again on another instance, and the run would expire unspent.
+ * Claims the soonest free run for the limit's amount that is ready by `latestMs`: pages it
+ * covers whole and not known split are claimed whole, the others split first (a page owned
+ * whole is not claimable block by block) and their blocks claimed. A lost commit names what
+ * was already claimed: blocks are known taken, pages are asked whether they are split, and
+ * the next run is looked for past them. Tokens are claimed only for a call that will wait for
+ * them here: a call deferred past its run may be asked again on another instance, and the run
+ * would expire unspent.
  */
 export async function claimRun(
   deps: { ports: ClaimPorts; pages: PageClaims; stats: ClaimStats; ledger: Ledger },
@@ -77,23 +106,48 @@ export async function claimRun(
   look: Look,
 ): Promise<RunOutcome> {
   const { ports, pages, stats, ledger } = deps;
-  for (let lost = 0; lost < MAX_LOST_RUNS; ) {
-    const run = freeRun(limit, ledger, now, reachMs, look);
-    if (!run || runReadyMs(limit, run[0]!) > latestMs) return lost > 0 ? 'lost' : 'none';
-    if (!(await pages.splitAll(limit, run, now))) {
-      lost++;
-      continue;
-    }
-    const taken = new Set(await ports.claimRun(limit.key, run));
+  // After runs whose every block was taken, gallop: other instances claim oldest first, so
+  // the blocks just past a taken run are likely taken too (skipped for this claim only).
+  let skipBelow = -1;
+  let galloping = 0;
+  const runLook: Look = {
+    ...look,
+    skip: (ref) => (ref.ordinal ?? 0) < skipBelow || look.skip?.(ref) === true,
+  };
+  let lost = 0;
+  for (let looks = 0; lost < MAX_LOST_RUNS && looks < MAX_RUN_LOOKS; looks++) {
+    const run = freeRun(limit, ledger, now, reachMs, runLook);
+    if (!run || run.readyMs > latestMs) return lost > 0 ? 'lost' : 'none';
+    const whole = pages.wholeIn(limit, run.blocks);
+    const singles = run.blocks.filter((ref) => !whole.some((page) => page.id === ref.page?.id));
+    // A page found owned whole leaves the candidates: look again (no commit was lost).
+    if (!(await pages.splitAll(limit, singles, now))) continue;
+    const taken = new Set(await ports.claimRun(limit.key, { blocks: singles, pages: whole }));
     if (taken.size === 0) {
-      for (const ref of run) ledger.add(ref, limit.source);
-      stats.claimsWon += run.length;
-      stats.tokensClaimed += run.reduce((sum, ref) => sum + ref.end - ref.start, 0);
+      for (const page of whole) {
+        pages.owned(limit, page);
+        ledger.add(page, limit.source);
+      }
+      for (const ref of singles) ledger.add(ref, limit.source);
+      stats.claimsWon += singles.length + whole.length;
+      stats.wholePages += whole.length;
+      stats.tokensClaimed += run.blocks.reduce((sum, ref) => sum + ref.end - ref.start, 0);
       return 'won';
     }
     lost++;
     stats.claimsLost++;
-    for (const ref of run) if (taken.has(ref.id)) ledger.markTaken(ref.id, ref.expiresAtMs);
+    for (const ref of singles) if (taken.has(ref.id)) ledger.markTaken(ref.id, ref.expiresAtMs);
+    const last = run.blocks[run.blocks.length - 1]!;
+    if (taken.size === whole.length + singles.length && last.ordinal !== undefined) {
+      galloping++;
+      skipBelow = last.ordinal + 1 + run.blocks.length * (2 ** galloping - 1);
+    } else galloping = 0;
+    // A page someone claimed first: split (its blocks may still be free) or owned whole.
+    const pagesTaken = whole.filter((page) => taken.has(page.id));
+    for (const page of pagesTaken) {
+      const first = run.blocks.find((ref) => ref.page?.id === page.id)!;
+      await pages.splitAll(limit, [first], now);
+    }
   }
   return 'lost';
 }

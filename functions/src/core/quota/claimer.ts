@@ -1,8 +1,8 @@
 import { countUpTo, findLast, spread } from '../arrays';
-import { claimAheadMs } from './claim-ahead';
+import { CLAIM_AHEAD_MS, claimAheadMs } from './claim-ahead';
 import { dropPageBlocks, firstMintMs, PageClaims } from './claim-pages';
 import type { ClaimPorts, ClaimStats } from './claim-ports';
-import { claimRun, freeRun, runReadyMs } from './claim-runs';
+import { claimRun, freeRun, MAX_RUN_BLOCKS, runBlocks } from './claim-runs';
 import type { DemandMeter } from './demand';
 import type { Ledger } from './ledger';
 import type { PlannedLimit } from './limits';
@@ -63,13 +63,12 @@ export class Claimer {
     const ledger = this.ledgerFor(limit.key);
     return this.oneAtATime(limit.key, async () => {
       // A call needing several blocks that this instance cannot cover claims them as one run,
-      // once the soonest run is ready within the call's wait (nextClaimableMs says when).
+      // once the soonest run is ready soon enough (nextClaimableMs says when).
       if (this.needsRun(limit, now)) {
         const look = { gone: this.pages.takenTest(limit, now) };
         const deps = { ports: this.ports, pages: this.pages, stats: this.stats, ledger };
-        // A run ready within the wait starts minting before it ends.
-        const reachMs = waitMs + claimAheadMs(limit);
-        return (await claimRun(deps, limit, now, reachMs, now + waitMs, look)) === 'won';
+        const windowMs = runWindowMs(limit, waitMs);
+        return (await claimRun(deps, limit, now, windowMs, now + windowMs, look)) === 'won';
       }
       // Enough: tokens now, or, once no block has tokens now, tokens within the horizon.
       return this.claimBlocks(limit, now, horizonMs, (spendableNow) => {
@@ -80,11 +79,16 @@ export class Claimer {
     });
   }
 
-  /** Whether a call needs a run: a line's, costing more than a block, not covered by the ledger. */
+  /**
+   * Whether a call needs a run: a line's, costing more than a block (and at most MAX_RUN_BLOCKS
+   * of them), not covered by the ledger.
+   */
   private needsRun(limit: PlannedLimit, now: number): boolean {
+    const blocks = runBlocks(limit);
     return (
       limit.blockTokens !== undefined &&
-      limit.amount > limit.blockTokens &&
+      blocks >= 2 &&
+      blocks <= MAX_RUN_BLOCKS &&
       this.ledgerFor(limit.key).readyAt(limit.amount, now) === undefined
     );
   }
@@ -286,10 +290,13 @@ export class Claimer {
     const ledger = this.ledgerFor(limit.key);
     const jittered = now + RETRY_CONTENDED_MS * (1 + this.ports.random());
     if (this.needsRun(limit, now)) {
-      // A call needing a run asks again once the soonest free run is ready within its wait.
+      // A call needing a run asks again once the soonest free run is ready soon enough; with
+      // none in sight, once the line has minted that much more, or at its end (a new line then).
       const reachMs = horizonMs * 2 + claimAheadMs(limit) + 1_000;
       const run = freeRun(limit, ledger, now, reachMs, { gone: this.pages.takenTest(limit, now) });
-      return run ? Math.max(jittered, runReadyMs(limit, run[0]!) - horizonMs) : now + reachMs;
+      if (run) return Math.max(jittered, run.readyMs - runWindowMs(limit, horizonMs));
+      const endMs = limit.line?.line.endMs ?? Number.POSITIVE_INFINITY;
+      return Math.max(jittered, Math.min(now + reachMs, endMs));
     }
     for (const reach of [
       horizonMs * 2 + 1_000,
@@ -311,4 +318,13 @@ export class Claimer {
     }
     return now + horizonMs + 1_000;
   }
+}
+
+/**
+ * How far ahead of now a run may be ready: as far as the call's cost takes to mint (and the
+ * usual claim-ahead), never past its wait. Claimed further ahead, a run would hold tokens other
+ * instances' calls could spend now.
+ */
+function runWindowMs(limit: PlannedLimit, waitMs: number): number {
+  return Math.min(waitMs, claimAheadMs(limit) + CLAIM_AHEAD_MS);
 }

@@ -1,6 +1,6 @@
 import type { Category, Flags, Provider } from '../config';
 import type { Allocation } from './epochs';
-import type { BlockRef, PageOutcome, ReturnWindow } from './token-source';
+import type { BlockRef, PageOutcome, ReturnWindow, RunClaim } from './token-source';
 
 /** What the gate asks of its adapter (a call's context, claims, slots) and the counters it keeps. */
 
@@ -35,10 +35,11 @@ export interface GatePorts {
    */
   claimPage(limitKey: string, page: BlockRef, mode: 'whole' | 'split'): Promise<PageOutcome>;
   /**
-   * Create-if-absent of every block's claim document in one commit, all or none: the ids of
-   * those someone else already owns (none: this instance now owns them all).
+   * Create-if-absent, in one commit, all or none, of the claim document of every block and of
+   * every page (whole) of a run: the ids of those already claimed (none: this instance now owns
+   * them all).
    */
-  claimRun(limitKey: string, refs: BlockRef[]): Promise<string[]>;
+  claimRun(limitKey: string, run: RunClaim): Promise<string[]>;
   /** A concurrency slot for the provider held up to `holdMs`, or undefined when all are in use. */
   acquireSlot?(provider: string, cap: number, holdMs?: number): Promise<SlotLease | undefined>;
   /**

@@ -42,6 +42,12 @@ export interface BlockRef {
   ordinal?: number;
 }
 
+/** What a run claims in one commit: single blocks (of split pages) and pages whole. */
+export interface RunClaim {
+  blocks: BlockRef[];
+  pages: BlockRef[];
+}
+
 /** How claiming a whole page ended: this instance won it, found it split, or lost it. */
 export type PageOutcome = 'won' | 'split' | 'taken';
 

@@ -176,13 +176,14 @@ export class SimFleet {
         this.countClaim(key, won);
         return won;
       },
-      claimRun: async (key, refs) => {
-        const taken = refs.filter((ref) => this.claims.has(`${key}/${ref.id}`)).map((r) => r.id);
-        for (const ref of refs) {
+      claimRun: async (key, run) => {
+        const all = [...run.pages, ...run.blocks];
+        const taken = all.filter((ref) => this.claims.has(`${key}/${ref.id}`)).map((r) => r.id);
+        for (const ref of all) {
           this.countClaim(key, taken.length === 0);
-          if (taken.length === 0) {
-            this.claims.set(`${key}/${ref.id}`, { mode: 'block', expiresAtMs: ref.expiresAtMs });
-          }
+          if (taken.length > 0) continue;
+          const mode = run.pages.includes(ref) ? 'whole' : 'block';
+          this.claims.set(`${key}/${ref.id}`, { mode, expiresAtMs: ref.expiresAtMs });
         }
         return taken;
       },

@@ -360,14 +360,16 @@ export class Fleet {
         this.claims.set(id, 'block');
         return true;
       },
-      claimRun: async (key, refs) => {
+      claimRun: async (key, run) => {
         this.clock.working++;
         await rest();
         this.clock.working--;
-        const taken = refs.filter((ref) => this.claims.has(`${key}/${ref.id}`)).map((r) => r.id);
-        if (taken.length === 0)
-          for (const ref of refs) this.claims.set(`${key}/${ref.id}`, 'block');
-        return taken;
+        const all = [...run.pages, ...run.blocks];
+        const taken = all.filter((ref) => this.claims.has(`${key}/${ref.id}`)).map((r) => r.id);
+        if (taken.length > 0) return taken;
+        for (const ref of run.blocks) this.claims.set(`${key}/${ref.id}`, 'block');
+        for (const ref of run.pages) this.claims.set(`${key}/${ref.id}`, 'whole');
+        return [];
       },
       claimPage: async (key, page, mode) => {
         this.clock.working++;

@@ -63,10 +63,14 @@ describe('whole and split pages', () => {
                   docs.set(id, 'block');
                   return true;
                 },
-                claimRun: async (key, refs) => {
-                  const taken = refs.filter((r) => docs.has(`${key}/${r.id}`)).map((r) => r.id);
-                  if (taken.length === 0) for (const r of refs) docs.set(`${key}/${r.id}`, 'block');
-                  return taken;
+                claimRun: async (key, run) => {
+                  const all = [...run.pages, ...run.blocks];
+                  const taken = all.filter((r) => docs.has(`${key}/${r.id}`)).map((r) => r.id);
+                  if (taken.length > 0) return taken;
+                  for (const r of run.blocks) docs.set(`${key}/${r.id}`, 'block');
+                  for (const r of run.pages) docs.set(`${key}/${r.id}`, 'whole');
+                  modes.whole += run.pages.length;
+                  return [];
                 },
                 claimPage: async (key, page, mode) => {
                   const id = `${key}/${page.id}`;

@@ -50,10 +50,13 @@ function setup(
       claimed.add(id);
       return true;
     },
-    claimRun: async (key, refs) => {
-      const taken = refs.filter((ref) => claimed.has(`${key}/${ref.id}`)).map((ref) => ref.id);
-      if (taken.length === 0) for (const ref of refs) claimed.add(`${key}/${ref.id}`);
-      return taken;
+    claimRun: async (key, run) => {
+      const all = [...run.pages, ...run.blocks];
+      const taken = all.filter((ref) => claimed.has(`${key}/${ref.id}`)).map((ref) => ref.id);
+      if (taken.length > 0) return taken;
+      for (const ref of all) claimed.add(`${key}/${ref.id}`);
+      for (const page of run.pages) pageModes.set(`${key}/${page.id}`, 'whole');
+      return [];
     },
     claimPage: async (key, page, mode) => {
       const id = `${key}/${page.id}`;
