@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { basename, join } from 'node:path';
 import { Writable } from 'node:stream';
 import { StringDecoder } from 'node:string_decoder';
-import { type Firestore, Query } from 'firebase-admin/firestore';
+import { type Firestore, Query, type QuerySnapshot } from 'firebase-admin/firestore';
 import {
   BACKUP_COLLECTIONS,
   type BackupTarget,
@@ -14,7 +14,9 @@ import {
 import type { ImportResult } from '../../functions/src/adapters/backup/backup-import.ts';
 import { writeAudit } from '../../functions/src/adapters/operations/audit.ts';
 import { importWithAudit as restore } from '../../functions/src/adapters/operations/backups.ts';
+import { storedCount } from '../../functions/src/adapters/pipeline/product-count.ts';
 import { PRODUCTS_PATH } from '../../functions/src/adapters/pipeline/product-documents.ts';
+import { productsInDocument } from '../../functions/src/adapters/pipeline/product-pages.ts';
 import type { Actor } from '../../functions/src/core/operations/index.ts';
 import type { Progress, Stream } from './output.ts';
 
@@ -152,11 +154,12 @@ export function observeProductPages(db: Firestore, onPage: (products: number) =>
         if (typeof value !== 'function') return value;
         if (prop === 'get') {
           return async (...args: unknown[]) => {
-            const snapshot = await (value as (...a: unknown[]) => Promise<{ size: number }>).apply(
+            const snapshot = await (value as (...a: unknown[]) => Promise<QuerySnapshot>).apply(
               target,
               args,
             );
-            if (paged) onPage(snapshot.size);
+            // A page document holds several products.
+            if (paged) onPage(snapshot.docs.reduce((n, doc) => n + productsInDocument(doc.data()), 0));
             return snapshot;
           };
         }
@@ -183,6 +186,5 @@ export function observeProductPages(db: Firestore, onPage: (products: number) =>
 
 /** How many products a validation run will check. */
 export async function productCount(db: Firestore): Promise<number> {
-  const snapshot = await db.collection(PRODUCTS_PATH).count().get();
-  return snapshot.data().count;
+  return storedCount(db);
 }

@@ -14,7 +14,7 @@ import {
   runQuotaBench,
 } from '../src/bench/harness.ts';
 import { meteredSleep, roundMs, roundSummary } from '../src/bench/latency.ts';
-import { runPipelineBench } from '../src/bench/pipeline-bench.ts';
+import { type PipelineBenchResult, runPipelineBench } from '../src/bench/pipeline-bench.ts';
 import { remoteUpstream } from '../src/bench/remote-upstream.ts';
 import { runReplayBench } from '../src/bench/replay-bench.ts';
 import { EnginePool, tollgateLimiter } from '../src/bench/tollgate-limiter.ts';
@@ -198,9 +198,10 @@ try {
     });
     result.writeBuffer = { ...writeBuffer, reduction: round(writeBuffer.reduction, 4) };
   }
+  let pipeline: PipelineBenchResult | undefined;
   if (runs('pipeline')) {
-    log('pipeline: 300 price-history items by 10 workers, progress per item vs buffered…');
-    const pipeline = await runPipelineBench(db, {
+    log('pipeline: 300 price-history items by 10 workers, per response vs buffered…');
+    pipeline = await runPipelineBench(db, {
       items: 300,
       workers: 10,
       prefix: `bench-${randomUUID().slice(0, 8)}`,
@@ -220,7 +221,7 @@ try {
       instances: 10,
     });
   }
-  const targets = targetRows({ ours, baseline, oursFast, baselineFast, churn });
+  const targets = targetRows({ ours, baseline, oursFast, baselineFast, churn, pipeline });
   result.targets = targets;
 
   if (!json) {
@@ -430,8 +431,18 @@ function targetRows(r: {
   oursFast?: QuotaBenchResult;
   baselineFast?: QuotaBenchResult;
   churn?: ChurnResult;
+  pipeline?: PipelineBenchResult;
 }): TargetRow[] {
   const rows: TargetRow[] = [];
+  if (r.pipeline) {
+    const { buffered, perResponse, ratio } = r.pipeline;
+    rows.push({
+      target: 'pipeline: writes per item, buffered / per response',
+      value: round(ratio, 3),
+      goal: '<= 0.15 (>= 85% fewer), 0 lost',
+      met: ratio <= 0.15 && buffered.lost === 0 && perResponse.lost === 0,
+    });
+  }
   if (r.ours) {
     rows.push({
       target: 'quota: utilization of C + r*T',

@@ -1,6 +1,11 @@
 import type { Firestore } from 'firebase-admin/firestore';
 import { recordStoredCount } from '../../../functions/src/adapters/pipeline/collection-progress.ts';
 import { CollectionsRepository } from '../../../functions/src/adapters/pipeline/collections-repository.ts';
+import type { PriceHistoryUpsert } from '../../../functions/src/adapters/pipeline/price-history-upsert.ts';
+import {
+  ProductBuffer,
+  reportCreated,
+} from '../../../functions/src/adapters/pipeline/product-buffer.ts';
 import { ProductsRepository } from '../../../functions/src/adapters/pipeline/products-repository.ts';
 import { ProgressBuffer } from '../../../functions/src/adapters/pipeline/progress-buffer.ts';
 
@@ -8,7 +13,7 @@ export interface PipelineRun {
   items: number;
   documentWrites: number;
   writesPerItem: number;
-  /** Products stored but missing from the collection's count at the end (must be 0). */
+  /** Items not stored, or stored but missing from the collection's count, at the end (must be 0). */
   lost: number;
 }
 
@@ -36,11 +41,15 @@ function countWrites(db: Firestore): { count: () => number; stop: () => void } {
 }
 
 /**
- * The price-history path as workers run it: each collected item stores its product (one
- * transaction) and reports progress. Per response: every item counts the collection's products
- * and writes its document (what the path did). Buffered: reports coalesce in the instance
- * (`collections.progressBatch`, 3 by default) and the buffer is flushed at the end. Same
- * items, same concurrency, same Firestore, in one run; then the counts are checked.
+ * The price-history path as workers run it: each collected item stores its product and reports
+ * progress, and the worker moves on only once its product is stored (a task is acknowledged
+ * with its data durable). Per response (what the path did): every item stores its product in a
+ * transaction of its own, then counts the collection's products and writes its document.
+ * Buffered (what workers do now): products wait in the instance's response buffer
+ * (`collections.resultsBatch` 3 / `resultsFlushSeconds` 60) and are stored together, a write
+ * per page; each flush that created products reports progress once, coalesced in turn
+ * (`progressBatch` 3 / `progressFlushSeconds` 60); both are flushed at the end. Same items, same
+ * concurrency, same Firestore, in one run; then the counts are checked.
  */
 export async function runPipelineBench(
   db: Firestore,
@@ -50,7 +59,12 @@ export async function runPipelineBench(
     limits: [{ kind: 'tokenBucket', capacity: 1000, refillPerSecond: 100 }],
   });
   await db.doc('categories/bench-pipeline').set({ provider: 'bench-pipeline', sharePercent: 15 });
-  const run = async (name: string, report: (collection: string) => Promise<void>) => {
+  const repository = new ProductsRepository(db);
+  const run = async (
+    name: string,
+    store: (product: PriceHistoryUpsert) => Promise<void>,
+    drain: () => Promise<void>,
+  ): Promise<PipelineRun> => {
     const collection = `${options.prefix}-${name}`;
     await new CollectionsRepository(db).startCollection({
       id: collection,
@@ -58,14 +72,13 @@ export async function runPipelineBench(
       category: 'bench-pipeline',
       targets: { takealot: options.items },
     });
-    const products = new ProductsRepository(db);
     const counter = countWrites(db);
     let next = 0;
     await Promise.all(
       Array.from({ length: options.workers }, async () => {
         while (next < options.items) {
           const i = next++;
-          await products.upsertPriceHistory({
+          await store({
             marketplace: 'takealot',
             key: `${collection}-p${i}`,
             collection,
@@ -74,36 +87,50 @@ export async function runPipelineBench(
               price: 10 + d,
             })),
           });
-          await report(collection);
         }
       }),
     );
+    // What the buffers still hold at the end is written too, and counted.
+    await drain();
     const documentWrites = counter.count();
     counter.stop();
     const stored = await new CollectionsRepository(db).get(collection);
+    const products = await repository.listByCollection(collection);
     return {
       items: options.items,
       documentWrites,
       writesPerItem: documentWrites / options.items,
-      lost: options.items - (stored?.marketplaces.takealot?.collected ?? 0),
+      lost:
+        options.items - Math.min(products.length, stored?.marketplaces.takealot?.collected ?? 0),
     };
   };
-  const perResponse = await run('per-response', async (collection) => {
-    await recordStoredCount(db, collection, 'takealot');
-  });
-  const buffer = new ProgressBuffer((c, m) => recordStoredCount(db, c, m), {
+  const perResponse = await run(
+    'per-response',
+    async (product) => {
+      await repository.upsertPriceHistory(product);
+      await recordStoredCount(db, product.collection, product.marketplace);
+    },
+    async () => undefined,
+  );
+  const progress = new ProgressBuffer((c, m) => recordStoredCount(db, c, m), {
     batch: () => 3,
     flushMs: () => 60_000,
   });
-  // As the handler does: the report that completes a batch waits for its count.
-  const buffered = await run('buffered', (collection) => buffer.report(collection, 'takealot'));
-  // Runs' writes were counted before this flush of what the buffer still held; count it too.
-  const counter = countWrites(db);
-  await buffer.flushAll();
-  buffered.documentWrites += counter.count();
-  counter.stop();
-  buffered.writesPerItem = buffered.documentWrites / buffered.items;
-  const final = await new CollectionsRepository(db).get(`${options.prefix}-buffered`);
-  buffered.lost = buffered.items - (final?.marketplaces.takealot?.collected ?? 0);
+  const buffer = new ProductBuffer((updates) => repository.upsertMany(updates), {
+    batch: () => 3,
+    flushMs: () => 60_000,
+    // As the instance does: a flush that created products reports progress once.
+    onStored: reportCreated((c, m) => progress.report(c, m)),
+  });
+  const buffered = await run(
+    'buffered',
+    async (product) => {
+      await buffer.upsert(product);
+    },
+    async () => {
+      await buffer.flushAll();
+      await progress.flushAll();
+    },
+  );
   return { perResponse, buffered, ratio: buffered.writesPerItem / perResponse.writesPerItem };
 }

@@ -2,6 +2,8 @@ import { randomUUID } from 'node:crypto';
 import { getFunctions } from 'firebase-admin/functions';
 import { describe, expect, it } from 'vitest';
 import { CollectionsRepository } from '../../src/adapters/pipeline/collections-repository';
+import { storedCount } from '../../src/adapters/pipeline/product-count';
+import { ProductsRepository } from '../../src/adapters/pipeline/products-repository';
 import { wrapTask } from '../../src/core/queues/task-envelope';
 import { connectToStack, fireSchedule, stack } from './support';
 
@@ -113,12 +115,13 @@ describe('a historical collection through the proxy, end to end', () => {
       (published) => Math.abs(published?.categories[id]?.epochs.at(-1)?.percent - 4.2) < 1e-9,
     );
 
-    const products = await db.collection('products').where('collection', '==', id).get();
-    expect(products.size).toBe(20);
-    const stamps = new Map(products.docs.map((d) => [d.id, d.get('updatedAt')]));
+    const repository = new ProductsRepository(db);
+    const products = await repository.listByCollection(id);
+    expect(products).toHaveLength(20);
+    const stamps = new Map(products.map((p) => [p.id, p.updatedAt]));
 
     // A redelivered item (same work, another task id) re-fetches and writes nothing new.
-    const first = products.docs[0]!;
+    const first = products[0]!;
     const csvBefore = (await sandboxes()).site.byKind.csv;
     await getFunctions(app)
       .taskQueue(`locations/${stack.region}/functions/smartproxyWork`)
@@ -126,19 +129,19 @@ describe('a historical collection through the proxy, end to end', () => {
         wrapTask({
           collection: id,
           kind: 'price-history',
-          key: `${first.get('marketplace')}~${first.get('key')}`,
+          key: `${first.marketplace}~${first.key}`,
           provider: 'smartproxy',
           category: id,
           operation: 'product',
-          payload: { marketplace: first.get('marketplace'), productId: first.get('key') },
+          payload: { marketplace: first.marketplace, productId: first.key },
         }),
         { id: `redelivery-${randomUUID()}` },
       );
     await until('the redelivered item to run', sandboxes, (s) => s.site.byKind.csv > csvBefore);
     await new Promise((r) => setTimeout(r, 1_000));
-    const again = await db.collection('products').where('collection', '==', id).get();
-    expect(again.size).toBe(20);
-    expect(new Map(again.docs.map((d) => [d.id, d.get('updatedAt')]))).toEqual(stamps);
+    const again = await repository.listByCollection(id);
+    expect(again).toHaveLength(20);
+    expect(new Map(again.map((p) => [p.id, p.updatedAt]))).toEqual(stamps);
     expect((await db.doc(`collections/${id}`).get()).get('marketplaces')).toEqual(
       done?.marketplaces,
     );
@@ -242,8 +245,7 @@ describe('the Keepa deals ingestor, end to end', () => {
     expect(keepa.rejected).toBe(before.rejected);
     const stored = await until(
       'committed products',
-      async () =>
-        (await db.collection('products').where('collection', '==', id).count().get()).data().count,
+      async () => storedCount(db, id),
       (n) => n > 0,
     );
     expect(

@@ -1,6 +1,6 @@
 import type { Firestore } from 'firebase-admin/firestore';
 import { CollectionsRepository } from './collections-repository';
-import { PRODUCTS_PATH } from './product-documents';
+import { storedCount } from './product-count';
 
 /**
  * Reports a collection's progress for one marketplace as the number of products it has stored
@@ -13,13 +13,7 @@ export async function recordStoredCount(
   collection: string,
   marketplace: string,
 ): Promise<number> {
-  const counted = await db
-    .collection(PRODUCTS_PATH)
-    .where('collection', '==', collection)
-    .where('marketplace', '==', marketplace)
-    .count()
-    .get();
-  const collected = counted.data().count;
+  const collected = await storedCount(db, collection, marketplace);
   // The repository logs a phase change, with the share changes it made.
   await new CollectionsRepository(db).recordProgress(collection, { marketplace, collected });
   return collected;
@@ -34,13 +28,7 @@ export async function recountRunningCollections(db: Firestore): Promise<string[]
   const moved: string[] = [];
   for (const collection of await new CollectionsRepository(db).listRunning()) {
     for (const [marketplace, { collected }] of Object.entries(collection.marketplaces)) {
-      const counted = await db
-        .collection(PRODUCTS_PATH)
-        .where('collection', '==', collection.id)
-        .where('marketplace', '==', marketplace)
-        .count()
-        .get();
-      if (counted.data().count <= collected) continue;
+      if ((await storedCount(db, collection.id, marketplace)) <= collected) continue;
       await recordStoredCount(db, collection.id, marketplace);
       moved.push(`${collection.id}/${marketplace}`);
     }

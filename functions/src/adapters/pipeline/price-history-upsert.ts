@@ -54,6 +54,8 @@ export const priceHistoryUpsertSchema = z
     if (problem) ctx.addIssue({ code: 'custom', path: ['key'], message: `key: ${problem}` });
   });
 export type PriceHistoryUpsert = z.input<typeof priceHistoryUpsertSchema>;
+/** An upsert as checked: what is stored. */
+export type PriceHistoryUpdate = z.output<typeof priceHistoryUpsertSchema>;
 
 export interface UpsertOutcome {
   id: string;

@@ -1,21 +1,22 @@
-import { isDeepStrictEqual } from 'node:util';
 import { FieldPath, type Firestore } from 'firebase-admin/firestore';
-import { assertWithinLimits } from '../../core/storage/firestore-limits';
 import { db as instanceDb } from '../firebase';
 import {
-  mergeIdentifiers,
-  mergePricePoints,
   type PriceHistoryUpsert,
   priceHistoryUpsertSchema,
   type UpsertOutcome,
 } from './price-history-upsert';
-import { PRODUCTS_PATH, parseProduct, productDocId, type StoredProduct } from './product-documents';
+import { PRODUCTS_PATH, productDocId, type StoredProduct } from './product-documents';
+import { LOOKUP_CHUNK, productsOf } from './product-pages';
+import { storeProducts } from './product-store';
 
 /**
- * The product data the pipeline collects, one document `products/{marketplace}~{key}` in the
- * shape validation reads (the core's `ProductRecord`) plus the collection that gathered it and
- * the time it last changed. Price points are merged by date in a transaction, so a redelivered
- * task writes nothing new and concurrent collectors of one product lose nothing.
+ * The product data the pipeline collects, in the shape validation reads (the core's
+ * `ProductRecord`) plus the collection that gathered it and the time it last changed. Products
+ * are stored several to a document (`product-pages.ts`): a flush of many collected products is
+ * one write. Documents of one product each (`products/{marketplace}~{key}`, written before
+ * pages) are still read and updated in place. Price points are merged by date in a
+ * transaction, so a redelivered task writes nothing new and concurrent collectors of one
+ * product lose nothing.
  */
 
 /** Price points arrive from several tasks at once for popular products. */
@@ -41,63 +42,46 @@ export class ProductsRepository {
     this.now = options.now ?? Date.now;
   }
 
+  private get products() {
+    return this.db.collection(PRODUCTS_PATH);
+  }
+
   /**
    * Merges price points into a product's history by date (a new price for a known date
    * replaces the old one: re-collections correct bad data) and writes only when something
    * changed, so delivering the same data twice is a no-op.
    */
   async upsertPriceHistory(input: PriceHistoryUpsert): Promise<UpsertOutcome> {
-    const update = priceHistoryUpsertSchema.parse(input);
-    const id = productDocId(update.marketplace, update.key);
-    const ref = this.db.collection(PRODUCTS_PATH).doc(id);
-    return this.db.runTransaction(
-      async (tx) => {
-        const snapshot = await tx.get(ref);
-        const existing = (snapshot.data() ?? {}) as Record<string, unknown>;
-        const merged = mergePricePoints(existing.prices, update.prices);
-        const { updatedAt: _, ...before } = existing;
-        const after: Record<string, unknown> = {
-          ...before,
-          marketplace: update.marketplace,
-          key: update.key,
-          collection: update.collection,
-          identifiers: mergeIdentifiers(existing.identifiers, update.identifiers),
-          prices: merged.prices,
-        };
-        if (update.confidence !== undefined) after.confidence = update.confidence;
-        if (update.rawPayload !== undefined) after.rawPayload = update.rawPayload;
-        if (update.expectedRange) after.expectedRange = update.expectedRange;
-        const written = !snapshot.exists || !isDeepStrictEqual(before, after);
-        if (written) {
-          const data = { ...after, updatedAt: this.now() };
-          // A history that outgrew 1 MiB is refused here, naming the product, not by the commit.
-          assertWithinLimits(ref.path, data);
-          tx.set(ref, data);
-        }
-        return {
-          id,
-          created: !snapshot.exists,
-          added: merged.added,
-          replaced: merged.replaced,
-          points: merged.prices.length,
-          written,
-        };
-      },
-      { maxAttempts: TRANSACTION_ATTEMPTS },
-    );
-  }
-
-  async get(marketplace: string, key: string): Promise<StoredProduct | undefined> {
-    const snapshot = await this.db
-      .collection(PRODUCTS_PATH)
-      .doc(productDocId(marketplace, key))
-      .get();
-    return snapshot.exists ? parseProduct(snapshot) : undefined;
+    const [outcome] = await this.upsertMany([input]);
+    return outcome!;
   }
 
   /**
-   * Which of these keys of a marketplace the collection has stored already (one batched read):
-   * a re-discovered listing page skips them rather than pay for them again.
+   * Several upserts in one transaction (in order; one product may come more than once): new
+   * products share pages, so the whole batch costs a write per page it changes. All or
+   * nothing: an invalid input is refused before anything is read.
+   */
+  async upsertMany(inputs: readonly PriceHistoryUpsert[]): Promise<UpsertOutcome[]> {
+    const updates = inputs.map((input) => priceHistoryUpsertSchema.parse(input));
+    if (updates.length === 0) return [];
+    return this.db.runTransaction((tx) => storeProducts(tx, this.products, updates, this.now()), {
+      maxAttempts: TRANSACTION_ATTEMPTS,
+    });
+  }
+
+  async get(marketplace: string, key: string): Promise<StoredProduct | undefined> {
+    const id = productDocId(marketplace, key);
+    const [own, pages] = await Promise.all([
+      this.products.doc(id).get(),
+      this.products.where('keys', 'array-contains', id).get(),
+    ]);
+    const found = [own, ...pages.docs].flatMap(productsOf).filter((p) => p.id === id);
+    return found[0];
+  }
+
+  /**
+   * Which of these keys of a marketplace the collection has stored already: a re-discovered
+   * listing page skips them rather than pay for them again. Pages are found 30 keys a query.
    */
   async storedBy(
     collection: string,
@@ -105,16 +89,32 @@ export class ProductsRepository {
     keys: readonly string[],
   ): Promise<Set<string>> {
     if (keys.length === 0) return new Set();
-    const refs = keys.map((key) =>
-      this.db.collection(PRODUCTS_PATH).doc(productDocId(marketplace, key)),
+    const ids = keys.map((key) => productDocId(marketplace, key));
+    const own = await this.db.getAll(...ids.map((id) => this.products.doc(id)), {
+      fieldMask: ['collection', 'page'],
+    });
+    const stored = new Set(
+      own.filter((s) => s.exists && s.get('collection') === collection).map((s) => s.id),
     );
-    const snapshots = await this.db.getAll(...refs, { fieldMask: ['collection'] });
-    return new Set(
-      keys.filter((_, i) => snapshots[i]!.exists && snapshots[i]!.get('collection') === collection),
-    );
+    for (let i = 0; i < ids.length; i += LOOKUP_CHUNK) {
+      const chunk = ids.slice(i, i + LOOKUP_CHUNK);
+      // Filtered here, not by the query: `array-contains-any` with another field needs an index.
+      const pages = await this.products
+        .where('keys', 'array-contains-any', chunk)
+        .select('keys', 'collection')
+        .get();
+      for (const page of pages.docs) {
+        if (page.get('collection') !== collection) continue;
+        for (const id of page.get('keys') as string[]) stored.add(id);
+      }
+    }
+    return new Set(keys.filter((_, i) => stored.has(ids[i]!)));
   }
 
-  /** One page of a marketplace's products in document-id order (no composite index needed). */
+  /**
+   * One page of a marketplace's products in document-id order (no composite index needed):
+   * `pageSize` documents, each a product or a page of them.
+   */
   async listByMarketplace(
     marketplace: string,
     { pageSize = 100, startAfter }: { pageSize?: number; startAfter?: string | null } = {},
@@ -127,7 +127,7 @@ export class ProductsRepository {
     if (startAfter) query = query.startAfter(startAfter);
     const { docs } = await query.get();
     return {
-      products: docs.map(parseProduct),
+      products: docs.flatMap(productsOf).sort(byId),
       next: docs.length === pageSize ? docs[docs.length - 1]!.id : null,
     };
   }
@@ -138,7 +138,7 @@ export class ProductsRepository {
       .where('collection', '==', collection)
       .orderBy(FieldPath.documentId())
       .get();
-    return docs.map(parseProduct);
+    return docs.flatMap(productsOf).sort(byId);
   }
 
   /**
@@ -157,6 +157,10 @@ export class ProductsRepository {
       found.push(next);
     }
   }
+}
+
+function byId(a: StoredProduct, b: StoredProduct): number {
+  return a.id < b.id ? -1 : a.id > b.id ? 1 : 0;
 }
 
 /** The instance's repository on the default app's Firestore. */

@@ -1,5 +1,4 @@
 import type { Firestore } from 'firebase-admin/firestore';
-import { mapLimit } from '../../core/map-limit';
 import type { MeterReading } from '../../core/quota/meters';
 import {
   isoDate,
@@ -20,6 +19,10 @@ import { logger } from '../../log';
 import type { IngestBatchResult, IngestFetchers } from '../pipeline/ingest';
 import { addIngestItems, type IngestItemResult } from '../pipeline/ingest-queue-writes';
 import type { IngestItem } from '../pipeline/ingest-queues';
+import {
+  type PriceHistoryUpsert,
+  priceHistoryUpsertSchema,
+} from '../pipeline/price-history-upsert';
 import type { ProductsRepository } from '../pipeline/products-repository';
 import type { RawPayloads } from '../storage/raw-payloads';
 import type { KeepaClient, KeepaDealSelection } from './keepa';
@@ -47,8 +50,6 @@ const DAY_MS = 86_400_000;
 export const DEFAULT_REFRESH_AFTER_MS = DAY_MS;
 export const DEFAULT_STATS_DAYS = 90;
 export const DEFAULT_COMMIT_OFFERS = KEEPA_INGEST_COMMIT_OFFERS;
-/** Product upserts run this many at a time. */
-const STORE_CONCURRENCY = 10;
 
 /** ASINs are upper case; Keepa answers with them as it stores them. */
 const asinKey = (asin: string) => asin.trim().toUpperCase();
@@ -128,32 +129,56 @@ export function createKeepaIngestFetchers(options: KeepaIngestOptions): IngestFe
     rawPayload?: string,
   ): Promise<IngestItemResult[]> => {
     const refreshAtMs = refreshAfterMs === null ? undefined : now() + refreshAfterMs;
-    const one = async (item: IngestItem): Promise<IngestItemResult | undefined> => {
+    const results: IngestItemResult[] = [];
+    const batch: Array<{ item: IngestItem; update: PriceHistoryUpsert }> = [];
+    for (const item of items) {
       const product = byAsin.get(asinKey(item.key));
-      if (!product) return undefined; // Keepa said nothing about it: failed, retried later
+      if (!product) continue; // Keepa said nothing about it: failed, retried later
       const prices = pointsOf(product);
-      if (prices.length === 0) return { key: item.key, outcome: 'rejected' };
-      try {
-        await repository.upsertPriceHistory({
-          marketplace,
-          key: product.asin,
-          collection,
-          identifiers: { asin: product.asin },
-          prices,
-          ...(rawPayload ? { rawPayload } : {}),
-        });
-      } catch (error) {
-        logger.warn({ err: error, asin: product.asin, collection }, 'keepa product not stored');
-        return { key: item.key, outcome: 'failed' };
+      if (prices.length === 0) {
+        results.push({ key: item.key, outcome: 'rejected' });
+        continue;
       }
-      return {
-        key: item.key,
-        outcome: 'stored',
-        ...(refreshAtMs === undefined ? {} : { refreshAtMs }),
+      const update = {
+        marketplace,
+        key: product.asin,
+        collection,
+        identifiers: { asin: product.asin },
+        prices,
+        ...(rawPayload ? { rawPayload } : {}),
       };
-    };
-    const results = await mapLimit(items, STORE_CONCURRENCY, one);
-    return results.filter((result): result is IngestItemResult => result !== undefined);
+      const checked = priceHistoryUpsertSchema.safeParse(update);
+      if (checked.success) batch.push({ item, update });
+      else {
+        logger.warn(
+          { err: checked.error, asin: product.asin, collection },
+          'keepa product not stored',
+        );
+        results.push({ key: item.key, outcome: 'failed' });
+      }
+    }
+    // The batch's products in one transaction: new ones share pages, a write per page.
+    let stored = true;
+    try {
+      await repository.upsertMany(batch.map((b) => b.update));
+    } catch (error) {
+      logger.warn({ err: error, products: batch.length, collection }, 'keepa products not stored');
+      stored = false;
+    }
+    for (const { item } of batch) {
+      results.push(
+        stored
+          ? {
+              key: item.key,
+              outcome: 'stored',
+              ...(refreshAtMs === undefined ? {} : { refreshAtMs }),
+            }
+          : { key: item.key, outcome: 'failed' },
+      );
+    }
+    // In the order the items came.
+    const order = new Map(items.map((item, i) => [item.key, i]));
+    return results.sort((a, b) => order.get(a.key)! - order.get(b.key)!);
   };
 
   return {

@@ -1,8 +1,7 @@
 // SmartProxy in the pipeline (the Buck.cheap price-history collection): the proxied client, the
-// listing-page and price-history work handlers, and the instance's coalesced progress.
+// listing-page and price-history work handlers.
 
 import { PRODUCT_OPERATION } from '../../core/pipeline/category-work';
-import { DEFAULT_COLLECTION_CONFIG } from '../../core/pipeline/collection-schema';
 import { generationKey } from '../../core/pipeline/historical';
 import {
   type WorkItem,
@@ -12,12 +11,9 @@ import {
 } from '../../core/pipeline/work-items';
 import { db } from '../firebase';
 import { type DiscoverPayload, markMarketplaceExhausted } from '../pipeline/collection-batches';
-import { recordStoredCount } from '../pipeline/collection-progress';
-import { loadPipelineConfig } from '../pipeline/pipeline-config';
+import { instanceProducts } from '../pipeline/instance-products';
 import { productsRepository } from '../pipeline/products-repository';
-import { ProgressBuffer } from '../pipeline/progress-buffer';
 import { enqueueTask } from '../queues/task-queue';
-import { installShutdownFlush } from '../storage/shutdown-flush';
 import { createPriceHistoryHandler, discoverProducts, PRICE_HISTORY_KIND } from './price-history';
 import { cached, instanceRawPayloads, providerConfig, required } from './provider-clients';
 import { ProxiedHttpClient } from './proxied-fetch';
@@ -37,47 +33,14 @@ async function proxyClient(): Promise<{ client: ProxiedHttpClient; siteBaseUrl: 
   return { client, siteBaseUrl };
 }
 
-/**
- * Progress of price-history collections, coalesced in the instance (one count per
- * `collections.progressBatch` products or `progressFlushSeconds`), not one write of the
- * collection's document per product; the heartbeat recounts what an instance took with it.
- */
-let progress: ProgressBuffer | undefined;
-let progressSettings = DEFAULT_COLLECTION_CONFIG;
-function instanceProgress(): ProgressBuffer {
-  if (!progress) {
-    // The configured batch and interval, as soon as they are read (the defaults until then).
-    loadPipelineConfig(db()).then(
-      (config) => {
-        progressSettings = config.collections;
-      },
-      () => undefined,
-    );
-    progress = new ProgressBuffer(
-      async (collection, marketplace) => {
-        await recordStoredCount(db(), collection, marketplace);
-        progressSettings = (await loadPipelineConfig(db())).collections;
-      },
-      {
-        batch: () => progressSettings.progressBatch,
-        flushMs: () => progressSettings.progressFlushSeconds * 1000,
-      },
-    );
-    // Scale-in sends SIGTERM: record what the instance holds rather than wait for a recount.
-    const buffer = progress;
-    installShutdownFlush({ flush: () => buffer.flushAll() });
-  }
-  return progress;
-}
-
 export async function handlePriceHistory(item: WorkItem) {
   const { client, siteBaseUrl } = await proxyClient();
   return createPriceHistoryHandler({
     client,
     siteBaseUrl,
-    products: productsRepository(),
+    // Stored with the instance's other products; progress is reported per flush.
+    products: instanceProducts(),
     raw: instanceRawPayloads(),
-    recordProgress: (collection, marketplace) => instanceProgress().report(collection, marketplace),
   })(item);
 }
 

@@ -37,7 +37,7 @@ export const RESTORABLE_SUBCOLLECTIONS: Readonly<Record<string, readonly string[
 };
 
 /**
- * The data the pipeline collects (`products/{marketplace}~{key}`, `sales/{bucket}`, payload
+ * The data the pipeline collects (`products`: pages of products, or one product a document; `sales/{bucket}`, payload
  * metadata `payloads/{id}` with, for payloads in Cloud Storage, their objects): backed up on a
  * schedule and restored from those backups only.
  */

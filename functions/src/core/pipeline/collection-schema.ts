@@ -29,6 +29,13 @@ export const collectionConfigSchema = z.object({
    */
   progressBatch: z.number().int().positive().max(10_000).default(3),
   progressFlushSeconds: z.number().positive().max(3_600).default(60),
+  /**
+   * Collected products coalesce per instance (the response buffer): stored together, in one
+   * transaction and a write per page, once this many are waiting or `resultsFlushSeconds` after
+   * the first; each task is answered only once its product is stored.
+   */
+  resultsBatch: z.number().int().positive().max(30).default(3),
+  resultsFlushSeconds: z.number().positive().max(120).default(60),
 });
 export type CollectionConfig = z.infer<typeof collectionConfigSchema>;
 export const DEFAULT_COLLECTION_CONFIG: CollectionConfig = collectionConfigSchema.parse({});
