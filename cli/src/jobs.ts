@@ -159,7 +159,8 @@ export function observeProductPages(db: Firestore, onPage: (products: number) =>
               args,
             );
             // A page document holds several products.
-            if (paged) onPage(snapshot.docs.reduce((n, doc) => n + productsInDocument(doc.data()), 0));
+            if (paged)
+              onPage(snapshot.docs.reduce((n, doc) => n + productsInDocument(doc.data()), 0));
             return snapshot;
           };
         }
