@@ -1,7 +1,12 @@
 // One transaction storing many price-history upserts: each merged into its product wherever it
 // is stored (a page, or a product document of its own), new products gathered into new pages.
 import { isDeepStrictEqual } from 'node:util';
-import type { CollectionReference, DocumentReference, Transaction } from 'firebase-admin/firestore';
+import type {
+  CollectionReference,
+  DocumentReference,
+  Firestore,
+  Transaction,
+} from 'firebase-admin/firestore';
 import { assertWithinLimits } from '../../core/storage/firestore-limits';
 import {
   mergeIdentifiers,
@@ -10,7 +15,7 @@ import {
   type PriceHistoryUpsert,
   type UpsertOutcome,
 } from './price-history-upsert';
-import { productDocId } from './product-documents';
+import { PRODUCTS_PATH, productDocId } from './product-documents';
 import {
   isPage,
   LOOKUP_CHUNK,
@@ -51,14 +56,17 @@ function chunks<T>(items: T[], size: number): T[][] {
  */
 export async function storeProducts(
   tx: Transaction,
-  products: CollectionReference,
+  db: Firestore,
   updates: PriceHistoryUpdate[],
   nowMs: number,
 ): Promise<UpsertOutcome[]> {
+  const products = db.collection(PRODUCTS_PATH);
   const ids = [...new Set(updates.map((u) => productDocId(u.marketplace, u.key)))];
   const pages = new Map<string, StoredPage>();
   for (const chunk of chunks(ids, LOOKUP_CHUNK)) {
-    const found = await tx.get(products.where('keys', 'array-contains-any', chunk));
+    const found = await tx.get(
+      db.collection(PRODUCTS_PATH).where('keys', 'array-contains-any', chunk),
+    );
     for (const doc of found.docs) {
       const data = doc.data();
       if (!isPage(data) || pages.has(doc.id)) continue;

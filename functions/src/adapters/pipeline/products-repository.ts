@@ -42,10 +42,6 @@ export class ProductsRepository {
     this.now = options.now ?? Date.now;
   }
 
-  private get products() {
-    return this.db.collection(PRODUCTS_PATH);
-  }
-
   /**
    * Merges price points into a product's history by date (a new price for a known date
    * replaces the old one: re-collections correct bad data) and writes only when something
@@ -64,7 +60,7 @@ export class ProductsRepository {
   async upsertMany(inputs: readonly PriceHistoryUpsert[]): Promise<UpsertOutcome[]> {
     const updates = inputs.map((input) => priceHistoryUpsertSchema.parse(input));
     if (updates.length === 0) return [];
-    return this.db.runTransaction((tx) => storeProducts(tx, this.products, updates, this.now()), {
+    return this.db.runTransaction((tx) => storeProducts(tx, this.db, updates, this.now()), {
       maxAttempts: TRANSACTION_ATTEMPTS,
     });
   }
@@ -72,8 +68,8 @@ export class ProductsRepository {
   async get(marketplace: string, key: string): Promise<StoredProduct | undefined> {
     const id = productDocId(marketplace, key);
     const [own, pages] = await Promise.all([
-      this.products.doc(id).get(),
-      this.products.where('keys', 'array-contains', id).get(),
+      this.db.collection(PRODUCTS_PATH).doc(id).get(),
+      this.db.collection(PRODUCTS_PATH).where('keys', 'array-contains', id).get(),
     ]);
     const found = [own, ...pages.docs].flatMap(productsOf).filter((p) => p.id === id);
     return found[0];
@@ -90,16 +86,20 @@ export class ProductsRepository {
   ): Promise<Set<string>> {
     if (keys.length === 0) return new Set();
     const ids = keys.map((key) => productDocId(marketplace, key));
-    const own = await this.db.getAll(...ids.map((id) => this.products.doc(id)), {
-      fieldMask: ['collection', 'page'],
-    });
+    const own = await this.db.getAll(
+      ...ids.map((id) => this.db.collection(PRODUCTS_PATH).doc(id)),
+      {
+        fieldMask: ['collection', 'page'],
+      },
+    );
     const stored = new Set(
       own.filter((s) => s.exists && s.get('collection') === collection).map((s) => s.id),
     );
     for (let i = 0; i < ids.length; i += LOOKUP_CHUNK) {
       const chunk = ids.slice(i, i + LOOKUP_CHUNK);
       // Filtered here, not by the query: `array-contains-any` with another field needs an index.
-      const pages = await this.products
+      const pages = await this.db
+        .collection(PRODUCTS_PATH)
         .where('keys', 'array-contains-any', chunk)
         .select('keys', 'collection')
         .get();
