@@ -7,6 +7,7 @@ import type { ImportBackupResult } from '../../core/operations/results';
 import { planBatches } from '../../core/storage/batch-plan';
 import { utf8Length } from '../../core/storage/firestore-names';
 import { logger } from '../../log';
+import { foldDuplicateProducts } from '../pipeline/product-fold';
 import { commitCapacity } from '../storage/batch-writes';
 import { paceFirestoreWork } from '../storage/self-quota-runtime';
 import { checkConfiguration, where } from './backup-configuration-check';
@@ -94,6 +95,11 @@ export interface PrepareOptions {
 export interface ImportOptions extends PrepareOptions {
   /** Verify and count only; write nothing. */
   dryRun?: boolean;
+  /**
+   * After products were written, fold products stored twice (default true; a restore of many
+   * pages folds once, after its last).
+   */
+  foldProducts?: boolean;
   /** Writes per batch commit (at most what the Firestore's commits hold). */
   batchSize?: number;
   /** With `weight`, the most a batch's writes may weigh (an audit entry that lists them). */
@@ -192,5 +198,9 @@ export async function importBackup(
     { documents: result.written, from: result.projectId, createdAt: result.createdAt },
     'backup imported',
   );
+  // Pages written back may hold products that moved to newer pages since: one copy each.
+  if (options.foldProducts !== false && (verified.counts.products ?? 0) > 0) {
+    await foldDuplicateProducts(db);
+  }
   return result;
 }

@@ -4,6 +4,7 @@ import { BACKUP_ID } from '../../core/backup/backup-schedule';
 import { scheduledBackupTimeMs } from '../../core/backup/scheduled-layout';
 import { PAYLOADS_COLLECTION } from '../../core/storage/payloads';
 import { logger } from '../../log';
+import { foldDuplicateProducts } from '../pipeline/product-fold';
 import { paceFirestoreWork } from '../storage/self-quota-runtime';
 import { checkConfiguration } from './backup-configuration-check';
 import {
@@ -33,7 +34,7 @@ const CONFIGURATION_COLLECTIONS = new Set(['categories', 'collections', 'config'
 /** What restoring one page takes besides its bytes (see adapters/backup/backup-import.ts ImportOptions). */
 export type PageImportOptions = Pick<
   ImportOptions,
-  'collectedData' | 'checkConfiguration' | 'beforeWrite'
+  'collectedData' | 'checkConfiguration' | 'beforeWrite' | 'foldProducts'
 > & { source: { scheduled: string; page: string } };
 
 export interface ScheduledRestoreOptions {
@@ -276,6 +277,7 @@ async function restoreHeld(
       const written = await importPage(bytes, {
         collectedData: true,
         checkConfiguration: false,
+        foldProducts: false,
         source: { scheduled: id, page: page.name },
         ...(page.collection === PAYLOADS_COLLECTION
           ? { beforeWrite: restorePayloadObjects(storage, folder, byPayload, conflicts) }
@@ -295,6 +297,8 @@ async function restoreHeld(
   if (conflicts.length > 0) {
     throw new PayloadConflictError(result.written, result.documents, conflicts);
   }
+  // Pages written back may hold products that moved to newer pages since: one copy each.
+  if (wanted.has('products')) await foldDuplicateProducts(db);
   logger.info({ id, documents: result.written, pages: pagesWritten }, 'scheduled backup restored');
   return result;
 }

@@ -180,6 +180,7 @@ export async function importWithAudit(
       ? {}
       : { checkConfiguration: options.checkConfiguration }),
     ...(options.beforeWrite ? { beforeWrite: options.beforeWrite } : {}),
+    ...(options.foldProducts === undefined ? {} : { foldProducts: options.foldProducts }),
     batchWeight: AUDIT_ENTRY_BUDGET,
     weight: auditWeight,
     beforeCommit: async (batch, writes, backup) => {

@@ -9,7 +9,7 @@ import { loadPipelineConfig } from './pipeline-config';
 import { ProductBuffer, reportCreated } from './product-buffer';
 import { productsRepository } from './products-repository';
 import { ProgressBuffer } from './progress-buffer';
-import { runningWork } from './running-work';
+import { onWorkEnded, runningWork } from './running-work';
 
 /**
  * The instance's response buffer for collected products and its coalesced progress: products
@@ -51,6 +51,8 @@ function instanceBuffers() {
     running: runningWork,
     onStored: reportCreated((collection, marketplace) => progress.report(collection, marketplace)),
   });
+  // A task ending may leave every other running one waiting on the buffer.
+  onWorkEnded(() => products.recheck());
   installShutdownFlush({
     flush: async () => {
       await products.flushAll();

@@ -71,6 +71,11 @@ export class ProductBuffer {
     });
   }
 
+  /** Looks again whether a flush is due (a task that may have stored here ended). */
+  recheck(): void {
+    this.schedule();
+  }
+
   /** A flush now when a batch is waiting or the oldest product's time has come, else a timer. */
   private schedule(): void {
     const first = this.waiting[0];
@@ -108,28 +113,10 @@ export class ProductBuffer {
   }
 
   private async run(taken: Waiting[]): Promise<void> {
-    let results: Array<{ outcome?: UpsertOutcome; error?: unknown }>;
-    try {
-      const outcomes = await this.store(taken.map((w) => w.update));
-      results = outcomes.map((outcome) => ({ outcome }));
-    } catch (error) {
-      if (taken.length === 1) results = [{ error }];
-      else {
-        logger.warn(
-          { err: error, products: taken.length },
-          'product flush failed: storing one by one',
-        );
-        results = [];
-        for (const w of taken) {
-          try {
-            const [outcome] = await this.store([w.update]);
-            results.push({ outcome: outcome! });
-          } catch (alone) {
-            results.push({ error: alone });
-          }
-        }
-      }
-    }
+    const results = await storeTogetherOrEach(
+      this.store,
+      taken.map((w) => w.update),
+    );
     this.flushes++;
     const stored = taken.flatMap((w, i) => {
       const outcome = results[i]?.outcome;
@@ -164,4 +151,38 @@ export function reportCreated(report: (collection: string, marketplace: string) 
       await report(collection, marketplace);
     }
   };
+}
+
+export interface StoreResult {
+  outcome?: UpsertOutcome;
+  error?: unknown;
+}
+
+/**
+ * Stores products in one batch; if the batch fails, each alone, so that one product that cannot
+ * be stored (too large, invalid for Firestore) fails alone. A result per product, in order.
+ */
+export async function storeTogetherOrEach(
+  store: (updates: PriceHistoryUpsert[]) => Promise<UpsertOutcome[]>,
+  updates: PriceHistoryUpsert[],
+): Promise<StoreResult[]> {
+  try {
+    return (await store(updates)).map((outcome) => ({ outcome }));
+  } catch (error) {
+    if (updates.length === 1) return [{ error }];
+    logger.warn(
+      { err: error, products: updates.length },
+      'product batch failed: storing one by one',
+    );
+    const results: StoreResult[] = [];
+    for (const update of updates) {
+      try {
+        const [outcome] = await store([update]);
+        results.push({ outcome: outcome! });
+      } catch (alone) {
+        results.push({ error: alone });
+      }
+    }
+    return results;
+  }
 }

@@ -26,6 +26,8 @@ export const PAGE_TARGET_BYTES = 256 * 1024;
 export const PAGE_MAX_BYTES = 960 * 1024;
 /** Products one flush looks up at once: Firestore's `array-contains-any` takes 30 values. */
 export const LOOKUP_CHUNK = 30;
+/** Products a new page holds at most: listings bound what one read returns by it. */
+export const MAX_PAGE_ENTRIES = 30;
 
 export function isPage(data: Record<string, unknown> | undefined): boolean {
   return data?.page === true && Array.isArray(data.entries) && Array.isArray(data.keys);

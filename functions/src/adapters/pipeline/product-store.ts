@@ -8,6 +8,7 @@ import type {
   Transaction,
 } from 'firebase-admin/firestore';
 import { assertWithinLimits } from '../../core/storage/firestore-limits';
+import { documentSize } from '../../core/storage/firestore-storage-size';
 import {
   mergeIdentifiers,
   mergePricePoints,
@@ -19,6 +20,7 @@ import { PRODUCTS_PATH, productDocId } from './product-documents';
 import {
   isPage,
   LOOKUP_CHUNK,
+  MAX_PAGE_ENTRIES,
   newPageId,
   PAGE_MAX_BYTES,
   PAGE_TARGET_BYTES,
@@ -28,6 +30,20 @@ import {
 } from './product-pages';
 
 type Entry = Record<string, unknown>;
+
+/**
+ * The most one flush writes in a commit. Firestore takes 10 MiB a request; the local emulator's
+ * gRPC server 4 MiB. Pages are written up to 256 KiB and grow to 960 KiB at most.
+ */
+const MAX_COMMIT_BYTES = 3 * 1024 * 1024;
+
+/** A batch whose writes would not fit one commit: store its products one by one. */
+export class FlushTooLargeError extends Error {
+  constructor(readonly bytes: number) {
+    super(`a flush of ${bytes} bytes is more than one commit carries`);
+    this.name = 'FlushTooLargeError';
+  }
+}
 
 interface StoredPage {
   ref: DocumentReference;
@@ -85,6 +101,8 @@ export async function storeProducts(
   const places = new Map<string, Place>();
   const current = new Map<string, Entry>();
   const ownWrites = new Map<string, { ref: DocumentReference; data: Entry }>();
+  /** Products found twice: written whatever the update brings, so the copies' points stay. */
+  const folded = new Set<string>();
   const ordered = [...pages.values()].sort((a, b) => (a.ref.id < b.ref.id ? -1 : 1));
   for (const id of ids) {
     const snapshot = owned.get(id);
@@ -96,8 +114,9 @@ export async function storeProducts(
       const entry = page.entries.get(id);
       if (!entry) continue;
       const place = places.get(id);
-      if (place && 'page' in place) {
-        // A second copy: its points join the first, and it leaves its page.
+      if (place) {
+        // A second copy (two flushes that created it at once, a restore, a product document
+        // of its own written before pages): its points join the first, and it leaves its page.
         const first = current.get(id)!;
         current.set(id, {
           ...first,
@@ -105,8 +124,8 @@ export async function storeProducts(
         });
         page.entries.delete(id);
         page.dirty = true;
-        place.page.dirty = true;
-      } else if (!place) {
+        folded.add(id);
+      } else {
         places.set(id, { page });
         current.set(id, entry);
       }
@@ -134,7 +153,7 @@ export async function storeProducts(
     const created = place === undefined;
     const moved =
       place !== undefined && 'page' in place && place.page.collection !== update.collection;
-    const written = created || moved || !isDeepStrictEqual(before, after);
+    const written = created || moved || folded.has(id) || !isDeepStrictEqual(before, after);
     if (written) {
       const entry = { ...after, updatedAt: nowMs };
       current.set(id, entry);
@@ -166,15 +185,12 @@ export async function storeProducts(
     };
   });
 
+  const writes: Array<{ ref: DocumentReference; data?: Entry; create?: boolean }> = [];
   for (const page of pages.values()) {
     if (!page.dirty) continue;
-    if (page.entries.size === 0) {
-      tx.delete(page.ref);
-      continue;
-    }
     // A page that grew too large keeps its other products; those written now move out.
     const data = pageData(page.marketplace, page.collection, page.entries);
-    if (pageBytes(page.ref.path, data) > PAGE_MAX_BYTES) {
+    if (page.entries.size > 0 && pageBytes(page.ref.path, data) > PAGE_MAX_BYTES) {
       const group = JSON.stringify([page.marketplace, page.collection]);
       for (const update of updates) {
         const id = productDocId(update.marketplace, update.key);
@@ -184,19 +200,31 @@ export async function storeProducts(
         if (!fresh.has(group)) fresh.set(group, new Map());
         fresh.get(group)!.set(id, entry);
       }
-      if (page.entries.size === 0) {
-        tx.delete(page.ref);
-        continue;
-      }
     }
-    tx.set(page.ref, pageData(page.marketplace, page.collection, page.entries));
+    writes.push(
+      page.entries.size === 0
+        ? { ref: page.ref }
+        : {
+            ref: page.ref,
+            data: pageData(page.marketplace, page.collection, page.entries) as unknown as Entry,
+          },
+    );
   }
-  for (const { ref, data } of ownWrites.values()) tx.set(ref, data);
+  for (const { ref, data } of ownWrites.values()) writes.push({ ref, data });
   for (const [group, entries] of fresh) {
     const [marketplace, collection] = JSON.parse(group) as [string, string];
     for (const packed of pack(products, marketplace, collection, entries)) {
-      tx.create(packed.ref, packed.data);
+      writes.push({ ref: packed.ref, data: packed.data as unknown as Entry, create: true });
     }
+  }
+  // Grown pages are rewritten whole: a batch touching many could pass what one commit may
+  // carry. Refused here, so the caller stores its products one by one instead.
+  const bytes = writes.reduce((sum, w) => sum + (w.data ? documentSize(w.ref.path, w.data) : 0), 0);
+  if (updates.length > 1 && bytes > MAX_COMMIT_BYTES) throw new FlushTooLargeError(bytes);
+  for (const { ref, data, create } of writes) {
+    if (!data) tx.delete(ref);
+    else if (create) tx.create(ref, data);
+    else tx.set(ref, data);
   }
   return outcomes;
 }
@@ -229,6 +257,7 @@ function pack(
       assertWithinLimits(products.doc(id).path, entry);
       assertWithinLimits(ref.path, alone as unknown as Entry);
     }
+    if (open.size >= MAX_PAGE_ENTRIES) close();
     open.set(id, entry);
     if (
       open.size > 1 &&

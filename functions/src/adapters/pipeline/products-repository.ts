@@ -6,7 +6,7 @@ import {
   type UpsertOutcome,
 } from './price-history-upsert';
 import { PRODUCTS_PATH, productDocId, type StoredProduct } from './product-documents';
-import { LOOKUP_CHUNK, productsOf } from './product-pages';
+import { LOOKUP_CHUNK, MAX_PAGE_ENTRIES, productsOf } from './product-pages';
 import { storeProducts } from './product-store';
 
 /**
@@ -112,23 +112,24 @@ export class ProductsRepository {
   }
 
   /**
-   * One page of a marketplace's products in document-id order (no composite index needed):
-   * `pageSize` documents, each a product or a page of them.
+   * One page of a marketplace's products in document-id order (no composite index needed): at
+   * most `pageSize` products (whole documents: a page holds up to 30), at least one document.
    */
   async listByMarketplace(
     marketplace: string,
     { pageSize = 100, startAfter }: { pageSize?: number; startAfter?: string | null } = {},
   ): Promise<ProductPage> {
+    const documents = Math.max(1, Math.floor(pageSize / MAX_PAGE_ENTRIES));
     let query = this.db
       .collection(PRODUCTS_PATH)
       .where('marketplace', '==', marketplace)
       .orderBy(FieldPath.documentId())
-      .limit(pageSize);
+      .limit(documents);
     if (startAfter) query = query.startAfter(startAfter);
     const { docs } = await query.get();
     return {
       products: docs.flatMap(productsOf).sort(byId),
-      next: docs.length === pageSize ? docs[docs.length - 1]!.id : null,
+      next: docs.length === documents ? docs[docs.length - 1]!.id : null,
     };
   }
 

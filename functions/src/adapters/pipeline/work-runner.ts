@@ -4,7 +4,6 @@ import { CostExceedsLimitError, QuotaExceededError } from '../../core/quota/erro
 import { logger } from '../../log';
 import type { EnqueueOptions, EnqueueResult } from '../queues/task-queue';
 import type { QuotaEngine } from '../quota/quota-engine';
-import { asRunningWork } from './running-work';
 
 /** A work task's deadline: its upstream call holds a concurrency slot at most this long. */
 export const WORK_TIMEOUT_SECONDS = 300;
@@ -72,11 +71,7 @@ export class WorkRunner {
     private readonly queueFor: (provider: string) => string,
   ) {}
 
-  run(item: WorkItem): Promise<WorkOutcome> {
-    return asRunningWork(() => this.runItem(item));
-  }
-
-  private async runItem(item: WorkItem): Promise<WorkOutcome> {
+  async run(item: WorkItem): Promise<WorkOutcome> {
     const handler = this.handlerFor(item.kind);
     if (!handler) throw new Error(`no handler for work of kind "${item.kind}"`);
     let decision: Decision;

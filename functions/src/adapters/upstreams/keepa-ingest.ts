@@ -23,6 +23,7 @@ import {
   type PriceHistoryUpsert,
   priceHistoryUpsertSchema,
 } from '../pipeline/price-history-upsert';
+import { storeTogetherOrEach } from '../pipeline/product-buffer';
 import type { ProductsRepository } from '../pipeline/products-repository';
 import type { RawPayloads } from '../storage/raw-payloads';
 import type { KeepaClient, KeepaDealSelection } from './keepa';
@@ -157,25 +158,25 @@ export function createKeepaIngestFetchers(options: KeepaIngestOptions): IngestFe
         results.push({ key: item.key, outcome: 'failed' });
       }
     }
-    // The batch's products in one transaction: new ones share pages, a write per page.
-    let stored = true;
-    try {
-      await repository.upsertMany(batch.map((b) => b.update));
-    } catch (error) {
-      logger.warn({ err: error, products: batch.length, collection }, 'keepa products not stored');
-      stored = false;
-    }
-    for (const { item } of batch) {
-      results.push(
-        stored
-          ? {
-              key: item.key,
-              outcome: 'stored',
-              ...(refreshAtMs === undefined ? {} : { refreshAtMs }),
-            }
-          : { key: item.key, outcome: 'failed' },
-      );
-    }
+    // The batch's products in one transaction (new ones share pages, a write per page); if it
+    // fails, each alone, so one product that cannot be stored fails alone.
+    const stored = await storeTogetherOrEach(
+      (updates) => repository.upsertMany(updates),
+      batch.map((b) => b.update),
+    );
+    batch.forEach(({ item, update }, i) => {
+      const { error } = stored[i] ?? {};
+      if (error !== undefined) {
+        logger.warn({ err: error, asin: update.key, collection }, 'keepa product not stored');
+        results.push({ key: item.key, outcome: 'failed' });
+      } else {
+        results.push({
+          key: item.key,
+          outcome: 'stored',
+          ...(refreshAtMs === undefined ? {} : { refreshAtMs }),
+        });
+      }
+    });
     // In the order the items came.
     const order = new Map(items.map((item, i) => [item.key, i]));
     return results.sort((a, b) => order.get(a.key)! - order.get(b.key)!);

@@ -13,6 +13,7 @@ import { db } from '../firebase';
 import { type DiscoverPayload, markMarketplaceExhausted } from '../pipeline/collection-batches';
 import { instanceProducts } from '../pipeline/instance-products';
 import { productsRepository } from '../pipeline/products-repository';
+import { asRunningWork } from '../pipeline/running-work';
 import { enqueueTask } from '../queues/task-queue';
 import { createPriceHistoryHandler, discoverProducts, PRICE_HISTORY_KIND } from './price-history';
 import { cached, instanceRawPayloads, providerConfig, required } from './provider-clients';
@@ -33,15 +34,18 @@ async function proxyClient(): Promise<{ client: ProxiedHttpClient; siteBaseUrl: 
   return { client, siteBaseUrl };
 }
 
-export async function handlePriceHistory(item: WorkItem) {
-  const { client, siteBaseUrl } = await proxyClient();
-  return createPriceHistoryHandler({
-    client,
-    siteBaseUrl,
-    // Stored with the instance's other products; progress is reported per flush.
-    products: instanceProducts(),
-    raw: instanceRawPayloads(),
-  })(item);
+export function handlePriceHistory(item: WorkItem) {
+  // Counted while it runs: the product buffer flushes once every such task waits on it.
+  return asRunningWork(async () => {
+    const { client, siteBaseUrl } = await proxyClient();
+    return createPriceHistoryHandler({
+      client,
+      siteBaseUrl,
+      // Stored with the instance's other products; progress is reported per flush.
+      products: instanceProducts(),
+      raw: instanceRawPayloads(),
+    })(item);
+  });
 }
 
 /** A listing page: one price-history item per product, enqueued to the same provider's queue. */
