@@ -75,7 +75,13 @@ function scaling(make: (bytes: number) => string): number {
 
 describe('scanning hostile pages', () => {
   it.each(ADVERSARIAL)('takes linear time: %s', (_, make) => {
-    expect(scaling(make)).toBeLessThan(MAX_RATIO);
+    // The process's CPU time also counts its GC and helper threads, which a loaded machine slows: a busy moment
+    // can inflate one measurement, never deflate a quadratic one. The best of three attempts.
+    let ratio = scaling(make);
+    for (let attempt = 1; attempt < 3 && ratio >= MAX_RATIO; attempt++) {
+      ratio = Math.min(ratio, scaling(make));
+    }
+    expect(ratio).toBeLessThan(MAX_RATIO);
   });
 
   it('still reads a real page behind 1 MiB of unclosed anchors', () => {
