@@ -1,6 +1,7 @@
 import type { Firestore } from 'firebase-admin/firestore';
 import { FieldPath } from 'firebase-admin/firestore';
 import { logger } from '../../log';
+import { storeTogetherOrEach } from './product-buffer';
 import { PRODUCTS_PATH } from './product-documents';
 import { isPage, LOOKUP_CHUNK, productsOf } from './product-pages';
 import { ProductsRepository } from './products-repository';
@@ -46,13 +47,20 @@ export async function foldDuplicateProducts(db: Firestore): Promise<number> {
   }
   const twice = [...seen.values()].filter((p) => p.copies > 1);
   const repository = new ProductsRepository(db);
+  let failed = 0;
   for (let i = 0; i < twice.length; i += LOOKUP_CHUNK) {
-    await repository.upsertMany(
+    // 30 a transaction, or one by one when their pages would not fit one commit.
+    const results = await storeTogetherOrEach(
+      (updates) => repository.upsertMany(updates),
       twice
         .slice(i, i + LOOKUP_CHUNK)
         .map(({ marketplace, key, collection }) => ({ marketplace, key, collection, prices: [] })),
     );
+    failed += results.filter((r) => r.error !== undefined).length;
   }
-  if (twice.length > 0) logger.info({ products: twice.length }, 'products stored twice folded');
-  return twice.length;
+  if (twice.length > 0) {
+    // One not folded now is folded by the next flush that stores it.
+    logger.info({ products: twice.length, failed }, 'products stored twice folded');
+  }
+  return twice.length - failed;
 }
