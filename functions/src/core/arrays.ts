@@ -1,6 +1,6 @@
 /**
- * Generic array helpers: findLast (a polyfill), a count that stops at a cap, and an order that
- * spreads over the items evenly (the claimer's candidate lists use them).
+ * Generic array helpers: findLast (a polyfill), a count that stops at a cap, an order that
+ * spreads over the items evenly (the claimer's candidate lists use them), and fixed-size chunks.
  */
 
 /** Array.prototype.findLast (ES2023; the project compiles to ES2022). */
@@ -37,4 +37,11 @@ export function spread<T>(items: readonly T[], offset: number): T[] {
   }
   for (let i = 0; i < n; i++) if (!seen[i]) order.push(items[i]!);
   return order;
+}
+
+/** The items in consecutive chunks of at most `size`, in order. */
+export function chunked<T>(items: readonly T[], size: number): T[][] {
+  const out: T[][] = [];
+  for (let i = 0; i < items.length; i += size) out.push(items.slice(i, i + size));
+  return out;
 }

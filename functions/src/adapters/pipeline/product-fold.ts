@@ -1,5 +1,6 @@
 import type { Firestore } from 'firebase-admin/firestore';
 import { FieldPath } from 'firebase-admin/firestore';
+import { chunked } from '../../core/arrays';
 import { logger } from '../../log';
 import { storeTogetherOrEach } from './product-buffer';
 import { PRODUCTS_PATH } from './product-documents';
@@ -48,13 +49,16 @@ export async function foldDuplicateProducts(db: Firestore): Promise<number> {
   const twice = [...seen.values()].filter((p) => p.copies > 1);
   const repository = new ProductsRepository(db);
   let failed = 0;
-  for (let i = 0; i < twice.length; i += LOOKUP_CHUNK) {
+  for (const chunk of chunked(twice, LOOKUP_CHUNK)) {
     // 30 a transaction, or one by one when their pages would not fit one commit.
     const results = await storeTogetherOrEach(
       (updates) => repository.upsertMany(updates),
-      twice
-        .slice(i, i + LOOKUP_CHUNK)
-        .map(({ marketplace, key, collection }) => ({ marketplace, key, collection, prices: [] })),
+      chunk.map(({ marketplace, key, collection }) => ({
+        marketplace,
+        key,
+        collection,
+        prices: [],
+      })),
     );
     failed += results.filter((r) => r.error !== undefined).length;
   }

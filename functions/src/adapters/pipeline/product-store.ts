@@ -7,6 +7,7 @@ import type {
   Firestore,
   Transaction,
 } from 'firebase-admin/firestore';
+import { chunked } from '../../core/arrays';
 import { assertWithinLimits } from '../../core/storage/firestore-limits';
 import { documentSize } from '../../core/storage/firestore-storage-size';
 import {
@@ -56,12 +57,6 @@ interface StoredPage {
 /** Where a product is stored now: a page, a product document of its own, or (new) nowhere yet. */
 type Place = { page: StoredPage } | { own: DocumentReference } | { fresh: string };
 
-function chunks<T>(items: T[], size: number): T[][] {
-  const out: T[][] = [];
-  for (let i = 0; i < items.length; i += size) out.push(items.slice(i, i + size));
-  return out;
-}
-
 /**
  * Reads where each product is stored (pages found by `keys array-contains-any`, product
  * documents by id), merges every update in order, and writes each changed document once: pages
@@ -79,7 +74,7 @@ export async function storeProducts(
   const products = db.collection(PRODUCTS_PATH);
   const ids = [...new Set(updates.map((u) => productDocId(u.marketplace, u.key)))];
   const pages = new Map<string, StoredPage>();
-  for (const chunk of chunks(ids, LOOKUP_CHUNK)) {
+  for (const chunk of chunked(ids, LOOKUP_CHUNK)) {
     const found = await tx.get(
       db.collection(PRODUCTS_PATH).where('keys', 'array-contains-any', chunk),
     );
@@ -132,7 +127,12 @@ export async function storeProducts(
     }
   }
 
+  /** New pages' products, by collection and marketplace. */
   const fresh = new Map<string, Map<string, Entry>>();
+  const addFresh = (group: string, id: string, entry: Entry) => {
+    if (!fresh.has(group)) fresh.set(group, new Map());
+    fresh.get(group)!.set(id, entry);
+  };
   const outcomes = updates.map((update) => {
     const id = productDocId(update.marketplace, update.key);
     const place = places.get(id);
@@ -170,8 +170,7 @@ export async function storeProducts(
         }
         if (place && 'fresh' in place) fresh.get(place.fresh)!.delete(id);
         const group = JSON.stringify([update.marketplace, update.collection]);
-        if (!fresh.has(group)) fresh.set(group, new Map());
-        fresh.get(group)!.set(id, entry);
+        addFresh(group, id, entry);
         places.set(id, { fresh: group });
       }
     }
@@ -189,7 +188,7 @@ export async function storeProducts(
   for (const page of pages.values()) {
     if (!page.dirty) continue;
     // A page that grew too large keeps its other products; those written now move out.
-    const data = pageData(page.marketplace, page.collection, page.entries);
+    let data = pageData(page.marketplace, page.collection, page.entries);
     if (page.entries.size > 0 && pageBytes(page.ref.path, data) > PAGE_MAX_BYTES) {
       const group = JSON.stringify([page.marketplace, page.collection]);
       for (const update of updates) {
@@ -197,17 +196,14 @@ export async function storeProducts(
         const entry = page.entries.get(id);
         if (!entry) continue;
         page.entries.delete(id);
-        if (!fresh.has(group)) fresh.set(group, new Map());
-        fresh.get(group)!.set(id, entry);
+        addFresh(group, id, entry);
       }
+      data = pageData(page.marketplace, page.collection, page.entries);
     }
     writes.push(
       page.entries.size === 0
         ? { ref: page.ref }
-        : {
-            ref: page.ref,
-            data: pageData(page.marketplace, page.collection, page.entries) as unknown as Entry,
-          },
+        : { ref: page.ref, data: data as unknown as Entry },
     );
   }
   for (const { ref, data } of ownWrites.values()) writes.push({ ref, data });

@@ -1,4 +1,5 @@
 import { FieldPath, type Firestore } from 'firebase-admin/firestore';
+import { chunked } from '../../core/arrays';
 import { db as instanceDb } from '../firebase';
 import {
   type PriceHistoryUpsert,
@@ -95,8 +96,7 @@ export class ProductsRepository {
     const stored = new Set(
       own.filter((s) => s.exists && s.get('collection') === collection).map((s) => s.id),
     );
-    for (let i = 0; i < ids.length; i += LOOKUP_CHUNK) {
-      const chunk = ids.slice(i, i + LOOKUP_CHUNK);
+    for (const chunk of chunked(ids, LOOKUP_CHUNK)) {
       // Filtered here, not by the query: `array-contains-any` with another field needs an index.
       const pages = await this.db
         .collection(PRODUCTS_PATH)
