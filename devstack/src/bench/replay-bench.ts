@@ -1,4 +1,5 @@
 import { createRequire } from 'node:module';
+import type * as Threads from '../../../functions/src/adapters/operations/replay-threads.ts';
 import type * as Config from '../../../functions/src/core/config.ts';
 import type * as Replay from '../../../functions/src/core/replay/index.ts';
 import type * as Demand from '../../../functions/src/core/storage/write-buffer/demand-stats.ts';
@@ -17,6 +18,8 @@ const { categorySchema, flagsSchema, providerSchema } =
 const { FleetSimulator, replayPolicy, prng } =
   require('../../../functions/lib/core/replay/index.js') as typeof Replay;
 require('../../../functions/lib/core/storage/write-buffer/demand-stats.js') as typeof Demand;
+const { threadRunner } =
+  require('../../../functions/lib/adapters/operations/replay-threads.js') as typeof Threads;
 
 export interface ReplayBenchOptions {
   /** Simulated hours replayed (default 6). */
@@ -31,9 +34,13 @@ export interface ReplayBenchResult {
   firstAsks: number;
   recordedMinutes: number;
   recordWallMs: number;
+  /** The replay as the callable runs it: the two policies at once, a thread each. */
   replayWallMs: number;
-  /** Simulated seconds per wall second of the replay (both policies). */
+  /** Simulated seconds per wall second of that replay (both policies). */
   speedup: number;
+  /** The same replay with the two policies in turn, in one thread (the baseline). */
+  inTurnWallMs: number;
+  inTurnSpeedup: number;
   current: { utilization: number; deferrals: number };
   proposed: { utilization: number; deferrals: number };
 }
@@ -77,20 +84,27 @@ export async function runReplayBench(options: ReplayBenchOptions): Promise<Repla
   }).run(arrivals);
   const recordWallMs = performance.now() - recordStarted;
   const demand = recorded.recorded.records();
-  const report = await replayPolicy({
-    fromMs,
-    toMs,
-    demand,
-    current,
-    policy: {
-      categories: [
-        { id: 'deals', sharePercent: 50 },
-        { id: 'history', sharePercent: 50 },
-      ],
-    },
-    instances: options.instances,
-    wallNow: () => performance.now(),
-  });
+  const replay = (runner?: Replay.PolicyRunner) =>
+    replayPolicy({
+      fromMs,
+      toMs,
+      demand,
+      current,
+      policy: {
+        categories: [
+          { id: 'deals', sharePercent: 50 },
+          { id: 'history', sharePercent: 50 },
+        ],
+      },
+      instances: options.instances,
+      wallNow: () => performance.now(),
+      ...(runner ? { runner } : {}),
+    });
+  const inTurn = await replay();
+  const report = await replay(threadRunner());
+  if (JSON.stringify(report.current) !== JSON.stringify(inTurn.current)) {
+    throw new Error('replay bench: the threads answered otherwise than the runs in turn');
+  }
   const side = (o: Replay.PolicyOutcome) => ({
     utilization: Number(o.limits[0]!.utilization.toFixed(4)),
     deferrals: o.categories.reduce((s, c) => s + c.deferrals, 0),
@@ -102,6 +116,8 @@ export async function runReplayBench(options: ReplayBenchOptions): Promise<Repla
     recordWallMs: Math.round(recordWallMs),
     replayWallMs: Math.round(report.wallMs),
     speedup: Math.round(report.speedup),
+    inTurnWallMs: Math.round(inTurn.wallMs),
+    inTurnSpeedup: Math.round(inTurn.speedup),
     current: side(report.current),
     proposed: side(report.proposed),
   };

@@ -402,7 +402,7 @@ const FUNCTIONS: Record<string, Deployed> = {
   setFlags: callable(),
   setMaintenanceMode: callable(),
   setUserRole: callable(),
-  simulatePolicy: callable({ timeoutSeconds: 540, memoryMb: 1024 }),
+  simulatePolicy: callable({ timeoutSeconds: 540, memoryMb: 4096 }),
   startCollection: callable(),
   validateData: callable({ timeoutSeconds: 540 }),
 

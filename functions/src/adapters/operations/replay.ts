@@ -20,6 +20,7 @@ import {
 import { loadRuntimeConfig } from '../config-repository';
 import { COLLECTIONS_PATH } from '../pipeline/collections-repository';
 import type { OperationContext } from './context';
+import { threadRunner } from './replay-threads';
 
 /** Simulated ms done of the total, for a caller's progress bar (the CLI's). */
 export type ReplayProgress = (doneMs: number, totalMs: number) => void;
@@ -149,6 +150,8 @@ export async function simulatePolicy(
       ...(input.seed === undefined ? {} : { seed: input.seed }),
       ...(input.queue === undefined ? {} : { queue: input.queue }),
       onProgress,
+      // The two policies at once, a thread each, where the host has the cores.
+      runner: threadRunner(),
     });
   } catch (error) {
     if (error instanceof OutOfTime) {

@@ -5,6 +5,7 @@ import {
   type Flags,
   flagsSchema,
   formatPath,
+  type Provider,
   providerSchema,
   type RuntimeConfig,
   validateRuntimeConfig,
@@ -131,9 +132,77 @@ export interface ReplayOptions {
    * `none`, at their retry time with no queue in between (a harness or caller without one).
    */
   queue?: ReplayQueue;
+  /**
+   * Runs the two policies' simulations: one after the other in this thread (default,
+   * {@link runInTurn}), or at once where the host has threads for them (the callable's and the
+   * bench's worker threads, adapters/operations/replay-threads.ts). The answer is the same.
+   */
+  runner?: PolicyRunner;
 }
 
 export type ReplayQueue = 'provider-rate' | 'none';
+
+/**
+ * One policy's simulation, as plain data (a worker thread can be handed it): the recorded
+ * demand within the range, run under `config` against the real upstreams.
+ */
+export interface PolicyRunJob {
+  config: RuntimeConfig;
+  upstreams: Provider[];
+  demand: DemandMinute[];
+  fromMs: number;
+  toMs: number;
+  instances: number;
+  seed: number;
+  callDurationMs?: number;
+  queue?: ReplayQueue;
+}
+
+/** What a replay reads of one policy's simulation (plain data). */
+export type PolicyRun = Pick<
+  SimResult,
+  'fromMs' | 'toMs' | 'categories' | 'limits' | 'upstream429' | 'claims'
+>;
+
+/**
+ * Runs a replay's simulations and returns their results in the jobs' order; `onProgress` is
+ * told each job's simulated time (ms since the epoch) and may throw to stop them all.
+ */
+export type PolicyRunner = (
+  jobs: PolicyRunJob[],
+  onProgress: (job: number, simulatedMs: number) => void,
+) => Promise<PolicyRun[]>;
+
+/** Simulates one policy: its calls made minute by minute as the run reaches them. */
+export async function runPolicy(
+  job: PolicyRunJob,
+  onProgress?: (simulatedMs: number) => void,
+): Promise<PolicyRun> {
+  const sim = new FleetSimulator({
+    config: job.config,
+    upstreams: job.upstreams,
+    fromMs: job.fromMs,
+    toMs: job.toMs,
+    instances: job.instances,
+    seed: job.seed,
+    record: false,
+    ...(job.callDurationMs === undefined ? {} : { callDurationMs: job.callDurationMs }),
+    ...(job.queue === 'none' ? { queueDispatchesPerSecond: Number.POSITIVE_INFINITY } : {}),
+    ...(onProgress ? { onProgress } : {}),
+  });
+  const plan = demandPlan(job.demand, { fromMs: job.fromMs, toMs: job.toMs });
+  const { fromMs, toMs, categories, limits, upstream429, claims } = await sim.run(
+    arrivalFeed(plan, job.seed),
+  );
+  return { fromMs, toMs, categories, limits, upstream429, claims };
+}
+
+/** The simulations one after the other, in this thread. */
+export const runInTurn: PolicyRunner = async (jobs, onProgress) => {
+  const runs: PolicyRun[] = [];
+  for (const [i, job] of jobs.entries()) runs.push(await runPolicy(job, (t) => onProgress(i, t)));
+  return runs;
+};
 
 /** First asks one replay simulates at most (per run; both runs ask the same calls). */
 export const MAX_REPLAY_CALLS = 2_000_000;
@@ -204,24 +273,31 @@ export async function replayPolicy(options: ReplayOptions): Promise<ReplayReport
   if (plan.firstAsks > MAX_REPLAY_CALLS) {
     throw new ReplayTooLargeError(plan.firstAsks, MAX_REPLAY_CALLS);
   }
-  const runs: SimResult[] = [];
-  for (const [i, config] of [options.current, proposed].entries()) {
-    const sim = new FleetSimulator({
+  const inRange = options.demand.filter((m) => m.minuteMs + 60_000 > fromMs && m.minuteMs < toMs);
+  const jobs = [options.current, proposed].map(
+    (config): PolicyRunJob => ({
       config,
       upstreams: options.current.providers,
+      // All of it: first asks of records without seconds are estimated across minutes.
+      demand: [...options.demand],
       fromMs,
       toMs,
       instances,
       seed,
       ...(options.callDurationMs === undefined ? {} : { callDurationMs: options.callDurationMs }),
-      ...(options.queue === 'none' ? { queueDispatchesPerSecond: Number.POSITIVE_INFINITY } : {}),
-      onProgress: (t) => options.onProgress?.(i * span + Math.min(span, t - fromMs), 2 * span),
-    });
-    // The calls are made minute by minute as the run reaches them, afresh for each run.
-    runs.push(await sim.run(arrivalFeed(plan, seed)));
-  }
+      ...(options.queue === undefined ? {} : { queue: options.queue }),
+    }),
+  );
+  // Progress over both runs: each run's simulated time within the range, summed.
+  const done = jobs.map(() => 0);
+  const runs = await (options.runner ?? runInTurn)(jobs, (i, t) => {
+    done[i] = Math.max(0, Math.min(span, t - fromMs));
+    options.onProgress?.(
+      done.reduce((a, b) => a + b, 0),
+      2 * span,
+    );
+  });
   const wallMs = Math.max(1, wallNow() - started);
-  const inRange = options.demand.filter((m) => m.minuteMs + 60_000 > fromMs && m.minuteMs < toMs);
   return {
     fromMs,
     toMs,
@@ -240,13 +316,13 @@ export async function replayPolicy(options: ReplayOptions): Promise<ReplayReport
 }
 
 function outcome(
-  run: SimResult,
-  baseline: SimResult,
+  run: PolicyRun,
+  baseline: PolicyRun,
   collections: readonly ReplayCollection[],
   nowMs: number,
 ): PolicyOutcome {
   const seconds = (run.toMs - run.fromMs) / 1000;
-  const grantedCost = (r: SimResult, category: string) =>
+  const grantedCost = (r: PolicyRun, category: string) =>
     r.categories.filter((x) => x.category === category).reduce((s, x) => s + x.grantedCost, 0);
   return {
     categories: run.categories,

@@ -55,6 +55,11 @@ export interface SimOptions {
   queueDispatchesPerSecond?: number | ((provider: Provider) => number);
   /** Counts claim creates, statistics writes and queue dispatches (fleet-scale.ts). */
   meter?: WriteMeter;
+  /**
+   * Whether the run records its own demand as production would (`recorded`; default true). A
+   * replay reads only the outcome and leaves it off.
+   */
+  record?: boolean;
   /** Called at every simulated instant with the time (progress). */
   onProgress?: (simulatedMs: number) => void;
 }
@@ -92,7 +97,7 @@ export interface SimResult {
   claims: { won: number; lost: number; byKey: Record<string, { won: number; lost: number }> };
   /** Tokens claimed but never spent (stranded), from the gates' statistics. */
   tokensClaimed: number;
-  /** The run's own recorded demand (what the production gate would have written). */
+  /** The run's own recorded demand (what the production gate would have written; empty with `record: false`). */
   recorded: DemandRecorder;
   /** Simulated instants run. */
   turns: number;

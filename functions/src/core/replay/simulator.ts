@@ -163,20 +163,7 @@ export class FleetSimulator {
       call.operation ?? NO_OPERATION,
       now,
     );
-    this.recorded.record({
-      provider: call.provider,
-      category: call.category,
-      operation: call.operation,
-      at: askedAt,
-      cost: call.cost,
-      bytes: call.bytes,
-      requests: call.requests,
-      attempt: call.attempts - 1,
-      outcome: decision.kind === 'granted' ? 'granted' : 'deferred',
-      ...(decision.kind === 'granted'
-        ? { waitedMs: decision.waitedMs }
-        : { delayMs: decision.atMs - askedAt }),
-    });
+    if (this.options.record !== false) this.recordDecision(call, askedAt, decision);
     if (decision.kind === 'retryAt') {
       // Deferrals are of the range, like utilization: those while it drains are not counted.
       if (askedAt < this.options.toMs) {
@@ -224,6 +211,24 @@ export class FleetSimulator {
     this.clock.at(now + (this.options.callDurationMs ?? 200), () => {
       upstream?.end();
       void decision.settle({}).finally(() => decision.release());
+    });
+  }
+
+  /** The decision as the production gate records demand (demand-stats.ts). */
+  private recordDecision(call: Call, askedAt: number, decision: Decision) {
+    this.recorded.record({
+      provider: call.provider,
+      category: call.category,
+      operation: call.operation,
+      at: askedAt,
+      cost: call.cost,
+      bytes: call.bytes,
+      requests: call.requests,
+      attempt: call.attempts - 1,
+      outcome: decision.kind === 'granted' ? 'granted' : 'deferred',
+      ...(decision.kind === 'granted'
+        ? { waitedMs: decision.waitedMs }
+        : { delayMs: decision.atMs - askedAt }),
     });
   }
 

@@ -36,11 +36,13 @@ export const TIMEOUT_SECONDS: Partial<Record<ImplementedCallable, number>> = {
 /**
  * Callables that hold more than the default 256 MiB. A replay holds a minute of simulated calls
  * and the retries pending (core/replay), plus up to MAX_DEMAND_DOCS demand documents and the
- * two runs' gates, claims and waits: 1 GiB leaves room for a busy day.
+ * two runs' gates, claims and waits, and runs its two policies at once, a thread each
+ * (adapters/operations/replay-threads.ts): 4 GiB is the tier that comes with 2 vCPUs
+ * (https://cloud.google.com/functions/docs/configuring/memory); with one, the runs take turns.
  */
 export const MEMORY: Partial<Record<ImplementedCallable, NonNullable<CallableOptions['memory']>>> =
   {
-    simulatePolicy: '1GiB',
+    simulatePolicy: '4GiB',
   };
 
 export type Callables = {

@@ -1,0 +1,135 @@
+import { describe, expect, it } from 'vitest';
+import { threadRunner } from '../../src/adapters/operations/replay-threads';
+import { categorySchema, flagsSchema, providerSchema } from '../../src/core/config';
+import { type PolicyRunJob, replayPolicy } from '../../src/core/replay';
+import { DemandRecorder } from '../../src/core/storage/write-buffer/demand-stats';
+
+/**
+ * The replay's two simulations in worker threads (the callable's and the bench's runner) answer
+ * exactly what they answer one after the other; a progress callback that throws (the callable
+ * out of time) stops both threads; a run failing in its thread fails the replay with its error.
+ * Here the threads run the TypeScript sources through tsx, as the CLI does.
+ */
+
+const from = Date.UTC(2026, 11, 1, 10);
+const current = {
+  providers: [
+    providerSchema.parse({
+      id: 'keepa',
+      limits: [{ kind: 'tokenBucket', capacity: 300, refillPerSecond: 20 }],
+    }),
+  ],
+  categories: [
+    categorySchema.parse({ id: 'deals', provider: 'keepa', sharePercent: 70 }),
+    categorySchema.parse({ id: 'history', provider: 'keepa', sharePercent: 30 }),
+  ],
+  flags: flagsSchema.parse({}),
+};
+const policy = { categories: [{ id: 'deals', sharePercent: 40 }] };
+
+/** 30 calls/s for deals and history each: more than the bucket's 20/s, so deferrals too. */
+function demand(minutes: number) {
+  const recorder = new DemandRecorder();
+  for (const category of ['deals', 'history']) {
+    for (let t = from; t < from + minutes * 60_000; t += 1000 / 15) {
+      recorder.record({
+        provider: 'keepa',
+        category,
+        at: Math.floor(t),
+        cost: 1,
+        bytes: 0,
+        requests: 1,
+        attempt: 0,
+        outcome: 'granted',
+      });
+    }
+  }
+  return recorder.records();
+}
+
+const replay = (minutes: number, runner: ReturnType<typeof threadRunner> | undefined) => {
+  const progress: number[] = [];
+  const report = replayPolicy({
+    fromMs: from,
+    toMs: from + minutes * 60_000,
+    demand: demand(minutes),
+    current,
+    policy,
+    instances: 4,
+    seed: 5,
+    ...(runner ? { runner } : {}),
+    onProgress: (doneMs) => progress.push(doneMs),
+  });
+  return { report, progress };
+};
+
+describe('replay threads', () => {
+  it('answer what the runs in turn answer, with progress to the end', async () => {
+    const inTurn = replay(3, undefined);
+    const threads = replay(3, threadRunner(2));
+    const [a, b] = [await inTurn.report, await threads.report];
+    const strip = ({ wallMs: _w, speedup: _s, ...rest }: typeof a) => rest;
+    expect(strip(b)).toEqual(strip(a));
+    expect(b.current.categories.reduce((s, c) => s + c.deferrals, 0)).toBeGreaterThan(100);
+    // Progress only moves forward, and ends where the runs in turn end: both runs done.
+    expect(threads.progress.length).toBeGreaterThan(10);
+    expect(threads.progress).toEqual([...threads.progress].sort((x, y) => x - y));
+    expect(threads.progress.at(-1)).toBe(inTurn.progress.at(-1));
+    expect(threads.progress.at(-1)).toBe(2 * 3 * 60_000);
+  }, 120_000);
+
+  it('run in turn on a host with one core', async () => {
+    const one = replay(1, threadRunner(1));
+    const inTurn = replay(1, undefined);
+    const [a, b] = [await one.report, await inTurn.report];
+    expect(a.current).toEqual(b.current);
+    // In turn, progress is told at every simulated instant, not once a simulated second.
+    expect(one.progress.length).toBe(inTurn.progress.length);
+  }, 120_000);
+
+  it('stop both threads when the progress callback throws', async () => {
+    const stop = new Error('out of time');
+    let calls = 0;
+    let after = 0;
+    let stopped = false;
+    const error = await replayPolicy({
+      fromMs: from,
+      toMs: from + 30 * 60_000,
+      demand: demand(30),
+      current,
+      policy,
+      instances: 4,
+      runner: threadRunner(2),
+      onProgress: () => {
+        if (stopped) after++;
+        if (++calls === 50) {
+          stopped = true;
+          throw stop;
+        }
+      },
+    }).catch((e: unknown) => e);
+    expect(error).toBe(stop);
+    // Terminated before the replay answered: nothing more arrives from them.
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    expect(after).toBe(0);
+  }, 120_000);
+
+  it('fail with the error a run fails with in its thread', async () => {
+    const job: PolicyRunJob = {
+      config: current,
+      upstreams: current.providers,
+      demand: demand(1),
+      fromMs: from,
+      toMs: from + 60_000,
+      instances: 2,
+      seed: 1,
+    };
+    // A drain that is not a time: the simulated clock refuses it (RangeError) in the thread.
+    const broken = { ...job, toMs: Number.NaN };
+    const error = await threadRunner(2)([job, broken], () => {}).catch((e: unknown) => e);
+    expect(error).toMatchObject({
+      name: 'RangeError',
+      message: expect.stringMatching(/not a time/),
+    });
+  }, 120_000);
+});
