@@ -1,8 +1,7 @@
 /**
  * Simulated time for replay: timers fire in order of time (then of creation), and between two
  * instants every promise the fired timers started runs to rest before time moves on. Nothing
- * waits for real; the only real waits are the turns of the event loop that let promise chains
- * finish (one per distinct instant, not one per timer).
+ * waits for real, not even a turn of the event loop (see rest).
  */
 export class SimClock {
   t: number;
@@ -40,7 +39,7 @@ export class SimClock {
   /** Runs every timer due up to `target` (those the fired ones set included), then sets t. */
   async runUntil(target: number, onTurn?: (t: number) => void): Promise<void> {
     if (!Number.isFinite(target)) throw new RangeError(`SimClock: not a time: ${target}`);
-    await rest();
+    await rest(0);
     for (;;) {
       const next = this.heap[0];
       if (!next || next.at > target) break;
@@ -48,7 +47,7 @@ export class SimClock {
       // Every timer of this instant, then one turn of the event loop for what they started.
       while (this.heap[0] && this.heap[0].at === this.t) this.pop()!.fire();
       this.turns++;
-      await rest();
+      await rest(this.turns);
       onTurn?.(this.t);
     }
     this.t = Math.max(this.t, target);
@@ -93,17 +92,36 @@ function before(a: { at: number; seq: number }, b: { at: number; seq: number }) 
 }
 
 /**
- * A macrotask: Node's setImmediate (after every pending promise reaction), or a zero timeout
- * where there is none (the core is also type-checked for browsers).
+ * Runs `fn` once every pending promise reaction has run. Node's process.nextTick does, without a
+ * turn of the event loop: ticks queued from a microtask run when the microtask queue is empty
+ * (processTicksAndRejections drains microtasks, then ticks, until both are empty). A turn per
+ * simulated instant (a poll of the event loop) was about a quarter of a replay's time.
+ * Elsewhere (the core is also type-checked for browsers) a macrotask.
  */
-const macrotask: (fn: () => void) => void =
-  (globalThis as { setImmediate?: (fn: () => void) => void }).setImmediate ??
-  ((fn) => setTimeout(fn, 0));
+const afterMicrotasks: (fn: () => void) => void =
+  (globalThis as { process?: { nextTick?: (fn: () => void) => void } }).process?.nextTick ??
+  macrotask;
 
-/** One turn of the event loop: every pending promise reaction runs first. */
-function rest(): Promise<void> {
-  return new Promise((resolve) => macrotask(resolve));
+/** A turn of the event loop: Node's setImmediate, or a zero timeout where there is none. */
+function macrotask(fn: () => void): void {
+  const setImmediate = (globalThis as { setImmediate?: (fn: () => void) => void }).setImmediate;
+  if (setImmediate) setImmediate(fn);
+  else setTimeout(fn, 0);
 }
+
+/**
+ * Every pending promise reaction runs first (and what they start, until all are at rest). Every
+ * so many instants a turn of the event loop as well, so a long replay never holds it (I/O,
+ * timers, a progress bar) for more than a moment.
+ */
+function rest(turn: number): Promise<void> {
+  return new Promise((resolve) =>
+    turn % INSTANTS_PER_LOOP_TURN === 0 ? macrotask(resolve) : afterMicrotasks(resolve),
+  );
+}
+
+/** Simulated instants between two turns of the event loop (a few milliseconds of work). */
+const INSTANTS_PER_LOOP_TURN = 256;
 
 /** A deterministic PRNG (mulberry32). */
 export function prng(seed: number): () => number {
