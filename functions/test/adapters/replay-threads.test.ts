@@ -114,6 +114,41 @@ describe('replay threads', () => {
     expect(after).toBe(0);
   }, 120_000);
 
+  it('tell progress within a busy simulated second, not only once a second', async () => {
+    // 20,000 first asks at 1,000 instants of one simulated second: with progress told once per
+    // simulated second, a caller watching its deadline (the callable) would hear nothing while
+    // the whole burst runs.
+    const burstAt = from + 10_000;
+    const recorder = new DemandRecorder();
+    for (let k = 0; k < 20_000; k++) {
+      recorder.record({
+        provider: 'keepa',
+        category: k % 2 ? 'deals' : 'history',
+        at: burstAt + (k % 1000),
+        cost: 1,
+        bytes: 0,
+        requests: 1,
+        attempt: 0,
+        outcome: 'granted',
+      });
+    }
+    const job: PolicyRunJob = {
+      config: current,
+      upstreams: current.providers,
+      demand: recorder.records(),
+      fromMs: from,
+      toMs: from + 60_000,
+      instances: 4,
+      seed: 1,
+    };
+    const told: number[] = [];
+    await threadRunner(2)([job, job], (i, t) => {
+      if (i === 0 && t >= burstAt && t < burstAt + 1_000) told.push(t);
+    });
+    // At least every 256 instants (and every 50 ms of work).
+    expect(told.length).toBeGreaterThanOrEqual(3);
+  }, 120_000);
+
   it('fail with the error a run fails with in its thread', async () => {
     const job: PolicyRunJob = {
       config: current,

@@ -62,6 +62,7 @@ interface Endpoint {
   platform: string;
   runtime: string;
   availableMemoryMb?: number | null;
+  concurrency?: number | null;
   timeoutSeconds?: number | null;
   maxInstances?: number | null;
   minInstances?: number | null;
@@ -276,6 +277,7 @@ interface Deployed {
   maxInstances?: number;
   minInstances?: number;
   memoryMb?: number;
+  concurrency?: number;
   timeoutSeconds?: number;
   serviceAccount?: string;
   ingress?: string;
@@ -313,6 +315,8 @@ function deployed(e: Endpoint): Deployed {
   if (e.maxInstances != null) out.maxInstances = e.maxInstances;
   if (e.minInstances != null) out.minInstances = e.minInstances;
   if (e.availableMemoryMb != null) out.memoryMb = e.availableMemoryMb;
+  // 80 is Cloud Run's default for a whole vCPU (some functions state it): only another is ours.
+  if (e.concurrency != null && e.concurrency !== 80) out.concurrency = e.concurrency;
   if (e.timeoutSeconds != null) out.timeoutSeconds = e.timeoutSeconds;
   if (e.serviceAccount != null) out.serviceAccount = e.serviceAccount;
   if (e.ingressSettings != null) out.ingress = e.ingressSettings;
@@ -402,7 +406,7 @@ const FUNCTIONS: Record<string, Deployed> = {
   setFlags: callable(),
   setMaintenanceMode: callable(),
   setUserRole: callable(),
-  simulatePolicy: callable({ timeoutSeconds: 540, memoryMb: 4096 }),
+  simulatePolicy: callable({ timeoutSeconds: 540, memoryMb: 4096, concurrency: 1 }),
   startCollection: callable(),
   validateData: callable({ timeoutSeconds: 540 }),
 

@@ -24,13 +24,25 @@ export function threadRunner(cores = availableParallelism()): PolicyRunner {
 const inThreads: PolicyRunner = async (jobs, onProgress) => {
   const workers: Worker[] = [];
   try {
-    return await new Promise<PolicyRun[]>((resolve, reject) => {
+    return await new Promise<PolicyRun[]>((resolveAll, rejectAll) => {
       const runs: Array<PolicyRun | undefined> = jobs.map(() => undefined);
       let left = jobs.length;
+      // Once the replay is answered (or failed, or out of time), what the threads still had on
+      // the way is dropped: a progress callback that threw is never told again.
+      let settled = false;
+      const resolve = (value: PolicyRun[]) => {
+        settled = true;
+        resolveAll(value);
+      };
+      const reject = (error: unknown) => {
+        settled = true;
+        rejectAll(error);
+      };
       jobs.forEach((job, i) => {
         const worker = startThread(job);
         workers.push(worker);
         worker.on('message', (message: ThreadMessage) => {
+          if (settled) return;
           if (message.kind === 'progress') {
             // A progress callback that throws (out of time) stops every run.
             try {
@@ -48,9 +60,11 @@ const inThreads: PolicyRunner = async (jobs, onProgress) => {
             reject(error);
           }
         });
-        worker.on('error', reject);
+        worker.on('error', (error) => {
+          if (!settled) reject(error);
+        });
         worker.on('exit', (code) => {
-          if (!runs[i])
+          if (!settled && !runs[i])
             reject(new Error(`replay thread ${i} exited (code ${code}) without a result`));
         });
       });
@@ -66,13 +80,21 @@ const inThreads: PolicyRunner = async (jobs, onProgress) => {
  * from the TypeScript sources through tsx (the CLI and the tests run the sources).
  */
 function startThread(workerData: unknown): Worker {
+  const options = { workerData, resourceLimits: { maxOldGenerationSizeMb: THREAD_HEAP_MB } };
   if (__filename.endsWith('.js')) {
-    return new Worker(join(__dirname, 'replay-thread.js'), { workerData });
+    return new Worker(join(__dirname, 'replay-thread.js'), options);
   }
   const source = join(__dirname, 'replay-thread.ts');
   const tsx = require.resolve('tsx/cjs');
   return new Worker(`require(${JSON.stringify(tsx)}); require(${JSON.stringify(source)});`, {
+    ...options,
     eval: true,
-    workerData,
   });
 }
+
+/**
+ * A thread's heap at most: two of them fit the callable's 4 GiB beside the main thread, and a
+ * run that outgrows its heap fails the replay (ERR_WORKER_OUT_OF_MEMORY) instead of the
+ * instance. A busy day's run holds a few hundred MiB.
+ */
+const THREAD_HEAP_MB = 1_536;

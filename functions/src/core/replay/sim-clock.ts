@@ -95,18 +95,23 @@ function before(a: { at: number; seq: number }, b: { at: number; seq: number }) 
  * Runs `fn` once every pending promise reaction has run. Node's process.nextTick does, without a
  * turn of the event loop: ticks queued from a microtask run when the microtask queue is empty
  * (processTicksAndRejections drains microtasks, then ticks, until both are empty). A turn per
- * simulated instant (a poll of the event loop) was about a quarter of a replay's time.
- * Elsewhere (the core is also type-checked for browsers) a macrotask.
+ * simulated instant (a poll of the event loop) was about a quarter of a replay's time. What runs
+ * under the clock is promises only (the core gate: core code is typed without Node's APIs); a
+ * chain that waited on a nextTick of its own could resume after the clock moved on. Elsewhere
+ * (the core is also type-checked for browsers) a macrotask. Captured once, at load, so a test
+ * that fakes the global timers cannot stop simulated time.
  */
 const afterMicrotasks: (fn: () => void) => void =
   (globalThis as { process?: { nextTick?: (fn: () => void) => void } }).process?.nextTick ??
   macrotask;
 
+const setImmediateAtLoad = (globalThis as { setImmediate?: (fn: () => void) => void }).setImmediate;
+const setTimeoutAtLoad = setTimeout;
+
 /** A turn of the event loop: Node's setImmediate, or a zero timeout where there is none. */
 function macrotask(fn: () => void): void {
-  const setImmediate = (globalThis as { setImmediate?: (fn: () => void) => void }).setImmediate;
-  if (setImmediate) setImmediate(fn);
-  else setTimeout(fn, 0);
+  if (setImmediateAtLoad) setImmediateAtLoad(fn);
+  else setTimeoutAtLoad(fn, 0);
 }
 
 /**

@@ -45,6 +45,14 @@ export const MEMORY: Partial<Record<ImplementedCallable, NonNullable<CallableOpt
     simulatePolicy: '4GiB',
   };
 
+/**
+ * Requests one instance serves at once, where the default (80 with a whole vCPU) would not do: a
+ * replay keeps both of its vCPUs busy, so a second one waits for an instance of its own.
+ */
+export const CONCURRENCY: Partial<Record<ImplementedCallable, number>> = {
+  simulatePolicy: 1,
+};
+
 export type Callables = {
   [N in ImplementedCallable]: CallableFunction<unknown, Promise<CallableResult<N>>>;
 };
@@ -62,6 +70,8 @@ function define<N extends ImplementedCallable>(name: N, deps: DepsSource) {
   if (timeoutSeconds) options.timeoutSeconds = timeoutSeconds;
   const memory = MEMORY[name];
   if (memory) options.memory = memory;
+  const concurrency = CONCURRENCY[name];
+  if (concurrency) options.concurrency = concurrency;
   // The operation learns its deadline, so long work ends (and releases its leases) before it.
   return onCall(
     options,

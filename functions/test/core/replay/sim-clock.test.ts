@@ -1,4 +1,4 @@
-import { describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import { SimClock } from '../../../src/core/replay';
 
 /**
@@ -45,5 +45,23 @@ describe('SimClock', () => {
     // A real timer due at once fired long before the run's end.
     expect(firedAt).toBeDefined();
     expect(firedAt!).toBeLessThan(5_000);
+  });
+});
+
+describe('SimClock under fake timers', () => {
+  afterEach(() => vi.useRealTimers());
+
+  it('runs to the end while a test fakes the global timers', async () => {
+    const realSetTimeout = globalThis.setTimeout;
+    vi.useFakeTimers();
+    const clock = new SimClock(0);
+    let fired = 0;
+    for (let t = 1; t <= 1_000; t++) clock.at(t, () => fired++);
+    const outcome = await Promise.race([
+      clock.runUntil(1_000).then(() => 'done'),
+      new Promise<string>((r) => realSetTimeout(() => r(`hung after ${fired} instants`), 10_000)),
+    ]);
+    expect(outcome).toBe('done');
+    expect(fired).toBe(1_000);
   });
 });
