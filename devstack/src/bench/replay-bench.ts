@@ -43,6 +43,8 @@ export interface ReplayBenchResult {
   inTurnSpeedup: number;
   current: { utilization: number; deferrals: number };
   proposed: { utilization: number; deferrals: number };
+  /** The recorded run against its replay under the current policy: relative errors, %. */
+  fidelity: { utilization: number; deferrals: number };
 }
 
 export async function runReplayBench(options: ReplayBenchOptions): Promise<ReplayBenchResult> {
@@ -105,9 +107,13 @@ export async function runReplayBench(options: ReplayBenchOptions): Promise<Repla
   if (JSON.stringify(report.current) !== JSON.stringify(inTurn.current)) {
     throw new Error('replay bench: the threads answered otherwise than the runs in turn');
   }
+  const deferrals = (categories: Array<{ deferrals: number }>) =>
+    categories.reduce((s, c) => s + c.deferrals, 0);
+  const error = (predicted: number, measured: number) =>
+    Number(((100 * (predicted - measured)) / Math.max(1, measured)).toFixed(2));
   const side = (o: Replay.PolicyOutcome) => ({
     utilization: Number(o.limits[0]!.utilization.toFixed(4)),
-    deferrals: o.categories.reduce((s, c) => s + c.deferrals, 0),
+    deferrals: deferrals(o.categories),
   });
   return {
     simulatedSeconds: (2 * (toMs - fromMs)) / 1000,
@@ -120,5 +126,9 @@ export async function runReplayBench(options: ReplayBenchOptions): Promise<Repla
     inTurnSpeedup: Math.round(inTurn.speedup),
     current: side(report.current),
     proposed: side(report.proposed),
+    fidelity: {
+      utilization: error(report.current.limits[0]!.utilization, recorded.limits[0]!.utilization),
+      deferrals: error(deferrals(report.current.categories), deferrals(recorded.categories)),
+    },
   };
 }
