@@ -144,7 +144,7 @@ export type ReplayQueue = 'provider-rate' | 'none';
 
 /**
  * One policy's simulation, as plain data (a worker thread can be handed it): the recorded
- * demand within the range, run under `config` against the real upstreams.
+ * demand's minutes within the range, run under `config` against the real upstreams.
  */
 export interface PolicyRunJob {
   config: RuntimeConfig;
