@@ -1,8 +1,7 @@
 import { describe, expect, it, vi } from 'vitest';
 import { threadRunner } from '../../src/adapters/operations/replay-threads';
-import { categorySchema, flagsSchema, providerSchema } from '../../src/core/config';
-import type { PolicyRunJob } from '../../src/core/replay/replay';
-import { DemandRecorder } from '../../src/core/storage/write-buffer/demand-stats';
+import { demandPlan, type PolicyRunJob } from '../../src/core/replay';
+import { keepaConfig, REPLAY_FROM, steadyDemand } from '../core/replay/support';
 
 /**
  * A progress callback that throws stops both threads and is never told again, even when it is
@@ -27,42 +26,15 @@ vi.mock('node:worker_threads', async (importOriginal) => {
   return { ...real, Worker: TrackedWorker, default: { ...real, Worker: TrackedWorker } };
 });
 
-const from = Date.UTC(2026, 11, 1, 10);
-const current = {
-  providers: [
-    providerSchema.parse({
-      id: 'keepa',
-      limits: [{ kind: 'tokenBucket', capacity: 300, refillPerSecond: 20 }],
-    }),
-  ],
-  categories: [
-    categorySchema.parse({ id: 'deals', provider: 'keepa', sharePercent: 70 }),
-    categorySchema.parse({ id: 'history', provider: 'keepa', sharePercent: 30 }),
-  ],
-  flags: flagsSchema.parse({}),
-};
-function demand(minutes: number) {
-  const recorder = new DemandRecorder();
-  for (const category of ['deals', 'history']) {
-    for (let t = from; t < from + minutes * 60_000; t += 1000 / 15) {
-      recorder.record({
-        provider: 'keepa',
-        category,
-        at: Math.floor(t),
-        cost: 1,
-        bytes: 0,
-        requests: 1,
-        attempt: 0,
-        outcome: 'granted',
-      });
-    }
-  }
-  return recorder.records();
-}
+const from = REPLAY_FROM;
+const current = keepaConfig({ deals: 70, history: 30 });
+
+/** 15 calls/s for deals and history each: more than the bucket's 20/s, so deferrals too. */
+const demand = (minutes: number) => steadyDemand({ deals: 15, history: 15 }, minutes);
 const job = (minutes: number): PolicyRunJob => ({
   config: current,
   upstreams: current.providers,
-  demand: demand(minutes),
+  plan: demandPlan(demand(minutes), { fromMs: from, toMs: from + minutes * 60_000 }),
   fromMs: from,
   toMs: from + minutes * 60_000,
   instances: 2,

@@ -1,8 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { threadRunner } from '../../src/adapters/operations/replay-threads';
-import { categorySchema, flagsSchema, providerSchema } from '../../src/core/config';
-import { type PolicyRunJob, replayPolicy } from '../../src/core/replay';
+import { demandPlan, type PolicyRunJob, replayPolicy } from '../../src/core/replay';
 import { DemandRecorder } from '../../src/core/storage/write-buffer/demand-stats';
+import { keepaConfig, REPLAY_FROM, steadyDemand } from '../core/replay/support';
 
 /**
  * The replay's two simulations in worker threads (the callable's and the bench's runner) answer
@@ -11,41 +11,12 @@ import { DemandRecorder } from '../../src/core/storage/write-buffer/demand-stats
  * Here the threads run the TypeScript sources through tsx, as the CLI does.
  */
 
-const from = Date.UTC(2026, 11, 1, 10);
-const current = {
-  providers: [
-    providerSchema.parse({
-      id: 'keepa',
-      limits: [{ kind: 'tokenBucket', capacity: 300, refillPerSecond: 20 }],
-    }),
-  ],
-  categories: [
-    categorySchema.parse({ id: 'deals', provider: 'keepa', sharePercent: 70 }),
-    categorySchema.parse({ id: 'history', provider: 'keepa', sharePercent: 30 }),
-  ],
-  flags: flagsSchema.parse({}),
-};
+const from = REPLAY_FROM;
+const current = keepaConfig({ deals: 70, history: 30 });
 const policy = { categories: [{ id: 'deals', sharePercent: 40 }] };
 
-/** 30 calls/s for deals and history each: more than the bucket's 20/s, so deferrals too. */
-function demand(minutes: number) {
-  const recorder = new DemandRecorder();
-  for (const category of ['deals', 'history']) {
-    for (let t = from; t < from + minutes * 60_000; t += 1000 / 15) {
-      recorder.record({
-        provider: 'keepa',
-        category,
-        at: Math.floor(t),
-        cost: 1,
-        bytes: 0,
-        requests: 1,
-        attempt: 0,
-        outcome: 'granted',
-      });
-    }
-  }
-  return recorder.records();
-}
+/** 15 calls/s for deals and history each: more than the bucket's 20/s, so deferrals too. */
+const demand = (minutes: number) => steadyDemand({ deals: 15, history: 15 }, minutes);
 
 const replay = (minutes: number, runner: ReturnType<typeof threadRunner> | undefined) => {
   const progress: number[] = [];
@@ -135,7 +106,7 @@ describe('replay threads', () => {
     const job: PolicyRunJob = {
       config: current,
       upstreams: current.providers,
-      demand: recorder.records(),
+      plan: demandPlan(recorder.records(), { fromMs: from, toMs: from + 60_000 }),
       fromMs: from,
       toMs: from + 60_000,
       instances: 4,
@@ -153,7 +124,7 @@ describe('replay threads', () => {
     const job: PolicyRunJob = {
       config: current,
       upstreams: current.providers,
-      demand: demand(1),
+      plan: demandPlan(demand(1), { fromMs: from, toMs: from + 60_000 }),
       fromMs: from,
       toMs: from + 60_000,
       instances: 2,

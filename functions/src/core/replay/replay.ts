@@ -11,7 +11,7 @@ import {
   validateRuntimeConfig,
 } from '../config';
 import type { DemandMinute } from '../storage/write-buffer/demand-stats';
-import { arrivalFeed, demandPlan } from './demand';
+import { arrivalFeed, type DemandPlan, demandPlan } from './demand';
 import type { CategoryOutcome, SimResult } from './sim-types';
 import { FleetSimulator } from './simulator';
 import type { LimitUtilization } from './upstream-model';
@@ -144,12 +144,13 @@ export type ReplayQueue = 'provider-rate' | 'none';
 
 /**
  * One policy's simulation, as plain data (a worker thread can be handed it): the recorded
- * demand's minutes within the range, run under `config` against the real upstreams.
+ * demand's plan (demandPlan, made once for both runs), run under `config` against the real
+ * upstreams.
  */
 export interface PolicyRunJob {
   config: RuntimeConfig;
   upstreams: Provider[];
-  demand: DemandMinute[];
+  plan: DemandPlan;
   fromMs: number;
   toMs: number;
   instances: number;
@@ -190,9 +191,8 @@ export async function runPolicy(
     ...(job.queue === 'none' ? { queueDispatchesPerSecond: Number.POSITIVE_INFINITY } : {}),
     ...(onProgress ? { onProgress } : {}),
   });
-  const plan = demandPlan(job.demand, { fromMs: job.fromMs, toMs: job.toMs });
   const { fromMs, toMs, categories, limits, upstream429, claims } = await sim.run(
-    arrivalFeed(plan, job.seed),
+    arrivalFeed(job.plan, job.seed),
   );
   return { fromMs, toMs, categories, limits, upstream429, claims };
 }
@@ -278,8 +278,7 @@ export async function replayPolicy(options: ReplayOptions): Promise<ReplayReport
     (config): PolicyRunJob => ({
       config,
       upstreams: options.current.providers,
-      // All of it: first asks of records without seconds are estimated across minutes.
-      demand: [...options.demand],
+      plan,
       fromMs,
       toMs,
       instances,

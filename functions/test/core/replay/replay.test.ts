@@ -1,12 +1,6 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import {
-  ConfigError,
-  categorySchema,
-  flagsSchema,
-  providerSchema,
-  type RuntimeConfig,
-} from '../../../src/core/config';
+import { ConfigError } from '../../../src/core/config';
 import {
   type Arrival,
   applyPolicy,
@@ -22,48 +16,16 @@ import {
 } from '../../../src/core/replay';
 import {
   type DemandMinute,
-  DemandRecorder,
   delayBucket,
   demandMinuteSchema,
   demandStatsUpdate,
 } from '../../../src/core/storage/write-buffer/demand-stats';
 import { isFieldOp } from '../../../src/core/storage/write-buffer/field-ops';
+import { keepaConfig, REPLAY_FROM, steadyDemand } from './support';
 
-const from = Date.UTC(2026, 11, 1, 10);
-
-function config(shares: Record<string, number>, bucket = { capacity: 300, rate: 20 }) {
-  return {
-    providers: [
-      providerSchema.parse({
-        id: 'keepa',
-        limits: [{ kind: 'tokenBucket', capacity: bucket.capacity, refillPerSecond: bucket.rate }],
-      }),
-    ],
-    categories: Object.entries(shares).map(([id, sharePercent]) =>
-      categorySchema.parse({ id, provider: 'keepa', sharePercent }),
-    ),
-    flags: flagsSchema.parse({}),
-  } satisfies RuntimeConfig;
-}
-
-/** Steady demand per category (calls per second) over `minutes`, recorded by second. */
-function demand(perSecond: Record<string, number>, minutes: number): DemandMinute[] {
-  const recorder = new DemandRecorder();
-  for (const [category, rate] of Object.entries(perSecond)) {
-    for (let t = from; t < from + minutes * 60_000; t += 1000 / rate) {
-      recorder.record({
-        provider: 'keepa',
-        category,
-        at: Math.floor(t),
-        cost: 1,
-        bytes: 0,
-        requests: 1,
-        outcome: 'granted',
-      });
-    }
-  }
-  return recorder.records();
-}
+const from = REPLAY_FROM;
+const config = keepaConfig;
+const demand = steadyDemand;
 
 describe('recording demand', () => {
   it('makes one merge update per decision, into the minute document of its kind of call', () => {
