@@ -12,6 +12,8 @@ import type * as Demand from '../../../functions/src/core/storage/write-buffer/d
  * runs it. Reported as a ratio; nothing here is a wall-clock threshold.
  */
 
+import { REPLAY_SCENARIO, scenarioArrivals } from './replay-scenario.ts';
+
 const require = createRequire(import.meta.url);
 const { categorySchema, flagsSchema, providerSchema } =
   require('../../../functions/lib/core/config.js') as typeof Config;
@@ -48,34 +50,14 @@ export interface ReplayBenchResult {
 }
 
 export async function runReplayBench(options: ReplayBenchOptions): Promise<ReplayBenchResult> {
-  const provider = providerSchema.parse({
-    id: 'keepa',
-    limits: [{ kind: 'tokenBucket', capacity: 300, refillPerSecond: 10 }],
-  });
-  const categories = [
-    categorySchema.parse({ id: 'deals', provider: 'keepa', sharePercent: 70 }),
-    categorySchema.parse({ id: 'history', provider: 'keepa', sharePercent: 30 }),
-  ];
-  const current = { providers: [provider], categories, flags: flagsSchema.parse({}) };
+  const current = {
+    providers: [providerSchema.parse(REPLAY_SCENARIO.provider)],
+    categories: REPLAY_SCENARIO.categories.map((c) => categorySchema.parse(c)),
+    flags: flagsSchema.parse({}),
+  };
   const fromMs = Date.UTC(2026, 11, 1);
   const toMs = fromMs + options.hours * 3_600_000;
-  // Demand that follows the day: busier half-hours and quieter ones, 60/40 between categories.
-  const random = prng(11);
-  const arrivals: Replay.Arrival[] = [];
-  for (let t = fromMs; t < toMs; ) {
-    const halfHour = Math.floor((t - fromMs) / 1_800_000);
-    const rate = options.callsPerSecond * (halfHour % 3 === 0 ? 1.3 : 0.85);
-    t += (-Math.log(1 - random()) * 1000) / rate;
-    if (t >= toMs) break;
-    arrivals.push({
-      atMs: Math.floor(t),
-      provider: 'keepa',
-      category: random() < 0.6 ? 'deals' : 'history',
-      cost: 1,
-      bytes: 0,
-      requests: 1,
-    });
-  }
+  const arrivals = scenarioArrivals(fromMs, toMs, options.callsPerSecond, prng(11));
   const recordStarted = performance.now();
   const recorded = await new FleetSimulator({
     config: current,

@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { REPLAY_SCENARIO, scenarioArrivals } from '../../../../devstack/src/bench/replay-scenario';
 import { categorySchema, flagsSchema, providerSchema } from '../../../src/core/config';
 import { FleetSimulator, prng, replayPolicy } from '../../../src/core/replay';
 import { DemandRecorder } from '../../../src/core/storage/write-buffer/demand-stats';
@@ -138,39 +139,19 @@ describe('replay fidelity', () => {
 });
 
 /**
- * The replay bench's scenario (devstack/src/bench/replay-bench.ts), ten minutes of its busy
- * half-hour: Keepa's bucket (300, 10/s) shared 70/30, 10.4 calls/s (60/40 between the
+ * The replay bench's scenario at its 8 calls/s (devstack/src/bench/replay-scenario.ts, the same
+ * calls), ten minutes of its busy half-hour: Keepa's bucket (300, 10/s) shared 70/30, 10.4 calls/s (60/40 between the
  * categories), 10 instances and the provider's work queue, recorded by the simulated fleet
  * running the real gate, as production records demand.
  */
 async function benchRun(minutes: number) {
-  const keepa = providerSchema.parse({
-    id: 'keepa',
-    limits: [{ kind: 'tokenBucket', capacity: 300, refillPerSecond: 10 }],
-  });
   const current = {
-    providers: [keepa],
-    categories: [
-      categorySchema.parse({ id: 'deals', provider: 'keepa', sharePercent: 70 }),
-      categorySchema.parse({ id: 'history', provider: 'keepa', sharePercent: 30 }),
-    ],
+    providers: [providerSchema.parse(REPLAY_SCENARIO.provider)],
+    categories: REPLAY_SCENARIO.categories.map((c) => categorySchema.parse(c)),
     flags: flagsSchema.parse({}),
   };
   const toMs = from + minutes * 60_000;
-  const random = prng(11);
-  const arrivals = [];
-  for (let t = from; t < toMs; ) {
-    t += (-Math.log(1 - random()) * 1000) / (8 * 1.3);
-    if (t >= toMs) break;
-    arrivals.push({
-      atMs: Math.floor(t),
-      provider: 'keepa',
-      category: random() < 0.6 ? 'deals' : 'history',
-      cost: 1,
-      bytes: 0,
-      requests: 1,
-    });
-  }
+  const arrivals = scenarioArrivals(from, toMs, 8, prng(11));
   const run = await new FleetSimulator({
     config: current,
     fromMs: from,
