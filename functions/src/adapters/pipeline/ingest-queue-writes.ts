@@ -1,4 +1,5 @@
 import { FieldValue, type Firestore, Timestamp } from 'firebase-admin/firestore';
+import { chunked } from '../../core/arrays';
 import type { BatchKind } from '../../core/pipeline/batching';
 import { assertWithinLimits } from '../../core/storage/firestore-limits';
 import { logger } from '../../log';
@@ -196,9 +197,8 @@ export async function addIngestItems(
     assertWithinLimits(itemDocs.doc(id).path, newItemDocument(item, stage, queue, at));
   }
   const total = { added: 0, requeued: 0, unchanged: 0 };
-  for (let i = 0; i < unique.length; i += ADD_CHUNK) {
-    if (i > 0) await paceFirestoreWork(db, 'ingest');
-    const chunk = unique.slice(i, i + ADD_CHUNK);
+  for (const [n, chunk] of chunked(unique, ADD_CHUNK).entries()) {
+    if (n > 0) await paceFirestoreWork(db, 'ingest');
     const outcome = await db.runTransaction(async (tx) => {
       const result = { added: 0, requeued: 0, unchanged: 0 };
       const counts = new Map<IngestStage, number>();

@@ -1,4 +1,5 @@
 import type { z } from 'zod';
+import { chunked } from '../../core/arrays';
 import type { MeterReading } from '../../core/quota/meters';
 import { KIB } from '../../core/storage/payloads';
 import { type KeepaDealQuery, keepaDealQuery } from '../../core/upstreams/keepa-deal-request';
@@ -162,8 +163,7 @@ export class KeepaClient {
     let consumed = 0;
     let requests = 0;
     const perRequest = keepaMaxAsinsPerRequest(options);
-    for (let i = 0; i < unique.length; i += perRequest) {
-      const chunk = unique.slice(i, i + perRequest);
+    for (const chunk of chunked(unique, perRequest)) {
       const params: Record<string, string> = {
         domain: String(this.domainId),
         asin: chunk.join(','),
