@@ -3,13 +3,13 @@ import type { Firestore } from 'firebase-admin/firestore';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { importBackup } from '../../src/adapters/backup/backup-import';
 import { fromFirestoreMap } from '../../src/adapters/backup/backup-values';
-import type { PriceHistoryUpsert } from '../../src/adapters/pipeline/price-history-upsert';
 import { storeTogetherOrEach } from '../../src/adapters/pipeline/product-buffer';
 import { storedCount } from '../../src/adapters/pipeline/product-count';
 import { pageData } from '../../src/adapters/pipeline/product-pages';
 import { ProductsRepository } from '../../src/adapters/pipeline/products-repository';
 import { createBackup } from '../../src/core/backup/backup-create';
 import { testFirestore } from '../support/firestore';
+import { A, B, productUpdate, storedDocuments } from './product-pages-support';
 
 let db: Firestore;
 let close: () => Promise<void>;
@@ -20,30 +20,15 @@ beforeEach(() => {
 });
 afterEach(() => close());
 
-const A = 'collection-a';
-const B = 'collection-b';
-
-function product(key: string, collection = A, days = [1], price = 10): PriceHistoryUpsert {
-  return {
-    marketplace: 'takealot',
-    key,
-    collection,
-    identifiers: { plid: key },
-    prices: days.map((d) => ({ date: `2026-03-${String(d).padStart(2, '0')}`, price })),
-  };
-}
+const product = (key: string, collection = A, days = [1], price = 10) =>
+  productUpdate(key, collection, days, price);
 
 const dates = async (key: string) =>
   ((await repo.get('takealot', key))?.prices ?? []).map((p) => (p as { date: string }).date);
 
-async function holders(id: string): Promise<string[]> {
-  const { docs } = await db.collection('products').get();
-  return docs
-    .filter((d) =>
-      d.get('page') === true ? (d.get('keys') as string[]).includes(id) : d.id === id,
-    )
-    .map((d) => d.id);
-}
+/** The documents holding product `id`. */
+const holders = async (id: string) =>
+  (await storedDocuments(db)).filter((d) => d.keys.includes(id)).map((d) => d.id);
 
 describe('a product on two documents', () => {
   it('folding two page copies keeps every point even when the update itself changes nothing', async () => {

@@ -1,11 +1,11 @@
 import type { Firestore } from 'firebase-admin/firestore';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import type { PriceHistoryUpsert } from '../../src/adapters/pipeline/price-history-upsert';
 import { storedCount } from '../../src/adapters/pipeline/product-count';
 import { PAGE_MAX_BYTES } from '../../src/adapters/pipeline/product-pages';
 import { ProductsRepository } from '../../src/adapters/pipeline/products-repository';
 import { FirestoreLimitError } from '../../src/core/storage/firestore-limits';
 import { testFirestore } from '../support/firestore';
+import { A, B, productUpdate, storedDocuments } from './product-pages-support';
 
 let db: Firestore;
 let close: () => Promise<void>;
@@ -16,27 +16,11 @@ beforeEach(() => {
 });
 afterEach(() => close());
 
-const A = 'collection-a';
-const B = 'collection-b';
-
-function product(key: string, collection = A, days = [1, 2], price = 10): PriceHistoryUpsert {
-  return {
-    marketplace: 'takealot',
-    key,
-    collection,
-    identifiers: { plid: key },
-    prices: days.map((d) => ({ date: `2026-03-${String(d).padStart(2, '0')}`, price })),
-  };
-}
+const product = (key: string, collection = A, days = [1, 2], price = 10) =>
+  productUpdate(key, collection, days, price);
 
 /** Every stored document, and the product ids each holds. */
-async function documents(): Promise<Array<{ id: string; keys: string[] }>> {
-  const { docs } = await db.collection('products').get();
-  return docs.map((doc) => ({
-    id: doc.id,
-    keys: doc.get('page') === true ? (doc.get('keys') as string[]) : [doc.id],
-  }));
-}
+const documents = () => storedDocuments(db);
 
 /** Document writes of everything this Firestore commits while `run` runs. */
 async function writesOf(run: () => Promise<unknown>): Promise<number> {
