@@ -44,22 +44,26 @@ describe('cooldowns', () => {
   });
 
   it('a storm of simultaneous 429s on many instances writes one cooldown', async () => {
-    await new CooldownStore(db).clear('keepa', 'test');
+    // Its own provider: the clocks below are set back by up to 5 s, into the episodes the tests
+    // before started on 'keepa'; an episode starting in the same millisecond as one of those
+    // shares its history entry (keyed by provider and start) and its hits.
+    const provider = 'storm';
+    await new CooldownStore(db).clear(provider, 'test');
     // A hit asks for its end rounded up to a granule (5 s for a 60 s Retry-After). A storm that
     // straddles a granule boundary legitimately writes twice (the later hits ask 5 s more), so
-    // the instances' clocks (set back by under 5 s, so later episodes stay later) start the
-    // storm at the beginning of a granule: simultaneous hits.
+    // the instances' clocks (set back by under 5 s) start the storm at the beginning of a
+    // granule: simultaneous hits.
     const offset = 1 - ((Date.now() + 60_000) % 5_000);
     const now = () => Date.now() + offset;
     const stores = Array.from({ length: 5 }, () => new CooldownStore(db, { hitFlushMs: 50, now }));
     const results = await Promise.all(
       Array.from({ length: 50 }, (_, i) =>
-        stores[i % 5]!.recordHit(new QuotaExceededError('keepa', `op-${i}`, 60), 600),
+        stores[i % 5]!.recordHit(new QuotaExceededError(provider, `op-${i}`, 60), 600),
       ),
     );
     expect(new Set(results.map((r) => r.startedAtMs)).size).toBe(1);
     await Promise.all(stores.map((s) => s.flushHits()));
-    const history = await new CooldownStore(db).history('keepa');
+    const history = await new CooldownStore(db).history(provider);
     const episode = history.find((h) => h.startedAt.toMillis() === results[0]!.startedAtMs);
     expect(episode?.hits).toBe(50);
     // One cooldown (document + history entry), plus at most one hit count per instance.
