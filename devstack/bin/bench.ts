@@ -16,7 +16,7 @@ import {
 import { meteredSleep, roundMs, roundSummary } from '../src/bench/latency.ts';
 import { type PipelineBenchResult, runPipelineBench } from '../src/bench/pipeline-bench.ts';
 import { remoteUpstream } from '../src/bench/remote-upstream.ts';
-import { runReplayBench } from '../src/bench/replay-bench.ts';
+import { replayRefusal, runReplayBench } from '../src/bench/replay-bench.ts';
 import { EnginePool, tollgateLimiter } from '../src/bench/tollgate-limiter.ts';
 import { runWriteBufferBench } from '../src/bench/write-buffer-bench.ts';
 
@@ -46,19 +46,27 @@ const flag = (name: string, fallback: number) => {
 const list = (name: string, fallback: number[]) => {
   const i = args.indexOf(`--${name}`);
   const values = i >= 0 ? (args[i + 1] ?? '').split(',').map(Number) : fallback;
-  if (!values.every((v) => Number.isFinite(v) && v > 0)) {
-    console.error(`--${name}: positive numbers separated by commas, not "${args[i + 1]}"`);
+  if (!values.every((v) => Number.isFinite(v) && v > 0) || new Set(values).size < values.length) {
+    console.error(`--${name}: distinct positive numbers separated by commas, not "${args[i + 1]}"`);
     process.exit(2);
   }
   return values;
 };
 const json = args.includes('--json');
-// Replay: one rate (default 8 calls/s, above the bucket: a backlog and its deferrals) or several,
-// for the speed at each load: `--replay-rate 1,2,4,8`.
-const replayRates = list('replay-rate', [8]);
 const onlyAt = args.indexOf('--only');
 const only = onlyAt >= 0 ? new Set(args[onlyAt + 1]?.split(',')) : undefined;
 const runs = (scenario: string) => !only || only.has(scenario);
+// Replay: one rate (default 8 calls/s, above the bucket: a backlog and its deferrals) or several,
+// for the speed at each load: `--replay-rate 1,2,4,8`.
+const replayRates = list('replay-rate', [8]);
+const replayHours = flag('replay-hours', 6);
+for (const rate of runs('replay') ? replayRates : []) {
+  const refusal = replayRefusal(replayHours, rate);
+  if (refusal) {
+    console.error(`--replay-rate: ${refusal}`);
+    process.exit(2);
+  }
+}
 const workers = flag('workers', 50);
 const durationMs = flag('duration', 60) * 1000;
 const baselineDurationMs = flag('baseline-duration', 20) * 1000;
@@ -226,7 +234,7 @@ try {
     };
   }
   if (runs('replay')) {
-    const hours = flag('replay-hours', 6);
+    const hours = replayHours;
     const byRate: Record<string, Awaited<ReturnType<typeof runReplayBench>>> = {};
     for (const callsPerSecond of replayRates) {
       log(`replay: ${hours} h of recorded demand at ${callsPerSecond} calls/s, both policies…`);

@@ -17,7 +17,7 @@ import { REPLAY_SCENARIO, scenarioArrivals } from './replay-scenario.ts';
 const require = createRequire(import.meta.url);
 const { categorySchema, flagsSchema, providerSchema } =
   require('../../../functions/lib/core/config.js') as typeof Config;
-const { FleetSimulator, replayPolicy, prng } =
+const { FleetSimulator, replayPolicy, prng, MAX_REPLAY_CALLS } =
   require('../../../functions/lib/core/replay/index.js') as typeof Replay;
 require('../../../functions/lib/core/storage/write-buffer/demand-stats.js') as typeof Demand;
 const { threadRunner } =
@@ -47,6 +47,17 @@ export interface ReplayBenchResult {
   proposed: { utilization: number; deferrals: number };
   /** The recorded run against its replay under the current policy: relative errors, %. */
   fidelity: { utilization: number; deferrals: number };
+}
+
+/**
+ * Why a replay of `hours` at `callsPerSecond` would be refused (a replay simulates at most
+ * MAX_REPLAY_CALLS first asks), or undefined when it fits; checked before a day is recorded.
+ * The scenario's mean rate over its three half-hours is `callsPerSecond`; 1% spare for chance.
+ */
+export function replayRefusal(hours: number, callsPerSecond: number): string | undefined {
+  const expected = hours * 3_600 * callsPerSecond;
+  if (expected * 1.01 <= MAX_REPLAY_CALLS) return undefined;
+  return `${hours} h at ${callsPerSecond} calls/s is about ${Math.round(expected)} first asks; a replay simulates at most ${MAX_REPLAY_CALLS}`;
 }
 
 export async function runReplayBench(options: ReplayBenchOptions): Promise<ReplayBenchResult> {
