@@ -1,4 +1,6 @@
 import { createRequire } from 'node:module';
+import type * as EngineOptions from '../../functions/src/adapters/quota/quota-engine-options.ts';
+import type * as WriteBufferTypes from '../../functions/src/adapters/storage/write-buffer-types.ts';
 import type * as Config from '../../functions/src/core/config.ts';
 import type * as Replay from '../../functions/src/core/replay/index.ts';
 
@@ -10,7 +12,7 @@ import type * as Replay from '../../functions/src/core/replay/index.ts';
  * categories) on 1,000 instances. Reports Firestore writes per second per collection and per key
  * range (against 500/50/5 and the sequential-key limit), statistics writes per document, Cloud
  * Tasks dispatches per queue (against 500/s), claims lost and stranded tokens per instance count.
- * Options: --seconds S (simulated, default 5), --sweep (lower rates on 10 instances), --json.
+ * Options: --seconds S (simulated, default 30), --sweep (lower rates on 10 instances), --json.
  */
 
 const require = createRequire(import.meta.url);
@@ -18,6 +20,11 @@ const { categorySchema, flagsSchema, providerSchema } =
   require('../../functions/lib/core/config.js') as typeof Config;
 const { FleetSimulator, WriteMeter, prng, rampMinutes, SCALE_SOURCES } =
   require('../../functions/lib/core/replay/index.js') as typeof Replay;
+// The instances' statistics flushes as built: usage through the write buffer, demand its own.
+const { WRITE_BUFFER_INTERVAL_MS } =
+  require('../../functions/lib/adapters/storage/write-buffer-types.js') as typeof WriteBufferTypes;
+const { DEMAND_FLUSH_INTERVAL_MS } =
+  require('../../functions/lib/adapters/quota/quota-engine-options.js') as typeof EngineOptions;
 
 const args = process.argv.slice(2);
 const flag = (name: string, fallback: number) => {
@@ -25,7 +32,7 @@ const flag = (name: string, fallback: number) => {
   return i >= 0 ? Number(args[i + 1]) : fallback;
 };
 const json = args.includes('--json');
-const seconds = flag('seconds', 5);
+const seconds = flag('seconds', 30);
 const log = (line: string) => {
   if (!json) console.error(line);
 };
@@ -88,7 +95,10 @@ async function run(s: Scenario) {
     }
   }
   arrivals.sort((a, b) => a.atMs - b.atMs);
-  const meter = new WriteMeter(250);
+  const meter = new WriteMeter({
+    usageMs: WRITE_BUFFER_INTERVAL_MS,
+    demandMs: DEMAND_FLUSH_INTERVAL_MS,
+  });
   const started = performance.now();
   const result = await new FleetSimulator({
     config: { providers, categories, flags: flagsSchema.parse({}) },

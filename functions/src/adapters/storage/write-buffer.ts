@@ -19,6 +19,7 @@ import {
   type CommitInfo,
   MAX_BATCH_WRITES,
   type Timers,
+  WRITE_BUFFER_INTERVAL_MS,
   WriteBufferError,
   type WriteBufferOptions,
   type WriteBufferStats,
@@ -97,7 +98,7 @@ export class WriteBuffer {
       throw new RangeError(`maxBatchWrites must be within 2..${MAX_BATCH_WRITES}: ${maxWrites}`);
     }
     this.maxDocs = Math.floor(maxWrites) - 1;
-    this.intervalMs = options.intervalMs ?? 250;
+    this.intervalMs = options.intervalMs ?? WRITE_BUFFER_INTERVAL_MS;
     this.maxConcurrent = Math.max(1, options.maxConcurrentBatches ?? 4);
     this.retry = { ...DEFAULT_RETRY, ...options.retry };
     this.markerCollection = options.markerCollection ?? BATCH_MARKER_COLLECTION;

@@ -73,14 +73,28 @@ export interface ScaleReport {
   }>;
 }
 
+/**
+ * How often an instance's buffers write the statistics documents: usage through the instance's
+ * write buffer (250 ms), demand through its own buffer (10 s); the adapters' values are passed in
+ * (core imports no adapter), these are the defaults.
+ */
+export interface StatsFlushIntervals {
+  usageMs: number;
+  demandMs: number;
+}
+
 export class WriteMeter {
   private readonly claims = new PerSecond();
   private readonly stats = new PerSecond();
   private readonly statDocs = new PerSecond();
   private readonly dispatches = new PerSecond();
-  private readonly pending = new Map<number, { bucket: number; docs: Set<string> }>();
+  /** Per instance and statistics collection: the documents its current flush will write. */
+  private readonly pending = new Map<
+    string,
+    { bucket: number; intervalMs: number; docs: Set<string> }
+  >();
 
-  constructor(readonly flushIntervalMs = 250) {}
+  constructor(readonly flush: StatsFlushIntervals = { usageMs: 250, demandMs: 10_000 }) {}
 
   claim(limitKey: string, atMs: number): void {
     this.claims.add(limitKey, atMs);
@@ -90,22 +104,30 @@ export class WriteMeter {
     this.dispatches.add(provider, atMs);
   }
 
-  /** A decision on `instance`: its buffer writes each minute document once per flush. */
+  /** A decision on `instance`: each of its buffers writes each minute document once per flush. */
   decision(instance: number, provider: string, category: string, operation: string, atMs: number) {
-    const bucket = Math.floor(atMs / this.flushIntervalMs);
-    let p = this.pending.get(instance);
-    if (!p || p.bucket !== bucket) {
-      if (p) this.flush(p);
-      p = { bucket, docs: new Set() };
-      this.pending.set(instance, p);
-    }
     const minute = Math.floor(atMs / 60_000);
-    p.docs.add(`usageStats/${provider}~${category}~${minute}`);
-    p.docs.add(`demandStats/${provider}~${category}~${operation}~${minute}`);
+    this.buffer(`${instance}u`, this.flush.usageMs, atMs).add(
+      `usageStats/${provider}~${category}~${minute}`,
+    );
+    this.buffer(`${instance}d`, this.flush.demandMs, atMs).add(
+      `demandStats/${provider}~${category}~${operation}~${minute}`,
+    );
   }
 
-  private flush(p: { bucket: number; docs: Set<string> }) {
-    const atMs = (p.bucket + 1) * this.flushIntervalMs;
+  private buffer(key: string, intervalMs: number, atMs: number): Set<string> {
+    const bucket = Math.floor(atMs / intervalMs);
+    let p = this.pending.get(key);
+    if (!p || p.bucket !== bucket) {
+      if (p) this.write(p);
+      p = { bucket, intervalMs, docs: new Set() };
+      this.pending.set(key, p);
+    }
+    return p.docs;
+  }
+
+  private write(p: { bucket: number; intervalMs: number; docs: Set<string> }) {
+    const atMs = (p.bucket + 1) * p.intervalMs;
     for (const doc of p.docs) {
       this.stats.add(doc.slice(0, doc.indexOf('/')), atMs);
       this.statDocs.add(doc, atMs);
@@ -113,7 +135,7 @@ export class WriteMeter {
   }
 
   report(seconds: number, instances: number, top = 5): ScaleReport {
-    for (const p of this.pending.values()) this.flush(p);
+    for (const p of this.pending.values()) this.write(p);
     this.pending.clear();
     const rate = (n: number) => n / seconds;
     const claimTotal = [...this.claims.total.values()].reduce((s, n) => s + n, 0);

@@ -10,7 +10,7 @@ describe('fleet scale', () => {
   });
 
   it('counts claim creates per key range, statistics writes per flush and dispatches', async () => {
-    const meter = new WriteMeter(250);
+    const meter = new WriteMeter({ usageMs: 250, demandMs: 10_000 });
     const fromMs = Date.UTC(2026, 11, 1);
     const sim = new FleetSimulator({
       config: {
@@ -47,6 +47,12 @@ describe('fleet scale', () => {
     const usage = report.collections.find((c) => c.collection === 'usageStats')!;
     expect(usage.writesPerSecond).toBeGreaterThan(0);
     expect(usage.writesPerSecond).toBeLessThanOrEqual(4 * 4);
+    // Demand goes through its own buffer, flushed every 10 s: within these 2 s each instance
+    // writes the minute's document once (at most 4 writes, 2/s), not once per 250 ms.
+    const demand = report.collections.find((c) => c.collection === 'demandStats')!;
+    expect(demand.writesPerSecond).toBeGreaterThan(0);
+    expect(demand.writesPerSecond * 2).toBeLessThanOrEqual(4);
+    expect(demand.writesPerSecond).toBeLessThan(usage.writesPerSecond);
     expect(report.queues).toEqual([expect.objectContaining({ provider: 'p', queuesNeeded: 1 })]);
     expect(report.queues[0]!.dispatchesPerSecond).toBeGreaterThanOrEqual(100);
   });
