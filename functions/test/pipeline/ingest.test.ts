@@ -19,7 +19,9 @@ import {
   ingestCounts,
   itemDocId,
 } from '../../src/adapters/pipeline/ingest-queues';
+import { demandMinutes } from '../../src/adapters/operations/replay';
 import { QuotaEngine } from '../../src/adapters/quota/quota-engine';
+import { WriteBuffer } from '../../src/adapters/storage/write-buffer';
 import {
   type BatchKind,
   batchingConfigSchema,
@@ -325,6 +327,48 @@ describe('ingest slices', () => {
     expect(at).toBeUndefined();
     expect(keepa.sizes('peek').reduce((a, b) => a + b, 0)).toBe(120);
     expect(await ingestCounts(db, COLLECTION)).toMatchObject({ peek: 0, done: 120 });
+  });
+
+  it('records a batch the gate deferred as asked again in the next slice, not as new demand', async () => {
+    await seed({ capacity: 1000, refillPerSecond: 10 });
+    await db.doc(`categories/${CATEGORY}`).set({ provider: 'keepa', sharePercent: 10 });
+    const keepa = new FakeKeepa(1000, 10);
+    const { fetchers } = fakeFetchers(keepa, { survives: () => false });
+    await addIngestItems(db, COLLECTION, keys('q', 120), { nowMs: t });
+    const buffer = new WriteBuffer(db);
+    const engine = new QuotaEngine(db, { now, buffer });
+    // Slices as the task queue runs them: each at the time the last one asked for, told
+    // whether the last one stopped on the gate (the task's payload).
+    let reask = false;
+    let gateStops = 0;
+    for (let i = 0; i < 20; i++) {
+      const next = await runIngestSlice({
+        db,
+        engine,
+        collection: COLLECTION,
+        provider: 'keepa',
+        category: CATEGORY,
+        fetchers,
+        now,
+        reask,
+      });
+      if (next.skipped || next.reschedule === undefined) break;
+      if (next.stopped.reason === 'gate') gateStops++;
+      reask = next.reask === true;
+      t = next.reschedule;
+    }
+    expect(await ingestCounts(db, COLLECTION)).toMatchObject({ peek: 0, done: 120 });
+    expect(gateStops).toBeGreaterThan(0);
+    await buffer.flush();
+    const { minutes } = await demandMinutes(db, T0 - 60_000, t + 120_000, 'keepa');
+    const sum = (f: (m: (typeof minutes)[number]) => number) =>
+      minutes.reduce((n, m) => n + f(m), 0);
+    const firstAsks = sum((m) => Object.values(m.firstAsks).reduce((a, b) => a + b, 0));
+    // Every batch is asked once and granted once; each deferral of it is asked again.
+    expect(sum((m) => m.granted)).toBe(keepa.sizes('peek').length);
+    expect(firstAsks).toBe(sum((m) => m.granted));
+    expect(sum((m) => m.reasked)).toBe(sum((m) => m.deferred));
+    expect(sum((m) => m.asked)).toBe(firstAsks + sum((m) => m.reasked));
   });
 
   it('stops without rescheduling when the share can never pay for a batch', async () => {

@@ -73,6 +73,12 @@ export interface IngestSliceInput {
   deadlineMs?: number;
   leaseMs?: number;
   maxAttempts?: number;
+  /**
+   * The slice before stopped on the gate (its summary's `reask`): this slice's first batch asks
+   * again, and the recorded demand counts it as a re-ask, not as new demand (policy replay
+   * re-asks deferred calls itself).
+   */
+  reask?: boolean;
 }
 
 export type IngestStop =
@@ -101,6 +107,8 @@ export type IngestSliceSummary =
       stopped: IngestStop;
       /** When to run the next slice; absent when nothing is left to schedule. */
       reschedule?: number;
+      /** The next slice's first batch asks again what the gate deferred (IngestSliceInput.reask). */
+      reask?: boolean;
     };
 
 type SliceReport = Exclude<IngestSliceSummary, { skipped: 'lease' }>;
@@ -116,6 +124,8 @@ export async function runIngestSlice(input: IngestSliceInput): Promise<IngestSli
   // Cheapest check first: while the provider cools down nothing here may call it.
   const cooldown = await engine.cooldowns.current(provider);
   if (cooldown && cooldown.untilMs > now()) {
+    // Nothing was asked: a deferred batch is still one to ask again.
+    if (input.reask) report.reask = true;
     return stop(report, { reason: 'cooldown', atMs: cooldown.untilMs });
   }
   const lease = await acquireCollectionLease(
@@ -126,7 +136,7 @@ export async function runIngestSlice(input: IngestSliceInput): Promise<IngestSli
   );
   if (lease.kind === 'held') return { skipped: 'lease', heldUntil: lease.untilMs };
   try {
-    const result = await runLeased(input, report);
+    const result = await runLeased(input, report, { reask: input.reask === true });
     await recordSlice(db, collection, result, now());
     return result;
   } finally {
@@ -134,7 +144,16 @@ export async function runIngestSlice(input: IngestSliceInput): Promise<IngestSli
   }
 }
 
-async function runLeased(input: IngestSliceInput, report: SliceReport): Promise<SliceReport> {
+/** Whether the slice's next acquire asks again what the gate deferred (see IngestSliceInput). */
+interface ReaskState {
+  reask: boolean;
+}
+
+async function runLeased(
+  input: IngestSliceInput,
+  report: SliceReport,
+  asking: ReaskState,
+): Promise<SliceReport> {
   const { db, collection, fetchers } = input;
   const costs = new CostEstimates(
     (await loadPipelineConfig(db)).batching,
@@ -142,7 +161,10 @@ async function runLeased(input: IngestSliceInput, report: SliceReport): Promise<
     await loadObservedCosts(db, collection),
   );
   try {
-    return await runBatches(input, report, costs);
+    const result = await runBatches(input, report, costs, asking);
+    // Stopped on the gate, or before asking again what it deferred: the next slice asks again.
+    if (asking.reask) result.reask = true;
+    return result;
   } finally {
     if (costs.changed) await recordObservedCosts(db, collection, costs.observed);
   }
@@ -152,6 +174,7 @@ async function runBatches(
   input: IngestSliceInput,
   report: SliceReport,
   costs: CostEstimates,
+  asking: ReaskState,
 ): Promise<SliceReport> {
   const { db, engine, collection, provider, category, fetchers, now } = input;
   try {
@@ -186,7 +209,9 @@ async function runBatches(
         operation: plan.batch,
         cost: plan.estimatedCost,
         maxWaitMs: 0,
+        attempt: asking.reask ? 1 : 0,
       });
+      asking.reask = false;
     } catch (error) {
       if (!(error instanceof CostExceedsLimitError)) throw error;
       // The category's share can never pay for this batch: retrying cannot help. An operator
@@ -213,6 +238,7 @@ async function runBatches(
         );
         return stop(report, { reason: 'refused', batch: plan.batch, message });
       }
+      asking.reask = true;
       return stop(report, { reason: 'gate', gateReason: decision.reason, atMs: decision.atMs });
     }
     let result: IngestBatchResult;
