@@ -93,6 +93,55 @@ describe('recorded demand', () => {
     expect(buffer.stats().updatesCommitted).toBe(20);
   }, 30_000);
 
+  it('records a call that waited in the gate at the time it asked, not when it was granted', async () => {
+    // Two tokens, one more a second: calls asked from 10:07:59.5 on wait in the gate for
+    // tokens that come after the minute turns. Policy replay makes a recorded first ask at its
+    // recorded second, so the record must say when the call asked.
+    await db.doc('providers/waits').set({
+      limits: [{ kind: 'tokenBucket', capacity: 2, refillPerSecond: 1 }],
+      safetyMarginMs: 0,
+    });
+    await db.doc('categories/waiting').set({ provider: 'waits', sharePercent: 100 });
+    let t = Date.UTC(2026, 11, 5, 10, 7, 59, 500);
+    const buffer = new WriteBuffer(db);
+    const engine = new QuotaEngine(db, {
+      buffer,
+      now: () => t,
+      sleep: async (ms) => {
+        t += ms;
+      },
+    });
+    const asked: number[] = [];
+    const granted: number[] = [];
+    for (let i = 0; i < 4; i++) {
+      asked.push(t);
+      const decision = await engine.acquire({
+        provider: 'waits',
+        category: 'waiting',
+        operation: 'wait',
+        maxWaitMs: 3_000,
+      });
+      expect(decision.kind).toBe('granted');
+      granted.push(t);
+    }
+    const minuteOf = (ms: number) => Math.floor(ms / 60_000) * 60_000;
+    // At least one call asked in one minute and was granted in the next.
+    expect(asked.some((a, i) => minuteOf(granted[i]!) > minuteOf(a))).toBe(true);
+    await buffer.flush();
+    const { minutes } = await demandMinutes(db, minuteOf(asked[0]!), t + 120_000, 'waits');
+    const expected = new Map<number, { asked: number; firstAsks: Record<string, number> }>();
+    for (const a of asked) {
+      const m = expected.get(minuteOf(a)) ?? { asked: 0, firstAsks: {} };
+      const second = `s${String(new Date(a).getUTCSeconds()).padStart(2, '0')}`;
+      m.asked++;
+      m.firstAsks[second] = (m.firstAsks[second] ?? 0) + 1;
+      expected.set(minuteOf(a), m);
+    }
+    expect(
+      minutes.map((m) => ({ minute: m.minuteMs, asked: m.asked, firstAsks: m.firstAsks })),
+    ).toEqual([...expected].map(([minute, m]) => ({ minute, ...m })));
+  });
+
   it('reads the minute a range starts inside', async () => {
     const buffer = new WriteBuffer(db);
     const minuteMs = Date.UTC(2026, 11, 5, 10, 7);

@@ -91,6 +91,7 @@ export class QuotaEngine {
    */
   async acquire(request: AcquireRequest & { attempt?: number }): Promise<Decision> {
     if (this.now() - this.lastIdleCheckMs >= this.idleCheckMs) this.releaseIdle();
+    const askedAtMs = this.now();
     const decision = await this.gate.acquire(request);
     gateDecisions.inc({
       provider: request.provider,
@@ -102,7 +103,7 @@ export class QuotaEngine {
       this.meters.spend(request.provider, request.cost ?? 1, decision.atMs);
     }
     this.record(request, decision.kind === 'granted' ? { granted: 1 } : { deferred: 1 });
-    this.recordDemand(request, decision, request.attempt);
+    this.recordDemand(request, decision, askedAtMs, request.attempt);
     return decision;
   }
 
@@ -181,16 +182,24 @@ export class QuotaEngine {
    * replay): merged through the demand buffer, so a minute's decisions of one kind of call are
    * one write per flush (every 10 s on an instance), never one per call.
    */
-  private recordDemand(request: AcquireRequest, decision: Decision, attempt?: number): void {
+  /**
+   * Demand is recorded at the time the call asked, not when the gate answered: a call that
+   * waited in the gate for its tokens asked when it asked, and policy replay makes it then.
+   */
+  private recordDemand(
+    request: AcquireRequest,
+    decision: Decision,
+    askedAtMs: number,
+    attempt?: number,
+  ): void {
     if (!this.demandBuffer) return;
-    const now = this.now();
     let write: ReturnType<typeof demandStatsUpdate>;
     try {
       write = demandStatsUpdate({
         provider: request.provider,
         category: request.category,
         operation: request.operation,
-        at: now,
+        at: askedAtMs,
         cost: request.cost ?? 1,
         bytes: request.bytes ?? 0,
         requests: request.requests ?? 1,
@@ -198,7 +207,7 @@ export class QuotaEngine {
         attempt,
         ...(decision.kind === 'granted'
           ? { waitedMs: decision.waitedMs }
-          : { delayMs: decision.atMs - now }),
+          : { delayMs: decision.atMs - askedAtMs }),
       });
     } catch (error) {
       logger.warn({ err: error }, 'demand not recorded');
