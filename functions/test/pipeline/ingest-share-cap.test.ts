@@ -1,9 +1,11 @@
 import type { Firestore } from 'firebase-admin/firestore';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { demandMinutes } from '../../src/adapters/operations/replay';
 import { type IngestFetchers, runIngestSlice } from '../../src/adapters/pipeline/ingest';
 import { addIngestItems } from '../../src/adapters/pipeline/ingest-queue-writes';
 import type { IngestItem } from '../../src/adapters/pipeline/ingest-queues';
 import { QuotaEngine } from '../../src/adapters/quota/quota-engine';
+import { WriteBuffer } from '../../src/adapters/storage/write-buffer';
 import { categorySchema, providerSchema } from '../../src/core/config';
 import { defaultBatchingConfig } from '../../src/core/pipeline/batching';
 import { workProblems } from '../../src/core/pipeline/category-work';
@@ -118,6 +120,41 @@ describe('ingest batches larger than their share carries', () => {
     expect(batches.slice(1).every((n) => n <= 4)).toBe(true);
     expect(batches.reduce((a, b) => a + b, 0)).toBe(15);
     expect(reports.some((r) => 'stopped' in r && r.stopped.reason === 'refused')).toBe(false);
+  });
+
+  it('record a batch shrunk to fit after the gate deferred it as asked again, not as new demand', async () => {
+    await db.doc('providers/keepa').set({ limits: [BUCKET], cooldownSeconds: 300 });
+    await db.doc('categories/k').set({ provider: 'keepa', sharePercent: SHARE });
+    const { fetchers, batches } = fetchersCharging({ commit: 13, peek: 1, light: 1 });
+    const keys = Array.from({ length: 15 }, (_, i) => ({ key: `A${i}` }));
+    await addIngestItems(db, 'c', keys, { nowMs: t });
+    const buffer = new WriteBuffer(db);
+    const engine = new QuotaEngine(db, { now, buffer });
+    const fromMs = t;
+    // Slices at the times they ask for: each starts with a 5-ASIN batch (65 tokens) that the
+    // share cannot carry, and shrinks it; the smaller batch is the same work asked again.
+    for (let i = 0; i < 40; i++) {
+      const r = await runIngestSlice({
+        db,
+        engine,
+        collection: 'c',
+        provider: 'keepa',
+        category: 'k',
+        fetchers,
+        now,
+      });
+      if (r.skipped || r.reschedule === undefined) break;
+      t = Math.max(r.reschedule, t + 1);
+    }
+    expect(batches.reduce((a, b) => a + b, 0)).toBe(15);
+    await buffer.flush();
+    const { minutes } = await demandMinutes(db, fromMs - 60_000, t + 120_000, 'keepa');
+    const sum = (f: (m: (typeof minutes)[number]) => number) =>
+      minutes.reduce((n, m) => n + f(m), 0);
+    const granted = sum((m) => m.granted);
+    // Every batch granted was asked once as new demand (peeks and commits alike).
+    expect(sum((m) => Object.values(m.firstAsks).reduce((a, b) => a + b, 0))).toBe(granted);
+    expect(sum((m) => m.asked)).toBe(granted + sum((m) => m.deferred));
   });
 
   it('stop as refused, naming the share, when not even one item fits', async () => {

@@ -1,4 +1,4 @@
-import type { Firestore } from 'firebase-admin/firestore';
+import type { DocumentSnapshot, Firestore } from 'firebase-admin/firestore';
 import {
   type BatchingConfig,
   type BatchKind,
@@ -72,11 +72,9 @@ export class CostEstimates {
 
 const OBSERVED_COSTS_FIELD = 'observedCostPerItem';
 
-/** The observed cost per item of each kind's last batch, as kept with the ingest state. */
-export async function loadObservedCosts(db: Firestore, collection: string): Promise<CostPerItem> {
-  const stored = (await stateRef(db, collection).get()).get(OBSERVED_COSTS_FIELD) as
-    | Record<string, unknown>
-    | undefined;
+/** The observed cost per item of each kind's last batch, as kept in the collection's ingest state. */
+export function observedCosts(state: DocumentSnapshot): CostPerItem {
+  const stored = state.get(OBSERVED_COSTS_FIELD) as Record<string, unknown> | undefined;
   const costs: CostPerItem = {};
   for (const kind of batchKinds) {
     const value = stored?.[kind];

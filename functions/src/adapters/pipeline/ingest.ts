@@ -8,7 +8,7 @@ import { logger } from '../../log';
 import { acquireLease } from '../lease';
 import type { QuotaEngine } from '../quota/quota-engine';
 import { paceFirestoreWork } from '../storage/self-quota-runtime';
-import { CostEstimates, loadObservedCosts, recordObservedCosts } from './ingest-costs';
+import { CostEstimates, observedCosts, recordObservedCosts } from './ingest-costs';
 import { applyIngestResults, type IngestItemResult, type MovedCounts } from './ingest-queue-writes';
 import { type IngestItem, loadQueues, nextLightDue, stateRef } from './ingest-queues';
 import { loadPipelineConfig } from './pipeline-config';
@@ -73,12 +73,6 @@ export interface IngestSliceInput {
   deadlineMs?: number;
   leaseMs?: number;
   maxAttempts?: number;
-  /**
-   * The slice before stopped on the gate (its summary's `reask`): this slice's first batch asks
-   * again, and the recorded demand counts it as a re-ask, not as new demand (policy replay
-   * re-asks deferred calls itself).
-   */
-  reask?: boolean;
 }
 
 export type IngestStop =
@@ -107,7 +101,12 @@ export type IngestSliceSummary =
       stopped: IngestStop;
       /** When to run the next slice; absent when nothing is left to schedule. */
       reschedule?: number;
-      /** The next slice's first batch asks again what the gate deferred (IngestSliceInput.reask). */
+      /**
+       * The gate deferred a batch, and the next slice's first batch asks it again: recorded
+       * demand counts that ask as a re-ask, not as new demand (policy replay re-asks deferred
+       * calls itself). Kept in the collection's `lastSlice`, so whichever slice runs next (the
+       * one this slice enqueued, or one discovery enqueued) reads it under the lease.
+       */
       reask?: boolean;
     };
 
@@ -124,8 +123,6 @@ export async function runIngestSlice(input: IngestSliceInput): Promise<IngestSli
   // Cheapest check first: while the provider cools down nothing here may call it.
   const cooldown = await engine.cooldowns.current(provider);
   if (cooldown && cooldown.untilMs > now()) {
-    // Nothing was asked: a deferred batch is still one to ask again.
-    if (input.reask) report.reask = true;
     return stop(report, { reason: 'cooldown', atMs: cooldown.untilMs });
   }
   const lease = await acquireCollectionLease(
@@ -136,7 +133,7 @@ export async function runIngestSlice(input: IngestSliceInput): Promise<IngestSli
   );
   if (lease.kind === 'held') return { skipped: 'lease', heldUntil: lease.untilMs };
   try {
-    const result = await runLeased(input, report, { reask: input.reask === true });
+    const result = await runLeased(input, report);
     await recordSlice(db, collection, result, now());
     return result;
   } finally {
@@ -149,21 +146,19 @@ interface ReaskState {
   reask: boolean;
 }
 
-async function runLeased(
-  input: IngestSliceInput,
-  report: SliceReport,
-  asking: ReaskState,
-): Promise<SliceReport> {
+async function runLeased(input: IngestSliceInput, report: SliceReport): Promise<SliceReport> {
   const { db, collection, fetchers } = input;
-  const costs = new CostEstimates(
-    (await loadPipelineConfig(db)).batching,
-    fetchers.costPerItem,
-    await loadObservedCosts(db, collection),
-  );
+  const [config, state] = await Promise.all([
+    loadPipelineConfig(db),
+    stateRef(db, collection).get(),
+  ]);
+  const costs = new CostEstimates(config.batching, fetchers.costPerItem, observedCosts(state));
+  const asking: ReaskState = { reask: state.get('lastSlice.reask') === true };
   try {
     const result = await runBatches(input, report, costs, asking);
-    // Stopped on the gate, or before asking again what it deferred: the next slice asks again.
-    if (asking.reask) result.reask = true;
+    // Stopped on the gate, or before asking again what it deferred: the next slice asks again
+    // (unless nothing is left to ask: the batch was done meanwhile).
+    if (asking.reask && result.stopped.reason !== 'idle') result.reask = true;
     return result;
   } finally {
     if (costs.changed) await recordObservedCosts(db, collection, costs.observed);
@@ -229,6 +224,8 @@ async function runBatches(
             { collection, batch: plan.batch, asked: carries.asked, shareCarries: carries.max },
             'ingest batch larger than its share carries: batches shrink to fit',
           );
+          // The smaller batch asks again for the same work: a re-ask, not new demand.
+          asking.reask = true;
           continue;
         }
         const message = `the category's share carries at most ${carries.max} a call; one ${plan.batch} item costs ${costs.config[plan.batch].costPerItem}`;

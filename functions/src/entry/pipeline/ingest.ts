@@ -14,8 +14,6 @@ import '../options';
 
 export const ingestPayload = z.object({
   collection: z.string().regex(/^[a-z][a-z0-9_-]{0,62}$/, 'a collection id'),
-  /** The slice that enqueued this one stopped on the gate: its batch is asked again. */
-  reask: z.boolean().optional(),
 });
 
 const TIMEOUT_SECONDS = 540;
@@ -35,7 +33,7 @@ export const keepaIngest = onTaskDispatched(
     // Slices of one collection exclude each other through the lease; this bounds collections.
     rateLimits: { maxConcurrentDispatches: 4 },
   },
-  taskHandler(INGEST_FUNCTION, ingestPayload, async ({ collection, reask }) => {
+  taskHandler(INGEST_FUNCTION, ingestPayload, async ({ collection }) => {
     const found = await collectionsRepository().get(collection);
     if (!found) {
       logger.warn({ collection }, 'ingest skipped: no such collection');
@@ -58,11 +56,10 @@ export const keepaIngest = onTaskDispatched(
       fetchers: await fetchersFor(found),
       now: Date.now,
       deadlineMs: Date.now() + BUDGET_MS,
-      reask: reask === true,
     });
     logger.info({ collection, ...summary }, 'ingest slice');
     if (summary.skipped === undefined && summary.reschedule !== undefined) {
-      await rescheduleIngest(collection, summary.reschedule, summary.reask === true);
+      await rescheduleIngest(collection, summary.reschedule);
     }
   }),
 );
