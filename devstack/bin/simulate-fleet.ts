@@ -95,10 +95,11 @@ async function run(s: Scenario) {
     }
   }
   arrivals.sort((a, b) => a.atMs - b.atMs);
-  const meter = new WriteMeter({
-    usageMs: WRITE_BUFFER_INTERVAL_MS,
-    demandMs: DEMAND_FLUSH_INTERVAL_MS,
-  });
+  // Counted within the range: a flush that would fall after it is not a write of the range.
+  const meter = new WriteMeter(
+    { usageMs: WRITE_BUFFER_INTERVAL_MS, demandMs: DEMAND_FLUSH_INTERVAL_MS },
+    toMs,
+  );
   const started = performance.now();
   const result = await new FleetSimulator({
     config: { providers, categories, flags: flagsSchema.parse({}) },

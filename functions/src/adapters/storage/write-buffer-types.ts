@@ -9,9 +9,9 @@ import type { RetryPolicy } from '../../core/storage/write-buffer';
 /** Every batch creates one of these in the same commit; a TTL policy on `expiresAt` drops them. */
 export const BATCH_MARKER_COLLECTION = 'writeBatches';
 /** Firestore's limit on writes per commit; the batch marker counts as one of them. */
+export const MAX_BATCH_WRITES = 500;
 /** How long a write waits in the buffer for others to commit with (the default intervalMs). */
 export const WRITE_BUFFER_INTERVAL_MS = 250;
-export const MAX_BATCH_WRITES = 500;
 
 export interface Timers {
   setTimeout(callback: () => void, ms: number): unknown;

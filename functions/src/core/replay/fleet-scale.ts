@@ -94,14 +94,22 @@ export class WriteMeter {
     { bucket: number; intervalMs: number; docs: Set<string> }
   >();
 
-  constructor(readonly flush: StatsFlushIntervals = { usageMs: 250, demandMs: 10_000 }) {}
+  /**
+   * `untilMs`: the end of the measured range. What happens at or after it (a claim or decision
+   * of a call still in flight, a buffer's flush that falls later) is not counted: rates are
+   * per second of the range.
+   */
+  constructor(
+    readonly flush: StatsFlushIntervals = { usageMs: 250, demandMs: 10_000 },
+    private readonly untilMs = Number.POSITIVE_INFINITY,
+  ) {}
 
   claim(limitKey: string, atMs: number): void {
-    this.claims.add(limitKey, atMs);
+    if (atMs < this.untilMs) this.claims.add(limitKey, atMs);
   }
 
   dispatch(provider: string, atMs: number): void {
-    this.dispatches.add(provider, atMs);
+    if (atMs < this.untilMs) this.dispatches.add(provider, atMs);
   }
 
   /** A decision on `instance`: each of its buffers writes each minute document once per flush. */
@@ -128,6 +136,7 @@ export class WriteMeter {
 
   private write(p: { bucket: number; intervalMs: number; docs: Set<string> }) {
     const atMs = (p.bucket + 1) * p.intervalMs;
+    if (atMs >= this.untilMs) return;
     for (const doc of p.docs) {
       this.stats.add(doc.slice(0, doc.indexOf('/')), atMs);
       this.statDocs.add(doc, atMs);
