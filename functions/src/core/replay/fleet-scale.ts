@@ -95,9 +95,10 @@ export class WriteMeter {
   >();
 
   /**
-   * `untilMs`: the end of the measured range. What happens at or after it (a claim or decision
-   * of a call still in flight, a buffer's flush that falls later) is not counted: rates are
-   * per second of the range.
+   * `untilMs`: the end of the measured range. What happens after it (a claim or dispatch from
+   * its end on, a buffer's flush that falls later) is not counted: rates are per second of the
+   * range. Flushes are aligned to their interval, so a range of whole intervals (30 s against
+   * the 10 s demand flush) counts each buffer's writes exactly.
    */
   constructor(
     readonly flush: StatsFlushIntervals = { usageMs: 250, demandMs: 10_000 },
@@ -136,7 +137,8 @@ export class WriteMeter {
 
   private write(p: { bucket: number; intervalMs: number; docs: Set<string> }) {
     const atMs = (p.bucket + 1) * p.intervalMs;
-    if (atMs >= this.untilMs) return;
+    // A flush at the range's end writes what its last interval buffered: one of the range's.
+    if (atMs > this.untilMs) return;
     for (const doc of p.docs) {
       this.stats.add(doc.slice(0, doc.indexOf('/')), atMs);
       this.statDocs.add(doc, atMs);
