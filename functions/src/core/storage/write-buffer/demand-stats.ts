@@ -57,7 +57,7 @@ export interface DemandSample {
   bytes: number;
   requests: number;
   outcome: 'granted' | 'deferred';
-  /** For a deferral: how long the caller was told to wait (retryAt - now). */
+  /** For a deferral: how long after it asked the caller was told to come back (retryAt - at). */
   delayMs?: number;
   /** For a grant: how long the gate awaited reserved tokens. */
   waitedMs?: number;
