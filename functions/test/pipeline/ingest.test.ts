@@ -436,6 +436,29 @@ describe('ingest slices', () => {
     expect(await ingestCounts(db, COLLECTION)).toMatchObject({ peek: 0, commit: 0, done: 5 });
   });
 
+  it('records the batch an upstream 429 stopped as asked again after the cooldown', async () => {
+    await seed({ capacity: 1000, refillPerSecond: 10 });
+    const keepa = new FakeKeepa(1000, 10);
+    const { fetchers } = fakeFetchers(keepa);
+    await addIngestItems(db, COLLECTION, keys('q', 5), { nowMs: t });
+    const buffer = new WriteBuffer(db);
+    const engine = new QuotaEngine(db, { now, buffer });
+    keepa.failNext = new QuotaExceededError('keepa', 'peek', 120);
+    expect(await slice(engine, fetchers)).toMatchObject({ stopped: { reason: 'quota' } });
+    // During the cooldown a slice asks nothing; the flag waits for the next ask.
+    t = T0 + 60_000;
+    expect(await slice(engine, fetchers)).toMatchObject({ stopped: { reason: 'cooldown' } });
+    t = T0 + 120_000;
+    expect(await slice(engine, fetchers)).toMatchObject({ stopped: { reason: 'idle' } });
+    await buffer.flush();
+    const d = await recordedDemand(t);
+    // Three grants: the peek that got the 429, the same peek again, then the commit. The policy
+    // replay asks a 429'd call again itself: two first asks, one re-ask.
+    expect(d.granted).toBe(3);
+    expect(d.firstAsks).toBe(2);
+    expect(d.reasked).toBe(1);
+  });
+
   it('a redelivered batch moves nothing twice and rediscovery queues nothing', async () => {
     await seed({ capacity: 1000, refillPerSecond: 10 });
     const keepa = new FakeKeepa(1000, 10);

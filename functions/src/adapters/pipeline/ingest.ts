@@ -243,6 +243,8 @@ async function runBatches(
       result = await fetchers[plan.batch](plan.items);
     } catch (error) {
       if (!(error instanceof QuotaExceededError)) throw error;
+      // The batch stays queued: after the cooldown it is asked again, not asked anew.
+      asking.reask = true;
       return stop(report, { reason: 'quota', atMs: await startCooldown(input, error) });
     } finally {
       decision.release();
