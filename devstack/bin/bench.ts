@@ -234,12 +234,13 @@ try {
     };
   }
   if (runs('replay')) {
-    const hours = replayHours;
     const byRate: Record<string, Awaited<ReturnType<typeof runReplayBench>>> = {};
     for (const callsPerSecond of replayRates) {
-      log(`replay: ${hours} h of recorded demand at ${callsPerSecond} calls/s, both policies…`);
+      log(
+        `replay: ${replayHours} h of recorded demand at ${callsPerSecond} calls/s, both policies…`,
+      );
       byRate[`${callsPerSecond}/s`] = await runReplayBench({
-        hours,
+        hours: replayHours,
         callsPerSecond,
         instances: 10,
       });

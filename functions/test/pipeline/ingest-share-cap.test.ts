@@ -1,6 +1,5 @@
 import type { Firestore } from 'firebase-admin/firestore';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { demandMinutes } from '../../src/adapters/operations/replay';
 import { type IngestFetchers, runIngestSlice } from '../../src/adapters/pipeline/ingest';
 import { addIngestItems } from '../../src/adapters/pipeline/ingest-queue-writes';
 import type { IngestItem } from '../../src/adapters/pipeline/ingest-queues';
@@ -12,6 +11,7 @@ import { workProblems } from '../../src/core/pipeline/category-work';
 import { DEFAULT_PHASES } from '../../src/core/pipeline/phases';
 import type { MeterReading } from '../../src/core/quota/meters';
 import { keepaIngestCostPerItem } from '../../src/core/upstreams/keepa-product-request';
+import { recordedDemandTotals } from '../support/demand';
 import { testFirestore } from '../support/firestore';
 import { quietLogger } from '../support/quiet-logger';
 
@@ -67,20 +67,32 @@ function fetchersCharging(perItem: { commit: number; peek: number; light: number
   return { fetchers, batches };
 }
 
+/** The share, the provider's bucket, Keepa charging `commitCost` a committed item, and `items`. */
+async function seeded(commitCost: number, items: number) {
+  await db.doc('providers/keepa').set({ limits: [BUCKET], cooldownSeconds: 300 });
+  await db.doc('categories/k').set({ provider: 'keepa', sharePercent: SHARE });
+  const charging = fetchersCharging({ commit: commitCost, peek: 1, light: 1 });
+  const keys = Array.from({ length: items }, (_, i) => ({ key: `A${i}` }));
+  await addIngestItems(db, 'c', keys, { nowMs: t });
+  return charging;
+}
+
+function slice(engine: QuotaEngine, fetchers: IngestFetchers) {
+  return runIngestSlice({
+    db,
+    engine,
+    collection: 'c',
+    provider: 'keepa',
+    category: 'k',
+    fetchers,
+    now,
+  });
+}
+
 async function slices(fetchers: IngestFetchers, count: number) {
   const reports = [];
   for (let i = 0; i < count; i++) {
-    reports.push(
-      await runIngestSlice({
-        db,
-        engine: new QuotaEngine(db, { now }),
-        collection: 'c',
-        provider: 'keepa',
-        category: 'k',
-        fetchers,
-        now,
-      }),
-    );
+    reports.push(await slice(new QuotaEngine(db, { now }), fetchers));
     t += 3_600_000; // an hour later: the share's tokens are back
   }
   return reports;
@@ -109,11 +121,7 @@ describe('ingest batches larger than their share carries', () => {
   });
 
   it('shrink to fit once Keepa charges more per item than the share was checked for', async () => {
-    await db.doc('providers/keepa').set({ limits: [BUCKET], cooldownSeconds: 300 });
-    await db.doc('categories/k').set({ provider: 'keepa', sharePercent: SHARE });
-    const { fetchers, batches } = fetchersCharging({ commit: 13, peek: 1, light: 1 });
-    const keys = Array.from({ length: 15 }, (_, i) => ({ key: `A${i}` }));
-    await addIngestItems(db, 'c', keys, { nowMs: t });
+    const { fetchers, batches } = await seeded(13, 15);
     const reports = await slices(fetchers, 6);
     // The first batch of 5 taught 13 a item: 65 > the 60 the share carries, so 4 at a time.
     expect(batches[0]).toBe(5);
@@ -123,46 +131,27 @@ describe('ingest batches larger than their share carries', () => {
   });
 
   it('record a batch shrunk to fit after the gate deferred it as asked again, not as new demand', async () => {
-    await db.doc('providers/keepa').set({ limits: [BUCKET], cooldownSeconds: 300 });
-    await db.doc('categories/k').set({ provider: 'keepa', sharePercent: SHARE });
-    const { fetchers, batches } = fetchersCharging({ commit: 13, peek: 1, light: 1 });
-    const keys = Array.from({ length: 15 }, (_, i) => ({ key: `A${i}` }));
-    await addIngestItems(db, 'c', keys, { nowMs: t });
+    const { fetchers, batches } = await seeded(13, 15);
     const buffer = new WriteBuffer(db);
     const engine = new QuotaEngine(db, { now, buffer });
     const fromMs = t;
     // Slices at the times they ask for: each starts with a 5-ASIN batch (65 tokens) that the
     // share cannot carry, and shrinks it; the smaller batch is the same work asked again.
     for (let i = 0; i < 40; i++) {
-      const r = await runIngestSlice({
-        db,
-        engine,
-        collection: 'c',
-        provider: 'keepa',
-        category: 'k',
-        fetchers,
-        now,
-      });
+      const r = await slice(engine, fetchers);
       if (r.skipped || r.reschedule === undefined) break;
       t = Math.max(r.reschedule, t + 1);
     }
     expect(batches.reduce((a, b) => a + b, 0)).toBe(15);
     await buffer.flush();
-    const { minutes } = await demandMinutes(db, fromMs - 60_000, t + 120_000, 'keepa');
-    const sum = (f: (m: (typeof minutes)[number]) => number) =>
-      minutes.reduce((n, m) => n + f(m), 0);
-    const granted = sum((m) => m.granted);
+    const d = await recordedDemandTotals(db, 'keepa', fromMs - 60_000, t + 120_000);
     // Every batch granted was asked once as new demand (peeks and commits alike).
-    expect(sum((m) => Object.values(m.firstAsks).reduce((a, b) => a + b, 0))).toBe(granted);
-    expect(sum((m) => m.asked)).toBe(granted + sum((m) => m.deferred));
+    expect(d.firstAsks).toBe(d.granted);
+    expect(d.asked).toBe(d.granted + d.deferred);
   });
 
   it('stop as refused, naming the share, when not even one item fits', async () => {
-    await db.doc('providers/keepa').set({ limits: [BUCKET], cooldownSeconds: 300 });
-    await db.doc('categories/k').set({ provider: 'keepa', sharePercent: SHARE });
-    const { fetchers, batches } = fetchersCharging({ commit: 70, peek: 1, light: 1 });
-    const keys = Array.from({ length: 7 }, (_, i) => ({ key: `A${i}` }));
-    await addIngestItems(db, 'c', keys, { nowMs: t });
+    const { fetchers, batches } = await seeded(70, 7);
     const reports = await slices(fetchers, 3);
     // The first batch taught 70 a item, more than the 60 the share carries at all.
     expect(batches).toEqual([5]);

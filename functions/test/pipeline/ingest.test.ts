@@ -1,6 +1,5 @@
 import type { Firestore } from 'firebase-admin/firestore';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { demandMinutes } from '../../src/adapters/operations/replay';
 import {
   type IngestBatchResult,
   type IngestFetchers,
@@ -30,6 +29,7 @@ import {
 import { QuotaExceededError } from '../../src/core/quota/errors';
 import type { MeterReading } from '../../src/core/quota/meters';
 import { FirestoreLimitError } from '../../src/core/storage/firestore-limits';
+import { recordedDemandTotals } from '../support/demand';
 import { testFirestore } from '../support/firestore';
 
 const T0 = Date.UTC(2026, 0, 10, 12, 0, 0);
@@ -164,8 +164,8 @@ function fakeFetchers(keepa: FakeKeepa, options: FakeOptions = {}) {
 const keys = (prefix: string, n: number) =>
   Array.from({ length: n }, (_, i) => ({ key: `${prefix}${String(i).padStart(3, '0')}` }));
 
-function sliceInput(engine: QuotaEngine, fetchers: IngestFetchers) {
-  return {
+function slice(engine: QuotaEngine, fetchers: IngestFetchers) {
+  return runIngestSlice({
     db,
     engine,
     collection: COLLECTION,
@@ -173,24 +173,12 @@ function sliceInput(engine: QuotaEngine, fetchers: IngestFetchers) {
     category: CATEGORY,
     fetchers,
     now,
-  };
+  });
 }
 
-function slice(engine: QuotaEngine, fetchers: IngestFetchers) {
-  return runIngestSlice(sliceInput(engine, fetchers));
-}
-
-/** The demand the engine recorded for Keepa from T0 to `untilMs`, summed over its minutes. */
-async function recordedDemand(untilMs: number) {
-  const { minutes } = await demandMinutes(db, T0 - 60_000, untilMs + 120_000, 'keepa');
-  const sum = (f: (m: (typeof minutes)[number]) => number) => minutes.reduce((n, m) => n + f(m), 0);
-  return {
-    asked: sum((m) => m.asked),
-    firstAsks: sum((m) => Object.values(m.firstAsks).reduce((a, b) => a + b, 0)),
-    granted: sum((m) => m.granted),
-    deferred: sum((m) => m.deferred),
-    reasked: sum((m) => m.reasked),
-  };
+/** The demand the engine recorded for Keepa from T0 to `untilMs` (see recordedDemandTotals). */
+function recordedDemand(untilMs: number) {
+  return recordedDemandTotals(db, 'keepa', T0 - 60_000, untilMs + 120_000);
 }
 
 async function stageOf(key: string) {
@@ -354,16 +342,15 @@ describe('ingest slices', () => {
     await addIngestItems(db, COLLECTION, keys('q', 120), { nowMs: t });
     const buffer = new WriteBuffer(db);
     const engine = new QuotaEngine(db, { now, buffer });
-    const run = () => runIngestSlice({ ...sliceInput(engine, fetchers) });
     let gateStops = 0;
-    let next = await run();
+    let next = await slice(engine, fetchers);
     // A slice that discovery enqueued runs in between (it reads the collection's lastSlice too).
     t += 100;
-    await run();
+    await slice(engine, fetchers);
     for (let i = 0; i < 20 && !next.skipped && next.reschedule !== undefined; i++) {
       if (next.stopped.reason === 'gate') gateStops++;
       t = Math.max(next.reschedule, t + 1);
-      next = await run();
+      next = await slice(engine, fetchers);
     }
     expect(await ingestCounts(db, COLLECTION)).toMatchObject({ peek: 0, done: 120 });
     expect(gateStops).toBeGreaterThan(0);

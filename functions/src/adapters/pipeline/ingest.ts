@@ -141,7 +141,7 @@ export async function runIngestSlice(input: IngestSliceInput): Promise<IngestSli
   }
 }
 
-/** Whether the slice's next acquire asks again what the gate deferred (see IngestSliceInput). */
+/** Whether the slice's next acquire asks again a batch already asked (the summary's `reask`). */
 interface ReaskState {
   reask: boolean;
 }

@@ -83,16 +83,20 @@ export interface StatsFlushIntervals {
   demandMs: number;
 }
 
+/** One buffer's next flush: the interval it closes (`bucket` of `intervalMs`) and its documents. */
+interface PendingFlush {
+  bucket: number;
+  intervalMs: number;
+  docs: Set<string>;
+}
+
 export class WriteMeter {
   private readonly claims = new PerSecond();
   private readonly stats = new PerSecond();
   private readonly statDocs = new PerSecond();
   private readonly dispatches = new PerSecond();
   /** Per instance and statistics collection: the documents its current flush will write. */
-  private readonly pending = new Map<
-    string,
-    { bucket: number; intervalMs: number; docs: Set<string> }
-  >();
+  private readonly pending = new Map<string, PendingFlush>();
 
   /**
    * `untilMs`: the end of the measured range. What happens after it (a claim or dispatch from
@@ -135,7 +139,7 @@ export class WriteMeter {
     return p.docs;
   }
 
-  private write(p: { bucket: number; intervalMs: number; docs: Set<string> }) {
+  private write(p: PendingFlush) {
     const atMs = (p.bucket + 1) * p.intervalMs;
     // A flush at the range's end writes what its last interval buffered: one of the range's.
     if (atMs > this.untilMs) return;

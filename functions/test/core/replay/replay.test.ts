@@ -186,7 +186,8 @@ interface DemandCase {
   seed: number;
 }
 
-function demandRun({ bucket, shareA, seconds, costs, seed }: DemandCase) {
+/** The case's calls, and the simulation options of its range with a drain of `drainMs`. */
+function demandRun({ bucket, shareA, seconds, costs, seed }: DemandCase, drainMs: number) {
   const random = prng(seed);
   const arrivals: Arrival[] = [];
   seconds.forEach(([na, nb], s) => {
@@ -206,24 +207,24 @@ function demandRun({ bucket, shareA, seconds, costs, seed }: DemandCase) {
       }
     }
   });
-  const policy = config({ a: shareA, b: 100 - shareA }, bucket);
-  return { policy, arrivals, toMs: from + seconds.length * 1000 };
+  const toMs = from + seconds.length * 1000;
+  const options = {
+    config: config({ a: shareA, b: 100 - shareA }, bucket),
+    fromMs: from,
+    toMs,
+    instances: 3,
+    seed: 5,
+    drainMs,
+  };
+  return { arrivals, toMs, options };
 }
 
 describe('replaying recorded demand under the policy it was recorded with', () => {
   it('reproduces its grants', async () => {
     await fc.assert(
       fc.asyncProperty(recordedDemand, async (demand) => {
-        const { policy, arrivals, toMs } = demandRun(demand);
         // A drain long enough for every share to serve what it was asked.
-        const options = {
-          config: policy,
-          fromMs: from,
-          toMs,
-          instances: 3,
-          seed: 5,
-          drainMs: 60 * 60_000,
-        };
+        const { arrivals, toMs, options } = demandRun(demand, 60 * 60_000);
         const original = await new FleetSimulator(options).run(arrivals);
         const replayed = await new FleetSimulator(options).run(
           arrivalsFrom(original.recorded.records(), 9, { fromMs: from, toMs }),
@@ -257,19 +258,11 @@ describe('replaying recorded demand under the policy it was recorded with', () =
     // the replay's answer; that part follows from determinism).
     await fc.assert(
       fc.asyncProperty(recordedDemand, async (demand) => {
-        const { policy, arrivals, toMs } = demandRun(demand);
-        const range = { fromMs: from, toMs };
         // A drain past the longest wait in the gate (maxAwaitSeconds, 60 s by default), so every
         // call asked in the range is decided, and recorded; a call still waiting in the gate when
         // the run stops is in no record (found by review: one case in 345 with a 5 s drain).
-        const options = {
-          config: policy,
-          fromMs: from,
-          toMs,
-          instances: 3,
-          seed: 5,
-          drainMs: 65_000,
-        };
+        const { arrivals, toMs, options } = demandRun(demand, 65_000);
+        const range = { fromMs: from, toMs };
         const earlier = await new FleetSimulator(options).run(arrivals);
         const placed = arrivalsFrom(earlier.recorded.records(), 9, range);
         const original = await new FleetSimulator(options).run(placed);
