@@ -90,8 +90,8 @@ export class QuotaEngine {
    * recorded demand tells first asks from re-asks (see core/storage/write-buffer/demand-stats.ts).
    */
   async acquire(request: AcquireRequest & { attempt?: number }): Promise<Decision> {
-    if (this.now() - this.lastIdleCheckMs >= this.idleCheckMs) this.releaseIdle();
     const askedAtMs = this.now();
+    if (askedAtMs - this.lastIdleCheckMs >= this.idleCheckMs) this.releaseIdle();
     const decision = await this.gate.acquire(request);
     gateDecisions.inc({
       provider: request.provider,
@@ -180,11 +180,9 @@ export class QuotaEngine {
   /**
    * Records the decision in the per-minute demand documents (`demandStats`, read by policy
    * replay): merged through the demand buffer, so a minute's decisions of one kind of call are
-   * one write per flush (every 10 s on an instance), never one per call.
-   */
-  /**
-   * Demand is recorded at the time the call asked, not when the gate answered: a call that
-   * waited in the gate for its tokens asked when it asked, and policy replay makes it then.
+   * one write per flush (every 10 s on an instance), never one per call. Keyed by the time the
+   * call asked, not when the gate answered: a call that waited in the gate for its tokens asked
+   * when it asked, and policy replay makes it then.
    */
   private recordDemand(
     request: AcquireRequest,
