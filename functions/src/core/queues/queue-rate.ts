@@ -20,6 +20,15 @@ export const MIN_DISPATCHES_PER_SECOND = 0.01;
 export const MAX_DISPATCHES_PER_SECOND = 500;
 export const MAX_CONCURRENT_DISPATCHES = 5000;
 
+/**
+ * The burst a queue dispatching at `maxDispatchesPerSecond` gets: the size of its token bucket.
+ * Cloud Tasks picks it from the rate and does not say how (RateLimits.max_burst_size, output
+ * only, at most 500); taken here, as in the local stack's queue, as one second of the rate.
+ */
+export function queueBurst(maxDispatchesPerSecond: number): number {
+  return Math.max(1, Math.min(MAX_DISPATCHES_PER_SECOND, Math.ceil(maxDispatchesPerSecond)));
+}
+
 /** The shortest length of each window unit: the fastest a window's limit can be spent. */
 const WINDOW_SECONDS = { second: 1, minute: 60, hour: 3600, day: 86_400, month: 28 * 86_400 };
 

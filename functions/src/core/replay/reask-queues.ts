@@ -3,56 +3,138 @@ import {
   MAX_DISPATCHES_PER_SECOND,
   MIN_DISPATCHES_PER_SECOND,
   QUEUE_HEADROOM,
+  queueBurst,
 } from '../queues/queue-rate';
+import type { SimClock } from './sim-clock';
 import type { SimOptions } from './sim-types';
 
 /**
- * The providers' work queues in a fleet simulation: Cloud Tasks holds the backlog and dispatches
- * at most so many re-asks (deferred tasks coming back) per provider and second, so a re-ask due
- * in a busy second comes back later.
+ * The providers' work queues in a fleet simulation, as Cloud Tasks runs one: a deferred call's
+ * task waits until it is due, then for a token of the queue's bucket (refilled at its dispatch
+ * rate, holding at most its burst); due tasks go earliest first (ties in the order they came).
+ * So a re-ask due in a busy second comes back later, and a queue idle for a while lets a burst
+ * through at once.
  */
 export class ReaskQueues {
-  /** Re-asks booked per provider and second of the queue (see queueDispatchesPerSecond). */
-  private readonly booked = new Map<string, Map<number, number>>();
-  private readonly rates = new Map<string, number>();
+  private readonly queues = new Map<string, TaskQueue | null>();
 
   constructor(
+    private readonly clock: SimClock,
     private readonly providers: ReadonlyMap<string, Provider>,
     private readonly options: Pick<SimOptions, 'queueDispatchesPerSecond'>,
   ) {}
 
-  /** When a deferred call's task due at `atMs` comes back: then, or later if its queue is busy. */
-  dispatchAt(providerId: string, atMs: number, nowMs: number): number {
-    const rate = this.dispatchRate(providerId);
-    if (!Number.isFinite(rate)) return atMs;
-    let booked = this.booked.get(providerId);
-    if (!booked) {
-      booked = new Map();
-      this.booked.set(providerId, booked);
-    }
-    const perSecond = Math.max(1, Math.floor(rate));
-    let second = Math.floor(atMs / 1000);
-    while ((booked.get(second) ?? 0) >= perSecond) second++;
-    const n = booked.get(second) ?? 0;
-    booked.set(second, n + 1);
-    if (booked.size > 100_000) {
-      for (const s of booked.keys()) if (s < Math.floor(nowMs / 1000) - 1) booked.delete(s);
-    }
-    const slotMs = second * 1000 + Math.floor((n * 1000) / perSecond);
-    return Math.max(atMs, slotMs);
+  /** A deferred call's task, due at `atMs`: `ask` runs when its queue dispatches it. */
+  add(providerId: string, atMs: number, ask: () => void): void {
+    const queue = this.queueOf(providerId);
+    if (queue) queue.add(atMs, ask);
+    else this.clock.at(atMs, ask);
   }
 
-  private dispatchRate(providerId: string): number {
-    let rate = this.rates.get(providerId);
-    if (rate !== undefined) return rate;
+  private queueOf(providerId: string): TaskQueue | null {
+    let queue = this.queues.get(providerId);
+    if (queue !== undefined) return queue;
     const provider = this.providers.get(providerId);
     const option = this.options.queueDispatchesPerSecond;
+    let rate: number;
     if (typeof option === 'number') rate = option;
     else if (option && provider) rate = option(provider);
     else rate = provider ? defaultQueueRate(provider) : Number.POSITIVE_INFINITY;
-    this.rates.set(providerId, rate);
-    return rate;
+    queue = Number.isFinite(rate) ? new TaskQueue(this.clock, rate, queueBurst(rate)) : null;
+    this.queues.set(providerId, queue);
+    return queue;
   }
+}
+
+interface Task {
+  dueMs: number;
+  seq: number;
+  run: () => void;
+}
+
+/** One queue: a min-heap of waiting tasks (by due time, then order) and a token bucket. */
+class TaskQueue {
+  private readonly waiting: Task[] = [];
+  private seq = 0;
+  private tokens: number;
+  private refilledAtMs: number;
+  /** When the next pump is set for, if one is. */
+  private wakeAtMs: number | undefined;
+
+  constructor(
+    private readonly clock: SimClock,
+    private readonly rate: number,
+    private readonly burst: number,
+  ) {
+    this.tokens = burst;
+    this.refilledAtMs = clock.t;
+  }
+
+  add(dueMs: number, run: () => void): void {
+    this.push({ dueMs, seq: this.seq++, run });
+    this.pump();
+  }
+
+  /** Dispatches what may go now, then sets a pump for the next due task or token. */
+  private pump(): void {
+    const now = this.clock.t;
+    this.tokens = Math.min(
+      this.burst,
+      this.tokens + ((now - this.refilledAtMs) / 1000) * this.rate,
+    );
+    this.refilledAtMs = now;
+    let next = this.waiting[0];
+    while (next && next.dueMs <= now && this.tokens >= 1) {
+      this.tokens -= 1;
+      this.pop();
+      // Dispatched now, as a timer of this instant: not inside the caller's turn.
+      this.clock.at(now, next.run);
+      next = this.waiting[0];
+    }
+    if (!next) return;
+    const wake =
+      next.dueMs > now ? next.dueMs : now + Math.ceil(((1 - this.tokens) / this.rate) * 1000);
+    if (this.wakeAtMs !== undefined && this.wakeAtMs > now && this.wakeAtMs <= wake) return;
+    this.wakeAtMs = wake;
+    this.clock.at(wake, () => {
+      if (this.wakeAtMs === wake) this.wakeAtMs = undefined;
+      this.pump();
+    });
+  }
+
+  private push(task: Task): void {
+    const h = this.waiting;
+    h.push(task);
+    let i = h.length - 1;
+    while (i > 0) {
+      const p = (i - 1) >> 1;
+      if (!earlier(h[i]!, h[p]!)) break;
+      [h[i], h[p]] = [h[p]!, h[i]!];
+      i = p;
+    }
+  }
+
+  private pop(): void {
+    const h = this.waiting;
+    const last = h.pop()!;
+    if (h.length === 0) return;
+    h[0] = last;
+    let i = 0;
+    for (;;) {
+      const l = 2 * i + 1;
+      const r = l + 1;
+      let m = i;
+      if (l < h.length && earlier(h[l]!, h[m]!)) m = l;
+      if (r < h.length && earlier(h[r]!, h[m]!)) m = r;
+      if (m === i) return;
+      [h[i], h[m]] = [h[m]!, h[i]!];
+      i = m;
+    }
+  }
+}
+
+function earlier(a: Task, b: Task): boolean {
+  return a.dueMs < b.dueMs || (a.dueMs === b.dueMs && a.seq < b.seq);
 }
 
 /** A provider's work queue rate as queue-rate.ts sizes it, for calls of cost 1. */

@@ -51,7 +51,7 @@ export class FleetSimulator {
   constructor(private readonly options: SimOptions) {
     this.fleet = new SimFleet(options);
     this.clock = this.fleet.clock;
-    this.queues = new ReaskQueues(this.fleet.providers, options);
+    this.queues = new ReaskQueues(this.clock, this.fleet.providers, options);
     for (const p of options.upstreams ?? options.config.providers) {
       this.upstreams.set(p.id, new UpstreamModel(p));
       this.usage.set(p.id, new LimitUsage(this.fleet.providers.get(p.id) ?? p));
@@ -234,7 +234,7 @@ export class FleetSimulator {
 
   /** A deferred call's task comes back at `atMs`, or later if its queue is busy then. */
   private reask(call: Call, atMs: number) {
-    this.clock.at(this.queues.dispatchAt(call.provider, atMs, this.clock.t), () => this.ask(call));
+    this.queues.add(call.provider, atMs, () => this.ask(call));
   }
 
   private tally(call: Arrival): CategoryTally {
