@@ -4,6 +4,7 @@ import { once } from 'node:events';
 import { createInterface } from 'node:readline';
 import { deleteApp, initializeApp } from 'firebase-admin/app';
 import { type Firestore, getFirestore } from 'firebase-admin/firestore';
+import { logger } from '../../functions/src/log.ts';
 import { createUsageLogLimiter, usageLogConfigFor } from '../src/bench/baseline-limiter.ts';
 import { type ChurnResult, runChurnBench } from '../src/bench/churn.ts';
 import { QuotaEngine } from '../src/bench/compiled-engine.ts';
@@ -15,7 +16,8 @@ import {
 } from '../src/bench/harness.ts';
 import { meteredSleep, roundMs, roundSummary } from '../src/bench/latency.ts';
 import { type PipelineBenchResult, runPipelineBench } from '../src/bench/pipeline-bench.ts';
-import { remoteUpstream } from '../src/bench/remote-upstream.ts';
+import { FIDELITY_SCENARIO, runRecordedRun } from '../src/bench/recorded-run.ts';
+import { remoteUpstream, shapeUpstream } from '../src/bench/remote-upstream.ts';
 import { replayRefusal, runReplayBench } from '../src/bench/replay-bench.ts';
 import { EnginePool, tollgateLimiter } from '../src/bench/tollgate-limiter.ts';
 import { runWriteBufferBench } from '../src/bench/write-buffer-bench.ts';
@@ -35,7 +37,10 @@ import { runWriteBufferBench } from '../src/bench/write-buffer-bench.ts';
  *    with a day window and a token bucket: how much of the window can be used;
  * 5. writeBuffer: many updates to shared counter documents through the group-commit buffer;
  * 6. pipeline: Firestore writes per collected item (a product and its progress), progress
- *    reported per item against coalesced in the instance.
+ *    reported per item against coalesced in the instance;
+ * 7. replay: a recorded day replayed under two policies, simulated seconds per wall second;
+ * 8. fidelity: a recorded run of work items through the gate, in wall time, replayed from what
+ *    the engines recorded: the replay's predicted utilization and deferrals against the run's.
  */
 const args = process.argv.slice(2);
 const flag = (name: string, fallback: number) => {
@@ -67,6 +72,8 @@ for (const rate of runs('replay') ? replayRates : []) {
     process.exit(2);
   }
 }
+const fidelityDurationMs = flag('fidelity-duration', 120) * 1000;
+const fidelitySeed = flag('fidelity-seed', 1);
 const workers = flag('workers', 50);
 const durationMs = flag('duration', 60) * 1000;
 const baselineDurationMs = flag('baseline-duration', 20) * 1000;
@@ -99,6 +106,8 @@ const log = (line: string) => {
 };
 
 process.env.METADATA_SERVER_DETECTION = 'none';
+// The work runner logs every deferral (info): the bench prints its own results on stdout.
+logger.level = process.env.LOG_LEVEL ?? 'warn';
 // Production runs without source maps: with them, every lost claim (an ALREADY_EXISTS error)
 // pays for a source-mapped stack trace.
 process.setSourceMapsEnabled(false);
@@ -247,7 +256,47 @@ try {
     }
     result.replay = replayRates.length === 1 ? Object.values(byRate)[0] : byRate;
   }
-  const targets = targetRows({ ours, baseline, oursFast, baselineFast, churn, pipeline });
+  let fidelity: Awaited<ReturnType<typeof runRecordedRun>> | undefined;
+  if (runs('fidelity')) {
+    log(
+      `fidelity: ${fidelityDurationMs / 1000}s of work items through the gate, recorded, then replayed…`,
+    );
+    // A project of its own: the replay reads every provider's configuration and demand.
+    const fidelityApp = initializeApp(
+      { projectId: `demo-fidelity-${randomUUID().slice(0, 8)}` },
+      'fidelity',
+    );
+    try {
+      fidelity = await runRecordedRun({
+        ...FIDELITY_SCENARIO,
+        db: getFirestore(fidelityApp),
+        upstream,
+        durationMs: fidelityDurationMs,
+        seed: fidelitySeed,
+      });
+    } finally {
+      await deleteApp(fidelityApp);
+    }
+    const { measured, predicted, error, firstAsks, queue } = fidelity;
+    result.fidelity = {
+      durationS: fidelityDurationMs / 1000,
+      seed: fidelitySeed,
+      firstAsks,
+      queue,
+      measured: { ...measured, utilization: round(measured.utilization, 4) },
+      predicted: { ...predicted, utilization: round(predicted.utilization, 4) },
+      errorPercent: error,
+    };
+  }
+  const targets = targetRows({
+    ours,
+    baseline,
+    oursFast,
+    baselineFast,
+    churn,
+    pipeline,
+    fidelity,
+  });
   result.targets = targets;
 
   if (!json) {
@@ -284,6 +333,19 @@ try {
       console.log('replay: simulated seconds per wall second (both policies):');
       const replay = result.replay as Record<string, unknown>;
       console.table('speedup' in replay ? { replay } : replay);
+    }
+    if (fidelity) {
+      console.log('fidelity: a recorded run against its replay (error: predicted vs measured, %):');
+      const row = (o: { utilization: number; deferrals: number; upstream429?: number }) => ({
+        utilization: round(o.utilization, 4),
+        deferrals: o.deferrals,
+        upstream429: o.upstream429 ?? '-',
+      });
+      console.table({
+        measured: row(fidelity.measured),
+        predicted: row(fidelity.predicted),
+        'error %': row(fidelity.error),
+      });
     }
     if (result.writeBuffer) console.table({ writeBuffer: result.writeBuffer });
     if (result.pipeline) {
@@ -343,19 +405,6 @@ async function runBaseline(
     ...usageLogConfigFor(shape.capacity, shape.refillPerSecond),
   });
   return runBaselineBench({ workers, durationMs, upstream, baseline });
-}
-
-/** The upstream's bucket for the next run, and no window. */
-async function shapeUpstream(
-  upstream: BenchUpstream,
-  shape: { capacity: number; refillPerSecond: number },
-): Promise<void> {
-  const response = await fetch(
-    `${upstream.url}/reset?capacity=${shape.capacity}&refillPerSecond=${shape.refillPerSecond}` +
-      '&windowLimit=0',
-    { method: 'POST' },
-  );
-  if (!response.ok) throw new Error(`upstream reset: ${response.status}`);
 }
 
 function latencyOf(r: QuotaBenchResult) {
@@ -459,8 +508,18 @@ function targetRows(r: {
   baselineFast?: QuotaBenchResult;
   churn?: ChurnResult;
   pipeline?: PipelineBenchResult;
+  fidelity?: Awaited<ReturnType<typeof runRecordedRun>>;
 }): TargetRow[] {
   const rows: TargetRow[] = [];
+  if (r.fidelity) {
+    const { utilization, deferrals } = r.fidelity.error;
+    rows.push({
+      target: 'fidelity: replay vs recorded run, utilization / deferrals',
+      value: `${utilization}% / ${deferrals}%`,
+      goal: 'each within 2%',
+      met: Math.abs(utilization) < 2 && Math.abs(deferrals) < 2,
+    });
+  }
   if (r.pipeline) {
     const { buffered, perResponse, ratio } = r.pipeline;
     rows.push({

@@ -12,3 +12,16 @@ export function remoteUpstream(url: string): BenchUpstream {
     stats: async () => (await (await fetch(`${url}/stats`)).json()) as UpstreamStats,
   };
 }
+
+/** The upstream's bucket for the next run, and no window (over HTTP: it may be remote). */
+export async function shapeUpstream(
+  upstream: Pick<BenchUpstream, 'url'>,
+  shape: { capacity: number; refillPerSecond: number },
+): Promise<void> {
+  const response = await fetch(
+    `${upstream.url}/reset?capacity=${shape.capacity}&refillPerSecond=${shape.refillPerSecond}` +
+      '&windowLimit=0',
+    { method: 'POST' },
+  );
+  if (!response.ok) throw new Error(`upstream reset: ${response.status}`);
+}

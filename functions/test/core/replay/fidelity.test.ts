@@ -6,11 +6,13 @@ import { DemandRecorder } from '../../../src/core/storage/write-buffer/demand-st
 import { Fleet } from '../quota/fleet-sim';
 
 /**
- * Fidelity, two recorded runs replayed from their record alone through replayPolicy (the
- * callable's path: its drain, deferrals counted within the range).
+ * Fidelity against simulated runs, replayed from their record alone through replayPolicy (the
+ * callable's path: its drain, deferrals counted within the range). Against a run of the real
+ * thing (engines on Firestore, an HTTP upstream, a Cloud Tasks queue, in wall time):
+ * devstack/test/bench/recorded-run.test.ts.
  *
- * A recorded bench run (the replay bench's scenario, below): the replay predicts its utilization
- * and deferrals within 2% for every seed (within 0.2% measured), and its asks exactly. Its
+ * A run of the simulated fleet on the replay bench's scenario (below): the replay predicts its
+ * utilization and deferrals within 2% for every seed, and its asks exactly. Its
  * demand is above the bucket, so re-asks come back as fast as the provider's queue dispatches
  * them, which the replay models exactly; at 6 calls/s, below the queue's rate, one run's
  * deferrals are predicted within +0.8% to +6.4% (seeds 1-10, a one-hour run), no closer than
@@ -162,7 +164,7 @@ async function benchRun(minutes: number) {
   return { current, toMs, run };
 }
 
-describe('replay fidelity, a recorded bench run', () => {
+describe('replay fidelity, the simulated fleet on the replay bench scenario', () => {
   it('predicts its utilization and deferrals within 2% for every seed, and its asks exactly', async () => {
     const { current, toMs, run } = await benchRun(10);
     const deferrals = (c: Array<{ deferrals: number }>) => c.reduce((s, x) => s + x.deferrals, 0);
