@@ -32,6 +32,7 @@ import {
   fieldIssues,
   type ImplementedCallable,
   type Registry,
+  TIMEOUT_SECONDS,
 } from '../../functions/src/core/operations/index.ts';
 
 export * from '../../functions/src/core/operations/index.ts';
@@ -97,15 +98,18 @@ export function callLimitWaitMs(error: unknown): number | undefined {
   return typeof wait === 'number' && Number.isFinite(wait) && wait >= 0 ? wait : undefined;
 }
 
+/** How long the Firebase SDK waits for a callable unless told otherwise. */
+const SDK_DEFAULT_TIMEOUT_MS = 70_000;
+
 /**
- * Client timeouts for callables whose functions may run longer than the SDK's default of 70 s
- * (their `timeoutSeconds` in functions/src/entry/operations/define.ts, plus a margin).
+ * Client timeouts for callables whose functions may run longer than the SDK's default of 70 s:
+ * their `TIMEOUT_SECONDS` (the same table the functions are deployed with) plus a margin.
  */
-export const DEFAULT_TIMEOUTS_MS: Partial<Record<CallableName, number>> = {
-  validateData: 550_000,
-  forceFlush: 310_000,
-  refreshRealtimeSales: 130_000,
-};
+export const DEFAULT_TIMEOUTS_MS: Partial<Record<CallableName, number>> = Object.fromEntries(
+  Object.entries(TIMEOUT_SECONDS)
+    .map(([name, seconds]) => [name, seconds * 1000 + 10_000] as const)
+    .filter(([, ms]) => ms > SDK_DEFAULT_TIMEOUT_MS),
+);
 
 export interface TollgateClientOptions {
   /** Per callable timeout in ms (the SDK's default of 70 s for any other). */

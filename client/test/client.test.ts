@@ -8,8 +8,10 @@ import {
   callableNames,
   callLimitWaitMs,
   createTollgateClient,
+  DEFAULT_TIMEOUTS_MS,
   type StatusResult,
   startCollectionInput,
+  TIMEOUT_SECONDS,
   type TollgateClient,
   TollgateInputError,
   validateInput,
@@ -132,6 +134,16 @@ describe('createTollgateClient', () => {
       startCollectionInput.safeParse({ id: 'a', provider: 'b', category: 'c', targets: {} })
         .success,
     ).toBe(false);
+  });
+
+  it("waits for every callable longer than its function may run (the SDK's own wait is 70 s)", () => {
+    const sdkDefaultMs = 70_000;
+    const short = Object.entries(TIMEOUT_SECONDS).filter(
+      ([name, seconds]) =>
+        (DEFAULT_TIMEOUTS_MS[name as CallableName] ?? sdkDefaultMs) <= seconds! * 1000,
+    );
+    expect(short).toEqual([]);
+    expect(DEFAULT_TIMEOUTS_MS).toMatchObject({ simulatePolicy: 550_000, forceFlush: 310_000 });
   });
 
   it('types every method by the registry', () => {

@@ -20,6 +20,7 @@ import { ViewBoundary } from './view-boundary.tsx';
 
 const Usage = lazy(() => import('./usage.tsx'));
 const Health = lazy(() => import('./health.tsx'));
+const Replay = lazy(() => import('./replay.tsx'));
 
 const STATUS_EVERY_MS = 3_000;
 
@@ -80,6 +81,7 @@ export function Shell({
     ['allocation', 'Allocation'],
     ['collections', 'Collections'],
     ['usage', 'Usage'],
+    ['replay', 'Replay'],
     ['health', 'Health'],
     ['audit', 'Audit'],
   ];
@@ -155,6 +157,12 @@ function View({ view, route, ctx }: { view: string; route: string[]; ctx: Ctx })
       return (
         <Suspense fallback={<p>Loading charts…</p>}>
           <Usage client={ctx.client} status={ctx.status.data} />
+        </Suspense>
+      );
+    case 'replay':
+      return (
+        <Suspense fallback={<p>Loading…</p>}>
+          <Replay client={ctx.client} status={ctx.status.data} canOperate={ctx.canOperate} />
         </Suspense>
       );
     case 'health':

@@ -330,6 +330,37 @@ describe('the dashboard in Chromium', { timeout: 420_000 }, () => {
     await row('proxy-live-prices').getByRole('button', { name: 'Pause' }).waitFor();
   });
 
+  it('replay: the recorded demand under a proposed share, side by side; a refused proposal names its field', async () => {
+    await operator.goto(`${hosting}/#/replay`);
+    const form = operator.locator('.replay-form');
+    await form.waitFor();
+    await form.locator('select').nth(1).selectOption('smartproxy');
+    const share = operator.getByLabel('proposed share of buckcheap-historical');
+    await share.fill('10');
+    await operator.getByRole('button', { name: 'Replay', exact: true }).click();
+    const summary = operator.locator('.replay-result [role="status"]');
+    await summary.waitFor({ timeout: 120_000 });
+    expect(await summary.textContent()).toContain('Changes: categories/buckcheap-historical');
+    const categories = operator.getByTestId('replay-categories');
+    expect(await categories.textContent()).toContain('smartproxy/');
+    expect(await categories.textContent()).toContain('→');
+    expect(await seriousViolations(operator)).toEqual([]);
+    await noHorizontalOverflow(operator, 390);
+
+    // The configuration refuses it (the provider past 100%): the callable names the field.
+    await share.fill('95');
+    await operator.getByRole('button', { name: 'Replay', exact: true }).click();
+    const alert = operator.locator('.card [role="alert"]');
+    await alert.waitFor({ timeout: 60_000 });
+    expect(await alert.textContent()).toMatch(/Refused \(invalid-argument\)/);
+    expect(await alert.locator('[data-field$=".sharePercent"]').count()).toBe(1);
+    // Unreadable documents are named in the page, and nothing is sent.
+    await share.fill('');
+    await operator.locator('.replay-form textarea').fill('{"flags": ');
+    await operator.getByRole('button', { name: 'Replay', exact: true }).click();
+    await alert.locator('[data-field="documents"]').waitFor();
+  });
+
   it('refused actions show their field errors; a share cannot push a provider past 100%', async () => {
     await operator.goto(`${hosting}/#/allocation`);
     const row = operator.locator(

@@ -12,3 +12,4 @@ export * from './registry';
 export * from './results';
 export * from './roles';
 export * from './status-results';
+export * from './timeouts';

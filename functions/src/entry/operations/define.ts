@@ -2,7 +2,12 @@ import { defineBoolean } from 'firebase-functions/params';
 import { type CallableFunction, type CallableOptions, onCall } from 'firebase-functions/v2/https';
 import { operations } from '../../adapters/operations';
 import { secretsOf, type UpstreamProvider } from '../../adapters/upstreams/secrets';
-import type { CallableResult, ImplementedCallable } from '../../core/operations';
+import {
+  type CallableResult,
+  DEFAULT_CALLABLE_TIMEOUT_SECONDS,
+  type ImplementedCallable,
+  TIMEOUT_SECONDS,
+} from '../../core/operations';
 import { callableHandler, type DepsSource } from './handler';
 import '../options';
 
@@ -15,23 +20,7 @@ export const ENFORCE_APP_CHECK = defineBoolean('ENFORCE_APP_CHECK', {
   description: 'Reject callable requests without a valid App Check token',
 });
 
-/** A callable's timeout unless it says otherwise (Cloud Functions' default). */
-export const DEFAULT_CALLABLE_TIMEOUT_SECONDS = 60;
-
-/** Callables that run long jobs get a longer timeout than the default minute. */
-export const TIMEOUT_SECONDS: Partial<Record<ImplementedCallable, number>> = {
-  validateData: 540,
-  forceFlush: 300,
-  // Paged exports of large projects (adapters/backup/backup-export.ts stops cleanly before the
-  // deadline).
-  exportBackup: 540,
-  // Scheduled restores page by page (adapters/operations/backups.ts starts no page near the
-  // deadline and answers the page to resume at).
-  importBackup: 540,
-  refreshRealtimeSales: 120,
-  // Replays up to a day of recorded demand twice (core/replay) in process.
-  simulatePolicy: 540,
-};
+export { DEFAULT_CALLABLE_TIMEOUT_SECONDS, TIMEOUT_SECONDS } from '../../core/operations';
 
 /**
  * Callables that hold more than the default 256 MiB. A replay holds a minute of simulated calls
