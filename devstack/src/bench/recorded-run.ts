@@ -10,7 +10,11 @@ import { DEMAND_FLUSH_INTERVAL_MS } from '../../../functions/src/adapters/quota/
 import { WriteBuffer } from '../../../functions/src/adapters/storage/write-buffer.ts';
 import { categorySchema, providerSchema } from '../../../functions/src/core/config.ts';
 import type { SimulatePolicyResult } from '../../../functions/src/core/operations/index.ts';
-import { type WorkItem, workItemSchema } from '../../../functions/src/core/pipeline/work-items.ts';
+import {
+  type WorkItem,
+  workItemSchema,
+  workItemTaskId,
+} from '../../../functions/src/core/pipeline/work-items.ts';
 import { queueRateFor } from '../../../functions/src/core/queues/queue-rate.ts';
 import { QuotaExceededError } from '../../../functions/src/core/quota/errors.ts';
 import { prng } from '../../../functions/src/core/replay/sim-clock.ts';
@@ -27,10 +31,10 @@ import { EnginePool } from './tollgate-limiter.ts';
  * (Poisson, at the phases' rates) and go through production's path: a WorkRunner on one of
  * `instances` QuotaEngines on the Firestore emulator, each with its own usage and demand write
  * buffers (the demand buffer flushing every 10 s, as on an instance), granted items calling the
- * token-bucket upstream over HTTP, deferred items re-enqueued on a local Cloud Tasks queue (the
- * local stack's LocalQueue: schedule times, a token bucket at the provider's queue rate as
- * queue-rate.ts sizes it) that dispatches them to the next instance. First asks reach the gate
- * at their arrival time, unqueued, as the replay makes them.
+ * token-bucket upstream over HTTP, work items enqueued on a local Cloud Tasks queue (the local
+ * stack's LocalQueue: schedule times, a token bucket at the provider's queue rate as
+ * queue-rate.ts sizes it) that dispatches them to the next instance, and deferred items
+ * re-enqueued on it for their retry time, as production does.
  *
  * Measured on the run: deferrals of asks made within it, and tokens the upstream admitted for
  * calls granted within it, over what its bucket allows (C + r·T). Then `simulatePolicy`, the
@@ -67,16 +71,18 @@ interface Outcome {
 
 /**
  * The run the fidelity test and `npm run bench -- --only fidelity` make: a Keepa-like bucket
- * (30 tokens, 10/s) shared 70/30 by deals and history, asked 60/40; 20 s at 16 calls/s (above
- * the bucket: a backlog, re-asked through the queue at 12.5/s) then 40 s at 6 calls/s (below it:
- * the backlog drains), round again; 5 instances; the gate awaits tokens at most 1 s
- * (`maxAwaitSeconds`), so calls are deferred rather than held for long.
+ * (30 tokens, 10/s) shared 70/30 by deals and history, asked 50/50, so history asks more than
+ * its share grants and is deferred; 20 s at 16 calls/s, above what the provider's queue
+ * dispatches (12.5/s: work items wait in it, and re-asks share its rate with them), then 40 s at
+ * 6 calls/s, round again; 5 instances; the gate holds a call at most 1 s for its tokens (the
+ * `maxAwaitSeconds` flag), so calls are deferred rather than held. Its deferrals depend on the
+ * queue: replayed with the queue at 12/s or 13/s instead of 12.5/s they move by about 10%.
  */
 export const FIDELITY_SCENARIO = {
   provider: { id: 'keepa', capacity: 30, refillPerSecond: 10, maxAwaitSeconds: 1 },
   categories: [
-    { id: 'deals', sharePercent: 70, demand: 60 },
-    { id: 'history', sharePercent: 30, demand: 40 },
+    { id: 'deals', sharePercent: 70, demand: 50 },
+    { id: 'history', sharePercent: 30, demand: 50 },
   ],
   phases: [
     { seconds: 20, callsPerSecond: 16 },
@@ -141,9 +147,10 @@ export async function runRecordedRun(options: RecordedRunOptions): Promise<Recor
         refillPerSecond: options.provider.refillPerSecond,
       },
     ],
-    maxAwaitSeconds: options.provider.maxAwaitSeconds,
   };
   await db.doc(`providers/${id}`).set(providerDoc);
+  // How long a gate may hold a call for its tokens is a flag (config/flags), not the provider's.
+  await db.doc('config/flags').set({ maxAwaitSeconds: options.provider.maxAwaitSeconds });
   for (const c of options.categories) {
     await db.doc(`categories/${c.id}`).set({ provider: id, sharePercent: c.sharePercent });
   }
@@ -167,13 +174,9 @@ export async function runRecordedRun(options: RecordedRunOptions): Promise<Recor
       return new QuotaEngine(db, { buffer, demandBuffer });
     },
   });
-  await Promise.all(
-    pool.engines().flatMap((e) => options.categories.map((c) => e.contexts.context(id, c.id))),
-  );
-  await shapeUpstream(upstream, options.provider);
   const http = new Pool(upstream.url, { connections: 32 });
-  await httpGet(http, '/stats');
-
+  let queue: LocalQueue | undefined;
+  const inFlight = new Set<Promise<void>>();
   let fromMs = 0;
   let toMs = 0;
   let deferrals = 0;
@@ -182,100 +185,113 @@ export async function runRecordedRun(options: RecordedRunOptions): Promise<Recor
   let admittedTokens = 0;
   let upstream429 = 0;
   const failures: unknown[] = [];
-  const handler = async (item: WorkItem) => {
-    const grantedAt = Date.now();
-    const status = await httpGet(http, `/call?cost=${item.cost}`);
-    if (status === 429) {
-      if (grantedAt < toMs) upstream429++;
-      throw new QuotaExceededError(id, 'call', undefined);
-    }
-    if (status !== 200) throw new Error(`upstream answered ${status}`);
-    if (grantedAt < toMs) admittedTokens += item.cost;
-    return undefined;
-  };
-  let queue: LocalQueue | undefined;
-  const inFlight = new Set<Promise<void>>();
-  const run = (item: WorkItem) => {
-    const done = pool.run(async (engine) => {
-      const askedAt = Date.now();
-      if (item.deferrals === 0 && askedAt < toMs) firstAsksInRange++;
-      const runner = new WorkRunner(
-        engineWorkPorts(engine, async (_queue, next, enqueueOptions) => {
-          const added = queue!.add({
-            name: enqueueOptions.id,
-            body: JSON.stringify(next),
-            scheduleTimeMs: enqueueOptions.scheduleTime?.getTime(),
-          });
-          return added ? 'enqueued' : 'duplicate';
-        }),
-        () => handler,
-        () => `${id}Work`,
-      );
-      const outcome = await runner.run(item);
-      if (outcome.kind === 'deferred' && askedAt < toMs) {
-        deferrals++;
-        deferralsByCategory[item.category] = (deferralsByCategory[item.category] ?? 0) + 1;
-      }
-    });
-    inFlight.add(done);
-    void done.catch(() => undefined).finally(() => inFlight.delete(done));
-    return done;
-  };
-  queue = new LocalQueue(
-    {
-      name: `projects/demo/locations/local/queues/${id}Work`,
-      rateLimits: { ...rate, maxBurstSize: burstFor(rate.maxDispatchesPerSecond) },
-      retryConfig: DEFAULT_RETRY,
-      defaultUri: '',
-    },
-    async (task) => {
-      try {
-        await run(workItemSchema.parse(JSON.parse(task.body)));
-        return { status: 200 };
-      } catch (error) {
-        failures.push(error);
-        return { status: 500 };
-      }
-    },
-  );
-
   const arrivals = recordedRunArrivals(options);
-  // From a whole second: the record keeps which second a call asked in, so a range of whole
-  // seconds is one the replay reads exactly (a partial second is placed at random within it).
-  await new Promise((r) => setTimeout(r, 1000 - (Date.now() % 1000)));
-  await upstream.reset();
-  fromMs = Math.floor(Date.now() / 1000) * 1000;
-  toMs = fromMs + options.durationMs;
-  await new Promise<void>((resolve) => {
-    let next = 0;
-    const tick = () => {
-      const elapsed = Date.now() - fromMs;
-      while (next < arrivals.length && arrivals[next]!.atMs <= elapsed) {
-        const { category } = arrivals[next]!;
-        const item: WorkItem = {
-          collection: 'fidelity',
-          kind: 'call',
-          key: String(next),
-          provider: id,
-          category,
-          cost: 1,
-          deferrals: 0,
-        };
-        run(item).catch((error: unknown) => void failures.push(error));
-        next++;
+  // Whatever happens, nothing is left running: the queue, the calls, the engines, the buffers.
+  const close = async () => {
+    queue?.stop();
+    while (inFlight.size > 0) await Promise.allSettled([...inFlight]);
+    await Promise.all(pool.engines().map((e) => e.shutdown()));
+    await Promise.all(buffers.map((b) => b.flush()));
+    await http.close();
+  };
+  try {
+    await Promise.all(
+      pool.engines().flatMap((e) => options.categories.map((c) => e.contexts.context(id, c.id))),
+    );
+    await shapeUpstream(upstream, options.provider);
+    await httpGet(http, '/stats');
+
+    const handler = async (item: WorkItem) => {
+      const grantedAt = Date.now();
+      const status = await httpGet(http, `/call?cost=${item.cost}`);
+      if (status === 429) {
+        if (grantedAt < toMs) upstream429++;
+        throw new QuotaExceededError(id, 'call', undefined);
       }
-      if (next >= arrivals.length) return resolve();
-      setTimeout(tick, Math.max(0, arrivals[next]!.atMs - (Date.now() - fromMs)));
+      if (status !== 200) throw new Error(`upstream answered ${status}`);
+      if (grantedAt < toMs) admittedTokens += item.cost;
+      return undefined;
     };
-    tick();
-  });
-  // Past the range: what is still waiting in a gate finishes (uncounted), the queue stops.
-  await new Promise((r) => setTimeout(r, Math.max(0, toMs - Date.now())));
-  queue.stop();
-  while (inFlight.size > 0) await Promise.allSettled([...inFlight]);
-  await Promise.all(pool.engines().map((e) => e.shutdown()));
-  await Promise.all(buffers.map((b) => b.flush()));
-  await http.close();
+    const run = (item: WorkItem) => {
+      const done = pool.run(async (engine) => {
+        const askedAt = Date.now();
+        if (item.deferrals === 0 && askedAt < toMs) firstAsksInRange++;
+        const runner = new WorkRunner(
+          engineWorkPorts(engine, async (_queue, next, enqueueOptions) => {
+            const added = queue!.add({
+              name: enqueueOptions.id,
+              body: JSON.stringify(next),
+              scheduleTimeMs: enqueueOptions.scheduleTime?.getTime(),
+            });
+            return added ? 'enqueued' : 'duplicate';
+          }),
+          () => handler,
+          () => `${id}Work`,
+        );
+        const outcome = await runner.run(item);
+        if (outcome.kind === 'deferred' && askedAt < toMs) {
+          deferrals++;
+          deferralsByCategory[item.category] = (deferralsByCategory[item.category] ?? 0) + 1;
+        }
+      });
+      inFlight.add(done);
+      void done.catch(() => undefined).finally(() => inFlight.delete(done));
+      return done;
+    };
+    const workQueue = new LocalQueue(
+      {
+        name: `projects/demo/locations/local/queues/${id}Work`,
+        rateLimits: { ...rate, maxBurstSize: burstFor(rate.maxDispatchesPerSecond) },
+        retryConfig: DEFAULT_RETRY,
+        defaultUri: '',
+      },
+      async (task) => {
+        try {
+          await run(workItemSchema.parse(JSON.parse(task.body)));
+          return { status: 200 };
+        } catch (error) {
+          failures.push(error);
+          return { status: 500 };
+        }
+      },
+    );
+    queue = workQueue;
+
+    // From a whole second: the record keeps which second a call asked in, so a range of whole
+    // seconds is one the replay reads exactly (a partial second is placed at random within it).
+    await new Promise((r) => setTimeout(r, 1000 - (Date.now() % 1000)));
+    await upstream.reset();
+    fromMs = Math.floor(Date.now() / 1000) * 1000;
+    toMs = fromMs + options.durationMs;
+    await new Promise<void>((resolve) => {
+      let next = 0;
+      const tick = () => {
+        const elapsed = Date.now() - fromMs;
+        while (next < arrivals.length && arrivals[next]!.atMs <= elapsed) {
+          const { category } = arrivals[next]!;
+          const item: WorkItem = {
+            collection: 'fidelity',
+            kind: 'call',
+            key: String(next),
+            provider: id,
+            category,
+            cost: 1,
+            deferrals: 0,
+          };
+          // Enqueued, as production enqueues work items: the queue dispatches it when it may.
+          workQueue.add({ name: workItemTaskId(item), body: JSON.stringify(item) });
+          next++;
+        }
+        if (next >= arrivals.length) return resolve();
+        setTimeout(tick, Math.max(0, arrivals[next]!.atMs - (Date.now() - fromMs)));
+      };
+      tick();
+    });
+    // Past the range: what is still waiting in a gate finishes (uncounted), the queue stops.
+    await new Promise((r) => setTimeout(r, Math.max(0, toMs - Date.now())));
+  } finally {
+    await close();
+  }
   if (failures.length > 0) {
     throw new AggregateError(failures, `recorded run: ${failures.length} work items failed`);
   }
@@ -315,7 +331,7 @@ export async function runRecordedRun(options: RecordedRunOptions): Promise<Recor
     queue: {
       maxDispatchesPerSecond: rate.maxDispatchesPerSecond,
       maxBurstSize: burstFor(rate.maxDispatchesPerSecond),
-      dispatches: queue.totals.dispatches,
+      dispatches: queue?.totals.dispatches ?? 0,
     },
     replay,
   };

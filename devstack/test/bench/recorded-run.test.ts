@@ -14,11 +14,13 @@ import {
 
 /**
  * Policy replay against a recorded run of the real thing (recorded-run.ts): a minute of work
- * items through WorkRunner and QuotaEngines on the Firestore emulator, the HTTP token-bucket
- * upstream and a local Cloud Tasks queue, in wall time; then simulatePolicy replays what the
- * engines recorded. Its utilization and deferrals are within 2% of what the run measured (seeds
- * 1-3 measured: utilization within 0.2%, deferrals -1.2%, -0.8%, 0.0%). Replay's first queue model
- * (whole dispatches per calendar second: 12 a second for the queue's 12.5) predicted 5-7% fewer.
+ * items through a local Cloud Tasks queue, WorkRunner and QuotaEngines on the Firestore emulator
+ * and the HTTP token-bucket upstream, in wall time; then simulatePolicy replays what the engines
+ * recorded. Its utilization and deferrals, in all and per category, are within 2% of what the run
+ * measured. It failed on two models the replay had: a queue that sent whole dispatches per
+ * calendar second (12 a second for the queue's 12.5: 5-7% fewer deferrals), and first asks that
+ * took no part of the queue's rate (about 70% fewer). The same replay with the queue at 12/s or
+ * 13/s is 10% off.
  */
 
 let upstream: TokenBucketUpstream;
@@ -39,8 +41,8 @@ describe('a recorded run, replayed', () => {
     expect(busy).toBeGreaterThan(13);
     expect(quiet).toBeLessThan(8);
     const deals = arrivals.filter((a) => a.category === 'deals').length / arrivals.length;
-    expect(deals).toBeGreaterThan(0.5);
-    expect(deals).toBeLessThan(0.7);
+    expect(deals).toBeGreaterThan(0.4);
+    expect(deals).toBeLessThan(0.6);
   });
 
   it('predicts its utilization and deferrals within 2%', async () => {
@@ -57,16 +59,24 @@ describe('a recorded run, replayed', () => {
       seed: 1,
     });
     const { measured, predicted } = result;
-    // A run with a backlog to re-ask: deferrals enough for 2% to mean something.
-    expect(measured.deferrals).toBeGreaterThan(500);
-    expect(result.queue.dispatches).toBeGreaterThan(400);
+    // A run with calls to re-ask: deferrals enough for 2% to mean something.
+    expect(measured.deferrals).toBeGreaterThan(250);
+    expect(result.queue.dispatches).toBeGreaterThan(600);
     expect(measured.upstream429).toBe(0);
     expect(predicted.upstream429).toBe(0);
     // Every call that asked within the range is in the record the replay read (the harness
     // reads the clock just before the engine does: one call may straddle the end).
     expect(Math.abs(result.firstAsks.recorded - result.firstAsks.asked)).toBeLessThanOrEqual(1);
-    expect(result.firstAsks.asked).toBeGreaterThan(result.arrivals - 20);
-    expect(Math.abs(result.error.utilization), JSON.stringify(result.error)).toBeLessThan(2);
-    expect(Math.abs(result.error.deferrals), JSON.stringify(result.error)).toBeLessThan(2);
+    // Work items still in the queue when the range ends never asked the gate (about 80 of 615).
+    expect(result.firstAsks.asked).toBeGreaterThan(0.8 * result.arrivals);
+    const said = JSON.stringify({ measured, predicted });
+    expect(Math.abs(result.error.utilization), said).toBeLessThan(2);
+    expect(Math.abs(result.error.deferrals), said).toBeLessThan(2);
+    // Per category too, not only a total whose errors could cancel (a count near 0: within 2).
+    for (const id of ['deals', 'history']) {
+      const m = measured.deferralsByCategory[id] ?? 0;
+      const p = predicted.deferralsByCategory[id] ?? 0;
+      expect(Math.abs(p - m), `${id}: ${said}`).toBeLessThanOrEqual(Math.max(2, 0.02 * m));
+    }
   }, 240_000);
 });

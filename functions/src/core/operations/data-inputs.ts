@@ -170,8 +170,9 @@ export const simulatePolicyInput = z
       .max(2 ** 31 - 1)
       .optional(),
     /**
-     * How deferred calls come back: through the provider's work queue at its dispatch rate
-     * (`provider-rate`, the default), or at their retry time (`none`: callers without a queue).
+     * Work queue: the provider's, at its dispatch rate, carrying first asks and deferred calls
+     * (`provider-rate`, the default), or none, deferred calls back at their retry time (`none`:
+     * callers without a queue).
      */
     queue: z.enum(['provider-rate', 'none']).optional(),
   })

@@ -127,9 +127,10 @@ export interface ReplayOptions {
   /** A wall clock, to report the speed-up (default Date.now). */
   wallNow?: () => number;
   /**
-   * How deferred calls come back: `provider-rate` (default), through the provider's work queue
-   * at its dispatch rate (QUEUE_HEADROOM x its tightest line rate, as queue-rate.ts sizes it);
-   * `none`, at their retry time with no queue in between (a harness or caller without one).
+   * The provider's work queue: `provider-rate` (default) dispatches at QUEUE_HEADROOM x its
+   * tightest line rate (as queue-rate.ts sizes it), each recorded first ask taking its token when
+   * it asked and deferred calls coming back when it dispatches them; `none`, no queue: deferred
+   * calls come back at their retry time (a harness or caller without one).
    */
   queue?: ReplayQueue;
   /**
@@ -189,6 +190,7 @@ export async function runPolicy(
     record: false,
     ...(job.callDurationMs === undefined ? {} : { callDurationMs: job.callDurationMs }),
     ...(job.queue === 'none' ? { queueDispatchesPerSecond: Number.POSITIVE_INFINITY } : {}),
+    firstAsks: 'dispatched',
     ...(onProgress ? { onProgress } : {}),
   });
   const { fromMs, toMs, categories, limits, upstream429, claims } = await sim.run(

@@ -53,6 +53,14 @@ export interface SimOptions {
    * Tasks' 500/s; Infinity for a harness without a queue.
    */
   queueDispatchesPerSecond?: number | ((provider: Provider) => number);
+  /**
+   * How first asks reach the gate. Work items come through the provider's work queue, sharing
+   * its rate with the re-asks: `queued` (default), an arrival waits its turn in the queue;
+   * `dispatched`, a recorded first ask goes at its time, which is when its queue dispatched it,
+   * and takes its token (policy replay). `unqueued`: at its time, taking nothing (a caller
+   * without a queue; the fleet-scale runs, which count what the queue would have to carry).
+   */
+  firstAsks?: 'queued' | 'dispatched' | 'unqueued';
   /** Counts claim creates, statistics writes and queue dispatches (fleet-scale.ts). */
   meter?: WriteMeter;
   /**

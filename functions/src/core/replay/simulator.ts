@@ -3,11 +3,11 @@ import { requestedUntil } from '../quota/cooldown';
 import type { Decision } from '../quota/decision';
 import { CostExceedsLimitError } from '../quota/errors';
 import { DemandRecorder, NO_OPERATION } from '../storage/write-buffer/demand-stats';
-import { ReaskQueues } from './reask-queues';
 import type { SimClock } from './sim-clock';
 import { type InstanceState, SimFleet } from './sim-fleet';
 import type { Arrival, ArrivalFeed, CategoryOutcome, SimOptions, SimResult } from './sim-types';
 import { type CallAmounts, LimitUsage, UpstreamModel } from './upstream-model';
+import { WorkQueues } from './work-queues';
 
 /**
  * A simulated fleet running the real Gate (core/quota/gate.ts) under simulated time: every
@@ -46,12 +46,12 @@ export class FleetSimulator {
   private next = 0;
   /** Calls asked and neither granted for good nor refused yet (retry pending, or in the gate). */
   private readonly unresolved = new Set<Call>();
-  private readonly queues: ReaskQueues;
+  private readonly queues: WorkQueues;
 
   constructor(private readonly options: SimOptions) {
     this.fleet = new SimFleet(options);
     this.clock = this.fleet.clock;
-    this.queues = new ReaskQueues(this.clock, this.fleet.providers, options);
+    this.queues = new WorkQueues(this.clock, this.fleet.providers, options);
     for (const p of options.upstreams ?? options.config.providers) {
       this.upstreams.set(p.id, new UpstreamModel(p));
       this.usage.set(p.id, new LimitUsage(this.fleet.providers.get(p.id) ?? p));
@@ -119,7 +119,15 @@ export class FleetSimulator {
     const call: Call = { ...a, firstAskMs: a.atMs, attempts: 0, instance: this.next++ };
     this.tally(call).outcome.asked++;
     this.unresolved.add(call);
-    this.ask(call);
+    // A work item's first ask comes through the provider's queue too, sharing its rate with the
+    // re-asks: an arrival waits its turn in the queue; a recorded first ask was dispatched at its
+    // time (the record has when the gate was asked), so it goes then, and takes its token.
+    const mode = this.options.firstAsks ?? 'queued';
+    if (mode === 'queued') this.queues.add(call.provider, call.atMs, () => this.ask(call));
+    else {
+      if (mode === 'dispatched') this.queues.dispatchNow(call.provider);
+      this.ask(call);
+    }
   }
 
   private ask(call: Call): void {

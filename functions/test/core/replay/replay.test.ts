@@ -215,6 +215,10 @@ function demandRun({ bucket, shareA, seconds, costs, seed }: DemandCase, drainMs
     instances: 3,
     seed: 5,
     drainMs,
+    // Each call asks the gate at its time, as the replay makes a recorded first ask (whose time
+    // is when its queue dispatched it), so every call asked in the range is in its record; how
+    // a queue that holds work items back is replayed is fidelity's (recorded-run.test.ts).
+    firstAsks: 'dispatched' as const,
   };
   return { arrivals, toMs, options };
 }

@@ -9,13 +9,13 @@ import type { SimClock } from './sim-clock';
 import type { SimOptions } from './sim-types';
 
 /**
- * The providers' work queues in a fleet simulation, as Cloud Tasks runs one: a deferred call's
- * task waits until it is due, then for a token of the queue's bucket (refilled at its dispatch
- * rate, holding at most its burst); due tasks go earliest first (ties in the order they came).
- * So a re-ask due in a busy second comes back later, and a queue idle for a while lets a burst
- * through at once.
+ * The providers' work queues in a fleet simulation, as Cloud Tasks runs one: a task (a work
+ * item's first ask, or a deferred call coming back) waits until it is due, then for a token of
+ * the queue's bucket (refilled at its dispatch rate, holding at most its burst); due tasks go
+ * earliest first (ties in the order they came). So a call due in a busy second comes back later,
+ * first asks and re-asks share the rate, and a queue idle for a while lets a burst through.
  */
-export class ReaskQueues {
+export class WorkQueues {
   private readonly queues = new Map<string, TaskQueue | null>();
 
   constructor(
@@ -24,7 +24,16 @@ export class ReaskQueues {
     private readonly options: Pick<SimOptions, 'queueDispatchesPerSecond'>,
   ) {}
 
-  /** A deferred call's task, due at `atMs`: `ask` runs when its queue dispatches it. */
+  /**
+   * A call the queue dispatches now, ahead of the tasks waiting: it takes a token, into debt if
+   * there is none, so they wait the longer. A recorded first ask is one: the record has when
+   * its queue dispatched it, and tasks that came due after it was enqueued waited behind it.
+   */
+  dispatchNow(providerId: string): void {
+    this.queueOf(providerId)?.spend();
+  }
+
+  /** A call's task, due at `atMs`: `ask` runs when its queue dispatches it. */
   add(providerId: string, atMs: number, ask: () => void): void {
     const queue = this.queueOf(providerId);
     if (queue) queue.add(atMs, ask);
@@ -40,6 +49,7 @@ export class ReaskQueues {
     if (typeof option === 'number') rate = option;
     else if (option && provider) rate = option(provider);
     else rate = provider ? defaultQueueRate(provider) : Number.POSITIVE_INFINITY;
+    if (!(rate > 0)) throw new RangeError(`work queue of ${providerId}: not a rate: ${rate}/s`);
     queue = Number.isFinite(rate) ? new TaskQueue(this.clock, rate, queueBurst(rate)) : null;
     this.queues.set(providerId, queue);
     return queue;
@@ -75,16 +85,28 @@ class TaskQueue {
     this.pump();
   }
 
-  /** Dispatches what may go now, then sets a pump for the next due task or token. */
-  private pump(): void {
+  spend(): void {
+    this.refill();
+    this.tokens -= 1;
+    this.pump();
+  }
+
+  private refill(): void {
     const now = this.clock.t;
     this.tokens = Math.min(
       this.burst,
       this.tokens + ((now - this.refilledAtMs) / 1000) * this.rate,
     );
     this.refilledAtMs = now;
+  }
+
+  /** Dispatches what may go now, then sets a pump for the next due task or token. */
+  private pump(): void {
+    const now = this.clock.t;
+    this.refill();
     let next = this.waiting[0];
-    while (next && next.dueMs <= now && this.tokens >= 1) {
+    // A token refilled to within float error of whole counts as whole (12.5/s: 0.08 per ms).
+    while (next && next.dueMs <= now && this.tokens >= 1 - 1e-9) {
       this.tokens -= 1;
       this.pop();
       // Dispatched now, as a timer of this instant: not inside the caller's turn.
@@ -93,7 +115,9 @@ class TaskQueue {
     }
     if (!next) return;
     const wake =
-      next.dueMs > now ? next.dueMs : now + Math.ceil(((1 - this.tokens) / this.rate) * 1000);
+      next.dueMs > now
+        ? next.dueMs
+        : now + Math.max(1, Math.ceil(((1 - this.tokens) / this.rate) * 1000 - 1e-6));
     if (this.wakeAtMs !== undefined && this.wakeAtMs > now && this.wakeAtMs <= wake) return;
     this.wakeAtMs = wake;
     this.clock.at(wake, () => {

@@ -3,7 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { providerSchema } from '../../../src/core/config';
 import { queueBurst } from '../../../src/core/queues/queue-rate';
 import { SimClock } from '../../../src/core/replay';
-import { ReaskQueues } from '../../../src/core/replay/reask-queues';
+import { WorkQueues } from '../../../src/core/replay/work-queues';
 
 /**
  * The simulated work queues dispatch as Cloud Tasks does (and the local stack's queue, which a
@@ -21,7 +21,7 @@ const provider = providerSchema.parse({
 /** Dispatch times of tasks due at `dueMs` (added in that order) on a queue at `rate`/s. */
 async function dispatches(rate: number, dueMs: number[], untilMs = 600_000): Promise<number[]> {
   const clock = new SimClock(0);
-  const queues = new ReaskQueues(clock, new Map([['p', provider]]), {
+  const queues = new WorkQueues(clock, new Map([['p', provider]]), {
     queueDispatchesPerSecond: rate,
   });
   const at: number[] = [];
@@ -30,7 +30,7 @@ async function dispatches(rate: number, dueMs: number[], untilMs = 600_000): Pro
   return at;
 }
 
-describe('ReaskQueues', () => {
+describe('WorkQueues', () => {
   it('dispatches a backlog at the queue rate, fractions included, after a burst of one second', async () => {
     const at = await dispatches(12.5, Array(2_000).fill(0));
     const by = (ms: number) => at.filter((t) => t <= ms).length;
@@ -47,7 +47,7 @@ describe('ReaskQueues', () => {
 
   it('dispatches due tasks earliest first, ties in the order they came, never before due', async () => {
     const clock = new SimClock(0);
-    const queues = new ReaskQueues(clock, new Map([['p', provider]]), {
+    const queues = new WorkQueues(clock, new Map([['p', provider]]), {
       queueDispatchesPerSecond: 1,
     });
     const seen: string[] = [];
@@ -66,6 +66,42 @@ describe('ReaskQueues', () => {
     expect(at).toEqual([
       0, 0, 0, 0, 10_000, 10_000, 10_000, 10_000, 10_250, 10_500, 10_750, 11_000,
     ]);
+  });
+
+  it('a call dispatched now takes a token ahead of the waiting tasks, into debt if need be', async () => {
+    const clock = new SimClock(0);
+    const queues = new WorkQueues(clock, new Map([['p', provider]]), {
+      queueDispatchesPerSecond: 2,
+    });
+    const at: number[] = [];
+    // The burst (2) and one more token of debt spent at 0: the waiting task gets the next
+    // token after the debt is paid: two tokens at 2/s, 1 s later.
+    for (let i = 0; i < 3; i++) queues.dispatchNow('p');
+    queues.add('p', 0, () => at.push(clock.t));
+    await clock.runUntil(10_000);
+    expect(at).toEqual([1_000]);
+  });
+
+  it('dispatches on the millisecond a token is whole, not one later (float error)', async () => {
+    const clock = new SimClock(0);
+    const queues = new WorkQueues(clock, new Map([['p', provider]]), {
+      queueDispatchesPerSecond: 0.5,
+    });
+    const at: number[] = [];
+    queues.add('p', 11_391, () => at.push(clock.t));
+    clock.at(10_376, () => queues.add('p', 10_376, () => at.push(clock.t)));
+    await clock.runUntil(60_000);
+    // Burst 1: the first at 10,376, the next token whole at 12,376.
+    expect(at).toEqual([10_376, 12_376]);
+  });
+
+  it('refuses a rate that is not positive (it would never dispatch, or spin)', () => {
+    for (const rate of [0, -1, Number.NaN]) {
+      const queues = new WorkQueues(new SimClock(0), new Map([['p', provider]]), {
+        queueDispatchesPerSecond: rate,
+      });
+      expect(() => queues.add('p', 0, () => undefined)).toThrow(RangeError);
+    }
   });
 
   it('without a queue, a task comes back when due', async () => {
