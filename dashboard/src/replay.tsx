@@ -54,6 +54,7 @@ export default function Replay({
     );
     const made = replayPolicyOf(ofProvider, configured, documents);
     if ('issues' in made) {
+      setResult(null);
       setRefusal({
         code: 'invalid-argument',
         message: 'not sent: fix the fields',
@@ -99,7 +100,13 @@ export default function Replay({
         <div class="inline">
           <label>
             Range
-            <select value={minutes} onChange={(e) => setMinutes(Number(e.currentTarget.value))}>
+            <select
+              value={minutes}
+              onChange={(e) => {
+                setMinutes(Number(e.currentTarget.value));
+                setResult(null);
+              }}
+            >
               {RANGES.map(([label, m]) => (
                 <option key={m} value={m}>
                   {label}
@@ -109,7 +116,14 @@ export default function Replay({
           </label>
           <label>
             Provider
-            <select value={provider} onChange={(e) => setProvider(e.currentTarget.value)}>
+            <select
+              value={provider}
+              onChange={(e) => {
+                setProvider(e.currentTarget.value);
+                setResult(null);
+                setRefusal(null);
+              }}
+            >
               {providers.map((p) => (
                 <option key={p}>{p}</option>
               ))}

@@ -75,6 +75,9 @@ describe('dashboard helpers', () => {
     expect(parseShare('Infinity')).toBeNull();
     expect(parseShare('0')).toBe(0);
     expect(parseShare(' 12.5 ')).toBe(12.5);
+    for (const text of ['0x32', '0b110010', '1e1', '-5', '5.', '.5', '50%']) {
+      expect(parseShare(text), text).toBeNull();
+    }
   });
 
   it('formats times beyond what a Date holds as a dash', () => {

@@ -20,7 +20,7 @@ describe('replayPolicyOf', () => {
       { deals: '50' },
       configured,
       '{"categories": [{"id": "deals", "paused": true}, {"id": "history", "sharePercent": 40}],' +
-        ' "providers": [{"id": "keepa", "maxAwaitSeconds": 5}], "flags": {"maintenance": false}}',
+        ' "providers": [{"id": "keepa", "safetyMarginMs": 50}], "flags": {"maintenance": false}}',
     );
     expect(made).toEqual({
       policy: {
@@ -28,7 +28,7 @@ describe('replayPolicyOf', () => {
           { id: 'deals', sharePercent: 50, paused: true },
           { id: 'history', sharePercent: 40 },
         ],
-        providers: [{ id: 'keepa', maxAwaitSeconds: 5 }],
+        providers: [{ id: 'keepa', safetyMarginMs: 50 }],
         flags: { maintenance: false },
       },
     });

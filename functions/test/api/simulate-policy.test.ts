@@ -111,6 +111,16 @@ describe('simulatePolicy', () => {
     const flagError = (flag as { error: { code: string; message: string } }).error;
     expect(flagError.code).toBe('invalid-argument');
     expect(flagError.message).toContain('policy.flags.maintenence');
+    // So is an unknown field of a document: a misspelt change is not replayed as no change.
+    const typo = await call(f, 'simulatePolicy', {
+      from: FROM,
+      to: T0,
+      policy: { categories: [{ id: 'deals', sharePercnt: 50 }] },
+    });
+    expect(typo.ok).toBe(false);
+    expect((typo as { error: { message: string } }).error.message).toContain(
+      'policy.categories[0].sharePercnt: unknown field',
+    );
     // A check across documents names the document it found wanting.
     const sum = await call(f, 'simulatePolicy', {
       from: FROM,

@@ -119,6 +119,22 @@ export function demandPlan(
   };
 }
 
+/** What one first ask of a recorded kind of call asked, on average: cost, bytes, requests. */
+export function firstAskAmounts(m: DemandMinute): {
+  cost: number;
+  bytes: number;
+  requests: number;
+} {
+  const recorded = Object.values(m.firstAsks).reduce((sum, n) => sum + n, 0);
+  return recorded > 0 && m.first.cost + m.first.bytes + m.first.requests > 0
+    ? {
+        cost: m.first.cost / recorded,
+        bytes: m.first.bytes / recorded,
+        requests: m.first.requests / recorded,
+      }
+    : { cost: m.cost / m.asked, bytes: m.bytes / m.asked, requests: m.requests / m.asked };
+}
+
 /**
  * The first asks of one kind of call in one minute, in time order, made one at a time: each
  * recorded second's share at seeded uniform times within that second, or, for records without
@@ -132,14 +148,7 @@ export function* kindArrivals(k: KindMinute, seed: number): Generator<Arrival> {
     .filter(([, n]) => n > 0)
     .sort(([a], [b]) => a.localeCompare(b));
   const recorded = seconds.reduce((sum, [, n]) => sum + n, 0);
-  const perAsk =
-    recorded > 0 && m.first.cost + m.first.bytes + m.first.requests > 0
-      ? {
-          cost: m.first.cost / recorded,
-          bytes: m.first.bytes / recorded,
-          requests: m.first.requests / recorded,
-        }
-      : { cost: m.cost / m.asked, bytes: m.bytes / m.asked, requests: m.requests / m.asked };
+  const perAsk = firstAskAmounts(m);
   let i = 0;
   const call = (atMs: number): Arrival => {
     const arrival: Arrival = {

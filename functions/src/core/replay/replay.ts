@@ -15,6 +15,7 @@ import { arrivalFeed, type DemandPlan, demandPlan } from './demand';
 import type { CategoryOutcome, SimResult } from './sim-types';
 import { FleetSimulator } from './simulator';
 import type { LimitUtilization } from './upstream-model';
+import { replayQueueRate } from './work-queues';
 
 /**
  * Policy replay: recorded demand run through the real gate under simulated time, once with the
@@ -66,11 +67,13 @@ export function applyPolicy(current: RuntimeConfig, policy: PolicyInput): Runtim
   }
   const providers = new Map(current.providers.map((p) => [p.id, p]));
   (parsed.data.providers ?? []).forEach((doc, i) => {
+    refuseUnknownFields(doc, providerSchema.shape, `policy.providers[${i}]`);
     const p = parseIn(providerSchema, `policy.providers[${i}]`, over(providers, doc));
     providers.set(p.id, p);
   });
   const categories = new Map(current.categories.map((c) => [c.id, c]));
   (parsed.data.categories ?? []).forEach((doc, i) => {
+    refuseUnknownFields(doc, categorySchema.shape, `policy.categories[${i}]`);
     const c = parseIn(categorySchema, `policy.categories[${i}]`, over(categories, doc));
     categories.set(c.id, c);
   });
@@ -83,6 +86,22 @@ export function applyPolicy(current: RuntimeConfig, policy: PolicyInput): Runtim
     categories: [...categories.values()],
     flags,
   });
+}
+
+/**
+ * A field the document's schema does not know is refused by name (policy.categories[0].sharePercnt),
+ * not dropped: a misspelt change would otherwise replay as no change. Only the policy's own fields
+ * are checked, not those of the stored document it goes over.
+ */
+function refuseUnknownFields(doc: unknown, shape: object, document: string): void {
+  if (typeof doc !== 'object' || doc === null || Array.isArray(doc)) return;
+  const unknown = Object.keys(doc).filter((key) => !Object.hasOwn(shape, key));
+  if (unknown.length > 0) {
+    throw new ConfigError(
+      document,
+      unknown.map((key) => ({ path: formatPath([key]), message: 'unknown field' })),
+    );
+  }
 }
 
 /** A policy document's fields over the current document of the same id (if any). */
@@ -189,7 +208,11 @@ export async function runPolicy(
     seed: job.seed,
     record: false,
     ...(job.callDurationMs === undefined ? {} : { callDurationMs: job.callDurationMs }),
-    ...(job.queue === 'none' ? { queueDispatchesPerSecond: Number.POSITIVE_INFINITY } : {}),
+    // The work queue production would run for this policy and this work (none where it has none).
+    queueDispatchesPerSecond:
+      job.queue === 'none'
+        ? Number.POSITIVE_INFINITY
+        : (provider) => replayQueueRate(provider, job.config.categories, job.plan),
     firstAsks: 'dispatched',
     ...(onProgress ? { onProgress } : {}),
   });

@@ -47,10 +47,10 @@ export interface SimOptions {
    */
   drainMs?: number;
   /**
-   * Re-asks (deferred tasks coming back) a provider's work queue dispatches per second at most:
-   * Cloud Tasks holds the backlog, not the gate. Default: QUEUE_HEADROOM x the provider's
-   * tightest line rate (as queue-rate.ts sizes the queue, for calls of cost 1), within Cloud
-   * Tasks' 500/s; Infinity for a harness without a queue.
+   * Tasks (work items' first asks, see firstAsks, and deferred calls coming back) a provider's
+   * work queue dispatches per second at most: Cloud Tasks holds the backlog, not the gate.
+   * Default: as production sets it for calls of cost 1 in every category (queue-rate.ts); a
+   * replay passes the rate for its recorded work (replayQueueRate); Infinity: no queue.
    */
   queueDispatchesPerSecond?: number | ((provider: Provider) => number);
   /**

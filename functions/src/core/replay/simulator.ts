@@ -51,7 +51,12 @@ export class FleetSimulator {
   constructor(private readonly options: SimOptions) {
     this.fleet = new SimFleet(options);
     this.clock = this.fleet.clock;
-    this.queues = new WorkQueues(this.clock, this.fleet.providers, options);
+    this.queues = new WorkQueues(
+      this.clock,
+      this.fleet.providers,
+      options.config.categories,
+      options,
+    );
     for (const p of options.upstreams ?? options.config.providers) {
       this.upstreams.set(p.id, new UpstreamModel(p));
       this.usage.set(p.id, new LimitUsage(this.fleet.providers.get(p.id) ?? p));
@@ -121,13 +126,12 @@ export class FleetSimulator {
     this.unresolved.add(call);
     // A work item's first ask comes through the provider's queue too, sharing its rate with the
     // re-asks: an arrival waits its turn in the queue; a recorded first ask was dispatched at its
-    // time (the record has when the gate was asked), so it goes then, and takes its token.
+    // time (the record has when the gate was asked), so it goes then and takes its token, unless
+    // the queue is a burst in debt (slower than the one recorded): then it waits its turn too.
     const mode = this.options.firstAsks ?? 'queued';
-    if (mode === 'queued') this.queues.add(call.provider, call.atMs, () => this.ask(call));
-    else {
-      if (mode === 'dispatched') this.queues.dispatchNow(call.provider);
+    if (mode === 'unqueued' || (mode === 'dispatched' && this.queues.takeToken(call.provider))) {
       this.ask(call);
-    }
+    } else this.queues.add(call.provider, call.atMs, () => this.ask(call));
   }
 
   private ask(call: Call): void {

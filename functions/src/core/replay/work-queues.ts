@@ -1,10 +1,14 @@
-import type { Provider } from '../config';
+import type { Category, Provider } from '../config';
+import { WORK_QUEUE_PROVIDERS } from '../pipeline/work-items';
 import {
+  MAX_CONCURRENT_DISPATCHES,
   MAX_DISPATCHES_PER_SECOND,
-  MIN_DISPATCHES_PER_SECOND,
-  QUEUE_HEADROOM,
   queueBurst,
+  queueRateFor,
 } from '../queues/queue-rate';
+import type { WorkCall } from '../quota/share-check';
+import { NO_OPERATION } from '../storage/write-buffer/demand-stats';
+import { type DemandPlan, firstAskAmounts } from './demand';
 import type { SimClock } from './sim-clock';
 import type { SimOptions } from './sim-types';
 
@@ -21,16 +25,19 @@ export class WorkQueues {
   constructor(
     private readonly clock: SimClock,
     private readonly providers: ReadonlyMap<string, Provider>,
+    private readonly categories: readonly Category[],
     private readonly options: Pick<SimOptions, 'queueDispatchesPerSecond'>,
   ) {}
 
   /**
-   * A call the queue dispatches now, ahead of the tasks waiting: it takes a token, into debt if
-   * there is none, so they wait the longer. A recorded first ask is one: the record has when
-   * its queue dispatched it, and tasks that came due after it was enqueued waited behind it.
+   * A call the queue dispatched now, ahead of the tasks waiting (a recorded first ask: its time
+   * is when its queue dispatched it, and tasks that came due after it was enqueued waited behind
+   * it): it takes a token, into debt if there is none, so they wait the longer; true. Down to
+   * one burst of debt: past that (a proposed policy whose queue is slower than the recorded
+   * one), false, and the call waits its turn like any task (add).
    */
-  dispatchNow(providerId: string): void {
-    this.queueOf(providerId)?.spend();
+  takeToken(providerId: string): boolean {
+    return this.queueOf(providerId)?.take() ?? true;
   }
 
   /** A call's task, due at `atMs`: `ask` runs when its queue dispatches it. */
@@ -48,7 +55,7 @@ export class WorkQueues {
     let rate: number;
     if (typeof option === 'number') rate = option;
     else if (option && provider) rate = option(provider);
-    else rate = provider ? defaultQueueRate(provider) : Number.POSITIVE_INFINITY;
+    else rate = provider ? defaultQueueRate(provider, this.categories) : Number.POSITIVE_INFINITY;
     if (!(rate > 0)) throw new RangeError(`work queue of ${providerId}: not a rate: ${rate}/s`);
     queue = Number.isFinite(rate) ? new TaskQueue(this.clock, rate, queueBurst(rate)) : null;
     this.queues.set(providerId, queue);
@@ -85,10 +92,12 @@ class TaskQueue {
     this.pump();
   }
 
-  spend(): void {
+  take(): boolean {
     this.refill();
+    if (this.tokens - 1 < -this.burst) return false;
     this.tokens -= 1;
     this.pump();
+    return true;
   }
 
   private refill(): void {
@@ -161,18 +170,56 @@ function earlier(a: Task, b: Task): boolean {
   return a.dueMs < b.dueMs || (a.dueMs === b.dueMs && a.seq < b.seq);
 }
 
-/** A provider's work queue rate as queue-rate.ts sizes it, for calls of cost 1. */
-export function defaultQueueRate(provider: Provider): number {
-  const rates = provider.limits.flatMap((l) =>
-    l.kind === 'tokenBucket'
-      ? [l.refillPerSecond]
-      : l.kind === 'operation'
-        ? [l.ratePerSecond]
-        : [],
-  );
-  if (rates.length === 0) return MAX_DISPATCHES_PER_SECOND;
-  return Math.min(
-    MAX_DISPATCHES_PER_SECOND,
-    Math.max(MIN_DISPATCHES_PER_SECOND, QUEUE_HEADROOM * Math.min(...rates)),
-  );
+/**
+ * The rate production gives a provider's work queue for the work a replay makes (queue-rate.ts,
+ * as the allocation schedule sets it): what its limits grant the recorded kinds of call (their
+ * operation and a first ask's mean cost and requests) in the categories that asked, QUEUE_HEADROOM
+ * above it, within Cloud Tasks' bounds. A provider without a work queue (SP-API: its work runs on
+ * a schedule) has none: Infinity.
+ */
+export function replayQueueRate(
+  provider: Provider,
+  categories: readonly Category[],
+  plan: DemandPlan,
+): number {
+  if (!(WORK_QUEUE_PROVIDERS as readonly string[]).includes(provider.id)) {
+    return Number.POSITIVE_INFINITY;
+  }
+  const calls = new Map<string, WorkCall>();
+  const working = new Set<string>();
+  for (const { kinds } of plan.minutes) {
+    for (const { minute } of kinds) {
+      if (minute.provider !== provider.id) continue;
+      working.add(minute.category);
+      const { cost, requests } = firstAskAmounts(minute);
+      const operation = minute.operation === NO_OPERATION ? undefined : minute.operation;
+      const key = `${operation ?? ''}~${cost}~${requests}`;
+      if (!calls.has(key)) {
+        calls.set(key, {
+          work: `${minute.category} ${operation ?? 'call'}`,
+          ...(operation ? { operation } : {}),
+          cost,
+          requests: Math.max(1, requests),
+        });
+      }
+    }
+  }
+  if (calls.size === 0) return defaultQueueRate(provider, categories);
+  return queueRateFor(provider, categories, [...calls.values()], DEPLOYED, working)
+    .maxDispatchesPerSecond;
+}
+
+/** A work queue's bounds where nothing else sets them: Cloud Tasks' own limits. */
+const DEPLOYED = {
+  maxDispatchesPerSecond: MAX_DISPATCHES_PER_SECOND,
+  maxConcurrentDispatches: MAX_CONCURRENT_DISPATCHES,
+};
+
+/**
+ * A provider's work queue rate as production sets it for calls of cost 1 in every category
+ * (when no recorded work says more).
+ */
+export function defaultQueueRate(provider: Provider, categories: readonly Category[]): number {
+  return queueRateFor(provider, categories, [{ work: 'a call of cost 1', cost: 1 }], DEPLOYED)
+    .maxDispatchesPerSecond;
 }

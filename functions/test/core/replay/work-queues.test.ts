@@ -1,9 +1,9 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { providerSchema } from '../../../src/core/config';
-import { queueBurst } from '../../../src/core/queues/queue-rate';
+import { categorySchema, providerSchema } from '../../../src/core/config';
+import { queueBurst, queueRateFor } from '../../../src/core/queues/queue-rate';
 import { SimClock } from '../../../src/core/replay';
-import { WorkQueues } from '../../../src/core/replay/work-queues';
+import { defaultQueueRate, WorkQueues } from '../../../src/core/replay/work-queues';
 
 /**
  * The simulated work queues dispatch as Cloud Tasks does (and the local stack's queue, which a
@@ -21,7 +21,7 @@ const provider = providerSchema.parse({
 /** Dispatch times of tasks due at `dueMs` (added in that order) on a queue at `rate`/s. */
 async function dispatches(rate: number, dueMs: number[], untilMs = 600_000): Promise<number[]> {
   const clock = new SimClock(0);
-  const queues = new WorkQueues(clock, new Map([['p', provider]]), {
+  const queues = new WorkQueues(clock, new Map([['p', provider]]), [], {
     queueDispatchesPerSecond: rate,
   });
   const at: number[] = [];
@@ -29,6 +29,29 @@ async function dispatches(rate: number, dueMs: number[], untilMs = 600_000): Pro
   await clock.runUntil(untilMs);
   return at;
 }
+
+describe('defaultQueueRate', () => {
+  it('is the rate production gives the queue (queue-rate.ts), windows and shares included', () => {
+    const day = providerSchema.parse({
+      id: 'd',
+      limits: [{ kind: 'window', unit: 'day', limit: 10_000, measure: 'requests' }],
+    });
+    const halfShared = [
+      categorySchema.parse({ id: 'a', provider: 'p', sharePercent: 50 }),
+      categorySchema.parse({ id: 'b', provider: 'p', sharePercent: 20 }),
+    ];
+    const deployed = { maxDispatchesPerSecond: 500, maxConcurrentDispatches: 5000 };
+    const production = (p: typeof provider, cats: typeof halfShared) =>
+      queueRateFor(p, cats, [{ work: 'w', cost: 1 }], deployed).maxDispatchesPerSecond;
+    const dayCats = [categorySchema.parse({ id: 'x', provider: 'd', sharePercent: 100 })];
+    // A day window of 10,000: 0.145/s, not the 500/s of a queue that knew only buckets.
+    expect(defaultQueueRate(day, dayCats)).toBe(production(day, dayCats));
+    expect(defaultQueueRate(day, dayCats)).toBeLessThan(0.2);
+    // Shares summing to 70% of the 10/s bucket: 8.75/s.
+    expect(defaultQueueRate(provider, halfShared)).toBe(8.75);
+    expect(defaultQueueRate(provider, halfShared)).toBe(production(provider, halfShared));
+  });
+});
 
 describe('WorkQueues', () => {
   it('dispatches a backlog at the queue rate, fractions included, after a burst of one second', async () => {
@@ -47,7 +70,7 @@ describe('WorkQueues', () => {
 
   it('dispatches due tasks earliest first, ties in the order they came, never before due', async () => {
     const clock = new SimClock(0);
-    const queues = new WorkQueues(clock, new Map([['p', provider]]), {
+    const queues = new WorkQueues(clock, new Map([['p', provider]]), [], {
       queueDispatchesPerSecond: 1,
     });
     const seen: string[] = [];
@@ -68,23 +91,24 @@ describe('WorkQueues', () => {
     ]);
   });
 
-  it('a call dispatched now takes a token ahead of the waiting tasks, into debt if need be', async () => {
+  it('a call dispatched now takes a token ahead of the waiting tasks, down to a burst of debt', async () => {
     const clock = new SimClock(0);
-    const queues = new WorkQueues(clock, new Map([['p', provider]]), {
+    const queues = new WorkQueues(clock, new Map([['p', provider]]), [], {
       queueDispatchesPerSecond: 2,
     });
     const at: number[] = [];
-    // The burst (2) and one more token of debt spent at 0: the waiting task gets the next
-    // token after the debt is paid: two tokens at 2/s, 1 s later.
-    for (let i = 0; i < 3; i++) queues.dispatchNow('p');
+    // Burst 2: two tokens, then two of debt; a fifth is refused (it would wait its turn).
+    const taken = Array.from({ length: 5 }, () => queues.takeToken('p'));
+    expect(taken).toEqual([true, true, true, true, false]);
+    // The waiting task gets the next whole token once the debt is paid: 3 tokens at 2/s.
     queues.add('p', 0, () => at.push(clock.t));
     await clock.runUntil(10_000);
-    expect(at).toEqual([1_000]);
+    expect(at).toEqual([1_500]);
   });
 
   it('dispatches on the millisecond a token is whole, not one later (float error)', async () => {
     const clock = new SimClock(0);
-    const queues = new WorkQueues(clock, new Map([['p', provider]]), {
+    const queues = new WorkQueues(clock, new Map([['p', provider]]), [], {
       queueDispatchesPerSecond: 0.5,
     });
     const at: number[] = [];
@@ -97,7 +121,7 @@ describe('WorkQueues', () => {
 
   it('refuses a rate that is not positive (it would never dispatch, or spin)', () => {
     for (const rate of [0, -1, Number.NaN]) {
-      const queues = new WorkQueues(new SimClock(0), new Map([['p', provider]]), {
+      const queues = new WorkQueues(new SimClock(0), new Map([['p', provider]]), [], {
         queueDispatchesPerSecond: rate,
       });
       expect(() => queues.add('p', 0, () => undefined)).toThrow(RangeError);
