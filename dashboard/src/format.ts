@@ -93,12 +93,13 @@ export function maxShareFor(
 }
 
 /**
- * A share typed in the share box: a plain decimal (`50`, `12.5`), else null: an empty box is not
- * 0, and `0x32`, `1e1` or `Infinity` are not shares (Number() would read the first two as 50, 10).
+ * A share typed in the share box: a plain decimal (`50`, `12.5`, `.5`, `5.` as a number input
+ * may give it), else null: an empty box is not 0, and `0x32`, `1e1` or `Infinity` are not
+ * shares (Number() would read the first two as 50 and 10).
  */
 export function parseShare(text: string): number | null {
   const trimmed = text.trim();
-  if (!/^\d+(\.\d+)?$/.test(trimmed)) return null;
+  if (!/^(\d+\.?\d*|\.\d+)$/.test(trimmed)) return null;
   return Number(trimmed);
 }
 

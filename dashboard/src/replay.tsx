@@ -102,9 +102,11 @@ export default function Replay({
             Range
             <select
               value={minutes}
+              disabled={running}
               onChange={(e) => {
                 setMinutes(Number(e.currentTarget.value));
                 setResult(null);
+                setRefusal(null);
               }}
             >
               {RANGES.map(([label, m]) => (
@@ -118,6 +120,7 @@ export default function Replay({
             Provider
             <select
               value={provider}
+              disabled={running}
               onChange={(e) => {
                 setProvider(e.currentTarget.value);
                 setResult(null);

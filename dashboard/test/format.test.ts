@@ -75,9 +75,11 @@ describe('dashboard helpers', () => {
     expect(parseShare('Infinity')).toBeNull();
     expect(parseShare('0')).toBe(0);
     expect(parseShare(' 12.5 ')).toBe(12.5);
-    for (const text of ['0x32', '0b110010', '1e1', '-5', '5.', '.5', '50%']) {
+    for (const text of ['0x32', '0b110010', '1e1', '-5', '50%', '.', '1.2.3']) {
       expect(parseShare(text), text).toBeNull();
     }
+    expect(parseShare('.5')).toBe(0.5);
+    expect(parseShare('5.')).toBe(5);
   });
 
   it('formats times beyond what a Date holds as a dash', () => {

@@ -158,7 +158,8 @@ export async function runRecordedRun(options: RecordedRunOptions): Promise<Recor
   const categories = options.categories.map((c) =>
     categorySchema.parse({ id: c.id, provider: id, sharePercent: c.sharePercent }),
   );
-  // The work queue's rate as production sizes it for work of cost 1 in every category.
+  // The work queue's rate, deployed as queue-rate.ts sizes it for calls of cost 1 in every
+  // category (what the queue sync keeps while no collection says more).
   const rate = queueRateFor(provider, categories, [{ work: 'fidelity call', cost: 1 }], {
     maxDispatchesPerSecond: 500,
     maxConcurrentDispatches: 1000,
@@ -296,8 +297,14 @@ export async function runRecordedRun(options: RecordedRunOptions): Promise<Recor
     throw new AggregateError(failures, `recorded run: ${failures.length} work items failed`);
   }
 
+  // The queue was deployed at `rate`; with no collections, the queue sync keeps it there, and
+  // the replay runs the queue the sync would (adapters/queues/queue-rates.ts workQueueRates).
   const replay = await simulatePolicy(
-    { db, now: () => toMs } as Parameters<typeof simulatePolicy>[0],
+    {
+      db,
+      now: () => toMs,
+      queues: { admin: undefined as never, deployed: () => rate },
+    } as unknown as Parameters<typeof simulatePolicy>[0],
     { from: fromMs, to: toMs, policy: {}, provider: id, instances, seed: options.seed },
   );
   const allowed =

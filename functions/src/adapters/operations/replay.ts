@@ -1,6 +1,6 @@
 import { type Firestore, Timestamp } from 'firebase-admin/firestore';
 import type { z } from 'zod';
-import { ConfigError } from '../../core/config';
+import { ConfigError, type RuntimeConfig } from '../../core/config';
 import {
   ApiError,
   failedPrecondition,
@@ -19,6 +19,9 @@ import {
 } from '../../core/storage/write-buffer/demand-stats';
 import { loadRuntimeConfig } from '../config-repository';
 import { COLLECTIONS_PATH } from '../pipeline/collections-repository';
+import { readWorkSources } from '../pipeline/work-shares';
+import { workQueueRates as queueSyncRates } from '../queues/queue-rates';
+import { deployedQueueRate } from '../queues/work-queue-params';
 import type { OperationContext } from './context';
 import { threadRunner } from './replay-threads';
 
@@ -125,6 +128,17 @@ export async function simulatePolicy(
   }
   const demand = minutes.filter((m) => current.providers.some((p) => p.id === m.provider));
   const collections = await runningCollections(db, ctx.now(), input.provider);
+  // The work queues' rates as the queue sync would set them under each policy, for the work the
+  // collections do now (and the deploy-time rates where that work says nothing).
+  const sources = await readWorkSources(db);
+  const deployed = ctx.queues?.deployed ?? deployedQueueRate;
+  const workQueueRates = (config: RuntimeConfig) =>
+    Object.fromEntries(
+      [...queueSyncRates(config, sources, deployed)].map(([id, r]) => [
+        id,
+        r.maxDispatchesPerSecond,
+      ]),
+    );
   // A busy day replays in minutes: past the call's deadline nothing would be answered, so the
   // replay stops before it and says how far it got (the CLI runs without a deadline).
   const stopAtMs =
@@ -149,6 +163,7 @@ export async function simulatePolicy(
       ...(input.instances === undefined ? {} : { instances: input.instances }),
       ...(input.seed === undefined ? {} : { seed: input.seed }),
       ...(input.queue === undefined ? {} : { queue: input.queue }),
+      workQueueRates,
       onProgress,
       // The two policies at once, a thread each, where the host has the cores.
       runner: threadRunner(),

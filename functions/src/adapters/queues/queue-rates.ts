@@ -1,4 +1,5 @@
 import type { Firestore } from 'firebase-admin/firestore';
+import type { RuntimeConfig } from '../../core/config';
 import { categoryWork } from '../../core/pipeline/category-work';
 import {
   WORK_QUEUE_PROVIDERS,
@@ -9,7 +10,7 @@ import { type QueueRate, queueRateFor } from '../../core/queues/queue-rate';
 import type { WorkCall } from '../../core/quota/share-check';
 import { logger } from '../../log';
 import { CONFIG_PATHS, loadRuntimeConfig } from '../config-repository';
-import { readWorkSources } from '../pipeline/work-shares';
+import { readWorkSources, type WorkSources } from '../pipeline/work-shares';
 import { INGEST_FUNCTION } from './ingest-queue';
 import type { QueueAdmin, QueueStatus } from './queue-admin';
 
@@ -62,6 +63,47 @@ interface QueuePlan {
   rateProblem?: string;
 }
 
+/**
+ * The rate each provider's work queue should run at (queue-rate.ts) for a configuration and the
+ * work its collections do: what the queue sync sets, and what policy replay runs under each
+ * policy. Providers without a work queue are absent.
+ */
+export function workQueueRates(
+  config: RuntimeConfig,
+  sources: WorkSources,
+  deployed: (provider: WorkQueueProvider) => QueueRate,
+): Map<string, QueueRate> {
+  const rates = new Map<string, QueueRate>();
+  const work = categoryWork({ ...config, ...sources });
+  for (const provider of config.providers) {
+    if (!(WORK_QUEUE_PROVIDERS as readonly string[]).includes(provider.id)) continue;
+    const ofProvider = config.categories.filter((c) => c.provider === provider.id);
+    // Categories with something that can run on the queue: work now, or a collection (a
+    // completed one's validation still re-collects through it).
+    const working = new Set(
+      ofProvider
+        .filter(
+          (c) =>
+            (work.get(c.id)?.length ?? 0) > 0 ||
+            sources.collections.some((col) => col.category === c.id),
+        )
+        .map((c) => c.id),
+    );
+    const calls: WorkCall[] = ofProvider.flatMap((c) => work.get(c.id) ?? []);
+    rates.set(
+      provider.id,
+      queueRateFor(
+        provider,
+        config.categories,
+        calls,
+        deployed(provider.id as WorkQueueProvider),
+        working,
+      ),
+    );
+  }
+  return rates;
+}
+
 async function readPlan(deps: QueueSyncDeps): Promise<QueuePlan> {
   // The flag alone decides the state, read raw as setMaintenanceMode writes it: an invalid
   // provider or category must never keep the queues running through maintenance.
@@ -72,33 +114,7 @@ async function readPlan(deps: QueueSyncDeps): Promise<QueuePlan> {
       loadRuntimeConfig(deps.db),
       readWorkSources(deps.db),
     ]);
-    const work = categoryWork({ ...config, ...sources });
-    for (const provider of config.providers) {
-      if (!(WORK_QUEUE_PROVIDERS as readonly string[]).includes(provider.id)) continue;
-      const ofProvider = config.categories.filter((c) => c.provider === provider.id);
-      // Categories with something that can run on the queue: work now, or a collection (a
-      // completed one's validation still re-collects through it).
-      const working = new Set(
-        ofProvider
-          .filter(
-            (c) =>
-              (work.get(c.id)?.length ?? 0) > 0 ||
-              sources.collections.some((col) => col.category === c.id),
-          )
-          .map((c) => c.id),
-      );
-      const calls: WorkCall[] = ofProvider.flatMap((c) => work.get(c.id) ?? []);
-      plan.rates.set(
-        provider.id,
-        queueRateFor(
-          provider,
-          config.categories,
-          calls,
-          deps.deployed(provider.id as WorkQueueProvider),
-          working,
-        ),
-      );
-    }
+    plan.rates = workQueueRates(config, sources, deps.deployed);
   } catch (error) {
     plan.rateProblem = (error as Error).message;
   }

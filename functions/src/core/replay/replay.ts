@@ -10,12 +10,13 @@ import {
   type RuntimeConfig,
   validateRuntimeConfig,
 } from '../config';
+import { WORK_QUEUE_PROVIDERS } from '../pipeline/work-items';
 import type { DemandMinute } from '../storage/write-buffer/demand-stats';
 import { arrivalFeed, type DemandPlan, demandPlan } from './demand';
 import type { CategoryOutcome, SimResult } from './sim-types';
 import { FleetSimulator } from './simulator';
 import type { LimitUtilization } from './upstream-model';
-import { replayQueueRate } from './work-queues';
+import { defaultQueueRate } from './work-queues';
 
 /**
  * Policy replay: recorded demand run through the real gate under simulated time, once with the
@@ -73,7 +74,7 @@ export function applyPolicy(current: RuntimeConfig, policy: PolicyInput): Runtim
   });
   const categories = new Map(current.categories.map((c) => [c.id, c]));
   (parsed.data.categories ?? []).forEach((doc, i) => {
-    refuseUnknownFields(doc, categorySchema.shape, `policy.categories[${i}]`);
+    refuseUnknownFields(doc, CATEGORY_FIELDS, `policy.categories[${i}]`);
     const c = parseIn(categorySchema, `policy.categories[${i}]`, over(categories, doc));
     categories.set(c.id, c);
   });
@@ -89,9 +90,16 @@ export function applyPolicy(current: RuntimeConfig, policy: PolicyInput): Runtim
 }
 
 /**
+ * A category document's fields: its schema's, and what Tollgate writes beside them (a paused
+ * category remembers the collections it paused), so a stored document pasted into a policy
+ * passes.
+ */
+const CATEGORY_FIELDS = { ...categorySchema.shape, pausedCollections: true };
+
+/**
  * A field the document's schema does not know is refused by name (policy.categories[0].sharePercnt),
- * not dropped: a misspelt change would otherwise replay as no change. Only the policy's own fields
- * are checked, not those of the stored document it goes over.
+ * not dropped: a misspelt change would otherwise replay as no change. Only the policy's own
+ * top-level fields are checked (not those of the stored document it goes over, nor a limit's).
  */
 function refuseUnknownFields(doc: unknown, shape: object, document: string): void {
   if (typeof doc !== 'object' || doc === null || Array.isArray(doc)) return;
@@ -146,12 +154,20 @@ export interface ReplayOptions {
   /** A wall clock, to report the speed-up (default Date.now). */
   wallNow?: () => number;
   /**
-   * The provider's work queue: `provider-rate` (default) dispatches at QUEUE_HEADROOM x its
-   * tightest line rate (as queue-rate.ts sizes it), each recorded first ask taking its token when
-   * it asked and deferred calls coming back when it dispatches them; `none`, no queue: deferred
-   * calls come back at their retry time (a harness or caller without one).
+   * The providers' work queues: `provider-rate` (default) at the rates of workQueueRates, each
+   * recorded first ask taking its token when it asked and deferred calls coming back when the
+   * queue dispatches them; `none`, no queue: deferred calls come back at their retry time (a
+   * harness or caller without one).
    */
   queue?: ReplayQueue;
+  /**
+   * The rate (dispatches/s) each provider's work queue runs at under a configuration, as
+   * production sets it for the work its collections do (the queue sync's workQueueRates, which
+   * the callable passes); a provider absent has no work queue. Default: for keepa and
+   * smartproxy, what their limits grant calls of cost 1 in every category (defaultQueueRate);
+   * none for the others.
+   */
+  workQueueRates?: (config: RuntimeConfig) => Record<string, number>;
   /**
    * Runs the two policies' simulations: one after the other in this thread (default,
    * {@link runInTurn}), or at once where the host has threads for them (the callable's and the
@@ -177,6 +193,11 @@ export interface PolicyRunJob {
   seed: number;
   callDurationMs?: number;
   queue?: ReplayQueue;
+  /**
+   * Each provider's work queue rate (dispatches/s); a provider absent has none. Default: see
+   * ReplayOptions.workQueueRates.
+   */
+  queueRates?: Record<string, number>;
 }
 
 /** What a replay reads of one policy's simulation (plain data). */
@@ -199,6 +220,7 @@ export async function runPolicy(
   job: PolicyRunJob,
   onProgress?: (simulatedMs: number) => void,
 ): Promise<PolicyRun> {
+  const queueRates = job.queueRates ?? defaultWorkQueueRates(job.config);
   const sim = new FleetSimulator({
     config: job.config,
     upstreams: job.upstreams,
@@ -212,7 +234,7 @@ export async function runPolicy(
     queueDispatchesPerSecond:
       job.queue === 'none'
         ? Number.POSITIVE_INFINITY
-        : (provider) => replayQueueRate(provider, job.config.categories, job.plan),
+        : (provider) => queueRates[provider.id] ?? Number.POSITIVE_INFINITY,
     firstAsks: 'dispatched',
     ...(onProgress ? { onProgress } : {}),
   });
@@ -280,6 +302,15 @@ export interface ReplayReport {
 
 export const MAX_REPLAY_MS = 7 * 86_400_000;
 
+/** Without the work production's queues are sized for: keepa's and smartproxy's for calls of cost 1. */
+function defaultWorkQueueRates(config: RuntimeConfig): Record<string, number> {
+  return Object.fromEntries(
+    config.providers
+      .filter((p) => (WORK_QUEUE_PROVIDERS as readonly string[]).includes(p.id))
+      .map((p) => [p.id, defaultQueueRate(p, config.categories)]),
+  );
+}
+
 export async function replayPolicy(options: ReplayOptions): Promise<ReplayReport> {
   const { fromMs, toMs } = options;
   if (!(toMs > fromMs)) {
@@ -310,6 +341,7 @@ export async function replayPolicy(options: ReplayOptions): Promise<ReplayReport
       seed,
       ...(options.callDurationMs === undefined ? {} : { callDurationMs: options.callDurationMs }),
       ...(options.queue === undefined ? {} : { queue: options.queue }),
+      ...(options.workQueueRates ? { queueRates: options.workQueueRates(config) } : {}),
     }),
   );
   // Progress over both runs: each run's simulated time within the range, summed.

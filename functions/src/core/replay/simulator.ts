@@ -131,6 +131,8 @@ export class FleetSimulator {
     const mode = this.options.firstAsks ?? 'queued';
     if (mode === 'unqueued' || (mode === 'dispatched' && this.queues.takeToken(call.provider))) {
       this.ask(call);
+    } else if (mode === 'dispatched') {
+      this.queues.addFirstAsk(call.provider, call.atMs, () => this.ask(call));
     } else this.queues.add(call.provider, call.atMs, () => this.ask(call));
   }
 

@@ -40,6 +40,16 @@ export class WorkQueues {
     return this.queueOf(providerId)?.take() ?? true;
   }
 
+  /**
+   * A first ask that could not take a token: it waits its turn, and until it has gone, later
+   * first asks wait behind it too rather than overtake it (takeToken says no).
+   */
+  addFirstAsk(providerId: string, atMs: number, ask: () => void): void {
+    const queue = this.queueOf(providerId);
+    if (queue) queue.add(atMs, ask, true);
+    else this.clock.at(atMs, ask);
+  }
+
   /** A call's task, due at `atMs`: `ask` runs when its queue dispatches it. */
   add(providerId: string, atMs: number, ask: () => void): void {
     const queue = this.queueOf(providerId);
@@ -73,6 +83,8 @@ interface Task {
 class TaskQueue {
   private readonly waiting: Task[] = [];
   private seq = 0;
+  /** First asks that could not take a token and wait in the queue (see take). */
+  private firstAsksWaiting = 0;
   private tokens: number;
   private refilledAtMs: number;
   /** When the next pump is set for, if one is. */
@@ -87,14 +99,22 @@ class TaskQueue {
     this.refilledAtMs = clock.t;
   }
 
-  add(dueMs: number, run: () => void): void {
+  add(dueMs: number, run: () => void, firstAsk = false): void {
+    if (firstAsk) {
+      this.firstAsksWaiting++;
+      const ask = run;
+      run = () => {
+        this.firstAsksWaiting--;
+        ask();
+      };
+    }
     this.push({ dueMs, seq: this.seq++, run });
     this.pump();
   }
 
   take(): boolean {
     this.refill();
-    if (this.tokens - 1 < -this.burst) return false;
+    if (this.firstAsksWaiting > 0 || this.tokens - 1 < -this.burst) return false;
     this.tokens -= 1;
     this.pump();
     return true;
@@ -170,45 +190,6 @@ function earlier(a: Task, b: Task): boolean {
   return a.dueMs < b.dueMs || (a.dueMs === b.dueMs && a.seq < b.seq);
 }
 
-/**
- * The rate production gives a provider's work queue for the work a replay makes (queue-rate.ts,
- * as the allocation schedule sets it): what its limits grant the recorded kinds of call (their
- * operation and a first ask's mean cost and requests) in the categories that asked, QUEUE_HEADROOM
- * above it, within Cloud Tasks' bounds. A provider without a work queue (SP-API: its work runs on
- * a schedule) has none: Infinity.
- */
-export function replayQueueRate(
-  provider: Provider,
-  categories: readonly Category[],
-  plan: DemandPlan,
-): number {
-  if (!(WORK_QUEUE_PROVIDERS as readonly string[]).includes(provider.id)) {
-    return Number.POSITIVE_INFINITY;
-  }
-  const calls = new Map<string, WorkCall>();
-  const working = new Set<string>();
-  for (const { kinds } of plan.minutes) {
-    for (const { minute } of kinds) {
-      if (minute.provider !== provider.id) continue;
-      working.add(minute.category);
-      const { cost, requests } = firstAskAmounts(minute);
-      const operation = minute.operation === NO_OPERATION ? undefined : minute.operation;
-      const key = `${operation ?? ''}~${cost}~${requests}`;
-      if (!calls.has(key)) {
-        calls.set(key, {
-          work: `${minute.category} ${operation ?? 'call'}`,
-          ...(operation ? { operation } : {}),
-          cost,
-          requests: Math.max(1, requests),
-        });
-      }
-    }
-  }
-  if (calls.size === 0) return defaultQueueRate(provider, categories);
-  return queueRateFor(provider, categories, [...calls.values()], DEPLOYED, working)
-    .maxDispatchesPerSecond;
-}
-
 /** A work queue's bounds where nothing else sets them: Cloud Tasks' own limits. */
 const DEPLOYED = {
   maxDispatchesPerSecond: MAX_DISPATCHES_PER_SECOND,
@@ -216,8 +197,9 @@ const DEPLOYED = {
 };
 
 /**
- * A provider's work queue rate as production sets it for calls of cost 1 in every category
- * (when no recorded work says more).
+ * A provider's work queue rate for calls of cost 1 in every category (queue-rate.ts), where
+ * the work its collections do is not known; the 500/s of Cloud Tasks where no limit bounds
+ * every call (production falls back to the queue's deploy-time rate).
  */
 export function defaultQueueRate(provider: Provider, categories: readonly Category[]): number {
   return queueRateFor(provider, categories, [{ work: 'a call of cost 1', cost: 1 }], DEPLOYED)

@@ -109,6 +109,8 @@ describe('policy replay', () => {
         },
       ],
       instances: 4,
+      // The record is made up, 40 first asks a second: a queue that dispatched them, at 50/s.
+      workQueueRates: () => ({ keepa: 50 }),
     });
     const granted = (side: 'current' | 'proposed', category: string) =>
       report[side].categories.find((c) => c.category === category)!.grantedCost;
@@ -121,11 +123,8 @@ describe('policy replay', () => {
     expect(c2('current')).toMatchObject({ ratePerSecond: 1, status: 'on-track' });
     expect(c2('current').etaMs).toBe(from + 5 * 60_000 + 1_000_000);
     expect(c2('proposed').status).toBe('late');
-    // About 30/70 as fast, less: the record is made up, 40 first asks a second, more than keepa's
-    // work queue (25/s) dispatches, so today's deals calls are held back by the queue as well
-    // (4,846 of 6,000 granted) and the proposal's by their share (2,606): 0.54.
     expect(c2('proposed').ratePerSecond).toBeGreaterThan(0.35);
-    expect(c2('proposed').ratePerSecond).toBeLessThan(0.6);
+    expect(c2('proposed').ratePerSecond).toBeLessThan(0.5);
     expect(report.current.upstream429).toEqual([]);
     expect(report.proposed.upstream429).toEqual([]);
 

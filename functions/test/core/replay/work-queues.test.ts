@@ -106,6 +106,27 @@ describe('WorkQueues', () => {
     expect(at).toEqual([1_500]);
   });
 
+  it('a first ask that waits in the queue is not overtaken by later first asks', async () => {
+    const clock = new SimClock(0);
+    const queues = new WorkQueues(clock, new Map([['p', provider]]), [], {
+      queueDispatchesPerSecond: 1,
+    });
+    const seen: string[] = [];
+    // Burst 1, one of debt; the third first ask waits, and so do the ones after it, in order.
+    for (const name of ['a', 'b', 'c', 'd']) {
+      if (queues.takeToken('p')) seen.push(`${name}@0`);
+      else queues.addFirstAsk('p', 0, () => seen.push(`${name}@${clock.t}`));
+    }
+    clock.at(2_500, () => {
+      expect(queues.takeToken('p')).toBe(false);
+      queues.addFirstAsk('p', 2_500, () => seen.push(`e@${clock.t}`));
+    });
+    await clock.runUntil(60_000);
+    expect(seen).toEqual(['a@0', 'b@0', 'c@2000', 'd@3000', 'e@4000']);
+    // Once none waits, a first ask takes a token again.
+    expect(queues.takeToken('p')).toBe(true);
+  });
+
   it('dispatches on the millisecond a token is whole, not one later (float error)', async () => {
     const clock = new SimClock(0);
     const queues = new WorkQueues(clock, new Map([['p', provider]]), [], {
