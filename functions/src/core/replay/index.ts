@@ -1,5 +1,6 @@
 export * from './demand';
 export * from './fleet-scale';
+export * from './policy';
 export * from './replay';
 export * from './sim-clock';
 export * from './sim-types';
