@@ -17,6 +17,7 @@ import {
   type DemandMinute,
   demandMinuteSchema,
 } from '../../core/storage/write-buffer/demand-stats';
+import { logger } from '../../log';
 import { loadRuntimeConfig } from '../config-repository';
 import { COLLECTIONS_PATH } from '../pipeline/collections-repository';
 import { readWorkSources } from '../pipeline/work-shares';
@@ -129,16 +130,26 @@ export async function simulatePolicy(
   const demand = minutes.filter((m) => current.providers.some((p) => p.id === m.provider));
   const collections = await runningCollections(db, ctx.now(), input.provider);
   // The work queues' rates as the queue sync would set them under each policy, for the work the
-  // collections do now (and the deploy-time rates where that work says nothing).
-  const sources = await readWorkSources(db);
+  // collections do now (and the deploy-time rates where that work says nothing). Without a
+  // queue, or if the work cannot be read (an invalid config/pipeline, which the sync logs and
+  // leaves too), the replay's own default.
+  const sources =
+    input.queue === 'none'
+      ? undefined
+      : await readWorkSources(db).catch((error: unknown) => {
+          logger.warn({ err: error }, 'replay: the work queues keep their default rates');
+          return undefined;
+        });
   const deployed = ctx.queues?.deployed ?? deployedQueueRate;
-  const workQueueRates = (config: RuntimeConfig) =>
-    Object.fromEntries(
-      [...queueSyncRates(config, sources, deployed)].map(([id, r]) => [
-        id,
-        r.maxDispatchesPerSecond,
-      ]),
-    );
+  const workQueueRates = sources
+    ? (config: RuntimeConfig) =>
+        Object.fromEntries(
+          [...queueSyncRates(config, sources, deployed)].map(([id, r]) => [
+            id,
+            r.maxDispatchesPerSecond,
+          ]),
+        )
+    : undefined;
   // A busy day replays in minutes: past the call's deadline nothing would be answered, so the
   // replay stops before it and says how far it got (the CLI runs without a deadline).
   const stopAtMs =
@@ -163,7 +174,7 @@ export async function simulatePolicy(
       ...(input.instances === undefined ? {} : { instances: input.instances }),
       ...(input.seed === undefined ? {} : { seed: input.seed }),
       ...(input.queue === undefined ? {} : { queue: input.queue }),
-      workQueueRates,
+      ...(workQueueRates ? { workQueueRates } : {}),
       onProgress,
       // The two policies at once, a thread each, where the host has the cores.
       runner: threadRunner(),

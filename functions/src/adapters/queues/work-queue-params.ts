@@ -17,10 +17,20 @@ function define(provider: WorkQueueProvider): WorkQueueParams {
   const prefix = provider.toUpperCase();
   return {
     maxAttempts: defineInt(`${prefix}_WORK_MAX_ATTEMPTS`, { default: 5 }),
-    dispatchesPerSecond: defineInt(`${prefix}_WORK_DISPATCHES_PER_SECOND`, { default: 10 }),
-    concurrentDispatches: defineInt(`${prefix}_WORK_CONCURRENT_DISPATCHES`, { default: 10 }),
+    dispatchesPerSecond: defineInt(`${prefix}_WORK_DISPATCHES_PER_SECOND`, {
+      default: DEFAULT_QUEUE_RATE.maxDispatchesPerSecond,
+    }),
+    concurrentDispatches: defineInt(`${prefix}_WORK_CONCURRENT_DISPATCHES`, {
+      default: DEFAULT_QUEUE_RATE.maxConcurrentDispatches,
+    }),
   };
 }
+
+/** The params' defaults (functions/.env may set others). */
+export const DEFAULT_QUEUE_RATE: QueueRate = {
+  maxDispatchesPerSecond: 10,
+  maxConcurrentDispatches: 10,
+};
 
 const params = new Map<WorkQueueProvider, WorkQueueParams>();
 
@@ -33,11 +43,22 @@ export function workQueueParams(provider: WorkQueueProvider): WorkQueueParams {
   return found;
 }
 
-/** The deployed bounds, read at run time. */
+/**
+ * The deployed bounds, read at run time. Outside a deployed function (the CLI, a script) an
+ * unset param reads as 0, not its default (firebase-functions applies defaults at deploy): a
+ * queue of 0/s would never dispatch, so an unset or non-positive value is the default.
+ */
 export function deployedQueueRate(provider: WorkQueueProvider): QueueRate {
   const { dispatchesPerSecond, concurrentDispatches } = workQueueParams(provider);
+  const positive = (value: number, fallback: number) => (value > 0 ? value : fallback);
   return {
-    maxDispatchesPerSecond: dispatchesPerSecond.value(),
-    maxConcurrentDispatches: concurrentDispatches.value(),
+    maxDispatchesPerSecond: positive(
+      dispatchesPerSecond.value(),
+      DEFAULT_QUEUE_RATE.maxDispatchesPerSecond,
+    ),
+    maxConcurrentDispatches: positive(
+      concurrentDispatches.value(),
+      DEFAULT_QUEUE_RATE.maxConcurrentDispatches,
+    ),
   };
 }
