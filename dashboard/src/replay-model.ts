@@ -77,39 +77,42 @@ const num = (x: number | undefined) => fmtNumber(x);
 const pct = (x: number | undefined) => (x === undefined ? '—' : fmtPercent(x * 100));
 const wait = (x: number | undefined) => (x === undefined ? '—' : fmtDuration(x));
 
+/** Current and proposed entries by key, in the order the keys first appear. */
+function paired<T>(
+  current: readonly T[],
+  proposed: readonly T[],
+  key: (x: T) => string,
+): Array<[string, T | undefined, T | undefined]> {
+  const a = new Map(current.map((x) => [key(x), x]));
+  const b = new Map(proposed.map((x) => [key(x), x]));
+  return [...new Set([...a.keys(), ...b.keys()])].map((k) => [k, a.get(k), b.get(k)]);
+}
+
 /** The rows of the result tables, as the CLI's `tollgate replay` prints them. */
 export function replayRows(r: SimulatePolicyResult) {
-  const limitKey = (l: { provider: string; limit: string }) => `${l.provider} ${l.limit}`;
-  const current = new Map(r.current.limits.map((l) => [limitKey(l), l]));
-  const proposed = new Map(r.proposed.limits.map((l) => [limitKey(l), l]));
-  const limits = [...new Set([...current.keys(), ...proposed.keys()])].map((key) => {
-    const a = current.get(key);
-    const b = proposed.get(key);
-    return {
+  const limits = paired(r.current.limits, r.proposed.limits, (l) => `${l.provider} ${l.limit}`).map(
+    ([key, a, b]) => ({
       key,
       provider: (a ?? b)!.provider,
       limit: (a ?? b)!.limit,
       utilization: side(a?.utilization, b?.utilization, pct),
       used: side(a?.used, b?.used, num),
       allowance: side(a?.allowance, b?.allowance, num),
-    };
-  });
-  const catKey = (c: { provider: string; category: string }) => `${c.provider}/${c.category}`;
-  const currentCats = new Map(r.current.categories.map((c) => [catKey(c), c]));
-  const proposedCats = new Map(r.proposed.categories.map((c) => [catKey(c), c]));
-  const categories = [...new Set([...currentCats.keys(), ...proposedCats.keys()])].map((key) => {
-    const a = currentCats.get(key);
-    const b = proposedCats.get(key);
-    return {
-      key,
-      asked: num(a?.asked ?? b?.asked),
-      granted: side(a?.granted, b?.granted, num),
-      deferrals: side(a?.deferrals, b?.deferrals, num),
-      waitP50: side(a?.waitMs.p50, b?.waitMs.p50, wait),
-      waitP99: side(a?.waitMs.p99, b?.waitMs.p99, wait),
-      waitingAtEnd: side(a?.waitingAtEnd, b?.waitingAtEnd, num),
-    };
-  });
+    }),
+  );
+  const categories = paired(
+    r.current.categories,
+    r.proposed.categories,
+    (c) => `${c.provider}/${c.category}`,
+  ).map(([key, a, b]) => ({
+    key,
+    asked: num(a?.asked ?? b?.asked),
+    granted: side(a?.granted, b?.granted, num),
+    deferrals: side(a?.deferrals, b?.deferrals, num),
+    waitP50: side(a?.waitMs.p50, b?.waitMs.p50, wait),
+    waitP99: side(a?.waitMs.p99, b?.waitMs.p99, wait),
+    waitingAtEnd: side(a?.waitingAtEnd, b?.waitingAtEnd, num),
+  }));
   const q429 = (o: SimulatePolicyResult['current']) =>
     o.upstream429.map((q) => `${q.provider} ${q.limit}: ${fmtNumber(q.count)}`).join(', ') ||
     'none';

@@ -120,7 +120,7 @@ export function demandPlan(
 }
 
 /** What one first ask of a recorded kind of call asked, on average: cost, bytes, requests. */
-export function firstAskAmounts(m: DemandMinute): {
+function firstAskAmounts(m: DemandMinute): {
   cost: number;
   bytes: number;
   requests: number;

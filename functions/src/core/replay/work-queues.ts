@@ -1,14 +1,10 @@
 import type { Category, Provider } from '../config';
-import { WORK_QUEUE_PROVIDERS } from '../pipeline/work-items';
 import {
   MAX_CONCURRENT_DISPATCHES,
   MAX_DISPATCHES_PER_SECOND,
   queueBurst,
   queueRateFor,
 } from '../queues/queue-rate';
-import type { WorkCall } from '../quota/share-check';
-import { NO_OPERATION } from '../storage/write-buffer/demand-stats';
-import { type DemandPlan, firstAskAmounts } from './demand';
 import type { SimClock } from './sim-clock';
 import type { SimOptions } from './sim-types';
 
